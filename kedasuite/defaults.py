@@ -1,0 +1,38 @@
+"""Default values, in one place (as ``rq/defaults.py`` does).
+
+Every default works on a laptop: a Redis on the loopback port, a pump on loopback.
+Containers and manifests override them through the variables in :mod:`kedasuite.names`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+REDIS_URL: Final = "redis://127.0.0.1:6379/0"
+
+#: Seed 000: each task sleeps 1-9 s at random, so a backlog builds and KEDA scales.
+WORK_TIME: Final = "uniform:1:9"
+WORKER_CONCURRENCY: Final = 2
+#: Seconds before kombu hands an unacknowledged message to another worker. It must be
+#: longer than the longest task, or a slow task is delivered twice; short enough that a
+#: killed pod's task comes back while the demo is still being watched.
+CELERY_VISIBILITY_TIMEOUT: Final = 300
+LOG_LEVEL: Final = "INFO"
+
+PUMP_HOST: Final = "127.0.0.1"
+PUMP_PORT: Final = 8080
+PUMP_THREADS: Final = 8
+PUMP_MAX_COUNT: Final = 1_000_000
+PUMP_BATCH_SIZE: Final = 1_000
+PUMP_COUNT: Final = 100
+#: Workloads the pump serves, and the one ``/pump`` uses when none is named.
+PUMP_WORKLOADS: Final = "celery"
+PUMP_DEFAULT_WORKLOAD: Final = "celery"
+
+#: How long a client waits to connect before calling a broker unreachable.
+CONNECT_TIMEOUT_S: Final = 3.0
+
+DEMO_COUNT: Final = 100
+#: Short, so the demo finishes in seconds; still long enough that both processes work.
+DEMO_WORK_TIME: Final = "uniform:0.05:0.2"
+DEMO_TIMEOUT: Final = 120.0

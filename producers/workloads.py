@@ -1,0 +1,78 @@
+"""Which workloads the pumps know, and how to build a publisher for each.
+
+Later workloads (Kafka, the work queue, RQ) register here; the HTTP pump, the CLI pump
+and ``workload=all`` pick them up from this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from kedasuite.errors import InputError, NotConfigured
+from kedasuite.names import WORKLOAD_CELERY, Env
+from producers.records import UserRecord
+
+
+class Publisher(Protocol):
+    workload: str
+
+    def check(self) -> None:
+        """Raise BrokerUnavailable unless the broker answers."""
+
+    def publish(self, records: Sequence[UserRecord]) -> int:
+        """Send a batch; return how many the broker confirmed, or raise."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Where each broker is; ``None`` means that broker is not configured."""
+
+    redis_url: str | None
+
+
+def _celery(config: BrokerConfig) -> Publisher:
+    from producers.celery_publisher import CeleryPublisher
+
+    if not config.redis_url:
+        raise NotConfigured(f"workload 'celery' needs Redis: set {Env.REDIS_URL}")
+    return CeleryPublisher(config.redis_url)
+
+
+PUBLISHERS: dict[str, Callable[[BrokerConfig], Publisher]] = {
+    WORKLOAD_CELERY: _celery,
+}
+
+ALL = "all"
+
+
+def check_known(configured: Sequence[str]) -> None:
+    """Fail at start-up, not at the first request, when the configuration names nonsense."""
+    for name in configured:
+        if name not in PUBLISHERS:
+            raise InputError(
+                f"unknown workload {name!r} in {Env.PUMP_WORKLOADS}: known workloads are {', '.join(PUBLISHERS)}"
+            )
+
+
+def resolve(requested: str | None, configured: Sequence[str], default: str) -> list[str]:
+    """The workloads a request means: one name, ``all`` (every configured one), or the default."""
+    name = (requested or "").strip() or default
+    if name == ALL:
+        return list(configured)
+    if name not in PUBLISHERS:
+        choices = ", ".join([*configured, ALL])
+        raise InputError(f"unknown workload {name!r}: choose one of {choices}")
+    if name not in configured:
+        raise NotConfigured(
+            f"workload {name!r} is not configured on this pump: add it to {Env.PUMP_WORKLOADS} "
+            f"(now {','.join(configured)}) and set its broker"
+        )
+    return [name]
+
+
+def make_publisher(name: str, config: BrokerConfig) -> Publisher:
+    return PUBLISHERS[name](config)

@@ -1,0 +1,121 @@
+"""The Celery workload (seed 000): a worker that KEDA scales on the ``celery`` list.
+
+Settings chosen so that scale-down and crashes lose nothing:
+
+* ``task_acks_late``: a message is acknowledged after the task ran, not when received;
+  until then kombu keeps it in the ``unacked`` hash.
+* ``task_reject_on_worker_lost``: a pool process killed mid-task (OOM) sends its message
+  back to the queue instead of acknowledging it.
+* ``worker_prefetch_multiplier = 1``: each process reserves one message, so a busy pod
+  does not hoard a backlog that a new pod could have taken.
+* ``visibility_timeout``: a message unacknowledged for this long (its pod was SIGKILLed)
+  is handed to another worker. It must exceed the longest task, which the worker checks
+  at start-up.
+* SIGTERM (Kubernetes' scale-down) is Celery's warm shutdown: running tasks finish,
+  and the reserved ones go back to the list when the channel closes.
+
+``celery -A workers.celery_app worker`` works too; it reads the same environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import redis
+from celery import Celery
+
+from kedasuite import defaults
+from kedasuite.clients import redis_client
+from kedasuite.errors import InputError
+from kedasuite.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY, Env
+from kedasuite.settings import redis_url_from_env
+from kedasuite.worktime import WorkTime, parse_work_time
+from workers.results import PoisonMessage, ResultStore, validate_record
+
+log = logging.getLogger(__name__)
+
+app = Celery("workers")
+
+
+def configure(
+    celery_app: Celery,
+    redis_url: str,
+    work_time: WorkTime,
+    visibility_timeout: int,
+) -> None:
+    if visibility_timeout <= work_time.max_seconds:
+        raise InputError(
+            f"{Env.CELERY_VISIBILITY_TIMEOUT} ({visibility_timeout} s) must be longer than the longest task "
+            f"({work_time.max_seconds:g} s from {Env.WORK_TIME}={work_time}), or a slow task is delivered twice"
+        )
+    celery_app.conf.update(
+        broker_url=redis_url,
+        broker_transport_options={"visibility_timeout": visibility_timeout},
+        broker_connection_retry_on_startup=True,
+        task_default_queue=CELERY_QUEUE,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        accept_content=["json"],
+        task_serializer="json",
+        suite_work_time=str(work_time),
+    )
+
+
+configure(
+    app,
+    redis_url_from_env(),
+    parse_work_time(os.environ.get(Env.WORK_TIME, defaults.WORK_TIME)),
+    int(os.environ.get(Env.CELERY_VISIBILITY_TIMEOUT, defaults.CELERY_VISIBILITY_TIMEOUT)),
+)
+
+_store: tuple[int, ResultStore] | None = None
+
+
+def _results() -> ResultStore:
+    """One result store per pool process, made after the fork (sockets do not survive it)."""
+    global _store
+    if _store is None or _store[0] != os.getpid():
+        client: redis.Redis = redis_client(app.conf.broker_url)
+        _store = (os.getpid(), ResultStore(client, WORKLOAD_CELERY))
+    return _store[1]
+
+
+@app.task(name=CELERY_TASK)
+def process_user(record: Any) -> str:
+    """Simulate work on one user record, then record the result (once)."""
+    store = _results()
+    try:
+        user = validate_record(record)
+    except PoisonMessage as exc:
+        store.park(record, str(exc))
+        log.warning("dead-lettered a poison record: %s", exc)
+        return "dead-lettered"
+    time.sleep(parse_work_time(app.conf.suite_work_time).sample())
+    written = store.save(user)
+    return "saved" if written else "duplicate"
+
+
+def worker_argv(concurrency: int, loglevel: str, nodename: str) -> list[str]:
+    """Arguments for ``app.worker_main``: one queue, no chatter between workers.
+
+    Gossip, mingle and heartbeats make workers talk to each other at start-up; a pod
+    that KEDA just created should start consuming at once instead.
+    """
+    return [
+        "worker",
+        f"--queues={CELERY_QUEUE}",
+        f"--concurrency={concurrency}",
+        f"--loglevel={loglevel}",
+        f"--hostname={nodename}",
+        "--pool=prefork",
+        "--prefetch-multiplier=1",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]

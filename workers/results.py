@@ -1,0 +1,123 @@
+"""What a worker leaves behind: one Redis HASH per processed record, and parked poison.
+
+``HGETALL users:<id>`` (seed 000) shows name, email, address, the worker that did it
+(pod or host name and pid) and ``processed_at``. A record is written once: a redelivered
+message (at-least-once delivery after a crash) only bumps ``deliveries``, so the first
+worker's result stays and duplicates are counted instead of hidden.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+
+from kedasuite.names import DEAD_LETTER_PREFIX, RECORD_KEY_PREFIX
+
+REQUIRED_FIELDS = ("id", "name", "email", "address")
+
+# KEYS[1] = users:<id>; ARGV = field, value, ... Returns 1 when written, 0 when it existed.
+_SAVE_ONCE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'deliveries', 1)
+  return 0
+end
+redis.call('HSET', KEYS[1], 'deliveries', 1, unpack(ARGV))
+return 1
+"""
+
+
+class PoisonMessage(ValueError):
+    """A message no retry can fix: it is parked in the dead-letter list, not retried."""
+
+
+def worker_identity() -> str:
+    """``<pod or host name>:<pid>``; in Kubernetes the host name is the pod name."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def record_key(record_id: str) -> str:
+    return f"{RECORD_KEY_PREFIX}{record_id}"
+
+
+def dead_letter_key(workload: str) -> str:
+    return f"{DEAD_LETTER_PREFIX}{workload}"
+
+
+def validate_record(obj: Any) -> dict[str, str]:
+    """The record as a dict of strings, or :class:`PoisonMessage` naming what is wrong."""
+    if not isinstance(obj, Mapping):
+        raise PoisonMessage(f"expected a JSON object with {', '.join(REQUIRED_FIELDS)}, got {type(obj).__name__}")
+    missing = [f for f in REQUIRED_FIELDS if not isinstance(obj.get(f), str) or not obj.get(f)]
+    if missing:
+        raise PoisonMessage(f"record lacks string field(s): {', '.join(missing)}")
+    return {k: str(v) for k, v in obj.items() if v is not None}
+
+
+class ResultStore:
+    def __init__(self, client: redis.Redis, workload: str) -> None:
+        self._client = client
+        self._workload = workload
+        self._save = client.register_script(_SAVE_ONCE)
+
+    def save(self, record: Mapping[str, str], worker: str | None = None) -> bool:
+        """Write the result unless it exists; True when this call wrote it."""
+        fields = {
+            "name": record["name"],
+            "email": record["email"],
+            "address": record["address"],
+            "created_at": record.get("created_at", ""),
+            "workload": self._workload,
+            "worker": worker or worker_identity(),
+            "processed_at": utc_now(),
+        }
+        argv = [x for kv in fields.items() for x in kv]
+        return bool(self._save(keys=[record_key(record["id"])], args=argv))
+
+    def park(self, payload: Any, reason: str) -> None:
+        """Dead-letter a poison message with the reason, for a person to look at."""
+        entry = {"reason": reason, "payload": _printable(payload), "worker": worker_identity(), "at": utc_now()}
+        self._client.rpush(dead_letter_key(self._workload), json.dumps(entry))
+
+
+def _printable(payload: Any) -> Any:
+    if isinstance(payload, bytes):
+        return payload.decode("utf-8", "backslashreplace")
+    try:
+        json.dumps(payload)
+        return payload
+    except (TypeError, ValueError):
+        return repr(payload)
+
+
+@dataclass(frozen=True)
+class Result:
+    worker: str
+    deliveries: int
+    processed_at: str
+
+
+def fetch_results(client: redis.Redis, ids: Iterable[str], chunk: int = 1000) -> dict[str, Result]:
+    """The results recorded for ``ids`` (missing ids are absent from the answer)."""
+    found: dict[str, Result] = {}
+    id_list = list(ids)
+    for start in range(0, len(id_list), chunk):
+        part = id_list[start : start + chunk]
+        pipe = client.pipeline(transaction=False)
+        for record_id in part:
+            pipe.hmget(record_key(record_id), "worker", "deliveries", "processed_at")
+        for record_id, (worker, deliveries, processed_at) in zip(part, pipe.execute()):
+            if worker is not None:
+                found[record_id] = Result(worker.decode(), int(deliveries or 0), (processed_at or b"").decode())
+        # a chunk at a time keeps memory flat for large checks
+    return found
