@@ -19,6 +19,7 @@ import os
 import socket
 import uuid
 from base64 import b64encode
+from json.encoder import encode_basestring_ascii as _js  # type: ignore[attr-defined]
 from collections.abc import Sequence
 
 import redis
@@ -30,16 +31,18 @@ from producers.records import UserRecord
 #: Celery's "embed" part of the body: no callbacks, no chain, no chord.
 _EMBED = '{"callbacks": null, "errbacks": null, "chain": null, "chord": null}'
 
+# {task}, {origin}, {reply_to} and {queue} are filled once per encoder; the %s, in order:
+# body, task id (three times: id, root_id, correlation_id), argsrepr, delivery tag.
 _ENVELOPE = (
-    '{"body": "%(body)s", "content-encoding": "utf-8", "content-type": "application/json", '
-    '"headers": {"lang": "py", "task": %(task)s, "id": "%(id)s", "shadow": null, "eta": null, '
+    '{{"body": "%s", "content-encoding": "utf-8", "content-type": "application/json", '
+    '"headers": {{"lang": "py", "task": {task}, "id": "%s", "shadow": null, "eta": null, '
     '"expires": null, "group": null, "group_index": null, "retries": 0, "timelimit": [null, null], '
-    '"root_id": "%(id)s", "parent_id": null, "argsrepr": %(argsrepr)s, "kwargsrepr": "{}", '
-    '"origin": %(origin)s, "ignore_result": true, "replaced_task_nesting": 0, '
-    '"stamped_headers": null, "stamps": {}}, '
-    '"properties": {"correlation_id": "%(id)s", "reply_to": "%(reply_to)s", "delivery_mode": 2, '
-    '"delivery_info": {"exchange": "", "routing_key": %(queue)s}, "priority": 0, '
-    '"body_encoding": "base64", "delivery_tag": "%(tag)s"}}'
+    '"root_id": "%s", "parent_id": null, "argsrepr": %s, "kwargsrepr": "{{}}", '
+    '"origin": {origin}, "ignore_result": true, "replaced_task_nesting": 0, '
+    '"stamped_headers": null, "stamps": {{}}}}, '
+    '"properties": {{"correlation_id": "%s", "reply_to": "{reply_to}", "delivery_mode": 2, '
+    '"delivery_info": {{"exchange": "", "routing_key": {queue}}}, "priority": 0, '
+    '"body_encoding": "base64", "delivery_tag": "%s"}}}}'
 )
 
 
@@ -62,23 +65,22 @@ class CeleryMessageEncoder:
     """Renders one user record as the Redis-list entry of a ``process_user`` task."""
 
     def __init__(self, task: str = CELERY_TASK, queue: str = CELERY_QUEUE) -> None:
-        origin = f"{os.getpid()}@{socket.gethostname()}"
-        prefix = _ENVELOPE.replace("%(task)s", json.dumps(task))
-        prefix = prefix.replace("%(queue)s", json.dumps(queue))
-        prefix = prefix.replace("%(origin)s", json.dumps(origin))
-        self._template = prefix.replace("%(reply_to)s", str(uuid.uuid4()))
+        self._template = _ENVELOPE.format(
+            task=json.dumps(task),
+            queue=json.dumps(queue),
+            origin=json.dumps(f"{os.getpid()}@{socket.gethostname()}"),
+            reply_to=uuid.uuid4(),
+        )
         self._ids = _UuidSequence()
         self._tags = _UuidSequence()
 
     def encode(self, record: UserRecord) -> str:
-        args = json.dumps([record])
-        body = b64encode(f"[{args}, {{}}, {_EMBED}]".encode()).decode("ascii")
-        return self._template % {
-            "body": body,
-            "id": next(self._ids),
-            "argsrepr": json.dumps(args),
-            "tag": next(self._tags),
-        }
+        """The list entry for one record. ``argsrepr`` (only shown in worker logs) names
+        the record instead of repeating it, which keeps messages a third smaller."""
+        body = b64encode(f"[[{record.json}], {{}}, {_EMBED}]".encode()).decode("ascii")
+        task_id = next(self._ids)
+        argsrepr = _js(f"[<user {record.id}>]")
+        return self._template % (body, task_id, task_id, argsrepr, task_id, next(self._tags))
 
 
 class CeleryPublisher:

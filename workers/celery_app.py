@@ -33,7 +33,7 @@ from kedasuite.errors import InputError
 from kedasuite.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY, Env
 from kedasuite.settings import redis_url_from_env
 from kedasuite.worktime import WorkTime, parse_work_time
-from workers.results import PoisonMessage, ResultStore, validate_record
+from workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,14 @@ def configure(
         )
     celery_app.conf.update(
         broker_url=redis_url,
-        broker_transport_options={"visibility_timeout": visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": visibility_timeout,
+            # Kombu looks for expired messages every interval x throttle seconds, 100 s by
+            # default; a killed pod's task would wait that long on top of the timeout.
+            "unacked_restore_interval": max(1, min(10, visibility_timeout // 4)),
+            "unacked_restore_throttle": 1,
+            "socket_connect_timeout": defaults.CONNECT_TIMEOUT_S,
+        },
         broker_connection_retry_on_startup=True,
         task_default_queue=CELERY_QUEUE,
         task_acks_late=True,
@@ -96,7 +103,9 @@ def process_user(record: Any) -> str:
         store.park(record, str(exc))
         log.warning("dead-lettered a poison record: %s", exc)
         return "dead-lettered"
-    time.sleep(parse_work_time(app.conf.suite_work_time).sample())
+    seconds = parse_work_time(app.conf.suite_work_time).sample()
+    log.info("processing %s for %.2f s as %s", user["id"], seconds, worker_identity())
+    time.sleep(seconds)
     written = store.save(user)
     return "saved" if written else "duplicate"
 

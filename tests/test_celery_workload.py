@@ -1,0 +1,122 @@
+"""The Celery workload against a real Redis and real Celery workers (separate processes)."""
+
+from __future__ import annotations
+
+import collections
+import json
+import signal
+from collections.abc import Callable
+
+import pytest
+import redis
+
+from kedasuite.names import CELERY_QUEUE, CELERY_UNACKED_HASH
+from producers.records import record_ids
+from tests.support import Proc, run_cli, wait_for
+from workers.results import dead_letter_key, fetch_results
+
+pytestmark = pytest.mark.integration
+
+READY = r"ready\."
+
+
+def start_worker(spawn: Callable[..., Proc], redis_url: str, *, work_time: str = "0.01",
+                 concurrency: int = 1, visibility_timeout: int = 300) -> Proc:
+    worker = spawn("worker", "celery", "--redis-url", redis_url, "--concurrency", str(concurrency),
+                   "--work-time", work_time, "--visibility-timeout", str(visibility_timeout), "--loglevel", "INFO")
+    worker.wait_for_log(READY, timeout=60)
+    return worker
+
+
+def pump(redis_url: str, count: int, prefix: str) -> list[str]:
+    done = run_cli("pump", "celery", "--count", str(count), "--id-prefix", prefix, "--redis-url", redis_url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"celery: sent {count}, failed 0 in "), done.stdout
+    return record_ids(count, prefix)
+
+
+def all_processed(client: redis.Redis, ids: list[str]) -> Callable[[], dict]:
+    def check() -> dict | None:
+        results = fetch_results(client, ids)
+        return results if len(results) == len(ids) else None
+
+    return check
+
+
+def test_two_workers_process_every_record_exactly_once(spawn, redis_url, redis_client) -> None:
+    workers = [start_worker(spawn, redis_url, work_time="0.01") for _ in range(2)]
+    ids = pump(redis_url, 200, "twice")
+
+    results = wait_for(all_processed(redis_client, ids), 60, "200 records processed")
+
+    assert all(r.deliveries == 1 for r in results.values()), "a record was processed twice"
+    per_worker = collections.Counter(r.worker for r in results.values())
+    assert len(per_worker) == 2, f"both workers should take work: {per_worker}"
+    assert redis_client.llen(CELERY_QUEUE) == 0
+    wait_for(lambda: redis_client.hlen(CELERY_UNACKED_HASH) == 0, 10, "no unacked message left")
+    assert sum(per_worker.values()) == 200
+    assert {w.popen.poll() for w in workers} == {None}
+
+
+def test_sigterm_mid_backlog_then_a_new_worker_loses_nothing(spawn, redis_url, redis_client) -> None:
+    first = start_worker(spawn, redis_url, work_time="0.05")
+    ids = pump(redis_url, 200, "term")
+    wait_for(lambda: len(fetch_results(redis_client, ids)) >= 20, 60, "the first worker to make progress")
+
+    first.signal(signal.SIGTERM)  # what Kubernetes sends on scale-down
+    assert first.wait(30) == 0, first.log()[-2000:]
+    left_behind = 200 - len(fetch_results(redis_client, ids))
+    assert left_behind > 0, "the backlog should outlive the first worker"
+    assert redis_client.hlen(CELERY_UNACKED_HASH) == 0, "SIGTERM must hand reserved tasks back, not keep them"
+
+    start_worker(spawn, redis_url, work_time="0.01")
+    results = wait_for(all_processed(redis_client, ids), 60, "all 200 records processed")
+    assert all(r.deliveries == 1 for r in results.values()), "a graceful stop must not cause duplicates"
+
+
+def test_sigkilled_workers_task_is_processed_by_another(spawn, redis_url, redis_client) -> None:
+    victim = start_worker(spawn, redis_url, work_time="fixed:2", visibility_timeout=4)
+    ids = pump(redis_url, 3, "kill")
+    match = victim.wait_for_log(r"processing (kill-\d+) for [\d.]+ s as (\S+)", timeout=30)
+    in_hand, victim_identity = match.group(1), match.group(2)
+
+    victim.signal(signal.SIGKILL)  # the pod is gone: no shutdown, no ack
+    victim.wait(10)
+    assert redis_client.hlen(CELERY_UNACKED_HASH) == 1, "the killed worker's task should be unacknowledged"
+
+    rescuer = start_worker(spawn, redis_url, work_time="fixed:0.1", visibility_timeout=4)
+    results = wait_for(all_processed(redis_client, ids), 60, "every record, the killed one included")
+
+    assert results[in_hand].worker != victim_identity
+    assert results[in_hand].deliveries == 1
+    assert f"processing {in_hand} " in rescuer.log()
+
+
+def test_poison_records_are_dead_lettered_and_the_worker_goes_on(spawn, redis_url, redis_client) -> None:
+    from celery import Celery
+
+    from kedasuite.names import CELERY_TASK
+
+    client_app = Celery(broker=redis_url)
+    client_app.send_task(CELERY_TASK, args=["not a record"], ignore_result=True)
+    client_app.send_task(CELERY_TASK, args=[{"id": "p-1", "name": "No Email"}], ignore_result=True)
+    ids = pump(redis_url, 5, "good")
+    start_worker(spawn, redis_url)
+
+    wait_for(all_processed(redis_client, ids), 30, "the good records after the poison ones")
+    parked = [json.loads(x) for x in redis_client.lrange(dead_letter_key("celery"), 0, -1)]
+    assert [p["reason"] for p in parked] == [
+        "expected a JSON object with id, name, email, address, got str",
+        "record lacks string field(s): email, address",
+    ]
+    assert parked[0]["payload"] == "not a record"
+
+
+def test_a_visibility_timeout_shorter_than_the_longest_task_is_refused(redis_url) -> None:
+    done = run_cli("worker", "celery", "--redis-url", redis_url, "--work-time", "uniform:1:9",
+                   "--visibility-timeout", "5")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "Error: CELERY_VISIBILITY_TIMEOUT (5 s) must be longer than the longest task "
+        "(9 s from WORK_TIME=uniform:1:9), or a slow task is delivered twice"
+    )
