@@ -25,7 +25,7 @@ def redis_client(url: str, *, socket_timeout: float | None = 30.0) -> redis.Redi
 
 def unreachable_redis(url: str, exc: BaseException) -> BrokerUnavailable:
     return BrokerUnavailable(
-        f"cannot reach Redis at {redact_url(url)}: {exc}. "
+        f"cannot reach Redis at {redact_url(url)} ({str(exc).rstrip('.')}). "
         f"Start Redis there, or point {Env.REDIS_URL} (or {Env.REDIS_ADDRESS}) at a reachable server"
     )
 
@@ -36,7 +36,7 @@ def check_redis(client: redis.Redis, url: str) -> None:
         client.ping()
     except redis.AuthenticationError as exc:
         raise BrokerUnavailable(
-            f"Redis at {redact_url(url)} refused the credentials: {exc}. "
+            f"Redis at {redact_url(url)} refused the credentials ({str(exc).rstrip('.')}). "
             f"Check {Env.REDIS_USERNAME} / {Env.REDIS_PASSWORD} (or the password in {Env.REDIS_URL})"
         ) from exc
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:

@@ -1,0 +1,134 @@
+"""Benchmarks of the pumps, each printed as a ratio to a baseline measured in the same run.
+
+Run with ``scripts/bench``. Uses ``REDIS_URL`` if set, else an embedded redis-server.
+Speed is measured here, never in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kedasuite.embedded import EmbeddedRedis  # noqa: E402
+from kedasuite.names import CELERY_QUEUE, CELERY_TASK  # noqa: E402
+from producers.celery_publisher import CeleryMessageEncoder  # noqa: E402
+from producers.records import RecordFactory  # noqa: E402
+
+
+def lpush_baseline(client: redis.Redis, count: int, size: int, batch: int = 1000) -> float:
+    """(a) redis-py pipelined LPUSH, one command per item, payloads of the pump's size."""
+    payload = b"x" * size
+    start = time.perf_counter()
+    for offset in range(0, count, batch):
+        pipe = client.pipeline(transaction=False)
+        for _ in range(min(batch, count - offset)):
+            pipe.lpush("bench:baseline", payload)
+        pipe.execute()
+    elapsed = time.perf_counter() - start
+    assert client.llen("bench:baseline") == count
+    client.delete("bench:baseline")
+    return count / elapsed
+
+
+def multi_value_lpush(client: redis.Redis, count: int, size: int, batch: int = 1000) -> float:
+    """(a2) the transport's ceiling: one LPUSH carrying ``batch`` values per round trip."""
+    values = [b"x" * size] * batch
+    start = time.perf_counter()
+    for offset in range(0, count, batch):
+        client.lpush("bench:baseline", *values[: min(batch, count - offset)])
+    elapsed = time.perf_counter() - start
+    assert client.llen("bench:baseline") == count
+    client.delete("bench:baseline")
+    return count / elapsed
+
+
+def naive_loop(url: str, count: int) -> float:
+    """(b) what the seeds do: a fresh Faker record and one ``send_task`` per item."""
+    from celery import Celery
+    from faker import Faker
+
+    app = Celery(broker=url)
+    fake = Faker()
+    start = time.perf_counter()
+    for n in range(count):
+        record = {"id": f"naive-{n}", "name": fake.name(), "email": fake.email(), "address": fake.address()}
+        app.send_task(CELERY_TASK, args=[record], ignore_result=True)
+    elapsed = time.perf_counter() - start
+    client = redis.Redis.from_url(url)
+    assert client.llen(CELERY_QUEUE) == count
+    client.delete(CELERY_QUEUE)
+    return count / elapsed
+
+
+def cli_pump(url: str, count: int) -> tuple[float, float, float]:
+    """The CLI pump as users run it: (its reported publish rate, wall seconds, peak RSS in MB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kedasuite", "pump", "celery", "--count", str(count), "--redis-url", url,
+         "--no-progress", "--max-count", str(count)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"pump failed: {out}")
+    match = re.search(r"sent (\d+), failed 0 in [\d.]+ s \(([\d,]+) msgs/s\)", out)
+    assert match and int(match.group(1)) == count, out
+    return float(match.group(2).replace(",", "")), wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=100_000, help="items for the pump and baseline (a)")
+    parser.add_argument("--naive-count", type=int, default=5_000, help="items for the naive loop (b)")
+    parser.add_argument("--rss-count", type=int, default=1_000_000, help="items for the peak-RSS run (0: skip)")
+    args = parser.parse_args()
+
+    server = None
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        server = EmbeddedRedis().start()
+        url = server.url
+    client = redis.Redis.from_url(url)
+    client.delete(CELERY_QUEUE, "bench:baseline")
+    try:
+        size = len(CeleryMessageEncoder().encode(next(RecordFactory(seed=1).records(1, "bench0000"))))
+        print(f"Redis: {url}; message size: {size} bytes")
+        rate_a = lpush_baseline(client, args.count, size)
+        print(f"(a) redis-py pipelined LPUSH, {args.count:,} items:        {rate_a:10,.0f} msgs/s")
+        rate_a2 = multi_value_lpush(client, args.count, size)
+        print(f"(a2) one LPUSH of 1,000 values per round trip:       {rate_a2:10,.0f} msgs/s")
+        rate_b = naive_loop(url, args.naive_count)
+        print(f"(b) naive Faker + send_task loop, {args.naive_count:,} items:   {rate_b:10,.0f} msgs/s")
+        rate_p, wall, _ = cli_pump(url, args.count)
+        client.delete(CELERY_QUEUE)
+        print(f"    kedasuite pump celery, {args.count:,} items:          {rate_p:10,.0f} msgs/s "
+              f"({wall:.2f} s wall, process start included)")
+        print(f"pump / (a) = {rate_p / rate_a:6.1%}   (target >= 20%)")
+        print(f"pump / (a2) = {rate_p / rate_a2:6.1%}  (target >= 20%; raw bytes, no encoding: the ceiling)")
+        print(f"pump / (b) = {rate_p / rate_b:6.1f}x  (target >= 10x)")
+        if args.rss_count:
+            _, wall, rss = cli_pump(url, args.rss_count)
+            client.delete(CELERY_QUEUE)
+            print(f"peak RSS of the pump for {args.rss_count:,} items: {rss:.0f} MB in {wall:.1f} s (target < 200 MB)")
+    finally:
+        client.delete(CELERY_QUEUE, "bench:baseline")
+        client.close()
+        if server:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The CLI pump and the embedded demo, run as users run them (subprocesses)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kedasuite.embedded import free_port
+from kedasuite.names import CELERY_QUEUE
+from tests.support import run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def test_cli_pump_sends_and_summarises(redis_url, redis_client) -> None:
+    done = run_cli("pump", "celery", "--count", "1234", "--id-prefix", "cli", "--redis-url", redis_url)
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"celery: sent 1234, failed 0 in [\d.]+ s \([\d,]+ msgs/s\); ids cli-1\.\.cli-1234\n",
+                        done.stdout), done.stdout
+    assert redis_client.llen(CELERY_QUEUE) == 1234
+
+
+def test_cli_reads_the_environment_and_flags_win(redis_url, redis_client) -> None:
+    done = run_cli("pump", "--count", "7", env={"REDIS_URL": redis_url, "PUMP_COUNT": "3"})
+    assert done.returncode == 0, done.stderr
+    assert redis_client.llen(CELERY_QUEUE) == 7
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--count", "ten"], "count must be an integer from 1 to 1000000, got 'ten'"),
+        (["--count", "0"], "count must be an integer from 1 to 1000000, got 0"),
+        (["--count", "-2"], "count must be an integer from 1 to 1000000, got -2"),
+        (["--count", "11", "--max-count", "10"], "count must be an integer from 1 to 10, got 11 (the limit is set by PUMP_MAX_COUNT)"),
+        (["sidekiq", "--count", "1"], "unknown workload 'sidekiq': choose one of celery, all"),
+        (["--count", "1", "--seed", "x"], "seed must be an integer, got 'x'"),
+    ],
+)
+def test_cli_bad_input_prints_the_http_message_and_exits_2(redis_url, redis_client, args, error) -> None:
+    done = run_cli("pump", *args, "--redis-url", redis_url)
+    assert (done.returncode, done.stderr, done.stdout) == (2, f"Error: {error}\n", "")
+    assert redis_client.llen(CELERY_QUEUE) == 0
+
+
+def test_cli_unreachable_broker_exits_2() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    done = run_cli("pump", "--count", "5", "--redis-url", url)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"Error: cannot reach Redis at {url} (")
+    assert done.stderr.endswith("Start Redis there, or point REDIS_URL (or REDIS_ADDRESS) at a reachable server\n")
+
+
+@pytest.mark.parametrize("command", [[], ["pump"], ["serve"], ["worker"], ["worker", "celery"], ["demo"], ["redis-server"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    done = run_cli(*command, "--help")
+    assert done.returncode == 0 and "Usage:" in done.stdout
+    if "--redis-url" in done.stdout:
+        assert "env var: REDIS_URL" in " ".join(done.stdout.split())
+
+
+def test_every_option_reads_an_environment_variable() -> None:
+    import click
+
+    from kedasuite.cli import main
+
+    def commands(group: click.Group) -> list[click.Command]:
+        found: list[click.Command] = []
+        for command in group.commands.values():
+            found.append(command)
+            if isinstance(command, click.Group):
+                found.extend(commands(command))
+        return found
+
+    missing = [
+        f"{command.name} {param.opts[0]}"
+        for command in commands(main)
+        for param in command.params
+        if isinstance(param, click.Option) and not param.envvar and param.name not in ("help", "version")
+    ]
+    assert missing == []
+
+
+def test_demo_with_embedded_redis_needs_nothing_but_python() -> None:
+    done = run_cli("demo", "--count", "40", "--work-time", "0.02", env={"REDIS_URL": ""}, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert out.startswith("started embedded redis-server at redis://127.0.0.1:")
+    assert "pumped 40 records into 'celery' (LLEN celery = 40)" in out
+    assert "all 40 records processed; records per worker:" in out
+    rows = re.findall(r"^  \S+:\d+\s+(\d+)$", out, flags=re.M)
+    assert len(rows) == 2 and sum(map(int, rows)) == 40, out
+    assert "  duplicates: 0" in out
+
+
+def test_demo_uses_redis_url_when_given(redis_url) -> None:
+    done = run_cli("demo", "--count", "10", "--work-time", "0", "--redis-url", redis_url, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"using Redis at {redis_url}\n")

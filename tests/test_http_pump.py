@@ -1,0 +1,141 @@
+"""The HTTP pump through Flask's test client, and once through a real gunicorn."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from kedasuite.embedded import free_port
+from kedasuite.names import CELERY_QUEUE
+from producers.http_pump import PumpSettings, create_app
+from producers.workloads import BrokerConfig
+from tests.support import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def make_client(redis_url: str, **overrides: Any):
+    settings = PumpSettings(brokers=BrokerConfig(redis_url=redis_url), **overrides)
+    return create_app(settings).test_client()
+
+
+def unreachable_url() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+def finished(client, status_url: str) -> dict[str, Any]:
+    return wait_for(lambda: (body := client.get(status_url).get_json())["done"] and body, 30, "the pump run to finish")
+
+
+def test_pump_answers_at_once_then_reports_progress(redis_url, redis_client) -> None:
+    client = make_client(redis_url)
+    response = client.get("/pump?count=250")
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["message"] == "request submitted: count=250"
+    assert body["status_url"] == f"/pumps/{body['id']}"
+
+    final = finished(client, body["status_url"])
+    assert (final["state"], final["sent"], final["failed"]) == ("succeeded", 250, 0)
+    assert final["workloads"]["celery"]["id_prefix"] == body["id"]
+    assert redis_client.llen(CELERY_QUEUE) == 250
+
+
+def test_post_all_and_seed(redis_url, redis_client) -> None:
+    client = make_client(redis_url)
+    response = client.post("/pump", data={"count": "10", "workload": "all", "seed": "5"})
+    assert response.status_code == 202
+    final = finished(client, response.get_json()["status_url"])
+    assert final["seed"] == 5 and final["sent"] == 10
+    assert list(final["workloads"]) == ["celery"]
+    assert redis_client.llen(CELERY_QUEUE) == 10
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "error"),
+    [
+        ("", 400, "count is required: pass count=N with N an integer from 1 to 1000"),
+        ("count=", 400, "count is required: pass count=N with N an integer from 1 to 1000"),
+        ("count=ten", 400, "count must be an integer from 1 to 1000, got 'ten'"),
+        ("count=0", 400, "count must be an integer from 1 to 1000, got 0"),
+        ("count=-5", 400, "count must be an integer from 1 to 1000, got -5"),
+        ("count=1001", 400, "count must be an integer from 1 to 1000, got 1001 (the limit is set by PUMP_MAX_COUNT)"),
+        ("count=5&workload=sidekiq", 400, "unknown workload 'sidekiq': choose one of celery, all"),
+        ("count=5&seed=x", 400, "seed must be an integer, got 'x'"),
+    ],
+)
+def test_bad_input_is_refused_and_sends_nothing(redis_url, redis_client, query: str, status: int, error: str) -> None:
+    response = make_client(redis_url, max_count=1000).get(f"/pump?{query}")
+    assert (response.status_code, response.get_json()) == (status, {"error": error})
+    assert redis_client.llen(CELERY_QUEUE) == 0
+
+
+def test_unreachable_broker_is_a_503_that_names_the_fix() -> None:
+    url = unreachable_url()
+    client = make_client(url)
+    response = client.get("/pump?count=5")
+    assert response.status_code == 503
+    error = response.get_json()["error"]
+    assert error.startswith(f"cannot reach Redis at {url} (")
+    assert error.endswith("Connection refused). Start Redis there, or point REDIS_URL (or REDIS_ADDRESS) at a reachable server")
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json() == {"status": "unavailable", "workloads": {"celery": error}}
+    assert client.get("/healthz").status_code == 200
+
+
+def test_health_readiness_and_unknown_runs(redis_url) -> None:
+    client = make_client(redis_url)
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert (client.get("/readyz").status_code, client.get("/readyz").get_json()) == (
+        200, {"status": "ready", "workloads": {"celery": "ok"}})
+    missing = client.get("/pumps/nope")
+    assert missing.status_code == 404
+    assert missing.get_json() == {
+        "error": "no pump run 'nope' on this pump (runs live in the pump's memory and are lost on restart)"}
+    assert client.get("/nowhere").status_code == 404
+    assert client.delete("/pump").status_code == 405
+
+
+def test_a_broker_that_dies_mid_run_is_reported_exactly(redis_url, redis_client) -> None:
+    """A run whose broker vanishes reports sent + failed == count, state failed."""
+    from kedasuite.embedded import EmbeddedRedis
+
+    with EmbeddedRedis() as server:
+        settings = PumpSettings(brokers=BrokerConfig(redis_url=server.url), batch_size=1000)
+        client = create_app(settings).test_client()
+        response = client.get("/pump?count=1000000")
+        assert response.status_code == 202
+        status_url = response.get_json()["status_url"]
+        wait_for(lambda: client.get(status_url).get_json()["sent"] >= 5000, 30, "some records sent")
+    final = finished(client, status_url)
+    assert final["state"] == "failed"
+    assert final["sent"] + final["failed"] == 1_000_000
+    assert 5000 <= final["sent"] < 1_000_000
+    assert final["workloads"]["celery"]["error"].startswith("cannot reach Redis at ")
+
+
+def test_through_a_real_gunicorn(spawn, redis_url, redis_client) -> None:
+    port = free_port()
+    server = spawn("serve", "--port", str(port), "--redis-url", redis_url, "--threads", "4")
+    server.wait_for_log(r"Booting worker", timeout=30)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> tuple[int, dict[str, Any]]:
+        try:
+            with urllib.request.urlopen(base + path, timeout=5) as reply:
+                return reply.status, json.load(reply)
+        except urllib.error.HTTPError as err:
+            return err.code, json.load(err)
+
+    wait_for(lambda: get("/readyz")[0] == 200, 30, "the pump to be ready")
+    status, body = get("/pump?count=100")
+    assert status == 202 and body["message"] == "request submitted: count=100"
+    final = wait_for(lambda: (b := get(body["status_url"])[1])["done"] and b, 30, "the run to finish")
+    assert (final["sent"], final["failed"]) == (100, 0)
+    assert redis_client.llen(CELERY_QUEUE) == 100
+    assert get("/pump?count=abc") == (400, {"error": "count must be an integer from 1 to 1000000, got 'abc'"})
