@@ -17,7 +17,7 @@ import click
 
 from kedasuite import defaults
 from kedasuite.errors import SuiteError
-from kedasuite.names import Env
+from kedasuite.names import WORKLOAD_CELERY, Env
 from kedasuite.settings import parse_workload_list, redis_url_from_env
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -168,7 +168,7 @@ def worker() -> None:
     """Run a workload's worker (the process KEDA scales)."""
 
 
-@worker.command("celery")
+@worker.command(WORKLOAD_CELERY)
 @redis_url_option
 @option("--concurrency", "-c", envvar=Env.WORKER_CONCURRENCY, default=defaults.WORKER_CONCURRENCY,
               type=click.IntRange(min=1), help="Pool processes in this worker.")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from kedasuite import names
+
 REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 
 #: Seed 000: each task sleeps 1-9 s at random, so a backlog builds and KEDA scales.
@@ -26,8 +28,8 @@ PUMP_MAX_COUNT: Final = 1_000_000
 PUMP_BATCH_SIZE: Final = 1_000
 PUMP_COUNT: Final = 100
 #: Workloads the pump serves, and the one ``/pump`` uses when none is named.
-PUMP_WORKLOADS: Final = "celery"
-PUMP_DEFAULT_WORKLOAD: Final = "celery"
+PUMP_WORKLOADS: Final = names.WORKLOAD_CELERY
+PUMP_DEFAULT_WORKLOAD: Final = names.WORKLOAD_CELERY
 
 #: How long a client waits to connect before calling a broker unreachable.
 CONNECT_TIMEOUT_S: Final = 3.0

@@ -41,7 +41,7 @@ def run_demo(redis_url: str | None, count: int, work_time: str, concurrency: int
             click.echo(f"using Redis at {redact_url(redis_url)}")
         log = stack.enter_context(tempfile.NamedTemporaryFile("w+", prefix="celery-worker-", suffix=".log"))
         worker = subprocess.Popen(
-            [sys.executable, "-m", "kedasuite", "worker", "celery", "--redis-url", redis_url,
+            [sys.executable, "-m", "kedasuite", "worker", WORKLOAD_CELERY, "--redis-url", redis_url,
              "--concurrency", str(concurrency), "--work-time", work_time, "--loglevel", "WARNING"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -63,5 +63,5 @@ def with_redis_db(url: str, db: int) -> str:
 def parse_workload_list(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise InputError(f"{Env.PUMP_WORKLOADS} is empty: name at least one workload, e.g. 'celery'")
+        raise InputError(f"{Env.PUMP_WORKLOADS} is empty: name at least one workload, e.g. {defaults.PUMP_DEFAULT_WORKLOAD!r}")
     return names

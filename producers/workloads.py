@@ -38,7 +38,7 @@ def _celery(config: BrokerConfig) -> Publisher:
     from producers.celery_publisher import CeleryPublisher
 
     if not config.redis_url:
-        raise NotConfigured(f"workload 'celery' needs Redis: set {Env.REDIS_URL}")
+        raise NotConfigured(f"workload {WORKLOAD_CELERY!r} needs Redis: set {Env.REDIS_URL}")
     return CeleryPublisher(config.redis_url)
 
 
