@@ -17,7 +17,7 @@ import click
 
 from kedasuite import defaults
 from kedasuite.errors import SuiteError
-from kedasuite.names import WORKLOAD_CELERY, Env
+from kedasuite.names import KAFKA_CONSUMER_GROUP, KAFKA_TOPIC, WORKLOAD_CELERY, WORKLOAD_KAFKA, Env
 from kedasuite.settings import parse_workload_list, redis_url_from_env
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,8 +62,35 @@ redis_url_option = option(
 )
 
 
+def kafka_options(func: F) -> F:
+    """Where the Kafka workload lives; shared by pumps and consumers."""
+    options = [
+        option("--bootstrap-servers", envvar=Env.KAFKA_BOOTSTRAP_SERVERS, default=defaults.KAFKA_BOOTSTRAP_SERVERS,
+               help="Kafka brokers, host:port[,host:port]."),
+        option("--topic", envvar=Env.KAFKA_TOPIC, default=KAFKA_TOPIC, help="Topic of the Kafka workload."),
+        option("--partitions", envvar=Env.KAFKA_PARTITIONS, default=defaults.KAFKA_PARTITIONS,
+               type=click.IntRange(min=1), help="Partitions of the topic when it is created (KEDA's replica cap)."),
+        option("-X", "--kafka-property", "kafka_properties", envvar=Env.KAFKA_PROPERTIES, multiple=True,
+               metavar="KEY=VALUE",
+               help="Any librdkafka property, repeatable (also KAFKA_CONFIG_<PROPERTY> variables)."),
+    ]
+    for decorate in reversed(options):
+        func = decorate(func)
+    return func
+
+
+def kafka_settings(bootstrap_servers: str, topic: str, partitions: int, kafka_properties: tuple[str, ...],
+                   **more: Any) -> Any:
+    from kedasuite.clients import parse_kafka_properties
+    from kedasuite.settings import KafkaSettings
+
+    return KafkaSettings.from_env(bootstrap=bootstrap_servers, topic=topic, partitions=partitions,
+                                  extra=parse_kafka_properties(kafka_properties), **more)
+
+
 def pump_settings_options(func: F) -> F:
     """Options shared by the CLI pump and the HTTP pump."""
+    func = kafka_options(func)
     options = [
         redis_url_option,
         option("--workloads", envvar=Env.PUMP_WORKLOADS, default=defaults.PUMP_WORKLOADS,
@@ -81,12 +108,13 @@ def pump_settings_options(func: F) -> F:
     return func
 
 
-def _settings(redis_url: str, workloads: str, default_workload: str, max_count: int, batch_size: int) -> Any:
+def _settings(redis_url: str, workloads: str, default_workload: str, max_count: int, batch_size: int,
+              **kafka: Any) -> Any:
     from producers.http_pump import PumpSettings
     from producers.workloads import BrokerConfig
 
     return PumpSettings(
-        brokers=BrokerConfig(redis_url=redis_url),
+        brokers=BrokerConfig(redis_url=redis_url, kafka=kafka_settings(**kafka)),
         workloads=parse_workload_list(workloads),
         default_workload=default_workload,
         max_count=max_count,
@@ -189,6 +217,37 @@ def celery_worker(redis_url: str, concurrency: int, work_time: str, visibility_t
 
     configure(app, redis_url, parse_work_time(work_time), visibility_timeout)
     app.worker_main(worker_argv(concurrency, loglevel, name or f"celery.{os.getpid()}@%h"))
+
+
+@worker.command(WORKLOAD_KAFKA)
+@kafka_options
+@option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
+@option("--dlq-topic", envvar=Env.KAFKA_DLQ_TOPIC, default=None,
+        help="Dead-letter topic for poison messages (default: <topic>.dlq).")
+@option("--offset-reset", envvar=Env.KAFKA_OFFSET_RESET, default=defaults.KAFKA_OFFSET_RESET,
+        type=click.Choice(["earliest", "latest"]), help="Where a group with no committed offset starts.")
+@option("--work-time", envvar=Env.WORK_TIME, default=defaults.KAFKA_WORK_TIME,
+        help="Simulated work per message: seconds, 'fixed:S' or 'uniform:MIN:MAX'.")
+@option("--redis-url", envvar=Env.REDIS_URL, default=None,
+        help="Record results in this Redis (default: only when REDIS_URL or REDIS_ADDRESS is set).")
+@option("--max-messages", envvar=Env.WORKER_MAX_MESSAGES, default=None, type=click.IntRange(min=1),
+        help="Exit 0 after this many messages.")
+@option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
+@reports_errors
+def kafka_worker(group: str, dlq_topic: str | None, offset_reset: str, work_time: str, redis_url: str | None,
+                 max_messages: int | None, loglevel: str, **kafka: Any) -> None:
+    """Consume the topic in the consumer group; commit after processing; SIGTERM leaves cleanly."""
+    import logging
+
+    from kedasuite.settings import redis_url_if_configured
+    from kedasuite.worktime import parse_work_time
+    from workers.kafka_consumer import KafkaWorker
+
+    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = kafka_settings(group=group, dlq_topic=dlq_topic, offset_reset=offset_reset, **kafka)
+    consumer = KafkaWorker(settings, parse_work_time(work_time), redis_url or redis_url_if_configured())
+    consumer.install_signal_handlers()
+    consumer.run(max_messages)
 
 
 @main.command()

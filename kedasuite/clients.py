@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import redis
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from kedasuite import defaults
-from kedasuite.errors import BrokerUnavailable
+from kedasuite.errors import BrokerUnavailable, InputError
 from kedasuite.names import Env
 from kedasuite.settings import redact_url
 
@@ -41,3 +49,88 @@ def check_redis(client: redis.Redis, url: str) -> None:
         ) from exc
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise unreachable_redis(url, exc) from exc
+
+
+# --- Kafka -----------------------------------------------------------------------------------
+
+_KAFKA_LOG = logging.getLogger("kedasuite.librdkafka")
+
+
+def kafka_overrides(role: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """librdkafka properties from the environment: ``KAFKA_CONFIG_*`` then the role's own.
+
+    ``KAFKA_CONFIG_SECURITY_PROTOCOL=SASL_SSL`` becomes ``security.protocol``. This is how
+    managed Kafka (SASL/SCRAM, TLS CA files) and test-only settings reach the clients
+    without a flag for each of librdkafka's hundreds of properties.
+    """
+    prefixes = [Env.KAFKA_CONFIG_PREFIX]
+    if role == "producer":
+        prefixes.append(Env.KAFKA_PRODUCER_CONFIG_PREFIX)
+    elif role == "consumer":
+        prefixes.append(Env.KAFKA_CONSUMER_CONFIG_PREFIX)
+    config: dict[str, str] = {}
+    for prefix in prefixes:
+        for key, value in sorted(environ.items()):
+            if key.startswith(prefix) and len(key) > len(prefix):
+                config[key[len(prefix):].lower().replace("_", ".")] = value
+    return config
+
+
+def parse_kafka_properties(pairs: Iterable[str]) -> dict[str, str]:
+    """``key=value`` items from ``-X`` flags (as kcat takes them)."""
+    config = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"Kafka property {pair!r} is not key=value, e.g. -X batch.num.messages=1")
+        config[key.strip()] = value
+    return config
+
+
+def kafka_config(role: str, bootstrap: str, base: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Client configuration: our settings, then the environment's, then the command line's."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "logger": _KAFKA_LOG,
+        **base,
+        **kafka_overrides(role),
+        **(extra or {}),
+    }
+
+
+def kafka_admin(bootstrap: str, extra: Mapping[str, str] | None = None) -> AdminClient:
+    return AdminClient(kafka_config("admin", bootstrap, {}, extra))
+
+
+def unreachable_kafka(bootstrap: str, exc: BaseException | str) -> BrokerUnavailable:
+    return BrokerUnavailable(
+        f"cannot reach Kafka at {bootstrap} ({exc}). "
+        f"Start a broker there, or point {Env.KAFKA_BOOTSTRAP_SERVERS} at a reachable one"
+    )
+
+
+def check_kafka(admin: AdminClient, bootstrap: str, timeout: float = defaults.CONNECT_TIMEOUT_S) -> None:
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise unreachable_kafka(bootstrap, exc.args[0].str() if exc.args else exc) from exc
+
+
+def ensure_topic(admin: AdminClient, topic: str, partitions: int, replication: int, timeout: float = 15.0) -> int:
+    """Create ``topic`` unless it exists; return its partition count."""
+    existing = admin.list_topics(timeout=timeout).topics.get(topic)
+    if existing is None or existing.error is not None:
+        future = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=replication)])[topic]
+        try:
+            future.result(timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    deadline = time.monotonic() + timeout
+    while True:
+        meta = admin.list_topics(topic, timeout=timeout).topics.get(topic)
+        if meta is not None and meta.error is None and meta.partitions:
+            return len(meta.partitions)
+        if time.monotonic() > deadline:
+            raise BrokerUnavailable(f"topic {topic!r} did not appear on the broker within {timeout:g} s")
+        time.sleep(0.1)

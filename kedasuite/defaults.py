@@ -14,12 +14,24 @@ REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 
 #: Seed 000: each task sleeps 1-9 s at random, so a backlog builds and KEDA scales.
 WORK_TIME: Final = "uniform:1:9"
+#: Seed 001: every Kafka message takes 10 s, so lag builds and KEDA scales.
+KAFKA_WORK_TIME: Final = "fixed:10"
 WORKER_CONCURRENCY: Final = 2
 #: Seconds before kombu hands an unacknowledged message to another worker. It must be
 #: longer than the longest task, or a slow task is delivered twice; short enough that a
 #: killed pod's task comes back while the demo is still being watched.
 CELERY_VISIBILITY_TIMEOUT: Final = 300
 LOG_LEVEL: Final = "INFO"
+
+KAFKA_BOOTSTRAP_SERVERS: Final = "127.0.0.1:9092"
+#: Seed 001: five partitions, so KEDA stops at five consumers (one per partition).
+KAFKA_PARTITIONS: Final = 5
+KAFKA_REPLICATION_FACTOR: Final = 1
+#: Where a brand-new group starts. ``earliest`` so that records pumped before the first
+#: consumer existed (KEDA woke it from zero because of them) are not skipped.
+KAFKA_OFFSET_RESET: Final = "earliest"
+#: librdkafka gives up on an undeliverable record after this long (its default is 5 min).
+KAFKA_MESSAGE_TIMEOUT_MS: Final = 30_000
 
 PUMP_HOST: Final = "127.0.0.1"
 PUMP_PORT: Final = 8080

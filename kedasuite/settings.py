@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from kedasuite import defaults
+from kedasuite import defaults, names
 from kedasuite.errors import InputError
 from kedasuite.names import Env
 
@@ -65,3 +67,50 @@ def parse_workload_list(text: str) -> list[str]:
     if not names:
         raise InputError(f"{Env.PUMP_WORKLOADS} is empty: name at least one workload, e.g. {defaults.PUMP_DEFAULT_WORKLOAD!r}")
     return names
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """The Kafka workload's names and connection; shared by the pump and the consumers."""
+
+    bootstrap: str = defaults.KAFKA_BOOTSTRAP_SERVERS
+    topic: str = names.KAFKA_TOPIC
+    group: str = names.KAFKA_CONSUMER_GROUP
+    partitions: int = defaults.KAFKA_PARTITIONS
+    replication: int = defaults.KAFKA_REPLICATION_FACTOR
+    offset_reset: str = defaults.KAFKA_OFFSET_RESET
+    dlq_topic: str = ""
+    #: librdkafka properties from ``-X`` flags (the environment's are added by the client factory).
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.dlq_topic:
+            object.__setattr__(self, "dlq_topic", self.topic + names.KAFKA_DLQ_SUFFIX)
+        if self.partitions < 1:
+            raise InputError(f"{Env.KAFKA_PARTITIONS} must be at least 1, got {self.partitions}")
+        if self.offset_reset not in ("earliest", "latest"):
+            raise InputError(f"{Env.KAFKA_OFFSET_RESET} must be 'earliest' or 'latest', got {self.offset_reset!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> KafkaSettings:
+        def get(name: str, default: Any) -> Any:
+            return environ.get(name, "").strip() or default
+
+        values = {
+            "bootstrap": get(Env.KAFKA_BOOTSTRAP_SERVERS, defaults.KAFKA_BOOTSTRAP_SERVERS),
+            "topic": get(Env.KAFKA_TOPIC, names.KAFKA_TOPIC),
+            "group": get(Env.KAFKA_CONSUMER_GROUP, names.KAFKA_CONSUMER_GROUP),
+            "partitions": int(get(Env.KAFKA_PARTITIONS, defaults.KAFKA_PARTITIONS)),
+            "replication": int(get(Env.KAFKA_REPLICATION_FACTOR, defaults.KAFKA_REPLICATION_FACTOR)),
+            "offset_reset": get(Env.KAFKA_OFFSET_RESET, defaults.KAFKA_OFFSET_RESET),
+            "dlq_topic": get(Env.KAFKA_DLQ_TOPIC, ""),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def redis_url_if_configured(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The Redis URL when the environment names a Redis, else None (results are optional)."""
+    if environ.get(Env.REDIS_URL, "").strip() or environ.get(Env.REDIS_ADDRESS, "").strip():
+        return redis_url_from_env(environ)
+    return None

@@ -94,16 +94,21 @@ def pump_stream(
     on_batch: Callable[[int], None] | None = None,
 ) -> StreamStatus:
     """Send ``status.count`` records; on a broker error, stop and count the rest as failed."""
+    status.started = time.monotonic()
     try:
         for batch in batches(factory.records(status.count, status.id_prefix), batch_size):
             status.sent += publisher.publish(batch)
             if on_batch:
                 on_batch(len(batch))
+            if publisher.error:
+                break
     except SuiteError as exc:
         status.error = exc.message
     except Exception as exc:  # noqa: BLE001 - reported in the run status, never swallowed
         status.error = f"{type(exc).__name__}: {exc}"
     finally:
+        status.sent += publisher.flush()
+        status.error = status.error or publisher.error
         status.failed = status.count - status.sent
         status.finished = time.monotonic()
         status.done = True

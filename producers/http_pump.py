@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from kedasuite import defaults
 from kedasuite.errors import InputError, SuiteError
 from kedasuite.names import Env
-from kedasuite.settings import parse_workload_list, redis_url_from_env
+from kedasuite.settings import KafkaSettings, parse_workload_list, redis_url_from_env
 from producers import workloads as wl
 from producers.engine import PumpRun, RunRegistry, new_run, pump_stream, validate_count
 from producers.records import RecordFactory
@@ -49,7 +49,7 @@ class PumpSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> PumpSettings:
         return cls(
-            brokers=wl.BrokerConfig(redis_url=redis_url_from_env(environ)),
+            brokers=wl.BrokerConfig(redis_url=redis_url_from_env(environ), kafka=KafkaSettings.from_env(environ)),
             workloads=parse_workload_list(environ.get(Env.PUMP_WORKLOADS, defaults.PUMP_WORKLOADS)),
             default_workload=environ.get(Env.PUMP_DEFAULT_WORKLOAD, defaults.PUMP_DEFAULT_WORKLOAD),
             max_count=int(environ.get(Env.PUMP_MAX_COUNT, defaults.PUMP_MAX_COUNT)),

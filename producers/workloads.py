@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kedasuite.errors import InputError, NotConfigured
-from kedasuite.names import WORKLOAD_CELERY, Env
+from kedasuite.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, Env
+from kedasuite.settings import KafkaSettings
 from producers.records import UserRecord
 
 
@@ -22,7 +23,16 @@ class Publisher(Protocol):
         """Raise BrokerUnavailable unless the broker answers."""
 
     def publish(self, records: Sequence[UserRecord]) -> int:
-        """Send a batch; return how many the broker confirmed, or raise."""
+        """Send a batch; return how many records the broker confirmed since the last call.
+
+        Raise a SuiteError when the run cannot go on (the broker went away)."""
+
+    def flush(self) -> int:
+        """Wait for outstanding confirmations; return how many arrived. Never raises."""
+
+    @property
+    def error(self) -> str | None:
+        """The first delivery failure the broker reported, if any: the run stops on it."""
 
     def close(self) -> None: ...
 
@@ -32,6 +42,7 @@ class BrokerConfig:
     """Where each broker is; ``None`` means that broker is not configured."""
 
     redis_url: str | None
+    kafka: KafkaSettings | None = None
 
 
 def _celery(config: BrokerConfig) -> Publisher:
@@ -42,8 +53,17 @@ def _celery(config: BrokerConfig) -> Publisher:
     return CeleryPublisher(config.redis_url)
 
 
+def _kafka(config: BrokerConfig) -> Publisher:
+    from producers.kafka_publisher import KafkaPublisher
+
+    if config.kafka is None:
+        raise NotConfigured(f"workload {WORKLOAD_KAFKA!r} needs Kafka: set {Env.KAFKA_BOOTSTRAP_SERVERS}")
+    return KafkaPublisher(config.kafka)
+
+
 PUBLISHERS: dict[str, Callable[[BrokerConfig], Publisher]] = {
     WORKLOAD_CELERY: _celery,
+    WORKLOAD_KAFKA: _kafka,
 }
 
 ALL = "all"
