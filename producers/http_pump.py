@@ -38,11 +38,6 @@ class PumpSettings:
 
     def __post_init__(self) -> None:
         wl.check_known(self.workloads)
-        if self.default_workload != wl.ALL and self.default_workload not in self.workloads:
-            raise InputError(
-                f"{Env.PUMP_DEFAULT_WORKLOAD}={self.default_workload!r} is not in "
-                f"{Env.PUMP_WORKLOADS}={','.join(self.workloads)}: add it there or pick one of those"
-            )
         if self.batch_size < 1:
             raise InputError(f"{Env.PUMP_BATCH_SIZE} must be at least 1, got {self.batch_size}")
 
@@ -116,7 +111,10 @@ class Pump:
 
 
 def create_app(settings: PumpSettings | None = None) -> Flask:
-    pump = Pump(settings or PumpSettings.from_env())
+    settings = settings or PumpSettings.from_env()
+    # A server whose default workload is not served would fail every bare /pump: say so now.
+    wl.resolve(None, settings.workloads, settings.default_workload)
+    pump = Pump(settings)
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pump"] = pump

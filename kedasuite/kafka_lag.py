@@ -1,0 +1,145 @@
+"""Consumer-group lag exactly as KEDA's ``kafka`` trigger computes it (v2.20.2).
+
+The rules (from KEDA's ``pkg/scalers/kafka_scaler.go``, summarised in the project's
+KEDA notes): per partition, lag is the high watermark minus the committed offset; a
+partition with no committed offset counts 1 under ``offsetResetPolicy: latest`` and the
+whole high watermark under ``earliest`` (0 either way with
+``scaleToZeroOnInvalidOffset``). The total is then capped so that KEDA never asks for
+more consumers than partitions: ``if total // T > upper: total = upper * T``, an
+integer division, so a total between ``P*T`` and ``(P+1)*T`` passes uncapped.
+Activation compares the uncapped sum with ``activationLagThreshold``, strictly.
+
+``fetch_offsets`` reads the same two numbers KEDA reads from the broker; the pure
+:func:`keda_lag` turns them into KEDA's metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, TopicPartition
+
+from kedasuite.clients import kafka_config
+
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+
+
+@dataclass(frozen=True)
+class PartitionOffsets:
+    partition: int
+    high_watermark: int
+    #: The group's committed offset; ``None`` when the group never committed here.
+    committed: int | None
+
+
+@dataclass(frozen=True)
+class KafkaTrigger:
+    """The kafka trigger metadata that changes the lag KEDA reports."""
+
+    lag_threshold: int = 10
+    activation_lag_threshold: int = 0
+    offset_reset_policy: str = "latest"
+    allow_idle_consumers: bool = False
+    limit_to_partitions_with_lag: bool = False
+    ensure_even_distribution_of_partitions: bool = False
+    scale_to_zero_on_invalid_offset: bool = False
+
+    def __post_init__(self) -> None:
+        if self.lag_threshold <= 0:
+            raise ValueError("lagThreshold must be positive number")
+        if self.activation_lag_threshold < 0:
+            raise ValueError("activationLagThreshold must be positive number")
+        if self.offset_reset_policy not in ("latest", "earliest"):
+            raise ValueError(f"offsetResetPolicy must be latest or earliest, got {self.offset_reset_policy!r}")
+        if self.allow_idle_consumers and self.limit_to_partitions_with_lag:
+            raise ValueError("allowIdleConsumers and limitToPartitionsWithLag cannot be set simultaneously")
+        if self.limit_to_partitions_with_lag and self.ensure_even_distribution_of_partitions:
+            raise ValueError("limitToPartitionsWithLag and ensureEvenDistributionOfPartitions cannot be set simultaneously")
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str]) -> KafkaTrigger:
+        """Read a trigger's ``metadata`` map (all strings) with KEDA's defaults."""
+
+        def flag(key: str) -> bool:
+            return metadata.get(key, "false").strip() in _TRUE
+
+        return cls(
+            lag_threshold=int(metadata.get("lagThreshold", "").strip() or 10),
+            activation_lag_threshold=int(metadata.get("activationLagThreshold", "").strip() or 0),
+            offset_reset_policy=metadata.get("offsetResetPolicy", "").strip() or "latest",
+            allow_idle_consumers=flag("allowIdleConsumers"),
+            limit_to_partitions_with_lag=flag("limitToPartitionsWithLag"),
+            ensure_even_distribution_of_partitions=flag("ensureEvenDistributionOfPartitions"),
+            scale_to_zero_on_invalid_offset=flag("scaleToZeroOnInvalidOffset"),
+        )
+
+
+@dataclass(frozen=True)
+class LagReport:
+    per_partition: Mapping[int, int]
+    #: Sum of the partition lags, before the cap: what activation looks at.
+    total: int
+    #: The metric KEDA hands the HPA (after the partition cap).
+    metric: int
+    active: bool
+
+    @property
+    def partitions(self) -> int:
+        return len(self.per_partition)
+
+
+def partition_lag(offsets: PartitionOffsets, trigger: KafkaTrigger) -> int:
+    if offsets.committed is None or offsets.committed < 0:
+        if trigger.scale_to_zero_on_invalid_offset:
+            return 0
+        return 1 if trigger.offset_reset_policy == "latest" else offsets.high_watermark
+    return offsets.high_watermark - offsets.committed
+
+
+def _smallest_balancing_factor(total: int, partitions: int, threshold: int) -> int:
+    for factor in (f for f in range(1, partitions + 1) if partitions % f == 0):
+        if factor * threshold >= total:
+            return factor
+    return partitions
+
+
+def keda_lag(partitions: Sequence[PartitionOffsets], trigger: KafkaTrigger) -> LagReport:
+    lags = {p.partition: partition_lag(p, trigger) for p in partitions}
+    total = sum(lags.values())
+    metric = total
+    t = trigger.lag_threshold
+    if (not trigger.allow_idle_consumers or trigger.limit_to_partitions_with_lag
+            or trigger.ensure_even_distribution_of_partitions):
+        upper = len(lags)
+        if trigger.ensure_even_distribution_of_partitions:
+            metric = _smallest_balancing_factor(metric, len(lags), t) * t
+        if trigger.limit_to_partitions_with_lag:
+            upper = sum(1 for lag in lags.values() if lag > 0)
+        if metric // t > upper:
+            metric = upper * t
+    return LagReport(per_partition=lags, total=total, metric=max(metric, 0),
+                     active=total > trigger.activation_lag_threshold)
+
+
+def fetch_offsets(bootstrap: str, group: str, topic: str, extra: Mapping[str, str] | None = None,
+                  timeout: float = 10.0) -> list[PartitionOffsets]:
+    """High watermarks and the group's committed offsets, as KEDA reads them each poll.
+
+    The consumer made here never subscribes, so it does not join (or disturb) the group.
+    """
+    consumer = Consumer(kafka_config("consumer", bootstrap, {"group.id": group, "enable.auto.commit": False}, extra))
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout).topics[topic]
+        if meta.error is not None:
+            raise LookupError(f"topic {topic!r}: {meta.error.str()}")
+        tps = [TopicPartition(topic, p) for p in sorted(meta.partitions)]
+        committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=timeout)}
+        result = []
+        for tp in tps:
+            _, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+            offset = committed.get(tp.partition, -1)
+            result.append(PartitionOffsets(tp.partition, high, offset if offset >= 0 else None))
+        return result
+    finally:
+        consumer.close()

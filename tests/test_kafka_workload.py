@@ -1,0 +1,176 @@
+"""The Kafka workload against a real Kafka-protocol broker and real consumer processes."""
+
+from __future__ import annotations
+
+import collections
+import json
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from kedasuite.clients import ensure_topic, kafka_admin
+from kedasuite.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
+from kedasuite.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER
+from kedasuite.settings import KafkaSettings
+from producers.records import record_ids
+from tests.support import Proc, run_cli, wait_for
+from workers.results import fetch_results
+
+pytestmark = pytest.mark.integration
+
+ONE_RECORD_PER_BATCH = ("-X", "batch.num.messages=1")  # Tansu's watermark needs it (conftest)
+
+
+def kafka_args(k: KafkaSettings) -> list[str]:
+    return ["--bootstrap-servers", k.bootstrap, "--topic", k.topic]
+
+
+def pump(k: KafkaSettings, count: int, prefix: str, *extra: str) -> list[str]:
+    done = run_cli("pump", "kafka", "--count", str(count), "--id-prefix", prefix, "--workloads", "kafka",
+                   "--default-workload", "kafka", *kafka_args(k), *extra)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"kafka: sent {count}, failed 0 in "), done.stdout
+    return record_ids(count, prefix)
+
+
+def start_consumer(spawn: Callable[..., Proc], k: KafkaSettings, redis_url: str, work_time: str = "0.01",
+                   *extra: str) -> Proc:
+    consumer = spawn("worker", "kafka", *kafka_args(k), "--group", k.group, "--work-time", work_time,
+                     "--redis-url", redis_url, *extra)
+    consumer.wait_for_log(rf"assigned {k.topic}\[", timeout=60)
+    return consumer
+
+
+def lag(k: KafkaSettings, policy: str = "earliest") -> int:
+    return keda_lag(fetch_offsets(k.bootstrap, k.group, k.topic), KafkaTrigger(offset_reset_policy=policy)).total
+
+
+def all_processed(client: redis.Redis, ids: list[str]) -> Callable[[], dict]:
+    def check() -> dict | None:
+        results = fetch_results(client, ids)
+        return results if len(results) == len(ids) else None
+
+    return check
+
+
+def test_two_consumers_share_the_partitions_and_process_each_record_once(spawn, kafka, redis_url, redis_client) -> None:
+    consumers = [start_consumer(spawn, kafka, redis_url) for _ in range(2)]
+    wait_for(lambda: all("revoked" in c.log() or c.log().count("assigned") >= 1 for c in consumers), 30, "assignment")
+    ids = pump(kafka, 500, "pair", *ONE_RECORD_PER_BATCH)
+
+    results = wait_for(all_processed(redis_client, ids), 90, "500 records processed")
+
+    assert all(r.deliveries == 1 for r in results.values()), "a record was processed twice"
+    per_worker = collections.Counter(r.worker for r in results.values())
+    assert len(per_worker) == 2, f"both consumers should take partitions: {per_worker}"
+    wait_for(lambda: lag(kafka) == 0, 30, "the group's lag to reach 0")
+
+
+def test_a_sigkilled_consumers_uncommitted_records_are_processed_by_the_other(spawn, kafka, redis_url, redis_client) -> None:
+    victim = start_consumer(spawn, kafka, redis_url, "0.05")
+    survivor = start_consumer(spawn, kafka, redis_url, "0.05")
+    ids = pump(kafka, 500, "kill")
+    wait_for(lambda: "processing kill-" in victim.log(), 60, "the victim to be working")
+
+    victim.signal(signal.SIGKILL)
+    victim.wait(10)
+
+    results = wait_for(all_processed(redis_client, ids), 120, "all 500 records, the victim's included")
+    duplicates = sum(r.deliveries - 1 for r in results.values())
+    assert duplicates <= 1, "only the record in the victim's hand may be seen twice"
+    assert survivor.popen.poll() is None
+
+
+def test_sigterm_leaves_the_group_in_time_and_loses_nothing(spawn, kafka, redis_url, redis_client) -> None:
+    leaving = start_consumer(spawn, kafka, redis_url, "0.05")
+    start_consumer(spawn, kafka, redis_url, "0.05")
+    ids = pump(kafka, 500, "term")
+    wait_for(lambda: "processing term-" in leaving.log(), 60, "the leaving consumer to be working")
+
+    started = time.monotonic()
+    leaving.signal(signal.SIGTERM)
+    assert leaving.wait(30) == 0, leaving.log()[-2000:]
+    assert time.monotonic() - started < 30
+    assert "stopped: processed" in leaving.log()
+
+    results = wait_for(all_processed(redis_client, ids), 120, "all 500 records")
+    assert all(r.deliveries == 1 for r in results.values()), "a graceful leave must not cause duplicates"
+
+
+def test_poison_goes_to_the_dead_letter_topic_and_the_next_record_is_processed(spawn, kafka, redis_url, redis_client) -> None:
+    admin = kafka_admin(kafka.bootstrap)
+    ensure_topic(admin, kafka.topic, 1, 1)
+    producer = Producer({"bootstrap.servers": kafka.bootstrap})
+    producer.produce(kafka.topic, b"\xff not json", b"bad-1")
+    producer.produce(kafka.topic, json.dumps({"id": "bad-2", "name": "No Email"}), b"bad-2")
+    assert producer.flush(10) == 0
+    ids = pump(kafka, 1, "after")
+    start_consumer(spawn, kafka, redis_url)
+
+    wait_for(all_processed(redis_client, ids), 60, "the good record after the poison ones")
+    reader = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": f"{kafka.group}-dlq-reader",
+                       "auto.offset.reset": "earliest"})
+    reader.subscribe([kafka.dlq_topic])
+    parked = []
+    deadline = time.monotonic() + 60
+    while len(parked) < 2 and time.monotonic() < deadline:
+        msg = reader.poll(0.5)
+        if msg is not None and not msg.error():
+            parked.append(msg)
+    reader.close()
+    assert [m.key() for m in parked] == [b"bad-1", b"bad-2"]
+    reasons = [dict(m.headers())[KAFKA_DLQ_REASON_HEADER].decode() for m in parked]
+    assert reasons[0].startswith("value is not JSON: ")
+    assert reasons[1] == "record lacks string field(s): email, address"
+    assert dict(parked[0].headers())[KAFKA_DLQ_SOURCE_HEADER] == f"{kafka.topic}/0/0".encode()
+    assert parked[0].value() == b"\xff not json"
+
+
+def count_unconsumed(k: KafkaSettings) -> int:
+    """Read every record after the group's committed offsets: what lag should count."""
+    offsets = fetch_offsets(k.bootstrap, k.group, k.topic)
+    reader = Consumer({"bootstrap.servers": k.bootstrap, "group.id": f"{k.group}-counter", "enable.auto.commit": False})
+    reader.assign([TopicPartition(k.topic, p.partition, p.committed if p.committed is not None else 0) for p in offsets])
+    expected_ends = {p.partition: p.high_watermark for p in offsets}
+    positions = {p.partition: (p.committed or 0) for p in offsets}
+    count = 0
+    deadline = time.monotonic() + 30
+    while any(positions[p] < expected_ends[p] for p in positions) and time.monotonic() < deadline:
+        msg = reader.poll(0.5)
+        if msg is not None and not msg.error():
+            count += 1
+            positions[msg.partition()] = msg.offset() + 1
+    reader.close()
+    return count
+
+
+def test_lag_agrees_with_the_broker_before_and_after_commits(spawn, kafka, redis_url) -> None:
+    pump(kafka, 7, "lag", *ONE_RECORD_PER_BATCH)
+
+    offsets = fetch_offsets(kafka.bootstrap, kafka.group, kafka.topic)
+    assert [p.committed for p in offsets] == [None] * 5
+    assert sum(p.high_watermark for p in offsets) == 7
+    assert lag(kafka, "earliest") == 7 == count_unconsumed(kafka)
+    assert lag(kafka, "latest") == 5, "no commit under 'latest' counts 1 per partition"
+
+    consumer = spawn("worker", "kafka", *kafka_args(kafka), "--group", kafka.group, "--work-time", "0",
+                     "--redis-url", redis_url, "--max-messages", "3")
+    assert consumer.wait(60) == 0, consumer.log()[-2000:]
+
+    report = keda_lag(fetch_offsets(kafka.bootstrap, kafka.group, kafka.topic), KafkaTrigger(offset_reset_policy="earliest"))
+    assert report.total == 4 == count_unconsumed(kafka)
+    assert report.metric == 4 and report.active
+
+
+def test_pump_to_an_unreachable_kafka_exits_2_and_names_the_fix() -> None:
+    from kedasuite.embedded import free_port
+
+    bootstrap = f"127.0.0.1:{free_port()}"
+    done = run_cli("pump", "kafka", "--count", "5", "--workloads", "kafka", "--bootstrap-servers", bootstrap)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"Error: cannot reach Kafka at {bootstrap} (")
+    assert done.stderr.endswith("Start a broker there, or point KAFKA_BOOTSTRAP_SERVERS at a reachable one\n")
