@@ -20,6 +20,8 @@ from kedasuite.errors import SuiteError
 from kedasuite.names import KAFKA_CONSUMER_GROUP, KAFKA_TOPIC, WORKLOAD_CELERY, WORKLOAD_KAFKA, Env
 from kedasuite.settings import parse_workload_list, redis_url_from_env
 
+DEMO_WORKLOADS = (WORKLOAD_CELERY, WORKLOAD_KAFKA)
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -250,9 +252,44 @@ def kafka_worker(group: str, dlq_topic: str | None, offset_reset: str, work_time
     consumer.run(max_messages)
 
 
+@main.command("kafka-lag")
+@kafka_options
+@option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
+@option("--lag-threshold", envvar=Env.KAFKA_LAG_THRESHOLD, default=defaults.KAFKA_LAG_THRESHOLD,
+        type=click.IntRange(min=1), help="The trigger's lagThreshold.")
+@option("--offset-reset-policy", envvar=Env.KAFKA_OFFSET_RESET, default=defaults.KAFKA_OFFSET_RESET,
+        type=click.Choice(["earliest", "latest"]), help="The trigger's offsetResetPolicy.")
+@reports_errors
+def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka: Any) -> None:
+    """Show the group's lag per partition and the metric KEDA's kafka trigger reports."""
+    from kedasuite.clients import check_kafka, kafka_admin
+    from kedasuite.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
+
+    settings = kafka_settings(group=group, **kafka)
+    check_kafka(kafka_admin(settings.bootstrap, settings.extra), settings.bootstrap)
+    try:
+        offsets = fetch_offsets(settings.bootstrap, group, settings.topic, settings.extra)
+    except LookupError as exc:
+        raise UserError(f"{exc}: pump something first, or check --topic / {Env.KAFKA_TOPIC}") from exc
+    trigger = KafkaTrigger(lag_threshold=lag_threshold, offset_reset_policy=offset_reset_policy)
+    report = keda_lag(offsets, trigger)
+    click.echo(f"topic {settings.topic}, group {group}")
+    click.echo("partition  high-watermark  committed  lag")
+    for p in offsets:
+        committed = "-" if p.committed is None else str(p.committed)
+        click.echo(f"{p.partition:>9}  {p.high_watermark:>14}  {committed:>9}  {report.per_partition[p.partition]:>3}")
+    click.echo(f"total lag {report.total}; KEDA metric {report.metric} (lagThreshold {lag_threshold}, "
+               f"offsetResetPolicy {offset_reset_policy}, {report.partitions} partitions); "
+               f"{'active' if report.active else 'not active'}")
+
+
 @main.command()
 @option("--redis-url", envvar=Env.REDIS_URL, default=None,
               help="Use this Redis instead of starting an embedded one.")
+@option("--bootstrap-servers", envvar=Env.KAFKA_BOOTSTRAP_SERVERS, default=None,
+        help="Use this Kafka instead of starting an embedded one.")
+@option("--workloads", envvar=Env.DEMO_WORKLOADS, default=",".join(DEMO_WORKLOADS),
+        help="Comma-separated workloads to run.")
 @option("--count", "-n", envvar=Env.DEMO_COUNT, default=defaults.DEMO_COUNT, type=click.IntRange(min=1),
               help="Records to pump.")
 @option("--work-time", envvar=Env.DEMO_WORK_TIME, default=defaults.DEMO_WORK_TIME,
@@ -262,16 +299,22 @@ def kafka_worker(group: str, dlq_topic: str | None, offset_reset: str, work_time
 @option("--timeout", envvar=Env.DEMO_TIMEOUT, default=defaults.DEMO_TIMEOUT, type=float,
               help="Seconds to wait for every record to be processed.")
 @reports_errors
-def demo(redis_url: str | None, count: int, work_time: str, concurrency: int, timeout: float) -> None:
-    """Run the Celery workload end to end with nothing but Python, then show who did what.
+def demo(redis_url: str | None, bootstrap_servers: str | None, workloads: str, count: int, work_time: str,
+         concurrency: int, timeout: float) -> None:
+    """Run the workloads end to end with nothing but Python, then show who did what.
 
-    Starts an embedded redis-server (unless --redis-url / REDIS_URL), a Celery worker
-    with CONCURRENCY processes, pumps COUNT records, waits until all are processed and
-    prints records per worker.
+    Starts an embedded redis-server (unless --redis-url / REDIS_URL) and an embedded
+    Kafka broker (unless --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS), a Celery worker
+    with CONCURRENCY processes and CONCURRENCY Kafka consumers, pumps COUNT records into
+    each workload, waits until all are processed and prints records per worker.
     """
     from kedasuite.demo import run_demo
 
-    sys.exit(run_demo(redis_url, count, work_time, concurrency, timeout))
+    names = parse_workload_list(workloads)
+    unknown = [n for n in names if n not in DEMO_WORKLOADS]
+    if unknown:
+        raise UserError(f"the demo runs {', '.join(DEMO_WORKLOADS)}; not {', '.join(unknown)}")
+    sys.exit(run_demo(redis_url, bootstrap_servers, names, count, work_time, concurrency, timeout))
 
 
 @main.command("redis-server")

@@ -30,6 +30,8 @@ KAFKA_REPLICATION_FACTOR: Final = 1
 #: Where a brand-new group starts. ``earliest`` so that records pumped before the first
 #: consumer existed (KEDA woke it from zero because of them) are not skipped.
 KAFKA_OFFSET_RESET: Final = "earliest"
+#: Seed 001: one consumer per five records of lag.
+KAFKA_LAG_THRESHOLD: Final = 5
 #: librdkafka gives up on an undeliverable record after this long (its default is 5 min).
 KAFKA_MESSAGE_TIMEOUT_MS: Final = 30_000
 

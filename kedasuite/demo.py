@@ -1,8 +1,9 @@
-"""The embedded demo: the whole Celery workload on one machine, no Docker.
+"""The embedded demo: every workload on one machine, no Docker.
 
-It is the same path a cluster takes (a real redis-server, a real Celery worker with a
-prefork pool, the pump's publisher), only squeezed into one command that says at the
-end which process handled how many records.
+It is the same path a cluster takes (a real redis-server, a real Kafka-protocol broker,
+real Celery workers with a prefork pool, real consumer-group members, the pumps'
+publishers), squeezed into one command that says at the end which process handled how
+many records.
 """
 
 from __future__ import annotations
@@ -15,86 +16,130 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from typing import IO
 
 import click
 
 from kedasuite.clients import redis_client
-from kedasuite.embedded import EmbeddedRedis
-from kedasuite.names import CELERY_QUEUE, WORKLOAD_CELERY
-from kedasuite.settings import redact_url
-from producers.celery_publisher import CeleryPublisher
+from kedasuite.embedded import EmbeddedKafka, EmbeddedRedis
+from kedasuite.names import CELERY_QUEUE, WORKLOAD_CELERY, WORKLOAD_KAFKA, Env
+from kedasuite.settings import KafkaSettings, redact_url
 from producers.engine import new_run, pump_stream
 from producers.records import RecordFactory, record_ids
+from producers.workloads import BrokerConfig, make_publisher
 from workers.results import fetch_results, record_key
 
-#: The worker must outlive no task by more than this after SIGTERM.
+#: The workers must outlive no task by more than this after SIGTERM.
 STOP_TIMEOUT_S = 30.0
+#: Tansu takes about half the session timeout to let a member join; keep it short here.
+DEMO_KAFKA_ENV = {"KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
+                  "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000"}
 
 
-def run_demo(redis_url: str | None, count: int, work_time: str, concurrency: int, timeout: float) -> int:
+class _Workers:
+    """Worker processes, each in its own process group (a pod), logging to one file."""
+
+    def __init__(self, log: IO[str]) -> None:
+        self.log = log
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, args: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "-m", "kedasuite", *args], stdout=self.log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, **(env or {})})
+        self.procs.append(proc)
+        return proc
+
+    def any_exited(self) -> bool:
+        return any(p.poll() is not None for p in self.procs)
+
+    def stop(self) -> None:
+        """SIGTERM, as Kubernetes does on scale-down; SIGKILL only if one hangs."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for proc in self.procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequence[str], count: int,
+             work_time: str, concurrency: int, timeout: float) -> int:
     with contextlib.ExitStack() as stack:
         if not redis_url:
-            server = stack.enter_context(EmbeddedRedis())
-            redis_url = server.url
+            redis_url = stack.enter_context(EmbeddedRedis()).url
             click.echo(f"started embedded redis-server at {redis_url}")
         else:
             click.echo(f"using Redis at {redact_url(redis_url)}")
-        log = stack.enter_context(tempfile.NamedTemporaryFile("w+", prefix="celery-worker-", suffix=".log"))
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "kedasuite", "worker", WORKLOAD_CELERY, "--redis-url", redis_url,
-             "--concurrency", str(concurrency), "--work-time", work_time, "--loglevel", "WARNING"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        stack.callback(_stop, worker)
-        click.echo(f"started a Celery worker (pid {worker.pid}) with {concurrency} processes, work time {work_time}")
+        kafka_env: dict[str, str] = {}
+        if WORKLOAD_KAFKA in workloads:
+            if not kafka_bootstrap:
+                kafka_bootstrap = stack.enter_context(EmbeddedKafka()).bootstrap
+                kafka_env = {k: v for k, v in DEMO_KAFKA_ENV.items() if k not in os.environ}
+                click.echo(f"started embedded Kafka broker (tansu) at {kafka_bootstrap}")
+            else:
+                click.echo(f"using Kafka at {kafka_bootstrap}")
+        kafka = KafkaSettings.from_env(bootstrap=kafka_bootstrap) if kafka_bootstrap else None
 
-        publisher = CeleryPublisher(redis_url)
-        publisher.check()
-        run = new_run(count, [WORKLOAD_CELERY], seed=None)
-        stream = pump_stream(publisher, RecordFactory(), run.streams[0], batch_size=1000)
-        publisher.close()
-        if stream.failed:
-            click.echo(f"pump failed: {stream.error}", err=True)
-            return 1
+        log = stack.enter_context(tempfile.NamedTemporaryFile("w+", prefix="kedasuite-demo-", suffix=".log"))
+        workers = _Workers(log)
+        stack.callback(workers.stop)
+        if WORKLOAD_CELERY in workloads:
+            workers.start(["worker", WORKLOAD_CELERY, "--redis-url", redis_url, "--concurrency", str(concurrency),
+                           "--work-time", work_time, "--loglevel", "WARNING"])
+            click.echo(f"started a Celery worker with {concurrency} processes, work time {work_time}")
+        if kafka is not None:
+            for _ in range(concurrency):
+                workers.start(["worker", WORKLOAD_KAFKA, "--bootstrap-servers", kafka.bootstrap, "--redis-url",
+                               redis_url, "--work-time", work_time, "--loglevel", "WARNING"],
+                              env={**kafka_env, Env.KAFKA_TOPIC: kafka.topic})
+            click.echo(f"started {concurrency} Kafka consumers in group '{kafka.group}', work time {work_time}")
+
+        brokers = BrokerConfig(redis_url=redis_url, kafka=kafka)
         client = redis_client(redis_url)
-        click.echo(f"pumped {stream.sent} records into '{CELERY_QUEUE}' (LLEN {CELERY_QUEUE} = {client.llen(CELERY_QUEUE)})")
+        stack.callback(client.close)
+        pumped: dict[str, list[str]] = {}
+        for workload in workloads:
+            publisher = make_publisher(workload, brokers)
+            publisher.check()
+            stream = pump_stream(publisher, RecordFactory(), new_run(count, [workload], None).streams[0], 1000)
+            publisher.close()
+            if stream.failed:
+                click.echo(f"pumping {workload} failed: {stream.error}", err=True)
+                return 1
+            pumped[workload] = record_ids(count, stream.id_prefix)
+            backlog = f" (LLEN {CELERY_QUEUE} = {client.llen(CELERY_QUEUE)})" if workload == WORKLOAD_CELERY else ""
+            click.echo(f"pumped {stream.sent} records into {workload}{backlog}")
 
-        ids = record_ids(count, stream.id_prefix)
+        every_id = [i for ids in pumped.values() for i in ids]
         deadline = time.monotonic() + timeout
-        results = fetch_results(client, ids)
-        while len(results) < count and time.monotonic() < deadline and worker.poll() is None:
+        results = fetch_results(client, every_id)
+        while len(results) < len(every_id) and time.monotonic() < deadline and not workers.any_exited():
             time.sleep(0.2)
-            results = fetch_results(client, ids)
-        if len(results) < count:
-            why = "the worker exited" if worker.poll() is not None else f"{timeout:g} s passed"
-            click.echo(f"only {len(results)} of {count} records were processed before {why}; worker log:", err=True)
+            results = fetch_results(client, every_id)
+        if len(results) < len(every_id):
+            why = "a worker exited" if workers.any_exited() else f"{timeout:g} s passed"
+            click.echo(f"only {len(results)} of {len(every_id)} records were processed before {why}; worker log:",
+                       err=True)
             log.seek(0)
             click.echo(log.read()[-3000:], err=True)
             return 1
 
-        per_worker = collections.Counter(r.worker for r in results.values())
-        click.echo(f"all {count} records processed; records per worker:")
-        width = max(len(w) for w in per_worker)
-        click.echo(f"  {'worker'.ljust(width)}  records")
-        for name, n in sorted(per_worker.items()):
-            click.echo(f"  {name.ljust(width)}  {n}")
-        duplicates = sum(r.deliveries - 1 for r in results.values())
-        click.echo(f"  duplicates: {duplicates}")
-        sample = record_key(ids[0])
+        for workload, ids in pumped.items():
+            mine = [results[i] for i in ids]
+            per_worker = collections.Counter(r.worker for r in mine)
+            click.echo(f"{workload}: all {count} records processed, duplicates {sum(r.deliveries - 1 for r in mine)}")
+            width = max(len("worker"), *(len(w) for w in per_worker))
+            click.echo(f"  {'worker'.ljust(width)}  records")
+            for name, n in sorted(per_worker.items()):
+                click.echo(f"  {name.ljust(width)}  {n}")
+        sample = record_key(next(iter(pumped.values()))[0])
         click.echo(f"HGETALL {sample}")
         for key, value in client.hgetall(sample).items():
-            click.echo(f"  {key.decode()}: {value.decode()!r}" if b"\n" in value else f"  {key.decode()}: {value.decode()}")
-        client.close()
+            text = value.decode()
+            click.echo(f"  {key.decode()}: {text!r}" if "\n" in text else f"  {key.decode()}: {text}")
     return 0
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, as Kubernetes does on scale-down; SIGKILL only if it hangs."""
-    if worker.poll() is not None:
-        return
-    os.killpg(worker.pid, signal.SIGTERM)
-    try:
-        worker.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()

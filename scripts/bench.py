@@ -7,6 +7,7 @@ Speed is measured here, never in the tests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -89,12 +90,93 @@ def cli_pump(url: str, count: int) -> tuple[float, float, float]:
     return float(match.group(2).replace(",", "")), wall, usage.ru_maxrss / 1024
 
 
+def kafka_raw(bootstrap: str, topic: str, payloads: list[tuple[str, str]]) -> float:
+    """(c) a raw confluent-kafka loop producing pre-built payloads, same producer settings."""
+    from confluent_kafka import Producer
+
+    from producers.kafka_publisher import PRODUCER_BASE
+
+    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_BASE})
+    start = time.perf_counter()
+    for key, value in payloads:
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    assert producer.flush(60) == 0
+    return len(payloads) / (time.perf_counter() - start)
+
+
+def kafka_pump(bootstrap: str, topic: str, count: int) -> float:
+    proc = subprocess.run(
+        [sys.executable, "-m", "kedasuite", "pump", "kafka", "--count", str(count), "--workloads", "kafka",
+         "--bootstrap-servers", bootstrap, "--topic", topic, "--no-progress", "--max-count", str(count)],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    match = re.search(r"sent (\d+), failed 0 in [\d.]+ s \(([\d,]+) msgs/s\)", proc.stdout)
+    if proc.returncode or not match or int(match.group(1)) != count:
+        raise SystemExit(f"kafka pump failed: {proc.stdout} {proc.stderr}")
+    return float(match.group(2).replace(",", ""))
+
+
+def kafka_drain(bootstrap: str, topic: str, count: int) -> float:
+    """One consumer, zero work time, commit after every message: records per second."""
+    from kedasuite.settings import KafkaSettings
+    from kedasuite.worktime import parse_work_time
+    from workers.kafka_consumer import KafkaWorker
+
+    class TimedWorker(KafkaWorker):
+        first: float | None = None
+
+        def handle(self, msg):  # type: ignore[no-untyped-def]
+            if self.first is None:
+                self.first = time.perf_counter()
+            super().handle(msg)
+
+    os.environ.setdefault("KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS", "6000")
+    worker = TimedWorker(KafkaSettings(bootstrap=bootstrap, topic=topic, group=f"{topic}-drain"),
+                         parse_work_time("0"), redis_url=None)
+    worker.run(max_messages=count)
+    assert worker.first is not None and worker.counters.processed == count
+    return (count - 1) / (time.perf_counter() - worker.first)
+
+
+def bench_kafka(count: int, drain_count: int) -> None:
+    from kedasuite.embedded import EmbeddedKafka
+
+    with contextlib.ExitStack() as stack:
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or stack.enter_context(EmbeddedKafka()).bootstrap
+        records = list(RecordFactory(seed=2).records(count, "raw00000"))
+        payloads = [(r.id, r.json) for r in records]
+        del records
+        suffix = str(int(time.time()))
+        print(f"Kafka: {bootstrap}; record size: {len(payloads[0][1])} bytes")
+        rate_c = kafka_raw(bootstrap, f"bench-raw-{suffix}", payloads)
+        print(f"(c) raw confluent-kafka loop, pre-built payloads, {count:,}: {rate_c:10,.0f} msgs/s")
+        rate_k = kafka_pump(bootstrap, f"bench-pump-{suffix}", count)
+        print(f"    kedasuite pump kafka, {count:,} items:            {rate_k:10,.0f} msgs/s")
+        print(f"pump / (c) = {rate_k / rate_c:6.1%}   (target >= 50%)")
+        drain_topic = f"bench-drain-{suffix}"
+        kafka_pump(bootstrap, drain_topic, drain_count)
+        rate_d = kafka_drain(bootstrap, drain_topic, drain_count)
+        print(f"one consumer draining {drain_count:,} records, zero work time, commit per record: {rate_d:,.0f} msgs/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=100_000, help="items for the pump and baseline (a)")
     parser.add_argument("--naive-count", type=int, default=5_000, help="items for the naive loop (b)")
     parser.add_argument("--rss-count", type=int, default=1_000_000, help="items for the peak-RSS run (0: skip)")
+    parser.add_argument("--kafka-count", type=int, default=200_000, help="records for the Kafka pump and raw loop")
+    parser.add_argument("--drain-count", type=int, default=5_000, help="records for the consumer drain rate")
+    parser.add_argument("--only", choices=["celery", "kafka"], default=None, help="run one workload's benchmarks")
     args = parser.parse_args()
+    if args.only != "celery":
+        bench_kafka(args.kafka_count, args.drain_count)
+    if args.only == "kafka":
+        return
 
     server = None
     url = os.environ.get("REDIS_URL")

@@ -52,7 +52,7 @@ def test_cli_unreachable_broker_exits_2() -> None:
     assert done.stderr.endswith("Start Redis there, or point REDIS_URL (or REDIS_ADDRESS) at a reachable server\n")
 
 
-@pytest.mark.parametrize("command", [[], ["pump"], ["serve"], ["worker"], ["worker", "celery"], ["demo"], ["redis-server"]])
+@pytest.mark.parametrize("command", [[], ["pump"], ["serve"], ["worker"], ["worker", "celery"], ["worker", "kafka"], ["kafka-lag"], ["demo"], ["redis-server"]])
 def test_every_command_has_help(command: list[str]) -> None:
     done = run_cli(*command, "--help")
     assert done.returncode == 0 and "Usage:" in done.stdout
@@ -82,19 +82,41 @@ def test_every_option_reads_an_environment_variable() -> None:
     assert missing == []
 
 
-def test_demo_with_embedded_redis_needs_nothing_but_python() -> None:
-    done = run_cli("demo", "--count", "40", "--work-time", "0.02", env={"REDIS_URL": ""}, timeout=180)
+def workers_table(out: str, workload: str) -> list[int]:
+    """Records per worker from the demo's table for one workload."""
+    section = out.split(f"{workload}: ", 1)[1].split("\n", 1)[1]
+    rows = []
+    for line in section.splitlines()[1:]:
+        match = re.fullmatch(r"  \S+:\d+\s+(\d+)", line)
+        if not match:
+            break
+        rows.append(int(match.group(1)))
+    return rows
+
+
+def test_demo_with_embedded_servers_needs_nothing_but_python() -> None:
+    done = run_cli("demo", "--count", "40", "--work-time", "0.02",
+                   env={"REDIS_URL": "", "KAFKA_BOOTSTRAP_SERVERS": ""}, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert out.startswith("started embedded redis-server at redis://127.0.0.1:")
-    assert "pumped 40 records into 'celery' (LLEN celery = 40)" in out
-    assert "all 40 records processed; records per worker:" in out
-    rows = re.findall(r"^  \S+:\d+\s+(\d+)$", out, flags=re.M)
-    assert len(rows) == 2 and sum(map(int, rows)) == 40, out
-    assert "  duplicates: 0" in out
+    assert "started embedded Kafka broker (tansu) at 127.0.0.1:" in out
+    assert "pumped 40 records into celery (LLEN celery = 40)" in out
+    assert "pumped 40 records into kafka\n" in out
+    for workload in ("celery", "kafka"):
+        assert f"{workload}: all 40 records processed, duplicates 0" in out
+        assert sum(workers_table(out, workload)) == 40, out
+    assert len(workers_table(out, "celery")) == 2, "both Celery processes should take work"
 
 
 def test_demo_uses_redis_url_when_given(redis_url) -> None:
-    done = run_cli("demo", "--count", "10", "--work-time", "0", "--redis-url", redis_url, timeout=120)
+    done = run_cli("demo", "--count", "10", "--work-time", "0", "--redis-url", redis_url, "--workloads", "celery",
+                   timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith(f"using Redis at {redis_url}\n")
+    assert "kafka" not in done.stdout
+
+
+def test_demo_refuses_workloads_it_does_not_run() -> None:
+    done = run_cli("demo", "--workloads", "celery,sidekiq")
+    assert (done.returncode, done.stderr) == (2, "Error: the demo runs celery, kafka; not sidekiq\n")

@@ -71,8 +71,8 @@ def test_two_consumers_share_the_partitions_and_process_each_record_once(spawn, 
 
 
 def test_a_sigkilled_consumers_uncommitted_records_are_processed_by_the_other(spawn, kafka, redis_url, redis_client) -> None:
-    victim = start_consumer(spawn, kafka, redis_url, "0.05")
-    survivor = start_consumer(spawn, kafka, redis_url, "0.05")
+    victim = start_consumer(spawn, kafka, redis_url, "0.02")
+    survivor = start_consumer(spawn, kafka, redis_url, "0.02")
     ids = pump(kafka, 500, "kill")
     wait_for(lambda: "processing kill-" in victim.log(), 60, "the victim to be working")
 
@@ -86,8 +86,8 @@ def test_a_sigkilled_consumers_uncommitted_records_are_processed_by_the_other(sp
 
 
 def test_sigterm_leaves_the_group_in_time_and_loses_nothing(spawn, kafka, redis_url, redis_client) -> None:
-    leaving = start_consumer(spawn, kafka, redis_url, "0.05")
-    start_consumer(spawn, kafka, redis_url, "0.05")
+    leaving = start_consumer(spawn, kafka, redis_url, "0.02")
+    start_consumer(spawn, kafka, redis_url, "0.02")
     ids = pump(kafka, 500, "term")
     wait_for(lambda: "processing term-" in leaving.log(), 60, "the leaving consumer to be working")
 
@@ -113,7 +113,7 @@ def test_poison_goes_to_the_dead_letter_topic_and_the_next_record_is_processed(s
 
     wait_for(all_processed(redis_client, ids), 60, "the good record after the poison ones")
     reader = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": f"{kafka.group}-dlq-reader",
-                       "auto.offset.reset": "earliest"})
+                       "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
     reader.subscribe([kafka.dlq_topic])
     parked = []
     deadline = time.monotonic() + 60
@@ -164,6 +164,12 @@ def test_lag_agrees_with_the_broker_before_and_after_commits(spawn, kafka, redis
     report = keda_lag(fetch_offsets(kafka.bootstrap, kafka.group, kafka.topic), KafkaTrigger(offset_reset_policy="earliest"))
     assert report.total == 4 == count_unconsumed(kafka)
     assert report.metric == 4 and report.active
+
+    shown = run_cli("kafka-lag", *kafka_args(kafka), "--group", kafka.group, "--lag-threshold", "5",
+                    "--offset-reset-policy", "earliest")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[-1] == (
+        "total lag 4; KEDA metric 4 (lagThreshold 5, offsetResetPolicy earliest, 5 partitions); active")
 
 
 def test_pump_to_an_unreachable_kafka_exits_2_and_names_the_fix() -> None:
