@@ -71,23 +71,36 @@ def naive_loop(url: str, count: int) -> float:
     return count / elapsed
 
 
+#: Runs the CLI in-process and reports the process's peak RSS on exit. VmHWM, not
+#: getrusage: Linux carries ru_maxrss across fork and exec, so a child of this (large)
+#: benchmark process would report the parent's size.
+_PUMP_WITH_PEAK = (
+    "import atexit, sys\n"
+    "def peak():\n"
+    "    line = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+    "    print('peak-kb', line.split()[1], file=sys.stderr)\n"
+    "atexit.register(peak)\n"
+    "from kedasuite.cli import main\n"
+    "main(sys.argv[1:], prog_name='kedasuite')\n"
+)
+
+
 def cli_pump(url: str, count: int) -> tuple[float, float, float]:
     """The CLI pump as users run it: (its reported publish rate, wall seconds, peak RSS in MB)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kedasuite", "pump", "celery", "--count", str(count), "--redis-url", url,
+    proc = subprocess.run(
+        [sys.executable, "-c", _PUMP_WITH_PEAK, "pump", "celery", "--count", str(count), "--redis-url", url,
          "--no-progress", "--max-count", str(count)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        capture_output=True, text=True, cwd=ROOT,
     )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"pump failed: {out}")
-    match = re.search(r"sent (\d+), failed 0 in [\d.]+ s \(([\d,]+) msgs/s\)", out)
-    assert match and int(match.group(1)) == count, out
-    return float(match.group(2).replace(",", "")), wall, usage.ru_maxrss / 1024
+    if proc.returncode != 0:
+        raise SystemExit(f"pump failed: {proc.stdout} {proc.stderr}")
+    match = re.search(r"sent (\d+), failed 0 in [\d.]+ s \(([\d,]+) msgs/s\)", proc.stdout)
+    assert match and int(match.group(1)) == count, proc.stdout
+    peak = re.search(r"peak-kb (\d+)", proc.stderr)
+    assert peak, proc.stderr
+    return float(match.group(2).replace(",", "")), wall, int(peak.group(1)) / 1024
 
 
 def kafka_raw(bootstrap: str, topic: str, payloads: list[tuple[str, str]]) -> float:
