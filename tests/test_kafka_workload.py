@@ -180,3 +180,25 @@ def test_pump_to_an_unreachable_kafka_exits_2_and_names_the_fix() -> None:
     assert done.returncode == 2
     assert done.stderr.startswith(f"Error: cannot reach Kafka at {bootstrap} (")
     assert done.stderr.endswith("Start a broker there, or point KAFKA_BOOTSTRAP_SERVERS at a reachable one\n")
+
+
+def test_a_kafka_broker_lost_mid_run_is_reported_exactly() -> None:
+    """sent counts acknowledged records only; everything else is failed, with the reason."""
+    from kedasuite.embedded import EmbeddedKafka
+    from producers.http_pump import PumpSettings, create_app
+    from producers.workloads import BrokerConfig
+
+    with EmbeddedKafka() as broker:
+        kafka = KafkaSettings(bootstrap=broker.bootstrap, extra={"message.timeout.ms": "3000"})
+        settings = PumpSettings(brokers=BrokerConfig(redis_url=None, kafka=kafka), workloads=["kafka"],
+                                default_workload="kafka")
+        client = create_app(settings).test_client()
+        response = client.get("/pump?count=1000000")
+        assert response.status_code == 202
+        status_url = response.get_json()["status_url"]
+        wait_for(lambda: client.get(status_url).get_json()["sent"] >= 20_000, 60, "some records acknowledged")
+    final = wait_for(lambda: (b := client.get(status_url).get_json())["done"] and b, 90, "the run to give up")
+    assert final["state"] == "failed"
+    assert final["sent"] + final["failed"] == 1_000_000
+    assert 20_000 <= final["sent"] < 1_000_000
+    assert final["workloads"]["kafka"]["error"].startswith(f"Kafka at {broker.bootstrap} did not take ")
