@@ -17,7 +17,15 @@ import click
 
 from kedasuite import defaults
 from kedasuite.errors import SuiteError
-from kedasuite.names import KAFKA_CONSUMER_GROUP, KAFKA_TOPIC, WORKLOAD_CELERY, WORKLOAD_KAFKA, Env
+from kedasuite.names import (
+    KAFKA_CONSUMER_GROUP,
+    KAFKA_TOPIC,
+    WORKLOAD_CELERY,
+    WORKLOAD_KAFKA,
+    WORKLOAD_RQ,
+    WORKLOAD_WORKQUEUE,
+    Env,
+)
 from kedasuite.settings import parse_workload_list, redis_url_from_env
 
 DEMO_WORKLOADS = (WORKLOAD_CELERY, WORKLOAD_KAFKA)
@@ -250,6 +258,123 @@ def kafka_worker(group: str, dlq_topic: str | None, offset_reset: str, work_time
     consumer = KafkaWorker(settings, parse_work_time(work_time), redis_url or redis_url_if_configured())
     consumer.install_signal_handlers()
     consumer.run(max_messages)
+
+
+@worker.command(WORKLOAD_RQ)
+@redis_url_option
+@option("--work-time", envvar=Env.WORK_TIME, default=defaults.WORK_TIME,
+        help="Simulated work per job: seconds, 'fixed:S' or 'uniform:MIN:MAX'.")
+@option("--burst", envvar=Env.RQ_BURST, is_flag=True, default=False, help="Exit once the queue is empty.")
+@option("--max-jobs", envvar=Env.WORKER_MAX_MESSAGES, default=None, type=click.IntRange(min=1),
+        help="Exit 0 after this many jobs.")
+@option("--max-idle-time", envvar=Env.RQ_MAX_IDLE_TIME, default=None, type=click.IntRange(min=1),
+        help="Exit 0 after this many seconds with nothing to do.")
+@option("--maintenance-interval", envvar=Env.RQ_MAINTENANCE_INTERVAL, default=defaults.RQ_MAINTENANCE_INTERVAL,
+        type=click.IntRange(min=1), help="Seconds between looks for abandoned jobs (their worker died).")
+@option("--job-monitoring-interval", envvar=Env.RQ_JOB_MONITORING_INTERVAL,
+        default=defaults.RQ_JOB_MONITORING_INTERVAL, type=click.IntRange(min=1),
+        help="Heartbeat period of a running job; a killed worker's job is abandoned after this + 60 s.")
+@option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
+@reports_errors
+def rq_worker(redis_url: str, work_time: str, burst: bool, max_jobs: int | None, max_idle_time: int | None,
+              maintenance_interval: int, job_monitoring_interval: int, loglevel: str) -> None:
+    """RQ's own worker on the 'default' queue; SIGTERM finishes the running job, then exits."""
+    import logging
+
+    from rq import Queue, Worker
+
+    from kedasuite.clients import check_redis, redis_client
+    from kedasuite.names import RQ_QUEUE
+    from kedasuite.worktime import parse_work_time
+
+    parse_work_time(work_time)  # fail now, not in every job
+    os.environ[Env.WORK_TIME] = work_time  # the forked work horses read it
+    # RQ sets up its own 'rq.worker' logger; the task's lines need one too.
+    task_log = logging.getLogger("workers")
+    task_log.setLevel(loglevel.upper())
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    task_log.addHandler(handler)
+    connection = redis_client(redis_url, socket_timeout=None)
+    check_redis(connection, redis_url)
+    # An idle RQ worker blocks in its dequeue for worker_ttl - 15 s (405 s by default) and
+    # looks for abandoned jobs only between dequeues: tie the two together.
+    rq = Worker([Queue(RQ_QUEUE, connection=connection)], connection=connection,
+                maintenance_interval=maintenance_interval, job_monitoring_interval=job_monitoring_interval,
+                worker_ttl=maintenance_interval + 15)
+    rq.work(burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time, logging_level=loglevel.upper(),
+            with_scheduler=False)
+
+
+@main.group()
+def job() -> None:
+    """Run the lease-based work queue as Kubernetes Job pods do."""
+
+
+def workqueue_options(func: F) -> F:
+    options = [
+        redis_url_option,
+        option("--lease-seconds", envvar=Env.WORKQUEUE_LEASE_SECONDS, default=defaults.WORKQUEUE_LEASE_SECONDS,
+               type=click.FloatRange(min=0.1), help="How long a lease outlives a silent runner."),
+        option("--max-attempts", envvar=Env.WORKQUEUE_MAX_ATTEMPTS, default=defaults.WORKQUEUE_MAX_ATTEMPTS,
+               type=click.IntRange(min=1), help="Leases an item may take before it is dead-lettered."),
+    ]
+    for decorate in reversed(options):
+        func = decorate(func)
+    return func
+
+
+@job.command(WORKLOAD_WORKQUEUE)
+@workqueue_options
+@option("--work-time", envvar=Env.WORK_TIME, default=defaults.WORK_TIME,
+        help="Simulated work per item: seconds, 'fixed:S' or 'uniform:MIN:MAX'.")
+@option("--max-items", envvar=Env.WORKQUEUE_MAX_ITEMS, default=None, type=click.IntRange(min=1),
+        help="Exit 0 after this many items.")
+@option("--idle-timeout", envvar=Env.WORKQUEUE_IDLE_TIMEOUT, default=defaults.WORKQUEUE_IDLE_TIMEOUT,
+        type=click.FloatRange(min=0), help="Exit 0 after this long with nothing to lease while others hold items.")
+@option("--grace-period", envvar=Env.WORKQUEUE_GRACE_PERIOD, default=defaults.WORKQUEUE_GRACE_PERIOD,
+        type=click.FloatRange(min=0), help="On SIGTERM, finish the item in hand if it needs at most this long.")
+@option("--fail-pattern", envvar=Env.WORKQUEUE_FAIL_PATTERN, default=None,
+        help="Simulate failures: items matching this regular expression fail every attempt.")
+@option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
+@reports_errors
+def workqueue_job(redis_url: str, lease_seconds: float, max_attempts: int, work_time: str, max_items: int | None,
+                  idle_timeout: float, grace_period: float, fail_pattern: str | None, loglevel: str) -> None:
+    """Lease and process items from 'job' until the queue is empty, then exit 0."""
+    import logging
+
+    from jobs.runner import Runner
+    from jobs.workqueue import WorkQueue
+    from kedasuite.clients import check_redis, redis_client
+    from kedasuite.worktime import parse_work_time
+
+    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    client = redis_client(redis_url)
+    check_redis(client, redis_url)
+    runner = Runner(WorkQueue(client, max_attempts=max_attempts, lease_seconds=lease_seconds),
+                    parse_work_time(work_time), max_items=max_items, idle_timeout=idle_timeout,
+                    grace_period=grace_period, fail_pattern=fail_pattern)
+    runner.install_signal_handlers()
+    summary = runner.run()
+    click.echo(f"runner {runner.holder} done ({summary.reason}): processed {summary.processed}, "
+               f"failed {summary.failed}, dead-lettered {summary.dead_lettered}, released {summary.released}, "
+               f"lost leases {summary.lost_leases}, duplicates {summary.duplicates}")
+
+
+@job.command("reap")
+@workqueue_options
+@reports_errors
+def workqueue_reap(redis_url: str, lease_seconds: float, max_attempts: int) -> None:
+    """Return items whose lease expired to the queue (or the dead-letter list), once."""
+    from jobs.workqueue import WorkQueue
+    from kedasuite.clients import check_redis, redis_client
+
+    client = redis_client(redis_url)
+    check_redis(client, redis_url)
+    queue = WorkQueue(client, max_attempts=max_attempts, lease_seconds=lease_seconds)
+    requeued, dead = queue.reap()
+    pending, in_flight = queue.backlog()
+    click.echo(f"re-queued {requeued}, dead-lettered {dead}; now {pending} pending, {in_flight} in flight")
 
 
 @main.command("kafka-lag")

@@ -23,6 +23,25 @@ WORKER_CONCURRENCY: Final = 2
 CELERY_VISIBILITY_TIMEOUT: Final = 300
 LOG_LEVEL: Final = "INFO"
 
+#: A lease outlives a silent runner by this long; held leases are renewed every third of it.
+WORKQUEUE_LEASE_SECONDS: Final = 30.0
+#: Leases an item may take (crashes or errors) before it is dead-lettered.
+WORKQUEUE_MAX_ATTEMPTS: Final = 3
+#: A runner with nothing to lease (and items held by others) gives up after this long.
+WORKQUEUE_IDLE_TIMEOUT: Final = 60.0
+#: On SIGTERM, the item in hand is finished if it needs at most this long, else released.
+WORKQUEUE_GRACE_PERIOD: Final = 20.0
+
+#: RQ kills a job running longer than this; it must exceed the longest task.
+RQ_JOB_TIMEOUT: Final = 180
+#: A failed or abandoned (worker killed) RQ job is retried this many times.
+RQ_RETRIES: Final = 3
+#: How often a worker looks for abandoned jobs (RQ's default is 10 minutes).
+RQ_MAINTENANCE_INTERVAL: Final = 30
+#: Heartbeat period of a running job. RQ calls a job abandoned (its worker died) when no
+#: heartbeat came for min(this, job timeout) + 60 s.
+RQ_JOB_MONITORING_INTERVAL: Final = 30
+
 KAFKA_BOOTSTRAP_SERVERS: Final = "127.0.0.1:9092"
 #: Seed 001: five partitions, so KEDA stops at five consumers (one per partition).
 KAFKA_PARTITIONS: Final = 5

@@ -35,10 +35,35 @@ KAFKA_DLQ_SUFFIX: Final = ".dlq"
 KAFKA_DLQ_REASON_HEADER: Final = "dlq-reason"
 KAFKA_DLQ_SOURCE_HEADER: Final = "dlq-source"
 
+# --- Lease-based Redis work queue, run as Kubernetes Jobs (seed 003) ------------------------
+
+#: Pending items; the ScaledJob's ``listName``. ``redis-cli RPUSH job apple banana`` works.
+WORKQUEUE_LIST: Final = "job"
+#: Tokens of items leased and not yet completed: the in-flight work KEDA cannot see in
+#: ``job`` (a second trigger on this list makes it visible).
+WORKQUEUE_PROCESSING: Final = "job:processing"
+#: ``job:lease:<token>`` exists (with a TTL) while a runner holds the item; value = holder.
+WORKQUEUE_LEASE_PREFIX: Final = "job:lease:"
+#: ``job:item:<token>`` HASH: the item, its attempts, its holder and last error.
+WORKQUEUE_ITEM_PREFIX: Final = "job:item:"
+#: Counter that makes lease tokens unique, so equal items never collide.
+WORKQUEUE_SEQUENCE: Final = "job:seq"
+#: A re-queued item goes back on ``job`` as ``job:retry:<token>`` (its data stays in the item hash).
+WORKQUEUE_RETRY_PREFIX: Final = "job:retry:"
+
+# --- RQ ---------------------------------------------------------------------------------------
+
+RQ_QUEUE: Final = "default"
+#: RQ keeps a queue's pending job ids in this list; the RQ ScaledObject's ``listName``.
+RQ_QUEUE_LIST: Final = f"rq:queue:{RQ_QUEUE}"
+RQ_TASK: Final = "workers.rq_tasks.process_user"
+
 # --- Results, shared by every workload -----------------------------------------------------
 
 #: ``HGETALL users:<id>`` shows what a worker did with record ``<id>`` (seed 000).
 RECORD_KEY_PREFIX: Final = "users:"
+#: Work-queue items that are not user records (``apple``) leave ``items:<token>``.
+ITEM_KEY_PREFIX: Final = "items:"
 #: Per-workload dead-letter list: ``deadletter:<workload>`` holds poison messages as JSON
 #: with the reason they were parked.
 DEAD_LETTER_PREFIX: Final = "deadletter:"
@@ -47,6 +72,8 @@ DEAD_LETTER_PREFIX: Final = "deadletter:"
 
 WORKLOAD_CELERY: Final = "celery"
 WORKLOAD_KAFKA: Final = "kafka"
+WORKLOAD_WORKQUEUE: Final = "workqueue"
+WORKLOAD_RQ: Final = "rq"
 
 
 class Env:
@@ -88,6 +115,22 @@ class Env:
     WORKER_MAX_MESSAGES: Final = "WORKER_MAX_MESSAGES"
     CELERY_VISIBILITY_TIMEOUT: Final = "CELERY_VISIBILITY_TIMEOUT"
     LOG_LEVEL: Final = "LOG_LEVEL"
+
+    # The work-queue Job runner.
+    WORKQUEUE_LEASE_SECONDS: Final = "WORKQUEUE_LEASE_SECONDS"
+    WORKQUEUE_MAX_ATTEMPTS: Final = "WORKQUEUE_MAX_ATTEMPTS"
+    WORKQUEUE_MAX_ITEMS: Final = "WORKQUEUE_MAX_ITEMS"
+    WORKQUEUE_IDLE_TIMEOUT: Final = "WORKQUEUE_IDLE_TIMEOUT"
+    WORKQUEUE_GRACE_PERIOD: Final = "WORKQUEUE_GRACE_PERIOD"
+    WORKQUEUE_FAIL_PATTERN: Final = "WORKQUEUE_FAIL_PATTERN"
+
+    # RQ.
+    RQ_JOB_TIMEOUT: Final = "RQ_JOB_TIMEOUT"
+    RQ_RETRIES: Final = "RQ_RETRIES"
+    RQ_MAINTENANCE_INTERVAL: Final = "RQ_MAINTENANCE_INTERVAL"
+    RQ_BURST: Final = "RQ_BURST"
+    RQ_MAX_IDLE_TIME: Final = "RQ_MAX_IDLE_TIME"
+    RQ_JOB_MONITORING_INTERVAL: Final = "RQ_JOB_MONITORING_INTERVAL"
 
     # Pumps.
     PUMP_HOST: Final = "PUMP_HOST"

@@ -6,12 +6,14 @@ and ``workload=all`` pick them up from this table.
 
 from __future__ import annotations
 
+import importlib
+
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from kedasuite.errors import InputError, NotConfigured
-from kedasuite.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, Env
+from kedasuite.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
 from kedasuite.settings import KafkaSettings
 from producers.records import UserRecord
 
@@ -45,12 +47,16 @@ class BrokerConfig:
     kafka: KafkaSettings | None = None
 
 
-def _celery(config: BrokerConfig) -> Publisher:
-    from producers.celery_publisher import CeleryPublisher
+def _on_redis(workload: str, module: str, cls: str) -> Callable[[BrokerConfig], Publisher]:
+    """A publisher factory for a workload whose broker is Redis."""
 
-    if not config.redis_url:
-        raise NotConfigured(f"workload {WORKLOAD_CELERY!r} needs Redis: set {Env.REDIS_URL}")
-    return CeleryPublisher(config.redis_url)
+    def make(config: BrokerConfig) -> Publisher:
+        if not config.redis_url:
+            raise NotConfigured(f"workload {workload!r} needs Redis: set {Env.REDIS_URL}")
+        publisher: Publisher = getattr(importlib.import_module(module), cls)(config.redis_url)
+        return publisher
+
+    return make
 
 
 def _kafka(config: BrokerConfig) -> Publisher:
@@ -62,8 +68,10 @@ def _kafka(config: BrokerConfig) -> Publisher:
 
 
 PUBLISHERS: dict[str, Callable[[BrokerConfig], Publisher]] = {
-    WORKLOAD_CELERY: _celery,
+    WORKLOAD_CELERY: _on_redis(WORKLOAD_CELERY, "producers.celery_publisher", "CeleryPublisher"),
     WORKLOAD_KAFKA: _kafka,
+    WORKLOAD_WORKQUEUE: _on_redis(WORKLOAD_WORKQUEUE, "producers.workqueue_publisher", "WorkQueuePublisher"),
+    WORKLOAD_RQ: _on_redis(WORKLOAD_RQ, "producers.rq_publisher", "RQPublisher"),
 }
 
 ALL = "all"

@@ -10,7 +10,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import redis
+
+    from workers.results import Result
 
 T = TypeVar("T")
 
@@ -25,6 +30,26 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc (children first found, then theirs)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 class Proc:
@@ -61,18 +86,25 @@ class Proc:
         return wait_for(found, timeout, f"log line {pattern!r}")
 
     def signal(self, sig: int) -> None:
-        """Signal the whole group, as the kubelet's container runtime would."""
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, sig)
+        """Signal as Kubernetes does: SIGTERM goes to the container's main process only;
+        SIGKILL takes the whole container, every descendant included (RQ's work horse,
+        for one, lives in a process group of its own)."""
+        if self.popen.poll() is not None:
+            return
+        if sig != signal.SIGKILL:
+            os.kill(self.popen.pid, sig)
+            return
+        for pid in [self.popen.pid, *descendants(self.popen.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def wait(self, timeout: float) -> int:
         return self.popen.wait(timeout)
 
     def stop(self) -> None:
-        try:
-            self.signal(signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        self.signal(signal.SIGKILL)
         if self.popen.poll() is None:
             self.popen.wait(10)
         self._log.close()
@@ -84,3 +116,14 @@ def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None)
         [sys.executable, "-m", "kedasuite", *args],
         capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
     )
+
+
+def all_processed(client: "redis.Redis", ids: list[str]) -> Callable[[], "dict[str, Result] | None"]:
+    """A wait_for predicate: every id has a result (the results, when they all do)."""
+    from workers.results import fetch_results
+
+    def check() -> "dict[str, Result] | None":
+        results = fetch_results(client, ids)
+        return results if len(results) == len(ids) else None
+
+    return check

@@ -8,11 +8,10 @@ import signal
 from collections.abc import Callable
 
 import pytest
-import redis
 
 from kedasuite.names import CELERY_QUEUE, CELERY_UNACKED_HASH
 from producers.records import record_ids
-from tests.support import Proc, run_cli, wait_for
+from tests.support import Proc, all_processed, run_cli, wait_for
 from workers.results import dead_letter_key, fetch_results
 
 pytestmark = pytest.mark.integration
@@ -33,14 +32,6 @@ def pump(redis_url: str, count: int, prefix: str) -> list[str]:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"celery: sent {count}, failed 0 in "), done.stdout
     return record_ids(count, prefix)
-
-
-def all_processed(client: redis.Redis, ids: list[str]) -> Callable[[], dict]:
-    def check() -> dict | None:
-        results = fetch_results(client, ids)
-        return results if len(results) == len(ids) else None
-
-    return check
 
 
 def test_two_workers_process_every_record_exactly_once(spawn, redis_url, redis_client) -> None:

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from kedasuite.clients import ensure_topic, kafka_admin
@@ -17,8 +16,7 @@ from kedasuite.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
 from kedasuite.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER
 from kedasuite.settings import KafkaSettings
 from producers.records import record_ids
-from tests.support import Proc, run_cli, wait_for
-from workers.results import fetch_results
+from tests.support import Proc, all_processed, run_cli, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -47,14 +45,6 @@ def start_consumer(spawn: Callable[..., Proc], k: KafkaSettings, redis_url: str,
 
 def lag(k: KafkaSettings, policy: str = "earliest") -> int:
     return keda_lag(fetch_offsets(k.bootstrap, k.group, k.topic), KafkaTrigger(offset_reset_policy=policy)).total
-
-
-def all_processed(client: redis.Redis, ids: list[str]) -> Callable[[], dict]:
-    def check() -> dict | None:
-        results = fetch_results(client, ids)
-        return results if len(results) == len(ids) else None
-
-    return check
 
 
 def test_two_consumers_share_the_partitions_and_process_each_record_once(spawn, kafka, redis_url, redis_client) -> None:

@@ -18,19 +18,23 @@ from typing import Any
 
 import redis
 
-from kedasuite.names import DEAD_LETTER_PREFIX, RECORD_KEY_PREFIX
+from kedasuite.names import DEAD_LETTER_PREFIX, ITEM_KEY_PREFIX, RECORD_KEY_PREFIX
 
 REQUIRED_FIELDS = ("id", "name", "email", "address")
 
-# KEYS[1] = users:<id>; ARGV = field, value, ... Returns 1 when written, 0 when it existed.
-_SAVE_ONCE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'deliveries', 1)
-  return 0
+#: A Lua function other scripts embed (the work queue completes and saves in one step).
+#: ``fields`` = {field, value, ...}; returns 1 when written, 0 when the result existed.
+SAVE_ONCE_LUA = """
+local function save_once(key, fields)
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HINCRBY', key, 'deliveries', 1)
+    return 0
+  end
+  redis.call('HSET', key, 'deliveries', 1, unpack(fields))
+  return 1
 end
-redis.call('HSET', KEYS[1], 'deliveries', 1, unpack(ARGV))
-return 1
 """
+_SAVE_ONCE = SAVE_ONCE_LUA + "return save_once(KEYS[1], ARGV)"
 
 
 class PoisonMessage(ValueError):
@@ -48,6 +52,20 @@ def utc_now() -> str:
 
 def record_key(record_id: str) -> str:
     return f"{RECORD_KEY_PREFIX}{record_id}"
+
+
+def item_key(token: str) -> str:
+    return f"{ITEM_KEY_PREFIX}{token}"
+
+
+def result_fields(record: Mapping[str, str], workload: str, worker: str | None = None) -> list[str]:
+    """The HASH fields of a result, flattened for HSET: the record's, then who and when."""
+    if "id" in record:
+        fields = {k: record.get(k, "") for k in ("name", "email", "address", "created_at")}
+    else:
+        fields = {"item": record["item"]}
+    fields.update(workload=workload, worker=worker or worker_identity(), processed_at=utc_now())
+    return [x for kv in fields.items() for x in kv]
 
 
 def dead_letter_key(workload: str) -> str:
@@ -72,16 +90,7 @@ class ResultStore:
 
     def save(self, record: Mapping[str, str], worker: str | None = None) -> bool:
         """Write the result unless it exists; True when this call wrote it."""
-        fields = {
-            "name": record["name"],
-            "email": record["email"],
-            "address": record["address"],
-            "created_at": record.get("created_at", ""),
-            "workload": self._workload,
-            "worker": worker or worker_identity(),
-            "processed_at": utc_now(),
-        }
-        argv = [x for kv in fields.items() for x in kv]
+        argv = result_fields(record, self._workload, worker)
         return bool(self._save(keys=[record_key(record["id"])], args=argv))
 
     def park(self, payload: Any, reason: str) -> None:
@@ -107,7 +116,8 @@ class Result:
     processed_at: str
 
 
-def fetch_results(client: redis.Redis, ids: Iterable[str], chunk: int = 1000) -> dict[str, Result]:
+def fetch_results(client: redis.Redis, ids: Iterable[str], chunk: int = 1000, prefix: str = RECORD_KEY_PREFIX
+                  ) -> dict[str, Result]:
     """The results recorded for ``ids`` (missing ids are absent from the answer)."""
     found: dict[str, Result] = {}
     id_list = list(ids)
@@ -115,7 +125,7 @@ def fetch_results(client: redis.Redis, ids: Iterable[str], chunk: int = 1000) ->
         part = id_list[start : start + chunk]
         pipe = client.pipeline(transaction=False)
         for record_id in part:
-            pipe.hmget(record_key(record_id), "worker", "deliveries", "processed_at")
+            pipe.hmget(f"{prefix}{record_id}", "worker", "deliveries", "processed_at")
         for record_id, (worker, deliveries, processed_at) in zip(part, pipe.execute()):
             if worker is not None:
                 found[record_id] = Result(worker.decode(), int(deliveries or 0), (processed_at or b"").decode())

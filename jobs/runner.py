@@ -1,0 +1,183 @@
+"""The Job runner: what each pod of a Kubernetes Job (or KEDA ScaledJob) runs.
+
+It leases items until there is nothing left to do, then exits 0 so the Job completes:
+
+* the queue is **empty** (nothing pending and nothing in flight), or
+* ``max_items`` were processed (a ScaledJob usually creates one Job per item or few), or
+* ``idle_timeout`` passed with nothing to lease. While other runners hold items, this
+  one keeps polling: if one of them dies, its lease expires and the item comes back here.
+
+SIGTERM (the Job was deleted, or its node drains): the item in hand is finished if the
+simulated work left fits in ``grace_period``, otherwise its lease is released at once so
+another pod can take it; then the runner exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from jobs.workqueue import Lease, Outcome, WorkQueue
+from kedasuite.names import WORKLOAD_WORKQUEUE
+from kedasuite.worktime import WorkTime
+from workers.results import PoisonMessage, item_key, record_key, result_fields, validate_record, worker_identity
+
+log = logging.getLogger(__name__)
+
+
+class SimulatedFailure(RuntimeError):
+    """Raised for items matching ``--fail-pattern``: shows retries and the dead-letter list."""
+
+
+@dataclass
+class Summary:
+    processed: int = 0
+    duplicates: int = 0
+    lost_leases: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    released: int = 0
+    reason: str = ""
+
+
+def parse_item(raw: bytes, token: str) -> tuple[str, dict[str, str]]:
+    """(result key, record) for an item: a JSON user record, or any other text as it is.
+
+    A JSON object that is not a valid user record is poison: no retry can fix it.
+    """
+    text = raw.decode("utf-8", "backslashreplace")
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError:
+        data = None
+    if isinstance(data, dict):
+        record = validate_record(data)
+        return record_key(record["id"]), record
+    return item_key(token), {"item": text}
+
+
+class Runner:
+    def __init__(self, queue: WorkQueue, work_time: WorkTime, *, max_items: int | None = None,
+                 idle_timeout: float = 60.0, grace_period: float = 20.0, fail_pattern: str | None = None,
+                 poll_interval: float = 0.5, holder: str | None = None) -> None:
+        self.queue = queue
+        self.work_time = work_time
+        self.max_items = max_items
+        self.idle_timeout = idle_timeout
+        self.grace_period = grace_period
+        self.fail_pattern = re.compile(fail_pattern) if fail_pattern else None
+        self.poll_interval = poll_interval
+        self.holder = holder or worker_identity()
+        self.summary = Summary()
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self._current: Lease | None = None
+        self._lock = threading.Lock()
+
+    def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def _renew_loop(self) -> None:
+        """Keep the lease in hand alive: renew every third of the lease time."""
+        interval = self.queue.lease_ms / 3000
+        while not self._finished.wait(interval):
+            with self._lock:
+                lease = self._current
+            if lease is not None and not self.queue.renew(lease):
+                log.warning("lease on item %s was lost before it could be renewed", lease.token)
+
+    def run(self) -> Summary:
+        try:
+            return self._run()
+        finally:
+            self._finished.set()
+
+    def _run(self) -> Summary:
+        threading.Thread(target=self._renew_loop, name="lease-renewal", daemon=True).start()
+        handled = 0
+        idle_since: float | None = None
+        while not self._stop.is_set():
+            if self.max_items is not None and handled >= self.max_items:
+                self.summary.reason = f"processed --max-items={self.max_items}"
+                break
+            attempt = self.queue.lease(self.holder)
+            if attempt.requeued or attempt.dead:
+                log.info("reaped expired leases: %d re-queued, %d dead-lettered", attempt.requeued, attempt.dead)
+            if attempt.lease is None:
+                if attempt.state == "empty":
+                    self.summary.reason = "queue empty"
+                    break
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since >= self.idle_timeout:
+                    self.summary.reason = f"idle for {self.idle_timeout:g} s while others hold the remaining items"
+                    break
+                self._stop.wait(self.poll_interval)
+                continue
+            idle_since = None
+            self._process(attempt.lease)
+            handled += 1
+        if self._stop.is_set() and not self.summary.reason:
+            self.summary.reason = "stopped by signal"
+        log.info("exiting (%s): %s", self.summary.reason, self.summary)
+        return self.summary
+
+    def _process(self, lease: Lease) -> None:
+        with self._lock:
+            self._current = lease
+        try:
+            try:
+                key, record = parse_item(lease.item, lease.token)
+            except PoisonMessage as exc:
+                self.queue.fail(lease, str(exc), permanent=True)
+                self.summary.dead_lettered += 1
+                log.warning("dead-lettered item %s: %s", lease.token, exc)
+                return
+            seconds = self.work_time.sample()
+            log.info("processing item %s (attempt %d) for %.2f s as %s", lease.token, lease.attempts, seconds,
+                     self.holder)
+            if not self._work(seconds):
+                self.queue.release(lease)
+                self.summary.released += 1
+                log.info("released item %s: it needs more than the %g s grace period", lease.token, self.grace_period)
+                return
+            try:
+                if self.fail_pattern and self.fail_pattern.search(lease.item.decode("utf-8", "replace")):
+                    raise SimulatedFailure(f"simulated failure: item matches {self.fail_pattern.pattern!r}")
+            except SimulatedFailure as exc:
+                outcome = self.queue.fail(lease, str(exc))
+                self.summary.failed += 1
+                self.summary.dead_lettered += outcome == "dead"
+                log.warning("item %s failed (attempt %d, %s): %s", lease.token, lease.attempts, outcome, exc)
+                return
+            done = self.queue.complete(lease, key, result_fields(record, WORKLOAD_WORKQUEUE, self.holder))
+            if done is Outcome.NOT_HOLDER:
+                self.summary.lost_leases += 1
+                log.warning("item %s: lease lost (expired and re-queued); not completing", lease.token)
+            elif done is Outcome.DUPLICATE:
+                self.summary.duplicates += 1
+            else:
+                self.summary.processed += 1
+        finally:
+            with self._lock:
+                self._current = None
+
+    def _work(self, seconds: float) -> bool:
+        """Simulate the work. False when a stop came and the rest would not fit the grace period."""
+        deadline = time.monotonic() + seconds
+        if self._stop.wait(seconds):
+            remaining = deadline - time.monotonic()
+            if remaining > self.grace_period:
+                return False
+            time.sleep(max(0.0, remaining))
+        return True

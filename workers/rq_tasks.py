@@ -1,0 +1,39 @@
+"""The RQ workload's task: the same simulated work and the same result as the others.
+
+The worker is RQ's own (``kedasuite worker rq`` or ``rq worker`` with ``REDIS_URL`` and
+``WORK_TIME`` in its environment). Each job runs in a forked work horse, so the task
+reads its work time from the environment and reuses the worker's Redis connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+from rq import get_current_job
+
+from kedasuite import defaults
+from kedasuite.names import WORKLOAD_RQ, Env
+from kedasuite.worktime import parse_work_time
+from workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
+
+log = logging.getLogger(__name__)
+
+
+def process_user(payload: str) -> str:
+    """Simulate work on one user record (JSON text), then record the result once."""
+    job = get_current_job()
+    assert job is not None, "process_user runs inside an RQ worker"
+    store = ResultStore(job.connection, WORKLOAD_RQ)
+    try:
+        record = validate_record(json.loads(payload))
+    except (PoisonMessage, TypeError, ValueError) as exc:
+        store.park(payload, str(exc))  # no retry can fix it: park it instead of failing
+        log.warning("dead-lettered a poison job %s: %s", job.id, exc)
+        return "dead-lettered"
+    seconds = parse_work_time(os.environ.get(Env.WORK_TIME, defaults.WORK_TIME)).sample()
+    log.info("processing %s for %.2f s as %s", record["id"], seconds, worker_identity())
+    time.sleep(seconds)
+    return "saved" if store.save(record) else "duplicate"
