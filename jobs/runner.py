@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from jobs.workqueue import Lease, Outcome, WorkQueue
+from jobs.workqueue import Lease, LeaseAttempt, Outcome, WorkQueue
 from kedasuite.names import WORKLOAD_WORKQUEUE
 from kedasuite.worktime import WorkTime
 from workers.results import PoisonMessage, item_key, record_key, result_fields, validate_record, worker_identity
@@ -92,10 +92,12 @@ class Runner:
         """Keep the lease in hand alive: renew every third of the lease time."""
         interval = self.queue.lease_ms / 3000
         while not self._finished.wait(interval):
+            # Under the lock: the main thread lets go of a lease (below) before ending it,
+            # so a refused renewal here really means the lease was lost.
             with self._lock:
                 lease = self._current
-            if lease is not None and not self.queue.renew(lease):
-                log.warning("lease on item %s was lost before it could be renewed", lease.token)
+                if lease is not None and not self.queue.renew(lease):
+                    log.warning("lease on item %s was lost before it could be renewed", lease.token)
 
     def run(self) -> Summary:
         try:
@@ -107,11 +109,12 @@ class Runner:
         threading.Thread(target=self._renew_loop, name="lease-renewal", daemon=True).start()
         handled = 0
         idle_since: float | None = None
+        attempt: LeaseAttempt | None = None  # the next lease, when completing fetched it
         while not self._stop.is_set():
             if self.max_items is not None and handled >= self.max_items:
                 self.summary.reason = f"processed --max-items={self.max_items}"
                 break
-            attempt = self.queue.lease(self.holder)
+            attempt = attempt or self.queue.lease(self.holder)
             if attempt.requeued or attempt.dead:
                 log.info("reaped expired leases: %d re-queued, %d dead-lettered", attempt.requeued, attempt.dead)
             if attempt.lease is None:
@@ -123,44 +126,61 @@ class Runner:
                     self.summary.reason = f"idle for {self.idle_timeout:g} s while others hold the remaining items"
                     break
                 self._stop.wait(self.poll_interval)
+                attempt = None
                 continue
             idle_since = None
-            self._process(attempt.lease)
             handled += 1
+            wants_more = self.max_items is None or handled < self.max_items
+            attempt = self._process(attempt.lease, wants_more)
         if self._stop.is_set() and not self.summary.reason:
             self.summary.reason = "stopped by signal"
         log.info("exiting (%s): %s", self.summary.reason, self.summary)
         return self.summary
 
-    def _process(self, lease: Lease) -> None:
+    def _let_go(self) -> None:
+        """Stop renewing the lease in hand: it is about to be completed, failed or released."""
+        with self._lock:
+            self._current = None
+
+    def _process(self, lease: Lease, wants_more: bool) -> LeaseAttempt | None:
+        """Process one item; when it completes and more are wanted, also lease the next."""
         with self._lock:
             self._current = lease
         try:
             try:
                 key, record = parse_item(lease.item, lease.token)
             except PoisonMessage as exc:
+                self._let_go()
                 self.queue.fail(lease, str(exc), permanent=True)
                 self.summary.dead_lettered += 1
                 log.warning("dead-lettered item %s: %s", lease.token, exc)
-                return
+                return None
             seconds = self.work_time.sample()
             log.info("processing item %s (attempt %d) for %.2f s as %s", lease.token, lease.attempts, seconds,
                      self.holder)
             if not self._work(seconds):
+                self._let_go()
                 self.queue.release(lease)
                 self.summary.released += 1
                 log.info("released item %s: it needs more than the %g s grace period", lease.token, self.grace_period)
-                return
+                return None
             try:
                 if self.fail_pattern and self.fail_pattern.search(lease.item.decode("utf-8", "replace")):
                     raise SimulatedFailure(f"simulated failure: item matches {self.fail_pattern.pattern!r}")
             except SimulatedFailure as exc:
+                self._let_go()
                 outcome = self.queue.fail(lease, str(exc))
                 self.summary.failed += 1
                 self.summary.dead_lettered += outcome == "dead"
                 log.warning("item %s failed (attempt %d, %s): %s", lease.token, lease.attempts, outcome, exc)
-                return
-            done = self.queue.complete(lease, key, result_fields(record, WORKLOAD_WORKQUEUE, self.holder))
+                return None
+            fields = result_fields(record, WORKLOAD_WORKQUEUE, self.holder)
+            self._let_go()
+            following: LeaseAttempt | None = None
+            if wants_more and not self._stop.is_set():
+                done, following = self.queue.complete_and_lease(lease, key, fields)
+            else:
+                done = self.queue.complete(lease, key, fields)
             if done is Outcome.NOT_HOLDER:
                 self.summary.lost_leases += 1
                 log.warning("item %s: lease lost (expired and re-queued); not completing", lease.token)
@@ -168,9 +188,9 @@ class Runner:
                 self.summary.duplicates += 1
             else:
                 self.summary.processed += 1
+            return following
         finally:
-            with self._lock:
-                self._current = None
+            self._let_go()
 
     def _work(self, seconds: float) -> bool:
         """Simulate the work. False when a stop came and the rest would not fit the grace period."""

@@ -25,7 +25,8 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from string import Template
+from typing import Any
 
 import redis
 
@@ -43,12 +44,17 @@ from workers.results import SAVE_ONCE_LUA
 
 DEAD_LETTER_LIST = f"{DEAD_LETTER_PREFIX}{WORKLOAD_WORKQUEUE}"
 
-# Shared by the scripts: KEYS = main, processing, sequence, dead;
-# ARGV[1..4] = lease prefix, item prefix, retry prefix, max attempts; ARGV[5] = now (ISO).
-_COMMON = """
+# The scripts share these functions. KEYS = main, processing, sequence, dead-letter list;
+# the key prefixes and the attempt limit are written into the text by ``_script``.
+_FUNCTIONS = """
 local main, processing, seq, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local lease_prefix, item_prefix, retry_prefix = ARGV[1], ARGV[2], ARGV[3]
-local max_attempts, now = tonumber(ARGV[4]), ARGV[5]
+local lease_prefix, item_prefix, retry_prefix = $lease_prefix, $item_prefix, $retry_prefix
+local max_attempts = $max_attempts
+
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 
 -- Take token out of flight: back to the front of the queue, or dead after max attempts.
 local function give_back(token, err)
@@ -58,7 +64,7 @@ local function give_back(token, err)
   local attempts = tonumber(redis.call('HGET', ik, 'attempts') or '0')
   if attempts >= max_attempts then
     local item = redis.call('HGET', ik, 'item')
-    redis.call('RPUSH', dead, cjson.encode({item = item, attempts = attempts, error = err, token = token, at = now}))
+    redis.call('RPUSH', dead, cjson.encode({item = item, attempts = attempts, error = err, token = token, at = now()}))
     redis.call('DEL', ik)
     return 'dead'
   end
@@ -85,64 +91,61 @@ end
 local function held_by(token, holder)
   return redis.call('GET', lease_prefix .. token) == holder
 end
-"""
 
-# ARGV[6] = holder, ARGV[7] = lease ms.
-# Returns {state, requeued, dead, token, item, attempts}; state: leased / busy / empty.
-_LEASE = _COMMON + """
-local holder, lease_ms = ARGV[6], tonumber(ARGV[7])
-local requeued, died = reap()
-local raw = redis.call('LPOP', main)
-if not raw then
-  local state = 'empty'
-  if redis.call('LLEN', processing) > 0 then state = 'busy' end
-  return {state, requeued, died}
+-- Reap, then lease the next item: {state, requeued, dead[, token, item, attempts]}.
+local function lease_next(holder, lease_ms)
+  local requeued, died = reap()
+  local raw = redis.call('LPOP', main)
+  if not raw then
+    local state = 'empty'
+    if redis.call('LLEN', processing) > 0 then state = 'busy' end
+    return {state, requeued, died}
+  end
+  local token, item
+  if string.sub(raw, 1, #retry_prefix) == retry_prefix then
+    token = string.sub(raw, #retry_prefix + 1)
+    item = redis.call('HGET', item_prefix .. token, 'item')
+  end
+  if not item then
+    token = tostring(redis.call('INCR', seq))
+    item = raw
+    redis.call('HSET', item_prefix .. token, 'item', raw)
+  end
+  local attempts = redis.call('HINCRBY', item_prefix .. token, 'attempts', 1)
+  redis.call('HSET', item_prefix .. token, 'holder', holder)
+  redis.call('RPUSH', processing, token)
+  redis.call('SET', lease_prefix .. token, holder, 'PX', lease_ms)
+  return {'leased', requeued, died, token, item, attempts}
 end
-local token, item
-if string.sub(raw, 1, #retry_prefix) == retry_prefix then
-  token = string.sub(raw, #retry_prefix + 1)
-  item = redis.call('HGET', item_prefix .. token, 'item')
+
+-- End a lease and save its result: -1 not the holder, 0 result existed, 1 written.
+local function complete(token, holder, result_key, fields)
+  if not held_by(token, holder) then return -1 end
+  redis.call('LREM', processing, 1, token)
+  redis.call('DEL', lease_prefix .. token, item_prefix .. token)
+  return save_once(result_key, fields)
 end
-if not item then
-  token = tostring(redis.call('INCR', seq))
-  item = raw
-  redis.call('HSET', item_prefix .. token, 'item', raw)
-end
-local attempts = redis.call('HINCRBY', item_prefix .. token, 'attempts', 1)
-redis.call('HSET', item_prefix .. token, 'holder', holder)
-redis.call('RPUSH', processing, token)
-redis.call('SET', lease_prefix .. token, holder, 'PX', lease_ms)
-return {'leased', requeued, died, token, item, attempts}
 """
 
-_REAP = _COMMON + """
-local requeued, died = reap()
-return {requeued, died}
+_LEASE = "return lease_next(ARGV[1], tonumber(ARGV[2]))"  # holder, lease ms
+_REAP = "local requeued, died = reap()\nreturn {requeued, died}"
+# token, holder, result key, fields...
+_COMPLETE = "return complete(ARGV[1], ARGV[2], ARGV[3], {unpack(ARGV, 4)})"
+# token, holder, lease ms, result key, fields...: one round trip per item in steady state.
+_COMPLETE_AND_LEASE = """
+local done = complete(ARGV[1], ARGV[2], ARGV[4], {unpack(ARGV, 5)})
+local nxt = lease_next(ARGV[2], tonumber(ARGV[3]))
+return {done, unpack(nxt)}
 """
-
-# ARGV[6] = token, ARGV[7] = holder, ARGV[8] = result key, ARGV[9..] = result fields.
-# Returns -1 (not the holder), 0 (done; result already existed), 1 (done; result written).
-_COMPLETE = _COMMON + SAVE_ONCE_LUA + """
-local token, holder = ARGV[6], ARGV[7]
-if not held_by(token, holder) then return -1 end
-redis.call('LREM', processing, 1, token)
-redis.call('DEL', lease_prefix .. token, item_prefix .. token)
-return save_once(ARGV[8], {unpack(ARGV, 9)})
+# token, holder, error, '1' to dead-letter at once.
+_FAIL = """
+if not held_by(ARGV[1], ARGV[2]) then return 'not-holder' end
+if ARGV[4] == '1' then redis.call('HSET', item_prefix .. ARGV[1], 'attempts', max_attempts) end
+return give_back(ARGV[1], ARGV[3])
 """
-
-# ARGV[6] = token, ARGV[7] = holder, ARGV[8] = error, ARGV[9] = '1' to dead-letter at once.
-_FAIL = _COMMON + """
-local token, holder = ARGV[6], ARGV[7]
-if not held_by(token, holder) then return 'not-holder' end
-if ARGV[9] == '1' then
-  redis.call('HSET', item_prefix .. token, 'attempts', max_attempts)
-end
-return give_back(token, ARGV[8])
-"""
-
-# ARGV[6] = token, ARGV[7] = holder. The attempt does not count: nothing went wrong.
-_RELEASE = _COMMON + """
-local token, holder = ARGV[6], ARGV[7]
+# token, holder. The attempt does not count: nothing went wrong.
+_RELEASE = """
+local token, holder = ARGV[1], ARGV[2]
 if not held_by(token, holder) then return 0 end
 redis.call('HINCRBY', item_prefix .. token, 'attempts', -1)
 redis.call('LREM', processing, 1, token)
@@ -150,13 +153,21 @@ redis.call('DEL', lease_prefix .. token)
 redis.call('LPUSH', main, retry_prefix .. token)
 return 1
 """
-
-# ARGV[6] = token, ARGV[7] = holder, ARGV[8] = lease ms.
-_RENEW = _COMMON + """
-local token, holder = ARGV[6], ARGV[7]
-if not held_by(token, holder) then return 0 end
-return redis.call('PEXPIRE', lease_prefix .. token, tonumber(ARGV[8]))
+# token, holder, lease ms.
+_RENEW = """
+if not held_by(ARGV[1], ARGV[2]) then return 0 end
+return redis.call('PEXPIRE', lease_prefix .. ARGV[1], tonumber(ARGV[3]))
 """
+
+
+def _script(body: str, max_attempts: int) -> str:
+    functions = Template(_FUNCTIONS).substitute(
+        lease_prefix=json.dumps(WORKQUEUE_LEASE_PREFIX),
+        item_prefix=json.dumps(WORKQUEUE_ITEM_PREFIX),
+        retry_prefix=json.dumps(WORKQUEUE_RETRY_PREFIX),
+        max_attempts=int(max_attempts),
+    )
+    return SAVE_ONCE_LUA + functions + body
 
 
 @dataclass(frozen=True)
@@ -186,8 +197,7 @@ class LeaseAttempt:
     dead: int
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+_OUTCOMES = {1: Outcome.COMPLETED, 0: Outcome.DUPLICATE, -1: Outcome.NOT_HOLDER}
 
 
 class WorkQueue:
@@ -198,47 +208,49 @@ class WorkQueue:
         self.max_attempts = max_attempts
         self.lease_ms = int(lease_seconds * 1000)
         self._keys = [WORKQUEUE_LIST, WORKQUEUE_PROCESSING, WORKQUEUE_SEQUENCE, DEAD_LETTER_LIST]
-        self._lease = client.register_script(_LEASE)
-        self._reap = client.register_script(_REAP)
-        self._complete = client.register_script(_COMPLETE)
-        self._fail = client.register_script(_FAIL)
-        self._release = client.register_script(_RELEASE)
-        self._renew = client.register_script(_RENEW)
+        scripts = {name: client.register_script(_script(body, max_attempts)) for name, body in (
+            ("lease", _LEASE), ("reap", _REAP), ("complete", _COMPLETE), ("complete_and_lease", _COMPLETE_AND_LEASE),
+            ("fail", _FAIL), ("release", _RELEASE), ("renew", _RENEW))}
+        self._scripts = scripts
 
-    def _args(self, *more: object) -> list[object]:
-        return [WORKQUEUE_LEASE_PREFIX, WORKQUEUE_ITEM_PREFIX, WORKQUEUE_RETRY_PREFIX, self.max_attempts, _now(), *more]
+    def _call(self, name: str, *args: object) -> Any:
+        return self._scripts[name](keys=self._keys, args=list(args))
+
+    @staticmethod
+    def _attempt(reply: list[Any], holder: str) -> LeaseAttempt:
+        state, requeued, dead = reply[0].decode(), int(reply[1]), int(reply[2])
+        lease = Lease(reply[3].decode(), reply[4], int(reply[5]), holder) if state == "leased" else None
+        return LeaseAttempt(lease, state, requeued, dead)
 
     def lease(self, holder: str) -> LeaseAttempt:
         """Reap expired leases, then lease the next item (one round trip)."""
-        reply = self._lease(keys=self._keys, args=self._args(holder, self.lease_ms))
-        state, requeued, dead = reply[0].decode(), int(reply[1]), int(reply[2])
-        lease = None
-        if state == "leased":
-            lease = Lease(reply[3].decode(), reply[4], int(reply[5]), holder)
-        return LeaseAttempt(lease, state, requeued, dead)
+        return self._attempt(self._call("lease", holder, self.lease_ms), holder)
 
     def reap(self) -> tuple[int, int]:
         """Return expired leases' items to the queue (or the dead-letter list): (requeued, dead)."""
-        requeued, dead = self._reap(keys=self._keys, args=self._args())
+        requeued, dead = self._call("reap")
         return int(requeued), int(dead)
 
     def complete(self, lease: Lease, result_key: str, fields: list[str]) -> Outcome:
         """End the lease and write the result, only if the caller still holds the lease."""
-        code = int(self._complete(keys=self._keys, args=self._args(lease.token, lease.holder, result_key, *fields)))
-        return {1: Outcome.COMPLETED, 0: Outcome.DUPLICATE, -1: Outcome.NOT_HOLDER}[code]
+        return _OUTCOMES[int(self._call("complete", lease.token, lease.holder, result_key, *fields))]
+
+    def complete_and_lease(self, lease: Lease, result_key: str, fields: list[str]) -> tuple[Outcome, LeaseAttempt]:
+        """:meth:`complete`, then :meth:`lease` the next item for the same holder, in one round trip."""
+        reply = self._call("complete_and_lease", lease.token, lease.holder, self.lease_ms, result_key, *fields)
+        return _OUTCOMES[int(reply[0])], self._attempt(reply[1:], lease.holder)
 
     def fail(self, lease: Lease, error: str, *, permanent: bool = False) -> str:
         """The item could not be processed: ``requeued``, ``dead`` or ``not-holder``."""
-        flag = "1" if permanent else "0"
-        return str(self._fail(keys=self._keys, args=self._args(lease.token, lease.holder, error, flag)).decode())
+        return str(self._call("fail", lease.token, lease.holder, error, "1" if permanent else "0").decode())
 
     def release(self, lease: Lease) -> bool:
         """Hand the item back at once without counting an attempt (a graceful stop)."""
-        return bool(self._release(keys=self._keys, args=self._args(lease.token, lease.holder)))
+        return bool(self._call("release", lease.token, lease.holder))
 
     def renew(self, lease: Lease) -> bool:
         """Extend a lease still held; False when it was lost."""
-        return bool(self._renew(keys=self._keys, args=self._args(lease.token, lease.holder, self.lease_ms)))
+        return bool(self._call("renew", lease.token, lease.holder, self.lease_ms))
 
     def dead_letters(self) -> list[dict[str, object]]:
         return [json.loads(x) for x in self.client.lrange(DEAD_LETTER_LIST, 0, -1)]

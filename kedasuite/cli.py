@@ -28,7 +28,7 @@ from kedasuite.names import (
 )
 from kedasuite.settings import parse_workload_list, redis_url_from_env
 
-DEMO_WORKLOADS = (WORKLOAD_CELERY, WORKLOAD_KAFKA)
+DEMO_WORKLOADS = (WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_WORKQUEUE, WORKLOAD_RQ)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -429,9 +429,11 @@ def demo(redis_url: str | None, bootstrap_servers: str | None, workloads: str, c
     """Run the workloads end to end with nothing but Python, then show who did what.
 
     Starts an embedded redis-server (unless --redis-url / REDIS_URL) and an embedded
-    Kafka broker (unless --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS), a Celery worker
-    with CONCURRENCY processes and CONCURRENCY Kafka consumers, pumps COUNT records into
-    each workload, waits until all are processed and prints records per worker.
+    Kafka broker (unless --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS); a Celery worker
+    with CONCURRENCY processes, CONCURRENCY Kafka consumers and CONCURRENCY RQ workers;
+    pumps COUNT records into each workload; starts CONCURRENCY work-queue Job runners
+    (they exit 0 when the queue is empty); waits until all are processed and prints
+    records per worker.
     """
     from kedasuite.demo import run_demo
 

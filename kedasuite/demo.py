@@ -23,13 +23,24 @@ import click
 
 from kedasuite.clients import redis_client
 from kedasuite.embedded import EmbeddedKafka, EmbeddedRedis
-from kedasuite.names import CELERY_QUEUE, WORKLOAD_CELERY, WORKLOAD_KAFKA, Env
+from kedasuite.names import (
+    CELERY_QUEUE,
+    RQ_QUEUE_LIST,
+    WORKLOAD_CELERY,
+    WORKLOAD_KAFKA,
+    WORKLOAD_RQ,
+    WORKLOAD_WORKQUEUE,
+    WORKQUEUE_LIST,
+    Env,
+)
 from kedasuite.settings import KafkaSettings, redact_url
 from producers.engine import new_run, pump_stream
 from producers.records import RecordFactory, record_ids
 from producers.workloads import BrokerConfig, make_publisher
 from workers.results import fetch_results, record_key
 
+#: The list KEDA would watch, shown after pumping.
+BACKLOG_LISTS = {WORKLOAD_CELERY: CELERY_QUEUE, WORKLOAD_WORKQUEUE: WORKQUEUE_LIST, WORKLOAD_RQ: RQ_QUEUE_LIST}
 #: The workers must outlive no task by more than this after SIGTERM.
 STOP_TIMEOUT_S = 30.0
 #: Tansu takes about half the session timeout to let a member join; keep it short here.
@@ -50,8 +61,9 @@ class _Workers:
         self.procs.append(proc)
         return proc
 
-    def any_exited(self) -> bool:
-        return any(p.poll() is not None for p in self.procs)
+    def any_failed(self, jobs: Sequence[subprocess.Popen[bytes]] = ()) -> bool:
+        """A worker exited (they should not), or a Job runner exited non-zero."""
+        return any(p.poll() is not None and (p not in jobs or p.returncode != 0) for p in self.procs)
 
     def stop(self) -> None:
         """SIGTERM, as Kubernetes does on scale-down; SIGKILL only if one hangs."""
@@ -98,6 +110,11 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
                                redis_url, "--work-time", work_time, "--loglevel", "WARNING"],
                               env={**kafka_env, Env.KAFKA_TOPIC: kafka.topic})
             click.echo(f"started {concurrency} Kafka consumers in group '{kafka.group}', work time {work_time}")
+        if WORKLOAD_RQ in workloads:
+            for _ in range(concurrency):
+                workers.start(["worker", WORKLOAD_RQ, "--redis-url", redis_url, "--work-time", work_time,
+                               "--loglevel", "WARNING"])
+            click.echo(f"started {concurrency} RQ workers, work time {work_time}")
 
         brokers = BrokerConfig(redis_url=redis_url, kafka=kafka)
         client = redis_client(redis_url)
@@ -112,17 +129,29 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
                 click.echo(f"pumping {workload} failed: {stream.error}", err=True)
                 return 1
             pumped[workload] = record_ids(count, stream.id_prefix)
-            backlog = f" (LLEN {CELERY_QUEUE} = {client.llen(CELERY_QUEUE)})" if workload == WORKLOAD_CELERY else ""
+            backlog_list = BACKLOG_LISTS.get(workload)
+            backlog = f" (LLEN {backlog_list} = {client.llen(backlog_list)})" if backlog_list else ""
             click.echo(f"pumped {stream.sent} records into {workload}{backlog}")
+
+        jobs: list[subprocess.Popen[bytes]] = []
+        if WORKLOAD_WORKQUEUE in workloads:
+            # Like a Job with parallelism (seed 003): runners start on a full queue and exit 0 once it is empty.
+            jobs = [workers.start(["job", WORKLOAD_WORKQUEUE, "--redis-url", redis_url, "--work-time", work_time,
+                                   "--loglevel", "WARNING"]) for _ in range(concurrency)]
+            click.echo(f"started {concurrency} work-queue Job runners, work time {work_time}")
 
         every_id = [i for ids in pumped.values() for i in ids]
         deadline = time.monotonic() + timeout
         results = fetch_results(client, every_id)
-        while len(results) < len(every_id) and time.monotonic() < deadline and not workers.any_exited():
+        while len(results) < len(every_id) and time.monotonic() < deadline and not workers.any_failed(jobs):
             time.sleep(0.2)
             results = fetch_results(client, every_id)
-        if len(results) < len(every_id):
-            why = "a worker exited" if workers.any_exited() else f"{timeout:g} s passed"
+        if jobs:
+            for runner in jobs:
+                runner.wait(max(1.0, deadline - time.monotonic()))
+            click.echo(f"work-queue runners exited with {', '.join(str(r.returncode) for r in jobs)}")
+        if len(results) < len(every_id) or workers.any_failed(jobs):
+            why = "a worker failed" if workers.any_failed(jobs) else f"{timeout:g} s passed"
             click.echo(f"only {len(results)} of {len(every_id)} records were processed before {why}; worker log:",
                        err=True)
             log.seek(0)

@@ -177,6 +177,77 @@ def bench_kafka(count: int, drain_count: int) -> None:
         print(f"one consumer draining {drain_count:,} records, zero work time, commit per record: {rate_d:,.0f} msgs/s")
 
 
+def ping_rtt(client: redis.Redis, count: int = 20_000) -> float:
+    """The round-trip floor: seconds per sequential PING."""
+    start = time.perf_counter()
+    for _ in range(count):
+        client.ping()
+    return (time.perf_counter() - start) / count
+
+
+def workqueue_rate(url: str, count: int) -> float:
+    """(d) one Job runner, zero work time: lease + complete-and-record per item."""
+    from jobs.runner import Runner
+    from jobs.workqueue import WorkQueue
+    from kedasuite.worktime import WorkTime
+    from producers.workqueue_publisher import WorkQueuePublisher
+
+    publisher = WorkQueuePublisher(url)
+    for offset in range(0, count, 1000):
+        publisher.publish(list(RecordFactory(seed=offset).records(min(1000, count - offset), "wqb", offset + 1)))
+    publisher.close()
+    client = redis.Redis.from_url(url)
+    runner = Runner(WorkQueue(client), WorkTime(0, 0), idle_timeout=0)
+    start = time.perf_counter()
+    summary = runner.run()
+    elapsed = time.perf_counter() - start
+    assert summary.processed == count, summary
+    return count / elapsed
+
+
+def drain_rate(url: str, workload: str, count: int) -> float:
+    """A worker with zero work time draining ``count`` records pumped before it started:
+    records per second between the first and the last result it wrote."""
+    from datetime import datetime
+
+    from producers.records import record_ids
+    from workers.results import fetch_results
+
+    prefix = f"drain{workload}"
+    pumped = subprocess.run(
+        [sys.executable, "-m", "kedasuite", "pump", workload, "--count", str(count), "--id-prefix", prefix,
+         "--workloads", workload, "--redis-url", url, "--no-progress"], capture_output=True, text=True, cwd=ROOT)
+    if pumped.returncode:
+        raise SystemExit(pumped.stderr)
+    worker_args = {"celery": ["--concurrency", "1"], "rq": ["--burst"]}[workload]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "kedasuite", "worker", workload, "--redis-url", url, "--work-time", "0",
+         "--loglevel", "WARNING", *worker_args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis.from_url(url)
+    ids = record_ids(count, prefix)
+    deadline = time.monotonic() + 600
+    while len(results := fetch_results(client, ids)) < count and time.monotonic() < deadline:
+        time.sleep(0.5)
+    worker.terminate()
+    worker.wait(60)
+    stamps = sorted(datetime.fromisoformat(r.processed_at) for r in results.values())
+    assert len(stamps) == count, f"{workload}: only {len(stamps)} of {count} processed"
+    return (count - 1) / (stamps[-1] - stamps[0]).total_seconds()
+
+
+def bench_redis_workers(url: str, wq_count: int, drain_count: int) -> None:
+    client = redis.Redis.from_url(url)
+    rtt = ping_rtt(client)
+    print(f"Redis round trip (sequential PING): {rtt * 1e6:,.0f} us")
+    rate_d = workqueue_rate(url, wq_count)
+    per_item = 1 / rate_d
+    print(f"(d) work-queue runner, zero work, {wq_count:,} items: {rate_d:10,.0f} items/s = "
+          f"{per_item / rtt:.1f} round trips per item (target <= 4)")
+    for workload in ("celery", "rq"):
+        print(f"    {workload} worker (1 process), zero work, {drain_count:,} records: "
+              f"{drain_rate(url, workload, drain_count):10,.0f} records/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=100_000, help="items for the pump and baseline (a)")
@@ -184,9 +255,11 @@ def main() -> None:
     parser.add_argument("--rss-count", type=int, default=1_000_000, help="items for the peak-RSS run (0: skip)")
     parser.add_argument("--kafka-count", type=int, default=200_000, help="records for the Kafka pump and raw loop")
     parser.add_argument("--drain-count", type=int, default=5_000, help="records for the consumer drain rate")
-    parser.add_argument("--only", choices=["celery", "kafka"], default=None, help="run one workload's benchmarks")
+    parser.add_argument("--wq-count", type=int, default=20_000, help="items for the work-queue runner")
+    parser.add_argument("--worker-drain-count", type=int, default=2_000, help="records for Celery/RQ drain rates")
+    parser.add_argument("--only", choices=["pump", "kafka", "workers"], default=None, help="run one group")
     args = parser.parse_args()
-    if args.only != "celery":
+    if args.only in (None, "kafka"):
         bench_kafka(args.kafka_count, args.drain_count)
     if args.only == "kafka":
         return
@@ -197,32 +270,48 @@ def main() -> None:
         server = EmbeddedRedis().start()
         url = server.url
     client = redis.Redis.from_url(url)
-    client.delete(CELERY_QUEUE, "bench:baseline")
+    cleanup(client)
     try:
-        size = len(CeleryMessageEncoder().encode(next(RecordFactory(seed=1).records(1, "bench0000"))))
-        print(f"Redis: {url}; message size: {size} bytes")
-        rate_a = lpush_baseline(client, args.count, size)
-        print(f"(a) redis-py pipelined LPUSH, {args.count:,} items:        {rate_a:10,.0f} msgs/s")
-        rate_a2 = multi_value_lpush(client, args.count, size)
-        print(f"(a2) one LPUSH of 1,000 values per round trip:       {rate_a2:10,.0f} msgs/s")
-        rate_b = naive_loop(url, args.naive_count)
-        print(f"(b) naive Faker + send_task loop, {args.naive_count:,} items:   {rate_b:10,.0f} msgs/s")
-        rate_p, wall, _ = cli_pump(url, args.count)
-        client.delete(CELERY_QUEUE)
-        print(f"    kedasuite pump celery, {args.count:,} items:          {rate_p:10,.0f} msgs/s "
-              f"({wall:.2f} s wall, process start included)")
-        print(f"pump / (a) = {rate_p / rate_a:6.1%}   (target >= 20%)")
-        print(f"pump / (a2) = {rate_p / rate_a2:6.1%}  (target >= 20%; raw bytes, no encoding: the ceiling)")
-        print(f"pump / (b) = {rate_p / rate_b:6.1f}x  (target >= 10x)")
-        if args.rss_count:
-            _, wall, rss = cli_pump(url, args.rss_count)
-            client.delete(CELERY_QUEUE)
-            print(f"peak RSS of the pump for {args.rss_count:,} items: {rss:.0f} MB in {wall:.1f} s (target < 200 MB)")
+        if args.only in (None, "pump"):
+            bench_celery_pump(url, client, args.count, args.naive_count, args.rss_count)
+        if args.only in (None, "workers"):
+            bench_redis_workers(url, args.wq_count, args.worker_drain_count)
     finally:
-        client.delete(CELERY_QUEUE, "bench:baseline")
+        cleanup(client)
         client.close()
         if server:
             server.stop()
+
+
+def cleanup(client: redis.Redis) -> None:
+    """Delete what the benchmarks wrote (never FLUSHDB: REDIS_URL may hold someone's data)."""
+    client.delete(CELERY_QUEUE, "bench:baseline", "unacked", "unacked_index")
+    for pattern in ("users:drain*", "users:wqb-*", "rq:*", "job", "job:*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        for offset in range(0, len(keys), 1000):
+            client.delete(*keys[offset : offset + 1000])
+
+
+def bench_celery_pump(url: str, client: redis.Redis, count: int, naive_count: int, rss_count: int) -> None:
+    size = len(CeleryMessageEncoder().encode(next(RecordFactory(seed=1).records(1, "bench0000"))))
+    print(f"Redis: {url}; message size: {size} bytes")
+    rate_a = lpush_baseline(client, count, size)
+    print(f"(a) redis-py pipelined LPUSH, {count:,} items:        {rate_a:10,.0f} msgs/s")
+    rate_a2 = multi_value_lpush(client, count, size)
+    print(f"(a2) one LPUSH of 1,000 values per round trip:       {rate_a2:10,.0f} msgs/s")
+    rate_b = naive_loop(url, naive_count)
+    print(f"(b) naive Faker + send_task loop, {naive_count:,} items:   {rate_b:10,.0f} msgs/s")
+    rate_p, wall, _ = cli_pump(url, count)
+    client.delete(CELERY_QUEUE)
+    print(f"    kedasuite pump celery, {count:,} items:          {rate_p:10,.0f} msgs/s "
+          f"({wall:.2f} s wall, process start included)")
+    print(f"pump / (a) = {rate_p / rate_a:6.1%}   (target >= 20%)")
+    print(f"pump / (a2) = {rate_p / rate_a2:6.1%}  (target >= 20%; raw bytes, no encoding: the ceiling)")
+    print(f"pump / (b) = {rate_p / rate_b:6.1f}x  (target >= 10x)")
+    if rss_count:
+        _, wall, rss = cli_pump(url, rss_count)
+        client.delete(CELERY_QUEUE)
+        print(f"peak RSS of the pump for {rss_count:,} items: {rss:.0f} MB in {wall:.1f} s (target < 200 MB)")
 
 
 if __name__ == "__main__":

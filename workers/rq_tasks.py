@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import time
 
 from rq import get_current_job
@@ -17,7 +18,7 @@ from rq import get_current_job
 from kedasuite import defaults
 from kedasuite.names import WORKLOAD_RQ, Env
 from kedasuite.worktime import parse_work_time
-from workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
+from workers.results import PoisonMessage, ResultStore, validate_record
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ def process_user(payload: str) -> str:
         log.warning("dead-lettered a poison job %s: %s", job.id, exc)
         return "dead-lettered"
     seconds = parse_work_time(os.environ.get(Env.WORK_TIME, defaults.WORK_TIME)).sample()
-    log.info("processing %s for %.2f s as %s", record["id"], seconds, worker_identity())
+    # The horse is forked per job; the worker that owns it is its parent.
+    identity = f"{socket.gethostname()}:{os.getppid()}"
+    log.info("processing %s for %.2f s as %s", record["id"], seconds, identity)
     time.sleep(seconds)
-    return "saved" if store.save(record) else "duplicate"
+    return "saved" if store.save(record, identity) else "duplicate"
