@@ -103,7 +103,9 @@ def test_demo_with_embedded_servers_needs_nothing_but_python() -> None:
     assert "started embedded Kafka broker (tansu) at 127.0.0.1:" in out
     assert "pumped 40 records into celery (LLEN celery = 40)" in out
     assert "pumped 40 records into kafka\n" in out
-    for workload in ("celery", "kafka"):
+    assert "pumped 40 records into workqueue (LLEN job = 40)" in out
+    assert "work-queue runners exited with 0, 0" in out
+    for workload in ("celery", "kafka", "workqueue", "rq"):
         assert f"{workload}: all 40 records processed, duplicates 0" in out
         assert sum(workers_table(out, workload)) == 40, out
     assert len(workers_table(out, "celery")) == 2, "both Celery processes should take work"
@@ -119,4 +121,4 @@ def test_demo_uses_redis_url_when_given(redis_url) -> None:
 
 def test_demo_refuses_workloads_it_does_not_run() -> None:
     done = run_cli("demo", "--workloads", "celery,sidekiq")
-    assert (done.returncode, done.stderr) == (2, "Error: the demo runs celery, kafka; not sidekiq\n")
+    assert (done.returncode, done.stderr) == (2, "Error: the demo runs celery, kafka, workqueue, rq; not sidekiq\n")

@@ -44,6 +44,7 @@ def test_workload_resolution() -> None:
     with pytest.raises(InputError) as info:
         wl.resolve("sidekiq", ["celery"], "celery")
     assert info.value.message == "unknown workload 'sidekiq': choose one of celery, all"
+    assert wl.resolve("all", ["celery", "kafka", "workqueue", "rq"], "celery") == ["celery", "kafka", "workqueue", "rq"]
 
 
 def test_known_but_unconfigured_workload_names_the_setting() -> None:
