@@ -57,6 +57,8 @@ RQ_QUEUE: Final = "default"
 #: RQ keeps a queue's pending job ids in this list; the RQ ScaledObject's ``listName``.
 RQ_QUEUE_LIST: Final = f"rq:queue:{RQ_QUEUE}"
 RQ_TASK: Final = "workers.rq_tasks.process_user"
+#: RQ's registry (a sorted set) of jobs being worked on: in-flight work, countable by KEDA.
+RQ_STARTED_REGISTRY: Final = f"rq:wip:{RQ_QUEUE}"
 
 # --- Results, shared by every workload -----------------------------------------------------
 
