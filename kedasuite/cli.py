@@ -408,6 +408,28 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
                f"{'active' if report.active else 'not active'}")
 
 
+@main.command("check-manifests")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@option("--kubernetes-version", envvar=Env.KUBERNETES_VERSION, default=None,
+        help="Kubernetes version whose API schemas core objects are checked against (default 1.31).")
+@reports_errors
+def check_manifests(paths: tuple[str, ...], kubernetes_version: str | None) -> None:
+    """Render each kustomization PATH and check it offline: KEDA v2.20.2 CRD schemas (strict),
+    Kubernetes schemas, and agreement with the workloads' names. Exit 1 on any problem."""
+    from kedasuite import manifest_checks as mc
+
+    failed = False
+    for path in paths:
+        objs = mc.render(path)
+        problems = mc.check(objs, kubernetes_version or mc.KUBERNETES_VERSION)
+        for problem in problems:
+            click.echo(f"{path}: {problem}")
+        click.echo(f"{path}: {len(objs)} objects, {len(problems) or 'no'} problem{'' if len(problems) == 1 else 's'}")
+        failed = failed or bool(problems)
+    if failed:
+        sys.exit(1)
+
+
 @main.command()
 @option("--redis-url", envvar=Env.REDIS_URL, default=None,
               help="Use this Redis instead of starting an embedded one.")

@@ -1,0 +1,319 @@
+"""Offline checks of rendered Kubernetes manifests: what makes a KEDA demo silently not scale.
+
+Three layers, each returning a list of problems (empty means fine):
+
+* :func:`schema_problems`: KEDA objects against the KEDA v2.20.2 CRD schemas vendored in
+  ``kedasuite/schemas``, made strict: the API server silently drops a field the schema
+  does not know (a misspelt ``pollingInterval`` is simply ignored), so here it is an error.
+* :func:`core_problems`: every other object against the Kubernetes API schema of a named
+  version (``kubernetes-validate``).
+* :func:`contract_problems`: what no schema can see: trigger metadata values are strings,
+  every ``scaleTargetRef`` names a Deployment in the same render, every ``*FromEnv`` names
+  an env var of the target container, list names / topic / group equal the naming
+  contract for the workload the container runs, Job pods restart only on failure, names
+  fit KEDA's limits, one ScaledObject per workload, grace periods exceed task times.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kedasuite import defaults, names
+from kedasuite.errors import SuiteError
+from kedasuite.names import Env
+from kedasuite.worktime import parse_work_time
+
+KEDA_KINDS = {"ScaledObject", "ScaledJob", "TriggerAuthentication", "ClusterTriggerAuthentication"}
+SCHEMA_DIR = Path(__file__).parent / "schemas" / "keda-v2.20.2"
+#: The Kubernetes version core objects are validated for.
+KUBERNETES_VERSION = "1.31"
+#: KEDA names the HPA ``keda-hpa-<name>`` and the webhook caps that at 63 characters.
+MAX_SCALEDOBJECT_NAME = 54
+
+Obj = dict[str, Any]
+
+
+def render(path: str | Path) -> list[Obj]:
+    """``kubectl kustomize PATH``, parsed."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise SuiteError("kubectl is needed to render kustomizations: install it (it includes kustomize)")
+    done = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SuiteError(f"kubectl kustomize {path} failed: {done.stderr.strip()}")
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def ref(obj: Obj) -> str:
+    return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+
+
+# --- KEDA schemas ------------------------------------------------------------------------------
+
+
+def _strict(schema: Any) -> Any:
+    """Forbid unknown fields wherever the schema lists its fields (as a structural schema
+    prunes them), except where it says unknown fields are kept."""
+    if isinstance(schema, dict):
+        out = {k: _strict(v) for k, v in schema.items()}
+        if ("properties" in out and "additionalProperties" not in out
+                and not out.get("x-kubernetes-preserve-unknown-fields")):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+@functools.cache
+def keda_schemas() -> dict[str, dict[str, Any]]:
+    found = {}
+    for path in sorted(SCHEMA_DIR.glob("keda.sh_*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        kind = crd["spec"]["names"]["kind"]
+        (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
+        schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
+        # apiVersion, kind and metadata are checked by the API server itself, not the CRD.
+        schema.setdefault("properties", {})["metadata"] = {"type": "object"}
+        found[kind] = _strict(schema)
+    return found
+
+
+def schema_problems(objs: Iterable[Obj]) -> list[str]:
+    from jsonschema import Draft202012Validator
+
+    problems = []
+    for obj in objs:
+        if obj.get("kind") not in KEDA_KINDS:
+            continue
+        if obj.get("apiVersion") != "keda.sh/v1alpha1":
+            problems.append(f"{ref(obj)}: apiVersion must be keda.sh/v1alpha1, not {obj.get('apiVersion')!r}")
+            continue
+        validator = Draft202012Validator(keda_schemas()[obj["kind"]])
+        for error in sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path)):
+            where = ".".join(str(p) for p in error.absolute_path) or "(top)"
+            problems.append(f"{ref(obj)}: {where}: {error.message}")
+    return problems
+
+
+# --- Core Kubernetes objects -------------------------------------------------------------------
+
+
+def core_problems(objs: Iterable[Obj], version: str = KUBERNETES_VERSION) -> list[str]:
+    import kubernetes_validate
+
+    problems = []
+    for obj in objs:
+        if obj.get("kind") in KEDA_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            where = ".".join(str(p) for p in exc.path) or "(top)"
+            problems.append(f"{ref(obj)}: {where}: {exc.message}")
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            problems.append(f"{ref(obj)}: no schema for it in Kubernetes {version}: {exc}")
+    return problems
+
+
+# --- What the schemas cannot see -----------------------------------------------------------------
+
+#: What each workload's container command means for its trigger: (trigger type, field,
+#: required value, other values allowed in that field).
+WORKLOAD_TRIGGERS: dict[tuple[str, ...], tuple[str, str, str, set[str]]] = {
+    ("worker", names.WORKLOAD_CELERY): ("redis", "listName", names.CELERY_QUEUE, {names.CELERY_UNACKED_HASH}),
+    ("worker", names.WORKLOAD_RQ): ("redis", "listName", names.RQ_QUEUE_LIST, {names.RQ_STARTED_REGISTRY}),
+    ("job", names.WORKLOAD_WORKQUEUE): ("redis", "listName", names.WORKQUEUE_LIST, set()),
+    ("worker", names.WORKLOAD_KAFKA): ("kafka", "topic", names.KAFKA_TOPIC, set()),
+}
+#: Work time when the container does not set WORK_TIME (the CLI's defaults).
+DEFAULT_WORK_TIME = {names.WORKLOAD_KAFKA: defaults.KAFKA_WORK_TIME}
+
+
+def _pod_spec(obj: Obj) -> Obj | None:
+    kind = obj.get("kind")
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        return obj.get("spec", {}).get("template", {}).get("spec")
+    if kind == "ScaledJob":
+        return obj.get("spec", {}).get("jobTargetRef", {}).get("template", {}).get("spec")
+    return None
+
+
+def _env_names(container: Obj, objs: list[Obj]) -> set[str]:
+    found = {e["name"] for e in container.get("env", []) if "name" in e}
+    config_maps = {o["metadata"]["name"]: o for o in objs if o.get("kind") == "ConfigMap"}
+    for source in container.get("envFrom", []):
+        prefix = source.get("prefix", "")
+        cm = source.get("configMapRef", {}).get("name")
+        if cm in config_maps:
+            found |= {prefix + key for key in config_maps[cm].get("data", {})}
+    return found
+
+
+def _env_value(container: Obj, name: str) -> str | None:
+    for entry in container.get("env", []):
+        if entry.get("name") == name and "value" in entry:
+            return str(entry["value"])
+    return None
+
+
+def _scaled_container(obj: Obj, pod: Obj) -> Obj | None:
+    """The container KEDA reads ``*FromEnv`` from: ``envSourceContainerName`` or the first."""
+    containers = pod.get("containers", [])
+    wanted = obj.get("spec", {}).get("scaleTargetRef", {}).get("envSourceContainerName") or obj.get(
+        "spec", {}).get("envSourceContainerName")
+    if wanted:
+        return next((c for c in containers if c.get("name") == wanted), None)
+    return containers[0] if containers else None
+
+
+def _workload(container: Obj) -> tuple[str, ...] | None:
+    args = tuple(container.get("args") or container.get("command") or ())
+    command = tuple(a for a in args if a != "kedasuite")[:2]
+    return command if command in WORKLOAD_TRIGGERS else None
+
+
+def _triggers(obj: Obj) -> Iterator[tuple[int, Obj]]:
+    yield from enumerate(obj.get("spec", {}).get("triggers", []) or [])
+
+
+def contract_problems(objs: list[Obj]) -> list[str]:
+    problems: list[str] = []
+    by_key = {(o.get("kind"), o.get("metadata", {}).get("name")): o for o in objs}
+    auths = {o["metadata"]["name"] for o in objs if o.get("kind") == "TriggerAuthentication"}
+    scaled = [o for o in objs if o.get("kind") in ("ScaledObject", "ScaledJob")]
+
+    targets = Counter()
+    for obj in scaled:
+        spec = obj.get("spec", {})
+        if obj["kind"] == "ScaledObject":
+            name = obj["metadata"]["name"]
+            if len(name) > MAX_SCALEDOBJECT_NAME and not spec.get("advanced", {}).get(
+                    "horizontalPodAutoscalerConfig", {}).get("name"):
+                problems.append(f"{ref(obj)}: name longer than {MAX_SCALEDOBJECT_NAME} characters: KEDA's HPA name "
+                                "keda-hpa-<name> would exceed 63")
+            target = spec.get("scaleTargetRef", {})
+            kind = target.get("kind", "Deployment")
+            targets[(kind, target.get("name"))] += 1
+            workload = by_key.get((kind, target.get("name")))
+            if workload is None:
+                problems.append(f"{ref(obj)}: scaleTargetRef names {kind}/{target.get('name')}, "
+                                "which is not in this render")
+                continue
+            pod = _pod_spec(workload)
+        else:
+            workload = obj
+            pod = _pod_spec(obj)
+            restart = (pod or {}).get("restartPolicy", "Always")
+            if restart not in ("Never", "OnFailure"):
+                problems.append(f"{ref(obj)}: jobTargetRef pods need restartPolicy Never or OnFailure, not "
+                                f"{restart}: every Job creation would fail")
+        if spec.get("minReplicaCount", 0) > spec.get("maxReplicaCount", 100):
+            problems.append(f"{ref(obj)}: minReplicaCount exceeds maxReplicaCount")
+        container = _scaled_container(obj, pod or {})
+        if container is None:
+            problems.append(f"{ref(obj)}: its target has no container to read env from")
+            continue
+        problems += _trigger_problems(obj, container, objs, auths)
+        problems += _grace_problems(workload, pod or {}, container)
+
+    for (kind, name), count in targets.items():
+        if count > 1:
+            problems.append(f"{kind}/{name}: targeted by {count} ScaledObjects; KEDA allows one")
+    return problems
+
+
+def _trigger_problems(obj: Obj, container: Obj, objs: list[Obj], auths: set[str]) -> list[str]:
+    problems = []
+    env = _env_names(container, objs)
+    workload = _workload(container)
+    for index, trigger in _triggers(obj):
+        where = f"{ref(obj)}: trigger {index} ({trigger.get('type')})"
+        metadata = trigger.get("metadata") or {}
+        for key, value in metadata.items():
+            if not isinstance(value, str):
+                problems.append(f"{where}: metadata.{key} must be a string, e.g. \"{value}\"; KEDA rejects {value!r}")
+            if key.endswith("FromEnv") and isinstance(value, str) and value not in env:
+                problems.append(f"{where}: {key} names {value}, which container {container.get('name')} does not set")
+        auth = trigger.get("authenticationRef")
+        if auth and auth.get("kind", "TriggerAuthentication") == "TriggerAuthentication" and auth.get("name") not in auths:
+            problems.append(f"{where}: authenticationRef names TriggerAuthentication/{auth.get('name')}, "
+                            "which is not in this render")
+    if workload is None:
+        return problems
+    kind, field, required, allowed = WORKLOAD_TRIGGERS[workload]
+    mine = [t for _, t in _triggers(obj) if t.get("type") == kind]
+    values = [(t.get("metadata") or {}).get(field) for t in mine]
+    command = " ".join(workload)
+    if required not in values:
+        problems.append(f"{ref(obj)}: scales `{command}`, which works on {field} {required!r}, but its {kind} "
+                        f"triggers watch {values or 'nothing'}")
+    for value in values if required in values else []:
+        if value != required and value not in allowed:
+            problems.append(f"{ref(obj)}: {kind} trigger {field} {value!r} is not one `{command}` uses "
+                            f"({', '.join(sorted({required, *allowed}))})")
+    if kind == "kafka":
+        problems += _kafka_problems(obj, container, mine)
+    return problems
+
+
+def _kafka_problems(obj: Obj, container: Obj, triggers: list[Obj]) -> list[str]:
+    problems = []
+    group = _env_value(container, Env.KAFKA_CONSUMER_GROUP) or names.KAFKA_CONSUMER_GROUP
+    topic = _env_value(container, Env.KAFKA_TOPIC) or names.KAFKA_TOPIC
+    reset = _env_value(container, Env.KAFKA_OFFSET_RESET) or defaults.KAFKA_OFFSET_RESET
+    partitions = int(_env_value(container, Env.KAFKA_PARTITIONS) or defaults.KAFKA_PARTITIONS)
+    for trigger in triggers:
+        metadata = trigger.get("metadata") or {}
+        if metadata.get("consumerGroup", group) != group or group != names.KAFKA_CONSUMER_GROUP:
+            problems.append(f"{ref(obj)}: kafka trigger consumerGroup {metadata.get('consumerGroup')!r} is not the "
+                            f"consumers' group {group!r} (contract: {names.KAFKA_CONSUMER_GROUP!r})")
+        if metadata.get("topic") != topic:
+            problems.append(f"{ref(obj)}: kafka trigger topic {metadata.get('topic')!r} is not the consumers' "
+                            f"topic {topic!r}")
+        policy = metadata.get("offsetResetPolicy", "latest")
+        if policy != reset:
+            problems.append(f"{ref(obj)}: kafka trigger offsetResetPolicy {policy!r} differs from the consumers' "
+                            f"KAFKA_OFFSET_RESET {reset!r}: KEDA would count lag the consumers do not have")
+    maximum = obj.get("spec", {}).get("maxReplicaCount", 100)
+    if maximum > partitions:
+        problems.append(f"{ref(obj)}: maxReplicaCount {maximum} exceeds the topic's {partitions} partitions: "
+                        "the extra consumers would sit idle")
+    return problems
+
+
+def _grace_problems(workload: Obj, pod: Obj, container: Obj) -> list[str]:
+    command = _workload(container)
+    if command is None:
+        return []
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    spec = _env_value(container, Env.WORK_TIME) or DEFAULT_WORK_TIME.get(command[1], defaults.WORK_TIME)
+    longest = parse_work_time(spec).max_seconds
+    problems = []
+    if grace <= longest:
+        problems.append(f"{ref(workload)}: terminationGracePeriodSeconds {grace} does not exceed the longest task "
+                        f"({longest:g} s, WORK_TIME={spec}): scale-down would kill work in progress")
+    if command[1] == names.WORKLOAD_CELERY:
+        visibility = int(_env_value(container, Env.CELERY_VISIBILITY_TIMEOUT) or defaults.CELERY_VISIBILITY_TIMEOUT)
+        if visibility <= longest:
+            problems.append(f"{ref(workload)}: CELERY_VISIBILITY_TIMEOUT {visibility} does not exceed the longest "
+                            f"task ({longest:g} s): slow tasks would be delivered twice")
+    if command[1] == names.WORKLOAD_WORKQUEUE:
+        hold = float(_env_value(container, Env.WORKQUEUE_GRACE_PERIOD) or defaults.WORKQUEUE_GRACE_PERIOD)
+        if hold >= grace:
+            problems.append(f"{ref(workload)}: WORKQUEUE_GRACE_PERIOD {hold:g} must be shorter than "
+                            f"terminationGracePeriodSeconds {grace}, or the kubelet kills the item in hand")
+    return problems
+
+
+def check(objs: list[Obj], version: str = KUBERNETES_VERSION) -> list[str]:
+    return schema_problems(objs) + core_problems(objs, version) + contract_problems(objs)

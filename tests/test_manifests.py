@@ -1,0 +1,252 @@
+"""Every kustomize combination renders, validates, and agrees with the naming contract.
+
+Offline: ``kubectl kustomize`` renders, the KEDA v2.20.2 CRD schemas (vendored) and
+Kubernetes' own schemas validate, and :mod:`kedasuite.manifest_checks` checks what the
+schemas cannot. The second half breaks a good render in each way the checker must catch.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kedasuite import manifest_checks as mc
+
+ROOT = Path(__file__).resolve().parent.parent
+K8S = ROOT / "k8s"
+KEDA_COMPONENTS = ["celery-scaledobject", "kafka-scaledobject", "rq-scaledobject", "workqueue-scaledjob"]
+
+
+def combination(tmp_path: Path, components: list[str]) -> Path:
+    """A throwaway kustomization: the base plus these components."""
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": "kedasuite",
+        # kustomize wants relative paths
+        "resources": [os.path.relpath(K8S / "base", tmp_path)],
+        "components": [os.path.relpath(K8S / "components" / c, tmp_path) for c in components],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return tmp_path
+
+
+COMBINATIONS = {
+    "base": lambda tmp: K8S / "base",
+    "overlays/local": lambda tmp: K8S / "overlays" / "local",
+    "overlays/managed": lambda tmp: K8S / "overlays" / "managed",
+    **{f"base+{c}": (lambda tmp, c=c: combination(tmp, [c])) for c in KEDA_COMPONENTS},
+}
+
+
+@pytest.fixture(scope="module")
+def local() -> list[dict[str, Any]]:
+    return mc.render(K8S / "overlays" / "local")
+
+
+def test_every_overlay_and_component_has_a_readme_or_comment() -> None:
+    for component in (K8S / "components").iterdir():
+        assert (component / "README.md").is_file(), f"{component.name} has no README.md"
+    assert sorted(p.name for p in (K8S / "overlays").iterdir()) == ["local", "managed"]
+
+
+@pytest.mark.parametrize("name", list(COMBINATIONS))
+def test_combination_renders_and_passes_every_check(name: str, tmp_path: Path) -> None:
+    objs = mc.render(COMBINATIONS[name](tmp_path))
+    assert objs
+    assert mc.check(objs) == []
+    assert {o["metadata"].get("namespace") for o in objs if o["kind"] != "Namespace"} == {"kedasuite"}
+
+
+def test_local_overlay_scales_every_workload(local) -> None:
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in local}
+    assert {("ScaledObject", "celery-worker"), ("ScaledObject", "kafka-consumer"), ("ScaledObject", "rq-worker"),
+            ("ScaledJob", "workqueue")} <= kinds
+    assert ("Job", "workqueue") not in kinds, "the ScaledJob replaces the base's plain Job"
+
+
+def test_managed_overlay_has_no_brokers_and_no_secret_values() -> None:
+    objs = mc.render(K8S / "overlays" / "managed")
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in objs}
+    assert not {("Deployment", "redis"), ("Deployment", "kafka"), ("Service", "redis")} & kinds
+    assert not [o for o in objs if o["kind"] == "Secret"], "Secrets are created by the user, never committed"
+    for obj in objs:
+        if obj["kind"] in ("ScaledObject", "ScaledJob"):
+            for trigger in obj["spec"]["triggers"]:
+                assert trigger["authenticationRef"]["name"] in {"redis-auth", "kafka-auth"}
+                assert "password" not in trigger["metadata"]
+
+
+def test_pods_are_locked_down(local) -> None:
+    for obj in local:
+        pod = mc._pod_spec(obj)
+        if pod is None:
+            continue
+        assert pod["securityContext"]["runAsNonRoot"] is True, mc.ref(obj)
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", mc.ref(obj)
+        for container in pod["containers"] + pod.get("initContainers", []):
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True, mc.ref(obj)
+            assert security["allowPrivilegeEscalation"] is False, mc.ref(obj)
+            assert security["capabilities"]["drop"] == ["ALL"], mc.ref(obj)
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), mc.ref(obj)
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]), mc.ref(obj)
+            if container.get("ports"):
+                assert "readinessProbe" in container and "livenessProbe" in container, mc.ref(obj)
+
+
+def checkov() -> str:
+    for candidate in (ROOT / ".venv-tools" / "bin" / "checkov", shutil.which("checkov")):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    pytest.fail("checkov is not installed: run scripts/bootstrap (it puts checkov in .venv-tools)")
+
+
+@pytest.mark.parametrize("name", ["base", "overlays/local", "overlays/managed"])
+def test_checkov_finds_nothing_in_the_rendered_manifests(name: str, tmp_path: Path) -> None:
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(yaml.safe_dump_all(mc.render(COMBINATIONS[name](tmp_path))))
+    done = subprocess.run([checkov(), "-f", str(rendered), "--framework", "kubernetes", "--compact", "--quiet",
+                           "--skip-download"], capture_output=True, text=True, env={**os.environ, "LOG_LEVEL": "ERROR"})
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert "Failed checks: 0" in done.stdout or not done.stdout.strip()
+
+
+def test_checkov_finds_nothing_in_the_dockerfile() -> None:
+    dockerfile = ROOT / "Dockerfile"
+    assert dockerfile.is_file()
+    done = subprocess.run([checkov(), "-f", str(dockerfile), "--framework", "dockerfile", "--compact", "--quiet",
+                           "--skip-download"], capture_output=True, text=True, env={**os.environ, "LOG_LEVEL": "ERROR"})
+    assert done.returncode == 0, done.stdout[-4000:]
+
+
+# --- The checker catches each way a manifest goes wrong -------------------------------------------
+
+
+def find(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
+def container_of(objs: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return find(objs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+
+
+def set_env(container: dict[str, Any], name: str, value: str) -> None:
+    container["env"] = [e for e in container["env"] if e["name"] != name] + [{"name": name, "value": value}]
+
+
+Breakage = Callable[[list[dict[str, Any]]], None]
+BREAKAGES: dict[str, tuple[Breakage, str]] = {
+    "unknown field": (
+        lambda o: find(o, "ScaledObject", "celery-worker")["spec"].update(pollingIntervall=5),
+        "ScaledObject/celery-worker: spec: Additional properties are not allowed ('pollingIntervall' was unexpected)"),
+    "misspelt trigger field": (
+        lambda o: find(o, "ScaledObject", "rq-worker")["spec"]["triggers"][0].update(metdata={}),
+        "ScaledObject/rq-worker: spec.triggers.0: Additional properties are not allowed ('metdata' was unexpected)"),
+    "number in metadata": (
+        lambda o: find(o, "ScaledObject", "celery-worker")["spec"]["triggers"][0]["metadata"].update(listLength=10),
+        "ScaledObject/celery-worker: trigger 0 (redis): metadata.listLength must be a string, e.g. \"10\"; "
+        "KEDA rejects 10"),
+    "missing target": (
+        lambda o: find(o, "ScaledObject", "rq-worker")["spec"]["scaleTargetRef"].update(name="rq-workers"),
+        "ScaledObject/rq-worker: scaleTargetRef names Deployment/rq-workers, which is not in this render"),
+    "env var not in the container": (
+        lambda o: find(o, "ScaledObject", "celery-worker")["spec"]["triggers"][0]["metadata"].update(
+            addressFromEnv="REDIS_HOST"),
+        "ScaledObject/celery-worker: trigger 0 (redis): addressFromEnv names REDIS_HOST, which container "
+        "celery-worker does not set"),
+    "wrong list": (
+        lambda o: find(o, "ScaledObject", "celery-worker")["spec"]["triggers"][0]["metadata"].update(
+            listName="celery-tasks"),
+        "ScaledObject/celery-worker: scales `worker celery`, which works on listName 'celery', but its redis "
+        "triggers watch ['celery-tasks', 'unacked']"),
+    "a list the workload does not use": (
+        lambda o: find(o, "ScaledObject", "rq-worker")["spec"]["triggers"][1]["metadata"].update(
+            listName="rq:queue:high"),
+        "ScaledObject/rq-worker: redis trigger listName 'rq:queue:high' is not one `worker rq` uses "
+        "(rq:queue:default, rq:wip:default)"),
+    "wrong work-queue list": (
+        lambda o: find(o, "ScaledJob", "workqueue")["spec"]["triggers"][0]["metadata"].update(listName="jobs"),
+        "ScaledJob/workqueue: scales `job workqueue`, which works on listName 'job', but its redis triggers "
+        "watch ['jobs']"),
+    "wrong topic": (
+        lambda o: find(o, "ScaledObject", "kafka-consumer")["spec"]["triggers"][0]["metadata"].update(topic="users"),
+        "ScaledObject/kafka-consumer: kafka trigger topic 'users' is not the consumers' topic 'test-topic'"),
+    "wrong group": (
+        lambda o: find(o, "ScaledObject", "kafka-consumer")["spec"]["triggers"][0]["metadata"].update(
+            consumerGroup="other"),
+        "ScaledObject/kafka-consumer: kafka trigger consumerGroup 'other' is not the consumers' group "
+        "'test-consumer-group' (contract: 'test-consumer-group')"),
+    "reset policies differ": (
+        lambda o: find(o, "ScaledObject", "kafka-consumer")["spec"]["triggers"][0]["metadata"].update(
+            offsetResetPolicy="latest"),
+        "ScaledObject/kafka-consumer: kafka trigger offsetResetPolicy 'latest' differs from the consumers' "
+        "KAFKA_OFFSET_RESET 'earliest': KEDA would count lag the consumers do not have"),
+    "more consumers than partitions": (
+        lambda o: find(o, "ScaledObject", "kafka-consumer")["spec"].update(maxReplicaCount=8),
+        "ScaledObject/kafka-consumer: maxReplicaCount 8 exceeds the topic's 5 partitions: the extra consumers "
+        "would sit idle"),
+    "job pods that restart always": (
+        lambda o: find(o, "ScaledJob", "workqueue")["spec"]["jobTargetRef"]["template"]["spec"].update(
+            restartPolicy="Always"),
+        "ScaledJob/workqueue: jobTargetRef pods need restartPolicy Never or OnFailure, not Always: every Job "
+        "creation would fail"),
+    "name too long": (
+        lambda o: find(o, "ScaledObject", "rq-worker")["metadata"].update(name="r" * 55),
+        f"ScaledObject/{'r' * 55}: name longer than 54 characters: KEDA's HPA name keda-hpa-<name> would exceed 63"),
+    "two scaledobjects, one workload": (
+        lambda o: o.append(dict(copy.deepcopy(find(o, "ScaledObject", "rq-worker")), metadata={"name": "rq-2"})),
+        "Deployment/rq-worker: targeted by 2 ScaledObjects; KEDA allows one"),
+    "grace period shorter than a task": (
+        lambda o: find(o, "Deployment", "kafka-consumer")["spec"]["template"]["spec"].update(
+            terminationGracePeriodSeconds=5),
+        "Deployment/kafka-consumer: terminationGracePeriodSeconds 5 does not exceed the longest task (10 s, "
+        "WORK_TIME=fixed:10): scale-down would kill work in progress"),
+    "longer tasks than the grace period": (
+        lambda o: set_env(container_of(o, "celery-worker"), "WORK_TIME", "uniform:1:45"),
+        "Deployment/celery-worker: terminationGracePeriodSeconds 30 does not exceed the longest task (45 s, "
+        "WORK_TIME=uniform:1:45): scale-down would kill work in progress"),
+    "unknown authentication": (
+        lambda o: find(o, "ScaledObject", "celery-worker")["spec"]["triggers"][0].update(
+            authenticationRef={"name": "nope"}),
+        "ScaledObject/celery-worker: trigger 0 (redis): authenticationRef names TriggerAuthentication/nope, "
+        "which is not in this render"),
+    "core object typo": (
+        lambda o: find(o, "Deployment", "pump")["spec"].update(replica=2),
+        "Deployment/pump: spec: Additional properties are not allowed ('replica' was unexpected)"),
+}
+
+
+@pytest.mark.parametrize("breakage", list(BREAKAGES))
+def test_a_broken_manifest_is_caught(local, breakage: str) -> None:
+    broken = copy.deepcopy(local)
+    damage, expected = BREAKAGES[breakage]
+    damage(broken)
+    problems = mc.check(broken)
+    assert expected in problems, "\n".join(problems)
+
+
+def test_check_manifests_command(tmp_path: Path) -> None:
+    good = subprocess.run([sys.executable, "-m", "kedasuite", "check-manifests", "k8s/overlays/local"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert (good.returncode, good.stdout) == (0, "k8s/overlays/local: 28 objects, no problems\n")
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    objs = mc.render(K8S / "overlays" / "local")
+    find(objs, "ScaledObject", "celery-worker")["spec"]["triggers"][0]["metadata"]["listName"] = "tasks"
+    (broken / "all.yaml").write_text(yaml.safe_dump_all(objs))
+    (broken / "kustomization.yaml").write_text("resources: [all.yaml]\n")
+    bad = subprocess.run([sys.executable, "-m", "kedasuite", "check-manifests", str(broken)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert f"{broken}: 28 objects, 1 problem" in bad.stdout.splitlines()[-1]
