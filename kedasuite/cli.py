@@ -416,7 +416,11 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
 def check_manifests(paths: tuple[str, ...], kubernetes_version: str | None) -> None:
     """Render each kustomization PATH and check it offline: KEDA v2.20.2 CRD schemas (strict),
     Kubernetes schemas, and agreement with the workloads' names. Exit 1 on any problem."""
-    from kedasuite import manifest_checks as mc
+    try:
+        from kedasuite import manifest_checks as mc
+    except ImportError as exc:
+        raise UserError(f"check-manifests needs the 'check' extra ({exc.name} is missing): "
+                        "pip install 'kedasuite[check]'") from exc
 
     failed = False
     for path in paths:

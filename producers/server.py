@@ -37,5 +37,7 @@ def serve(app: Flask, host: str, port: int, threads: int) -> None:
             "threads": threads,
             "accesslog": "-",
             "graceful_timeout": 20,
+            # gunicorn 23+ opens a control socket under $HOME; a read-only pod has no use for it.
+            "control_socket_disable": True,
         },
     ).run()
