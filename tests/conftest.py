@@ -94,7 +94,11 @@ def _databases(redis_server: str) -> Iterator[int]:
     count = int(client.config_get("databases").get("databases", 16))
     client.close()
     # Database 0 is left alone: it may be someone's data when REDIS_URL points elsewhere.
-    return itertools.cycle(range(1, count))
+    # Under pytest-xdist, workers sharing one server (REDIS_URL) take disjoint databases.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+    mine = [db for db in range(1, count) if db % workers == index % workers]
+    return itertools.cycle(mine)
 
 
 @pytest.fixture

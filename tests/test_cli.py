@@ -101,7 +101,8 @@ def test_demo_with_embedded_servers_needs_nothing_but_python() -> None:
     out = done.stdout
     assert out.startswith("started embedded redis-server at redis://127.0.0.1:")
     assert "started embedded Kafka broker (tansu) at 127.0.0.1:" in out
-    assert "pumped 40 records into celery (LLEN celery = 40)" in out
+    # the Celery worker is already consuming, so the backlog read after pumping may be lower
+    assert re.search(r"^pumped 40 records into celery \(LLEN celery = \d+\)$", out, flags=re.M), out
     assert "pumped 40 records into kafka\n" in out
     assert "pumped 40 records into workqueue (LLEN job = 40)" in out
     assert "work-queue runners exited with 0, 0" in out
