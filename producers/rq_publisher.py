@@ -10,28 +10,22 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import redis
 from rq import Queue, Retry
 
 from kedasuite import defaults
-from kedasuite.clients import check_redis, redis_client, unreachable_redis
 from kedasuite.names import RQ_QUEUE, RQ_TASK, WORKLOAD_RQ, Env
 from producers.records import UserRecord
+from producers.redis_publisher import RedisPublisher
 
 
-class RQPublisher:
+class RQPublisher(RedisPublisher):
     workload = WORKLOAD_RQ
-    error = None
 
     def __init__(self, redis_url: str) -> None:
-        self._url = redis_url
-        self._client = redis_client(redis_url)
+        super().__init__(redis_url)
         self._queue = Queue(RQ_QUEUE, connection=self._client)
         self._timeout = int(os.environ.get(Env.RQ_JOB_TIMEOUT, defaults.RQ_JOB_TIMEOUT))
         self._retry = Retry(max=int(os.environ.get(Env.RQ_RETRIES, defaults.RQ_RETRIES)))
-
-    def check(self) -> None:
-        check_redis(self._client, self._url)
 
     def publish(self, records: Sequence[UserRecord]) -> int:
         jobs = [
@@ -39,16 +33,11 @@ class RQPublisher:
                                retry=self._retry, description=f"process_user({r.id})")
             for r in records
         ]
-        try:
+
+        def enqueue() -> None:
             with self._client.pipeline() as pipe:
                 self._queue.enqueue_many(jobs, pipeline=pipe)
                 pipe.execute()
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise unreachable_redis(self._url, exc) from exc
+
+        self._send(enqueue)
         return len(jobs)
-
-    def flush(self) -> int:
-        return 0
-
-    def close(self) -> None:
-        self._client.close()
