@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 from jobs.workqueue import Lease, LeaseAttempt, Outcome, WorkQueue
+from kedasuite import defaults
 from kedasuite.names import WORKLOAD_WORKQUEUE
 from kedasuite.worktime import WorkTime
 from workers.results import PoisonMessage, item_key, record_key, result_fields, validate_record, worker_identity
@@ -65,7 +66,8 @@ def parse_item(raw: bytes, token: str) -> tuple[str, dict[str, str]]:
 
 class Runner:
     def __init__(self, queue: WorkQueue, work_time: WorkTime, *, max_items: int | None = None,
-                 idle_timeout: float = 60.0, grace_period: float = 20.0, fail_pattern: str | None = None,
+                 idle_timeout: float = defaults.WORKQUEUE_IDLE_TIMEOUT,
+                 grace_period: float = defaults.WORKQUEUE_GRACE_PERIOD, fail_pattern: str | None = None,
                  poll_interval: float = 0.5, holder: str | None = None) -> None:
         self.queue = queue
         self.work_time = work_time

@@ -30,6 +30,7 @@ from typing import Any
 
 import redis
 
+from kedasuite import defaults
 from kedasuite.names import (
     DEAD_LETTER_PREFIX,
     WORKLOAD_WORKQUEUE,
@@ -201,7 +202,8 @@ _OUTCOMES = {1: Outcome.COMPLETED, 0: Outcome.DUPLICATE, -1: Outcome.NOT_HOLDER}
 
 
 class WorkQueue:
-    def __init__(self, client: redis.Redis, *, max_attempts: int = 3, lease_seconds: float = 30.0) -> None:
+    def __init__(self, client: redis.Redis, *, max_attempts: int = defaults.WORKQUEUE_MAX_ATTEMPTS,
+                 lease_seconds: float = defaults.WORKQUEUE_LEASE_SECONDS) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.client = client
