@@ -59,6 +59,12 @@ class _ServerProcess:
                 self._proc.kill()
                 self._proc.wait()
 
+    def crash(self) -> None:
+        """SIGKILL the server, as a lost node would: no goodbye to any client."""
+        if self._proc and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
     def __enter__(self) -> Self:
         return self.start()
 

@@ -112,6 +112,7 @@ def test_a_broker_that_dies_mid_run_is_reported_exactly(redis_url, redis_client)
         assert response.status_code == 202
         status_url = response.get_json()["status_url"]
         wait_for(lambda: client.get(status_url).get_json()["sent"] >= 5000, 30, "some records sent")
+        server.crash()
     final = finished(client, status_url)
     assert final["state"] == "failed"
     assert final["sent"] + final["failed"] == 1_000_000

@@ -179,7 +179,9 @@ def test_a_kafka_broker_lost_mid_run_is_reported_exactly() -> None:
     from producers.workloads import BrokerConfig
 
     with EmbeddedKafka() as broker:
-        kafka = KafkaSettings(bootstrap=broker.bootstrap, extra={"message.timeout.ms": "3000"})
+        # A small producer queue keeps the pump at the broker's pace, so the crash lands mid-run.
+        kafka = KafkaSettings(bootstrap=broker.bootstrap, extra={"message.timeout.ms": "3000",
+                                                                 "queue.buffering.max.messages": "2000"})
         settings = PumpSettings(brokers=BrokerConfig(redis_url=None, kafka=kafka), workloads=["kafka"],
                                 default_workload="kafka")
         client = create_app(settings).test_client()
@@ -187,6 +189,7 @@ def test_a_kafka_broker_lost_mid_run_is_reported_exactly() -> None:
         assert response.status_code == 202
         status_url = response.get_json()["status_url"]
         wait_for(lambda: client.get(status_url).get_json()["sent"] >= 20_000, 60, "some records acknowledged")
+        broker.crash()
     final = wait_for(lambda: (b := client.get(status_url).get_json())["done"] and b, 90, "the run to give up")
     assert final["state"] == "failed"
     assert final["sent"] + final["failed"] == 1_000_000
