@@ -156,20 +156,14 @@ def pump(workload: str | None, count: str, seed: str | None, id_prefix: str | No
     Exits 1 when any record did not reach its broker, 2 on bad input or an unreachable
     broker (nothing sent).
     """
-    from producers import workloads as wl
-    from producers.engine import new_run, pump_stream, validate_count
-    from producers.http_pump import parse_seed
+    from producers.engine import pump_stream
+    from producers.http_pump import prepare_run
     from producers.records import RecordFactory
 
     s = _settings(**settings)
-    n = validate_count(count, s.max_count)
-    names = wl.resolve(workload, s.workloads, s.default_workload)
-    seed_value = parse_seed(seed)
-    publishers = [wl.make_publisher(name, s.brokers) for name in names]
-    for publisher in publishers:
-        publisher.check()
-    run = new_run(n, names, seed_value, id_prefix)
-    factory = RecordFactory(seed_value)
+    run, publishers = prepare_run(s, count, workload, seed, id_prefix)
+    n = run.count
+    factory = RecordFactory(run.seed)
     show = sys.stderr.isatty() if progress is None else progress
     for stream, publisher in zip(run.streams, publishers):
         with click.progressbar(length=n, label=stream.workload, file=sys.stderr if show else open(os.devnull, "w")) as bar:

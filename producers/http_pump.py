@@ -61,6 +61,26 @@ def parse_seed(raw: object) -> int | None:
         raise InputError(f"seed must be an integer, got {str(raw)!r}") from None
 
 
+def prepare_run(settings: PumpSettings, count: object, workload: str | None, seed: object = None,
+                id_prefix: str | None = None) -> tuple[PumpRun, list[wl.Publisher]]:
+    """Validate a request and check its brokers; nothing is sent unless all of it is sound.
+
+    Shared by the HTTP pump and the CLI pump, so both refuse the same input with the same words.
+    """
+    n = validate_count(count, settings.max_count)
+    names = wl.resolve(workload, settings.workloads, settings.default_workload)
+    seed_value = parse_seed(seed)
+    publishers = [wl.make_publisher(name, settings.brokers) for name in names]
+    try:
+        for publisher in publishers:
+            publisher.check()
+    except SuiteError:
+        for publisher in publishers:
+            publisher.close()
+        raise
+    return new_run(n, names, seed_value, id_prefix), publishers
+
+
 class Pump:
     """Starts runs in the background and remembers them; the Flask app is a thin skin."""
 
@@ -69,19 +89,7 @@ class Pump:
         self.runs = RunRegistry()
 
     def start(self, count: object, workload: str | None, seed: object = None) -> PumpRun:
-        s = self.settings
-        n = validate_count(count, s.max_count)
-        names = wl.resolve(workload, s.workloads, s.default_workload)
-        seed_value = parse_seed(seed)
-        publishers = [wl.make_publisher(name, s.brokers) for name in names]
-        try:
-            for publisher in publishers:
-                publisher.check()
-        except SuiteError:
-            for publisher in publishers:
-                publisher.close()
-            raise
-        run = new_run(n, names, seed_value)
+        run, publishers = prepare_run(self.settings, count, workload, seed)
         self.runs.add(run)
         threading.Thread(target=self._pump, args=(run, publishers), name=f"pump-{run.id}", daemon=True).start()
         return run

@@ -111,12 +111,16 @@ def checkov() -> str:
     pytest.fail("checkov is not installed: run scripts/bootstrap (it puts checkov in .venv-tools)")
 
 
+def run_checkov(path: Path, framework: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([checkov(), "-f", str(path), "--framework", framework, "--compact", "--quiet",
+                           "--skip-download"], capture_output=True, text=True, env={**os.environ, "LOG_LEVEL": "ERROR"})
+
+
 @pytest.mark.parametrize("name", ["base", "overlays/local", "overlays/managed"])
 def test_checkov_finds_nothing_in_the_rendered_manifests(name: str, tmp_path: Path) -> None:
     rendered = tmp_path / "rendered.yaml"
     rendered.write_text(yaml.safe_dump_all(mc.render(COMBINATIONS[name](tmp_path))))
-    done = subprocess.run([checkov(), "-f", str(rendered), "--framework", "kubernetes", "--compact", "--quiet",
-                           "--skip-download"], capture_output=True, text=True, env={**os.environ, "LOG_LEVEL": "ERROR"})
+    done = run_checkov(rendered, "kubernetes")
     assert done.returncode == 0, done.stdout[-4000:]
     assert "Failed checks: 0" in done.stdout or not done.stdout.strip()
 
@@ -124,8 +128,7 @@ def test_checkov_finds_nothing_in_the_rendered_manifests(name: str, tmp_path: Pa
 def test_checkov_finds_nothing_in_the_dockerfile() -> None:
     dockerfile = ROOT / "Dockerfile"
     assert dockerfile.is_file()
-    done = subprocess.run([checkov(), "-f", str(dockerfile), "--framework", "dockerfile", "--compact", "--quiet",
-                           "--skip-download"], capture_output=True, text=True, env={**os.environ, "LOG_LEVEL": "ERROR"})
+    done = run_checkov(dockerfile, "dockerfile")
     assert done.returncode == 0, done.stdout[-4000:]
 
 
