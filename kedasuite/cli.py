@@ -118,6 +118,20 @@ def pump_settings_options(func: F) -> F:
     return func
 
 
+def keda_source_options(func: F) -> F:
+    """Where ``status`` (and the pump's /status) find the ScaledObjects and the ScaledJob."""
+    options = [
+        option("--overlay", envvar=Env.KEDA_OVERLAY, default=None,
+               show_default="k8s/overlays/local if present, else the render bundled with the package",
+               help="Kustomize directory to render with kubectl."),
+        option("--manifests", envvar=Env.KEDA_MANIFESTS, default=None, type=click.Path(dir_okay=False),
+               help="A file of rendered manifests (kubectl kustomize ... > file); wins over --overlay."),
+    ]
+    for decorate in reversed(options):
+        func = decorate(func)
+    return func
+
+
 def _settings(redis_url: str, workloads: str, default_workload: str, max_count: int, batch_size: int,
               **kafka: Any) -> Any:
     from producers.http_pump import PumpSettings
@@ -186,13 +200,20 @@ def pump(workload: str | None, count: str, seed: str | None, id_prefix: str | No
 @option("--threads", envvar=Env.PUMP_THREADS, default=defaults.PUMP_THREADS, type=int,
               help="Request threads in the gunicorn worker.")
 @pump_settings_options
+@keda_source_options
 @reports_errors
-def serve(host: str, port: int, threads: int, **settings: Any) -> None:
-    """Run the HTTP pump under gunicorn: curl "localhost:8080/pump?count=100"."""
+def serve(host: str, port: int, threads: int, overlay: str | None, manifests: str | None, **settings: Any) -> None:
+    """Run the HTTP pump under gunicorn: curl "localhost:8080/pump?count=100".
+
+    Also serves GET /status (what KEDA would decide now, as ``kedasuite status --json``).
+    """
+    import dataclasses
+
     from producers.http_pump import create_app
     from producers.server import serve as run_server
 
-    run_server(create_app(_settings(**settings)), host, port, threads)
+    pump_settings = dataclasses.replace(_settings(**settings), keda_overlay=overlay, keda_manifests=manifests)
+    run_server(create_app(pump_settings), host, port, threads)
 
 
 @main.group()
@@ -400,6 +421,53 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
     click.echo(f"total lag {report.total}; KEDA metric {report.metric} (lagThreshold {lag_threshold}, "
                f"offsetResetPolicy {offset_reset_policy}, {report.partitions} partitions); "
                f"{'active' if report.active else 'not active'}")
+
+
+@main.command()
+@redis_url_option
+@kafka_options
+@option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
+@keda_source_options
+@option("--workload", "-w", "workloads", multiple=True, type=click.Choice(DEMO_WORKLOADS),
+        help="Only these workloads (repeatable); default: all four.")
+@option("--running-jobs", default=0, type=click.IntRange(min=0),
+        help="ScaledJob: Jobs running now (KEDA counts them; only a cluster knows).")
+@option("--pending-jobs", default=0, type=click.IntRange(min=0),
+        help="ScaledJob: of those, Jobs whose pod is not running yet.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the pump's GET /status) instead of a table.")
+@click.option("--watch", is_flag=True, help="Refresh in place until interrupted.")
+@option("--interval", envvar=Env.STATUS_INTERVAL, default=2.0, type=click.FloatRange(min=0.1),
+        help="Seconds between refreshes with --watch.")
+@reports_errors
+def status(redis_url: str, group: str, overlay: str | None, manifests: str | None, workloads: tuple[str, ...],
+           running_jobs: int, pending_jobs: int, as_json: bool, watch: bool, interval: float, **kafka: Any) -> None:
+    """What KEDA's triggers read right now and what KEDA and the HPA would decide.
+
+    For each workload: the metric of each trigger of its ScaledObject / ScaledJob (list
+    length by key type, Kafka lag with KEDA's rules), work in flight, results so far, the
+    activation decision and the replica count (or new Jobs) KEDA and the HPA would target.
+    """
+    import json
+    import time
+
+    from kedasuite.status import WORKLOADS, StatusReader, load_scalers, render_text
+
+    scalers, source = load_scalers(manifests, overlay)
+    reader = StatusReader(scalers, source, redis_url, kafka_settings(group=group, **kafka),
+                          list(workloads) or list(WORKLOADS), running_jobs=running_jobs, pending_jobs=pending_jobs)
+    with reader:
+        while True:
+            snapshot = reader.read()
+            text = json.dumps(snapshot) if as_json else render_text(snapshot)
+            if watch and not as_json and sys.stdout.isatty():
+                click.clear()
+            click.echo(text)
+            if not watch:
+                return
+            try:
+                time.sleep(interval)
+            except KeyboardInterrupt:
+                return
 
 
 @main.command("check-manifests")

@@ -66,6 +66,9 @@ RQ_STARTED_REGISTRY: Final = f"rq:wip:{RQ_QUEUE}"
 RECORD_KEY_PREFIX: Final = "users:"
 #: Work-queue items that are not user records (``apple``) leave ``items:<token>``.
 ITEM_KEY_PREFIX: Final = "items:"
+#: ``GET processed:<workload>``: how many distinct results the workload's workers wrote
+#: (redeliveries not counted); what ``status`` and the dashboard show as processed.
+PROCESSED_COUNT_PREFIX: Final = "processed:"
 #: Per-workload dead-letter list: ``deadletter:<workload>`` holds poison messages as JSON
 #: with the reason they were parked.
 DEAD_LETTER_PREFIX: Final = "deadletter:"
@@ -146,6 +149,11 @@ class Env:
     PUMP_SEED: Final = "PUMP_SEED"
     PUMP_ID_PREFIX: Final = "PUMP_ID_PREFIX"
     PUMP_PROGRESS: Final = "PUMP_PROGRESS"
+
+    # `status` and the pump's /status: where the ScaledObjects / ScaledJob come from.
+    KEDA_OVERLAY: Final = "KEDA_OVERLAY"
+    KEDA_MANIFESTS: Final = "KEDA_MANIFESTS"
+    STATUS_INTERVAL: Final = "STATUS_INTERVAL"
 
     # The embedded demo.
     DEMO_COUNT: Final = "DEMO_COUNT"

@@ -35,6 +35,9 @@ class PumpSettings:
     default_workload: str = defaults.PUMP_DEFAULT_WORKLOAD
     max_count: int = defaults.PUMP_MAX_COUNT
     batch_size: int = defaults.PUMP_BATCH_SIZE
+    #: Where /status finds the ScaledObjects and the ScaledJob (see :mod:`kedasuite.status`).
+    keda_manifests: str | None = None
+    keda_overlay: str | None = None
 
     def __post_init__(self) -> None:
         wl.check_known(self.workloads)
@@ -49,6 +52,8 @@ class PumpSettings:
             default_workload=environ.get(Env.PUMP_DEFAULT_WORKLOAD, defaults.PUMP_DEFAULT_WORKLOAD),
             max_count=int(environ.get(Env.PUMP_MAX_COUNT, defaults.PUMP_MAX_COUNT)),
             batch_size=int(environ.get(Env.PUMP_BATCH_SIZE, defaults.PUMP_BATCH_SIZE)),
+            keda_manifests=environ.get(Env.KEDA_MANIFESTS) or None,
+            keda_overlay=environ.get(Env.KEDA_OVERLAY) or None,
         )
 
 
@@ -87,6 +92,8 @@ class Pump:
     def __init__(self, settings: PumpSettings) -> None:
         self.settings = settings
         self.runs = RunRegistry()
+        self._status: Any = None
+        self._status_lock = threading.Lock()
 
     def start(self, count: object, workload: str | None, seed: object = None) -> PumpRun:
         run, publishers = prepare_run(self.settings, count, workload, seed)
@@ -101,6 +108,17 @@ class Pump:
                 pump_stream(publisher, factory, stream, self.settings.batch_size)
             finally:
                 publisher.close()
+
+    def status(self) -> dict[str, Any]:
+        """``kedasuite status --json`` for the workloads this pump serves (one reader, reused)."""
+        with self._status_lock:
+            if self._status is None:
+                from kedasuite.status import StatusReader, load_scalers
+
+                scalers, source = load_scalers(self.settings.keda_manifests, self.settings.keda_overlay)
+                self._status = StatusReader(scalers, source, self.settings.brokers.redis_url,
+                                            self.settings.brokers.kafka, self.settings.workloads)
+            return self._status.read()
 
     def readiness(self) -> dict[str, str]:
         """Each configured workload's broker: "ok" or the error text."""
@@ -152,6 +170,10 @@ def create_app(settings: PumpSettings | None = None) -> Flask:
         if run is None:
             return jsonify(error=f"no pump run {run_id!r} on this pump (runs live in the pump's memory and are lost on restart)"), 404
         return jsonify(run.to_json()), 200
+
+    @app.get("/status")
+    def keda_status() -> tuple[Any, int]:
+        return jsonify(pump.status()), 200
 
     @app.get("/healthz")
     def healthz() -> tuple[Any, int]:

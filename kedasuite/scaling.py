@@ -1,0 +1,330 @@
+"""What KEDA and the HPA will decide, from a ScaledObject or ScaledJob and metric values.
+
+Pure functions, no I/O: :mod:`kedasuite.status` reads the metrics from the brokers and
+hands them here; the tests feed hand-computed cases from the project's KEDA notes (KEDA
+v2.20.2, sections 7 and 8).
+
+* A **ScaledObject** is *active* when any trigger's metric is strictly above its
+  activation threshold. Active, KEDA wakes the target to ``max(min, 1)`` and the HPA takes
+  over: per trigger it proposes ``ceil(M / T)`` (AverageValue), takes the largest
+  proposal, and clamps it to ``[max(min, 1), max]``. Inactive, KEDA steps down to ``min``
+  (or ``idleReplicaCount``) once ``cooldownPeriod`` has passed since it was last active.
+* A **ScaledJob** creates Jobs at each poll: :func:`scaled_job_new_jobs` follows
+  ``scale_jobs.go`` for the four strategies.
+* The ``kafka`` trigger's metric already carries the partition cap
+  (:func:`kedasuite.kafka_lag.keda_lag`): it is handed over as KEDA would hand it to the HPA.
+
+What the predictions leave out, on purpose: the HPA's 10 % tolerance and its scale-up
+and scale-down rate limits (they decide how fast the count moves, not where it settles),
+and the current replica count, which only a cluster knows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+SCALED_OBJECT = "ScaledObject"
+SCALED_JOB = "ScaledJob"
+
+# KEDA's defaults when a manifest leaves a field out.
+DEFAULT_POLLING_INTERVAL = 30
+DEFAULT_COOLDOWN_PERIOD = 300
+DEFAULT_MAX_REPLICAS = 100
+DEFAULT_REDIS_LIST_LENGTH = 5
+DEFAULT_KAFKA_LAG_THRESHOLD = 10
+
+STRATEGIES = ("default", "custom", "accurate", "eager")
+
+
+def _number(value: Any, default: float) -> float:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    return float(str(value).strip())
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One trigger of a ScaledObject / ScaledJob, its numbers read with KEDA's defaults."""
+
+    name: str
+    type: str
+    #: What it measures: a Redis key (``listName``), a Kafka topic, a Prometheus query.
+    source: str
+    target: float
+    activation: float
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    metric_type: str = "AverageValue"
+
+    @classmethod
+    def from_manifest(cls, index: int, spec: Mapping[str, Any]) -> Trigger:
+        meta = {str(k): str(v) for k, v in (spec.get("metadata") or {}).items()}
+        kind = str(spec.get("type", ""))
+        if kind.startswith("redis"):
+            source, target = meta.get("listName", ""), _number(meta.get("listLength"), DEFAULT_REDIS_LIST_LENGTH)
+            activation = _number(meta.get("activationListLength"), 0)
+        elif kind == "kafka":
+            source, target = meta.get("topic", ""), _number(meta.get("lagThreshold"), DEFAULT_KAFKA_LAG_THRESHOLD)
+            activation = _number(meta.get("activationLagThreshold"), 0)
+        elif kind == "prometheus":
+            source, target = meta.get("query", ""), _number(meta.get("threshold"), 0)
+            activation = _number(meta.get("activationThreshold"), 0)
+        else:
+            source, target = "", _number(meta.get("value") or meta.get("threshold"), 0)
+            activation = _number(meta.get("activationValue") or meta.get("activationThreshold"), 0)
+        return cls(name=str(spec.get("name") or f"s{index}-{kind}"), type=kind, source=source, target=target,
+                   activation=activation, metadata=meta, metric_type=str(spec.get("metricType") or "AverageValue"))
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """A ScaledObject or a ScaledJob as rendered, with KEDA's defaults filled in."""
+
+    kind: str
+    name: str
+    triggers: tuple[Trigger, ...]
+    min_replicas: int = 0
+    max_replicas: int = DEFAULT_MAX_REPLICAS
+    polling_interval: float = DEFAULT_POLLING_INTERVAL
+    #: ScaledObject only.
+    cooldown_period: float = DEFAULT_COOLDOWN_PERIOD
+    idle_replicas: int | None = None
+    #: The Deployment a ScaledObject scales; empty for a ScaledJob.
+    target: str = ""
+    #: ScaledJob only: ``scalingStrategy``.
+    strategy: str = "default"
+    multiple_scalers_calculation: str = "max"
+    custom_deduction: int = 0
+    custom_running_percentage: float | None = None
+
+    @classmethod
+    def from_manifest(cls, obj: Mapping[str, Any]) -> Scaler:
+        spec = obj.get("spec") or {}
+        kind = str(obj.get("kind"))
+        triggers = tuple(Trigger.from_manifest(i, t) for i, t in enumerate(spec.get("triggers") or []))
+        strategy = spec.get("scalingStrategy") or {}
+        percentage = strategy.get("customScalingRunningJobPercentage")
+        try:
+            pct = float(percentage) if percentage not in (None, "") else None
+        except ValueError:
+            pct = None  # KEDA silently falls back to the default strategy
+        idle = spec.get("idleReplicaCount")
+        max_default = DEFAULT_MAX_REPLICAS
+        return cls(
+            kind=kind,
+            name=str((obj.get("metadata") or {}).get("name", "")),
+            triggers=triggers,
+            min_replicas=int(_number(spec.get("minReplicaCount"), 0)),
+            max_replicas=int(_number(spec.get("maxReplicaCount"), max_default)),
+            polling_interval=_number(spec.get("pollingInterval"), DEFAULT_POLLING_INTERVAL),
+            cooldown_period=_number(spec.get("cooldownPeriod"), DEFAULT_COOLDOWN_PERIOD) if kind == SCALED_OBJECT else 0,
+            idle_replicas=int(idle) if idle is not None else None,
+            target=str((spec.get("scaleTargetRef") or {}).get("name", "")),
+            strategy=str(strategy.get("strategy") or "default"),
+            multiple_scalers_calculation=str(strategy.get("multipleScalersCalculation") or "max"),
+            custom_deduction=int(_number(strategy.get("customScalingQueueLengthDeduction"), 0)),
+            custom_running_percentage=pct,
+        )
+
+
+def scalers_in(objs: Iterable[Mapping[str, Any]]) -> list[Scaler]:
+    """Every ScaledObject and ScaledJob among rendered manifests."""
+    return [Scaler.from_manifest(o) for o in objs if o.get("kind") in (SCALED_OBJECT, SCALED_JOB)]
+
+
+# --- The formulas ---------------------------------------------------------------------------------
+
+
+def kafka_capped_metric(total_lag: int, lag_threshold: int, partitions: int) -> int:
+    """The metric KEDA's kafka scaler reports for ``total_lag`` (``allowIdleConsumers`` off).
+
+    The cap exists so KEDA never asks for more consumers than partitions, but it tests
+    ``floor(lag / T) > P`` with integer division: a lag strictly between ``P*T`` and
+    ``(P+1)*T`` is *not* capped, and the HPA can then ask for ``P + 1`` replicas.
+    """
+    if lag_threshold <= 0:
+        raise ValueError("lagThreshold must be positive")
+    if total_lag // lag_threshold > partitions:
+        return partitions * lag_threshold
+    return max(total_lag, 0)
+
+
+def hpa_proposal(metric: float, target: float) -> int:
+    """One AverageValue metric's proposal: ``ceil(M / T)`` (the HPA's tolerance aside)."""
+    if target <= 0:
+        raise ValueError("the trigger's target must be positive")
+    return math.ceil(metric / target) if metric > 0 else 0
+
+
+def hpa_replicas(proposals: Sequence[int], min_replicas: int, max_replicas: int) -> int:
+    """The HPA's choice: the largest proposal, clamped to ``[max(min, 1), max]``."""
+    return min(max_replicas, max(min_replicas, 1, *proposals))
+
+
+def scaled_job_new_jobs(queue: float, target: float, max_replicas: int, running: int = 0, pending: int = 0,
+                        min_replicas: int = 0, active: bool = True, strategy: str = "default",
+                        deduction: int = 0, running_percentage: float | None = None) -> int:
+    """How many Jobs a ScaledJob creates at one poll (``scale_jobs.go``, KEDA v2.20.2).
+
+    ``queue`` and ``target`` are the combined trigger's ``q`` and its target; ``running``
+    (``R``) counts unfinished Jobs, ``pending`` (``P``) those with no pod running yet:
+
+    * ``MIN = min(minReplicaCount, max)``; ``MAXC = max - MIN`` (``max`` when MIN > max);
+    * ``maxScale = ceil(min(q / T, MAXC))``; ``scaleTo = ceil(q)`` (the raw queue length);
+    * if ``R < MIN``: ``MIN - R`` Jobs; else with ``r = R - MIN`` the strategy gives the
+      effective maximum ``E`` (default ``maxScale - r``; accurate ``MAXC - r`` when
+      ``maxScale + r - P > MAXC`` else ``maxScale - P``; eager ``min(MAXC - r - P, maxScale)``
+      with ``scaleTo = MAXC``; custom ``min(maxScale - deduction - trunc(r * pct), MAXC)``);
+    * Jobs are created only when active (or ``MIN > 0``): ``min(scaleTo, max(E, 0))``.
+    """
+    if target <= 0:
+        raise ValueError("the trigger's target must be positive")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown scalingStrategy {strategy!r}: one of {', '.join(STRATEGIES)}")
+    if min_replicas > max_replicas:
+        minimum, max_count = max_replicas, max_replicas
+    else:
+        minimum, max_count = min_replicas, max_replicas - min_replicas
+    active = active or minimum > 0
+    max_scale = math.ceil(min(queue / target, max_count))
+    scale_to = math.ceil(queue)
+    if running < minimum:
+        effective = scale_to = minimum - running
+    else:
+        r = running - minimum
+        if strategy == "custom" and running_percentage is None:
+            strategy = "default"
+        if strategy == "accurate":
+            effective = max_count - r if max_scale + r - pending > max_count else max_scale - pending
+        elif strategy == "eager":
+            effective, scale_to = min(max_count - r - pending, max_scale), max_count
+        elif strategy == "custom":
+            effective = min(max_scale - deduction - math.trunc(r * (running_percentage or 0.0)), max_count)
+        else:
+            effective = max_scale - r
+    effective = max(effective, 0)
+    if not active or effective <= 0:
+        return 0
+    return min(scale_to, effective)
+
+
+# --- Decisions over readings ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A trigger's metric right now, as KEDA would hand it to the HPA, or why it is unknown."""
+
+    trigger: Trigger
+    metric: float | None
+    #: For activation, when it differs from ``metric`` (kafka compares the uncapped lag).
+    activation_metric: float | None = None
+    error: str | None = None
+
+    @property
+    def active(self) -> bool:
+        value = self.activation_metric if self.activation_metric is not None else self.metric
+        return value is not None and value > self.trigger.activation
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What KEDA (and the HPA, for a ScaledObject) would target given the readings."""
+
+    active: bool
+    #: Replicas a ScaledObject settles at, or Jobs a ScaledJob creates at its next poll;
+    #: ``None`` when a trigger error leaves KEDA keeping the current count.
+    count: int | None
+    unit: str
+    proposals: Mapping[str, int | None]
+    reason: str
+
+
+def _reading_text(r: Reading) -> str:
+    if r.metric is None:
+        return f"{r.trigger.name}: unreadable ({r.error})"
+    shown = r.activation_metric if r.activation_metric is not None else r.metric
+    op = ">" if r.active else "<="
+    return f"{r.trigger.name} {_fmt(shown)} {op} activation {_fmt(r.trigger.activation)}"
+
+
+def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading]) -> Decision:
+    """KEDA's activation and the HPA's target for a ScaledObject (section 7 of the notes)."""
+    proposals: dict[str, int | None] = {}
+    for r in readings:
+        if r.metric is None:
+            proposals[r.trigger.name] = None
+        elif r.trigger.metric_type == "Value":
+            # ceil(readyPods * M / T): depends on the pods running now, which only a cluster knows.
+            proposals[r.trigger.name] = None
+        else:
+            proposals[r.trigger.name] = hpa_proposal(r.metric, r.trigger.target)
+    active = any(r.active for r in readings)
+    errors = [r for r in readings if r.metric is None]
+    why = "; ".join(_reading_text(r) for r in readings)
+    known = [p for p in proposals.values() if p is not None]
+    if active:
+        count = hpa_replicas(known, scaler.min_replicas, scaler.max_replicas)
+        terms = ", ".join(f"ceil({_fmt(r.metric)}/{_fmt(r.trigger.target)})={proposals[r.trigger.name]}"
+                          for r in readings if proposals.get(r.trigger.name) is not None)
+        floor = max(scaler.min_replicas, 1)
+        reason = f"{why}: active; max({terms}) within [{floor}, {scaler.max_replicas}] = {count}"
+        if errors:
+            reason += " (an unreadable trigger may raise it)"
+        return Decision(True, count, "replicas", proposals, reason)
+    if errors:
+        return Decision(False, None, "replicas", proposals,
+                        f"{why}: KEDA keeps the current count while a trigger errors (no fallback here)")
+    rest = scaler.idle_replicas if scaler.idle_replicas is not None else scaler.min_replicas
+    reason = (f"{why}: inactive; {rest} replicas once cooldownPeriod {_fmt(scaler.cooldown_period)} s "
+              "has passed since it was last active")
+    return Decision(False, rest, "replicas", proposals, reason)
+
+
+def _combine(active: Sequence[Reading], how: str) -> tuple[float, float]:
+    """(q, target) of the active triggers under ``multipleScalersCalculation``."""
+    qs = [(r.metric or 0.0, r.trigger.target) for r in active]
+    if how == "min":
+        return min(qs)
+    if how in ("avg", "sum"):
+        # KEDA combines q and m = q/t separately; hand back a target that gives that m.
+        q = sum(q for q, _ in qs)
+        m = sum(q / t for q, t in qs)
+        if how == "avg":
+            q, m = q / len(qs), m / len(qs)
+        return q, (q / m if m else 1.0)
+    return max(qs)
+
+
+def decide_scaled_job(scaler: Scaler, readings: Sequence[Reading], running: int = 0, pending: int = 0) -> Decision:
+    """How many Jobs KEDA creates at its next poll (section 8), given ``running`` / ``pending`` Jobs."""
+    proposals: dict[str, int | None] = {}
+    usable = [r for r in readings if r.metric is not None and r.trigger.metric_type != "Value"]
+    for r in readings:
+        proposals[r.trigger.name] = (math.ceil(min(r.metric / r.trigger.target, scaler.max_replicas))
+                                     if r in usable else None)
+    active_readings = [r for r in usable if r.active]
+    active = bool(active_readings) or min(scaler.min_replicas, scaler.max_replicas) > 0
+    why = "; ".join(_reading_text(r) for r in readings)
+    if active_readings:
+        q, t = _combine(active_readings, scaler.multiple_scalers_calculation)
+    else:
+        q, t = 0.0, next((r.trigger.target for r in usable), 1.0)
+    jobs = scaled_job_new_jobs(q, t, scaler.max_replicas, running, pending, scaler.min_replicas, active,
+                               scaler.strategy, scaler.custom_deduction, scaler.custom_running_percentage)
+    state = "active" if active else "inactive"
+    reason = (f"{why}: {state}; {scaler.strategy} strategy, queue {_fmt(q)}, target {_fmt(t)}, "
+              f"max {scaler.max_replicas}, {running} running ({pending} pending): {jobs} new Jobs")
+    return Decision(active, jobs, "jobs", proposals, reason)
+
+
+def decide(scaler: Scaler, readings: Sequence[Reading], running_jobs: int = 0, pending_jobs: int = 0) -> Decision:
+    if scaler.kind == SCALED_JOB:
+        return decide_scaled_job(scaler, readings, running_jobs, pending_jobs)
+    return decide_scaled_object(scaler, readings)

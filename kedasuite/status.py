@@ -1,0 +1,375 @@
+"""What KEDA sees now, and what it will decide: ``kedasuite status`` and the pump's ``/status``.
+
+For each workload this reads the metric each trigger of its ScaledObject / ScaledJob would
+read right now (the same key with the same type rules as KEDA's redis scaler; the Kafka
+group's lag with the kafka scaler's rules), the work in flight and the results so far,
+and hands them to :mod:`kedasuite.scaling` for the decision.
+
+The manifests come from, in order: a rendered YAML file (``--manifests``), an overlay
+rendered with ``kubectl kustomize`` (``--overlay``, default ``k8s/overlays/local`` when that
+directory exists), or the render of ``k8s/overlays/local`` shipped inside the package (so
+the pump in a container, which has neither kubectl nor ``k8s/``, still predicts; a test
+keeps that copy equal to the overlay).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import redis
+import yaml
+
+from kedasuite import defaults
+from kedasuite.clients import redis_client, unreachable_redis
+from kedasuite.errors import InputError, SuiteError
+from kedasuite.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
+from kedasuite.names import (
+    CELERY_QUEUE,
+    CELERY_UNACKED_HASH,
+    DEAD_LETTER_PREFIX,
+    PROCESSED_COUNT_PREFIX,
+    RQ_QUEUE_LIST,
+    RQ_STARTED_REGISTRY,
+    WORKLOAD_CELERY,
+    WORKLOAD_KAFKA,
+    WORKLOAD_RQ,
+    WORKLOAD_WORKQUEUE,
+    WORKQUEUE_LIST,
+    WORKQUEUE_PROCESSING,
+    Env,
+)
+from kedasuite.scaling import SCALED_JOB, Reading, Scaler, Trigger, decide, scalers_in
+from kedasuite.settings import KafkaSettings
+
+#: The order workloads are reported in.
+WORKLOADS: tuple[str, ...] = (WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE)
+
+#: The list each Redis workload's backlog trigger watches: how a scaler is matched to a workload.
+BACKLOG_KEYS: Mapping[str, str] = {
+    WORKLOAD_CELERY: CELERY_QUEUE,
+    WORKLOAD_RQ: RQ_QUEUE_LIST,
+    WORKLOAD_WORKQUEUE: WORKQUEUE_LIST,
+}
+#: Where each workload keeps work that has been handed out and not finished.
+IN_FLIGHT_KEYS: Mapping[str, str] = {
+    WORKLOAD_CELERY: CELERY_UNACKED_HASH,
+    WORKLOAD_RQ: RQ_STARTED_REGISTRY,
+    WORKLOAD_WORKQUEUE: WORKQUEUE_PROCESSING,
+}
+
+#: The package's copy of ``kubectl kustomize k8s/overlays/local``, KEDA objects only.
+BUNDLED = "bundled/keda-local.yaml"
+BUNDLED_OVERLAY = "k8s/overlays/local"
+
+#: KEDA's redis scaler measures a key by its type (list, set, sorted set, hash; missing = 0).
+#: Any other type is an error there, and -1 here.
+_LENGTH_LUA = """
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'list' or t == 'none' then return redis.call('LLEN', KEYS[1]) end
+if t == 'set' then return redis.call('SCARD', KEYS[1]) end
+if t == 'zset' then return redis.call('ZCARD', KEYS[1]) end
+if t == 'hash' then return redis.call('HLEN', KEYS[1]) end
+return -1
+"""
+
+
+def bundled_text() -> str:
+    return resources.files("kedasuite").joinpath(BUNDLED).read_text()
+
+
+def keda_objects(objs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [o for o in objs if o.get("kind") in ("ScaledObject", "ScaledJob")]
+
+
+def load_scalers(manifests: str | None = None, overlay: str | None = None) -> tuple[list[Scaler], str]:
+    """The ScaledObjects and ScaledJobs to predict from, and where they came from.
+
+    An ``overlay`` or ``manifests`` named explicitly must be usable; the default overlay
+    falls back to the bundled render when this is not a checkout (or has no kubectl).
+    """
+    if manifests:
+        path = Path(manifests)
+        if not path.is_file():
+            raise InputError(f"--manifests {manifests}: no such file; pass a file holding rendered manifests "
+                             f"(kubectl kustomize k8s/overlays/local > rendered.yaml)")
+        return scalers_in(_parse(path.read_text(), str(path))), str(path)
+    explicit = overlay is not None
+    overlay = overlay or BUNDLED_OVERLAY
+    if Path(overlay).is_dir() and shutil.which("kubectl"):
+        from kedasuite.manifest_checks import render
+
+        return scalers_in(render(overlay)), overlay
+    if explicit and overlay != BUNDLED_OVERLAY:
+        why = "no such directory" if not Path(overlay).is_dir() else "kubectl (with kustomize) is not installed"
+        raise InputError(f"--overlay {overlay}: {why}; pass a kustomize directory, or --manifests with a "
+                         "rendered file")
+    return scalers_in(_parse(bundled_text(), BUNDLED)), f"{BUNDLED_OVERLAY} (bundled render)"
+
+
+def _parse(text: str, where: str) -> list[Mapping[str, Any]]:
+    try:
+        return [d for d in yaml.safe_load_all(text) if isinstance(d, Mapping)]
+    except yaml.YAMLError as exc:
+        raise InputError(f"{where} is not valid YAML: {exc}") from None
+
+
+def workload_of(scaler: Scaler) -> str | None:
+    """The suite workload a ScaledObject / ScaledJob scales, by the backlog it watches."""
+    for trigger in scaler.triggers:
+        if trigger.type == "kafka":
+            return WORKLOAD_KAFKA
+        if trigger.type.startswith("redis"):
+            for workload, key in BACKLOG_KEYS.items():
+                if trigger.source == key:
+                    return workload
+    return None
+
+
+def _backlog_trigger(workload: str, scaler: Scaler) -> Trigger | None:
+    for trigger in scaler.triggers:
+        if workload == WORKLOAD_KAFKA and trigger.type == "kafka":
+            return trigger
+        if trigger.type.startswith("redis") and trigger.source == BACKLOG_KEYS.get(workload):
+            return trigger
+    return None
+
+
+@dataclass
+class _RedisFacts:
+    lengths: dict[str, int | None]
+    processed: dict[str, int]
+    dead_lettered: dict[str, int]
+    error: str | None = None
+
+
+class StatusReader:
+    """Reads the brokers and predicts; one per process, reused for each refresh.
+
+    ``redis_url`` or ``kafka`` may be ``None``: workloads that need them report why they
+    cannot be read instead of failing the whole answer.
+    """
+
+    def __init__(self, scalers: Sequence[Scaler], source: str, redis_url: str | None,
+                 kafka: KafkaSettings | None, workloads: Sequence[str] = WORKLOADS,
+                 kafka_timeout: float = defaults.CONNECT_TIMEOUT_S, running_jobs: int = 0,
+                 pending_jobs: int = 0) -> None:
+        unknown = [w for w in workloads if w not in WORKLOADS]
+        if unknown:
+            raise InputError(f"unknown workload {unknown[0]!r}: choose from {', '.join(WORKLOADS)}")
+        self.source = source
+        self.workloads = [w for w in WORKLOADS if w in workloads]
+        self.scalers = {w: s for s in scalers if (w := workload_of(s)) is not None}
+        self.redis_url = redis_url
+        self.kafka = kafka
+        self.kafka_timeout = kafka_timeout
+        self.running_jobs = running_jobs
+        self.pending_jobs = pending_jobs
+        self._client: redis.Redis | None = None
+        self._length: Any = None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> StatusReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _redis_keys(self) -> list[str]:
+        keys: list[str] = []
+        for workload in self.workloads:
+            scaler = self.scalers.get(workload)
+            if scaler is not None:
+                keys += [t.source for t in scaler.triggers if t.type.startswith("redis")]
+            if workload in IN_FLIGHT_KEYS:
+                keys.append(IN_FLIGHT_KEYS[workload])
+        return list(dict.fromkeys(keys))
+
+    def _read_redis(self) -> _RedisFacts:
+        keys = self._redis_keys()
+        if self.redis_url is None:
+            return _RedisFacts({}, {}, {}, f"Redis is not configured: set {Env.REDIS_URL} or {Env.REDIS_ADDRESS}")
+        try:
+            if self._client is None:
+                self._client = redis_client(self.redis_url, socket_timeout=self.kafka_timeout)
+                self._length = self._client.register_script(_LENGTH_LUA)
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                self._length(keys=[key], client=pipe)
+            for workload in self.workloads:
+                pipe.get(f"{PROCESSED_COUNT_PREFIX}{workload}")
+                pipe.llen(f"{DEAD_LETTER_PREFIX}{workload}")
+            replies = pipe.execute()
+        except redis.RedisError as exc:
+            self.close()
+            return _RedisFacts({}, {}, {}, unreachable_redis(self.redis_url, exc).message)
+        lengths = {k: (int(v) if int(v) >= 0 else None) for k, v in zip(keys, replies)}
+        rest = replies[len(keys):]
+        processed = {w: int(rest[2 * i] or 0) for i, w in enumerate(self.workloads)}
+        dead = {w: int(rest[2 * i + 1]) for i, w in enumerate(self.workloads)}
+        return _RedisFacts(lengths, processed, dead)
+
+    def _kafka_reading(self, trigger: Trigger) -> Reading:
+        if self.kafka is None:
+            return Reading(trigger, None, error=f"Kafka is not configured: set {Env.KAFKA_BOOTSTRAP_SERVERS}")
+        try:
+            rules = KafkaTrigger.from_metadata(trigger.metadata)
+            # log_level 0: an unreachable broker is reported once, in the answer, not logged per retry.
+            offsets = fetch_offsets(self.kafka.bootstrap, self.kafka.group, self.kafka.topic,
+                                    {"log_level": "0", **self.kafka.extra}, timeout=self.kafka_timeout)
+        except ValueError as exc:
+            return Reading(trigger, None, error=f"trigger {trigger.name}: {exc}")
+        except LookupError as exc:
+            return Reading(trigger, None, error=f"{exc}; pump into it first (it is created on first use)")
+        except Exception as exc:  # noqa: BLE001 - librdkafka's KafkaException and timeouts alike
+            return Reading(trigger, None, error=f"cannot read offsets from Kafka at {self.kafka.bootstrap}: {exc}; "
+                                                f"check {Env.KAFKA_BOOTSTRAP_SERVERS}")
+        report = keda_lag(offsets, rules)
+        return Reading(trigger, report.metric, activation_metric=report.total)
+
+    def _readings(self, scaler: Scaler, facts: _RedisFacts) -> list[Reading]:
+        readings = []
+        for trigger in scaler.triggers:
+            if trigger.type == "kafka":
+                readings.append(self._kafka_reading(trigger))
+            elif trigger.type.startswith("redis"):
+                if facts.error:
+                    readings.append(Reading(trigger, None, error=facts.error))
+                elif facts.lengths.get(trigger.source) is None:
+                    readings.append(Reading(trigger, None, error=f"key {trigger.source!r} is neither a list, set, "
+                                                                  "sorted set nor hash: KEDA's redis scaler errors"))
+                else:
+                    readings.append(Reading(trigger, facts.lengths[trigger.source]))
+            else:
+                readings.append(Reading(trigger, None, error=f"{trigger.type} triggers are not read by status"))
+        return readings
+
+    def workload_status(self, workload: str, facts: _RedisFacts) -> dict[str, Any]:
+        scaler = self.scalers.get(workload)
+        in_flight_key = IN_FLIGHT_KEYS.get(workload)
+        entry: dict[str, Any] = {
+            "workload": workload,
+            "kind": scaler.kind if scaler else None,
+            "name": scaler.name if scaler else None,
+            "backlog": None,
+            "in_flight": facts.lengths.get(in_flight_key) if in_flight_key else None,
+            "processed": facts.processed.get(workload),
+            "dead_lettered": facts.dead_lettered.get(workload),
+            "active": None,
+            "replicas": None,
+            "unit": "jobs" if scaler and scaler.kind == SCALED_JOB else "replicas",
+            "min": scaler.min_replicas if scaler else None,
+            "max": scaler.max_replicas if scaler else None,
+            "triggers": [],
+            "reason": "",
+            "error": None,
+        }
+        if scaler is None:
+            entry["error"] = (f"no ScaledObject or ScaledJob for {workload} in {self.source}: "
+                              "add its component to the overlay")
+            return entry
+        readings = self._readings(scaler, facts)
+        decision = decide(scaler, readings, self.running_jobs, self.pending_jobs)
+        backlog = _backlog_trigger(workload, scaler)
+        for r in readings:
+            entry["triggers"].append({
+                "name": r.trigger.name, "type": r.trigger.type, "source": r.trigger.source,
+                "metric": _num(r.metric), "target": _num(r.trigger.target),
+                "activation": _num(r.trigger.activation), "active": r.active,
+                "proposal": decision.proposals.get(r.trigger.name), "error": r.error,
+            })
+            if backlog is not None and r.trigger is backlog:
+                entry["backlog"] = _num(r.activation_metric if r.activation_metric is not None else r.metric)
+        errors = [r.error for r in readings if r.error]
+        entry.update(active=decision.active, replicas=decision.count, unit=decision.unit, reason=decision.reason,
+                     error=errors[0] if errors else None)
+        if workload != WORKLOAD_KAFKA and facts.error:
+            entry["error"] = facts.error
+        return entry
+
+    def read(self) -> dict[str, Any]:
+        facts = self._read_redis()
+        return {
+            "time": datetime.now(timezone.utc).isoformat(),
+            "source": self.source,
+            "workloads": [self.workload_status(w, facts) for w in self.workloads],
+        }
+
+
+def _num(value: float | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else value
+
+
+# --- text output -----------------------------------------------------------------------------------
+
+
+def render_text(status: Mapping[str, Any], reasons: bool = True) -> str:
+    """A table for people; ``--json`` gives the same facts to scripts."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return str(value)
+
+    header = ("WORKLOAD", "KIND", "BACKLOG", "IN-FLIGHT", "PROCESSED", "ACTIVE", "KEDA TARGET")
+    rows = [header]
+    for w in status["workloads"]:
+        target = "-" if w["replicas"] is None else f"{w['replicas']} {w['unit']}"
+        if w["unit"] == "jobs" and w["replicas"] is not None:
+            target = f"{w['replicas']} new jobs"
+        rows.append((w["workload"], cell(w["kind"]), cell(w["backlog"]), cell(w["in_flight"]),
+                     cell(w["processed"]), cell(w["active"]), target))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = [f"manifests: {status['source']}   at {status['time']}"]
+    lines += ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+    for w in status["workloads"]:
+        if w["error"]:
+            lines.append(f"{w['workload']}: error: {w['error']}")
+        elif reasons and w["reason"]:
+            lines.append(f"{w['workload']}: {w['reason']}")
+    return "\n".join(lines)
+
+
+def reader_from_env(environ: Mapping[str, str] = os.environ, workloads: Sequence[str] = WORKLOADS,
+                    manifests: str | None = None, overlay: str | None = None) -> StatusReader:
+    """A reader configured as every other command is: REDIS_*, KAFKA_* variables."""
+    from kedasuite.settings import redis_url_if_configured
+
+    scalers, source = load_scalers(manifests or environ.get(Env.KEDA_MANIFESTS) or None,
+                                   overlay or environ.get(Env.KEDA_OVERLAY) or None)
+    redis_url = redis_url_if_configured(environ) or defaults.REDIS_URL
+    try:
+        kafka = KafkaSettings.from_env(environ)
+    except SuiteError:
+        kafka = None
+    return StatusReader(scalers, source, redis_url, kafka, workloads)
+
+
+def render_bundled(overlay: str = BUNDLED_OVERLAY) -> str:
+    """The text of :data:`BUNDLED`: ``python -m kedasuite.status > kedasuite/bundled/keda-local.yaml``."""
+    from kedasuite.manifest_checks import render
+
+    head = (f"# Generated from `kubectl kustomize {overlay}` (KEDA objects only) by\n"
+            "# `python -m kedasuite.status > kedasuite/bundled/keda-local.yaml`; tests/test_status.py\n"
+            "# fails when it no longer matches the overlay. Used where k8s/ and kubectl are absent.\n")
+    return head + yaml.safe_dump_all(keda_objects(render(overlay)), sort_keys=True)
+
+
+if __name__ == "__main__":
+    print(render_bundled(), end="")
