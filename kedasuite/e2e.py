@@ -58,7 +58,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from kedasuite import defaults
+from kedasuite import defaults, scaling
 from kedasuite.names import (
     CELERY_QUEUE,
     CELERY_UNACKED_HASH,
@@ -74,6 +74,7 @@ from kedasuite.names import (
     WORKQUEUE_LIST,
     WORKQUEUE_PROCESSING,
 )
+from kedasuite.scaling import kafka_capped_metric, scaled_job_new_jobs
 
 #: The order in which workloads are run and reported.
 WORKLOADS: tuple[str, ...] = (WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE)
@@ -95,31 +96,16 @@ SCALED_JOB_LABEL = "scaledjob.keda.sh/name"
 HPA_SYNC_SECONDS = 15.0
 
 # KEDA's defaults when a ScaledObject / ScaledJob or a trigger leaves a field out.
-KEDA_DEFAULT_POLLING_INTERVAL = 30
-KEDA_DEFAULT_COOLDOWN_PERIOD = 300
-KEDA_DEFAULT_MAX_REPLICAS = 100
-KEDA_DEFAULT_REDIS_LIST_LENGTH = 5
-KEDA_DEFAULT_KAFKA_LAG_THRESHOLD = 10
+KEDA_DEFAULT_POLLING_INTERVAL = scaling.DEFAULT_POLLING_INTERVAL
+KEDA_DEFAULT_COOLDOWN_PERIOD = scaling.DEFAULT_COOLDOWN_PERIOD
+KEDA_DEFAULT_MAX_REPLICAS = scaling.DEFAULT_MAX_REPLICAS
+KEDA_DEFAULT_REDIS_LIST_LENGTH = scaling.DEFAULT_REDIS_LIST_LENGTH
+KEDA_DEFAULT_KAFKA_LAG_THRESHOLD = scaling.DEFAULT_KAFKA_LAG_THRESHOLD
 
 
 # --------------------------------------------------------------------------------------------
 # What KEDA decides
 # --------------------------------------------------------------------------------------------
-
-
-def kafka_capped_metric(total_lag: int, lag_threshold: int, partitions: int) -> int:
-    """The metric KEDA's kafka scaler reports for ``total_lag`` (``allowIdleConsumers`` off).
-
-    The cap exists so KEDA never asks for more consumers than partitions, but it tests
-    ``floor(lag / T) > P`` with integer division: a lag strictly between ``P*T`` and
-    ``(P+1)*T`` is *not* capped, and the HPA can then ask for ``P + 1`` replicas.
-    (:func:`kedasuite.kafka_lag.keda_lag` does the same from per-partition offsets.)
-    """
-    if lag_threshold <= 0:
-        raise ValueError("lagThreshold must be positive")
-    if total_lag // lag_threshold > partitions:
-        return partitions * lag_threshold
-    return max(total_lag, 0)
 
 
 def expected_replicas_scaledobject(metric: int, target: int, min_replicas: int = 0, max_replicas: int = 100,
@@ -161,24 +147,8 @@ def expected_jobs_accurate(queue_len: int, target: int, max_replicas: int, runni
     ``accurate`` assumes the queue *excludes* items running Jobs already hold, which is
     true of the work queue: a runner moves each item it leases to ``job:processing``.
     """
-    if target <= 0:
-        raise ValueError("the trigger's target must be positive")
-    if min_replicas > max_replicas:
-        minimum, max_count = max_replicas, max_replicas
-    else:
-        minimum, max_count = min_replicas, max_replicas - min_replicas
-    active = queue_len > activation or minimum > 0
-    max_scale = math.ceil(min(queue_len / target, max_count))
-    scale_to = math.ceil(queue_len)
-    if running < minimum:
-        effective = scale_to = minimum - running
-    else:
-        r = running - minimum
-        effective = max_count - r if max_scale + r - pending > max_count else max_scale - pending
-    effective = max(effective, 0)
-    if not active or effective <= 0:
-        return 0
-    return min(scale_to, effective)
+    return scaled_job_new_jobs(queue_len, target, max_replicas, running, pending, min_replicas,
+                               active=queue_len > activation, strategy="accurate")
 
 
 def hpa_scale_up_limit(current: int) -> int:

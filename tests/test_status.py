@@ -1,0 +1,343 @@
+"""``kedasuite status`` and ``GET /status``: KEDA's decision from what KEDA would read now.
+
+Two kinds of test. Hand-computed cases from the project's KEDA notes (sections 7 and 8)
+pin the formulas. Then real brokers: items are pumped, step by step, to counts just
+under, at and over each threshold of the manifests in ``k8s/overlays/local``, and the
+prediction is checked at each step against the number worked out by hand here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+
+from kedasuite import scaling
+from kedasuite.manifest_checks import render
+from kedasuite.names import CELERY_UNACKED_HASH, WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
+from kedasuite.scaling import Reading, Scaler, Trigger, decide_scaled_job, decide_scaled_object, scaled_job_new_jobs
+from kedasuite.settings import KafkaSettings
+from kedasuite.status import BUNDLED, StatusReader, bundled_text, keda_objects, load_scalers, workload_of
+from producers import workloads as wl
+from producers.engine import new_run, pump_stream
+from producers.records import RecordFactory
+from tests.support import Proc, run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = str(ROOT / "k8s" / "overlays" / "local")
+
+
+# --- the formulas, by hand --------------------------------------------------------------------
+
+
+def so(*triggers: Trigger, min_replicas: int = 0, max_replicas: int = 10, cooldown: float = 200) -> Scaler:
+    return Scaler(kind=scaling.SCALED_OBJECT, name="so", triggers=triggers, min_replicas=min_replicas,
+                  max_replicas=max_replicas, cooldown_period=cooldown)
+
+
+def redis_trigger(name: str = "backlog", target: float = 10, activation: float = 5) -> Trigger:
+    return Trigger(name=name, type="redis", source=name, target=target, activation=activation)
+
+
+@pytest.mark.parametrize(("metric", "active", "replicas"), [
+    (0, False, 0),
+    (5, False, 0),    # activation is strict: 5 is not > 5
+    (6, True, 1),     # A < M < T: the HPA's floor is 1, never 0
+    (10, True, 1),
+    (11, True, 2),    # ceil(11 / 10)
+    (95, True, 10),
+    (101, True, 10),  # maxReplicaCount
+])
+def test_scaled_object_single_trigger(metric: int, active: bool, replicas: int) -> None:
+    trigger = redis_trigger()
+    decision = decide_scaled_object(so(trigger), [Reading(trigger, metric)])
+    assert (decision.active, decision.count, decision.unit) == (active, replicas, "replicas")
+
+
+def test_in_flight_trigger_keeps_a_busy_deployment_up_and_the_largest_proposal_wins() -> None:
+    backlog, in_flight = redis_trigger(), redis_trigger("in-flight", 10, 0)
+    busy = decide_scaled_object(so(backlog, in_flight), [Reading(backlog, 0), Reading(in_flight, 3)])
+    assert (busy.active, busy.count) == (True, 1)
+    both = decide_scaled_object(so(backlog, in_flight), [Reading(backlog, 12), Reading(in_flight, 31)])
+    assert both.proposals == {"backlog": 2, "in-flight": 4} and both.count == 4
+
+
+def test_min_replicas_and_idle_replicas_when_inactive() -> None:
+    trigger = redis_trigger()
+    assert decide_scaled_object(so(trigger, min_replicas=2), [Reading(trigger, 0)]).count == 2
+    assert decide_scaled_object(so(trigger, min_replicas=2), [Reading(trigger, 6)]).count == 2
+    idle = Scaler(kind=scaling.SCALED_OBJECT, name="so", triggers=(trigger,), min_replicas=2, idle_replicas=0)
+    assert decide_scaled_object(idle, [Reading(trigger, 0)]).count == 0
+
+
+def test_an_unreadable_trigger_leaves_the_count_to_keda() -> None:
+    trigger = redis_trigger()
+    decision = decide_scaled_object(so(trigger), [Reading(trigger, None, error="boom")])
+    assert decision.count is None and not decision.active
+    assert decision.reason.endswith("KEDA keeps the current count while a trigger errors (no fallback here)")
+
+
+@pytest.mark.parametrize(("lag", "max_replicas", "replicas"), [
+    (2, 5, 0),     # activationLagThreshold 2, strict
+    (3, 5, 1),
+    (25, 5, 5),
+    (27, 10, 6),   # 27 // 5 = 5 is not > 5 partitions: uncapped, so the HPA asks for P + 1
+    (30, 10, 5),   # 30 // 5 = 6 > 5: capped at 5 * 5
+    (500, 10, 5),
+])
+def test_kafka_partition_cap(lag: int, max_replicas: int, replicas: int) -> None:
+    trigger = Trigger(name="lag", type="kafka", source="t", target=5, activation=2)
+    metric = scaling.kafka_capped_metric(lag, 5, 5)
+    decision = decide_scaled_object(so(trigger, max_replicas=max_replicas),
+                                    [Reading(trigger, metric, activation_metric=lag)])
+    assert decision.count == replicas
+
+
+@pytest.mark.parametrize(("kwargs", "jobs"), [
+    # accurate, q 12, T 5, max 10: maxScale 3, scaleTo 12, E = 3
+    ({"queue": 12, "strategy": "accurate"}, 3),
+    # accurate with 8 running: 3 + 8 - 0 > 10, so E = MAXC - r = 2
+    ({"queue": 12, "strategy": "accurate", "running": 8}, 2),
+    # accurate with 8 running of which 2 pending: 3 + 8 - 2 = 9 <= 10, so E = maxScale - P = 1
+    ({"queue": 12, "strategy": "accurate", "running": 8, "pending": 2}, 1),
+    # default subtracts running Jobs: 3 - 2
+    ({"queue": 12, "strategy": "default", "running": 2}, 1),
+    # eager: E = min(MAXC - r - P, maxScale) and scaleTo = MAXC
+    ({"queue": 12, "strategy": "eager", "running": 1}, 3),
+    # custom: min(maxScale - deduction - trunc(r * pct), MAXC) = 6 - 1 - 2
+    ({"queue": 30, "strategy": "custom", "running": 4, "deduction": 1, "running_percentage": 0.5}, 3),
+    # custom without a percentage silently becomes default: 6 - 4
+    ({"queue": 30, "strategy": "custom", "running": 4}, 2),
+    # scaleTo is the raw queue: 1 item, 1 Job
+    ({"queue": 1, "strategy": "accurate"}, 1),
+    # queue / target above MAXC: maxScale = 10
+    ({"queue": 400, "strategy": "accurate"}, 10),
+    # MIN 2, nothing running: top-up to MIN even with an empty queue (forced active)
+    ({"queue": 0, "strategy": "accurate", "min_replicas": 2, "active": False}, 2),
+    ({"queue": 12, "strategy": "accurate", "active": False}, 0),
+])
+def test_scaled_job_strategies(kwargs: dict, jobs: int) -> None:
+    args = {"target": 5, "max_replicas": 10, **kwargs}
+    assert scaled_job_new_jobs(**args) == jobs
+
+
+def test_scaled_job_combines_active_triggers_only() -> None:
+    a, b = redis_trigger("a", 5, 0), redis_trigger("b", 5, 10)
+    sj = Scaler(kind=scaling.SCALED_JOB, name="sj", triggers=(a, b), max_replicas=10, strategy="accurate")
+    # b (q 9) is not above its activation 10, so only a (q 4) counts: ceil(4/5) = 1
+    assert decide_scaled_job(sj, [Reading(a, 4), Reading(b, 9)]).count == 1
+    summed = Scaler(kind=scaling.SCALED_JOB, name="sj", triggers=(a, b), max_replicas=10, strategy="accurate",
+                    multiple_scalers_calculation="sum")
+    # both active: q = 11 + 14 = 25, m = 11/5 + 14/5 = 5
+    assert decide_scaled_job(summed, [Reading(a, 11), Reading(b, 14)]).count == 5
+
+
+# --- the manifests the predictions read --------------------------------------------------------
+
+
+def test_the_local_overlay_is_read_with_its_numbers() -> None:
+    scalers, source = load_scalers(overlay=LOCAL)
+    by_workload = {workload_of(s): s for s in scalers}
+    assert source == LOCAL and set(by_workload) == {WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE}
+    celery = by_workload[WORKLOAD_CELERY]
+    assert (celery.min_replicas, celery.max_replicas, celery.cooldown_period) == (0, 10, 200)
+    assert [(t.name, t.source, t.target, t.activation) for t in celery.triggers] == [
+        ("backlog", "celery", 10, 5), ("in-flight", CELERY_UNACKED_HASH, 10, 0)]
+    job = by_workload[WORKLOAD_WORKQUEUE]
+    assert (job.kind, job.strategy, job.max_replicas) == ("ScaledJob", "accurate", 10)
+
+
+def test_the_bundled_render_matches_the_local_overlay() -> None:
+    bundled = [d for d in yaml.safe_load_all(bundled_text()) if d]
+    assert bundled == keda_objects(render(LOCAL)), (
+        f"kedasuite/{BUNDLED} is stale: regenerate it with "
+        "`python -m kedasuite.status > kedasuite/bundled/keda-local.yaml`")
+
+
+def test_without_a_checkout_the_bundled_render_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    scalers, source = load_scalers()
+    assert source == "k8s/overlays/local (bundled render)" and len(scalers) == 4
+
+
+def test_bad_sources_name_the_fix(tmp_path: Path) -> None:
+    done = run_cli("status", "--overlay", str(tmp_path / "nope"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"Error: --overlay {tmp_path / 'nope'}: no such directory; pass a kustomize "
+                                   "directory, or --manifests with a rendered file")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [")
+    done = run_cli("status", "--manifests", str(bad))
+    assert done.returncode == 2 and done.stderr.startswith(f"Error: {bad} is not valid YAML: ")
+
+
+# --- live: real brokers, counts around the thresholds ------------------------------------------
+
+
+class Pumper:
+    """Pumps through the real engine and publishers, a few items at a time."""
+
+    def __init__(self, redis_url: str, kafka: KafkaSettings | None = None) -> None:
+        self.brokers = wl.BrokerConfig(redis_url=redis_url, kafka=kafka)
+        self.factory = RecordFactory(7)
+        self.total: dict[str, int] = {}
+
+    def to(self, workload: str, total: int) -> None:
+        more = total - self.total.get(workload, 0)
+        publisher = wl.make_publisher(workload, self.brokers)
+        try:
+            run = new_run(more, [workload], None)
+            status = pump_stream(publisher, self.factory, run.streams[0], 1)
+        finally:
+            publisher.close()
+        assert (status.sent, status.failed) == (more, 0), status.error
+        self.total[workload] = total
+
+
+@pytest.fixture
+def local_scalers() -> list[Scaler]:
+    return load_scalers(overlay=LOCAL)[0]
+
+
+def only(status: dict, workload: str) -> dict:
+    (entry,) = [w for w in status["workloads"] if w["workload"] == workload]
+    return entry
+
+
+def expected_scaled_object(backlog: int, target: int, activation: int, max_replicas: int) -> tuple[bool, int]:
+    """By hand: active when backlog > A; then clamp(ceil(M / T), 1, max); else 0."""
+    if backlog <= activation:
+        return False, 0
+    return True, min(max_replicas, max(1, math.ceil(backlog / target)))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("workload", [WORKLOAD_CELERY, WORKLOAD_RQ])
+def test_redis_scaled_objects_predict_around_the_thresholds(workload: str, redis_url: str,
+                                                            local_scalers: list[Scaler]) -> None:
+    pumper = Pumper(redis_url)
+    with StatusReader(local_scalers, LOCAL, redis_url, None, [workload]) as reader:
+        idle = only(reader.read(), workload)
+        assert (idle["backlog"], idle["in_flight"], idle["active"], idle["replicas"]) == (0, 0, False, 0)
+        # listLength 10, activationListLength 5, maxReplicaCount 10 (k8s/components/*-scaledobject)
+        for n in (5, 6, 10, 11, 20, 21, 95, 100, 101, 130):
+            pumper.to(workload, n)
+            entry = only(reader.read(), workload)
+            assert entry["backlog"] == n
+            assert (entry["active"], entry["replicas"]) == expected_scaled_object(n, 10, 5, 10), (n, entry["reason"])
+            assert entry["error"] is None
+
+
+@pytest.mark.integration
+def test_the_work_queue_scaled_job_predicts_new_jobs(redis_url: str, local_scalers: list[Scaler]) -> None:
+    pumper = Pumper(redis_url)
+    # listLength 5, activationListLength 2, maxReplicaCount 10, accurate, no Jobs running:
+    # min(ceil(q), ceil(min(q / 5, 10))) once q > 2.
+    expected = {2: 0, 3: 1, 5: 1, 6: 2, 12: 3, 50: 10, 51: 10, 80: 10}
+    with StatusReader(local_scalers, LOCAL, redis_url, None, [WORKLOAD_WORKQUEUE]) as reader:
+        for n, jobs in expected.items():
+            pumper.to(WORKLOAD_WORKQUEUE, n)
+            entry = only(reader.read(), WORKLOAD_WORKQUEUE)
+            assert (entry["backlog"], entry["replicas"], entry["unit"]) == (n, jobs, "jobs"), entry["reason"]
+    # 8 Jobs already running, none pending: accurate caps at MAXC - r = 2
+    with StatusReader(local_scalers, LOCAL, redis_url, None, [WORKLOAD_WORKQUEUE], running_jobs=8) as reader:
+        assert only(reader.read(), WORKLOAD_WORKQUEUE)["replicas"] == 2
+
+
+@pytest.mark.integration
+def test_kafka_lag_prediction_follows_the_partition_cap(kafka: KafkaSettings, redis_url: str,
+                                                        local_scalers: list[Scaler],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tansu's high watermark needs one record per batch to count every record (see conftest).
+    monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")
+    pumper = Pumper(redis_url, kafka)
+    # lagThreshold 5, activationLagThreshold 2, 5 partitions, maxReplicaCount 5, offsetResetPolicy earliest
+    expected = {2: (False, 0), 3: (True, 1), 5: (True, 1), 6: (True, 2), 24: (True, 5), 40: (True, 5)}
+    with StatusReader(local_scalers, LOCAL, redis_url, kafka, [WORKLOAD_KAFKA]) as reader:
+        for n, (active, replicas) in expected.items():
+            pumper.to(WORKLOAD_KAFKA, n)
+            entry = only(reader.read(), WORKLOAD_KAFKA)
+            assert entry["backlog"] == n, entry
+            assert (entry["active"], entry["replicas"]) == (active, replicas), (n, entry["reason"])
+        (trigger,) = only(reader.read(), WORKLOAD_KAFKA)["triggers"]
+        assert trigger["metric"] == 25, "40 // 5 = 8 > 5 partitions: KEDA hands the HPA 5 * 5"
+
+
+@pytest.mark.integration
+def test_a_busy_celery_worker_keeps_the_deployment_active(spawn, redis_url: str, redis_client: redis.Redis,
+                                                          local_scalers: list[Scaler]) -> None:
+    """Late acks: tasks being worked on sit in `unacked`, not in `celery`. The in-flight trigger
+    is what keeps KEDA from scaling a busy deployment to zero."""
+    worker: Proc = spawn("worker", "celery", "--redis-url", redis_url, "--concurrency", "2", "--work-time", "fixed:60")
+    worker.wait_for_log(r"ready\.", timeout=60)
+    Pumper(redis_url).to(WORKLOAD_CELERY, 3)
+    with StatusReader(local_scalers, LOCAL, redis_url, None, [WORKLOAD_CELERY]) as reader:
+        from tests.support import wait_for
+
+        entry = wait_for(lambda: (e := only(reader.read(), WORKLOAD_CELERY))["in_flight"] >= 2 and e, 30,
+                         "two tasks in flight")
+    assert entry["backlog"] <= 1 and entry["active"] and entry["replicas"] == 1, entry
+    (backlog, in_flight) = entry["triggers"]
+    assert not backlog["active"] and in_flight["active"]
+
+
+@pytest.mark.integration
+def test_cli_json_and_table(redis_url: str) -> None:
+    Pumper(redis_url).to(WORKLOAD_CELERY, 11)
+    done = run_cli("status", "--redis-url", redis_url, "-w", "celery", "--overlay", LOCAL, "--json")
+    assert done.returncode == 0, done.stderr
+    (entry,) = json.loads(done.stdout)["workloads"]
+    assert (entry["backlog"], entry["active"], entry["replicas"], entry["processed"]) == (11, True, 2, 0)
+    table = run_cli("status", "--redis-url", redis_url, "-w", "celery", "--overlay", LOCAL)
+    lines = table.stdout.splitlines()
+    assert lines[1].split() == ["WORKLOAD", "KIND", "BACKLOG", "IN-FLIGHT", "PROCESSED", "ACTIVE", "KEDA", "TARGET"]
+    assert lines[2].split() == ["celery", "ScaledObject", "11", "0", "0", "yes", "2", "replicas"]
+    assert lines[3] == ("celery: backlog 11 > activation 5; in-flight 0 <= activation 0: active; "
+                        "max(ceil(11/10)=2, ceil(0/10)=0) within [1, 10] = 2")
+
+
+@pytest.mark.integration
+def test_unreachable_brokers_are_reported_per_workload(free_port: int) -> None:
+    done = run_cli("status", "--redis-url", f"redis://127.0.0.1:{free_port}/0", "--bootstrap-servers",
+                   f"127.0.0.1:{free_port}", "--overlay", LOCAL, "--json", timeout=60)
+    assert done.returncode == 0, done.stderr
+    entries = {w["workload"]: w for w in json.loads(done.stdout)["workloads"]}
+    assert entries["celery"]["error"].startswith(f"cannot reach Redis at redis://127.0.0.1:{free_port}/0")
+    assert entries["celery"]["replicas"] is None
+    assert entries["kafka"]["error"].startswith(f"cannot read offsets from Kafka at 127.0.0.1:{free_port}: ")
+    assert entries["kafka"]["error"].endswith("check KAFKA_BOOTSTRAP_SERVERS")
+
+
+@pytest.mark.integration
+def test_the_pump_serves_status_for_its_workloads(redis_url: str) -> None:
+    from producers.http_pump import PumpSettings, create_app
+
+    settings = PumpSettings(brokers=wl.BrokerConfig(redis_url=redis_url), workloads=["celery", "rq"],
+                            keda_overlay=LOCAL)
+    client = create_app(settings).test_client()
+    assert client.get("/pump?count=21&workload=rq").status_code == 202
+
+    def rq_entry() -> dict | None:
+        entry = only(client.get("/status").get_json(), "rq")
+        return entry if entry["backlog"] == 21 else None
+
+    from tests.support import wait_for
+
+    entry = wait_for(rq_entry, 30, "the pumped items on the RQ queue")
+    assert (entry["active"], entry["replicas"], entry["name"]) == (True, 3, "rq-worker")
+    assert [w["workload"] for w in client.get("/status").get_json()["workloads"]] == ["celery", "rq"]
+
+
+@pytest.fixture
+def free_port() -> Iterator[int]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    yield port
