@@ -316,4 +316,6 @@ def _grace_problems(workload: Obj, pod: Obj, container: Obj) -> list[str]:
 
 
 def check(objs: list[Obj], version: str = KUBERNETES_VERSION) -> list[str]:
-    return schema_problems(objs) + core_problems(objs, version) + contract_problems(objs)
+    from kedasuite.secret_checks import manifest_problems
+
+    return schema_problems(objs) + core_problems(objs, version) + contract_problems(objs) + manifest_problems(objs)
