@@ -45,6 +45,7 @@ COMBINATIONS = {
     "overlays/local": lambda tmp: K8S / "overlays" / "local",
     "overlays/managed": lambda tmp: K8S / "overlays" / "managed",
     **{f"base+{c}": (lambda tmp, c=c: combination(tmp, [c])) for c in KEDA_COMPONENTS},
+    "base+all+without-networkpolicies": lambda tmp: combination(tmp, [*KEDA_COMPONENTS, "without-networkpolicies"]),
 }
 
 
@@ -65,6 +66,13 @@ def test_combination_renders_and_passes_every_check(name: str, tmp_path: Path) -
     assert objs
     assert mc.check(objs) == []
     assert {o["metadata"].get("namespace") for o in objs if o["kind"] != "Namespace"} == {"kedasuite"}
+
+
+def test_without_networkpolicies_drops_exactly_the_policies(local, tmp_path: Path) -> None:
+    kept = mc.render(combination(tmp_path, [*KEDA_COMPONENTS, "without-networkpolicies"]))
+    policies = [mc.ref(o) for o in local if o["kind"] == "NetworkPolicy"]
+    assert len(policies) >= 7, "base has a policy per broker, the pump and each worker"
+    assert sorted(mc.ref(o) for o in kept) == sorted(mc.ref(o) for o in local if o["kind"] != "NetworkPolicy")
 
 
 def test_local_overlay_scales_every_workload(local) -> None:
