@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from jobs.workqueue import Lease, LeaseAttempt, Outcome, WorkQueue
-from kedasuite import defaults
+from kedasuite import defaults, metrics
 from kedasuite.names import WORKLOAD_WORKQUEUE
 from kedasuite.worktime import WorkTime
 from workers.results import PoisonMessage, item_key, record_key, result_fields, validate_record, worker_identity
@@ -117,6 +117,7 @@ class Runner:
                 self.summary.reason = f"processed --max-items={self.max_items}"
                 break
             attempt = attempt or self.queue.lease(self.holder)
+            metrics.count_dead_lettered(WORKLOAD_WORKQUEUE, attempt.dead)
             if attempt.requeued or attempt.dead:
                 log.info("reaped expired leases: %d re-queued, %d dead-lettered", attempt.requeued, attempt.dead)
             if attempt.lease is None:
@@ -133,7 +134,8 @@ class Runner:
             idle_since = None
             handled += 1
             wants_more = self.max_items is None or handled < self.max_items
-            attempt = self._process(attempt.lease, wants_more)
+            with metrics.working(WORKLOAD_WORKQUEUE):
+                attempt = self._process(attempt.lease, wants_more)
         if self._stop.is_set() and not self.summary.reason:
             self.summary.reason = "stopped by signal"
         log.info("exiting (%s): %s", self.summary.reason, self.summary)
@@ -155,6 +157,7 @@ class Runner:
                 self._let_go()
                 self.queue.fail(lease, str(exc), permanent=True)
                 self.summary.dead_lettered += 1
+                metrics.count_dead_lettered(WORKLOAD_WORKQUEUE)
                 log.warning("dead-lettered item %s: %s", lease.token, exc)
                 return None
             seconds = self.work_time.sample()
@@ -174,6 +177,8 @@ class Runner:
                 outcome = self.queue.fail(lease, str(exc))
                 self.summary.failed += 1
                 self.summary.dead_lettered += outcome == "dead"
+                metrics.count_failed(WORKLOAD_WORKQUEUE)
+                metrics.count_dead_lettered(WORKLOAD_WORKQUEUE, int(outcome == "dead"))
                 log.warning("item %s failed (attempt %d, %s): %s", lease.token, lease.attempts, outcome, exc)
                 return None
             fields = result_fields(record, WORKLOAD_WORKQUEUE, self.holder)
@@ -188,8 +193,10 @@ class Runner:
                 log.warning("item %s: lease lost (expired and re-queued); not completing", lease.token)
             elif done is Outcome.DUPLICATE:
                 self.summary.duplicates += 1
+                metrics.count_duplicate(WORKLOAD_WORKQUEUE)
             else:
                 self.summary.processed += 1
+                metrics.count_processed(WORKLOAD_WORKQUEUE)
             return following
         finally:
             self._let_go()

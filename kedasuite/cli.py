@@ -72,6 +72,18 @@ redis_url_option = option(
 )
 
 
+metrics_port_option = option(
+    "--metrics-port", envvar=Env.METRICS_PORT, default=defaults.METRICS_PORT, type=click.IntRange(min=0, max=65535),
+    help="Serve Prometheus /metrics on this port, summed over the worker's processes (0: off).")
+
+
+def serve_metrics(port: int) -> None:
+    """Start the metrics endpoint before the worker counts anything (see kedasuite.metrics)."""
+    from kedasuite.metrics import serve_worker_metrics
+
+    serve_worker_metrics(port)
+
+
 def kafka_options(func: F) -> F:
     """Where the Kafka workload lives; shared by pumps and consumers."""
     options = [
@@ -233,10 +245,12 @@ def worker() -> None:
 @option("--name", envvar=Env.WORKER_NAME, default=None,
               help="Celery node name (default: celery.<pid>@<hostname>).")
 @option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
+@metrics_port_option
 @reports_errors
 def celery_worker(redis_url: str, concurrency: int, work_time: str, visibility_timeout: int,
-                  name: str | None, loglevel: str) -> None:
+                  name: str | None, loglevel: str, metrics_port: int) -> None:
     """Consume the 'celery' queue; SIGTERM finishes running tasks, then exits."""
+    serve_metrics(metrics_port)  # before the pool forks: its processes inherit the metrics directory
     from kedasuite.worktime import parse_work_time
     from workers.celery_app import app, configure, worker_argv
 
@@ -258,9 +272,10 @@ def celery_worker(redis_url: str, concurrency: int, work_time: str, visibility_t
 @option("--max-messages", envvar=Env.WORKER_MAX_MESSAGES, default=None, type=click.IntRange(min=1),
         help="Exit 0 after this many messages.")
 @option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
+@metrics_port_option
 @reports_errors
 def kafka_worker(group: str, dlq_topic: str | None, offset_reset: str, work_time: str, redis_url: str | None,
-                 max_messages: int | None, loglevel: str, **kafka: Any) -> None:
+                 max_messages: int | None, loglevel: str, metrics_port: int, **kafka: Any) -> None:
     """Consume the topic in the consumer group; commit after processing; SIGTERM leaves cleanly."""
     import logging
 
@@ -269,6 +284,7 @@ def kafka_worker(group: str, dlq_topic: str | None, offset_reset: str, work_time
     from workers.kafka_consumer import KafkaWorker
 
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve_metrics(metrics_port)
     settings = kafka_settings(group=group, dlq_topic=dlq_topic, offset_reset=offset_reset, **kafka)
     consumer = KafkaWorker(settings, parse_work_time(work_time), redis_url or redis_url_if_configured())
     consumer.install_signal_handlers()
@@ -290,9 +306,10 @@ def kafka_worker(group: str, dlq_topic: str | None, offset_reset: str, work_time
         default=defaults.RQ_JOB_MONITORING_INTERVAL, type=click.IntRange(min=1),
         help="Heartbeat period of a running job; a killed worker's job is abandoned after this + 60 s.")
 @option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
+@metrics_port_option
 @reports_errors
 def rq_worker(redis_url: str, work_time: str, burst: bool, max_jobs: int | None, max_idle_time: int | None,
-              maintenance_interval: int, job_monitoring_interval: int, loglevel: str) -> None:
+              maintenance_interval: int, job_monitoring_interval: int, loglevel: str, metrics_port: int) -> None:
     """RQ's own worker on the 'default' queue; SIGTERM finishes the running job, then exits."""
     import logging
 
@@ -303,6 +320,7 @@ def rq_worker(redis_url: str, work_time: str, burst: bool, max_jobs: int | None,
     from kedasuite.worktime import parse_work_time
 
     parse_work_time(work_time)  # fail now, not in every job
+    serve_metrics(metrics_port)  # each job's work horse is forked: it inherits the metrics directory
     os.environ[Env.WORK_TIME] = work_time  # the forked work horses read it
     # RQ sets up its own 'rq.worker' logger; the task's lines need one too.
     task_log = logging.getLogger("workers")
@@ -352,9 +370,11 @@ def workqueue_options(func: F) -> F:
 @option("--fail-pattern", envvar=Env.WORKQUEUE_FAIL_PATTERN, default=None,
         help="Simulate failures: items matching this regular expression fail every attempt.")
 @option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
+@metrics_port_option
 @reports_errors
 def workqueue_job(redis_url: str, lease_seconds: float, max_attempts: int, work_time: str, max_items: int | None,
-                  idle_timeout: float, grace_period: float, fail_pattern: str | None, loglevel: str) -> None:
+                  idle_timeout: float, grace_period: float, fail_pattern: str | None, loglevel: str,
+                  metrics_port: int) -> None:
     """Lease and process items from 'job' until the queue is empty, then exit 0."""
     import logging
 
@@ -364,6 +384,7 @@ def workqueue_job(redis_url: str, lease_seconds: float, max_attempts: int, work_
     from kedasuite.worktime import parse_work_time
 
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve_metrics(metrics_port)
     client = redis_client(redis_url)
     check_redis(client, redis_url)
     runner = Runner(WorkQueue(client, max_attempts=max_attempts, lease_seconds=lease_seconds),
@@ -428,14 +449,15 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
 @kafka_options
 @option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
 @keda_source_options
-@option("--workload", "-w", "workloads", multiple=True, type=click.Choice(DEMO_WORKLOADS),
-        help="Only these workloads (repeatable); default: all four.")
-@option("--running-jobs", default=0, type=click.IntRange(min=0),
+@option("--workload", "-w", "workloads", envvar=Env.STATUS_WORKLOADS, multiple=True,
+        type=click.Choice(DEMO_WORKLOADS), help="Only these workloads (repeatable); default: all four.")
+@option("--running-jobs", envvar=Env.STATUS_RUNNING_JOBS, default=0, type=click.IntRange(min=0),
         help="ScaledJob: Jobs running now (KEDA counts them; only a cluster knows).")
-@option("--pending-jobs", default=0, type=click.IntRange(min=0),
+@option("--pending-jobs", envvar=Env.STATUS_PENDING_JOBS, default=0, type=click.IntRange(min=0),
         help="ScaledJob: of those, Jobs whose pod is not running yet.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (the pump's GET /status) instead of a table.")
-@click.option("--watch", is_flag=True, help="Refresh in place until interrupted.")
+@option("--json", "as_json", envvar=Env.STATUS_JSON, is_flag=True,
+        help="Print JSON (the pump's GET /status) instead of a table.")
+@option("--watch", envvar=Env.STATUS_WATCH, is_flag=True, help="Refresh in place until interrupted.")
 @option("--interval", envvar=Env.STATUS_INTERVAL, default=2.0, type=click.FloatRange(min=0.1),
         help="Seconds between refreshes with --watch.")
 @reports_errors

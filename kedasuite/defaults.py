@@ -22,6 +22,9 @@ WORKER_CONCURRENCY: Final = 2
 #: killed pod's task comes back while the demo is still being watched.
 CELERY_VISIBILITY_TIMEOUT: Final = 300
 LOG_LEVEL: Final = "INFO"
+#: Workers serve no metrics unless asked: several local workers would collide on one
+#: port. Containers set ``METRICS_PORT`` (9100 in compose.yaml and k8s/).
+METRICS_PORT: Final = 0
 
 #: A lease outlives a silent runner by this long; held leases are renewed every third of it.
 WORKQUEUE_LEASE_SECONDS: Final = 30.0

@@ -11,7 +11,10 @@ Three layers, each returning a list of problems (empty means fine):
   every ``scaleTargetRef`` names a Deployment in the same render, every ``*FromEnv`` names
   an env var of the target container, list names / topic / group equal the naming
   contract for the workload the container runs, Job pods restart only on failure, names
-  fit KEDA's limits, one ScaledObject per workload, grace periods exceed task times.
+  fit KEDA's limits, one ScaledObject per workload, grace periods exceed task times; a
+  prometheus trigger's serverAddress is a URL KEDA can extend and names a Service (and
+  port) of the render when it points into the same namespace; the pump, scaled on its
+  request counter, never goes to zero.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -224,11 +228,39 @@ def contract_problems(objs: list[Obj]) -> list[str]:
             problems.append(f"{ref(obj)}: its target has no container to read env from")
             continue
         problems += _trigger_problems(obj, container, objs, auths)
+        problems += _prometheus_problems(obj, container, objs)
         problems += _grace_problems(workload, pod or {}, container)
 
     for (kind, name), count in targets.items():
         if count > 1:
             problems.append(f"{kind}/{name}: targeted by {count} ScaledObjects; KEDA allows one")
+    return problems + _scrape_problems(objs)
+
+
+def _pod_metadata(obj: Obj) -> Obj:
+    spec = obj.get("spec", {})
+    template = spec.get("jobTargetRef", {}).get("template") if obj.get("kind") == "ScaledJob" else spec.get("template")
+    return (template or {}).get("metadata") or {}
+
+
+def _scrape_problems(objs: list[Obj]) -> list[str]:
+    """A pod that asks to be scraped must serve metrics where its annotation says."""
+    problems = []
+    for obj in objs:
+        pod = _pod_spec(obj)
+        annotations = _pod_metadata(obj).get("annotations") or {}
+        if pod is None or str(annotations.get("prometheus.io/scrape")) != "true":
+            continue
+        port = str(annotations.get("prometheus.io/port", ""))
+        containers = pod.get("containers", [])
+        served = {str(p.get("containerPort")) for c in containers for p in c.get("ports", [])}
+        if port not in served:
+            problems.append(f"{ref(obj)}: annotation prometheus.io/port {port!r} is not a containerPort of its pod "
+                            f"({', '.join(sorted(served)) or 'none'})")
+        for container in containers:
+            if _workload(container) is not None and _env_value(container, Env.METRICS_PORT) != port:
+                problems.append(f"{ref(obj)}: container {container.get('name')} serves metrics on {Env.METRICS_PORT}="
+                                f"{_env_value(container, Env.METRICS_PORT)}, not the scraped port {port}")
     return problems
 
 
@@ -263,6 +295,42 @@ def _trigger_problems(obj: Obj, container: Obj, objs: list[Obj], auths: set[str]
                             f"({', '.join(sorted({required, *allowed}))})")
     if kind == "kafka":
         problems += _kafka_problems(obj, container, mine)
+    return problems
+
+
+def _prometheus_problems(obj: Obj, container: Obj, objs: list[Obj]) -> list[str]:
+    """What makes a prometheus trigger read nothing: an address KEDA cannot extend, a
+    Service that is not there, a query that does not read the pump's counter."""
+    problems = []
+    pump = tuple(a for a in container.get("args") or container.get("command") or () if a != "kedasuite")[:1] == ("serve",)
+    namespace = obj.get("metadata", {}).get("namespace")
+    services = {(o["metadata"].get("namespace"), o["metadata"].get("name")): o for o in objs if o.get("kind") == "Service"}
+    triggers = [(i, t) for i, t in _triggers(obj) if t.get("type") == "prometheus"]
+    for index, trigger in triggers:
+        where = f"{ref(obj)}: trigger {index} (prometheus)"
+        metadata = trigger.get("metadata") or {}
+        address = str(metadata.get("serverAddress", ""))
+        url = urlsplit(address)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            problems.append(f"{where}: serverAddress {address!r} needs a scheme and a host, e.g. "
+                            f"http://prometheus.{namespace or '<namespace>'}.svc:9090")
+            continue
+        if address.endswith("/"):
+            problems.append(f"{where}: serverAddress {address!r} ends in '/'; KEDA appends /api/v1/query to it")
+        host = url.hostname.split(".")
+        if len(host) >= 3 and host[2] == "svc" and host[1] == namespace:
+            service = services.get((namespace, host[0]))
+            port = url.port or (443 if url.scheme == "https" else 80)
+            if service is None:
+                problems.append(f"{where}: serverAddress names Service/{host[0]}, which is not in this render "
+                                "(add the prometheus component)")
+            elif port not in {p.get("port") for p in service.get("spec", {}).get("ports", [])}:
+                problems.append(f"{where}: serverAddress port {port} is not a port of Service/{host[0]}")
+        if pump and names.PUMP_REQUESTS_METRIC not in str(metadata.get("query", "")):
+            problems.append(f"{where}: scales the pump, but its query does not read {names.PUMP_REQUESTS_METRIC}")
+    if pump and triggers and obj.get("spec", {}).get("minReplicaCount", 0) < 1:
+        problems.append(f"{ref(obj)}: the pump is the entry point: minReplicaCount must be at least 1, or no "
+                        "replica answers the requests that would scale it up")
     return problems
 
 

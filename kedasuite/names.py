@@ -73,6 +73,11 @@ PROCESSED_COUNT_PREFIX: Final = "processed:"
 #: with the reason they were parked.
 DEAD_LETTER_PREFIX: Final = "deadletter:"
 
+# --- Metrics ----------------------------------------------------------------------------------
+
+#: The pump's request counter: what the pump-prometheus-scaledobject component's query reads.
+PUMP_REQUESTS_METRIC: Final = "kedasuite_pump_http_requests_total"
+
 # --- Workload names (the pumps' ``workload=`` values) ------------------------------------
 
 WORKLOAD_CELERY: Final = "celery"
@@ -120,6 +125,10 @@ class Env:
     WORKER_MAX_MESSAGES: Final = "WORKER_MAX_MESSAGES"
     CELERY_VISIBILITY_TIMEOUT: Final = "CELERY_VISIBILITY_TIMEOUT"
     LOG_LEVEL: Final = "LOG_LEVEL"
+    #: Port of a worker's Prometheus ``/metrics`` (0: off). The pump serves them on its own port.
+    METRICS_PORT: Final = "METRICS_PORT"
+    #: prometheus_client's own: where a worker's processes write their metric files.
+    PROMETHEUS_MULTIPROC_DIR: Final = "PROMETHEUS_MULTIPROC_DIR"
 
     # The work-queue Job runner.
     WORKQUEUE_LEASE_SECONDS: Final = "WORKQUEUE_LEASE_SECONDS"
@@ -154,6 +163,11 @@ class Env:
     KEDA_OVERLAY: Final = "KEDA_OVERLAY"
     KEDA_MANIFESTS: Final = "KEDA_MANIFESTS"
     STATUS_INTERVAL: Final = "STATUS_INTERVAL"
+    STATUS_WORKLOADS: Final = "STATUS_WORKLOADS"  # space-separated, as click reads a repeatable option
+    STATUS_RUNNING_JOBS: Final = "STATUS_RUNNING_JOBS"
+    STATUS_PENDING_JOBS: Final = "STATUS_PENDING_JOBS"
+    STATUS_JSON: Final = "STATUS_JSON"
+    STATUS_WATCH: Final = "STATUS_WATCH"
 
     # The embedded demo.
     DEMO_COUNT: Final = "DEMO_COUNT"

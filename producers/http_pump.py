@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,8 @@ from kedasuite.errors import InputError, SuiteError
 from kedasuite.names import Env
 from kedasuite.settings import KafkaSettings, parse_workload_list, redis_url_from_env
 from producers import workloads as wl
-from producers.engine import PumpRun, RunRegistry, new_run, pump_stream, validate_count
+from producers.engine import PumpRun, RunRegistry, StreamStatus, new_run, pump_stream, validate_count
+from producers.pump_metrics import instrument
 from producers.records import RecordFactory
 
 
@@ -92,6 +93,8 @@ class Pump:
     def __init__(self, settings: PumpSettings) -> None:
         self.settings = settings
         self.runs = RunRegistry()
+        #: Called with a stream after each batch and when it ends (producers.pump_metrics counts them).
+        self.on_progress: Callable[[StreamStatus], None] = lambda stream: None
         self._status: Any = None
         self._status_lock = threading.Lock()
 
@@ -105,9 +108,11 @@ class Pump:
         factory = RecordFactory(run.seed)
         for stream, publisher in zip(run.streams, publishers):
             try:
-                pump_stream(publisher, factory, stream, self.settings.batch_size)
+                pump_stream(publisher, factory, stream, self.settings.batch_size,
+                            on_batch=lambda _n, s=stream: self.on_progress(s))
             finally:
                 publisher.close()
+                self.on_progress(stream)
 
     def status(self) -> dict[str, Any]:
         """``kedasuite status --json`` for the workloads this pump serves (one reader, reused)."""
@@ -144,6 +149,7 @@ def create_app(settings: PumpSettings | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pump"] = pump
+    instrument(app, pump)  # GET /metrics, requests by route and status, items per workload
 
     @app.errorhandler(SuiteError)
     def suite_error(exc: SuiteError) -> tuple[Any, int]:

@@ -50,11 +50,11 @@ OUR_SERVICES: dict[str, tuple[list[str], str | None]] = {
 #: Variables each of our services must set.
 REQUIRED_ENV: dict[str, set[str]] = {
     PUMP_SERVICE: {Env.REDIS_ADDRESS, Env.KAFKA_BOOTSTRAP_SERVERS, Env.PUMP_WORKLOADS},
-    "celery-worker": {Env.REDIS_ADDRESS, Env.WORK_TIME, Env.LOG_LEVEL},
+    "celery-worker": {Env.REDIS_ADDRESS, Env.WORK_TIME, Env.LOG_LEVEL, Env.METRICS_PORT},
     # Its results go to Redis, so the Kafka consumer needs Redis too.
-    "kafka-consumer": {Env.KAFKA_BOOTSTRAP_SERVERS, Env.REDIS_ADDRESS, Env.WORK_TIME, Env.LOG_LEVEL},
-    "rq-worker": {Env.REDIS_ADDRESS, Env.WORK_TIME, Env.LOG_LEVEL},
-    JOB_SERVICE: {Env.REDIS_ADDRESS, Env.WORK_TIME, Env.LOG_LEVEL},
+    "kafka-consumer": {Env.KAFKA_BOOTSTRAP_SERVERS, Env.REDIS_ADDRESS, Env.WORK_TIME, Env.LOG_LEVEL, Env.METRICS_PORT},
+    "rq-worker": {Env.REDIS_ADDRESS, Env.WORK_TIME, Env.LOG_LEVEL, Env.METRICS_PORT},
+    JOB_SERVICE: {Env.REDIS_ADDRESS, Env.WORK_TIME, Env.LOG_LEVEL, Env.METRICS_PORT},
 }
 EXPECTED_SERVICES = {REDIS_SERVICE, KAFKA_SERVICE, *OUR_SERVICES}
 
@@ -250,6 +250,12 @@ def compose_problems(path: Path) -> list[str]:
             if not servers or not servers <= kafka_addresses:
                 problems.append(f"{where}: {Env.KAFKA_BOOTSTRAP_SERVERS} is {resolved[Env.KAFKA_BOOTSTRAP_SERVERS]!r}, "
                                 f"not the kafka service's advertised listener ({', '.join(sorted(kafka_addresses))})")
+        if Env.METRICS_PORT in resolved:
+            exposed = {str(p).split("/")[0] for p in service.get("expose") or []}
+            exposed |= {target for _, _, target in published_ports(service)}
+            if resolved[Env.METRICS_PORT] not in exposed:
+                problems.append(f"{where}: {Env.METRICS_PORT} is {resolved[Env.METRICS_PORT]}, but the service neither "
+                                f"exposes nor publishes that port (expose: [\"{resolved[Env.METRICS_PORT]}\"])")
         if name == PUMP_SERVICE:
             listed = [w.strip() for w in resolved.get(Env.PUMP_WORKLOADS, "").split(",") if w.strip()]
             if sorted(listed) != sorted(PUBLISHERS):
@@ -435,6 +441,11 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
                       "rq-worker: use build: . with image: kedasuite:dev"),
     "no persistence": (_set("services/redis/command", ["redis-server"]),
                        "redis: run redis-server with --appendonly yes"),
+    "metrics port not exposed": (_set("services/rq-worker/expose", _DELETE),
+                                 "rq-worker: METRICS_PORT is 9100, but the service neither exposes nor publishes that "
+                                 "port"),
+    "worker without metrics": (_set("services/celery-worker/environment/METRICS_PORT", _DELETE),
+                               "celery-worker: METRICS_PORT is not set"),
     "missing service": (_set("services/kafka-consumer", _DELETE),
                         "services missing: kafka-consumer"),
 }

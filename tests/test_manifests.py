@@ -44,6 +44,8 @@ COMBINATIONS = {
     "base": lambda tmp: K8S / "base",
     "overlays/local": lambda tmp: K8S / "overlays" / "local",
     "overlays/managed": lambda tmp: K8S / "overlays" / "managed",
+    "overlays/prometheus": lambda tmp: K8S / "overlays" / "prometheus",
+    "base+prometheus": lambda tmp: combination(tmp, ["prometheus"]),
     **{f"base+{c}": (lambda tmp, c=c: combination(tmp, [c])) for c in KEDA_COMPONENTS},
     "base+all+without-networkpolicies": lambda tmp: combination(tmp, [*KEDA_COMPONENTS, "without-networkpolicies"]),
 }
@@ -57,7 +59,7 @@ def local() -> list[dict[str, Any]]:
 def test_every_overlay_and_component_has_a_readme_or_comment() -> None:
     for component in (K8S / "components").iterdir():
         assert (component / "README.md").is_file(), f"{component.name} has no README.md"
-    assert sorted(p.name for p in (K8S / "overlays").iterdir()) == ["local", "managed"]
+    assert sorted(p.name for p in (K8S / "overlays").iterdir()) == ["local", "managed", "prometheus"]
 
 
 @pytest.mark.parametrize("name", list(COMBINATIONS))
@@ -94,6 +96,37 @@ def test_managed_overlay_has_no_brokers_and_no_secret_values() -> None:
                 assert "password" not in trigger["metadata"]
 
 
+@pytest.fixture(scope="module")
+def prometheus() -> list[dict[str, Any]]:
+    return mc.render(K8S / "overlays" / "prometheus")
+
+
+def test_prometheus_overlay_is_local_plus_prometheus_and_the_pump_scaler(local, prometheus) -> None:
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in prometheus}
+    added = kinds - {(o["kind"], o["metadata"]["name"]) for o in local}
+    assert added == {("Deployment", "prometheus"), ("Service", "prometheus"), ("ConfigMap", "prometheus"),
+                     ("ServiceAccount", "prometheus"), ("Role", "prometheus"), ("RoleBinding", "prometheus"),
+                     ("NetworkPolicy", "prometheus"), ("ScaledObject", "pump")}
+    (trigger,) = find(prometheus, "ScaledObject", "pump")["spec"]["triggers"]
+    assert trigger["metadata"]["query"] == "sum(rate(kedasuite_pump_http_requests_total[2m]))"
+    assert trigger["metadata"]["threshold"] == "3"
+    assert find(prometheus, "ScaledObject", "pump")["spec"]["minReplicaCount"] == 1
+    test_pods_are_locked_down(prometheus)
+
+
+def test_prometheus_may_scrape_the_workers_and_nothing_else_opens(local, prometheus) -> None:
+    for name in ("celery-worker", "kafka-consumer", "rq-worker", "workqueue"):
+        assert find(local, "NetworkPolicy", name)["spec"]["ingress"] == [], name
+        assert find(prometheus, "NetworkPolicy", name)["spec"]["ingress"] == [
+            {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+             "ports": [{"port": "metrics"}]}], name
+    assert find(prometheus, "NetworkPolicy", "prometheus")["spec"]["ingress"] == [
+        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}],
+         "ports": [{"port": 9090}]}]
+    (rule,) = find(prometheus, "Role", "prometheus")["rules"]
+    assert (rule["resources"], rule["verbs"]) == (["pods", "endpoints"], ["list", "watch"])
+
+
 def test_pods_are_locked_down(local) -> None:
     for obj in local:
         pod = mc._pod_spec(obj)
@@ -124,7 +157,7 @@ def run_checkov(path: Path, framework: str) -> subprocess.CompletedProcess[str]:
                            "--skip-download"], capture_output=True, text=True, env={**os.environ, "LOG_LEVEL": "ERROR"})
 
 
-@pytest.mark.parametrize("name", ["base", "overlays/local", "overlays/managed"])
+@pytest.mark.parametrize("name", ["base", "overlays/local", "overlays/managed", "overlays/prometheus"])
 def test_checkov_finds_nothing_in_the_rendered_manifests(name: str, tmp_path: Path) -> None:
     rendered = tmp_path / "rendered.yaml"
     rendered.write_text(yaml.safe_dump_all(mc.render(COMBINATIONS[name](tmp_path))))
@@ -235,6 +268,48 @@ BREAKAGES: dict[str, tuple[Breakage, str]] = {
         lambda o: find(o, "Deployment", "pump")["spec"].update(replica=2),
         "Deployment/pump: spec: Additional properties are not allowed ('replica' was unexpected)"),
 }
+
+
+def _pump_trigger(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    return find(objs, "ScaledObject", "pump")["spec"]["triggers"][0]["metadata"]
+
+
+PROMETHEUS_BREAKAGES: dict[str, tuple[Breakage, str]] = {
+    "no scheme": (lambda o: _pump_trigger(o).update(serverAddress="prometheus.kedasuite.svc:9090"),
+                  "ScaledObject/pump: trigger 0 (prometheus): serverAddress 'prometheus.kedasuite.svc:9090' needs a "
+                  "scheme and a host, e.g. http://prometheus.kedasuite.svc:9090"),
+    "trailing slash": (lambda o: _pump_trigger(o).update(serverAddress="http://prometheus.kedasuite.svc:9090/"),
+                       "ScaledObject/pump: trigger 0 (prometheus): serverAddress 'http://prometheus.kedasuite.svc:9090/' "
+                       "ends in '/'; KEDA appends /api/v1/query to it"),
+    "no such service": (lambda o: _pump_trigger(o).update(serverAddress="http://prom.kedasuite.svc:9090"),
+                        "ScaledObject/pump: trigger 0 (prometheus): serverAddress names Service/prom, which is not in "
+                        "this render (add the prometheus component)"),
+    "wrong port": (lambda o: _pump_trigger(o).update(serverAddress="http://prometheus.kedasuite.svc:80"),
+                   "ScaledObject/pump: trigger 0 (prometheus): serverAddress port 80 is not a port of Service/prometheus"),
+    "another metric": (lambda o: _pump_trigger(o).update(query="sum(rate(http_requests_total[2m]))"),
+                       "ScaledObject/pump: trigger 0 (prometheus): scales the pump, but its query does not read "
+                       "kedasuite_pump_http_requests_total"),
+    "pump to zero": (lambda o: find(o, "ScaledObject", "pump")["spec"].update(minReplicaCount=0),
+                     "ScaledObject/pump: the pump is the entry point: minReplicaCount must be at least 1, or no replica "
+                     "answers the requests that would scale it up"),
+    "scrape a port nobody serves": (
+        lambda o: find(o, "Deployment", "rq-worker")["spec"]["template"]["metadata"]["annotations"].update(
+            {"prometheus.io/port": "9200"}),
+        "Deployment/rq-worker: annotation prometheus.io/port '9200' is not a containerPort of its pod (9100)"),
+    "metrics on another port": (
+        lambda o: set_env(container_of(o, "celery-worker"), "METRICS_PORT", "9200"),
+        "Deployment/celery-worker: container celery-worker serves metrics on METRICS_PORT=9200, not the scraped "
+        "port 9100"),
+}
+
+
+@pytest.mark.parametrize("breakage", list(PROMETHEUS_BREAKAGES))
+def test_a_broken_prometheus_manifest_is_caught(prometheus, breakage: str) -> None:
+    broken = copy.deepcopy(prometheus)
+    damage, expected = PROMETHEUS_BREAKAGES[breakage]
+    damage(broken)
+    problems = mc.check(broken)
+    assert expected in problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("breakage", list(BREAKAGES))

@@ -27,7 +27,7 @@ from typing import Any
 import redis
 from celery import Celery
 
-from kedasuite import defaults
+from kedasuite import defaults, metrics
 from kedasuite.clients import redis_client
 from kedasuite.errors import InputError
 from kedasuite.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY, Env
@@ -96,6 +96,11 @@ def _results() -> ResultStore:
 @app.task(name=CELERY_TASK)
 def process_user(record: Any) -> str:
     """Simulate work on one user record, then record the result (once)."""
+    with metrics.working(WORKLOAD_CELERY):
+        return _process_user(record)
+
+
+def _process_user(record: Any) -> str:
     store = _results()
     try:
         user = validate_record(record)

@@ -25,6 +25,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
+from kedasuite import metrics
 from kedasuite.clients import ensure_topic, kafka_admin, kafka_config, redis_client
 from kedasuite.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, WORKLOAD_KAFKA
 from kedasuite.settings import KafkaSettings
@@ -131,6 +132,10 @@ class KafkaWorker:
         return self.counters
 
     def handle(self, msg: Message) -> None:
+        with metrics.working(WORKLOAD_KAFKA):
+            self._handle(msg)
+
+    def _handle(self, msg: Message) -> None:
         try:
             record = decode(msg)
         except PoisonMessage as exc:
@@ -140,7 +145,10 @@ class KafkaWorker:
         log.info("processing %s for %.2f s as %s (partition %d, offset %d)",
                  record["id"], seconds, self.identity, msg.partition(), msg.offset())
         _sleep(seconds)
-        if self._results is None or self._results.save(record, self.identity):
+        if self._results is None:
+            metrics.count_processed(WORKLOAD_KAFKA)  # with Redis, ResultStore.save counts it
+            self.counters.processed += 1
+        elif self._results.save(record, self.identity):
             self.counters.processed += 1
         else:
             self.counters.duplicates += 1
@@ -156,6 +164,7 @@ class KafkaWorker:
         if self._dlq.flush(30):
             raise RuntimeError(f"could not park poison message {source} on {self.settings.dlq_topic}")
         self.counters.dead_lettered += 1
+        metrics.count_dead_lettered(WORKLOAD_KAFKA)
         log.warning("dead-lettered %s to %s: %s", source, self.settings.dlq_topic, reason)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 
+from kedasuite import metrics
 from kedasuite.names import DEAD_LETTER_PREFIX, ITEM_KEY_PREFIX, PROCESSED_COUNT_PREFIX, RECORD_KEY_PREFIX
 
 REQUIRED_FIELDS = ("id", "name", "email", "address")
@@ -100,12 +101,15 @@ class ResultStore:
     def save(self, record: Mapping[str, str], worker: str | None = None) -> bool:
         """Write the result unless it exists; True when this call wrote it."""
         argv = result_fields(record, self._workload, worker)
-        return bool(self._save(keys=[record_key(record["id"])], args=argv))
+        written = bool(self._save(keys=[record_key(record["id"])], args=argv))
+        (metrics.count_processed if written else metrics.count_duplicate)(self._workload)
+        return written
 
     def park(self, payload: Any, reason: str) -> None:
         """Dead-letter a poison message with the reason, for a person to look at."""
         entry = {"reason": reason, "payload": _printable(payload), "worker": worker_identity(), "at": utc_now()}
         self._client.rpush(dead_letter_key(self._workload), json.dumps(entry))
+        metrics.count_dead_lettered(self._workload)
 
 
 def _printable(payload: Any) -> Any:

@@ -15,7 +15,7 @@ import time
 
 from rq import get_current_job
 
-from kedasuite import defaults
+from kedasuite import defaults, metrics
 from kedasuite.names import WORKLOAD_RQ, Env
 from kedasuite.worktime import parse_work_time
 from workers.results import PoisonMessage, ResultStore, validate_record
@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 def process_user(payload: str) -> str:
     """Simulate work on one user record (JSON text), then record the result once."""
+    with metrics.working(WORKLOAD_RQ):  # in the work horse: counted in its own metrics file
+        return _process_user(payload)
+
+
+def _process_user(payload: str) -> str:
     job = get_current_job()
     assert job is not None, "process_user runs inside an RQ worker"
     store = ResultStore(job.connection, WORKLOAD_RQ)
