@@ -77,6 +77,24 @@ def test_without_networkpolicies_drops_exactly_the_policies(local, tmp_path: Pat
     assert sorted(mc.ref(o) for o in kept) == sorted(mc.ref(o) for o in local if o["kind"] != "NetworkPolicy")
 
 
+def test_workloads_reach_only_dns_and_the_brokers_they_use(local) -> None:
+    policies = {o["metadata"]["name"]: o["spec"] for o in local if o["kind"] == "NetworkPolicy"}
+    uses = {"pump": {"redis", "kafka"}, "celery-worker": {"redis"}, "kafka-consumer": {"redis", "kafka"},
+            "rq-worker": {"redis"}, "workqueue": {"redis"}}
+    for name, brokers in uses.items():
+        spec = policies[name]
+        assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": name}}
+        assert "Egress" in spec["policyTypes"], name
+        peers = set()
+        for rule in spec["egress"]:
+            for peer in rule["to"]:
+                labels = peer.get("podSelector", {}).get("matchLabels", {})
+                peers.add("dns" if labels.get("k8s-app") == "kube-dns" else labels["app.kubernetes.io/name"])
+        assert peers == {"dns", *brokers}, name
+        if name != "pump":
+            assert spec["ingress"] == [], f"{name} serves nothing"
+
+
 def test_local_overlay_scales_every_workload(local) -> None:
     kinds = {(o["kind"], o["metadata"]["name"]) for o in local}
     assert {("ScaledObject", "celery-worker"), ("ScaledObject", "kafka-consumer"), ("ScaledObject", "rq-worker"),
