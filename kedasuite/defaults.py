@@ -74,3 +74,9 @@ DEMO_COUNT: Final = 100
 #: Short, so the demo finishes in seconds; still long enough that both processes work.
 DEMO_WORK_TIME: Final = "uniform:0.05:0.2"
 DEMO_TIMEOUT: Final = 120.0
+
+#: The timeline recorder samples ``status`` this often (seconds), into this CSV.
+TIMELINE_INTERVAL: Final = 5.0
+TIMELINE_CSV: Final = "timeline.csv"
+#: Where the suite's manifests deploy; the recorder reads replica counts there.
+KUBE_NAMESPACE: Final = "kedasuite"

@@ -169,6 +169,18 @@ class Env:
     STATUS_JSON: Final = "STATUS_JSON"
     STATUS_WATCH: Final = "STATUS_WATCH"
 
+    # The timeline recorder (scripts/timeline).
+    TIMELINE_CSV: Final = "TIMELINE_CSV"
+    TIMELINE_PNG: Final = "TIMELINE_PNG"
+    TIMELINE_INTERVAL: Final = "TIMELINE_INTERVAL"
+    TIMELINE_DURATION: Final = "TIMELINE_DURATION"
+    TIMELINE_WORKLOADS: Final = "TIMELINE_WORKLOADS"  # space-separated, as click reads a repeatable option
+    TIMELINE_STATUS_URL: Final = "TIMELINE_STATUS_URL"
+    TIMELINE_NAMESPACE: Final = "TIMELINE_NAMESPACE"
+    TIMELINE_KUBE_CONTEXT: Final = "TIMELINE_KUBE_CONTEXT"
+    TIMELINE_NO_CLUSTER: Final = "TIMELINE_NO_CLUSTER"
+    TIMELINE_TITLE: Final = "TIMELINE_TITLE"
+
     # The embedded demo.
     DEMO_COUNT: Final = "DEMO_COUNT"
     DEMO_WORKLOADS: Final = "DEMO_WORKLOADS"

@@ -1,0 +1,273 @@
+"""The timeline recorder (kedasuite/timeline.py, scripts/timeline).
+
+The CSV and the picture are checked from hand-made data; the recorder itself against a
+real Redis with a real pump and a real RQ worker, and the "no cluster" paths against a
+missing kubeconfig and one that points at a port where nothing listens.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from kedasuite.embedded import free_port
+from kedasuite.errors import InputError
+from kedasuite.timeline import COLUMNS, Cluster, CsvWriter, Row, parse_csv, read_csv, render, rows_from_status
+from tests.support import Proc, run_cli, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+T0 = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
+
+
+def snapshot(t: datetime, **workloads: dict) -> dict:
+    """A ``status --json`` answer in the contract's shape (only the fields the recorder reads, and a few more)."""
+    return {"time": t.isoformat(), "source": "k8s/overlays/local",
+            "workloads": [{"workload": name, "kind": "ScaledObject", "name": f"{name}-worker", "unit": "replicas",
+                           "min": 0, "max": 10, "triggers": [], "reason": "", "error": None, "dead_lettered": 0,
+                           **fields} for name, fields in workloads.items()]}
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, which a valid PNG has right after the signature."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+def csv_text(rows: list[Row]) -> str:
+    out = io.StringIO()
+    CsvWriter(out).write(rows)
+    return out.getvalue()
+
+
+# --- the CSV ---------------------------------------------------------------------------------
+
+
+def test_rows_from_a_status_snapshot() -> None:
+    status = snapshot(T0, celery={"backlog": 12, "in_flight": 3, "processed": 100, "active": True, "replicas": 2},
+                      kafka={"backlog": None, "in_flight": None, "processed": 0, "active": None, "replicas": None})
+    rows = rows_from_status(status, {"celery": 4})
+    assert rows == [Row(T0, "celery", 12, 3, 100, 2, "replicas", True, 4),
+                    Row(T0, "kafka", None, None, 0, None, "replicas", None, None)]
+    assert rows_from_status(status, workloads=["kafka"]) == rows[1:]
+
+
+def test_csv_round_trip() -> None:
+    rows = [Row(T0, "celery", 12, 3, 100, 2, "replicas", True, 4),
+            Row(T0, "kafka", None, None, 0, None, "replicas", None, None),
+            Row(T0 + timedelta(seconds=0.5), "workqueue", 7.5, 0, 3, 1, "jobs", False, 0)]
+    text = csv_text(rows)
+    assert text.splitlines()[0] == ",".join(COLUMNS)
+    assert text.splitlines()[1:] == ["2026-11-24T01:00:00.000+00:00,celery,12,3,100,2,replicas,true,4",
+                                     "2026-11-24T01:00:00.000+00:00,kafka,,,0,,replicas,,",
+                                     "2026-11-24T01:00:00.500+00:00,workqueue,7.5,0,3,1,jobs,false,0"]
+    assert parse_csv(io.StringIO(text)) == rows
+    assert csv_text(parse_csv(io.StringIO(text))) == text
+
+
+def test_a_csv_that_is_not_a_timeline_is_refused() -> None:
+    with pytest.raises(InputError) as err:
+        parse_csv(io.StringIO("time,workload,backlog\n"), "other.csv")
+    assert err.value.message == ("other.csv is not a timeline CSV: missing column(s) in_flight, processed, "
+                                 "predicted, unit, active, actual; record one with scripts/timeline")
+    with pytest.raises(InputError) as err:
+        parse_csv(io.StringIO(",".join(COLUMNS) + "\nyesterday,celery,1,0,0,0,replicas,true,\n"), "bad.csv")
+    assert err.value.message == ("bad.csv, line 2: Invalid isoformat string: 'yesterday'; "
+                                 "fix or delete that row")
+
+
+# --- the picture ------------------------------------------------------------------------------
+
+
+def hand_made_csv(path: Path) -> list[Row]:
+    """A burst into each workload: backlog up, replicas follow, everything drains back to 0."""
+    backlog = [0, 0, 40, 38, 30, 20, 11, 4, 0, 0, 0, 0]
+    replicas = [0, 0, 4, 4, 3, 2, 2, 1, 1, 1, 0, 0]
+    running = [0, 0, 0, 1, 4, 4, 3, 2, 2, 1, 1, 0]
+    rows = []
+    for i, (b, r, a) in enumerate(zip(backlog, replicas, running)):
+        t = T0 + timedelta(seconds=5 * i)
+        for workload, unit in (("celery", "replicas"), ("kafka", "replicas"), ("rq", "replicas"),
+                               ("workqueue", "jobs")):
+            rows.append(Row(t, workload, b, min(a, b), 40 - b if i >= 2 else 0, r, unit, r > 0, a))
+    path.write_text(csv_text(rows))
+    return rows
+
+
+def test_render_from_a_hand_made_csv(tmp_path: Path) -> None:
+    csv_path = tmp_path / "run.csv"
+    rows = hand_made_csv(csv_path)
+    assert read_csv(csv_path) == rows
+    png = render(read_csv(csv_path), tmp_path / "pictures" / "run.png", "hand-made")
+    assert png == tmp_path / "pictures" / "run.png"
+    width, height = png_size(png)
+    assert (width, height) == (900, round(90 * (0.8 + 2.7 * 4)))  # figsize (10, 0.8 + 2.7 per panel), 90 dpi
+    assert 10_000 < png.stat().st_size < 200_000
+
+
+def test_render_one_workload_with_gaps(tmp_path: Path) -> None:
+    """Unreadable values (empty cells) leave gaps; one panel is a smaller picture."""
+    rows = [Row(T0 + timedelta(seconds=i), "kafka", None if i == 2 else i, None, None, None, "replicas", None, None)
+            for i in range(5)]
+    width, height = png_size(render(rows, tmp_path / "kafka.png"))
+    assert (width, height) == (900, round(90 * (0.8 + 2.7)))
+
+
+def test_render_nothing_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as err:
+        render([], tmp_path / "x.png")
+    assert err.value.message == ("nothing to draw: the timeline has no samples; record for longer (--duration)")
+
+
+def timeline_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m kedasuite.timeline ARGS`` to completion."""
+    return subprocess.run([sys.executable, "-m", "kedasuite.timeline", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})}, cwd=ROOT, check=False)
+
+
+def test_render_only_cli(tmp_path: Path) -> None:
+    csv_path = tmp_path / "saved.csv"
+    hand_made_csv(csv_path)
+    done = timeline_cli("--render-only", str(csv_path))
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr
+    assert done.stderr == f"timeline: picture in {tmp_path / 'saved.png'}\n"
+    assert png_size(tmp_path / "saved.png")[0] == 900
+    missing = timeline_cli("--render-only", str(tmp_path / "nope.csv"))
+    assert missing.returncode == 2
+    assert missing.stderr == f"Error: {tmp_path / 'nope.csv'}: no such file; pass a CSV written by scripts/timeline\n"
+
+
+def test_the_wrapper_script_runs_it(tmp_path: Path) -> None:
+    csv_path = tmp_path / "saved.csv"
+    hand_made_csv(csv_path)
+    done = subprocess.run([str(ROOT / "scripts" / "timeline"), "--render-only", str(csv_path), "--png",
+                           str(tmp_path / "w.png")], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.endswith(f"timeline: picture in {tmp_path / 'w.png'}\n")
+    assert png_size(tmp_path / "w.png")[0] == 900
+
+
+# --- no cluster ----------------------------------------------------------------------------
+
+
+def no_cluster_env(tmp_path: Path) -> dict[str, str]:
+    """No kubeconfig and not in a pod, whatever the machine running the tests has."""
+    return {"KUBECONFIG": str(tmp_path / "no-kubeconfig"), "KUBERNETES_SERVICE_HOST": "",
+            "KUBERNETES_SERVICE_PORT": ""}
+
+
+NO_CLUSTER_NOTE = "timeline: no Kubernetes cluster: no usable kubeconfig"
+
+
+def test_no_kubeconfig_means_no_cluster(tmp_path: Path) -> None:
+    cluster, why = Cluster.connect("kedasuite", environ=no_cluster_env(tmp_path))
+    assert cluster is None
+    assert why is not None and why.startswith("no Kubernetes cluster: no usable kubeconfig (")
+    assert why.endswith("the actual column stays empty; point KUBECONFIG or --kube-context at a cluster "
+                        "to record running replicas")
+    cluster, why = Cluster.connect("kedasuite", context="kind-nope", environ=no_cluster_env(tmp_path))
+    assert cluster is None and why is not None
+    assert why.startswith("no Kubernetes cluster: kubeconfig context 'kind-nope': ")
+
+
+def test_a_cluster_that_does_not_answer(tmp_path: Path) -> None:
+    port = free_port()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
+        "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "me"}}],
+        "users": [{"name": "me", "user": {}}],
+    }))
+    cluster, why = Cluster.connect("kedasuite", environ={"KUBECONFIG": str(kubeconfig)})
+    assert cluster is None and why is not None
+    assert why.startswith(f"Kubernetes cluster unusable: http://127.0.0.1:{port} does not answer (")
+    assert why.endswith("); the actual column stays empty")
+
+
+# --- recording, live -------------------------------------------------------------------------
+
+
+def recorded(path: Path) -> list[Row]:
+    """The rows written so far (a sample is flushed whole; a torn last line is skipped)."""
+    if not path.is_file():
+        return []
+    text = path.read_text()
+    return parse_csv(io.StringIO(text[: text.rfind("\n") + 1])) if text else []
+
+
+@pytest.mark.integration
+def test_records_a_burst_draining(spawn, redis_url: str, tmp_path: Path) -> None:
+    """Pump N into rq with no worker, then start one: the CSV shows the backlog rise and fall,
+    and processed reach N; with no cluster the actual column is empty and said so once."""
+    n = 40
+    csv_path, png = tmp_path / "live.csv", tmp_path / "live.png"
+    recorder: Proc = spawn("--redis-url", redis_url, "-w", "rq", "--interval", "0.5", "--csv", str(csv_path),
+                           "--png", str(png), env=no_cluster_env(tmp_path), module="kedasuite.timeline")
+    wait_for(lambda: len(recorded(csv_path)) >= 2, 60, "two samples of an idle queue")
+    done = run_cli("pump", "rq", "--count", str(n), "--workloads", "rq", "--redis-url", redis_url)
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: any(r.backlog == n for r in recorded(csv_path)), 30, f"a sample with backlog {n}")
+    spawn("worker", "rq", "--redis-url", redis_url, "--work-time", "fixed:0.02")
+    wait_for(lambda: (rows := recorded(csv_path)) and rows[-1].processed == n and rows[-1].backlog == 0, 120,
+             f"a sample with {n} processed and nothing left")
+    recorder.signal(signal.SIGTERM)
+    assert recorder.wait(60) == 0, recorder.log()
+
+    rows = recorded(csv_path)
+    assert {r.workload for r in rows} == {"rq"}
+    backlog = [r.backlog for r in rows]
+    peak = backlog.index(n)
+    assert backlog[0] == 0 and max(backlog) == n and backlog[-1] == 0
+    assert 0 < peak < len(backlog) - 1
+    assert backlog[peak:] == sorted(backlog[peak:], reverse=True), "drains without growing back"
+    assert rows[peak].active is True and rows[peak].predicted == 4  # rq: listLength 10, ceil(40 / 10)
+    assert rows[-1].processed == n
+    assert all(r.actual is None for r in rows)
+    times = [r.time for r in rows]
+    assert times == sorted(times)
+    assert all(0.3 < (b - a).total_seconds() < 5 for a, b in zip(times, times[1:]))
+    log = recorder.log()
+    assert log.count(NO_CLUSTER_NOTE) == 1, log
+    assert f"timeline: {len(rows)} samples in {csv_path}; picture in {png}" in log
+    assert png_size(png)[0] == 900
+
+
+@pytest.mark.integration
+def test_records_from_a_pump_status_url(spawn, redis_url: str, tmp_path: Path) -> None:
+    """What scripts/e2e does through a port-forward: read the pump's GET /status."""
+    port = free_port()
+    server: Proc = spawn("serve", "--port", str(port), "--redis-url", redis_url, "--workloads", "rq,celery")
+    server.wait_for_log(r"Booting worker", timeout=30)
+    run_cli("pump", "celery", "--count", "7", "--workloads", "celery", "--redis-url", redis_url)
+    csv_path = tmp_path / "pump.csv"
+    done = timeline_cli("--status-url", f"http://127.0.0.1:{port}/status", "--no-cluster", "--interval", "0.5",
+                        "--duration", "1", "--csv", str(csv_path), "-w", "celery")
+    assert done.returncode == 0, done.stderr
+    rows = read_csv(csv_path)
+    assert len(rows) == 3 and {(r.workload, r.backlog, r.active, r.predicted) for r in rows} == {
+        ("celery", 7, True, 1)}
+    assert "no Kubernetes cluster" not in done.stderr  # --no-cluster: not looked for, not mentioned
+
+
+def test_a_status_url_nobody_answers(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/status"
+    done = timeline_cli("--status-url", url, "--no-cluster", "--interval", "0.2", "--duration", "0.4", "--csv",
+                        str(tmp_path / "x.csv"))
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert lines[1].startswith(f"timeline: cannot read {url}: ")
+    assert lines[1].endswith("; is the pump (or its port-forward) up?")
+    assert sum(line.startswith("timeline: cannot read") for line in lines) == 1
+    assert lines[-1] == (f"Error: no sample was taken, so {tmp_path / 'x.csv'} has no rows and no picture was "
+                         "drawn; see the notes above")
