@@ -56,7 +56,7 @@ def parse_item(raw: bytes, token: str) -> tuple[str, dict[str, str]]:
     text = raw.decode("utf-8", "backslashreplace")
     try:
         data: Any = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: plain text
         data = None
     if isinstance(data, dict):
         record = validate_record(data)

@@ -313,11 +313,12 @@ def rq_worker(redis_url: str, work_time: str, burst: bool, max_jobs: int | None,
     """RQ's own worker on the 'default' queue; SIGTERM finishes the running job, then exits."""
     import logging
 
-    from rq import Queue, Worker
+    from rq import Worker
 
     from kedasuite.clients import check_redis, redis_client
     from kedasuite.names import RQ_QUEUE
     from kedasuite.worktime import parse_work_time
+    from workers.rq_queue import PoisonSafeQueue
 
     parse_work_time(work_time)  # fail now, not in every job
     serve_metrics(metrics_port)  # each job's work horse is forked: it inherits the metrics directory
@@ -332,7 +333,8 @@ def rq_worker(redis_url: str, work_time: str, burst: bool, max_jobs: int | None,
     check_redis(connection, redis_url)
     # An idle RQ worker blocks in its dequeue for worker_ttl - 15 s (405 s by default) and
     # looks for abandoned jobs only between dequeues: tie the two together.
-    rq = Worker([Queue(RQ_QUEUE, connection=connection)], connection=connection,
+    rq = Worker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
+                queue_class=PoisonSafeQueue,
                 maintenance_interval=maintenance_interval, job_monitoring_interval=job_monitoring_interval,
                 worker_ttl=maintenance_interval + 15)
     rq.work(burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time, logging_level=loglevel.upper(),

@@ -33,6 +33,7 @@ from kedasuite.errors import InputError
 from kedasuite.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY, Env
 from kedasuite.settings import redis_url_from_env
 from kedasuite.worktime import WorkTime, parse_work_time
+from workers.celery_transport import DEAD_LETTER_TASK
 from workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ def configure(
             "unacked_restore_throttle": 1,
             "socket_connect_timeout": defaults.CONNECT_TIMEOUT_S,
         },
+        # Poison on the list is parked, not fatal (see workers/celery_transport.py).
+        broker_transport="workers.celery_transport:Transport",
         broker_connection_retry_on_startup=True,
         task_default_queue=CELERY_QUEUE,
         task_acks_late=True,
@@ -113,6 +116,14 @@ def _process_user(record: Any) -> str:
     time.sleep(seconds)
     written = store.save(user)
     return "saved" if written else "duplicate"
+
+
+@app.task(name=DEAD_LETTER_TASK)
+def dead_letter(payload: str, reason: str) -> str:
+    """Park a list entry the transport turned away (not a runnable message) with its reason."""
+    _results().park(payload, reason)
+    log.warning("dead-lettered a poison message: %s", reason)
+    return "dead-lettered"
 
 
 def worker_argv(concurrency: int, loglevel: str, nodename: str) -> list[str]:

@@ -70,7 +70,7 @@ def decode(msg: Message) -> dict[str, str]:
         raise PoisonMessage("empty message (no value)")
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON; nesting too deep for the parser
         raise PoisonMessage(f"value is not JSON: {exc}") from None
     return validate_record(data)
 

@@ -35,7 +35,7 @@ def _process_user(payload: str) -> str:
     store = ResultStore(job.connection, WORKLOAD_RQ)
     try:
         record = validate_record(json.loads(payload))
-    except (PoisonMessage, TypeError, ValueError) as exc:
+    except (PoisonMessage, TypeError, ValueError, RecursionError) as exc:
         store.park(payload, str(exc))  # no retry can fix it: park it instead of failing
         log.warning("dead-lettered a poison job %s: %s", job.id, exc)
         return "dead-lettered"
