@@ -211,10 +211,18 @@ def pump(workload: str | None, count: str, seed: str | None, id_prefix: str | No
 @option("--port", envvar=Env.PUMP_PORT, default=defaults.PUMP_PORT, type=int, help="Port to listen on.")
 @option("--threads", envvar=Env.PUMP_THREADS, default=defaults.PUMP_THREADS, type=int,
               help="Request threads in the gunicorn worker.")
+@option("--max-runs", envvar=Env.PUMP_MAX_RUNS, default=defaults.PUMP_MAX_RUNS, type=click.IntRange(min=1),
+        help="Pump runs in progress at once; past it, 429 with Retry-After.")
+@option("--max-queued-items", envvar=Env.PUMP_MAX_QUEUED_ITEMS, default=defaults.PUMP_MAX_QUEUED_ITEMS,
+        type=click.IntRange(min=1), help="Items accepted but not yet sent, over all runs; past it, 429.")
+@option("--token", envvar=Env.PUMP_TOKEN, default=None, show_default="none: open (bind to loopback)",
+        help="Bearer token every route but /healthz, /readyz and /metrics requires. Prefer the variable: "
+             "a flag shows in the process list.")
 @pump_settings_options
 @keda_source_options
 @reports_errors
-def serve(host: str, port: int, threads: int, overlay: str | None, manifests: str | None, **settings: Any) -> None:
+def serve(host: str, port: int, threads: int, max_runs: int, max_queued_items: int, token: str | None,
+          overlay: str | None, manifests: str | None, **settings: Any) -> None:
     """Run the HTTP pump under gunicorn: curl "localhost:8080/pump?count=100".
 
     Also serves GET /status (what KEDA would decide now, as ``kedasuite status --json``).
@@ -224,7 +232,8 @@ def serve(host: str, port: int, threads: int, overlay: str | None, manifests: st
     from producers.http_pump import create_app
     from producers.server import serve as run_server
 
-    pump_settings = dataclasses.replace(_settings(**settings), keda_overlay=overlay, keda_manifests=manifests)
+    pump_settings = dataclasses.replace(_settings(**settings), keda_overlay=overlay, keda_manifests=manifests,
+                                        max_runs=max_runs, max_queued_items=max_queued_items, token=token or None)
     run_server(create_app(pump_settings), host, port, threads)
 
 

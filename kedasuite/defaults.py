@@ -62,6 +62,9 @@ PUMP_PORT: Final = 8080
 PUMP_THREADS: Final = 8
 PUMP_MAX_COUNT: Final = 1_000_000
 PUMP_BATCH_SIZE: Final = 1_000
+#: Admission: runs in progress at once, and items accepted but not yet sent over all runs.
+PUMP_MAX_RUNS: Final = 16
+PUMP_MAX_QUEUED_ITEMS: Final = 5_000_000
 PUMP_COUNT: Final = 100
 #: Workloads the pump serves, and the one ``/pump`` uses when none is named.
 PUMP_WORKLOADS: Final = names.WORKLOAD_CELERY

@@ -154,6 +154,9 @@ class Env:
     PUMP_DEFAULT_WORKLOAD: Final = "PUMP_DEFAULT_WORKLOAD"
     PUMP_MAX_COUNT: Final = "PUMP_MAX_COUNT"
     PUMP_BATCH_SIZE: Final = "PUMP_BATCH_SIZE"
+    PUMP_MAX_RUNS: Final = "PUMP_MAX_RUNS"
+    PUMP_MAX_QUEUED_ITEMS: Final = "PUMP_MAX_QUEUED_ITEMS"
+    PUMP_TOKEN: Final = "PUMP_TOKEN"  # a secret: from a Secret or the caller's environment, never inline
     PUMP_COUNT: Final = "PUMP_COUNT"
     PUMP_SEED: Final = "PUMP_SEED"
     PUMP_ID_PREFIX: Final = "PUMP_ID_PREFIX"

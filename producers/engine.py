@@ -175,6 +175,10 @@ class RunRegistry:
         with self._lock:
             return sum(1 for r in self._runs.values() if not r.done)
 
+    def in_progress(self) -> list[PumpRun]:
+        with self._lock:
+            return [r for r in self._runs.values() if not r.done]
+
 
 def new_run(count: int, workloads: list[str], seed: int | None, id_prefix: str | None = None) -> PumpRun:
     run_id = id_prefix or new_id_prefix()

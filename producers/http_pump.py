@@ -23,6 +23,8 @@ from kedasuite.names import Env
 from kedasuite.settings import KafkaSettings, parse_workload_list, redis_url_from_env
 from producers import workloads as wl
 from producers.engine import PumpRun, RunRegistry, StreamStatus, new_run, pump_stream, validate_count
+from producers.guard import Admission, Overloaded, overloaded_response, require_token
+from producers.openapi import document
 from producers.pump_metrics import instrument
 from producers.records import RecordFactory
 
@@ -36,6 +38,10 @@ class PumpSettings:
     default_workload: str = defaults.PUMP_DEFAULT_WORKLOAD
     max_count: int = defaults.PUMP_MAX_COUNT
     batch_size: int = defaults.PUMP_BATCH_SIZE
+    #: Admission limits and the bearer token (see :mod:`producers.guard`).
+    max_runs: int = defaults.PUMP_MAX_RUNS
+    max_queued_items: int = defaults.PUMP_MAX_QUEUED_ITEMS
+    token: str | None = None
     #: Where /status finds the ScaledObjects and the ScaledJob (see :mod:`kedasuite.status`).
     keda_manifests: str | None = None
     keda_overlay: str | None = None
@@ -53,6 +59,9 @@ class PumpSettings:
             default_workload=environ.get(Env.PUMP_DEFAULT_WORKLOAD, defaults.PUMP_DEFAULT_WORKLOAD),
             max_count=int(environ.get(Env.PUMP_MAX_COUNT, defaults.PUMP_MAX_COUNT)),
             batch_size=int(environ.get(Env.PUMP_BATCH_SIZE, defaults.PUMP_BATCH_SIZE)),
+            max_runs=int(environ.get(Env.PUMP_MAX_RUNS, defaults.PUMP_MAX_RUNS)),
+            max_queued_items=int(environ.get(Env.PUMP_MAX_QUEUED_ITEMS, defaults.PUMP_MAX_QUEUED_ITEMS)),
+            token=environ.get(Env.PUMP_TOKEN) or None,
             keda_manifests=environ.get(Env.KEDA_MANIFESTS) or None,
             keda_overlay=environ.get(Env.KEDA_OVERLAY) or None,
         )
@@ -93,6 +102,7 @@ class Pump:
     def __init__(self, settings: PumpSettings) -> None:
         self.settings = settings
         self.runs = RunRegistry()
+        self.admission = Admission(self.runs.in_progress, settings.max_runs, settings.max_queued_items)
         #: Called with a stream after each batch and when it ends (producers.pump_metrics counts them).
         self.on_progress: Callable[[StreamStatus], None] = lambda stream: None
         self._status: Any = None
@@ -100,7 +110,14 @@ class Pump:
 
     def start(self, count: object, workload: str | None, seed: object = None) -> PumpRun:
         run, publishers = prepare_run(self.settings, count, workload, seed)
-        self.runs.add(run)
+        with self.admission.lock:  # check and register together: simultaneous requests cannot all slip in
+            try:
+                self.admission.check(sum(s.count for s in run.streams))
+            except Overloaded:
+                for publisher in publishers:
+                    publisher.close()
+                raise
+            self.runs.add(run)
         threading.Thread(target=self._pump, args=(run, publishers), name=f"pump-{run.id}", daemon=True).start()
         return run
 
@@ -155,9 +172,21 @@ def create_app(settings: PumpSettings | None = None) -> Flask:
     def suite_error(exc: SuiteError) -> tuple[Any, int]:
         return jsonify(error=exc.message), exc.http_status
 
+    @app.errorhandler(Overloaded)
+    def overloaded(exc: Overloaded) -> Any:
+        return overloaded_response(exc)
+
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[Any, int]:
-        return jsonify(error=f"{exc.name}: {exc.description}"), exc.code or 500
+    def http_error(exc: HTTPException) -> tuple[Any, int, dict[str, str]]:
+        # keep werkzeug's headers (Allow on a 405), replace its HTML body with the JSON error
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return jsonify(error=f"{exc.name}: {exc.description}"), exc.code or 500, headers
+
+    require_token(app, settings.token)
+
+    @app.get("/openapi.json")
+    def openapi() -> tuple[Any, int]:
+        return jsonify(document(settings.workloads, settings.max_count, bool(settings.token))), 200
 
     @app.route("/pump", methods=["GET", "POST"])
     def start_pump() -> tuple[Any, int]:

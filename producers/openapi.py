@@ -1,0 +1,132 @@
+"""The pump's OpenAPI 3.0 document, served at ``/openapi.json``.
+
+Built from the pump's settings, so the limits it states (``count`` up to
+``PUMP_MAX_COUNT``, the workloads this pump serves) are the ones it enforces; the tests
+run schemathesis against a live pump with this document and find no server error and no
+response outside it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedasuite.names import Env
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": ERROR}}}
+    if headers:
+        body["headers"] = headers
+    return body
+
+
+def document(workloads: list[str], max_count: int, token: bool) -> dict[str, Any]:
+    """The document for a pump serving ``workloads`` with ``max_count`` (and a token or not)."""
+    retry_after = {"Retry-After": {"description": "Seconds to wait before asking again.",
+                                   "schema": {"type": "integer", "minimum": 1}}}
+    pump_params = [
+        {"name": "count", "in": "query", "required": True,
+         "description": f"Items to pump, 1 to {max_count} ({Env.PUMP_MAX_COUNT}); with rate and duration, "
+                        "at most this many.",
+         "schema": {"type": "integer", "minimum": 1, "maximum": max_count}},
+        {"name": "workload", "in": "query", "required": False,
+         "description": "The workload to pump into; `all` pumps every workload this pump serves.",
+         "schema": {"type": "string", "enum": [*workloads, "all"]}},
+        {"name": "seed", "in": "query", "required": False, "description": "Seed for reproducible records.",
+         "schema": {"type": "integer"}},
+        {"name": "rate", "in": "query", "required": False, "description": "Items per second, steady.",
+         "schema": {"type": "number", "exclusiveMinimum": True, "minimum": 0}},
+        {"name": "duration", "in": "query", "required": False,
+         "description": "How long to pump at `rate`, in seconds (or with a unit: `90s`, `2m`).",
+         "schema": {"type": "string"}},
+        {"name": "profile", "in": "query", "required": False,
+         "description": "A load shape: step, ramp, spike or burst (see the README).", "schema": {"type": "string"}},
+    ]
+    pump_responses = {
+        "202": {"description": "Accepted: the run has started; follow `status_url`.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunAccepted"}}}},
+        "400": _error("Bad input: the message names the parameter and what is allowed."),
+        "429": _error("Too many runs or items in progress; nothing was started.", retry_after),
+        "503": _error("The workload's broker cannot be reached; nothing was sent."),
+    }
+    if token:
+        pump_responses["401"] = _error("No or wrong bearer token.")
+    security = [{"bearer": []}] if token else []
+    json_ok = {"application/json": {"schema": {"type": "object"}}}
+    doc: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {"title": "kedasuite pump", "version": "1",
+                 "description": "Pumps fake user records into the workloads KEDA scales, and says what KEDA "
+                                "would decide now."},
+        "paths": {
+            "/pump": {
+                "get": {"summary": "Start a pump run", "operationId": "pumpGet", "parameters": pump_params,
+                        "responses": pump_responses, "security": security},
+                "post": {"summary": "Start a pump run (same parameters, query or form)", "operationId": "pumpPost",
+                         "parameters": pump_params, "responses": pump_responses, "security": security},
+            },
+            "/pumps/{run_id}": {
+                "get": {"summary": "A run's progress", "operationId": "run",
+                        "parameters": [{"name": "run_id", "in": "path", "required": True,
+                                        "schema": {"type": "string"}}],
+                        "responses": {"200": {"description": "The run.", "content": {"application/json": {
+                                          "schema": {"$ref": "#/components/schemas/Run"}}}},
+                                      "404": _error("No such run on this pump."),
+                                      **({"401": _error("No or wrong bearer token.")} if token else {})},
+                        "security": security},
+            },
+            "/status": {
+                "get": {"summary": "What KEDA would decide now, per workload", "operationId": "status",
+                        "responses": {"200": {"description": "As `kedasuite status --json`.",
+                                              "content": {"application/json": {
+                                                  "schema": {"$ref": "#/components/schemas/Status"}}}},
+                                      **({"401": _error("No or wrong bearer token.")} if token else {})},
+                        "security": security},
+            },
+            "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz", "security": [],
+                                 "responses": {"200": {"description": "Serving.", "content": json_ok}}}},
+            "/readyz": {"get": {"summary": "Readiness: every broker answers", "operationId": "readyz",
+                                "security": [],
+                                "responses": {"200": {"description": "Ready.", "content": json_ok},
+                                              "503": {"description": "A broker does not answer.",
+                                                      "content": json_ok}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "operationId": "metrics", "security": [],
+                                 "responses": {"200": {"description": "Text exposition format.",
+                                                       "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        },
+        "components": {
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"],
+                          "properties": {"error": {"type": "string", "minLength": 1}}},
+                "Stream": {"type": "object", "required": ["workload", "count", "sent", "failed", "done"],
+                           "properties": {"workload": {"type": "string"}, "count": {"type": "integer"},
+                                          "sent": {"type": "integer"}, "failed": {"type": "integer"},
+                                          "done": {"type": "boolean"},
+                                          "error": {"type": "string", "nullable": True}}},
+                "Run": {"type": "object", "required": ["id", "state", "count", "sent", "failed", "done", "workloads"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "state": {"type": "string", "enum": ["running", "succeeded", "failed"]},
+                            "count": {"type": "integer", "minimum": 0}, "sent": {"type": "integer", "minimum": 0},
+                            "failed": {"type": "integer", "minimum": 0}, "done": {"type": "boolean"},
+                            "seed": {"type": "integer", "nullable": True},
+                            "workloads": {"type": "object",
+                                          "additionalProperties": {"$ref": "#/components/schemas/Stream"}}}},
+                "RunAccepted": {"allOf": [{"$ref": "#/components/schemas/Run"},
+                                          {"type": "object", "required": ["message", "status_url"],
+                                           "properties": {"message": {"type": "string"},
+                                                          "status_url": {"type": "string"}}}]},
+                "Status": {"type": "object", "required": ["time", "source", "workloads"],
+                           "properties": {"time": {"type": "string"}, "source": {"type": "string"},
+                                          "workloads": {"type": "array", "items": {"type": "object", "required": [
+                                              "workload", "backlog", "active", "replicas", "unit", "error"]}}}},
+            },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": f"The pump's {Env.PUMP_TOKEN}."}},
+        },
+    }
+    if token:
+        doc["security"] = [{"bearer": []}]
+    return doc
