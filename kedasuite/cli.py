@@ -166,8 +166,12 @@ def main() -> None:
 
 @main.command()
 @click.argument("workload", required=False, envvar=Env.PUMP_DEFAULT_WORKLOAD)
-@option("--count", "-n", envvar=Env.PUMP_COUNT, default=str(defaults.PUMP_COUNT),
-              help="How many records to send.")
+@option("--count", "-n", envvar=Env.PUMP_COUNT, default=None, show_default=f"{defaults.PUMP_COUNT}, or what the load shape sends",
+              help="How many records to send (with a load shape: at most this many).")
+@option("--rate", envvar=Env.PUMP_RATE, default=None, help="Items per second, steady, for --duration (or --count).")
+@option("--duration", envvar=Env.PUMP_DURATION, default=None, help="How long to pump at --rate: 90s, 2m, 500ms.")
+@option("--profile", envvar=Env.PUMP_PROFILE, default=None,
+        help="A load shape: step:10/30s,50/30s | ramp:10:200:60s | spike:10:300:20s:5s:60s | burst:200:30s:4.")
 @option("--seed", envvar=Env.PUMP_SEED, default=None, help="Make the records reproducible.")
 @option("--id-prefix", envvar=Env.PUMP_ID_PREFIX, default=None,
               help="Record ids are <prefix>-1 .. <prefix>-N (default: random per run).")
@@ -175,30 +179,39 @@ def main() -> None:
               help="Show a progress bar (default: when stderr is a terminal).")
 @pump_settings_options
 @reports_errors
-def pump(workload: str | None, count: str, seed: str | None, id_prefix: str | None, progress: bool | None,
-         **settings: Any) -> None:
+def pump(workload: str | None, count: str | None, rate: str | None, duration: str | None, profile: str | None,
+         seed: str | None, id_prefix: str | None, progress: bool | None, **settings: Any) -> None:
     """Send COUNT fake user records to WORKLOAD (or 'all'), then print a summary.
 
-    Exits 1 when any record did not reach its broker, 2 on bad input or an unreachable
-    broker (nothing sent).
+    With --rate and --duration (or --count), or --profile, records go out on that
+    schedule instead of as fast as the broker takes them; the summary says when the pump
+    could not keep up. Exits 1 when any record did not reach its broker, 2 on bad input
+    or an unreachable broker (nothing sent).
     """
-    from producers.engine import pump_stream
+    from producers import profiles
+    from producers.engine import pump_all
     from producers.http_pump import prepare_run
-    from producers.records import RecordFactory
 
     s = _settings(**settings)
-    run, publishers = prepare_run(s, count, workload, seed, id_prefix)
+    shaped = any(profiles.given(v) for v in (rate, duration, profile))
+    if count is None and not shaped:
+        count = str(defaults.PUMP_COUNT)
+    run, publishers = prepare_run(s, count, workload, seed, id_prefix, rate=rate, duration=duration, profile=profile)
     n = run.count
-    factory = RecordFactory(run.seed)
     show = sys.stderr.isatty() if progress is None else progress
-    for stream, publisher in zip(run.streams, publishers):
-        with click.progressbar(length=n, label=stream.workload, file=sys.stderr if show else open(os.devnull, "w")) as bar:
-            pump_stream(publisher, factory, stream, s.batch_size, on_batch=bar.update)
-        publisher.close()
+    shape = run.streams[0].profile
+    if shape is not None:
+        click.echo(f"pacing {shape.spec}: {n} items per workload over {shape.time_of(n):.1f} s", err=True)
+    with click.progressbar(length=n * len(run.streams), label=",".join(st.workload for st in run.streams),
+                           file=sys.stderr if show else open(os.devnull, "w")) as bar:
+        pump_all(run, publishers, s.batch_size, on_batch=lambda _stream, k: bar.update(k))
+    for stream in run.streams:
         click.echo(
             f"{stream.workload}: sent {stream.sent}, failed {stream.failed} in {stream.elapsed:.2f} s "
             f"({stream.rate:,.0f} msgs/s); ids {stream.id_prefix}-1..{stream.id_prefix}-{n}"
         )
+        if stream.pace_note():
+            click.echo(f"{stream.workload}: {stream.pace_note()}")
         if stream.error:
             click.echo(f"{stream.workload}: stopped: {stream.error}", err=True)
     if any(stream.failed for stream in run.streams):

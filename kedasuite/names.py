@@ -158,6 +158,9 @@ class Env:
     PUMP_MAX_QUEUED_ITEMS: Final = "PUMP_MAX_QUEUED_ITEMS"
     PUMP_TOKEN: Final = "PUMP_TOKEN"  # a secret: from a Secret or the caller's environment, never inline
     PUMP_COUNT: Final = "PUMP_COUNT"
+    PUMP_RATE: Final = "PUMP_RATE"
+    PUMP_DURATION: Final = "PUMP_DURATION"
+    PUMP_PROFILE: Final = "PUMP_PROFILE"
     PUMP_SEED: Final = "PUMP_SEED"
     PUMP_ID_PREFIX: Final = "PUMP_ID_PREFIX"
     PUMP_PROGRESS: Final = "PUMP_PROGRESS"

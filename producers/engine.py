@@ -18,6 +18,7 @@ from typing import Any
 
 from kedasuite.errors import InputError, SuiteError
 from kedasuite.names import Env
+from producers.profiles import Profile
 from producers.records import RecordFactory, UserRecord, new_id_prefix
 from producers.workloads import Publisher
 
@@ -62,6 +63,10 @@ class StreamStatus:
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    #: A paced run's shape (:mod:`producers.profiles`); None: as fast as the broker takes it.
+    profile: Profile | None = None
+    #: Paced runs: the largest shortfall against the schedule, in items, and whether it mattered.
+    max_behind: int = 0
 
     @property
     def elapsed(self) -> float:
@@ -72,8 +77,29 @@ class StreamStatus:
         elapsed = self.elapsed
         return self.sent / elapsed if elapsed > 0 else 0.0
 
+    @property
+    def asked_rate(self) -> float | None:
+        if self.profile is None:
+            return None
+        return self.count / self.profile.time_of(self.count) if self.profile.time_of(self.count) > 0 else None
+
+    @property
+    def kept_up(self) -> bool:
+        """A paced stream kept up when it finished within 5 % (and 1 s) of its schedule."""
+        if self.profile is None or not self.done or self.failed:
+            return True
+        planned = self.profile.time_of(self.count)
+        return self.elapsed <= planned * 1.05 + 1.0
+
+    def pace_note(self) -> str | None:
+        """``could not keep up: ...`` when a paced stream fell behind its schedule, else None."""
+        if self.kept_up or self.asked_rate is None:
+            return None
+        return (f"could not keep up: asked {self.asked_rate:,.0f}/s on average, achieved {self.rate:,.0f}/s "
+                f"(at most {self.max_behind} items behind the schedule)")
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "workload": self.workload,
             "count": self.count,
             "id_prefix": self.id_prefix,
@@ -84,6 +110,11 @@ class StreamStatus:
             "elapsed_s": round(self.elapsed, 3),
             "rate": round(self.rate, 1),
         }
+        if self.profile is not None:
+            asked = self.asked_rate
+            body.update(profile=self.profile.spec, asked_rate=round(asked, 1) if asked else None,
+                        behind_items=self.max_behind, kept_up=self.kept_up, note=self.pace_note())
+        return body
 
 
 def pump_stream(
@@ -92,11 +123,20 @@ def pump_stream(
     status: StreamStatus,
     batch_size: int,
     on_batch: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> StreamStatus:
-    """Send ``status.count`` records; on a broker error, stop and count the rest as failed."""
+    """Send ``status.count`` records; on a broker error, stop and count the rest as failed.
+
+    With ``status.profile`` the records go out as they fall due (see :mod:`producers.profiles`):
+    each round sends what is due, at most ``batch_size`` at a time, then waits for the next
+    item's time; ``stop`` (an Event) ends the wait and the run early.
+    """
     status.started = time.monotonic()
     try:
-        for batch in batches(factory.records(status.count, status.id_prefix), batch_size):
+        records = factory.records(status.count, status.id_prefix)
+        chunks = batches(records, batch_size) if status.profile is None else \
+            _paced(records, status, batch_size, stop or threading.Event())
+        for batch in chunks:
             status.sent += publisher.publish(batch)
             if on_batch:
                 on_batch(len(batch))
@@ -113,6 +153,26 @@ def pump_stream(
         status.finished = time.monotonic()
         status.done = True
     return status
+
+
+def _paced(records: Iterator[UserRecord], status: StreamStatus, batch_size: int,
+           stop: threading.Event) -> Iterator[list[UserRecord]]:
+    """Batches of what is due, against the schedule's cumulative count (no drift)."""
+    profile = status.profile
+    assert profile is not None
+    handed = 0
+    while handed < status.count and not stop.is_set():
+        now = time.monotonic() - status.started
+        due = min(profile.due(now), status.count)
+        status.max_behind = max(status.max_behind, due - handed)
+        if due > handed:
+            batch = list(islice(records, min(due - handed, batch_size)))
+            if not batch:
+                return
+            handed += len(batch)
+            yield batch
+            continue
+        stop.wait(max(0.0, profile.time_of(handed + 1) - (time.monotonic() - status.started)))
 
 
 @dataclass
@@ -180,9 +240,43 @@ class RunRegistry:
             return [r for r in self._runs.values() if not r.done]
 
 
-def new_run(count: int, workloads: list[str], seed: int | None, id_prefix: str | None = None) -> PumpRun:
+def pump_all(run: PumpRun, publishers: list[Publisher], batch_size: int,
+             on_progress: Callable[[StreamStatus], None] = lambda _s: None,
+             on_batch: Callable[[StreamStatus, int], None] = lambda _s, _n: None) -> None:
+    """Pump every stream of ``run``, closing each publisher; paced streams run side by side.
+
+    Unpaced streams go one after the other (each already saturates its broker); paced ones
+    must keep their schedules at the same time, so each gets a thread.
+    """
+
+    def one(stream: StreamStatus, publisher: Publisher) -> None:
+        def batch_done(n: int) -> None:
+            on_batch(stream, n)
+            on_progress(stream)
+
+        try:
+            pump_stream(publisher, RecordFactory(run.seed), stream, batch_size, on_batch=batch_done)
+        finally:
+            publisher.close()
+            on_progress(stream)
+
+    pairs = list(zip(run.streams, publishers))
+    if any(s.profile is not None for s in run.streams) and len(pairs) > 1:
+        threads = [threading.Thread(target=one, args=pair, name=f"pump-{pair[0].workload}") for pair in pairs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        for pair in pairs:
+            one(*pair)
+
+
+def new_run(count: int, workloads: list[str], seed: int | None, id_prefix: str | None = None,
+            profile: Profile | None = None) -> PumpRun:
     run_id = id_prefix or new_id_prefix()
     streams = [
-        StreamStatus(w, count, run_id if len(workloads) == 1 else f"{run_id}-{w}") for w in workloads
+        StreamStatus(w, count, run_id if len(workloads) == 1 else f"{run_id}-{w}", profile=profile)
+        for w in workloads
     ]
     return PumpRun(id=run_id, count=count, seed=seed, streams=streams)

@@ -22,11 +22,11 @@ from kedasuite.errors import InputError, SuiteError
 from kedasuite.names import Env
 from kedasuite.settings import KafkaSettings, parse_workload_list, redis_url_from_env
 from producers import workloads as wl
-from producers.engine import PumpRun, RunRegistry, StreamStatus, new_run, pump_stream, validate_count
+from producers import profiles
+from producers.engine import PumpRun, RunRegistry, StreamStatus, new_run, pump_all, validate_count
 from producers.guard import Admission, Overloaded, overloaded_response, require_token
 from producers.openapi import document
 from producers.pump_metrics import instrument
-from producers.records import RecordFactory
 
 
 @dataclass(frozen=True)
@@ -77,12 +77,21 @@ def parse_seed(raw: object) -> int | None:
 
 
 def prepare_run(settings: PumpSettings, count: object, workload: str | None, seed: object = None,
-                id_prefix: str | None = None) -> tuple[PumpRun, list[wl.Publisher]]:
+                id_prefix: str | None = None, rate: object = None, duration: object = None,
+                profile: object = None) -> tuple[PumpRun, list[wl.Publisher]]:
     """Validate a request and check its brokers; nothing is sent unless all of it is sound.
 
     Shared by the HTTP pump and the CLI pump, so both refuse the same input with the same words.
+    A load shape (``rate`` with ``duration`` or ``count``, or ``profile``) decides the count
+    unless ``count`` caps it.
     """
-    n = validate_count(count, settings.max_count)
+    shaped = any(profiles.given(v) for v in (rate, duration, profile))
+    n = validate_count(count, settings.max_count) if profiles.given(count) or not shaped else None
+    shape = profiles.resolve(rate, duration, profile, n)
+    if shape is not None:
+        total = shape.total if n is None else min(n, shape.total)
+        n = validate_count(total, settings.max_count) if n is None else total
+    assert n is not None
     names = wl.resolve(workload, settings.workloads, settings.default_workload)
     seed_value = parse_seed(seed)
     publishers = [wl.make_publisher(name, settings.brokers) for name in names]
@@ -93,7 +102,7 @@ def prepare_run(settings: PumpSettings, count: object, workload: str | None, see
         for publisher in publishers:
             publisher.close()
         raise
-    return new_run(n, names, seed_value, id_prefix), publishers
+    return new_run(n, names, seed_value, id_prefix, shape), publishers
 
 
 class Pump:
@@ -108,8 +117,10 @@ class Pump:
         self._status: Any = None
         self._status_lock = threading.Lock()
 
-    def start(self, count: object, workload: str | None, seed: object = None) -> PumpRun:
-        run, publishers = prepare_run(self.settings, count, workload, seed)
+    def start(self, count: object, workload: str | None, seed: object = None, rate: object = None,
+              duration: object = None, profile: object = None) -> PumpRun:
+        run, publishers = prepare_run(self.settings, count, workload, seed, rate=rate, duration=duration,
+                                      profile=profile)
         with self.admission.lock:  # check and register together: simultaneous requests cannot all slip in
             try:
                 self.admission.check(sum(s.count for s in run.streams))
@@ -122,14 +133,7 @@ class Pump:
         return run
 
     def _pump(self, run: PumpRun, publishers: list[wl.Publisher]) -> None:
-        factory = RecordFactory(run.seed)
-        for stream, publisher in zip(run.streams, publishers):
-            try:
-                pump_stream(publisher, factory, stream, self.settings.batch_size,
-                            on_batch=lambda _n, s=stream: self.on_progress(s))
-            finally:
-                publisher.close()
-                self.on_progress(stream)
+        pump_all(run, publishers, self.settings.batch_size, self.on_progress)
 
     def status(self) -> dict[str, Any]:
         """``kedasuite status --json`` for the workloads this pump serves (one reader, reused)."""
@@ -191,7 +195,8 @@ def create_app(settings: PumpSettings | None = None) -> Flask:
     @app.route("/pump", methods=["GET", "POST"])
     def start_pump() -> tuple[Any, int]:
         params = request.values
-        run = pump.start(params.get("count"), params.get("workload"), params.get("seed"))
+        run = pump.start(params.get("count"), params.get("workload"), params.get("seed"), params.get("rate"),
+                         params.get("duration"), params.get("profile"))
         body = {
             "message": f"request submitted: count={run.count}",
             "status_url": url_for("pump_status", run_id=run.id),

@@ -27,9 +27,9 @@ def document(workloads: list[str], max_count: int, token: bool) -> dict[str, Any
     retry_after = {"Retry-After": {"description": "Seconds to wait before asking again.",
                                    "schema": {"type": "integer", "minimum": 1}}}
     pump_params = [
-        {"name": "count", "in": "query", "required": True,
-         "description": f"Items to pump, 1 to {max_count} ({Env.PUMP_MAX_COUNT}); with rate and duration, "
-                        "at most this many.",
+        {"name": "count", "in": "query", "required": False,
+         "description": f"Items to pump, 1 to {max_count} ({Env.PUMP_MAX_COUNT}). Required unless a load "
+                        "shape (rate with duration, or profile) decides it; with one, at most this many.",
          "schema": {"type": "integer", "minimum": 1, "maximum": max_count}},
         {"name": "workload", "in": "query", "required": False,
          "description": "The workload to pump into; `all` pumps every workload this pump serves.",

@@ -21,6 +21,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
 from tests.support import Proc, wait_for
 
 pytestmark = pytest.mark.integration
@@ -79,7 +81,10 @@ def test_no_server_error_and_every_answer_fits_the_document(spawn: Callable[...,
         @given(case=operation.as_strategy())
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case: Any) -> None:
-            case.call_and_validate()
+            # Not "schema-valid data is accepted": `count` is required unless a load shape is given,
+            # and durations and profiles have a grammar; OpenAPI cannot say either, so such a
+            # request rightly gets a 400 that the document lists.
+            case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
         check()
 
