@@ -85,11 +85,11 @@ class StreamStatus:
 
     @property
     def kept_up(self) -> bool:
-        """A paced stream kept up when it finished within 5 % (and 1 s) of its schedule."""
+        """A paced stream kept up when it finished within 5 % (and a quarter second) of its schedule."""
         if self.profile is None or not self.done or self.failed:
             return True
         planned = self.profile.time_of(self.count)
-        return self.elapsed <= planned * 1.05 + 1.0
+        return self.elapsed <= planned * 1.05 + 0.25
 
     def pace_note(self) -> str | None:
         """``could not keep up: ...`` when a paced stream fell behind its schedule, else None."""

@@ -257,7 +257,7 @@ def main() -> None:
     parser.add_argument("--drain-count", type=int, default=5_000, help="records for the consumer drain rate")
     parser.add_argument("--wq-count", type=int, default=20_000, help="items for the work-queue runner")
     parser.add_argument("--worker-drain-count", type=int, default=2_000, help="records for Celery/RQ drain rates")
-    parser.add_argument("--only", choices=["pump", "kafka", "workers"], default=None, help="run one group")
+    parser.add_argument("--only", choices=["pump", "kafka", "workers", "pacing"], default=None, help="run one group")
     args = parser.parse_args()
     if args.only in (None, "kafka"):
         bench_kafka(args.kafka_count, args.drain_count)
@@ -276,6 +276,8 @@ def main() -> None:
             bench_celery_pump(url, client, args.count, args.naive_count, args.rss_count)
         if args.only in (None, "workers"):
             bench_redis_workers(url, args.wq_count, args.worker_drain_count)
+        if args.only in (None, "pacing"):
+            bench_pacing(url, client)
     finally:
         cleanup(client)
         client.close()
@@ -312,6 +314,36 @@ def bench_celery_pump(url: str, client: redis.Redis, count: int, naive_count: in
         _, wall, rss = cli_pump(url, rss_count)
         client.delete(CELERY_QUEUE)
         print(f"peak RSS of the pump for {rss_count:,} items: {rss:.0f} MB in {wall:.1f} s (target < 200 MB)")
+
+
+def bench_pacing(url: str, client: redis.Redis, seconds: float = 3.0) -> None:
+    """Paced pumps: the achieved rate against the asked one, up to the pump's unpaced capacity.
+
+    The capacity is measured first, in the same process and on the same server (an
+    unpaced run of the engine); each paced run then asks for a rate for ``seconds``.
+    """
+    from producers.celery_publisher import CeleryPublisher
+    from producers.engine import new_run, pump_stream
+    from producers.profiles import steady
+
+    def run(count: int, profile: object = None) -> object:
+        publisher = CeleryPublisher(url)
+        try:
+            stream = new_run(count, ["celery"], 1, None, profile).streams[0]  # type: ignore[arg-type]
+            pump_stream(publisher, RecordFactory(1), stream, 1000)
+        finally:
+            publisher.close()
+            client.delete(CELERY_QUEUE)
+        return stream
+
+    capacity = run(50_000).rate  # type: ignore[attr-defined]
+    print(f"unpaced engine, 50,000 items:                       {capacity:10,.0f} msgs/s (the capacity)")
+    print("asked/s     achieved/s   achieved/asked   summary")
+    for asked in (100, 1_000, 10_000, round(capacity * 0.5, -2), round(capacity * 0.9, -2), round(capacity * 1.5, -2)):
+        shape = steady(asked, seconds)
+        stream = run(shape.total, shape)
+        note = stream.pace_note() or "kept up"  # type: ignore[attr-defined]
+        print(f"{asked:10,.0f}  {stream.rate:11,.0f}   {stream.rate / asked:14.1%}   {note}")  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
