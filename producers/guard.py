@@ -1,7 +1,8 @@
 """What stands between the network and the pump: a bearer token, and admission limits.
 
 **Token.** With ``PUMP_TOKEN`` set, every route but the probes (``/healthz``,
-``/readyz``) and ``/metrics`` (scraped by Prometheus, which holds no token) wants
+``/readyz``), ``/metrics`` (scraped by Prometheus, which holds no token) and the
+dashboard's static page (no data in it; it asks for the token) wants
 ``Authorization: Bearer <token>``; the comparison is constant-time. Without it the pump
 is open, which is why it binds to loopback unless told otherwise (containers set
 ``PUMP_HOST=0.0.0.0``, where a NetworkPolicy or the compose network fences it).
@@ -30,8 +31,10 @@ from kedasuite.names import Env
 if TYPE_CHECKING:
     from producers.engine import PumpRun
 
-#: Routes that answer without a token: probes must work for the kubelet, /metrics for Prometheus.
-OPEN_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+#: Routes that answer without a token: probes must work for the kubelet, /metrics for Prometheus,
+#: and the dashboard's page and files, which hold no data (the page asks for the token).
+OPEN_ROUTES = frozenset({"/healthz", "/readyz", "/metrics", "/"})
+OPEN_PREFIXES = ("/ui/",)
 
 
 class Unauthorized(SuiteError):
@@ -58,7 +61,7 @@ def require_token(app: Flask, token: str | None) -> None:
 
     @app.before_request
     def check_token() -> tuple[Any, int, dict[str, str]] | None:
-        if request.path in OPEN_ROUTES:
+        if request.path in OPEN_ROUTES or request.path.startswith(OPEN_PREFIXES):
             return None
         given = request.headers.get("Authorization", "")
         if given and hmac.compare_digest(given.encode(), expected):

@@ -27,6 +27,7 @@ from producers.engine import PumpRun, RunRegistry, StreamStatus, new_run, pump_a
 from producers.guard import Admission, Overloaded, overloaded_response, require_token
 from producers.openapi import document
 from producers.pump_metrics import instrument
+from producers.ui import blueprint as dashboard
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ def create_app(settings: PumpSettings | None = None) -> Flask:
         return jsonify(error=f"{exc.name}: {exc.description}"), exc.code or 500, headers
 
     require_token(app, settings.token)
+    app.register_blueprint(dashboard)  # GET /: the live dashboard
 
     @app.get("/openapi.json")
     def openapi() -> tuple[Any, int]:

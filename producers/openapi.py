@@ -85,6 +85,9 @@ def document(workloads: list[str], max_count: int, token: bool) -> dict[str, Any
                                       **({"401": _error("No or wrong bearer token.")} if token else {})},
                         "security": security},
             },
+            "/": {"get": {"summary": "The live dashboard (a static page that reads this API)", "operationId": "ui",
+                          "security": [], "responses": {"200": {"description": "The page.", "content": {
+                              "text/html": {"schema": {"type": "string"}}}}}}},
             "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz", "security": [],
                                  "responses": {"200": {"description": "Serving.", "content": json_ok}}}},
             "/readyz": {"get": {"summary": "Readiness: every broker answers", "operationId": "readyz",

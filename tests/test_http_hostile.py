@@ -4,7 +4,7 @@ Everything runs against a live pump (``kedasuite serve`` under gunicorn on loopb
 a real Redis: schemathesis drives every operation of ``/openapi.json`` and checks that no
 answer is a server error or strays from the document; 200 simultaneous requests find
 the admission limits and every accepted run still completes; the bearer token guards
-every route but the probes and ``/metrics``.
+every route but the probes, ``/metrics`` and the dashboard's static files.
 """
 
 from __future__ import annotations
@@ -141,12 +141,15 @@ def guarded(spawn: Callable[..., Proc], redis_url: str) -> Iterator[str]:
 def test_without_the_token_only_probes_and_metrics_answer(guarded: str) -> None:
     expected = ("unauthorized: no Authorization header; send 'Authorization: Bearer <token>' with the token "
                 "the pump was started with (PUMP_TOKEN)")
-    for path in ("/pump?count=1", "/pumps/x", "/status", "/openapi.json", "/"):
+    for path in ("/pump?count=1", "/pumps/x", "/status", "/openapi.json"):
         status, headers, body = get(f"{guarded}{path}")
         assert (status, body) == (401, {"error": expected}), path
         assert headers["WWW-Authenticate"] == 'Bearer realm="kedasuite pump"'
     for path in ("/healthz", "/readyz"):
         assert get(f"{guarded}{path}")[0] == 200, path
+    for path in ("/", "/ui/dashboard.js"):  # the dashboard's files hold no data; the page asks for the token
+        with urllib.request.urlopen(f"{guarded}{path}", timeout=10) as response:
+            assert response.status == 200, path
     with urllib.request.urlopen(f"{guarded}/metrics", timeout=10) as response:
         assert response.status == 200
 
