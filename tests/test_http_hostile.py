@@ -160,3 +160,12 @@ def test_a_wrong_token_is_refused_and_the_right_one_pumps(guarded: str) -> None:
                                             "<token>' with the token the pump was started with (PUMP_TOKEN)")
     status, _, body = get(f"{guarded}/pump?count=3", token=TOKEN)
     assert status == 202 and body["count"] == 3
+
+
+def test_the_pump_listens_on_loopback_unless_told_otherwise(spawn: Callable[..., Proc], redis_url: str) -> None:
+    port = free_port()
+    pump = spawn("serve", "--port", str(port), "--redis-url", redis_url)
+    pump.wait_for_log(rf"Listening at: http://127\.0\.0\.1:{port} ", timeout=60)
+    listening = open("/proc/net/tcp").read().split("\n")[1:]
+    local = {line.split()[1] for line in listening if line.split() and line.split()[3] == "0A"}  # 0A: LISTEN
+    assert f"0100007F:{port:04X}" in local and f"00000000:{port:04X}" not in local
