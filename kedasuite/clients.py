@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from confluent_kafka import KafkaError, KafkaException
@@ -15,7 +16,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kedasuite import defaults
 from kedasuite.errors import BrokerUnavailable, InputError
 from kedasuite.names import Env
-from kedasuite.settings import redact_url
+from kedasuite.settings import redact_url, redis_tls_options
 
 
 def redis_client(url: str, *, socket_timeout: float | None = 30.0) -> redis.Redis:
@@ -28,6 +29,7 @@ def redis_client(url: str, *, socket_timeout: float | None = 30.0) -> redis.Redi
         socket_connect_timeout=defaults.CONNECT_TIMEOUT_S,
         socket_timeout=socket_timeout,
         health_check_interval=30,
+        **redis_tls_options(url),
     )
 
 
@@ -42,13 +44,37 @@ def check_redis(client: redis.Redis, url: str) -> None:
     """Ping the server; raise :class:`BrokerUnavailable` with the fix in the message."""
     try:
         client.ping()
-    except redis.AuthenticationError as exc:
-        raise BrokerUnavailable(
-            f"Redis at {redact_url(url)} refused the credentials ({str(exc).rstrip('.')}). "
-            f"Check {Env.REDIS_USERNAME} / {Env.REDIS_PASSWORD} (or the password in {Env.REDIS_URL})"
-        ) from exc
+    except (redis.AuthenticationError, redis.AuthenticationWrongNumberOfArgsError) as exc:
+        raise refused_credentials(url, exc) from exc
+    except redis.ResponseError as exc:
+        if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
+            raise refused_credentials(url, exc) from exc
+        raise
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        if "SSL" in str(exc) or "certificate" in str(exc).lower():
+            raise BrokerUnavailable(
+                f"TLS with Redis at {redact_url(url)} failed ({str(exc).rstrip('.')}). Check {Env.REDIS_TLS_CA_FILE} "
+                f"(the CA that signed the server's certificate), and {Env.REDIS_TLS_CERT_FILE} / "
+                f"{Env.REDIS_TLS_KEY_FILE} if the server wants a client certificate"
+            ) from exc
+        # A server that accepts the connection and then hangs up on the first command is
+        # usually a TLS port talked to in plain text.
+        hung_up = any(word in str(exc).lower() for word in ("closed", "reset by peer", "error while reading"))
+        if urlsplit(url).scheme == "redis" and hung_up:
+            raise BrokerUnavailable(
+                f"Redis at {redact_url(url)} hung up ({str(exc).rstrip('.')}). If it speaks TLS, "
+                f"use rediss:// (or {Env.REDIS_TLS}=true)"
+            ) from exc
         raise unreachable_redis(url, exc) from exc
+
+
+def refused_credentials(url: str, exc: BaseException) -> BrokerUnavailable:
+    """Names the user (never the password) and the variables to fix."""
+    user = urlsplit(url).username or "default"
+    return BrokerUnavailable(
+        f"Redis at {redact_url(url)} refused the credentials of user {user!r} ({str(exc).rstrip('.')}). "
+        f"Check {Env.REDIS_USERNAME} / {Env.REDIS_PASSWORD} (or the user and password in {Env.REDIS_URL})"
+    )
 
 
 # --- Kafka -----------------------------------------------------------------------------------
@@ -56,19 +82,32 @@ def check_redis(client: redis.Redis, url: str) -> None:
 _KAFKA_LOG = logging.getLogger("kedasuite.librdkafka")
 
 
+#: The plainly named security variables and the librdkafka property each sets. They come
+#: first; a ``KAFKA_CONFIG_*`` variable for the same property wins.
+KAFKA_SECURITY_VARIABLES: Mapping[str, str] = {
+    Env.KAFKA_SECURITY_PROTOCOL: "security.protocol",
+    Env.KAFKA_SASL_MECHANISM: "sasl.mechanism",
+    Env.KAFKA_SASL_USERNAME: "sasl.username",
+    Env.KAFKA_SASL_PASSWORD: "sasl.password",
+    Env.KAFKA_SSL_CA_FILE: "ssl.ca.location",
+}
+
+
 def kafka_overrides(role: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """librdkafka properties from the environment: ``KAFKA_CONFIG_*`` then the role's own.
+    """librdkafka properties from the environment: the security variables, ``KAFKA_CONFIG_*``,
+    then the role's own.
 
     ``KAFKA_CONFIG_SECURITY_PROTOCOL=SASL_SSL`` becomes ``security.protocol``. This is how
     managed Kafka (SASL/SCRAM, TLS CA files) and test-only settings reach the clients
     without a flag for each of librdkafka's hundreds of properties.
     """
+    config: dict[str, str] = {prop: environ[var].strip() for var, prop in KAFKA_SECURITY_VARIABLES.items()
+                              if environ.get(var, "").strip()}
     prefixes = [Env.KAFKA_CONFIG_PREFIX]
     if role == "producer":
         prefixes.append(Env.KAFKA_PRODUCER_CONFIG_PREFIX)
     elif role == "consumer":
         prefixes.append(Env.KAFKA_CONSUMER_CONFIG_PREFIX)
-    config: dict[str, str] = {}
     for prefix in prefixes:
         for key, value in sorted(environ.items()):
             if key.startswith(prefix) and len(key) > len(prefix):

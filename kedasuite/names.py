@@ -101,6 +101,12 @@ class Env:
     REDIS_PASSWORD: Final = "REDIS_PASSWORD"
     REDIS_TLS: Final = "REDIS_TLS"
     REDIS_DB: Final = "REDIS_DB"
+    # TLS for rediss:// URLs: the CA that signed the server's certificate, and the client's
+    # own certificate and key when the server asks for one (tls-auth-clients yes).
+    REDIS_TLS_CA_FILE: Final = "REDIS_TLS_CA_FILE"
+    REDIS_TLS_CERT_FILE: Final = "REDIS_TLS_CERT_FILE"
+    REDIS_TLS_KEY_FILE: Final = "REDIS_TLS_KEY_FILE"
+    REDIS_TLS_VERIFY: Final = "REDIS_TLS_VERIFY"  # false: no certificate check (never in production)
 
     # Kafka. Any librdkafka property can be set as KAFKA_CONFIG_<PROPERTY> (both roles),
     # KAFKA_PRODUCER_CONFIG_<PROPERTY> or KAFKA_CONSUMER_CONFIG_<PROPERTY>, the property
@@ -114,6 +120,12 @@ class Env:
     KAFKA_OFFSET_RESET: Final = "KAFKA_OFFSET_RESET"
     KAFKA_LAG_THRESHOLD: Final = "KAFKA_LAG_THRESHOLD"
     KAFKA_PROPERTIES: Final = "KAFKA_PROPERTIES"  # space-separated key=value, as the -X flags
+    # Kafka security, the usual case named plainly (each maps to one librdkafka property).
+    KAFKA_SECURITY_PROTOCOL: Final = "KAFKA_SECURITY_PROTOCOL"  # security.protocol: SASL_SSL, SSL, ...
+    KAFKA_SASL_MECHANISM: Final = "KAFKA_SASL_MECHANISM"  # sasl.mechanism: SCRAM-SHA-512, PLAIN, ...
+    KAFKA_SASL_USERNAME: Final = "KAFKA_SASL_USERNAME"
+    KAFKA_SASL_PASSWORD: Final = "KAFKA_SASL_PASSWORD"
+    KAFKA_SSL_CA_FILE: Final = "KAFKA_SSL_CA_FILE"  # ssl.ca.location
     KAFKA_CONFIG_PREFIX: Final = "KAFKA_CONFIG_"
     KAFKA_PRODUCER_CONFIG_PREFIX: Final = "KAFKA_PRODUCER_CONFIG_"
     KAFKA_CONSUMER_CONFIG_PREFIX: Final = "KAFKA_CONSUMER_CONFIG_"

@@ -44,6 +44,30 @@ def redis_url_from_env(environ: Mapping[str, str] = os.environ) -> str:
     return f"{scheme}://{userinfo}{address}/{db}"
 
 
+def redis_tls_options(url: str, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """redis-py's TLS keyword arguments for a ``rediss://`` URL (empty for ``redis://``).
+
+    Verification is on unless ``REDIS_TLS_VERIFY=false``; the CA file, and the client
+    certificate and key (for servers with ``tls-auth-clients yes``), come from the
+    ``REDIS_TLS_*`` variables. A named file that is not there is an error now, not a
+    confusing handshake failure later.
+    """
+    if urlsplit(url).scheme != "rediss":
+        return {}
+    verify = environ.get(Env.REDIS_TLS_VERIFY, "true").strip().lower() not in ("0", "false", "no", "off")
+    options: dict[str, Any] = {"ssl_cert_reqs": "required" if verify else "none", "ssl_check_hostname": verify}
+    for variable, key in ((Env.REDIS_TLS_CA_FILE, "ssl_ca_certs"), (Env.REDIS_TLS_CERT_FILE, "ssl_certfile"),
+                          (Env.REDIS_TLS_KEY_FILE, "ssl_keyfile")):
+        path = environ.get(variable, "").strip()
+        if path:
+            if not os.path.isfile(path):
+                raise InputError(f"{variable}={path}: no such file; point it at a PEM file")
+            options[key] = path
+    if ("ssl_certfile" in options) != ("ssl_keyfile" in options):
+        raise InputError(f"{Env.REDIS_TLS_CERT_FILE} and {Env.REDIS_TLS_KEY_FILE} go together: set both or neither")
+    return options
+
+
 def redact_url(url: str) -> str:
     """The URL with its password replaced, safe for logs and error messages."""
     parts = urlsplit(url)

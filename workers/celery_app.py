@@ -31,7 +31,7 @@ from kedasuite import defaults, metrics
 from kedasuite.clients import redis_client
 from kedasuite.errors import InputError
 from kedasuite.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY, Env
-from kedasuite.settings import redis_url_from_env
+from kedasuite.settings import redis_tls_options, redis_url_from_env
 from kedasuite.worktime import WorkTime, parse_work_time
 from workers.celery_transport import DEAD_LETTER_TASK
 from workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
@@ -64,6 +64,8 @@ def configure(
         },
         # Poison on the list is parked, not fatal (see workers/celery_transport.py).
         broker_transport="workers.celery_transport:Transport",
+        # rediss://: the same CA, client certificate and verification as every other client.
+        broker_use_ssl=redis_tls_options(redis_url) or None,
         broker_connection_retry_on_startup=True,
         task_default_queue=CELERY_QUEUE,
         task_acks_late=True,

@@ -1,0 +1,160 @@
+"""Every Redis client of the suite over TLS, as an ACL user with a password.
+
+A real ``redis-server`` that accepts TLS only (a throwaway CA made for the session, see
+``tests/tls_support.py``): the pump, Celery (broker and the result store), RQ and the
+work-queue runner each process records end to end through it; a wrong password, a
+missing CA and a missing client certificate each give an error that names the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from kedasuite.clients import kafka_overrides
+from kedasuite.errors import InputError
+from kedasuite.settings import redis_tls_options
+from producers.records import record_ids
+from tests.support import Proc, all_processed, run_cli, wait_for
+from tests.tls_support import APP_USER, Pki, TlsRedis, make_pki, tls_redis_binary
+
+BINARY = tls_redis_binary()
+needs_tls_redis = pytest.mark.skipif(BINARY is None, reason="Debian's redis-server (built with TLS) is not "
+                                     "installed; scripts/bootstrap installs it as root")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def server(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
+    assert BINARY
+    tls = TlsRedis(BINARY, pki, tmp_path_factory.mktemp("tls-redis"))
+    yield tls
+    tls.stop()
+
+
+def tls_env(pki: Pki, **more: str) -> dict[str, str]:
+    return {"REDIS_TLS_CA_FILE": str(pki.ca), **more}
+
+
+def client(server: TlsRedis, pki: Pki, db: int) -> redis.Redis:
+    return redis.Redis.from_url(server.url(db=db), ssl_ca_certs=str(pki.ca))
+
+
+# --- pure: the settings ------------------------------------------------------------------------
+
+
+def test_tls_options_follow_the_variables(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-")
+    assert redis_tls_options("redis://h:1/0", {"REDIS_TLS_CA_FILE": str(ca)}) == {}
+    assert redis_tls_options("rediss://h:1/0", {"REDIS_TLS_CA_FILE": str(ca)}) == {
+        "ssl_cert_reqs": "required", "ssl_check_hostname": True, "ssl_ca_certs": str(ca)}
+    assert redis_tls_options("rediss://h:1/0", {"REDIS_TLS_VERIFY": "false"}) == {
+        "ssl_cert_reqs": "none", "ssl_check_hostname": False}
+    with pytest.raises(InputError) as missing:
+        redis_tls_options("rediss://h:1/0", {"REDIS_TLS_CA_FILE": str(tmp_path / "nope.crt")})
+    assert missing.value.message == f"REDIS_TLS_CA_FILE={tmp_path / 'nope.crt'}: no such file; point it at a PEM file"
+    with pytest.raises(InputError) as half:
+        redis_tls_options("rediss://h:1/0", {"REDIS_TLS_CERT_FILE": str(ca)})
+    assert half.value.message == "REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together: set both or neither"
+
+
+def test_kafka_sasl_ssl_variables_reach_producer_and_consumer() -> None:
+    env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+           "KAFKA_SASL_USERNAME": "app", "KAFKA_SASL_PASSWORD": "pw", "KAFKA_SSL_CA_FILE": "/etc/kafka/ca.crt"}
+    expected = {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "app",
+                "sasl.password": "pw", "ssl.ca.location": "/etc/kafka/ca.crt"}
+    assert kafka_overrides("producer", env) == expected
+    assert kafka_overrides("consumer", env) == expected
+    # an explicit librdkafka variable still wins
+    assert kafka_overrides("consumer", {**env, "KAFKA_CONSUMER_CONFIG_SASL_MECHANISM": "PLAIN"})[
+        "sasl.mechanism"] == "PLAIN"
+
+
+# --- real: a TLS-only Redis with an ACL user ------------------------------------------------------
+
+
+@needs_tls_redis
+@pytest.mark.integration
+@pytest.mark.parametrize(("workload", "db"), [("celery", 1), ("rq", 2), ("workqueue", 3)])
+def test_each_redis_workload_runs_end_to_end_over_tls(workload: str, db: int, server: TlsRedis, pki: Pki,
+                                                      spawn: Callable[..., Proc]) -> None:
+    url = server.url(db=db)
+    env = tls_env(pki)
+    check = client(server, pki, db)
+    check.flushdb()
+    done = run_cli("pump", workload, "--count", "25", "--id-prefix", f"tls{db}", "--workloads", workload,
+                   "--redis-url", url, env=env)
+    assert done.returncode == 0, done.stderr
+    if workload == "celery":
+        worker = spawn("worker", "celery", "--redis-url", url, "--concurrency", "1", "--work-time", "0", env=env)
+    elif workload == "rq":
+        worker = spawn("worker", "rq", "--redis-url", url, "--work-time", "0", "--burst", env=env)
+    else:
+        worker = spawn("job", "workqueue", "--redis-url", url, "--work-time", "0", env=env)
+    wait_for(all_processed(check, record_ids(25, f"tls{db}")), 60, f"25 {workload} records over TLS")
+    if workload != "celery":
+        assert worker.wait(30) == 0, worker.log()[-2000:]
+    check.close()
+
+
+@needs_tls_redis
+@pytest.mark.integration
+def test_a_wrong_password_names_the_user_and_the_variables(server: TlsRedis, pki: Pki) -> None:
+    url = server.url(password="not-the-password")
+    done = run_cli("pump", "celery", "--count", "1", "--redis-url", url, env=tls_env(pki))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"Error: Redis at rediss://{APP_USER}:***@127.0.0.1:{server.port}/0 refused the credentials of user "
+        f"'{APP_USER}' (invalid username-password pair or user is disabled). Check REDIS_USERNAME / "
+        "REDIS_PASSWORD (or the user and password in REDIS_URL)")
+    assert "not-the-password" not in done.stdout + done.stderr
+
+
+@needs_tls_redis
+@pytest.mark.integration
+def test_an_untrusted_server_certificate_names_the_ca_variable(server: TlsRedis, pki: Pki) -> None:
+    done = run_cli("pump", "celery", "--count", "1", "--redis-url", server.url(),
+                   env={"REDIS_TLS_CA_FILE": str(pki.other_ca)})
+    assert done.returncode == 2
+    message = done.stderr.strip()
+    assert message.startswith(f"Error: TLS with Redis at rediss://{APP_USER}:***@127.0.0.1:{server.port}/0 failed (")
+    assert "certificate verify failed" in message
+    assert message.endswith("Check REDIS_TLS_CA_FILE (the CA that signed the server's certificate), and "
+                            "REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE if the server wants a client certificate")
+
+
+@needs_tls_redis
+@pytest.mark.integration
+def test_a_plain_client_against_the_tls_port_is_told_to_use_rediss(server: TlsRedis) -> None:
+    done = run_cli("pump", "celery", "--count", "1", "--redis-url",
+                   f"redis://{APP_USER}:x@127.0.0.1:{server.port}/0", timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("If it speaks TLS, use rediss:// (or REDIS_TLS=true)"), done.stderr
+
+
+@needs_tls_redis
+@pytest.mark.integration
+def test_a_server_that_wants_client_certificates(pki: Pki, tmp_path: Path, spawn: Callable[..., Proc]) -> None:
+    assert BINARY
+    strict = TlsRedis(BINARY, pki, tmp_path, client_certs="yes")
+    try:
+        without = run_cli("pump", "celery", "--count", "1", "--redis-url", strict.url(), env=tls_env(pki))
+        assert without.returncode == 2 and without.stderr.startswith("Error: "), without.stderr
+        env = tls_env(pki, REDIS_TLS_CERT_FILE=str(pki.client_cert), REDIS_TLS_KEY_FILE=str(pki.client_key))
+        done = run_cli("pump", "celery", "--count", "10", "--id-prefix", "mtls", "--redis-url", strict.url(), env=env)
+        assert done.returncode == 0, done.stderr
+        spawn("worker", "celery", "--redis-url", strict.url(), "--concurrency", "1", "--work-time", "0", env=env)
+        check = redis.Redis.from_url(strict.url(), ssl_ca_certs=str(pki.ca), ssl_certfile=str(pki.client_cert),
+                                     ssl_keyfile=str(pki.client_key))
+        wait_for(all_processed(check, record_ids(10, "mtls")), 60, "10 records with mutual TLS")
+        check.close()
+    finally:
+        strict.stop()
