@@ -138,3 +138,38 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
 def pytest_report_header() -> str:
     url = os.environ.get("REDIS_URL")
     return f"redis: {redact_url(url)} (REDIS_URL)" if url else "redis: testcontainers if Docker answers, else embedded"
+
+
+# --- the fault tests' summary table ----------------------------------------------------------------
+# Each fault test adds a row; under pytest-xdist the rows travel from the workers to the
+# controller in ``workeroutput``, and the table is printed once at the end of the run.
+
+FAULT_ROWS: list[dict[str, object]] = []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        import json
+
+        output["fault_rows"] = json.dumps(FAULT_ROWS)
+
+
+def pytest_testnodedown(node: object, error: object) -> None:
+    import json
+
+    FAULT_ROWS.extend(json.loads(getattr(node, "workeroutput", {}).get("fault_rows", "[]")))
+
+
+def pytest_terminal_summary(terminalreporter: object) -> None:
+    if not FAULT_ROWS:
+        return
+    columns = ("fault test", "workload", "kills", "sigterms", "lost", "duplicates", "interrupted (bound)",
+               "seconds to drain")
+    rows = [columns] + [tuple(str(r.get(c, "")) for c in columns) for r in sorted(
+        FAULT_ROWS, key=lambda r: (str(r["fault test"]), str(r["workload"])))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    write = terminalreporter.write_line  # type: ignore[attr-defined]
+    terminalreporter.section("faults: nothing lost")  # type: ignore[attr-defined]
+    for row in rows:
+        write("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())

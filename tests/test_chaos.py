@@ -1,0 +1,147 @@
+"""Chaos without loss: workers killed and replaced while they work, for every workload.
+
+Three workers, 1,000 items. Each time roughly another ninth of the items is done, a random
+worker is SIGKILLed (a pod lost with its node: the whole process tree at once) and a new
+one started, six times; once, a worker is SIGTERMed instead and not replaced (KEDA's
+scale-down). At the end every id must have a result (0 lost); duplicates are counted and
+may not exceed the items that were in hand when workers were killed; every worker still
+running must stop on SIGTERM (no worker hung). The figures go to the summary table at the
+end of the run (``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+import redis
+
+from kedasuite.settings import KafkaSettings
+from producers.records import record_ids
+from tests.conftest import FAULT_ROWS, KAFKA_TEST_ENV
+from tests.support import Proc, run_cli, wait_for
+from workers.results import fetch_results
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+COUNT = 1000
+KILLS = 6
+WORK_TIME = "uniform:0.02:0.06"
+
+
+@dataclass
+class Workload:
+    name: str
+    #: Items one killed worker can have in hand: processes x messages each holds.
+    in_hand: int
+    start: Callable[[], Proc]
+    ready: str | None
+    drain_timeout: float
+    #: Job runners exit when they find the queue empty: the items must be there first, and
+    #: at the end they must exit on their own.
+    pump_first: bool = False
+
+
+def processed(client: redis.Redis, workload: str) -> int:
+    return int(client.get(f"processed:{workload}") or 0)
+
+
+def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], seed: int) -> None:
+    rng = random.Random(seed)
+
+    def started() -> Proc:
+        proc = workload.start()
+        if workload.ready:
+            proc.wait_for_log(workload.ready, timeout=60)
+        return proc
+
+    began = time.monotonic()
+    if workload.pump_first:
+        pump()
+    workers = [started() for _ in range(3)]
+    if not workload.pump_first:
+        pump()
+    kills = terms = 0
+    step = COUNT // (KILLS + 3)
+    mark = step
+    while kills < KILLS:
+        wait_for(lambda: processed(client, workload.name) >= mark, 120, f"{mark} {workload.name} items processed")
+        if processed(client, workload.name) >= COUNT:
+            break
+        if kills == KILLS // 2 and not terms:
+            leaving = workers.pop(rng.randrange(len(workers)))  # scale-down: SIGTERM, not replaced
+            leaving.signal(signal.SIGTERM)
+            assert leaving.wait(60) == 0, f"a SIGTERMed worker did not stop cleanly:\n{leaving.log()[-2000:]}"
+            terms += 1
+        victim = workers.pop(rng.randrange(len(workers)))
+        victim.signal(signal.SIGKILL)
+        victim.wait(10)
+        kills += 1
+        workers.append(started())
+        mark += step
+    assert kills >= 5, f"only {kills} kills before the {workload.name} backlog was done; slow the work down"
+    ids = record_ids(COUNT, f"chaos-{workload.name}")
+    results = wait_for(lambda: (r := fetch_results(client, ids)) and len(r) == COUNT and r,
+                       workload.drain_timeout, f"all {COUNT} {workload.name} items after {kills} kills")
+    drained = time.monotonic() - began
+    duplicates = sum(r.deliveries - 1 for r in results.values())
+    bound = kills * workload.in_hand
+    FAULT_ROWS.append({"fault test": "kill and replace", "workload": workload.name, "kills": kills, "sigterms": terms,
+                       "lost": COUNT - len(results), "duplicates": duplicates,
+                       "interrupted (bound)": bound, "seconds to drain": f"{drained:.1f}"})
+    print(f"{workload.name}: {kills} kills, {terms} SIGTERM, 0 lost, {duplicates} duplicates "
+          f"(bound {bound}), drained in {drained:.1f} s")
+    assert duplicates <= bound
+    for worker in workers:  # no worker hung: a runner exits by itself once drained; the others on SIGTERM
+        if not workload.pump_first:
+            worker.signal(signal.SIGTERM)
+    for worker in workers:
+        code = worker.wait(60)
+        assert code == 0, f"worker exited {code}:\n{worker.log()[-2000:]}"
+
+
+def pump_cli(workload: str, redis_url: str, *extra: str) -> Callable[[], None]:
+    def pump() -> None:
+        done = run_cli("pump", workload, "--count", str(COUNT), "--id-prefix", f"chaos-{workload}", "--workloads",
+                       workload, "--redis-url", redis_url, *extra)
+        assert done.returncode == 0, done.stderr
+
+    return pump
+
+
+def test_celery(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
+    # A killed worker's task comes back after the visibility timeout (5 s here).
+    w = Workload("celery", 2, lambda: spawn("worker", "celery", "--redis-url", redis_url, "--concurrency", "1",
+                                             "--work-time", WORK_TIME, "--visibility-timeout", "5"),
+                 r"ready\.", 120)
+    chaos(w, redis_client, pump_cli("celery", redis_url), 1)
+
+
+def test_work_queue(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
+    # A killed runner's lease lapses after 2 s and another runner takes the item.
+    w = Workload("workqueue", 1, lambda: spawn("job", "workqueue", "--redis-url", redis_url, "--work-time", WORK_TIME,
+                                                "--lease-seconds", "2", "--idle-timeout", "30"), None, 120,
+                 pump_first=True)
+    chaos(w, redis_client, pump_cli("workqueue", redis_url), 2)
+
+
+def test_rq(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
+    # RQ calls a killed worker's job abandoned once its heartbeat lapses (monitoring interval + 60 s).
+    w = Workload("rq", 1, lambda: spawn("worker", "rq", "--redis-url", redis_url, "--work-time", WORK_TIME,
+                                         "--job-monitoring-interval", "1", "--maintenance-interval", "2"),
+                 r"Listening on", 240)
+    chaos(w, redis_client, pump_cli("rq", redis_url), 3)
+
+
+def test_kafka(spawn: Callable[..., Proc], kafka: KafkaSettings, redis_url: str, redis_client: redis.Redis) -> None:
+    # A killed consumer's partitions move after the session timeout (6 s in the tests); its
+    # record in hand was not committed and is processed again.
+    args = ["--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic]
+    w = Workload("kafka", 1, lambda: spawn("worker", "kafka", *args, "--group", kafka.group, "--work-time", WORK_TIME,
+                                            "--redis-url", redis_url, env=KAFKA_TEST_ENV),
+                 r"consuming ", 240)
+    chaos(w, redis_client, pump_cli("kafka", redis_url, *args, "--default-workload", "kafka"), 4)
