@@ -31,6 +31,7 @@ from typing import Any
 import redis
 
 from kedasuite import defaults
+from kedasuite.clients import retry_redis
 from kedasuite.names import (
     DEAD_LETTER_PREFIX,
     WORKLOAD_WORKQUEUE,
@@ -207,6 +208,7 @@ class WorkQueue:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.client = client
+        self._url = _describe(client)
         self.max_attempts = max_attempts
         self.lease_ms = int(lease_seconds * 1000)
         self._keys = [WORKQUEUE_LIST, WORKQUEUE_PROCESSING, WORKQUEUE_SEQUENCE, DEAD_LETTER_LIST]
@@ -216,7 +218,9 @@ class WorkQueue:
         self._scripts = scripts
 
     def _call(self, name: str, *args: object) -> Any:
-        return self._scripts[name](keys=self._keys, args=list(args))
+        # Each script is one atomic step; after a lost reply, running it again is safe
+        # (a completion already done answers "not the holder", and the result was saved once).
+        return retry_redis(lambda: self._scripts[name](keys=self._keys, args=list(args)), self._url)
 
     @staticmethod
     def _attempt(reply: list[Any], holder: str) -> LeaseAttempt:
@@ -264,3 +268,9 @@ class WorkQueue:
         pipe.llen(WORKQUEUE_PROCESSING)
         pending, in_flight = pipe.execute()
         return int(pending), int(in_flight)
+
+
+def _describe(client: redis.Redis) -> str:
+    """host:port/db of a client, for log lines (never its password)."""
+    kwargs = client.connection_pool.connection_kwargs
+    return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"

@@ -26,7 +26,7 @@ from kedasuite.names import (
     WORKLOAD_WORKQUEUE,
     Env,
 )
-from kedasuite.settings import parse_workload_list, redis_url_from_env
+from kedasuite.settings import parse_workload_list, redact_url, redis_url_from_env
 
 DEMO_WORKLOADS = (WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_WORKQUEUE, WORKLOAD_RQ)
 
@@ -353,14 +353,31 @@ def rq_worker(redis_url: str, work_time: str, burst: bool, max_jobs: int | None,
     task_log.addHandler(handler)
     connection = redis_client(redis_url, socket_timeout=None)
     check_redis(connection, redis_url)
-    # An idle RQ worker blocks in its dequeue for worker_ttl - 15 s (405 s by default) and
-    # looks for abandoned jobs only between dequeues: tie the two together.
-    rq = Worker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
-                queue_class=PoisonSafeQueue,
-                maintenance_interval=maintenance_interval, job_monitoring_interval=job_monitoring_interval,
-                worker_ttl=maintenance_interval + 15)
-    rq.work(burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time, logging_level=loglevel.upper(),
-            with_scheduler=False)
+    import redis as redis_lib
+
+    from kedasuite.clients import retry_redis
+
+    while True:
+        # An idle RQ worker blocks in its dequeue for worker_ttl - 15 s (405 s by default) and
+        # looks for abandoned jobs only between dequeues: tie the two together.
+        rq = Worker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
+                    queue_class=PoisonSafeQueue,
+                    maintenance_interval=maintenance_interval, job_monitoring_interval=job_monitoring_interval,
+                    worker_ttl=maintenance_interval + 15)
+        try:
+            rq.work(burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time, logging_level=loglevel.upper(),
+                    with_scheduler=False)
+            return
+        except (redis_lib.ConnectionError, redis_lib.TimeoutError) as exc:
+            # RQ's loop does not survive a lost Redis. Wait for the server (a restart, a
+            # failover) with backoff and start a fresh worker; a job cut off meanwhile is
+            # abandoned and retried by RQ's maintenance (at least once).
+            task_log.warning("lost Redis (%s); waiting for it to come back", exc)
+            try:
+                retry_redis(connection.ping, redis_url)
+            except (redis_lib.ConnectionError, redis_lib.TimeoutError) as final:
+                raise UserError(f"Redis at {redact_url(redis_url)} did not come back within "
+                                f"{Env.REDIS_RETRY_SECONDS}: {final}") from final
 
 
 @main.group()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis
@@ -31,6 +31,33 @@ def redis_client(url: str, *, socket_timeout: float | None = 30.0) -> redis.Redi
         health_check_interval=30,
         **redis_tls_options(url),
     )
+
+
+T = TypeVar("T")
+_log = logging.getLogger(__name__)
+
+
+def retry_redis(operation: Callable[[], T], url: str, patience: float | None = None) -> T:
+    """Run a Redis operation; while the server is away (restarting, failing over, loading
+    its append-only file), retry with exponential backoff for up to ``patience`` seconds
+    (``REDIS_RETRY_SECONDS``), then let the error through.
+
+    Only for work in progress: start-up checks fail fast instead (:func:`check_redis`).
+    Every operation retried here is idempotent or, like a queue push, at-least-once by design.
+    """
+    if patience is None:
+        patience = float(os.environ.get(Env.REDIS_RETRY_SECONDS, defaults.REDIS_RETRY_SECONDS))
+    end = time.monotonic() + patience
+    delay = 0.05
+    while True:
+        try:
+            return operation()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() + delay > end:
+                raise
+            _log.warning("Redis at %s is unreachable (%s); retrying in %.2f s", redact_url(url), exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def unreachable_redis(url: str, exc: BaseException) -> BrokerUnavailable:

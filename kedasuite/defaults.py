@@ -70,6 +70,9 @@ PUMP_COUNT: Final = 100
 PUMP_WORKLOADS: Final = names.WORKLOAD_CELERY
 PUMP_DEFAULT_WORKLOAD: Final = names.WORKLOAD_CELERY
 
+#: How long work in progress (a pump run, a worker saving a result) waits for Redis to come
+#: back (a restart, a failover) before it gives up: retried with exponential backoff.
+REDIS_RETRY_SECONDS: Final = 60.0
 #: How long a client waits to connect before calling a broker unreachable.
 CONNECT_TIMEOUT_S: Final = 3.0
 

@@ -94,29 +94,42 @@ class EmbeddedRedis(_ServerProcess):
         assert self._dir is not None
         return Path(self._dir.name) / "redis.log"
 
+    def _args(self) -> list[str]:
+        assert self._dir is not None
+        return [
+            redis_server_binary(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", self._dir.name,
+            "--save", "",
+            "--appendonly", "yes" if self._appendonly else "no",
+            "--appendfsync", "always",
+            "--databases", str(self._databases),
+            "--logfile", str(self.log_path),
+            *self._extra,
+        ]
+
     def start(self, timeout: float = 10.0) -> Self:
         self._dir = tempfile.TemporaryDirectory(prefix="kedasuite-redis-")
         last_error = ""
         for _ in range(3):  # another process may grab the free port before we bind it
             self.port = free_port()
-            args = [
-                redis_server_binary(),
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--dir", self._dir.name,
-                "--save", "",
-                "--appendonly", "yes" if self._appendonly else "no",
-                "--appendfsync", "always",
-                "--databases", str(self._databases),
-                "--logfile", str(self.log_path),
-                *self._extra,
-            ]
-            self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self._proc = subprocess.Popen(self._args(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if self._wait_ready(timeout):
                 return self
             last_error = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
             self._kill()
         raise SuiteError(f"embedded redis-server did not start: {last_error}")
+
+    def restart(self, timeout: float = 20.0) -> None:
+        """Start again on the same port and data directory, after :meth:`crash`: a restarted pod.
+
+        With ``appendonly`` (fsync on every write) it comes back with every acknowledged write.
+        """
+        self.crash()
+        self._proc = subprocess.Popen(self._args(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not self._wait_ready(timeout):
+            raise SuiteError(f"embedded redis-server did not restart: {self.log_path.read_text(errors='replace')[-2000:]}")
 
     def _wait_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -101,6 +101,7 @@ class Env:
     REDIS_PASSWORD: Final = "REDIS_PASSWORD"
     REDIS_TLS: Final = "REDIS_TLS"
     REDIS_DB: Final = "REDIS_DB"
+    REDIS_RETRY_SECONDS: Final = "REDIS_RETRY_SECONDS"  # how long work in progress waits for Redis to return
     # TLS for rediss:// URLs: the CA that signed the server's certificate, and the client's
     # own certificate and key when the server asks for one (tls-auth-clients yes).
     REDIS_TLS_CA_FILE: Final = "REDIS_TLS_CA_FILE"

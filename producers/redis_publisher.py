@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import redis
 
-from kedasuite.clients import check_redis, redis_client, unreachable_redis
+from kedasuite.clients import check_redis, redis_client, retry_redis, unreachable_redis
 from producers.records import UserRecord
 
 T = TypeVar("T")
@@ -31,9 +31,11 @@ class RedisPublisher:
         check_redis(self._client, self._url)
 
     def _send(self, write: Callable[[], T]) -> T:
-        """Run one write; a lost connection becomes the error that names the fix."""
+        """Run one write, riding out a Redis restart (:func:`retry_redis`); a connection
+        still lost after that becomes the error that names the fix. A batch whose reply was
+        lost with the connection may be pushed twice: at least once, never lost."""
         try:
-            return write()
+            return retry_redis(write, self._url)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise unreachable_redis(self._url, exc) from exc
 

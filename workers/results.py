@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from kedasuite import metrics
+from kedasuite.clients import retry_redis
 from kedasuite.names import DEAD_LETTER_PREFIX, ITEM_KEY_PREFIX, PROCESSED_COUNT_PREFIX, RECORD_KEY_PREFIX
 
 REQUIRED_FIELDS = ("id", "name", "email", "address")
@@ -97,18 +98,25 @@ class ResultStore:
         self._client = client
         self._workload = workload
         self._save = client.register_script(_SAVE_ONCE)
+        kwargs = client.connection_pool.connection_kwargs
+        self._where = f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
 
     def save(self, record: Mapping[str, str], worker: str | None = None) -> bool:
-        """Write the result unless it exists; True when this call wrote it."""
+        """Write the result unless it exists; True when this call wrote it.
+
+        A Redis restart is waited out (:func:`retry_redis`): the item in hand is saved when
+        the server is back instead of failing. Saving twice is harmless: it is save-once
+        (a retry whose first reply was lost counts as a duplicate delivery).
+        """
         argv = result_fields(record, self._workload, worker)
-        written = bool(self._save(keys=[record_key(record["id"])], args=argv))
+        written = bool(retry_redis(lambda: self._save(keys=[record_key(record["id"])], args=argv), self._where))
         (metrics.count_processed if written else metrics.count_duplicate)(self._workload)
         return written
 
     def park(self, payload: Any, reason: str) -> None:
         """Dead-letter a poison message with the reason, for a person to look at."""
         entry = {"reason": reason, "payload": _printable(payload), "worker": worker_identity(), "at": utc_now()}
-        self._client.rpush(dead_letter_key(self._workload), json.dumps(entry))
+        retry_redis(lambda: self._client.rpush(dead_letter_key(self._workload), json.dumps(entry)), self._where)
         metrics.count_dead_lettered(self._workload)
 
 
