@@ -14,6 +14,7 @@ a group join takes about half of ``session.timeout.ms``, so consumers here use 6
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import uuid
@@ -101,15 +102,22 @@ def _databases(redis_server: str) -> Iterator[int]:
     return itertools.cycle(mine)
 
 
-@pytest.fixture
-def redis_url(redis_server: str, _databases: Iterator[int]) -> Iterator[str]:
-    """A Redis URL for this test alone: its own database, empty at start and at end."""
-    url = with_redis_db(redis_server, next(_databases))
+@contextlib.contextmanager
+def own_database(redis_server: str, databases: Iterator[int]) -> Iterator[str]:
+    """The next free database of the shared server, empty at start and at end."""
+    url = with_redis_db(redis_server, next(databases))
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: str, _databases: Iterator[int]) -> Iterator[str]:
+    """A Redis URL for this test alone: its own database, empty at start and at end."""
+    with own_database(redis_server, _databases) as url:
+        yield url
 
 
 @pytest.fixture

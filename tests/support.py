@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import redis
@@ -127,3 +127,29 @@ def all_processed(client: "redis.Redis", ids: list[str]) -> Callable[[], "dict[s
         return results if len(results) == len(ids) else None
 
     return check
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_json(url: str, *, method: str = "GET", token: str | None = None,
+              timeout: float = 30) -> "tuple[int, dict[str, str], Any]":
+    """(status, headers, parsed JSON body) of one request; error statuses are answers too."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")

@@ -8,14 +8,13 @@ count shown reaches the number pumped. The screenshot is kept in ``artifacts/``.
 from __future__ import annotations
 
 import shutil
-import socket
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import Proc, wait_for
+from tests.support import Proc, free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +31,6 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

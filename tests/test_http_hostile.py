@@ -10,8 +10,6 @@ every route but the probes, ``/metrics`` and the dashboard's static files.
 from __future__ import annotations
 
 import concurrent.futures
-import json
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -23,28 +21,15 @@ from hypothesis import HealthCheck, given, settings
 
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.support import Proc, wait_for
+from tests.support import Proc, free_port, http_json, wait_for
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "test-token-not-a-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get(url: str, token: str | None = None, method: str = "GET") -> tuple[int, dict[str, str], Any]:
-    request = urllib.request.Request(url, method=method)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
+    return http_json(url, method=method, token=token)
 
 
 def start_pump(spawn: Callable[..., Proc], redis_url: str, *extra: str, env: dict[str, str] | None = None) -> str:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -13,7 +10,7 @@ from kedasuite.embedded import free_port
 from kedasuite.names import CELERY_QUEUE
 from producers.http_pump import PumpSettings, create_app
 from producers.workloads import BrokerConfig
-from tests.support import wait_for
+from tests.support import http_json, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -101,9 +98,12 @@ def test_health_readiness_and_unknown_runs(redis_url) -> None:
     assert client.delete("/pump").status_code == 405
 
 
-def test_a_broker_that_dies_mid_run_is_reported_exactly(redis_url, redis_client) -> None:
-    """A run whose broker vanishes reports sent + failed == count, state failed."""
+def test_a_broker_that_dies_mid_run_is_reported_exactly(redis_url, redis_client, monkeypatch) -> None:
+    """A run whose broker vanishes for good reports sent + failed == count, state failed,
+    once the pump has waited REDIS_RETRY_SECONDS for it (1 s here)."""
     from kedasuite.embedded import EmbeddedRedis
+
+    monkeypatch.setenv("REDIS_RETRY_SECONDS", "1")
 
     with EmbeddedRedis() as server:
         settings = PumpSettings(brokers=BrokerConfig(redis_url=server.url), batch_size=1000)
@@ -127,11 +127,8 @@ def test_through_a_real_gunicorn(spawn, redis_url, redis_client) -> None:
     base = f"http://127.0.0.1:{port}"
 
     def get(path: str) -> tuple[int, dict[str, Any]]:
-        try:
-            with urllib.request.urlopen(base + path, timeout=5) as reply:
-                return reply.status, json.load(reply)
-        except urllib.error.HTTPError as err:
-            return err.code, json.load(err)
+        status, _, body = http_json(base + path, timeout=5)
+        return status, body
 
     wait_for(lambda: get("/readyz")[0] == 200, 30, "the pump to be ready")
     status, body = get("/pump?count=100")

@@ -22,7 +22,7 @@ from jobs.workqueue import WorkQueue
 from kedasuite.embedded import free_port
 from kedasuite.names import RQ_QUEUE, RQ_TASK, WORKQUEUE_LIST, Env
 from producers.records import record_ids
-from tests.support import all_processed, run_cli, wait_for
+from tests.support import all_processed, http_json, run_cli, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -80,11 +80,8 @@ def test_pump_metrics_count_requests_by_route_and_items_per_workload(spawn, redi
     base = f"http://127.0.0.1:{port}"
 
     def get(path: str) -> tuple[int, dict[str, Any]]:
-        try:
-            with urllib.request.urlopen(base + path, timeout=5) as reply:
-                return reply.status, json.load(reply)
-        except urllib.error.HTTPError as err:
-            return err.code, json.load(err)
+        status, _, body = http_json(base + path, timeout=5)
+        return status, body
 
     wait_for(lambda: server.popen.poll() is None and _answers(base + "/healthz"), 30, "the pump to answer")
     runs = [get(f"/pump?count={n}&workload={w}")[1] for n, w in ((120, "celery"), (30, "rq"), (7, "celery"))]

@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 
 from kedasuite.clients import ensure_topic, kafka_admin
 from kedasuite.names import CELERY_QUEUE, KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, RQ_QUEUE_LIST, WORKQUEUE_LIST
-from kedasuite.settings import KafkaSettings, with_redis_db
+from kedasuite.settings import KafkaSettings
 from producers.celery_publisher import CeleryMessageEncoder
 from producers.records import RecordFactory, UserRecord
+from tests.conftest import own_database
 from tests.support import Proc, run_cli, wait_for
 from workers.results import dead_letter_key, fetch_results
 
@@ -49,12 +50,8 @@ def record(prefix: str) -> UserRecord:
 
 @pytest.fixture(scope="module")
 def db_url(redis_server: str, _databases: Iterator[int]) -> Iterator[str]:
-    url = with_redis_db(redis_server, next(_databases))
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    with own_database(redis_server, _databases) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
