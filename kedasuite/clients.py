@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -130,6 +131,9 @@ def kafka_overrides(role: str, environ: Mapping[str, str] = os.environ) -> dict[
     """
     config: dict[str, str] = {prop: environ[var].strip() for var, prop in KAFKA_SECURITY_VARIABLES.items()
                               if environ.get(var, "").strip()}
+    ca_file = config.get("ssl.ca.location")
+    if ca_file is not None and not os.path.isfile(ca_file):
+        raise InputError(f"{Env.KAFKA_SSL_CA_FILE}={ca_file}: no such file; point it at a PEM file")
     prefixes = [Env.KAFKA_CONFIG_PREFIX]
     if role == "producer":
         prefixes.append(Env.KAFKA_PRODUCER_CONFIG_PREFIX)
@@ -164,8 +168,43 @@ def kafka_config(role: str, bootstrap: str, base: Mapping[str, Any], extra: Mapp
     }
 
 
-def kafka_admin(bootstrap: str, extra: Mapping[str, str] | None = None) -> AdminClient:
-    return AdminClient(kafka_config("admin", bootstrap, {}, extra))
+C = TypeVar("C")
+
+
+def kafka_client(factory: Callable[[dict[str, Any]], C], config: dict[str, Any]) -> C:
+    """Make a librdkafka client; a property it refuses (a bad value, an unreadable CA file)
+    becomes an error that says where such properties come from."""
+    try:
+        return factory(config)
+    except KafkaException as exc:
+        reason = exc.args[0].str() if exc.args and isinstance(exc.args[0], KafkaError) else str(exc)
+        raise InputError(
+            f"the Kafka client refused its configuration ({reason}). Check the {Env.KAFKA_SECURITY_PROTOCOL}, "
+            f"{Env.KAFKA_SSL_CA_FILE} and KAFKA_SASL_* variables, {Env.KAFKA_CONFIG_PREFIX}* and -X properties"
+        ) from exc
+
+
+class KafkaAdmin(AdminClient):
+    """An AdminClient that keeps the errors librdkafka reports on the side.
+
+    A failed metadata request says only "Broker transport failure"; the reason (a TLS
+    certificate the CA file does not vouch for, SASL credentials the broker refused)
+    arrives through ``error_cb``, and :func:`check_kafka` turns it into the message.
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.reported: list[KafkaError] = []
+        self.sasl_user = config.get("sasl.username", "")
+        self.sasl_mechanism = config.get("sasl.mechanism", "GSSAPI")
+        super().__init__({"error_cb": self._record, **config})
+
+    def _record(self, error: KafkaError) -> None:
+        if len(self.reported) < 50:
+            self.reported.append(error)
+
+
+def kafka_admin(bootstrap: str, extra: Mapping[str, str] | None = None) -> KafkaAdmin:
+    return kafka_client(KafkaAdmin, kafka_config("admin", bootstrap, {}, extra))
 
 
 def unreachable_kafka(bootstrap: str, exc: BaseException | str) -> BrokerUnavailable:
@@ -176,10 +215,49 @@ def unreachable_kafka(bootstrap: str, exc: BaseException | str) -> BrokerUnavail
 
 
 def check_kafka(admin: AdminClient, bootstrap: str, timeout: float = defaults.CONNECT_TIMEOUT_S) -> None:
+    if isinstance(admin, KafkaAdmin):
+        admin.reported.clear()  # only this check's errors explain its failure
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException as exc:
+        if isinstance(admin, KafkaAdmin):
+            # error_cb runs only from poll; the FAIL lines it would also log say what the
+            # message below says, so they are held back
+            _KAFKA_LOG.disabled = True
+            try:
+                admin.poll(0.2)
+            finally:
+                _KAFKA_LOG.disabled = False
+            refused = refused_by_kafka(admin, bootstrap)
+            if refused is not None:
+                raise refused from exc
         raise unreachable_kafka(bootstrap, exc.args[0].str() if exc.args else exc) from exc
+
+
+def _reason(error: KafkaError) -> str:
+    """librdkafka's text without the broker prefix and the state suffix it adds."""
+    text = error.str()
+    _, sep, rest = text.partition("/bootstrap: ")
+    text = rest if sep else text
+    return re.sub(r" \(after \d+ms in state \w+\)$", "", text)
+
+
+def refused_by_kafka(admin: KafkaAdmin, bootstrap: str) -> BrokerUnavailable | None:
+    """The broker answered but the handshake failed: say which one, and what to change."""
+    for error in admin.reported:
+        if error.code() == KafkaError._SSL:
+            return BrokerUnavailable(
+                f"the TLS handshake with Kafka at {bootstrap} failed ({_reason(error)}). Point "
+                f"{Env.KAFKA_SSL_CA_FILE} at the CA that signed the broker's certificate, and check "
+                f"{Env.KAFKA_SECURITY_PROTOCOL} (SSL or SASL_SSL)"
+            )
+        if error.code() == KafkaError._AUTHENTICATION:
+            return BrokerUnavailable(
+                f"Kafka at {bootstrap} refused {admin.sasl_mechanism} authentication of user "
+                f"{admin.sasl_user!r} ({_reason(error)}). Check {Env.KAFKA_SASL_USERNAME} / "
+                f"{Env.KAFKA_SASL_PASSWORD} and {Env.KAFKA_SASL_MECHANISM}"
+            )
+    return None
 
 
 def ensure_topic(admin: AdminClient, topic: str, partitions: int, replication: int, timeout: float = 15.0) -> int:

@@ -174,10 +174,18 @@ class EmbeddedKafka(_ServerProcess):
     its high watermark is the base offset of the newest *batch* plus one, so a test that
     measures lag must produce one record per batch; and a group join takes about half of
     ``session.timeout.ms``, so consumers here use a short session timeout.
+
+    ``advertised`` (host:port) is the address Tansu hands to clients in metadata, for when
+    they reach it through something in front of it (the TLS tests' relay); by default it
+    is the broker's own. ``authentication`` makes Tansu demand SASL (SCRAM) of every
+    client; its users live in memory and cannot be added once it does, so such a broker
+    can only refuse, which is what the tests of that refusal need.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, advertised: str | None = None, authentication: bool = False) -> None:
         self.port = 0
+        self.advertised = advertised
+        self.authentication = authentication
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
 
@@ -191,9 +199,10 @@ class EmbeddedKafka(_ServerProcess):
         for _ in range(3):
             self.port = free_port()
             url = f"tcp://127.0.0.1:{self.port}"
+            advertised = f"tcp://{self.advertised}" if self.advertised else url
             self._proc = subprocess.Popen(
-                [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-                 "--storage-engine", "memory://tansu/"],
+                [binary, "broker", "--listener-url", url, "--advertised-listener-url", advertised,
+                 "--storage-engine", "memory://tansu/", *(["--authentication"] if self.authentication else [])],
                 stdout=self._log, stderr=subprocess.STDOUT,
             )
             if self._wait_ready(timeout):
@@ -212,7 +221,10 @@ class EmbeddedKafka(_ServerProcess):
             if self._proc.poll() is not None:
                 return False
             try:
-                admin.list_topics(timeout=1)
+                if self.authentication:  # metadata needs a login it cannot have: a TCP accept will do
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                else:
+                    admin.list_topics(timeout=1)
                 return True
             except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.1)

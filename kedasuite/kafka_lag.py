@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
-from kedasuite.clients import kafka_config
+from kedasuite.clients import kafka_client, kafka_config
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 
@@ -128,7 +128,8 @@ def fetch_offsets(bootstrap: str, group: str, topic: str, extra: Mapping[str, st
 
     The consumer made here never subscribes, so it does not join (or disturb) the group.
     """
-    consumer = Consumer(kafka_config("consumer", bootstrap, {"group.id": group, "enable.auto.commit": False}, extra))
+    consumer = kafka_client(Consumer, kafka_config("consumer", bootstrap, {"group.id": group, "enable.auto.commit": False},
+                                                   extra))
     try:
         meta = consumer.list_topics(topic, timeout=timeout).topics[topic]
         if meta.error is not None:

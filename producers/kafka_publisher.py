@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from kedasuite import defaults
-from kedasuite.clients import check_kafka, ensure_topic, kafka_admin, kafka_config, unreachable_kafka
+from kedasuite.clients import check_kafka, ensure_topic, kafka_admin, kafka_client, kafka_config, unreachable_kafka
 from kedasuite.names import WORKLOAD_KAFKA
 from kedasuite.settings import KafkaSettings
 from producers.records import UserRecord
@@ -70,7 +70,7 @@ class KafkaPublisher:
             t = self._target
             ensure_topic(self._admin, t.topic, t.partitions, t.replication)
             config = {**PRODUCER_BASE, "on_delivery": self._failures.report}
-            self._producer = Producer(kafka_config("producer", t.bootstrap, config, t.extra))
+            self._producer = kafka_client(Producer, kafka_config("producer", t.bootstrap, config, t.extra))
         return self._producer
 
     def _take_acked(self) -> int:

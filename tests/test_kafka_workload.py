@@ -172,6 +172,17 @@ def test_pump_to_an_unreachable_kafka_exits_2_and_names_the_fix() -> None:
     assert done.stderr.endswith("Start a broker there, or point KAFKA_BOOTSTRAP_SERVERS at a reachable one\n")
 
 
+def test_a_consumer_with_no_broker_exits_2_and_names_the_fix() -> None:
+    from kedasuite.embedded import free_port
+
+    bootstrap = f"127.0.0.1:{free_port()}"
+    done = run_cli("worker", "kafka", "--bootstrap-servers", bootstrap, "--work-time", "0")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: cannot reach Kafka at {bootstrap} (Failed to get metadata: Local: Broker transport failure). "
+        "Start a broker there, or point KAFKA_BOOTSTRAP_SERVERS at a reachable one")
+
+
 def test_a_kafka_broker_lost_mid_run_is_reported_exactly() -> None:
     """sent counts acknowledged records only; everything else is failed, with the reason."""
     from kedasuite.embedded import EmbeddedKafka

@@ -1,13 +1,16 @@
-"""Every Redis client of the suite over TLS, as an ACL user with a password.
+"""Every Redis client of the suite over TLS, as an ACL user with a password; Kafka over TLS.
 
 A real ``redis-server`` that accepts TLS only (a throwaway CA made for the session, see
 ``tests/tls_support.py``): the pump, Celery (broker and the result store), RQ and the
 work-queue runner each process records end to end through it; a wrong password, a
-missing CA and a missing client certificate each give an error that names the fix.
+missing CA and a missing client certificate each give an error that names the fix. The
+Kafka workload runs over TLS too, and SASL_SSL with SCRAM-SHA-512 meets a broker that
+demands it.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,7 +22,8 @@ from kedasuite.errors import InputError
 from kedasuite.settings import redis_tls_options
 from producers.records import record_ids
 from tests.support import Proc, all_processed, run_cli, wait_for
-from tests.tls_support import APP_USER, Pki, TlsRedis, make_pki, tls_redis_binary
+from tests.conftest import KAFKA_TEST_ENV
+from tests.tls_support import APP_USER, Pki, TlsRedis, TlsRelay, make_pki, tls_redis_binary
 
 BINARY = tls_redis_binary()
 needs_tls_redis = pytest.mark.skipif(BINARY is None, reason="Debian's redis-server (built with TLS) is not "
@@ -66,11 +70,13 @@ def test_tls_options_follow_the_variables(tmp_path: Path) -> None:
     assert half.value.message == "REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together: set both or neither"
 
 
-def test_kafka_sasl_ssl_variables_reach_producer_and_consumer() -> None:
+def test_kafka_sasl_ssl_variables_reach_producer_and_consumer(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("a PEM file")
     env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-           "KAFKA_SASL_USERNAME": "app", "KAFKA_SASL_PASSWORD": "pw", "KAFKA_SSL_CA_FILE": "/etc/kafka/ca.crt"}
+           "KAFKA_SASL_USERNAME": "app", "KAFKA_SASL_PASSWORD": "pw", "KAFKA_SSL_CA_FILE": str(ca)}
     expected = {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "app",
-                "sasl.password": "pw", "ssl.ca.location": "/etc/kafka/ca.crt"}
+                "sasl.password": "pw", "ssl.ca.location": str(ca)}
     assert kafka_overrides("producer", env) == expected
     assert kafka_overrides("consumer", env) == expected
     # an explicit librdkafka variable still wins
@@ -158,3 +164,102 @@ def test_a_server_that_wants_client_certificates(pki: Pki, tmp_path: Path, spawn
         check.close()
     finally:
         strict.stop()
+
+
+# --- real: Kafka over TLS, and SASL/SCRAM over TLS ----------------------------------------------
+#
+# Tansu serves plain TCP only, so a TLS relay (tests/tls_support.py) sits in front of it and
+# Tansu advertises the relay: every connection a client makes crosses a real handshake
+# checked against the throwaway CA.
+
+
+@pytest.fixture(scope="module")
+def kafka_over_tls(pki: Pki) -> Iterator[str]:
+    from kedasuite.embedded import EmbeddedKafka
+
+    relay = TlsRelay(pki)
+    try:
+        with EmbeddedKafka(advertised=f"localhost:{relay.port}") as broker:
+            relay.target_port = broker.port
+            yield f"localhost:{relay.port}"
+    finally:
+        relay.stop()
+
+
+def kafka_tls_env(ca: Path, **more: str) -> dict[str, str]:
+    return {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_FILE": str(ca), **KAFKA_TEST_ENV, **more}
+
+
+@pytest.mark.integration
+def test_the_kafka_workload_runs_end_to_end_over_tls(kafka_over_tls: str, pki: Pki, redis_url: str,
+                                                     redis_client: redis.Redis, spawn: Callable[..., Proc]) -> None:
+    topic = ["--bootstrap-servers", kafka_over_tls, "--topic", "tls-topic"]
+    env = kafka_tls_env(pki.ca)
+    done = run_cli("pump", "kafka", "--count", "100", "--id-prefix", "ktls", "--workloads", "kafka", *topic, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("kafka: sent 100, failed 0 in "), done.stdout
+    consumer = spawn("worker", "kafka", *topic, "--group", "tls-group", "--work-time", "0", "--redis-url", redis_url,
+                     env=env)
+    results = wait_for(all_processed(redis_client, record_ids(100, "ktls")), 90, "100 records over Kafka TLS")
+    assert all(r.deliveries == 1 for r in results.values())
+    consumer.signal(signal.SIGTERM)
+    assert consumer.wait(30) == 0, consumer.log()[-2000:]
+
+
+@pytest.mark.integration
+def test_an_untrusted_kafka_certificate_names_the_ca_variable(kafka_over_tls: str, pki: Pki) -> None:
+    for command in (["pump", "kafka", "--count", "1", "--workloads", "kafka"], ["worker", "kafka"]):
+        done = run_cli(*command, "--bootstrap-servers", kafka_over_tls, env=kafka_tls_env(pki.other_ca))
+        assert done.returncode == 2, done.stderr
+        message = done.stderr.strip().splitlines()[-1]
+        assert message.startswith(f"Error: the TLS handshake with Kafka at {kafka_over_tls} failed (SSL handshake "
+                                  "failed: "), message
+        assert "certificate verify failed" in message
+        assert message.endswith("Point KAFKA_SSL_CA_FILE at the CA that signed the broker's certificate, and check "
+                                "KAFKA_SECURITY_PROTOCOL (SSL or SASL_SSL)")
+
+
+@pytest.mark.integration
+def test_sasl_scram_over_tls_reaches_the_broker_and_its_refusal_names_the_variables(pki: Pki) -> None:
+    """SASL_SSL with SCRAM-SHA-512, as managed Kafka wants it: the client completes the TLS
+    handshake and the SCRAM exchange with a broker that demands it. Tansu keeps its users in
+    memory and accepts no new one once it demands logins, so the broker can only refuse:
+    the test shows the exchange happens and that the refusal names user and variables."""
+    from kedasuite.embedded import EmbeddedKafka
+
+    relay = TlsRelay(pki)
+    try:
+        with EmbeddedKafka(advertised=f"localhost:{relay.port}", authentication=True) as broker:
+            relay.target_port = broker.port
+            bootstrap = f"localhost:{relay.port}"
+            env = kafka_tls_env(pki.ca, KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_MECHANISM="SCRAM-SHA-512",
+                                KAFKA_SASL_USERNAME="app", KAFKA_SASL_PASSWORD="scram-test-password")
+            done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", bootstrap,
+                           env=env)
+    finally:
+        relay.stop()
+    assert done.returncode == 2, done.stderr
+    message = done.stderr.strip().splitlines()[-1]
+    assert message.startswith(f"Error: Kafka at {bootstrap} refused SCRAM-SHA-512 authentication of user 'app' ("), \
+        message
+    assert "SASL SCRAM authentication failed: broker responded with unknown-user" in message
+    assert message.endswith("Check KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM")
+    assert "scram-test-password" not in done.stdout + done.stderr
+
+
+def test_a_missing_kafka_ca_file_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.crt"
+    done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", "localhost:1",
+                   env={"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_FILE": str(missing)})
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"Error: KAFKA_SSL_CA_FILE={missing}: no such file; point it at a PEM file"
+
+
+def test_a_property_librdkafka_refuses_is_an_error_not_a_traceback() -> None:
+    done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", "localhost:1",
+                   env={"KAFKA_SECURITY_PROTOCOL": "CARRIER_PIGEON"})
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("Error: the Kafka client refused its configuration (")
+    assert "security.protocol" in done.stderr
+    assert done.stderr.strip().endswith("Check the KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_FILE and KAFKA_SASL_* "
+                                        "variables, KAFKA_CONFIG_* and -X properties")

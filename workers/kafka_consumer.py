@@ -26,7 +26,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from kedasuite import metrics
-from kedasuite.clients import ensure_topic, kafka_admin, kafka_config, redis_client
+from kedasuite.clients import check_kafka, ensure_topic, kafka_admin, kafka_client, kafka_config, redis_client
 from kedasuite.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, WORKLOAD_KAFKA
 from kedasuite.settings import KafkaSettings
 from kedasuite.worktime import WorkTime
@@ -84,10 +84,12 @@ class KafkaWorker:
         self._stop = threading.Event()
         self._results = ResultStore(redis_client(redis_url), WORKLOAD_KAFKA) if redis_url else None
         admin = kafka_admin(settings.bootstrap, settings.extra)
+        check_kafka(admin, settings.bootstrap)
         ensure_topic(admin, settings.topic, settings.partitions, settings.replication)
         ensure_topic(admin, settings.dlq_topic, 1, settings.replication)
-        self._dlq = Producer(kafka_config("producer", settings.bootstrap, {"enable.idempotence": True}, settings.extra))
-        self._consumer = Consumer(consumer_config(settings, work_time))
+        self._dlq = kafka_client(Producer, kafka_config("producer", settings.bootstrap, {"enable.idempotence": True},
+                                                        settings.extra))
+        self._consumer = kafka_client(Consumer, consumer_config(settings, work_time))
 
     def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         if not self._stop.is_set():
