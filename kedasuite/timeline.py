@@ -442,8 +442,9 @@ def record(source: StatusSource, cluster: Cluster | None, writer: CsvWriter, int
     """Sample until ``duration`` has passed or ``stop`` is set; the number of snapshots written.
 
     Samples are scheduled on a fixed grid (not ``sleep(interval)`` after each), so slow
-    reads do not stretch the time axis; a read slower than the interval skips grid points. The ScaledJob's running Jobs from one sample feed
-    the next sample's prediction, as KEDA uses what was running at its last poll.
+    reads do not stretch the time axis; a read slower than the interval skips grid points.
+    The ScaledJob's running Jobs from one sample feed the next sample's prediction, as KEDA
+    uses what was running at its last poll.
     """
     samples = 0
     jobs = (0, 0)

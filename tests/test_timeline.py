@@ -255,7 +255,8 @@ def test_records_from_a_pump_status_url(spawn, redis_url: str, tmp_path: Path) -
                         "--duration", "1", "--csv", str(csv_path), "-w", "celery")
     assert done.returncode == 0, done.stderr
     rows = read_csv(csv_path)
-    assert len(rows) == 3 and {(r.workload, r.backlog, r.active, r.predicted) for r in rows} == {
+    # 0, 0.5 and 1.0 s on the grid; a read slower than the interval (a loaded machine) skips a point
+    assert 2 <= len(rows) <= 3 and {(r.workload, r.backlog, r.active, r.predicted) for r in rows} == {
         ("celery", 7, True, 1)}
     assert "no Kubernetes cluster" not in done.stderr  # --no-cluster: not looked for, not mentioned
 
