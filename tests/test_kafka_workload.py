@@ -91,6 +91,22 @@ def test_sigterm_leaves_the_group_in_time_and_loses_nothing(spawn, kafka, redis_
     assert all(r.deliveries == 1 for r in results.values()), "a graceful leave must not cause duplicates"
 
 
+def test_a_commit_refused_after_the_group_moved_on_is_survived(spawn, kafka, redis_url, redis_client) -> None:
+    """A member that held a record past max.poll.interval.ms is dropped from the group, and
+    its commit is refused (Unknown member). The worker must not die of it: it rejoins, the
+    record is processed again (a duplicate the result store records), and it exits 0."""
+    ensure_topic(kafka_admin(kafka.bootstrap), kafka.topic, 1, 1)
+    ids = pump(kafka, 1, "stale")
+    worker = spawn("worker", "kafka", *kafka_args(kafka), "--group", kafka.group, "--work-time", "9",
+                   "--redis-url", redis_url, "--max-messages", "2",
+                   env={"KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": "6000"})
+    assert worker.wait(90) == 0, worker.log()[-3000:]
+    assert f"commit of {kafka.topic}[0] offset 0 refused (Commit failed: Broker: Unknown member)" in worker.log()
+    assert "commits refused 2" in worker.log(), worker.log()[-2000:]
+    results = all_processed(redis_client, ids)()
+    assert results and results[ids[0]].deliveries == 2, results
+
+
 def test_poison_goes_to_the_dead_letter_topic_and_the_next_record_is_processed(spawn, kafka, redis_url, redis_client) -> None:
     admin = kafka_admin(kafka.bootstrap)
     ensure_topic(admin, kafka.topic, 1, 1)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from kedasuite import metrics
 from kedasuite.clients import check_kafka, ensure_topic, kafka_admin, kafka_client, kafka_config, redis_client
@@ -61,6 +61,7 @@ class Counters:
     processed: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    commit_refused: int = 0
 
 
 def decode(msg: Message) -> dict[str, str]:
@@ -122,16 +123,36 @@ class KafkaWorker:
                         log.warning("consumer error: %s", msg.error())
                     continue
                 self.handle(msg)
-                consumer.commit(message=msg, asynchronous=False)
+                self._commit(msg)
                 handled += 1
                 if max_messages is not None and handled >= max_messages:
                     break
         finally:
             consumer.close()  # leaves the group: the others rebalance at once
             self._dlq.flush(10)
-            log.info("stopped: processed %d, duplicates %d, dead-lettered %d",
-                     self.counters.processed, self.counters.duplicates, self.counters.dead_lettered)
+            log.info("stopped: processed %d, duplicates %d, dead-lettered %d, commits refused %d",
+                     self.counters.processed, self.counters.duplicates, self.counters.dead_lettered,
+                     self.counters.commit_refused)
         return self.counters
+
+    def _commit(self, msg: Message) -> None:
+        """Commit past ``msg``; a commit the group refuses is survived, not fatal.
+
+        After a rebalance this member's generation is stale (ILLEGAL_GENERATION,
+        UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS) and the partition may already be someone
+        else's: the new owner starts from the last committed offset and processes ``msg``
+        again, which the result store records as a duplicate. Dying here would only turn
+        one duplicate into a restart. Only librdkafka's fatal errors end the worker.
+        """
+        try:
+            self._consumer.commit(message=msg, asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if error is None or error.fatal():
+                raise
+            self.counters.commit_refused += 1
+            log.warning("commit of %s[%d] offset %d refused (%s): its next owner processes it again",
+                        msg.topic(), msg.partition(), msg.offset(), error.str())
 
     def handle(self, msg: Message) -> None:
         with metrics.working(WORKLOAD_KAFKA):
