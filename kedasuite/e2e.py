@@ -458,7 +458,7 @@ class Timeline:
 
 
 def _fmt_time(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="milliseconds")
+    return t.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _opt(value: int | None) -> str:

@@ -274,7 +274,8 @@ def test_timeline_round_trip() -> None:
     writer.write(Mark(at(3), "celery", "error", 'pump celery: got "nothing", really'))
     header = buf.getvalue().splitlines()[0]
     assert header == "time,workload,backlog,in_flight,replicas,failed,mark,value"
-    assert buf.getvalue().splitlines()[2].startswith("2026-01-01T12:00:01.250+00:00,celery,3,1,0,,,")
+    # microseconds: a mark and the reading right after it must not share a timestamp
+    assert buf.getvalue().splitlines()[2].startswith("2026-01-01T12:00:01.250000+00:00,celery,3,1,0,,,")
     timeline = e2e.parse_timeline(io.StringIO(buf.getvalue()))
     assert timeline.samples == [Sample(at(1.25), "celery", 3, 0, 1, None), Sample(at(2), "kafka", None, None)]
     assert Plan.from_json(timeline.mark("celery", "plan").value) == plan  # type: ignore[union-attr]
