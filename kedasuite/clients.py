@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kedasuite import defaults
 from kedasuite.errors import BrokerUnavailable, InputError
 from kedasuite.names import Env
-from kedasuite.settings import redact_url, redis_tls_options
+from kedasuite.settings import redact_url, redis_tls_options, require_pem_file
 
 
 def redis_client(url: str, *, socket_timeout: float | None = 30.0) -> redis.Redis:
@@ -131,9 +131,8 @@ def kafka_overrides(role: str, environ: Mapping[str, str] = os.environ) -> dict[
     """
     config: dict[str, str] = {prop: environ[var].strip() for var, prop in KAFKA_SECURITY_VARIABLES.items()
                               if environ.get(var, "").strip()}
-    ca_file = config.get("ssl.ca.location")
-    if ca_file is not None and not os.path.isfile(ca_file):
-        raise InputError(f"{Env.KAFKA_SSL_CA_FILE}={ca_file}: no such file; point it at a PEM file")
+    if "ssl.ca.location" in config:
+        require_pem_file(Env.KAFKA_SSL_CA_FILE, config["ssl.ca.location"])
     prefixes = [Env.KAFKA_CONFIG_PREFIX]
     if role == "producer":
         prefixes.append(Env.KAFKA_PRODUCER_CONFIG_PREFIX)
@@ -171,13 +170,19 @@ def kafka_config(role: str, bootstrap: str, base: Mapping[str, Any], extra: Mapp
 C = TypeVar("C")
 
 
+def kafka_error(exc: KafkaException) -> KafkaError | None:
+    """The KafkaError a KafkaException carries, if it carries one."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+
+
 def kafka_client(factory: Callable[[dict[str, Any]], C], config: dict[str, Any]) -> C:
     """Make a librdkafka client; a property it refuses (a bad value, an unreadable CA file)
     becomes an error that says where such properties come from."""
     try:
         return factory(config)
     except KafkaException as exc:
-        reason = exc.args[0].str() if exc.args and isinstance(exc.args[0], KafkaError) else str(exc)
+        error = kafka_error(exc)
+        reason = error.str() if error is not None else str(exc)
         raise InputError(
             f"the Kafka client refused its configuration ({reason}). Check the {Env.KAFKA_SECURITY_PROTOCOL}, "
             f"{Env.KAFKA_SSL_CA_FILE} and KAFKA_SASL_* variables, {Env.KAFKA_CONFIG_PREFIX}* and -X properties"
@@ -214,24 +219,23 @@ def unreachable_kafka(bootstrap: str, exc: BaseException | str) -> BrokerUnavail
     )
 
 
-def check_kafka(admin: AdminClient, bootstrap: str, timeout: float = defaults.CONNECT_TIMEOUT_S) -> None:
-    if isinstance(admin, KafkaAdmin):
-        admin.reported.clear()  # only this check's errors explain its failure
+def check_kafka(admin: KafkaAdmin, bootstrap: str, timeout: float = defaults.CONNECT_TIMEOUT_S) -> None:
+    admin.reported.clear()  # only this check's errors explain its failure
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException as exc:
-        if isinstance(admin, KafkaAdmin):
-            # error_cb runs only from poll; the FAIL lines it would also log say what the
-            # message below says, so they are held back
-            _KAFKA_LOG.disabled = True
-            try:
-                admin.poll(0.2)
-            finally:
-                _KAFKA_LOG.disabled = False
-            refused = refused_by_kafka(admin, bootstrap)
-            if refused is not None:
-                raise refused from exc
-        raise unreachable_kafka(bootstrap, exc.args[0].str() if exc.args else exc) from exc
+        # error_cb runs only from poll; the FAIL lines it would also log say what the
+        # message below says, so they are held back
+        _KAFKA_LOG.disabled = True
+        try:
+            admin.poll(0.2)
+        finally:
+            _KAFKA_LOG.disabled = False
+        refused = refused_by_kafka(admin, bootstrap)
+        if refused is not None:
+            raise refused from exc
+        error = kafka_error(exc)
+        raise unreachable_kafka(bootstrap, error.str() if error is not None else exc) from exc
 
 
 def _reason(error: KafkaError) -> str:

@@ -44,6 +44,14 @@ def redis_url_from_env(environ: Mapping[str, str] = os.environ) -> str:
     return f"{scheme}://{userinfo}{address}/{db}"
 
 
+def require_pem_file(variable: str, path: str) -> str:
+    """``path`` if it is a file; else the error naming ``variable``, raised now rather than
+    as a confusing handshake failure later."""
+    if not os.path.isfile(path):
+        raise InputError(f"{variable}={path}: no such file; point it at a PEM file")
+    return path
+
+
 def redis_tls_options(url: str, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """redis-py's TLS keyword arguments for a ``rediss://`` URL (empty for ``redis://``).
 
@@ -60,9 +68,7 @@ def redis_tls_options(url: str, environ: Mapping[str, str] = os.environ) -> dict
                           (Env.REDIS_TLS_KEY_FILE, "ssl_keyfile")):
         path = environ.get(variable, "").strip()
         if path:
-            if not os.path.isfile(path):
-                raise InputError(f"{variable}={path}: no such file; point it at a PEM file")
-            options[key] = path
+            options[key] = require_pem_file(variable, path)
     if ("ssl_certfile" in options) != ("ssl_keyfile" in options):
         raise InputError(f"{Env.REDIS_TLS_CERT_FILE} and {Env.REDIS_TLS_KEY_FILE} go together: set both or neither")
     return options

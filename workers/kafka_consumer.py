@@ -26,7 +26,15 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from kedasuite import metrics
-from kedasuite.clients import check_kafka, ensure_topic, kafka_admin, kafka_client, kafka_config, redis_client
+from kedasuite.clients import (
+    check_kafka,
+    ensure_topic,
+    kafka_admin,
+    kafka_client,
+    kafka_config,
+    kafka_error,
+    redis_client,
+)
 from kedasuite.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, WORKLOAD_KAFKA
 from kedasuite.settings import KafkaSettings
 from kedasuite.worktime import WorkTime
@@ -147,7 +155,7 @@ class KafkaWorker:
         try:
             self._consumer.commit(message=msg, asynchronous=False)
         except KafkaException as exc:
-            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            error = kafka_error(exc)
             if error is None or error.fatal():
                 raise
             self.counters.commit_refused += 1
