@@ -10,6 +10,7 @@ demands it.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -173,17 +174,24 @@ def test_a_server_that_wants_client_certificates(pki: Pki, tmp_path: Path, spawn
 # checked against the throwaway CA.
 
 
-@pytest.fixture(scope="module")
-def kafka_over_tls(pki: Pki) -> Iterator[str]:
+@contextlib.contextmanager
+def tansu_behind_tls(pki: Pki, authentication: bool = False) -> Iterator[str]:
+    """A Tansu that advertises a TLS relay in front of it; yields the relay's bootstrap."""
     from kedasuite.embedded import EmbeddedKafka
 
     relay = TlsRelay(pki)
     try:
-        with EmbeddedKafka(advertised=f"localhost:{relay.port}") as broker:
+        with EmbeddedKafka(advertised=f"localhost:{relay.port}", authentication=authentication) as broker:
             relay.target_port = broker.port
             yield f"localhost:{relay.port}"
     finally:
         relay.stop()
+
+
+@pytest.fixture(scope="module")
+def kafka_over_tls(pki: Pki) -> Iterator[str]:
+    with tansu_behind_tls(pki) as bootstrap:
+        yield bootstrap
 
 
 def kafka_tls_env(ca: Path, **more: str) -> dict[str, str]:
@@ -225,19 +233,11 @@ def test_sasl_scram_over_tls_reaches_the_broker_and_its_refusal_names_the_variab
     handshake and the SCRAM exchange with a broker that demands it. Tansu keeps its users in
     memory and accepts no new one once it demands logins, so the broker can only refuse:
     the test shows the exchange happens and that the refusal names user and variables."""
-    from kedasuite.embedded import EmbeddedKafka
-
-    relay = TlsRelay(pki)
-    try:
-        with EmbeddedKafka(advertised=f"localhost:{relay.port}", authentication=True) as broker:
-            relay.target_port = broker.port
-            bootstrap = f"localhost:{relay.port}"
-            env = kafka_tls_env(pki.ca, KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_MECHANISM="SCRAM-SHA-512",
-                                KAFKA_SASL_USERNAME="app", KAFKA_SASL_PASSWORD="scram-test-password")
-            done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", bootstrap,
-                           env=env)
-    finally:
-        relay.stop()
+    with tansu_behind_tls(pki, authentication=True) as bootstrap:
+        env = kafka_tls_env(pki.ca, KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_MECHANISM="SCRAM-SHA-512",
+                            KAFKA_SASL_USERNAME="app", KAFKA_SASL_PASSWORD="scram-test-password")
+        done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", bootstrap,
+                       env=env)
     assert done.returncode == 2, done.stderr
     message = done.stderr.strip().splitlines()[-1]
     assert message.startswith(f"Error: Kafka at {bootstrap} refused SCRAM-SHA-512 authentication of user 'app' ("), \
