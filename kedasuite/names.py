@@ -21,6 +21,13 @@ CELERY_QUEUE: Final = "celery"
 #: trigger can count a hash, which makes in-flight work visible to it.
 CELERY_UNACKED_HASH: Final = "unacked"
 CELERY_UNACKED_INDEX: Final = "unacked_index"
+#: The suite's transport fetches with ``BLMOVE celery -> celery:fetch:<consumer>``, so a
+#: message taken off the list is never only in a process's memory; the consumer then moves
+#: it into ``unacked`` in one atomic step. A list left by a dead consumer is returned to
+#: ``celery`` by any live worker's sweep (see ``workers/celery_transport.py``).
+CELERY_FETCH_INFIX: Final = ":fetch:"
+#: Sorted set of consumers, scored by their last heartbeat (Redis server time).
+CELERY_FETCHERS: Final = "celery:fetchers"
 #: The registered name of the task that processes one user record.
 CELERY_TASK: Final = "workers.process_user"
 

@@ -13,6 +13,9 @@ Settings chosen so that scale-down and crashes lose nothing:
   at start-up.
 * SIGTERM (Kubernetes' scale-down) is Celery's warm shutdown: running tasks finish,
   and the reserved ones go back to the list when the channel closes.
+* The transport (``workers/celery_transport.py``) fetches atomically: a message taken off
+  ``celery`` is in Redis at every instant until it is acknowledged, so a SIGKILL at any
+  moment leaves it to be redelivered.
 
 ``celery -A workers.celery_app worker`` works too; it reads the same environment.
 """
@@ -41,6 +44,16 @@ log = logging.getLogger(__name__)
 app = Celery("workers")
 
 
+def restore_interval_for(visibility_timeout: int) -> int:
+    """Seconds between sweeps for expired unacked messages and silent consumers' fetch lists.
+
+    A quarter of the visibility timeout (1 to 10 s): a SIGKILLed worker's task is back on
+    the list at most ``visibility_timeout + interval`` after it was delivered, and a
+    message it had only fetched at most ``fetch_lease + interval`` after it went silent.
+    """
+    return max(1, min(10, visibility_timeout // 4))
+
+
 def configure(
     celery_app: Celery,
     redis_url: str,
@@ -52,14 +65,18 @@ def configure(
             f"{Env.CELERY_VISIBILITY_TIMEOUT} ({visibility_timeout} s) must be longer than the longest task "
             f"({work_time.max_seconds:g} s from {Env.WORK_TIME}={work_time}), or a slow task is delivered twice"
         )
+    restore_interval = restore_interval_for(visibility_timeout)
     celery_app.conf.update(
         broker_url=redis_url,
         broker_transport_options={
             "visibility_timeout": visibility_timeout,
             # Kombu looks for expired messages every interval x throttle seconds, 100 s by
             # default; a killed pod's task would wait that long on top of the timeout.
-            "unacked_restore_interval": max(1, min(10, visibility_timeout // 4)),
+            "unacked_restore_interval": restore_interval,
             "unacked_restore_throttle": 1,
+            # The sweep's lock: kombu's 300 s default let one worker killed while holding
+            # it stall every redelivery for five minutes. Two sweeps at once are harmless.
+            "unacked_mutex_expire": 2 * restore_interval,
             "socket_connect_timeout": defaults.CONNECT_TIMEOUT_S,
         },
         # Poison on the list is parked, not fatal (see workers/celery_transport.py).
