@@ -270,6 +270,15 @@ class WorkQueue:
         return int(pending), int(in_flight)
 
 
+def redelivery_bound(lease_seconds: float, poll_interval: float = 0.5) -> float:
+    """Longest a killed runner's item can take to be back at the front of ``job``.
+
+    Its lease expires, and the next lease call of any runner reaps it (a runner with nothing
+    to do polls every ``poll_interval``; a Job whose runners all died waits for a new one).
+    """
+    return lease_seconds + poll_interval + 1
+
+
 def _describe(client: redis.Redis) -> str:
     """host:port/db of a client, for log lines (never its password)."""
     kwargs = client.connection_pool.connection_kwargs

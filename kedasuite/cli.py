@@ -335,12 +335,10 @@ def rq_worker(redis_url: str, work_time: str, burst: bool, max_jobs: int | None,
     """RQ's own worker on the 'default' queue; SIGTERM finishes the running job, then exits."""
     import logging
 
-    from rq import Worker
-
     from kedasuite.clients import check_redis, redis_client
     from kedasuite.names import RQ_QUEUE
     from kedasuite.worktime import parse_work_time
-    from workers.rq_queue import PoisonSafeQueue
+    from workers.rq_queue import PoisonSafeQueue, SuiteWorker
 
     parse_work_time(work_time)  # fail now, not in every job
     serve_metrics(metrics_port)  # each job's work horse is forked: it inherits the metrics directory
@@ -360,7 +358,7 @@ def rq_worker(redis_url: str, work_time: str, burst: bool, max_jobs: int | None,
     while True:
         # An idle RQ worker blocks in its dequeue for worker_ttl - 15 s (405 s by default) and
         # looks for abandoned jobs only between dequeues: tie the two together.
-        rq = Worker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
+        rq = SuiteWorker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
                     queue_class=PoisonSafeQueue,
                     maintenance_interval=maintenance_interval, job_monitoring_interval=job_monitoring_interval,
                     worker_ttl=maintenance_interval + 15)

@@ -172,8 +172,8 @@ def pytest_testnodedown(node: object, error: object) -> None:
 def pytest_terminal_summary(terminalreporter: object) -> None:
     if not FAULT_ROWS:
         return
-    columns = ("fault test", "workload", "kills", "sigterms", "lost", "duplicates", "interrupted (bound)",
-               "seconds to drain")
+    columns = ("fault test", "workload", "kills", "sigterms", "records", "lost", "duplicates", "interrupted (bound)",
+               "storm seconds", "seconds to drain", "worst in flight (s)")
     rows = [columns] + [tuple(str(r.get(c, "")) for c in columns) for r in sorted(
         FAULT_ROWS, key=lambda r: (str(r["fault test"]), str(r["workload"])))]
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]

@@ -23,8 +23,13 @@ import redis
 from kedasuite.settings import KafkaSettings
 from producers.records import record_ids
 from tests.conftest import FAULT_ROWS, KAFKA_TEST_ENV
-from tests.support import Proc, run_cli, wait_for
+from jobs.workqueue import redelivery_bound as workqueue_bound
+from tests.support import Proc, run_cli
+from tests.whereabouts import wait_drained, wait_processed
+from workers.celery_app import redelivery_bound as celery_bound
+from workers.kafka_consumer import redelivery_bound as kafka_bound
 from workers.results import fetch_results
+from workers.rq_queue import redelivery_bound as rq_bound
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -40,7 +45,9 @@ class Workload:
     in_hand: int
     start: Callable[[], Proc]
     ready: str | None
-    drain_timeout: float
+    #: The longest a killed worker's item can take to come back, from the timings given to
+    #: the workers below: the drain fails only after that long without progress.
+    redelivery_bound: float
     #: Job runners exit when they find the queue empty: the items must be there first, and
     #: at the end they must exit on their own.
     pump_first: bool = False
@@ -50,7 +57,8 @@ def processed(client: redis.Redis, workload: str) -> int:
     return int(client.get(f"processed:{workload}") or 0)
 
 
-def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], seed: int) -> None:
+def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], seed: int,
+          kafka: KafkaSettings | None = None) -> None:
     rng = random.Random(seed)
 
     def started() -> Proc:
@@ -69,7 +77,7 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
     step = COUNT // (KILLS + 3)
     mark = step
     while kills < KILLS:
-        wait_for(lambda: processed(client, workload.name) >= mark, 120, f"{mark} {workload.name} items processed")
+        wait_processed(client, workload.name, mark, workload.redelivery_bound, f"{mark} results")
         if processed(client, workload.name) >= COUNT:
             break
         if kills == KILLS // 2 and not terms:
@@ -85,8 +93,8 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
         mark += step
     assert kills >= 5, f"only {kills} kills before the {workload.name} backlog was done; slow the work down"
     ids = record_ids(COUNT, f"chaos-{workload.name}")
-    results = wait_for(lambda: (r := fetch_results(client, ids)) and len(r) == COUNT and r,
-                       workload.drain_timeout, f"all {COUNT} {workload.name} items after {kills} kills")
+    wait_drained(client, workload.name, ids, workload.redelivery_bound, kafka, f"after {kills} kills")
+    results = fetch_results(client, ids)
     drained = time.monotonic() - began
     duplicates = sum(r.deliveries - 1 for r in results.values())
     bound = kills * workload.in_hand
@@ -114,34 +122,44 @@ def pump_cli(workload: str, redis_url: str, *extra: str) -> Callable[[], None]:
 
 
 def test_celery(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
-    # A killed worker's task comes back after the visibility timeout (5 s here).
+    # A killed worker's task comes back after the visibility timeout (5 s here), or the
+    # fetch lease if it was only fetched, at the next sweep (whose lock lapses after two).
+    visibility = 5
+    bound = celery_bound(visibility)
     w = Workload("celery", 2, lambda: spawn("worker", "celery", "--redis-url", redis_url, "--concurrency", "1",
-                                             "--work-time", WORK_TIME, "--visibility-timeout", "5"),
-                 r"ready\.", 120)
+                                             "--work-time", WORK_TIME, "--visibility-timeout", str(visibility)),
+                 r"ready\.", bound)
     chaos(w, redis_client, pump_cli("celery", redis_url), 1)
 
 
 def test_work_queue(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
-    # A killed runner's lease lapses after 2 s and another runner takes the item.
+    # A killed runner's lease lapses after 2 s and the next lease call of another runner
+    # takes the item back.
     w = Workload("workqueue", 1, lambda: spawn("job", "workqueue", "--redis-url", redis_url, "--work-time", WORK_TIME,
-                                                "--lease-seconds", "2", "--idle-timeout", "30"), None, 120,
+                                                "--lease-seconds", "2", "--idle-timeout", "30"), None, workqueue_bound(2),
                  pump_first=True)
     chaos(w, redis_client, pump_cli("workqueue", redis_url), 2)
 
 
 def test_rq(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
-    # RQ calls a killed worker's job abandoned once its heartbeat lapses (monitoring interval + 60 s).
+    # RQ calls a killed worker's job abandoned once its heartbeat is overdue by the grace
+    # (a job caught between the queue and the started registry: INTERMEDIATE_GRACE_S),
+    # found by a clean-up every maintenance interval.
+    monitoring, maintenance = 1, 2
+    bound = rq_bound(monitoring, maintenance)
     w = Workload("rq", 1, lambda: spawn("worker", "rq", "--redis-url", redis_url, "--work-time", WORK_TIME,
-                                         "--job-monitoring-interval", "1", "--maintenance-interval", "2"),
-                 r"Listening on", 240)
+                                         "--job-monitoring-interval", str(monitoring),
+                                         "--maintenance-interval", str(maintenance)),
+                 r"Listening on", bound)
     chaos(w, redis_client, pump_cli("rq", redis_url), 3)
 
 
 def test_kafka(spawn: Callable[..., Proc], kafka: KafkaSettings, redis_url: str, redis_client: redis.Redis) -> None:
-    # A killed consumer's partitions move after the session timeout (6 s in the tests); its
-    # record in hand was not committed and is processed again.
+    # A killed consumer's partitions move after the session timeout (6 s in the tests), and
+    # the group takes about half a session to rebalance; its record in hand was not
+    # committed and is processed again.
     args = ["--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic]
     w = Workload("kafka", 1, lambda: spawn("worker", "kafka", *args, "--group", kafka.group, "--work-time", WORK_TIME,
                                             "--redis-url", redis_url, env=KAFKA_TEST_ENV),
-                 r"consuming ", 240)
-    chaos(w, redis_client, pump_cli("kafka", redis_url, *args, "--default-workload", "kafka"), 4)
+                 r"consuming ", kafka_bound(int(KAFKA_TEST_ENV["KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS"])))
+    chaos(w, redis_client, pump_cli("kafka", redis_url, *args, "--default-workload", "kafka"), 4, kafka)

@@ -18,7 +18,11 @@ import redis
 
 from producers.records import record_ids
 from tests.conftest import FAULT_ROWS
+from jobs.workqueue import redelivery_bound as workqueue_bound
 from tests.support import Proc, run_cli, wait_for
+from tests.whereabouts import wait_drained
+from workers.celery_app import redelivery_bound as celery_bound
+from workers.rq_queue import redelivery_bound as rq_bound
 from workers.results import fetch_results
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -26,6 +30,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 def processed(client: redis.Redis, workload: str) -> int:
     return int(client.get(f"processed:{workload}") or 0)
+
+
+#: From the timings given to the workers below, as in the chaos tests.
+REDELIVERY_BOUNDS = {
+    "celery": celery_bound(5),
+    "rq": rq_bound(1, 2),
+    "workqueue": workqueue_bound(2),
+}
 
 
 @pytest.mark.parametrize("workload", ["celery", "rq", "workqueue"])
@@ -62,8 +74,9 @@ def test_redis_restart_mid_run(workload: str, spawn: Callable[..., Proc]) -> Non
         time.sleep(1.0)  # the outage itself: Redis is gone for a second
         server.restart()
         ids = record_ids(count, prefix)
-        results = wait_for(lambda: (r := fetch_results(client, ids)) and len(r) == count and r, 180,
-                           f"all {count} {workload} items after the restart")
+        # Clients retry every 2 s at most (retry_redis), then redelivery takes its usual bound.
+        wait_drained(client, workload, ids, 2 + REDELIVERY_BOUNDS[workload], when="after the restart")
+        results = fetch_results(client, ids)
         drained = time.monotonic() - began
         if pump is not None:
             assert pump.wait(60) == 0, pump.log()[-2000:]

@@ -54,6 +54,18 @@ def restore_interval_for(visibility_timeout: int) -> int:
     return max(1, min(10, visibility_timeout // 4))
 
 
+def redelivery_bound(visibility_timeout: int) -> float:
+    """Longest a SIGKILLed worker's message can take to be back on ``celery``.
+
+    Delivered (in ``unacked``): the visibility timeout, then the next sweep; fetched but not
+    yet claimed: the fetch lease, then the next sweep. A sweeper killed holding the restore
+    lock delays the next by at most two intervals (the lock's expiry).
+    """
+    from workers.celery_transport import DEFAULT_FETCH_LEASE
+
+    return max(visibility_timeout, DEFAULT_FETCH_LEASE) + 3 * restore_interval_for(visibility_timeout)
+
+
 def configure(
     celery_app: Celery,
     redis_url: str,

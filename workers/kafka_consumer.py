@@ -199,6 +199,16 @@ class KafkaWorker:
         log.warning("dead-lettered %s to %s: %s", source, self.settings.dlq_topic, reason)
 
 
+def redelivery_bound(session_timeout_ms: int) -> float:
+    """Longest a SIGKILLed consumer's uncommitted records take to be read again.
+
+    Its partitions move when its session times out; the group then rebalances (about half
+    a session on the embedded broker, a few seconds on Apache Kafka) and the new owner
+    starts from the last committed offset.
+    """
+    return 2 * session_timeout_ms / 1000 + 5
+
+
 def _sleep(seconds: float) -> None:
     """The simulated work. Not interrupted by SIGTERM: the message in hand is finished."""
     threading.Event().wait(seconds)

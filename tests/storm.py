@@ -1,0 +1,215 @@
+"""A kill storm: workers SIGKILLed at random moments, hundreds of times, while they work.
+
+The chaos tests kill a handful of workers in the middle of slow tasks. A storm instead
+kills *hundreds* of times with work that takes a millisecond or nothing, so the kills land
+everywhere a worker spends its time: starting, fetching, claiming, working, saving,
+acknowledging. That is where a fetch that is not atomic loses a message (kombu's stock
+``BRPOP``, then ``HSET unacked``: 1 of 3,000 tasks lost in 40 kills).
+
+One storm, for any workload:
+
+* a backlog is pumped and topped up, so the workers always have work when they die;
+* ``parallel`` workers run; three kills in four pick a worker that is consuming (its ready
+  line is logged; waiting for one if none is) and kill it a random 0-250 ms later, the
+  others pick any worker, perhaps still starting, and kill it 0-600 ms later; the whole
+  process group goes (SIGKILL of every descendant, as a lost node), and a new worker is
+  started in its place;
+* then the storm stops and the workers drain the backlog. The drain has no fixed deadline:
+  it fails only when no new result arrives for longer than the workload's own redelivery
+  bound (from its configured timings), and its message says how many records are missing
+  and where each one is (``tests/whereabouts.py``);
+* a sampler measures the longest time one item stayed in flight (the worst redelivery
+  delay, where the broker shows in-flight items).
+
+``KILL_STORM`` sets the kills per workload (default 200), ``KILL_STORM_KAFKA`` Kafka's
+(default 60, see :data:`KAFKA_KILLS`) and ``KILL_STORM_SEED`` the seed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis
+
+from kedasuite.settings import KafkaSettings
+from producers.records import RecordFactory, record_ids
+from producers.workloads import BrokerConfig, make_publisher
+from tests.conftest import FAULT_ROWS
+from tests.support import Proc, wait_for
+from tests.whereabouts import wait_drained
+from workers.results import fetch_results
+
+KILLS = int(os.environ.get("KILL_STORM", "200"))
+SEED = int(os.environ.get("KILL_STORM_SEED", "20261201"))
+#: Each Kafka kill is a consumer-group rebalance, 1 to 7 s on the embedded broker: 200 of
+#: them take eight minutes, so the default run has fewer; KILL_STORM_KAFKA sets it.
+KAFKA_KILLS = int(os.environ.get("KILL_STORM_KAFKA", str(min(KILLS, 60))))
+
+
+@dataclass
+class Target:
+    """One workload under the storm."""
+
+    name: str
+    #: Start a worker in slot N (0 .. parallel-1); a replacement takes its victim's slot.
+    start: Callable[[int], Proc]
+    #: The log line of a worker that is consuming.
+    ready: str
+    #: The longest a killed worker's item can take to be processed again, from the
+    #: workload's configured timings (visibility timeout, lease, session timeout, ...).
+    redelivery_bound: float
+    #: Ids of the items in flight right now (for the redelivery delay), if the broker shows them.
+    in_flight: Callable[[redis.Redis], set[str]] | None = None
+    kafka: KafkaSettings | None = None
+    parallel: int = 2
+    #: Items pumped per top-up, and the backlog below which the next one is pumped.
+    batch: int = 300
+    low_water: int = 100
+
+
+@dataclass
+class Outcome:
+    kills: int
+    kills_while_consuming: int
+    pumped: int
+    lost: int
+    duplicates: int
+    storm_seconds: float
+    drain_seconds: float
+    worst_in_flight: float | None
+    ids: list[str] = field(repr=False, default_factory=list)
+
+
+class InFlightSampler(threading.Thread):
+    """Every 100 ms: which items are in flight; keeps the longest any one stayed there."""
+
+    def __init__(self, client: redis.Redis, in_flight: Callable[[redis.Redis], set[str]]) -> None:
+        super().__init__(daemon=True)
+        self.client, self.in_flight = client, in_flight
+        self.first_seen: dict[str, float] = {}
+        self.worst = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.1):
+            try:
+                now_in = self.in_flight(self.client)
+            except redis.RedisError:
+                continue
+            now = time.monotonic()
+            for key in now_in:
+                self.first_seen.setdefault(key, now)
+            for key in list(self.first_seen):
+                if key not in now_in:
+                    self.worst = max(self.worst, now - self.first_seen.pop(key))
+        now = time.monotonic()
+        self.worst = max([self.worst, *(now - t for t in self.first_seen.values())])
+
+
+def processed(client: redis.Redis, workload: str) -> int:
+    return int(client.get(f"processed:{workload}") or 0)
+
+
+def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILLS, seed: int = SEED) -> Outcome:
+    rng = random.Random(f"{seed}-{target.name}")
+    publisher = make_publisher(target.name, BrokerConfig(redis_url, target.kafka))
+    factory = RecordFactory(seed)
+    prefix = f"storm-{target.name}"
+    pumped = 0
+
+    def top_up() -> None:
+        nonlocal pumped
+        sent = publisher.publish(list(factory.records(target.batch, prefix, start=pumped + 1)))
+        sent += publisher.flush()
+        assert publisher.error is None, publisher.error
+        pumped += target.batch
+
+    sampler = InFlightSampler(client, target.in_flight) if target.in_flight else None
+    if sampler:
+        sampler.start()
+    began = time.monotonic()
+    top_up()
+    workers = [target.start(slot) for slot in range(target.parallel)]
+    ready_line = re.compile(target.ready)
+    seen_ready: set[int] = set()
+
+    def is_ready(worker: Proc) -> bool:
+        """Consuming (its ready line is logged), or exited (a Job runner done: nothing to wait for)."""
+        if id(worker) not in seen_ready and (worker.popen.poll() is not None or ready_line.search(worker.log())):
+            seen_ready.add(id(worker))
+        return id(worker) in seen_ready
+
+    done = consuming = 0
+    try:
+        while done < kills:
+            if pumped - processed(client, target.name) < target.low_water:
+                top_up()
+            if rng.random() < 0.75:  # a worker that is consuming: the fetch and ack paths
+                wait_for(lambda: any(is_ready(w) for w in workers), 60,
+                         f"a {target.name} worker's line {target.ready!r}")
+                index = rng.choice([i for i, w in enumerate(workers) if is_ready(w)])
+                consuming += 1
+                pause = rng.uniform(0, 0.25)
+            else:  # any worker, perhaps still starting
+                index = rng.randrange(len(workers))
+                pause = rng.uniform(0, 0.6)
+            victim = workers[index]
+            # The kill moment itself is the random variable here, not a wait for something.
+            threading.Event().wait(pause)
+            if victim.popen.poll() is not None:  # a Job runner that found the queue empty: not a kill
+                assert victim.popen.returncode == 0, f"a {target.name} worker failed:\n{victim.log()[-2000:]}"
+                workers[index] = target.start(index)
+                continue
+            victim.signal(signal.SIGKILL)
+            victim.wait(10)
+            victim.stop()
+            done += 1
+            workers[index] = target.start(index)
+        storm_seconds = time.monotonic() - began
+        ids = record_ids(pumped, prefix)
+        drained = time.monotonic()
+        wait_drained(client, target.name, ids, target.redelivery_bound, target.kafka, f"after a storm of {done} kills (seed {seed})")
+        drain_seconds = time.monotonic() - drained
+    finally:
+        if sampler:
+            sampler.done.set()
+            sampler.join(5)
+        publisher.close()
+    results = fetch_results(client, ids)
+    for worker in workers:  # the survivors stop cleanly on SIGTERM, as on scale-down
+        wait_for(lambda: is_ready(worker), 60, f"a {target.name} worker's line {target.ready!r} before its SIGTERM")
+        worker.signal(signal.SIGTERM)
+    for worker in workers:
+        code = worker.wait(60)
+        assert code == 0, f"a {target.name} worker exited {code} on SIGTERM after the storm:\n{worker.log()[-2000:]}"
+    return Outcome(kills=done, kills_while_consuming=consuming, pumped=pumped, lost=pumped - len(results),
+                   duplicates=sum(r.deliveries - 1 for r in results.values()), storm_seconds=storm_seconds,
+                   drain_seconds=drain_seconds, worst_in_flight=sampler.worst if sampler else None, ids=ids)
+
+
+def report(target: str, outcome: Outcome) -> None:
+    """Add the storm's row to the fault table, print it, and assert 0 lost."""
+    worst = "-" if outcome.worst_in_flight is None else f"{outcome.worst_in_flight:.1f}"
+    FAULT_ROWS.append({"fault test": "kill storm", "workload": target, "kills": outcome.kills,
+                       "sigterms": 0, "lost": outcome.lost, "duplicates": outcome.duplicates,
+                       "interrupted (bound)": f"{outcome.kills_while_consuming} ready",
+                       "seconds to drain": f"{outcome.drain_seconds:.1f}", "worst in flight (s)": worst,
+                       "records": outcome.pumped, "storm seconds": f"{outcome.storm_seconds:.0f}"})
+    print(f"{target}: {outcome.kills} kills ({outcome.kills_while_consuming} of them consuming), seed {SEED}, "
+          f"{outcome.pumped} records, {outcome.lost} lost, {outcome.duplicates} duplicates, storm "
+          f"{outcome.storm_seconds:.0f} s, drained in {outcome.drain_seconds:.1f} s, worst in flight {worst} s")
+    assert outcome.lost == 0
+    # Each kill can interrupt at most the items its worker held (one here).
+    assert outcome.duplicates <= outcome.kills
+
+
+def timeout_for(kills: int, seconds_per_kill: float, redelivery_bound: float) -> float:
+    """pytest-timeout for a storm: generous per kill (start-ups on a loaded machine), plus the drain."""
+    return 120 + kills * seconds_per_kill + 4 * redelivery_bound
