@@ -205,24 +205,35 @@ def workqueue_rate(url: str, count: int) -> float:
     return count / elapsed
 
 
-def drain_rate(url: str, workload: str, count: int) -> float:
+#: A Celery worker on kombu's stock Redis transport (BRPOP, then HSET unacked): the
+#: baseline for the suite's atomic fetch.
+STOCK_CELERY_WORKER = (
+    "from workers.celery_app import app, worker_argv; app.conf.broker_transport = 'redis'; "
+    "app.worker_main(worker_argv(1, 'WARNING', 'stock@%h'))"
+)
+
+
+def drain_rate(url: str, workload: str, count: int, stock: bool = False) -> float:
     """A worker with zero work time draining ``count`` records pumped before it started:
-    records per second between the first and the last result it wrote."""
+    records per second between the first and the last result it wrote. ``stock``: Celery
+    on kombu's own transport instead of the suite's."""
     from datetime import datetime
 
     from producers.records import record_ids
     from workers.results import fetch_results
 
-    prefix = f"drain{workload}"
+    prefix = f"drain{workload}{'stock' if stock else ''}"
     pumped = subprocess.run(
         [sys.executable, "-m", "kedasuite", "pump", workload, "--count", str(count), "--id-prefix", prefix,
          "--workloads", workload, "--redis-url", url, "--no-progress"], capture_output=True, text=True, cwd=ROOT)
     if pumped.returncode:
         raise SystemExit(pumped.stderr)
     worker_args = {"celery": ["--concurrency", "1"], "rq": ["--burst"]}[workload]
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "kedasuite", "worker", workload, "--redis-url", url, "--work-time", "0",
-         "--loglevel", "WARNING", *worker_args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-c", STOCK_CELERY_WORKER] if stock else [
+        sys.executable, "-m", "kedasuite", "worker", workload, "--redis-url", url, "--work-time", "0",
+        "--loglevel", "WARNING", *worker_args]
+    worker = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "REDIS_URL": url, "WORK_TIME": "0"})
     client = redis.Redis.from_url(url)
     ids = record_ids(count, prefix)
     deadline = time.monotonic() + 600
@@ -243,9 +254,13 @@ def bench_redis_workers(url: str, wq_count: int, drain_count: int) -> None:
     per_item = 1 / rate_d
     print(f"(d) work-queue runner, zero work, {wq_count:,} items: {rate_d:10,.0f} items/s = "
           f"{per_item / rtt:.1f} round trips per item (target <= 4)")
+    stock = drain_rate(url, "celery", drain_count, stock=True)
+    print(f"(e) celery worker on kombu's stock transport (1 process), zero work, {drain_count:,} records: "
+          f"{stock:10,.0f} records/s")
     for workload in ("celery", "rq"):
-        print(f"    {workload} worker (1 process), zero work, {drain_count:,} records: "
-              f"{drain_rate(url, workload, drain_count):10,.0f} records/s")
+        rate = drain_rate(url, workload, drain_count)
+        versus = f" = {rate / stock:.2f} x (e), the atomic fetch's cost" if workload == "celery" else ""
+        print(f"    {workload} worker (1 process), zero work, {drain_count:,} records: {rate:10,.0f} records/s{versus}")
 
 
 def main() -> None:
