@@ -57,22 +57,24 @@ def container_or_none(kind: str, image: str, make: Callable[[], Any],
 
 
 @contextlib.contextmanager
-def redis_server(image: str = REDIS_IMAGE) -> Iterator[str]:
-    """A Redis URL: ``REDIS_URL``, else a container, else the embedded server."""
-    url = os.environ.get("REDIS_URL")
-    if url:
-        yield url
+def _choose(variable: str, kind: str, image: str, make: Callable[[], Any], address: Callable[[Any], str],
+            embedded: Callable[[], contextlib.AbstractContextManager[str]]) -> Iterator[str]:
+    """The README's order: ``variable`` if set, else a container that starts, else ``embedded``."""
+    configured = os.environ.get(variable)
+    if configured:
+        yield configured
         return
     if docker_answers():
-        from testcontainers.redis import RedisContainer
-
-        def address(container: Any) -> str:
-            return f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
-
-        with container_or_none("redis", image, lambda: RedisContainer(image), address) as found:
+        with container_or_none(kind, image, make, address) as found:
             if found:
                 yield found
                 return
+    with embedded() as found:
+        yield found
+
+
+@contextlib.contextmanager
+def _embedded_redis() -> Iterator[str]:
     from kedasuite.embedded import EmbeddedRedis
 
     with EmbeddedRedis(databases=64) as server:
@@ -80,21 +82,34 @@ def redis_server(image: str = REDIS_IMAGE) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def kafka_bootstrap(image: str = KAFKA_IMAGE) -> Iterator[str]:
-    """Kafka bootstrap servers: ``KAFKA_BOOTSTRAP_SERVERS``, else a container, else Tansu."""
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
-        yield bootstrap
-        return
-    if docker_answers():
-        from testcontainers.kafka import KafkaContainer
-
-        with container_or_none("kafka", image, lambda: KafkaContainer(image).with_kraft(),
-                               lambda c: c.get_bootstrap_server()) as found:
-            if found:
-                yield found
-                return
+def _embedded_kafka() -> Iterator[str]:
     from kedasuite.embedded import EmbeddedKafka
 
     with EmbeddedKafka() as broker:
         yield broker.bootstrap
+
+
+def redis_server(image: str = REDIS_IMAGE) -> contextlib.AbstractContextManager[str]:
+    """A Redis URL: ``REDIS_URL``, else a container, else the embedded server."""
+
+    def make() -> Any:
+        from testcontainers.redis import RedisContainer
+
+        return RedisContainer(image)
+
+    def address(container: Any) -> str:
+        return f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
+
+    return _choose("REDIS_URL", "redis", image, make, address, _embedded_redis)
+
+
+def kafka_bootstrap(image: str = KAFKA_IMAGE) -> contextlib.AbstractContextManager[str]:
+    """Kafka bootstrap servers: ``KAFKA_BOOTSTRAP_SERVERS``, else a container, else Tansu."""
+
+    def make() -> Any:
+        from testcontainers.kafka import KafkaContainer
+
+        return KafkaContainer(image).with_kraft()
+
+    return _choose("KAFKA_BOOTSTRAP_SERVERS", "kafka", image, make, lambda c: c.get_bootstrap_server(),
+                   _embedded_kafka)

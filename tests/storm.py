@@ -43,7 +43,7 @@ from producers.records import RecordFactory, record_ids
 from producers.workloads import BrokerConfig, make_publisher
 from tests.conftest import FAULT_ROWS
 from tests.support import Proc, wait_for
-from tests.whereabouts import wait_drained
+from tests.whereabouts import processed, wait_drained
 from workers.results import fetch_results
 
 KILLS = int(os.environ.get("KILL_STORM", "200"))
@@ -112,9 +112,6 @@ class InFlightSampler(threading.Thread):
         now = time.monotonic()
         self.worst = max([self.worst, *(now - t for t in self.first_seen.values())])
 
-
-def processed(client: redis.Redis, workload: str) -> int:
-    return int(client.get(f"processed:{workload}") or 0)
 
 
 def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILLS, seed: int = SEED) -> Outcome:

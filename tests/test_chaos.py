@@ -25,7 +25,7 @@ from producers.records import record_ids
 from tests.conftest import FAULT_ROWS, KAFKA_TEST_ENV
 from jobs.workqueue import redelivery_bound as workqueue_bound
 from tests.support import Proc, run_cli
-from tests.whereabouts import wait_drained, wait_processed
+from tests.whereabouts import processed, wait_drained, wait_processed
 from workers.celery_app import redelivery_bound as celery_bound
 from workers.kafka_consumer import redelivery_bound as kafka_bound
 from workers.results import fetch_results
@@ -52,9 +52,6 @@ class Workload:
     #: at the end they must exit on their own.
     pump_first: bool = False
 
-
-def processed(client: redis.Redis, workload: str) -> int:
-    return int(client.get(f"processed:{workload}") or 0)
 
 
 def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], seed: int,

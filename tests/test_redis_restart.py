@@ -20,16 +20,13 @@ from producers.records import record_ids
 from tests.conftest import FAULT_ROWS
 from jobs.workqueue import redelivery_bound as workqueue_bound
 from tests.support import Proc, run_cli, wait_for
-from tests.whereabouts import wait_drained
+from tests.whereabouts import processed, wait_drained
 from workers.celery_app import redelivery_bound as celery_bound
 from workers.rq_queue import redelivery_bound as rq_bound
 from workers.results import fetch_results
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
-
-def processed(client: redis.Redis, workload: str) -> int:
-    return int(client.get(f"processed:{workload}") or 0)
 
 
 #: From the timings given to the workers below, as in the chaos tests.

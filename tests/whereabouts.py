@@ -185,6 +185,11 @@ def missing_report(workload: str, client: redis.Redis, ids: Sequence[str], kafka
     return "\n".join(lines)
 
 
+def processed(client: redis.Redis, workload: str) -> int:
+    """The workers' own count of distinct results (``processed:<workload>``): one GET."""
+    return int(client.get(f"{PROCESSED_COUNT_PREFIX}{workload}") or 0)
+
+
 def wait_processed(client: redis.Redis, workload: str, at_least: int, redelivery_bound: float, what: str,
                    on_stall: Callable[[], str] = lambda: "") -> None:
     """Until the workers have written ``at_least`` distinct results; fail when none arrives
@@ -196,8 +201,7 @@ def wait_processed(client: redis.Redis, workload: str, at_least: int, redelivery
     patience = redelivery_bound + 15
     last_count, last_progress = -1, time.monotonic()
     while True:
-        # The workers' own count of distinct results: one GET.
-        count = int(client.get(f"{PROCESSED_COUNT_PREFIX}{workload}") or 0)
+        count = processed(client, workload)
         if count >= at_least:
             return
         now = time.monotonic()
