@@ -37,8 +37,12 @@ WORKQUEUE_GRACE_PERIOD: Final = 20.0
 
 #: RQ kills a job running longer than this; it must exceed the longest task.
 RQ_JOB_TIMEOUT: Final = 180
-#: A failed or abandoned (worker killed) RQ job is retried this many times.
+#: A failed RQ job is retried this many times (a job whose worker was killed is requeued
+#: without spending one, up to RQ_ABANDON_LIMIT times).
 RQ_RETRIES: Final = 3
+#: An RQ job whose worker vanished this many times looks like one that kills its worker
+#: (out of memory): from then on each loss spends a retry, then the job is failed.
+RQ_ABANDON_LIMIT: Final = 10
 #: How often a worker looks for abandoned jobs (RQ's default is 10 minutes).
 RQ_MAINTENANCE_INTERVAL: Final = 30
 #: Heartbeat period of a running job. RQ calls a job abandoned (its worker died) when no

@@ -1,8 +1,8 @@
 """Enqueue RQ jobs (``workers.rq_tasks.process_user``), a batch per pipeline.
 
 The job names its function by import path, so the pump needs none of the worker's code;
-each job carries a retry policy, which is also what brings back a job whose worker was
-killed (RQ retries abandoned jobs that have retries left).
+each job carries a retry policy for when the task fails (a job whose worker was killed is
+requeued by the suite's worker without spending a retry, see ``workers/rq_queue.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,22 @@ from collections.abc import Sequence
 from rq import Queue, Retry
 
 from kedasuite import defaults
+from kedasuite.errors import InputError
 from kedasuite.names import RQ_QUEUE, RQ_TASK, WORKLOAD_RQ, Env
 from producers.records import UserRecord
 from producers.redis_publisher import RedisPublisher
+
+
+def _whole(name: str, default: int, least: int) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise InputError(f"{name}={raw!r} is not a whole number >= {least}; set it to one, or unset it "
+                         f"for the default ({default})")
+    return value
 
 
 class RQPublisher(RedisPublisher):
@@ -24,8 +37,9 @@ class RQPublisher(RedisPublisher):
     def __init__(self, redis_url: str) -> None:
         super().__init__(redis_url)
         self._queue = Queue(RQ_QUEUE, connection=self._client)
-        self._timeout = int(os.environ.get(Env.RQ_JOB_TIMEOUT, defaults.RQ_JOB_TIMEOUT))
-        self._retry = Retry(max=int(os.environ.get(Env.RQ_RETRIES, defaults.RQ_RETRIES)))
+        self._timeout = _whole(Env.RQ_JOB_TIMEOUT, defaults.RQ_JOB_TIMEOUT, least=1)
+        retries = _whole(Env.RQ_RETRIES, defaults.RQ_RETRIES, least=0)
+        self._retry = Retry(max=retries) if retries else None  # RQ refuses Retry(max=0)
 
     def publish(self, records: Sequence[UserRecord]) -> int:
         jobs = [

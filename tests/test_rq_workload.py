@@ -62,3 +62,44 @@ def test_a_sigkilled_workers_job_is_done_by_the_other(spawn, redis_url, redis_cl
     results = wait_for(lambda: fetch_results(redis_client, ids) or None, 120, "the abandoned job to be redone")
     assert results["kill-1"].worker != match.group(1)
     assert "processing kill-1 " in rescuer.log()
+
+
+def test_a_job_whose_worker_is_killed_more_often_than_its_retries_is_still_done(
+        spawn, redis_url, redis_client) -> None:
+    """A killed worker is not a failed job: with no retries at all (``RQ_RETRIES=0``), a job
+    whose worker is SIGKILLed twice while running it is requeued each time, not failed."""
+    done = run_cli("pump", "rq", "--count", "1", "--id-prefix", "twice", "--workloads", "rq",
+                   "--redis-url", redis_url, env={"RQ_RETRIES": "0"})
+    assert done.returncode == 0, done.stderr
+    ids = record_ids(1, "twice")
+    for _ in range(2):
+        victim = start_worker(spawn, redis_url, "fixed:30", "--job-monitoring-interval", "1",
+                              "--maintenance-interval", "1")
+        victim.wait_for_log(r"processing twice-1 ", timeout=60)
+        victim.signal(signal.SIGKILL)
+        victim.wait(10)
+    start_worker(spawn, redis_url, "0", "--maintenance-interval", "1")
+    results = wait_for(lambda: fetch_results(redis_client, ids) or None, 90, "the twice-abandoned job")
+    assert results["twice-1"].deliveries >= 1
+    failed = redis_client.zcard("rq:failed:default")
+    assert failed == 0, f"{failed} job(s) in rq:failed:default: a kill spent the job's (zero) retries"
+
+
+def test_requeue_is_once_and_stops_at_the_abandon_limit(redis_client) -> None:
+    """The requeue step takes the job out of flight itself: a second clean-up finds nothing to
+    requeue (no duplicate on the queue), and past the limit RQ's own rule is left to act."""
+    from workers.rq_queue import ABANDONED_FIELD, requeue_abandoned
+
+    queue, registry, job = "rq:queue:t-limit", "rq:wip:t-limit", "rq:job:j-limit"
+    redis_client.delete(queue, registry, job)
+    redis_client.hset(job, mapping={"status": "started"})
+    redis_client.zadd(registry, {"j-limit:exec-1": 1})
+    assert requeue_abandoned(redis_client, registry, "zset", "j-limit:exec-1", "j-limit", queue, limit=2) == 1
+    assert requeue_abandoned(redis_client, registry, "zset", "j-limit:exec-1", "j-limit", queue, limit=2) == 0
+    assert redis_client.lrange(queue, 0, -1) == [b"j-limit"]
+    assert redis_client.hget(job, "status") == b"queued"
+
+    redis_client.zadd(registry, {"j-limit:exec-2": 1})
+    redis_client.hset(job, ABANDONED_FIELD, 2)
+    assert requeue_abandoned(redis_client, registry, "zset", "j-limit:exec-2", "j-limit", queue, limit=2) == -1
+    assert redis_client.zcard(registry) == 1 and redis_client.llen(queue) == 1
