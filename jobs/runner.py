@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from jobs.workqueue import Lease, LeaseAttempt, Outcome, WorkQueue
-from kedasuite import defaults, metrics
-from kedasuite.names import WORKLOAD_WORKQUEUE
-from kedasuite.worktime import WorkTime
-from workers.results import PoisonMessage, item_key, record_key, result_fields, validate_record, worker_identity
+from kedasuite.jobs.workqueue import Lease, LeaseAttempt, Outcome, WorkQueue
+from kedasuite.core import defaults, metrics
+from kedasuite.core.names import WORKLOAD_WORKQUEUE
+from kedasuite.core.worktime import WorkTime
+from kedasuite.workers.results import PoisonMessage, item_key, record_key, result_fields, validate_record, worker_identity
 
 log = logging.getLogger(__name__)
 

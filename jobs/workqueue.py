@@ -1,6 +1,6 @@
 """A lease-based Redis work queue: the Kubernetes docs' ``rediswq.py`` pattern, done right.
 
-Keys (all in :mod:`kedasuite.names`): the main list ``job`` of pending items; the list
+Keys (all in :mod:`kedasuite.core.names`): the main list ``job`` of pending items; the list
 ``job:processing`` of lease tokens in flight; ``job:lease:<token>``, a key with a TTL that
 exists while a runner holds the item; ``job:item:<token>``, a HASH with the item, its
 attempts, holder and last error. Every transition is one Lua script, so it is atomic.
@@ -30,9 +30,9 @@ from typing import Any
 
 import redis
 
-from kedasuite import defaults
-from kedasuite.clients import retry_redis
-from kedasuite.names import (
+from kedasuite.core import defaults
+from kedasuite.core.clients import retry_redis
+from kedasuite.core.names import (
     DEAD_LETTER_PREFIX,
     WORKLOAD_WORKQUEUE,
     WORKQUEUE_ITEM_PREFIX,
@@ -42,7 +42,7 @@ from kedasuite.names import (
     WORKQUEUE_RETRY_PREFIX,
     WORKQUEUE_SEQUENCE,
 )
-from workers.results import SAVE_ONCE_LUA
+from kedasuite.workers.results import SAVE_ONCE_LUA
 
 DEAD_LETTER_LIST = f"{DEAD_LETTER_PREFIX}{WORKLOAD_WORKQUEUE}"
 

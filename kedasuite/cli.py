@@ -1,6 +1,6 @@
 """The command line: ``kedasuite`` (or ``python -m kedasuite``).
 
-Every option reads an environment variable (named in :mod:`kedasuite.names`), so a
+Every option reads an environment variable (named in :mod:`kedasuite.core.names`), so a
 container sets its environment and runs the bare command; a flag on the command line
 wins over the environment. Errors the user can fix print one line and exit 2.
 """
@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 import click
 
-from kedasuite import defaults
-from kedasuite.errors import SuiteError
-from kedasuite.names import (
+from kedasuite.core import defaults
+from kedasuite.core.errors import SuiteError
+from kedasuite.core.names import (
     KAFKA_CONSUMER_GROUP,
     KAFKA_TOPIC,
     WORKLOAD_CELERY,
@@ -26,7 +26,7 @@ from kedasuite.names import (
     WORKLOAD_WORKQUEUE,
     Env,
 )
-from kedasuite.settings import parse_workload_list, redact_url, redis_url_from_env
+from kedasuite.core.settings import parse_workload_list, redact_url, redis_url_from_env
 
 DEMO_WORKLOADS = (WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_WORKQUEUE, WORKLOAD_RQ)
 
@@ -78,8 +78,8 @@ metrics_port_option = option(
 
 
 def serve_metrics(port: int) -> None:
-    """Start the metrics endpoint before the worker counts anything (see kedasuite.metrics)."""
-    from kedasuite.metrics import serve_worker_metrics
+    """Start the metrics endpoint before the worker counts anything (see kedasuite.core.metrics)."""
+    from kedasuite.core.metrics import serve_worker_metrics
 
     serve_worker_metrics(port)
 
@@ -103,8 +103,8 @@ def kafka_options(func: F) -> F:
 
 def kafka_settings(bootstrap_servers: str, topic: str, partitions: int, kafka_properties: tuple[str, ...],
                    **more: Any) -> Any:
-    from kedasuite.clients import parse_kafka_properties
-    from kedasuite.settings import KafkaSettings
+    from kedasuite.core.clients import parse_kafka_properties
+    from kedasuite.core.settings import KafkaSettings
 
     return KafkaSettings.from_env(bootstrap=bootstrap_servers, topic=topic, partitions=partitions,
                                   extra=parse_kafka_properties(kafka_properties), **more)
@@ -146,8 +146,8 @@ def keda_source_options(func: F) -> F:
 
 def _settings(redis_url: str, workloads: str, default_workload: str, max_count: int, batch_size: int,
               **kafka: Any) -> Any:
-    from producers.http_pump import PumpSettings
-    from producers.workloads import BrokerConfig
+    from kedasuite.producers.http_pump import PumpSettings
+    from kedasuite.producers.workloads import BrokerConfig
 
     return PumpSettings(
         brokers=BrokerConfig(redis_url=redis_url, kafka=kafka_settings(**kafka)),
@@ -188,9 +188,9 @@ def pump(workload: str | None, count: str | None, rate: str | None, duration: st
     could not keep up. Exits 1 when any record did not reach its broker, 2 on bad input
     or an unreachable broker (nothing sent).
     """
-    from producers import profiles
-    from producers.engine import pump_all
-    from producers.http_pump import prepare_run
+    from kedasuite.producers import profiles
+    from kedasuite.producers.engine import pump_all
+    from kedasuite.producers.http_pump import prepare_run
 
     s = _settings(**settings)
     shaped = any(profiles.given(v) for v in (rate, duration, profile))
@@ -242,8 +242,8 @@ def serve(host: str, port: int, threads: int, max_runs: int, max_queued_items: i
     """
     import dataclasses
 
-    from producers.http_pump import create_app
-    from producers.server import serve as run_server
+    from kedasuite.producers.http_pump import create_app
+    from kedasuite.producers.server import serve as run_server
 
     pump_settings = dataclasses.replace(_settings(**settings), keda_overlay=overlay, keda_manifests=manifests,
                                         max_runs=max_runs, max_queued_items=max_queued_items, token=token or None)
@@ -273,8 +273,8 @@ def celery_worker(redis_url: str, concurrency: int, work_time: str, visibility_t
                   name: str | None, loglevel: str, metrics_port: int) -> None:
     """Consume the 'celery' queue; SIGTERM finishes running tasks, then exits."""
     serve_metrics(metrics_port)  # before the pool forks: its processes inherit the metrics directory
-    from kedasuite.worktime import parse_work_time
-    from workers.celery_app import app, configure, worker_argv
+    from kedasuite.core.worktime import parse_work_time
+    from kedasuite.workers.celery_app import app, configure, worker_argv
 
     configure(app, redis_url, parse_work_time(work_time), visibility_timeout)
     app.worker_main(worker_argv(concurrency, loglevel, name or f"celery.{os.getpid()}@%h"))
@@ -301,9 +301,9 @@ def kafka_worker(group: str, dlq_topic: str | None, offset_reset: str, work_time
     """Consume the topic in the consumer group; commit after processing; SIGTERM leaves cleanly."""
     import logging
 
-    from kedasuite.settings import redis_url_if_configured
-    from kedasuite.worktime import parse_work_time
-    from workers.kafka_consumer import KafkaWorker
+    from kedasuite.core.settings import redis_url_if_configured
+    from kedasuite.core.worktime import parse_work_time
+    from kedasuite.workers.kafka_consumer import KafkaWorker
 
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serve_metrics(metrics_port)
@@ -335,16 +335,16 @@ def rq_worker(redis_url: str, work_time: str, burst: bool, max_jobs: int | None,
     """RQ's own worker on the 'default' queue; SIGTERM finishes the running job, then exits."""
     import logging
 
-    from kedasuite.clients import check_redis, redis_client
-    from kedasuite.names import RQ_QUEUE
-    from kedasuite.worktime import parse_work_time
-    from workers.rq_queue import PoisonSafeQueue, SuiteWorker
+    from kedasuite.core.clients import check_redis, redis_client
+    from kedasuite.core.names import RQ_QUEUE
+    from kedasuite.core.worktime import parse_work_time
+    from kedasuite.workers.rq_queue import PoisonSafeQueue, SuiteWorker
 
     parse_work_time(work_time)  # fail now, not in every job
     serve_metrics(metrics_port)  # each job's work horse is forked: it inherits the metrics directory
     os.environ[Env.WORK_TIME] = work_time  # the forked work horses read it
     # RQ sets up its own 'rq.worker' logger; the task's lines need one too.
-    task_log = logging.getLogger("workers")
+    task_log = logging.getLogger("kedasuite.workers")
     task_log.setLevel(loglevel.upper())
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -353,7 +353,7 @@ def rq_worker(redis_url: str, work_time: str, burst: bool, max_jobs: int | None,
     check_redis(connection, redis_url)
     import redis as redis_lib
 
-    from kedasuite.clients import retry_redis
+    from kedasuite.core.clients import retry_redis
 
     while True:
         # An idle RQ worker blocks in its dequeue for worker_ttl - 15 s (405 s by default) and
@@ -417,10 +417,10 @@ def workqueue_job(redis_url: str, lease_seconds: float, max_attempts: int, work_
     """Lease and process items from 'job' until the queue is empty, then exit 0."""
     import logging
 
-    from jobs.runner import Runner
-    from jobs.workqueue import WorkQueue
-    from kedasuite.clients import check_redis, redis_client
-    from kedasuite.worktime import parse_work_time
+    from kedasuite.jobs.runner import Runner
+    from kedasuite.jobs.workqueue import WorkQueue
+    from kedasuite.core.clients import check_redis, redis_client
+    from kedasuite.core.worktime import parse_work_time
 
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serve_metrics(metrics_port)
@@ -441,8 +441,8 @@ def workqueue_job(redis_url: str, lease_seconds: float, max_attempts: int, work_
 @reports_errors
 def workqueue_reap(redis_url: str, lease_seconds: float, max_attempts: int) -> None:
     """Return items whose lease expired to the queue (or the dead-letter list), once."""
-    from jobs.workqueue import WorkQueue
-    from kedasuite.clients import check_redis, redis_client
+    from kedasuite.jobs.workqueue import WorkQueue
+    from kedasuite.core.clients import check_redis, redis_client
 
     client = redis_client(redis_url)
     check_redis(client, redis_url)
@@ -462,8 +462,8 @@ def workqueue_reap(redis_url: str, lease_seconds: float, max_attempts: int) -> N
 @reports_errors
 def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka: Any) -> None:
     """Show the group's lag per partition and the metric KEDA's kafka trigger reports."""
-    from kedasuite.clients import check_kafka, kafka_admin
-    from kedasuite.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
+    from kedasuite.core.clients import check_kafka, kafka_admin
+    from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
 
     settings = kafka_settings(group=group, **kafka)
     check_kafka(kafka_admin(settings.bootstrap, settings.extra), settings.bootstrap)
@@ -511,7 +511,7 @@ def status(redis_url: str, group: str, overlay: str | None, manifests: str | Non
     import json
     import time
 
-    from kedasuite.status import WORKLOADS, StatusReader, load_scalers, render_text
+    from kedasuite.keda.status import WORKLOADS, StatusReader, load_scalers, render_text
 
     scalers, source = load_scalers(manifests, overlay)
     reader = StatusReader(scalers, source, redis_url, kafka_settings(group=group, **kafka),
@@ -540,7 +540,7 @@ def check_manifests(paths: tuple[str, ...], kubernetes_version: str | None) -> N
     """Render each kustomization PATH and check it offline: KEDA v2.20.2 CRD schemas (strict),
     Kubernetes schemas, and agreement with the workloads' names. Exit 1 on any problem."""
     try:
-        from kedasuite import manifest_checks as mc
+        from kedasuite.keda import manifest_checks as mc
     except ImportError as exc:
         raise UserError(f"check-manifests needs the 'check' extra ({exc.name} is missing): "
                         "pip install 'kedasuite[check]'") from exc
@@ -584,7 +584,7 @@ def demo(redis_url: str | None, bootstrap_servers: str | None, workloads: str, c
     (they exit 0 when the queue is empty); waits until all are processed and prints
     records per worker.
     """
-    from kedasuite.demo import run_demo
+    from kedasuite.tools.demo import run_demo
 
     names = parse_workload_list(workloads)
     unknown = [n for n in names if n not in DEMO_WORKLOADS]
@@ -602,7 +602,7 @@ def redis_server(port: int) -> None:
     For running the workloads by hand with no Docker: start this, then workers and
     pumps in other terminals (the default REDIS_URL points at port 6379).
     """
-    from kedasuite.embedded import redis_server_binary
+    from kedasuite.core.embedded import redis_server_binary
 
     os.execv(redis_server_binary(), ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                                      "--save", "", "--appendonly", "no"])

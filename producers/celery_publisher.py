@@ -22,9 +22,9 @@ from base64 import b64encode
 from json.encoder import encode_basestring_ascii as _js  # type: ignore[attr-defined]
 from collections.abc import Sequence
 
-from kedasuite.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY
-from producers.records import UserRecord
-from producers.redis_publisher import RedisPublisher
+from kedasuite.core.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY
+from kedasuite.producers.records import UserRecord
+from kedasuite.producers.redis_publisher import RedisPublisher
 
 #: Celery's "embed" part of the body: no callbacks, no chain, no chord.
 _EMBED = '{"callbacks": null, "errbacks": null, "chain": null, "chord": null}'

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from kedasuite.errors import InputError, SuiteError
-from kedasuite.names import Env
-from producers.profiles import Profile
-from producers.records import RecordFactory, UserRecord, new_id_prefix
-from producers.workloads import Publisher
+from kedasuite.core.errors import InputError, SuiteError
+from kedasuite.core.names import Env
+from kedasuite.producers.profiles import Profile
+from kedasuite.producers.records import RecordFactory, UserRecord, new_id_prefix
+from kedasuite.producers.workloads import Publisher
 
 
 def validate_count(raw: object, max_count: int) -> int:
@@ -63,7 +63,7 @@ class StreamStatus:
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
-    #: A paced run's shape (:mod:`producers.profiles`); None: as fast as the broker takes it.
+    #: A paced run's shape (:mod:`kedasuite.producers.profiles`); None: as fast as the broker takes it.
     profile: Profile | None = None
     #: Paced runs: the largest shortfall against the schedule, in items, and whether it mattered.
     max_behind: int = 0
@@ -127,7 +127,7 @@ def pump_stream(
 ) -> StreamStatus:
     """Send ``status.count`` records; on a broker error, stop and count the rest as failed.
 
-    With ``status.profile`` the records go out as they fall due (see :mod:`producers.profiles`):
+    With ``status.profile`` the records go out as they fall due (see :mod:`kedasuite.producers.profiles`):
     each round sends what is due, at most ``batch_size`` at a time, then waits for the next
     item's time; ``stop`` (an Event) ends the wait and the run early.
     """

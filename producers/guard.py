@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, jsonify, request
 
-from kedasuite.errors import SuiteError
-from kedasuite.names import Env
+from kedasuite.core.errors import SuiteError
+from kedasuite.core.names import Env
 
 if TYPE_CHECKING:
-    from producers.engine import PumpRun
+    from kedasuite.producers.engine import PumpRun
 
 #: Routes that answer without a token: probes must work for the kubelet, /metrics for Prometheus,
 #: and the dashboard's page and files, which hold no data (the page asks for the token).

@@ -3,7 +3,7 @@
 ``/pump`` validates, checks the broker, answers 202 at once and pumps in a background
 thread; ``/pumps/<id>`` reports progress. Errors are JSON ``{"error": "..."}`` whose text
 is the same the CLI prints. Run state lives in this process, so the server runs one
-gunicorn worker with threads (see :mod:`producers.server`).
+gunicorn worker with threads (see :mod:`kedasuite.producers.server`).
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from typing import Any
 from flask import Flask, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from kedasuite import defaults
-from kedasuite.errors import InputError, SuiteError
-from kedasuite.names import Env
-from kedasuite.settings import KafkaSettings, parse_workload_list, redis_url_from_env
-from producers import workloads as wl
-from producers import profiles
-from producers.engine import PumpRun, RunRegistry, StreamStatus, new_run, pump_all, validate_count
-from producers.guard import Admission, Overloaded, overloaded_response, require_token
-from producers.openapi import document
-from producers.pump_metrics import instrument
-from producers.ui import blueprint as dashboard
+from kedasuite.core import defaults
+from kedasuite.core.errors import InputError, SuiteError
+from kedasuite.core.names import Env
+from kedasuite.core.settings import KafkaSettings, parse_workload_list, redis_url_from_env
+from kedasuite.producers import workloads as wl
+from kedasuite.producers import profiles
+from kedasuite.producers.engine import PumpRun, RunRegistry, StreamStatus, new_run, pump_all, validate_count
+from kedasuite.producers.guard import Admission, Overloaded, overloaded_response, require_token
+from kedasuite.producers.openapi import document
+from kedasuite.producers.pump_metrics import instrument
+from kedasuite.producers.ui import blueprint as dashboard
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,11 @@ class PumpSettings:
     default_workload: str = defaults.PUMP_DEFAULT_WORKLOAD
     max_count: int = defaults.PUMP_MAX_COUNT
     batch_size: int = defaults.PUMP_BATCH_SIZE
-    #: Admission limits and the bearer token (see :mod:`producers.guard`).
+    #: Admission limits and the bearer token (see :mod:`kedasuite.producers.guard`).
     max_runs: int = defaults.PUMP_MAX_RUNS
     max_queued_items: int = defaults.PUMP_MAX_QUEUED_ITEMS
     token: str | None = None
-    #: Where /status finds the ScaledObjects and the ScaledJob (see :mod:`kedasuite.status`).
+    #: Where /status finds the ScaledObjects and the ScaledJob (see :mod:`kedasuite.keda.status`).
     keda_manifests: str | None = None
     keda_overlay: str | None = None
 
@@ -113,7 +113,7 @@ class Pump:
         self.settings = settings
         self.runs = RunRegistry()
         self.admission = Admission(self.runs.in_progress, settings.max_runs, settings.max_queued_items)
-        #: Called with a stream after each batch and when it ends (producers.pump_metrics counts them).
+        #: Called with a stream after each batch and when it ends (kedasuite.producers.pump_metrics counts them).
         self.on_progress: Callable[[StreamStatus], None] = lambda stream: None
         self._status: Any = None
         self._status_lock = threading.Lock()
@@ -140,7 +140,7 @@ class Pump:
         """``kedasuite status --json`` for the workloads this pump serves (one reader, reused)."""
         with self._status_lock:
             if self._status is None:
-                from kedasuite.status import StatusReader, load_scalers
+                from kedasuite.keda.status import StatusReader, load_scalers
 
                 scalers, source = load_scalers(self.settings.keda_manifests, self.settings.keda_overlay)
                 self._status = StatusReader(scalers, source, self.settings.brokers.redis_url,

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from kedasuite import defaults
-from kedasuite.clients import check_kafka, ensure_topic, kafka_admin, kafka_client, kafka_config, unreachable_kafka
-from kedasuite.names import WORKLOAD_KAFKA
-from kedasuite.settings import KafkaSettings
-from producers.records import UserRecord
+from kedasuite.core import defaults
+from kedasuite.core.clients import check_kafka, ensure_topic, kafka_admin, kafka_client, kafka_config, unreachable_kafka
+from kedasuite.core.names import WORKLOAD_KAFKA
+from kedasuite.core.settings import KafkaSettings
+from kedasuite.producers.records import UserRecord
 
 log = logging.getLogger(__name__)
 

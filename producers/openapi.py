@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kedasuite.names import Env
+from kedasuite.core.names import Env
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 

@@ -22,7 +22,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from kedasuite.errors import InputError
+from kedasuite.core.errors import InputError
 
 EXAMPLES = ("step:10/30s,50/30s,10/30s", "ramp:10:200:60s", "spike:10:300:20s:5s:60s", "burst:200:30s:4")
 _EXAMPLE_TEXT = "; examples: " + ", ".join(EXAMPLES)

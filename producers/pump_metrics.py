@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
 
-from kedasuite.metrics import HTTP_METHODS, PREFIX
-from kedasuite.names import PUMP_REQUESTS_METRIC
+from kedasuite.core.metrics import HTTP_METHODS, PREFIX
+from kedasuite.core.names import PUMP_REQUESTS_METRIC
 
 if TYPE_CHECKING:
-    from producers.engine import StreamStatus
-    from producers.http_pump import Pump
+    from kedasuite.producers.engine import StreamStatus
+    from kedasuite.producers.http_pump import Pump
 
 #: The route label of a request no URL rule matched (a 404, or a 405 before routing).
 UNMATCHED = "unmatched"

@@ -7,8 +7,8 @@ from typing import TypeVar
 
 import redis
 
-from kedasuite.clients import check_redis, redis_client, retry_redis, unreachable_redis
-from producers.records import UserRecord
+from kedasuite.core.clients import check_redis, redis_client, retry_redis, unreachable_redis
+from kedasuite.producers.records import UserRecord
 
 T = TypeVar("T")
 

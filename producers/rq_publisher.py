@@ -1,4 +1,4 @@
-"""Enqueue RQ jobs (``workers.rq_tasks.process_user``), a batch per pipeline.
+"""Enqueue RQ jobs (``kedasuite.workers.rq_tasks.process_user``), a batch per pipeline.
 
 The job names its function by import path, so the pump needs none of the worker's code;
 each job carries a retry policy for when the task fails (a job whose worker was killed is
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from rq import Queue, Retry
 
-from kedasuite import defaults
-from kedasuite.errors import InputError
-from kedasuite.names import RQ_QUEUE, RQ_TASK, WORKLOAD_RQ, Env
-from producers.records import UserRecord
-from producers.redis_publisher import RedisPublisher
+from kedasuite.core import defaults
+from kedasuite.core.errors import InputError
+from kedasuite.core.names import RQ_QUEUE, RQ_TASK, WORKLOAD_RQ, Env
+from kedasuite.producers.records import UserRecord
+from kedasuite.producers.redis_publisher import RedisPublisher
 
 
 def _whole(name: str, default: int, least: int) -> int:

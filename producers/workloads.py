@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from kedasuite.errors import InputError, NotConfigured
-from kedasuite.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
-from kedasuite.settings import KafkaSettings
-from producers.records import UserRecord
+from kedasuite.core.errors import InputError, NotConfigured
+from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
+from kedasuite.core.settings import KafkaSettings
+from kedasuite.producers.records import UserRecord
 
 
 class Publisher(Protocol):
@@ -60,7 +60,7 @@ def _on_redis(workload: str, module: str, cls: str) -> Callable[[BrokerConfig], 
 
 
 def _kafka(config: BrokerConfig) -> Publisher:
-    from producers.kafka_publisher import KafkaPublisher
+    from kedasuite.producers.kafka_publisher import KafkaPublisher
 
     if config.kafka is None:
         raise NotConfigured(f"workload {WORKLOAD_KAFKA!r} needs Kafka: set {Env.KAFKA_BOOTSTRAP_SERVERS}")
@@ -68,10 +68,10 @@ def _kafka(config: BrokerConfig) -> Publisher:
 
 
 PUBLISHERS: dict[str, Callable[[BrokerConfig], Publisher]] = {
-    WORKLOAD_CELERY: _on_redis(WORKLOAD_CELERY, "producers.celery_publisher", "CeleryPublisher"),
+    WORKLOAD_CELERY: _on_redis(WORKLOAD_CELERY, "kedasuite.producers.celery_publisher", "CeleryPublisher"),
     WORKLOAD_KAFKA: _kafka,
-    WORKLOAD_WORKQUEUE: _on_redis(WORKLOAD_WORKQUEUE, "producers.workqueue_publisher", "WorkQueuePublisher"),
-    WORKLOAD_RQ: _on_redis(WORKLOAD_RQ, "producers.rq_publisher", "RQPublisher"),
+    WORKLOAD_WORKQUEUE: _on_redis(WORKLOAD_WORKQUEUE, "kedasuite.producers.workqueue_publisher", "WorkQueuePublisher"),
+    WORKLOAD_RQ: _on_redis(WORKLOAD_RQ, "kedasuite.producers.rq_publisher", "RQPublisher"),
 }
 
 ALL = "all"

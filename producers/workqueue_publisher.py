@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kedasuite.names import WORKLOAD_WORKQUEUE, WORKQUEUE_LIST
-from producers.records import UserRecord
-from producers.redis_publisher import RedisPublisher
+from kedasuite.core.names import WORKLOAD_WORKQUEUE, WORKQUEUE_LIST
+from kedasuite.producers.records import UserRecord
+from kedasuite.producers.redis_publisher import RedisPublisher
 
 
 class WorkQueuePublisher(RedisPublisher):

@@ -20,10 +20,10 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kedasuite.embedded import EmbeddedRedis  # noqa: E402
-from kedasuite.names import CELERY_QUEUE, CELERY_TASK  # noqa: E402
-from producers.celery_publisher import CeleryMessageEncoder  # noqa: E402
-from producers.records import RecordFactory  # noqa: E402
+from kedasuite.core.embedded import EmbeddedRedis  # noqa: E402
+from kedasuite.core.names import CELERY_QUEUE, CELERY_TASK  # noqa: E402
+from kedasuite.producers.celery_publisher import CeleryMessageEncoder  # noqa: E402
+from kedasuite.producers.records import RecordFactory  # noqa: E402
 
 
 def lpush_baseline(client: redis.Redis, count: int, size: int, batch: int = 1000) -> float:
@@ -107,7 +107,7 @@ def kafka_raw(bootstrap: str, topic: str, payloads: list[tuple[str, str]]) -> fl
     """(c) a raw confluent-kafka loop producing pre-built payloads, same producer settings."""
     from confluent_kafka import Producer
 
-    from producers.kafka_publisher import PRODUCER_BASE
+    from kedasuite.producers.kafka_publisher import PRODUCER_BASE
 
     producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_BASE})
     start = time.perf_counter()
@@ -136,9 +136,9 @@ def kafka_pump(bootstrap: str, topic: str, count: int) -> float:
 
 def kafka_drain(bootstrap: str, topic: str, count: int) -> float:
     """One consumer, zero work time, commit after every message: records per second."""
-    from kedasuite.settings import KafkaSettings
-    from kedasuite.worktime import parse_work_time
-    from workers.kafka_consumer import KafkaWorker
+    from kedasuite.core.settings import KafkaSettings
+    from kedasuite.core.worktime import parse_work_time
+    from kedasuite.workers.kafka_consumer import KafkaWorker
 
     class TimedWorker(KafkaWorker):
         first: float | None = None
@@ -157,7 +157,7 @@ def kafka_drain(bootstrap: str, topic: str, count: int) -> float:
 
 
 def bench_kafka(count: int, drain_count: int) -> None:
-    from kedasuite.embedded import EmbeddedKafka
+    from kedasuite.core.embedded import EmbeddedKafka
 
     with contextlib.ExitStack() as stack:
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or stack.enter_context(EmbeddedKafka()).bootstrap
@@ -187,10 +187,10 @@ def ping_rtt(client: redis.Redis, count: int = 20_000) -> float:
 
 def workqueue_rate(url: str, count: int) -> float:
     """(d) one Job runner, zero work time: lease + complete-and-record per item."""
-    from jobs.runner import Runner
-    from jobs.workqueue import WorkQueue
-    from kedasuite.worktime import WorkTime
-    from producers.workqueue_publisher import WorkQueuePublisher
+    from kedasuite.jobs.runner import Runner
+    from kedasuite.jobs.workqueue import WorkQueue
+    from kedasuite.core.worktime import WorkTime
+    from kedasuite.producers.workqueue_publisher import WorkQueuePublisher
 
     publisher = WorkQueuePublisher(url)
     for offset in range(0, count, 1000):
@@ -208,7 +208,7 @@ def workqueue_rate(url: str, count: int) -> float:
 #: A Celery worker on kombu's stock Redis transport (BRPOP, then HSET unacked): the
 #: baseline for the suite's atomic fetch.
 STOCK_CELERY_WORKER = (
-    "from workers.celery_app import app, worker_argv; app.conf.broker_transport = 'redis'; "
+    "from kedasuite.workers.celery_app import app, worker_argv; app.conf.broker_transport = 'redis'; "
     "app.worker_main(worker_argv(1, 'WARNING', 'stock@%h'))"
 )
 
@@ -219,8 +219,8 @@ def drain_rate(url: str, workload: str, count: int, stock: bool = False) -> floa
     on kombu's own transport instead of the suite's."""
     from datetime import datetime
 
-    from producers.records import record_ids
-    from workers.results import fetch_results
+    from kedasuite.producers.records import record_ids
+    from kedasuite.workers.results import fetch_results
 
     prefix = f"drain{workload}{'stock' if stock else ''}"
     pumped = subprocess.run(
@@ -337,9 +337,9 @@ def bench_pacing(url: str, client: redis.Redis, seconds: float = 3.0) -> None:
     The capacity is measured first, in the same process and on the same server (an
     unpaced run of the engine); each paced run then asks for a rate for ``seconds``.
     """
-    from producers.celery_publisher import CeleryPublisher
-    from producers.engine import new_run, pump_stream
-    from producers.profiles import steady
+    from kedasuite.producers.celery_publisher import CeleryPublisher
+    from kedasuite.producers.engine import new_run, pump_stream
+    from kedasuite.producers.profiles import steady
 
     def run(count: int, profile: object = None) -> object:
         publisher = CeleryPublisher(url)

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from kedasuite.settings import KafkaSettings
-from kedasuite.settings import redact_url, with_redis_db
+from kedasuite.core.settings import KafkaSettings
+from kedasuite.core.settings import redact_url, with_redis_db
 from tests import servers
 from tests.support import Proc
 

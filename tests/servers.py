@@ -75,7 +75,7 @@ def _choose(variable: str, kind: str, image: str, make: Callable[[], Any], addre
 
 @contextlib.contextmanager
 def _embedded_redis() -> Iterator[str]:
-    from kedasuite.embedded import EmbeddedRedis
+    from kedasuite.core.embedded import EmbeddedRedis
 
     with EmbeddedRedis(databases=64) as server:
         yield server.url
@@ -83,7 +83,7 @@ def _embedded_redis() -> Iterator[str]:
 
 @contextlib.contextmanager
 def _embedded_kafka() -> Iterator[str]:
-    from kedasuite.embedded import EmbeddedKafka
+    from kedasuite.core.embedded import EmbeddedKafka
 
     with EmbeddedKafka() as broker:
         yield broker.bootstrap

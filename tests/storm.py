@@ -38,13 +38,13 @@ from dataclasses import dataclass, field
 
 import redis
 
-from kedasuite.settings import KafkaSettings
-from producers.records import RecordFactory, record_ids
-from producers.workloads import BrokerConfig, make_publisher
+from kedasuite.core.settings import KafkaSettings
+from kedasuite.producers.records import RecordFactory, record_ids
+from kedasuite.producers.workloads import BrokerConfig, make_publisher
 from tests.conftest import FAULT_ROWS
 from tests.support import Proc, wait_for
 from tests.whereabouts import processed, wait_drained
-from workers.results import fetch_results
+from kedasuite.workers.results import fetch_results
 
 KILLS = int(os.environ.get("KILL_STORM", "200"))
 SEED = int(os.environ.get("KILL_STORM_SEED", "20261201"))

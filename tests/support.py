@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     import redis
 
-    from workers.results import Result
+    from kedasuite.workers.results import Result
 
 T = TypeVar("T")
 
@@ -120,7 +120,7 @@ def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None)
 
 def all_processed(client: "redis.Redis", ids: list[str]) -> Callable[[], "dict[str, Result] | None"]:
     """A wait_for predicate: every id has a result (the results, when they all do)."""
-    from workers.results import fetch_results
+    from kedasuite.workers.results import fetch_results
 
     def check() -> "dict[str, Result] | None":
         results = fetch_results(client, ids)

@@ -15,11 +15,11 @@ import pytest
 import redis
 from kombu import Connection
 
-from kedasuite.errors import InputError
-from kedasuite.names import CELERY_FETCHERS, CELERY_QUEUE, CELERY_UNACKED_HASH, CELERY_UNACKED_INDEX
-from producers.celery_publisher import CeleryMessageEncoder
-from producers.records import RecordFactory
-from workers.celery_transport import FORGET_AFTER_LEASES, Channel, Transport
+from kedasuite.core.errors import InputError
+from kedasuite.core.names import CELERY_FETCHERS, CELERY_QUEUE, CELERY_UNACKED_HASH, CELERY_UNACKED_INDEX
+from kedasuite.producers.celery_publisher import CeleryMessageEncoder
+from kedasuite.producers.records import RecordFactory
+from kedasuite.workers.celery_transport import FORGET_AFTER_LEASES, Channel, Transport
 
 pytestmark = pytest.mark.integration
 

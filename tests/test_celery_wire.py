@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from kedasuite.names import CELERY_QUEUE, CELERY_TASK
-from producers.celery_publisher import CeleryMessageEncoder, CeleryPublisher
-from producers.records import RecordFactory, record_ids
+from kedasuite.core.names import CELERY_QUEUE, CELERY_TASK
+from kedasuite.producers.celery_publisher import CeleryMessageEncoder, CeleryPublisher
+from kedasuite.producers.records import RecordFactory, record_ids
 from tests.support import wait_for
-from workers.results import fetch_results
+from kedasuite.workers.results import fetch_results
 
 pytestmark = pytest.mark.integration
 
@@ -51,13 +51,13 @@ def test_ids_and_delivery_tags_are_unique() -> None:
 
 
 def test_the_stock_celery_command_consumes_pumped_messages(spawn, redis_url, redis_client) -> None:
-    """``celery -A workers.celery_app worker``: Celery's own CLI, configured only by the environment."""
+    """``celery -A kedasuite.workers.celery_app worker``: Celery's own CLI, configured only by the environment."""
     publisher = CeleryPublisher(redis_url)
     factory = RecordFactory()
     records = list(factory.records(50, "stock"))
     assert publisher.publish(records) == 50
     publisher.close()
-    spawn("-A", "workers.celery_app", "worker", "--concurrency=1", "--without-mingle", "--without-gossip",
+    spawn("-A", "kedasuite.workers.celery_app", "worker", "--concurrency=1", "--without-mingle", "--without-gossip",
           module="celery", env={"REDIS_URL": redis_url, "WORK_TIME": "0"})
     ids = record_ids(50, "stock")
     wait_for(lambda: len(fetch_results(redis_client, ids)) == 50, 60, "50 records processed by stock celery")

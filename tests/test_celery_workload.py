@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from kedasuite.names import CELERY_QUEUE, CELERY_UNACKED_HASH
-from producers.records import record_ids
+from kedasuite.core.names import CELERY_QUEUE, CELERY_UNACKED_HASH
+from kedasuite.producers.records import record_ids
 from tests.support import Proc, all_processed, run_cli, wait_for
-from workers.results import dead_letter_key, fetch_results
+from kedasuite.workers.results import dead_letter_key, fetch_results
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ def test_sigkilled_workers_task_is_processed_by_another(spawn, redis_url, redis_
 def test_poison_records_are_dead_lettered_and_the_worker_goes_on(spawn, redis_url, redis_client) -> None:
     from celery import Celery
 
-    from kedasuite.names import CELERY_TASK
+    from kedasuite.core.names import CELERY_TASK
 
     client_app = Celery(broker=redis_url)
     client_app.send_task(CELERY_TASK, args=["not a record"], ignore_result=True)

@@ -20,16 +20,16 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from kedasuite.settings import KafkaSettings
-from producers.records import record_ids
+from kedasuite.core.settings import KafkaSettings
+from kedasuite.producers.records import record_ids
 from tests.conftest import FAULT_ROWS, KAFKA_TEST_ENV
-from jobs.workqueue import redelivery_bound as workqueue_bound
+from kedasuite.jobs.workqueue import redelivery_bound as workqueue_bound
 from tests.support import Proc, run_cli
 from tests.whereabouts import processed, wait_drained, wait_processed
-from workers.celery_app import redelivery_bound as celery_bound
-from workers.kafka_consumer import redelivery_bound as kafka_bound
-from workers.results import fetch_results
-from workers.rq_queue import redelivery_bound as rq_bound
+from kedasuite.workers.celery_app import redelivery_bound as celery_bound
+from kedasuite.workers.kafka_consumer import redelivery_bound as kafka_bound
+from kedasuite.workers.results import fetch_results
+from kedasuite.workers.rq_queue import redelivery_bound as rq_bound
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

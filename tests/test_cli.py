@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from kedasuite.embedded import free_port
-from kedasuite.names import CELERY_QUEUE
+from kedasuite.core.embedded import free_port
+from kedasuite.core.names import CELERY_QUEUE
 from tests.support import run_cli
 
 pytestmark = pytest.mark.integration

@@ -1,7 +1,7 @@
 """compose.yaml, checked statically (no Docker engine needed).
 
 The file must validate against the compose-spec schema, and agree with the naming
-contract (kedasuite/names.py), the defaults, the CLI and the pumps: a variable name
+contract (kedasuite/core/names.py), the defaults, the CLI and the pumps: a variable name
 with a typo, a worker command the CLI does not know, or a grace period shorter than a
 task is reported by :func:`compose_problems`. The last tests feed it broken copies to
 prove each check bites.
@@ -22,12 +22,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from kedasuite import defaults
+from kedasuite.core import defaults
 from kedasuite.cli import main as cli_main
-from kedasuite.errors import SuiteError
-from kedasuite.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
-from kedasuite.worktime import parse_work_time
-from producers.workloads import PUBLISHERS
+from kedasuite.core.errors import SuiteError
+from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
+from kedasuite.core.worktime import parse_work_time
+from kedasuite.producers.workloads import PUBLISHERS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose.yaml"
@@ -63,7 +63,7 @@ DOCKER_DEFAULT_GRACE_S = 10.0
 
 
 def contract_env_names() -> tuple[set[str], tuple[str, ...]]:
-    """The variable names of :class:`kedasuite.names.Env`, and its ``..._`` prefixes."""
+    """The variable names of :class:`kedasuite.core.names.Env`, and its ``..._`` prefixes."""
     values = {value for key, value in vars(Env).items() if key.isupper() and isinstance(value, str)}
     prefixes = tuple(sorted(v for v in values if v.endswith("_")))
     return values - set(prefixes), prefixes
@@ -196,7 +196,7 @@ def compose_problems(path: Path) -> list[str]:
         partitions = kafka_env.get("KAFKA_NUM_PARTITIONS")
         if partitions != str(defaults.KAFKA_PARTITIONS):
             problems.append(f"{KAFKA_SERVICE}: KAFKA_NUM_PARTITIONS is {partitions!r}, the contract says "
-                            f"{defaults.KAFKA_PARTITIONS} (kedasuite.defaults.KAFKA_PARTITIONS)")
+                            f"{defaults.KAFKA_PARTITIONS} (kedasuite.core.defaults.KAFKA_PARTITIONS)")
 
     for name, service in services.items():
         service = service or {}
@@ -231,7 +231,7 @@ def compose_problems(path: Path) -> list[str]:
         env = environment(service)
         for variable in env:
             if variable not in names and not variable.startswith(prefixes):
-                problems.append(f"{where}: environment variable {variable} is not in the contract (kedasuite.names.Env)")
+                problems.append(f"{where}: environment variable {variable} is not in the contract (kedasuite.core.names.Env)")
         for variable in sorted(REQUIRED_ENV.get(name, set()) - env.keys()):
             problems.append(f"{where}: {variable} is not set")
         if Env.REDIS_URL in env:
@@ -391,7 +391,7 @@ _DELETE = object()
 
 BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "env name typo": (_set("services/celery-worker/environment/WORK_TYME", "1"),
-                      "celery-worker: environment variable WORK_TYME is not in the contract (kedasuite.names.Env)"),
+                      "celery-worker: environment variable WORK_TYME is not in the contract (kedasuite.core.names.Env)"),
     "REDIS_URL instead of REDIS_ADDRESS": (_set("services/rq-worker/environment/REDIS_URL", "redis://redis:6379/0"),
                                            "rq-worker: set REDIS_ADDRESS (host:port"),
     "consumer without Redis": (_set("services/kafka-consumer/environment/REDIS_ADDRESS", _DELETE),

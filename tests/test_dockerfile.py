@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kedasuite import defaults
+from kedasuite.core import defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -223,10 +223,10 @@ def dockerfile_problems(dockerfile: str, dockerignore: str, pyproject: dict) -> 
                 problems.append(f"the image installs the test extras: RUN {args}")
     copied = {src.strip("/").removeprefix("./") for stage in found[:-1] for args in stage.all("COPY")
               if "--from" not in args for src in shlex.split(args)[:-1] if not src.startswith("--")}
-    includes = pyproject.get("tool", {}).get("setuptools", {}).get("packages", {}).get("find", {}).get("include", [])
-    for package in sorted({pattern.rstrip("*").rstrip(".") for pattern in includes}):
-        if package not in copied:
-            problems.append(f"the builder does not COPY {package}/ (a package in pyproject.toml)")
+    package_dirs = pyproject.get("tool", {}).get("setuptools", {}).get("package-dir", {})
+    for folder in sorted(set(package_dirs.values())):
+        if folder not in copied:
+            problems.append(f"the builder does not COPY {folder}/ (a package folder in pyproject.toml)")
     readme = pyproject.get("project", {}).get("readme")
     for needed in ["pyproject.toml", *([readme] if isinstance(readme, str) else [])]:
         if needed not in copied:

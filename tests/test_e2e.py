@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from kedasuite import e2e
-from kedasuite.e2e import (
+from kedasuite.tools import e2e
+from kedasuite.tools.e2e import (
     DEFAULT_SPECS,
     Mark,
     Plan,
@@ -41,7 +41,7 @@ from kedasuite.e2e import (
     kafka_capped_metric,
     make_plan,
 )
-from kedasuite.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
+from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -73,7 +73,7 @@ def test_kafka_cap_uses_integer_division(lag: int, threshold: int, partitions: i
 
 
 def test_kafka_cap_agrees_with_the_lag_module() -> None:
-    """The same rule as kedasuite.kafka_lag, which works from per-partition offsets."""
+    """The same rule as kedasuite.keda.kafka_lag, which works from per-partition offsets."""
     trigger = KafkaTrigger(lag_threshold=5)
     for total in range(80):
         parts = [total // 5 + (1 if i < total % 5 else 0) for i in range(5)]
@@ -717,14 +717,14 @@ def test_check_command_as_a_module(tmp_path: Path) -> None:
         writer = TimelineWriter(f)
         for item in sorted([*timeline.samples, *timeline.marks], key=lambda x: x.time):
             writer.write(item)
-    done = subprocess.run([sys.executable, "-m", "kedasuite.e2e", "check", str(path)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "kedasuite.tools.e2e", "check", str(path)], capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "8 of 8 checks passed"
     # a failing timeline exits 1
     with open(path, "a", newline="") as f:
         e2e.write_row(f, Mark(at(700), "celery", "error", "boom"))
-    done = subprocess.run([sys.executable, "-m", "kedasuite.e2e", "check", str(path)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "kedasuite.tools.e2e", "check", str(path)], capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 1
 

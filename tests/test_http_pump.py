@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from kedasuite.embedded import free_port
-from kedasuite.names import CELERY_QUEUE
-from producers.http_pump import PumpSettings, create_app
-from producers.workloads import BrokerConfig
+from kedasuite.core.embedded import free_port
+from kedasuite.core.names import CELERY_QUEUE
+from kedasuite.producers.http_pump import PumpSettings, create_app
+from kedasuite.producers.workloads import BrokerConfig
 from tests.support import http_json, wait_for
 
 pytestmark = pytest.mark.integration
@@ -101,7 +101,7 @@ def test_health_readiness_and_unknown_runs(redis_url) -> None:
 def test_a_broker_that_dies_mid_run_is_reported_exactly(redis_url, redis_client, monkeypatch) -> None:
     """A run whose broker vanishes for good reports sent + failed == count, state failed,
     once the pump has waited REDIS_RETRY_SECONDS for it (1 s here)."""
-    from kedasuite.embedded import EmbeddedRedis
+    from kedasuite.core.embedded import EmbeddedRedis
 
     monkeypatch.setenv("REDIS_RETRY_SECONDS", "1")
 

@@ -11,11 +11,11 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from kedasuite.clients import ensure_topic, kafka_admin
-from kedasuite.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
-from kedasuite.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER
-from kedasuite.settings import KafkaSettings
-from producers.records import record_ids
+from kedasuite.core.clients import ensure_topic, kafka_admin
+from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
+from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER
+from kedasuite.core.settings import KafkaSettings
+from kedasuite.producers.records import record_ids
 from tests.support import Proc, all_processed, run_cli, wait_for
 
 pytestmark = pytest.mark.integration
@@ -179,7 +179,7 @@ def test_lag_agrees_with_the_broker_before_and_after_commits(spawn, kafka, redis
 
 
 def test_pump_to_an_unreachable_kafka_exits_2_and_names_the_fix() -> None:
-    from kedasuite.embedded import free_port
+    from kedasuite.core.embedded import free_port
 
     bootstrap = f"127.0.0.1:{free_port()}"
     done = run_cli("pump", "kafka", "--count", "5", "--workloads", "kafka", "--bootstrap-servers", bootstrap)
@@ -189,7 +189,7 @@ def test_pump_to_an_unreachable_kafka_exits_2_and_names_the_fix() -> None:
 
 
 def test_a_consumer_with_no_broker_exits_2_and_names_the_fix() -> None:
-    from kedasuite.embedded import free_port
+    from kedasuite.core.embedded import free_port
 
     bootstrap = f"127.0.0.1:{free_port()}"
     done = run_cli("worker", "kafka", "--bootstrap-servers", bootstrap, "--work-time", "0")
@@ -201,9 +201,9 @@ def test_a_consumer_with_no_broker_exits_2_and_names_the_fix() -> None:
 
 def test_a_kafka_broker_lost_mid_run_is_reported_exactly() -> None:
     """sent counts acknowledged records only; everything else is failed, with the reason."""
-    from kedasuite.embedded import EmbeddedKafka
-    from producers.http_pump import PumpSettings, create_app
-    from producers.workloads import BrokerConfig
+    from kedasuite.core.embedded import EmbeddedKafka
+    from kedasuite.producers.http_pump import PumpSettings, create_app
+    from kedasuite.producers.workloads import BrokerConfig
 
     with EmbeddedKafka() as broker:
         # A small producer queue keeps the pump at the broker's pace, so the crash lands mid-run.

@@ -1,7 +1,7 @@
 """Every kustomize combination renders, validates, and agrees with the naming contract.
 
 Offline: ``kubectl kustomize`` renders, the KEDA v2.20.2 CRD schemas (vendored) and
-Kubernetes' own schemas validate, and :mod:`kedasuite.manifest_checks` checks what the
+Kubernetes' own schemas validate, and :mod:`kedasuite.keda.manifest_checks` checks what the
 schemas cannot. The second half breaks a good render in each way the checker must catch.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kedasuite import manifest_checks as mc
+from kedasuite.keda import manifest_checks as mc
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "k8s"

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs.workqueue import WorkQueue
-from kedasuite.embedded import free_port
-from kedasuite.names import RQ_QUEUE, RQ_TASK, WORKQUEUE_LIST, Env
-from producers.records import record_ids
+from kedasuite.jobs.workqueue import WorkQueue
+from kedasuite.core.embedded import free_port
+from kedasuite.core.names import RQ_QUEUE, RQ_TASK, WORKQUEUE_LIST, Env
+from kedasuite.producers.records import record_ids
 from tests.support import all_processed, http_json, run_cli, wait_for
 
 pytestmark = pytest.mark.integration
@@ -129,7 +129,7 @@ def private_tmp(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 def test_prefork_celery_counts_add_up_across_its_processes(spawn, redis_url, redis_client, tmp_path: Path) -> None:
     from celery import Celery
 
-    from kedasuite.names import CELERY_TASK
+    from kedasuite.core.names import CELERY_TASK
 
     port = free_port()
     tmp, env = private_tmp(tmp_path)
@@ -184,7 +184,7 @@ def test_rq_counts_every_work_horse_and_folds_the_dead_ones(spawn, redis_url, re
 def test_kafka_consumer_counts_processed_and_dead_lettered(spawn, kafka, redis_url, tmp_path: Path) -> None:
     from confluent_kafka import Producer
 
-    from kedasuite.clients import ensure_topic, kafka_admin
+    from kedasuite.core.clients import ensure_topic, kafka_admin
 
     ensure_topic(kafka_admin(kafka.bootstrap), kafka.topic, 2, 1)
     producer = Producer({"bootstrap.servers": kafka.bootstrap})

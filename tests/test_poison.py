@@ -20,14 +20,14 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kedasuite.clients import ensure_topic, kafka_admin
-from kedasuite.names import CELERY_QUEUE, KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, RQ_QUEUE_LIST, WORKQUEUE_LIST
-from kedasuite.settings import KafkaSettings
-from producers.celery_publisher import CeleryMessageEncoder
-from producers.records import RecordFactory, UserRecord
+from kedasuite.core.clients import ensure_topic, kafka_admin
+from kedasuite.core.names import CELERY_QUEUE, KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, RQ_QUEUE_LIST, WORKQUEUE_LIST
+from kedasuite.core.settings import KafkaSettings
+from kedasuite.producers.celery_publisher import CeleryMessageEncoder
+from kedasuite.producers.records import RecordFactory, UserRecord
 from tests.conftest import own_database
 from tests.support import Proc, run_cli, wait_for
-from workers.results import dead_letter_key, fetch_results
+from kedasuite.workers.results import dead_letter_key, fetch_results
 
 pytestmark = pytest.mark.integration
 
@@ -154,17 +154,17 @@ def rq_feed(db_url: str, module_spawn: Callable[..., Proc]) -> Feed:
 def push_rq(feed: Feed, as_job_argument: bool) -> Callable[[list[bytes], UserRecord], None]:
     from rq import Queue
 
-    from kedasuite.names import RQ_QUEUE
+    from kedasuite.core.names import RQ_QUEUE
 
     queue = Queue(RQ_QUEUE, connection=feed.client)
 
     def push(poison: list[bytes], good: UserRecord) -> None:
         for item in poison:
             if as_job_argument:
-                queue.enqueue("workers.rq_tasks.process_user", item)  # a job whose payload is garbage
+                queue.enqueue("kedasuite.workers.rq_tasks.process_user", item)  # a job whose payload is garbage
             else:
                 feed.client.rpush(RQ_QUEUE_LIST, item)  # garbage where a job id belongs
-        queue.enqueue("workers.rq_tasks.process_user", good.json)
+        queue.enqueue("kedasuite.workers.rq_tasks.process_user", good.json)
 
     return push
 

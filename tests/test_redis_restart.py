@@ -16,14 +16,14 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from producers.records import record_ids
+from kedasuite.producers.records import record_ids
 from tests.conftest import FAULT_ROWS
-from jobs.workqueue import redelivery_bound as workqueue_bound
+from kedasuite.jobs.workqueue import redelivery_bound as workqueue_bound
 from tests.support import Proc, run_cli, wait_for
 from tests.whereabouts import processed, wait_drained
-from workers.celery_app import redelivery_bound as celery_bound
-from workers.rq_queue import redelivery_bound as rq_bound
-from workers.results import fetch_results
+from kedasuite.workers.celery_app import redelivery_bound as celery_bound
+from kedasuite.workers.rq_queue import redelivery_bound as rq_bound
+from kedasuite.workers.results import fetch_results
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -42,7 +42,7 @@ def test_redis_restart_mid_run(workload: str, spawn: Callable[..., Proc]) -> Non
     """Redis (append-only, fsync on every write) is SIGKILLed while the pump sends and the
     workers work, and started again a second later on the same port and data: the pump and
     the workers ride it out with backoff (REDIS_RETRY_SECONDS) and nothing is lost."""
-    from kedasuite.embedded import EmbeddedRedis
+    from kedasuite.core.embedded import EmbeddedRedis
 
     count = 400
     with EmbeddedRedis(databases=1, appendonly=True) as server:

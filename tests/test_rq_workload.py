@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from kedasuite.names import RQ_QUEUE_LIST
-from producers.records import record_ids
+from kedasuite.core.names import RQ_QUEUE_LIST
+from kedasuite.producers.records import record_ids
 from tests.support import Proc, all_processed, run_cli, wait_for
-from workers.results import fetch_results
+from kedasuite.workers.results import fetch_results
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ def test_a_job_whose_worker_is_killed_more_often_than_its_retries_is_still_done(
 def test_requeue_is_once_and_stops_at_the_abandon_limit(redis_client) -> None:
     """The requeue step takes the job out of flight itself: a second clean-up finds nothing to
     requeue (no duplicate on the queue), and past the limit RQ's own rule is left to act."""
-    from workers.rq_queue import ABANDONED_FIELD, requeue_abandoned
+    from kedasuite.workers.rq_queue import ABANDONED_FIELD, requeue_abandoned
 
     queue, registry, job = "rq:queue:t-limit", "rq:wip:t-limit", "rq:job:j-limit"
     redis_client.delete(queue, registry, job)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kedasuite.manifest_checks import render
-from kedasuite.secret_checks import (
+from kedasuite.keda.manifest_checks import render
+from kedasuite.tools.secret_checks import (
     compose_problems,
     detect_secrets_findings,
     dockerfile_problems,

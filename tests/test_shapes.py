@@ -8,11 +8,11 @@ import time
 import pytest
 import redis
 
-from kedasuite.errors import InputError
-from kedasuite.names import CELERY_QUEUE
-from producers import workloads as wl
-from producers.http_pump import PumpSettings, create_app, prepare_run
-from producers.profiles import parse_profile, parse_seconds, resolve, steady
+from kedasuite.core.errors import InputError
+from kedasuite.core.names import CELERY_QUEUE
+from kedasuite.producers import workloads as wl
+from kedasuite.producers.http_pump import PumpSettings, create_app, prepare_run
+from kedasuite.producers.profiles import parse_profile, parse_seconds, resolve, steady
 from tests.support import run_cli, wait_for
 
 

@@ -17,15 +17,15 @@ import pytest
 import redis
 import yaml
 
-from kedasuite import scaling
-from kedasuite.manifest_checks import render
-from kedasuite.names import CELERY_UNACKED_HASH, WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
-from kedasuite.scaling import Reading, Scaler, Trigger, decide_scaled_job, decide_scaled_object, scaled_job_new_jobs
-from kedasuite.settings import KafkaSettings
-from kedasuite.status import BUNDLED, StatusReader, bundled_text, keda_objects, load_scalers, workload_of
-from producers import workloads as wl
-from producers.engine import new_run, pump_stream
-from producers.records import RecordFactory
+from kedasuite.keda import scaling
+from kedasuite.keda.manifest_checks import render
+from kedasuite.core.names import CELERY_UNACKED_HASH, WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
+from kedasuite.keda.scaling import Reading, Scaler, Trigger, decide_scaled_job, decide_scaled_object, scaled_job_new_jobs
+from kedasuite.core.settings import KafkaSettings
+from kedasuite.keda.status import BUNDLED, StatusReader, bundled_text, keda_objects, load_scalers, workload_of
+from kedasuite.producers import workloads as wl
+from kedasuite.producers.engine import new_run, pump_stream
+from kedasuite.producers.records import RecordFactory
 from tests.support import Proc, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,7 +156,7 @@ def test_the_bundled_render_matches_the_local_overlay() -> None:
     bundled = [d for d in yaml.safe_load_all(bundled_text()) if d]
     assert bundled == keda_objects(render(LOCAL)), (
         f"kedasuite/{BUNDLED} is stale: regenerate it with "
-        "`python -m kedasuite.status > kedasuite/bundled/keda-local.yaml`")
+        "`python -m kedasuite.keda.status > kedasuite/bundled/keda-local.yaml`")
 
 
 def test_without_a_checkout_the_bundled_render_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -315,7 +315,7 @@ def test_unreachable_brokers_are_reported_per_workload(free_port: int) -> None:
 
 @pytest.mark.integration
 def test_the_pump_serves_status_for_its_workloads(redis_url: str) -> None:
-    from producers.http_pump import PumpSettings, create_app
+    from kedasuite.producers.http_pump import PumpSettings, create_app
 
     settings = PumpSettings(brokers=wl.BrokerConfig(redis_url=redis_url), workloads=["celery", "rq"],
                             keda_overlay=LOCAL)

@@ -12,11 +12,11 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from kedasuite.settings import KafkaSettings
+from kedasuite.core.settings import KafkaSettings
 from tests.conftest import KAFKA_TEST_ENV
 from tests.storm import KAFKA_KILLS, Target, report, storm, timeout_for
 from tests.support import Proc
-from workers.kafka_consumer import redelivery_bound
+from kedasuite.workers.kafka_consumer import redelivery_bound
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from kedasuite.names import RQ_QUEUE_LIST, RQ_STARTED_REGISTRY, WORKQUEUE_PROCESSING
+from kedasuite.core.names import RQ_QUEUE_LIST, RQ_STARTED_REGISTRY, WORKQUEUE_PROCESSING
 from tests.storm import KILLS, Target, report, storm, timeout_for
-from jobs.workqueue import redelivery_bound as workqueue_bound
+from kedasuite.jobs.workqueue import redelivery_bound as workqueue_bound
 from tests.support import Proc
-from workers.rq_queue import redelivery_bound as rq_bound
+from kedasuite.workers.rq_queue import redelivery_bound as rq_bound
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -1,4 +1,4 @@
-"""The timeline recorder (kedasuite/timeline.py, scripts/timeline).
+"""The timeline recorder (kedasuite/tools/timeline.py, scripts/timeline).
 
 The CSV and the picture are checked from hand-made data; the recorder itself against a
 real Redis with a real pump and a real RQ worker, and the "no cluster" paths against a
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from kedasuite.embedded import free_port
-from kedasuite.errors import InputError
-from kedasuite.timeline import COLUMNS, Cluster, CsvWriter, Row, parse_csv, read_csv, render, rows_from_status
+from kedasuite.core.embedded import free_port
+from kedasuite.core.errors import InputError
+from kedasuite.tools.timeline import COLUMNS, Cluster, CsvWriter, Row, parse_csv, read_csv, render, rows_from_status
 from tests.support import Proc, run_cli, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,8 +130,8 @@ def test_render_nothing_is_an_error(tmp_path: Path) -> None:
 
 
 def timeline_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m kedasuite.timeline ARGS`` to completion."""
-    return subprocess.run([sys.executable, "-m", "kedasuite.timeline", *args], capture_output=True, text=True,
+    """``python -m kedasuite.tools.timeline ARGS`` to completion."""
+    return subprocess.run([sys.executable, "-m", "kedasuite.tools.timeline", *args], capture_output=True, text=True,
                           timeout=120, env={**os.environ, **(env or {})}, cwd=ROOT, check=False)
 
 
@@ -213,7 +213,7 @@ def test_records_a_burst_draining(spawn, redis_url: str, tmp_path: Path) -> None
     n = 40
     csv_path, png = tmp_path / "live.csv", tmp_path / "live.png"
     recorder: Proc = spawn("--redis-url", redis_url, "-w", "rq", "--interval", "0.5", "--csv", str(csv_path),
-                           "--png", str(png), env=no_cluster_env(tmp_path), module="kedasuite.timeline")
+                           "--png", str(png), env=no_cluster_env(tmp_path), module="kedasuite.tools.timeline")
     wait_for(lambda: len(recorded(csv_path)) >= 2, 60, "two samples of an idle queue")
     done = run_cli("pump", "rq", "--count", str(n), "--workloads", "rq", "--redis-url", redis_url)
     assert done.returncode == 0, done.stderr

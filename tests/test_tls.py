@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from kedasuite.clients import kafka_overrides
-from kedasuite.errors import InputError
-from kedasuite.settings import redis_tls_options
-from producers.records import record_ids
+from kedasuite.core.clients import kafka_overrides
+from kedasuite.core.errors import InputError
+from kedasuite.core.settings import redis_tls_options
+from kedasuite.producers.records import record_ids
 from tests.support import Proc, all_processed, run_cli, wait_for
 from tests.conftest import KAFKA_TEST_ENV
 from tests.tls_support import APP_USER, Pki, TlsRedis, TlsRelay, make_pki, tls_redis_binary
@@ -177,7 +177,7 @@ def test_a_server_that_wants_client_certificates(pki: Pki, tmp_path: Path, spawn
 @contextlib.contextmanager
 def tansu_behind_tls(pki: Pki, authentication: bool = False) -> Iterator[str]:
     """A Tansu that advertises a TLS relay in front of it; yields the relay's bootstrap."""
-    from kedasuite.embedded import EmbeddedKafka
+    from kedasuite.core.embedded import EmbeddedKafka
 
     relay = TlsRelay(pki)
     try:

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from kedasuite.errors import InputError, NotConfigured
-from kedasuite.settings import redact_url, redis_url_from_env, with_redis_db
-from kedasuite.worktime import WorkTime, parse_work_time
-from producers import workloads as wl
-from producers.engine import validate_count
-from producers.records import RecordFactory, record_ids
+from kedasuite.core.errors import InputError, NotConfigured
+from kedasuite.core.settings import redact_url, redis_url_from_env, with_redis_db
+from kedasuite.core.worktime import WorkTime, parse_work_time
+from kedasuite.producers import workloads as wl
+from kedasuite.producers.engine import validate_count
+from kedasuite.producers.records import RecordFactory, record_ids
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import pytest
 
-from jobs.workqueue import DEAD_LETTER_LIST, Lease, Outcome, WorkQueue
-from kedasuite.names import ITEM_KEY_PREFIX, WORKQUEUE_LIST, WORKQUEUE_PROCESSING
-from producers.records import record_ids
+from kedasuite.jobs.workqueue import DEAD_LETTER_LIST, Lease, Outcome, WorkQueue
+from kedasuite.core.names import ITEM_KEY_PREFIX, WORKQUEUE_LIST, WORKQUEUE_PROCESSING
+from kedasuite.producers.records import record_ids
 from tests.support import Proc, run_cli, wait_for
-from workers.results import fetch_results
+from kedasuite.workers.results import fetch_results
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ Settings chosen so that scale-down and crashes lose nothing:
   ``celery`` is in Redis at every instant until it is acknowledged, so a SIGKILL at any
   moment leaves it to be redelivered.
 
-``celery -A workers.celery_app worker`` works too; it reads the same environment.
+``celery -A kedasuite.workers.celery_app worker`` works too; it reads the same environment.
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ from typing import Any
 import redis
 from celery import Celery
 
-from kedasuite import defaults, metrics
-from kedasuite.clients import redis_client
-from kedasuite.errors import InputError
-from kedasuite.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY, Env
-from kedasuite.settings import redis_tls_options, redis_url_from_env
-from kedasuite.worktime import WorkTime, parse_work_time
-from workers.celery_transport import DEAD_LETTER_TASK
-from workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
+from kedasuite.core import defaults, metrics
+from kedasuite.core.clients import redis_client
+from kedasuite.core.errors import InputError
+from kedasuite.core.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY, Env
+from kedasuite.core.settings import redis_tls_options, redis_url_from_env
+from kedasuite.core.worktime import WorkTime, parse_work_time
+from kedasuite.workers.celery_transport import DEAD_LETTER_TASK
+from kedasuite.workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def redelivery_bound(visibility_timeout: int) -> float:
     yet claimed: the fetch lease, then the next sweep. A sweeper killed holding the restore
     lock delays the next by at most two intervals (the lock's expiry).
     """
-    from workers.celery_transport import DEFAULT_FETCH_LEASE
+    from kedasuite.workers.celery_transport import DEFAULT_FETCH_LEASE
 
     return max(visibility_timeout, DEFAULT_FETCH_LEASE) + 3 * restore_interval_for(visibility_timeout)
 
@@ -92,7 +92,7 @@ def configure(
             "socket_connect_timeout": defaults.CONNECT_TIMEOUT_S,
         },
         # Poison on the list is parked, not fatal (see workers/celery_transport.py).
-        broker_transport="workers.celery_transport:Transport",
+        broker_transport="kedasuite.workers.celery_transport:Transport",
         # rediss://: the same CA, client certificate and verification as every other client.
         broker_use_ssl=redis_tls_options(redis_url) or None,
         broker_connection_retry_on_startup=True,

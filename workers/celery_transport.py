@@ -58,8 +58,8 @@ from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from kombu.utils.json import dumps
 
-from kedasuite.errors import InputError
-from kedasuite.names import CELERY_FETCH_INFIX, CELERY_FETCHERS, CELERY_TASK
+from kedasuite.core.errors import InputError
+from kedasuite.core.names import CELERY_FETCH_INFIX, CELERY_FETCHERS, CELERY_TASK
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from kedasuite import metrics
-from kedasuite.clients import (
+from kedasuite.core import metrics
+from kedasuite.core.clients import (
     check_kafka,
     ensure_topic,
     kafka_admin,
@@ -35,10 +35,10 @@ from kedasuite.clients import (
     kafka_error,
     redis_client,
 )
-from kedasuite.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, WORKLOAD_KAFKA
-from kedasuite.settings import KafkaSettings
-from kedasuite.worktime import WorkTime
-from workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
+from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, WORKLOAD_KAFKA
+from kedasuite.core.settings import KafkaSettings
+from kedasuite.core.worktime import WorkTime
+from kedasuite.workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import redis
 
-from kedasuite import metrics
-from kedasuite.clients import retry_redis
-from kedasuite.names import DEAD_LETTER_PREFIX, ITEM_KEY_PREFIX, PROCESSED_COUNT_PREFIX, RECORD_KEY_PREFIX
+from kedasuite.core import metrics
+from kedasuite.core.clients import retry_redis
+from kedasuite.core.names import DEAD_LETTER_PREFIX, ITEM_KEY_PREFIX, PROCESSED_COUNT_PREFIX, RECORD_KEY_PREFIX
 
 REQUIRED_FIELDS = ("id", "name", "email", "address")
 

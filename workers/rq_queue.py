@@ -15,7 +15,7 @@ registry (40 of 1,800 jobs in a 2,000-kill storm) although it never failed. Here
 whose worker vanished is put back on the front of its queue *without* spending a retry, in
 one Lua step guarded by the ``ZREM``/``LREM`` that takes it out of flight (two clean-ups at
 once cannot both requeue it, a kill between the two writes cannot lose it). Only a job
-abandoned :data:`~kedasuite.defaults.RQ_ABANDON_LIMIT` times, which looks like one that
+abandoned :data:`~kedasuite.core.defaults.RQ_ABANDON_LIMIT` times, which looks like one that
 kills its worker (out of memory), is left to RQ's rule: its retries, then the failed
 registry. The storm also found slow recovery, from three fixed timings RQ chose for
 long-lived servers:
@@ -44,9 +44,9 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.utils import current_timestamp, now, parse_composite_key
 
-from kedasuite import defaults
-from kedasuite.names import WORKLOAD_RQ
-from workers.results import ResultStore
+from kedasuite.core import defaults
+from kedasuite.core.names import WORKLOAD_RQ
+from kedasuite.workers.results import ResultStore
 
 
 def entry_problem(connection: Redis, raw: bytes | str) -> str | None:

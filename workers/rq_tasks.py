@@ -15,10 +15,10 @@ import time
 
 from rq import get_current_job
 
-from kedasuite import defaults, metrics
-from kedasuite.names import WORKLOAD_RQ, Env
-from kedasuite.worktime import parse_work_time
-from workers.results import PoisonMessage, ResultStore, validate_record
+from kedasuite.core import defaults, metrics
+from kedasuite.core.names import WORKLOAD_RQ, Env
+from kedasuite.core.worktime import parse_work_time
+from kedasuite.workers.results import PoisonMessage, ResultStore, validate_record
 
 log = logging.getLogger(__name__)
 

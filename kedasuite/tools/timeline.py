@@ -1,4 +1,4 @@
-"""The timeline recorder: ``scripts/timeline`` (or ``python -m kedasuite.timeline``).
+"""The timeline recorder: ``scripts/timeline`` (or ``python -m kedasuite.tools.timeline``).
 
 A scaling demo is convincing when you can *see* it: the backlog climbs, KEDA asks for
 replicas, they arrive, the backlog drains, they go away. Seed 001 showed that with a
@@ -38,7 +38,7 @@ from typing import Any, Protocol, TextIO
 
 import click
 
-from kedasuite import defaults
+from kedasuite.core import defaults
 from kedasuite.cli import (
     EnvOption,
     kafka_options,
@@ -47,8 +47,8 @@ from kedasuite.cli import (
     redis_url_option,
     reports_errors,
 )
-from kedasuite.errors import InputError
-from kedasuite.names import KAFKA_CONSUMER_GROUP, WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
+from kedasuite.core.errors import InputError
+from kedasuite.core.names import KAFKA_CONSUMER_GROUP, WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
 
 #: The order workloads are drawn in (the order ``status`` reports them).
 WORKLOADS: tuple[str, ...] = (WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE)
@@ -112,7 +112,7 @@ def _bool(text: str) -> bool | None:
 
 def rows_from_status(status: Mapping[str, Any], actual: Mapping[str, int | None] | None = None,
                      workloads: Sequence[str] | None = None) -> list[Row]:
-    """The rows of one ``status --json`` snapshot (the contract in :mod:`kedasuite.status`)."""
+    """The rows of one ``status --json`` snapshot (the contract in :mod:`kedasuite.keda.status`)."""
     when = datetime.fromisoformat(status["time"])
     rows = []
     for entry in status.get("workloads", []):
@@ -536,7 +536,7 @@ def timeline(csv_path: str, png: str | None, interval: float, duration: float | 
     if status_url:
         source = HttpStatus(status_url)
     else:
-        from kedasuite.status import StatusReader, load_scalers
+        from kedasuite.keda.status import StatusReader, load_scalers
 
         scalers, where = load_scalers(manifests, overlay)
         source = LocalStatus(StatusReader(scalers, where, redis_url, kafka_settings(group=group, **kafka),

@@ -3,7 +3,7 @@
 For each workload this reads the metric each trigger of its ScaledObject / ScaledJob would
 read right now (the same key with the same type rules as KEDA's redis scaler; the Kafka
 group's lag with the kafka scaler's rules), the work in flight and the results so far,
-and hands them to :mod:`kedasuite.scaling` for the decision.
+and hands them to :mod:`kedasuite.keda.scaling` for the decision.
 
 The manifests come from, in order: a rendered YAML file (``--manifests``), an overlay
 rendered with ``kubectl kustomize`` (``--overlay``, default ``k8s/overlays/local`` when that
@@ -26,11 +26,11 @@ from typing import Any
 import redis
 import yaml
 
-from kedasuite import defaults
-from kedasuite.clients import redis_client, unreachable_redis
-from kedasuite.errors import InputError, SuiteError
-from kedasuite.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
-from kedasuite.names import (
+from kedasuite.core import defaults
+from kedasuite.core.clients import redis_client, unreachable_redis
+from kedasuite.core.errors import InputError, SuiteError
+from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
+from kedasuite.core.names import (
     CELERY_QUEUE,
     CELERY_UNACKED_HASH,
     DEAD_LETTER_PREFIX,
@@ -45,8 +45,8 @@ from kedasuite.names import (
     WORKQUEUE_PROCESSING,
     Env,
 )
-from kedasuite.scaling import SCALED_JOB, Reading, Scaler, Trigger, decide, scalers_in
-from kedasuite.settings import KafkaSettings
+from kedasuite.keda.scaling import SCALED_JOB, Reading, Scaler, Trigger, decide, scalers_in
+from kedasuite.core.settings import KafkaSettings
 
 #: The order workloads are reported in.
 WORKLOADS: tuple[str, ...] = (WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE)
@@ -81,7 +81,7 @@ return -1
 
 
 def bundled_text() -> str:
-    return resources.files("kedasuite").joinpath(BUNDLED).read_text()
+    return resources.files("kedasuite.keda").joinpath(BUNDLED).read_text()
 
 
 def keda_objects(objs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -103,7 +103,7 @@ def load_scalers(manifests: str | None = None, overlay: str | None = None) -> tu
     explicit = overlay is not None
     overlay = overlay or BUNDLED_OVERLAY
     if Path(overlay).is_dir() and shutil.which("kubectl"):
-        from kedasuite.manifest_checks import render
+        from kedasuite.keda.manifest_checks import render
 
         return scalers_in(render(overlay)), overlay
     if explicit and overlay != BUNDLED_OVERLAY:
@@ -349,7 +349,7 @@ def render_text(status: Mapping[str, Any], reasons: bool = True) -> str:
 def reader_from_env(environ: Mapping[str, str] = os.environ, workloads: Sequence[str] = WORKLOADS,
                     manifests: str | None = None, overlay: str | None = None) -> StatusReader:
     """A reader configured as every other command is: REDIS_*, KAFKA_* variables."""
-    from kedasuite.settings import redis_url_if_configured
+    from kedasuite.core.settings import redis_url_if_configured
 
     scalers, source = load_scalers(manifests or environ.get(Env.KEDA_MANIFESTS) or None,
                                    overlay or environ.get(Env.KEDA_OVERLAY) or None)
@@ -362,11 +362,11 @@ def reader_from_env(environ: Mapping[str, str] = os.environ, workloads: Sequence
 
 
 def render_bundled(overlay: str = BUNDLED_OVERLAY) -> str:
-    """The text of :data:`BUNDLED`: ``python -m kedasuite.status > kedasuite/bundled/keda-local.yaml``."""
-    from kedasuite.manifest_checks import render
+    """The text of :data:`BUNDLED`: ``python -m kedasuite.keda.status > kedasuite/bundled/keda-local.yaml``."""
+    from kedasuite.keda.manifest_checks import render
 
     head = (f"# Generated from `kubectl kustomize {overlay}` (KEDA objects only) by\n"
-            "# `python -m kedasuite.status > kedasuite/bundled/keda-local.yaml`; tests/test_status.py\n"
+            "# `python -m kedasuite.keda.status > kedasuite/bundled/keda-local.yaml`; tests/test_status.py\n"
             "# fails when it no longer matches the overlay. Used where k8s/ and kubectl are absent.\n")
     return head + yaml.safe_dump_all(keda_objects(render(overlay)), sort_keys=True)
 

@@ -63,7 +63,10 @@ WORKQUEUE_RETRY_PREFIX: Final = "job:retry:"
 RQ_QUEUE: Final = "default"
 #: RQ keeps a queue's pending job ids in this list; the RQ ScaledObject's ``listName``.
 RQ_QUEUE_LIST: Final = f"rq:queue:{RQ_QUEUE}"
-RQ_TASK: Final = "workers.rq_tasks.process_user"
+#: The import path RQ's worker calls for each job; written into every job hash by the pump.
+#: It was ``workers.rq_tasks.process_user`` before the project became one import package:
+#: jobs enqueued under that name fail on a new worker (see the README's RQ section).
+RQ_TASK: Final = "kedasuite.workers.rq_tasks.process_user"
 #: RQ's registry (a sorted set) of jobs being worked on: in-flight work, countable by KEDA.
 RQ_STARTED_REGISTRY: Final = f"rq:wip:{RQ_QUEUE}"
 

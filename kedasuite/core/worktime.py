@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from kedasuite.errors import InputError
+from kedasuite.core.errors import InputError
 
 _HELP = "use seconds ('0', '2.5'), 'fixed:S' or 'uniform:MIN:MAX'"
 

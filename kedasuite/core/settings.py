@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from kedasuite import defaults, names
-from kedasuite.errors import InputError
-from kedasuite.names import Env
+from kedasuite.core import defaults, names
+from kedasuite.core.errors import InputError
+from kedasuite.core.names import Env
 
 _TRUE = {"1", "true", "yes", "on"}
 

@@ -1,14 +1,14 @@
 """Default values, in one place (as ``rq/defaults.py`` does).
 
 Every default works on a laptop: a Redis on the loopback port, a pump on loopback.
-Containers and manifests override them through the variables in :mod:`kedasuite.names`.
+Containers and manifests override them through the variables in :mod:`kedasuite.core.names`.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from kedasuite import names
+from kedasuite.core import names
 
 REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 

@@ -36,8 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from kedasuite.errors import InputError
-from kedasuite.names import Env
+from kedasuite.core.errors import InputError
+from kedasuite.core.names import Env
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Self
 
 import redis
 
-from kedasuite.errors import SuiteError
+from kedasuite.core.errors import SuiteError
 
 
 def free_port() -> int:
@@ -238,4 +238,4 @@ class EmbeddedKafka(_ServerProcess):
 
 
 
-_quiet = logging.getLogger("kedasuite.embedded.kafka")
+_quiet = logging.getLogger("kedasuite.core.embedded.kafka")

@@ -1,6 +1,6 @@
 """What KEDA and the HPA will decide, from a ScaledObject or ScaledJob and metric values.
 
-Pure functions, no I/O: :mod:`kedasuite.status` reads the metrics from the brokers and
+Pure functions, no I/O: :mod:`kedasuite.keda.status` reads the metrics from the brokers and
 hands them here; the tests feed hand-computed cases from the project's KEDA notes (KEDA
 v2.20.2, sections 7 and 8).
 
@@ -12,7 +12,7 @@ v2.20.2, sections 7 and 8).
 * A **ScaledJob** creates Jobs at each poll: :func:`scaled_job_new_jobs` follows
   ``scale_jobs.go`` for the four strategies.
 * The ``kafka`` trigger's metric already carries the partition cap
-  (:func:`kedasuite.kafka_lag.keda_lag`): it is handed over as KEDA would hand it to the HPA.
+  (:func:`kedasuite.keda.kafka_lag.keda_lag`): it is handed over as KEDA would hand it to the HPA.
 
 What the predictions leave out, on purpose: the HPA's 10 % tolerance and its scale-up
 and scale-down rate limits (they decide how fast the count moves, not where it settles),

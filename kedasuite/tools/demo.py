@@ -21,9 +21,9 @@ from typing import IO
 
 import click
 
-from kedasuite.clients import redis_client
-from kedasuite.embedded import EmbeddedKafka, EmbeddedRedis
-from kedasuite.names import (
+from kedasuite.core.clients import redis_client
+from kedasuite.core.embedded import EmbeddedKafka, EmbeddedRedis
+from kedasuite.core.names import (
     CELERY_QUEUE,
     RQ_QUEUE_LIST,
     WORKLOAD_CELERY,
@@ -33,11 +33,11 @@ from kedasuite.names import (
     WORKQUEUE_LIST,
     Env,
 )
-from kedasuite.settings import KafkaSettings, redact_url
-from producers.engine import new_run, pump_stream
-from producers.records import RecordFactory, record_ids
-from producers.workloads import BrokerConfig, make_publisher
-from workers.results import fetch_results, record_key
+from kedasuite.core.settings import KafkaSettings, redact_url
+from kedasuite.producers.engine import new_run, pump_stream
+from kedasuite.producers.records import RecordFactory, record_ids
+from kedasuite.producers.workloads import BrokerConfig, make_publisher
+from kedasuite.workers.results import fetch_results, record_key
 
 #: The list KEDA would watch, shown after pumping.
 BACKLOG_LISTS = {WORKLOAD_CELERY: CELERY_QUEUE, WORKLOAD_WORKQUEUE: WORKQUEUE_LIST, WORKLOAD_RQ: RQ_QUEUE_LIST}

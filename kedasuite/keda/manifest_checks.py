@@ -31,10 +31,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from kedasuite import defaults, names
-from kedasuite.errors import SuiteError
-from kedasuite.names import Env
-from kedasuite.worktime import parse_work_time
+from kedasuite.core import defaults, names
+from kedasuite.core.errors import SuiteError
+from kedasuite.core.names import Env
+from kedasuite.core.worktime import parse_work_time
 
 KEDA_KINDS = {"ScaledObject", "ScaledJob", "TriggerAuthentication", "ClusterTriggerAuthentication"}
 SCHEMA_DIR = Path(__file__).parent / "schemas" / "keda-v2.20.2"
@@ -384,6 +384,6 @@ def _grace_problems(workload: Obj, pod: Obj, container: Obj) -> list[str]:
 
 
 def check(objs: list[Obj], version: str = KUBERNETES_VERSION) -> list[str]:
-    from kedasuite.secret_checks import manifest_problems
+    from kedasuite.tools.secret_checks import manifest_problems
 
     return schema_problems(objs) + core_problems(objs, version) + contract_problems(objs) + manifest_problems(objs)

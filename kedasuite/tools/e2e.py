@@ -1,7 +1,7 @@
 """The end-to-end test on a real cluster: what to expect from KEDA, and whether it happened.
 
 ``scripts/e2e`` sets up a kind cluster with KEDA and the suite, then runs
-``python -m kedasuite.e2e run``. For each workload that does, as KEDA's own e2e tests
+``python -m kedasuite.tools.e2e run``. For each workload that does, as KEDA's own e2e tests
 do, four things and checks each:
 
 1. **idle**: nothing to do, so the workload stays at 0 replicas (0 running Jobs);
@@ -16,7 +16,7 @@ do, four things and checks each:
 The orchestration only *acts* (pumps, waits) and writes a timeline: one CSV row per
 reading (time, workload, backlog, in-flight, replicas, failed Jobs) plus *mark* rows for
 what it did and when. The verdicts come afterwards, from pure functions over that file
-(:func:`evaluate`), so ``python -m kedasuite.e2e check artifacts/e2e-timeline.csv``
+(:func:`evaluate`), so ``python -m kedasuite.tools.e2e check artifacts/e2e-timeline.csv``
 re-judges a saved run and the tests feed the same functions hand-made timelines.
 
 The formulas follow KEDA v2.20.2 (the project's KEDA notes, sections 7 and 8):
@@ -58,8 +58,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from kedasuite import defaults, scaling
-from kedasuite.names import (
+from kedasuite.core import defaults
+
+from kedasuite.keda import scaling
+from kedasuite.core.names import (
     CELERY_QUEUE,
     CELERY_UNACKED_HASH,
     KAFKA_CONSUMER_GROUP,
@@ -74,7 +76,7 @@ from kedasuite.names import (
     WORKQUEUE_LIST,
     WORKQUEUE_PROCESSING,
 )
-from kedasuite.scaling import kafka_capped_metric, scaled_job_new_jobs
+from kedasuite.keda.scaling import kafka_capped_metric, scaled_job_new_jobs
 
 #: The order in which workloads are run and reported.
 WORKLOADS: tuple[str, ...] = (WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE)
@@ -252,7 +254,7 @@ def spec_from_object(workload: str, obj: Mapping[str, Any], partitions: int | No
     """Read a live ScaledObject / ScaledJob (``kubectl get -o json``) with KEDA's defaults.
 
     The trigger used is the one on the workload's backlog (``listName`` = the list from
-    :mod:`kedasuite.names`, or the ``kafka`` trigger); others (in-flight hashes) only
+    :mod:`kedasuite.core.names`, or the ``kafka`` trigger); others (in-flight hashes) only
     raise the HPA's proposal while work is running and do not change the expectations.
     """
     base = DEFAULT_SPECS[workload]
@@ -1220,7 +1222,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m kedasuite.e2e",
+    parser = argparse.ArgumentParser(prog="python -m kedasuite.tools.e2e",
                                      description="KEDA end-to-end checks for the deployed suite.")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
-from kedasuite.clients import kafka_client, kafka_config
+from kedasuite.core.clients import kafka_client, kafka_config
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 

@@ -14,10 +14,10 @@ import redis
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from kedasuite import defaults
-from kedasuite.errors import BrokerUnavailable, InputError
-from kedasuite.names import Env
-from kedasuite.settings import redact_url, redis_tls_options, require_pem_file
+from kedasuite.core import defaults
+from kedasuite.core.errors import BrokerUnavailable, InputError
+from kedasuite.core.names import Env
+from kedasuite.core.settings import redact_url, redis_tls_options, require_pem_file
 
 
 def redis_client(url: str, *, socket_timeout: float | None = 30.0) -> redis.Redis:

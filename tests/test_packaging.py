@@ -1,0 +1,46 @@
+"""The distribution: one import package, whatever the repository's folders look like.
+
+The design card keeps ``producers/``, ``workers/`` and ``jobs/`` at the top of the repository;
+``pyproject.toml`` maps them into ``kedasuite`` so a wheel never puts generic names such as
+``workers`` into a user's site-packages.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_wheel_has_exactly_one_top_level_package(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("kedasuite-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top == {"kedasuite"}, f"top-level names in the wheel: {sorted(top)}"
+    for module in ("kedasuite/producers/http_pump.py", "kedasuite/workers/celery_app.py",
+                   "kedasuite/jobs/runner.py", "kedasuite/keda/bundled/keda-local.yaml",
+                   "kedasuite/producers/ui/static/index.html"):
+        assert module in names, f"{module} is missing from the wheel"
+
+
+def test_names_other_processes_rely_on_are_pinned() -> None:
+    """Changing one of these strands work queued by an older pump or read by a manifest; if
+    you change one on purpose, change it here and say in the README what to do."""
+    from kedasuite.core import names
+    from kedasuite.workers import rq_tasks
+
+    assert names.CELERY_TASK == "workers.process_user"
+    assert names.RQ_TASK == "kedasuite.workers.rq_tasks.process_user"
+    module, _, function = names.RQ_TASK.rpartition(".")
+    assert module == rq_tasks.__name__ and callable(getattr(rq_tasks, function))
+    assert (names.CELERY_QUEUE, names.RQ_QUEUE_LIST, names.WORKQUEUE_LIST, names.KAFKA_TOPIC,
+            names.KAFKA_CONSUMER_GROUP) == ("celery", "rq:queue:default", "job", "test-topic",
+                                            "test-consumer-group")
