@@ -27,8 +27,7 @@ from kedasuite.core.names import (
     Env,
 )
 from kedasuite.core.settings import parse_workload_list, redact_url, redis_url_from_env
-
-DEMO_WORKLOADS = (WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_WORKQUEUE, WORKLOAD_RQ)
+from kedasuite.core.workloads import NAMES as WORKLOADS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -489,7 +488,7 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
 @option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
 @keda_source_options
 @option("--workload", "-w", "workloads", envvar=Env.STATUS_WORKLOADS, multiple=True,
-        type=click.Choice(DEMO_WORKLOADS), help="Only these workloads (repeatable); default: all four.")
+        type=click.Choice(WORKLOADS), help="Only these workloads (repeatable); default: all.")
 @option("--running-jobs", envvar=Env.STATUS_RUNNING_JOBS, default=0, type=click.IntRange(min=0),
         help="ScaledJob: Jobs running now (KEDA counts them; only a cluster knows).")
 @option("--pending-jobs", envvar=Env.STATUS_PENDING_JOBS, default=0, type=click.IntRange(min=0),
@@ -511,7 +510,7 @@ def status(redis_url: str, group: str, overlay: str | None, manifests: str | Non
     import json
     import time
 
-    from kedasuite.keda.status import WORKLOADS, StatusReader, load_scalers, render_text
+    from kedasuite.keda.status import StatusReader, load_scalers, render_text
 
     scalers, source = load_scalers(manifests, overlay)
     reader = StatusReader(scalers, source, redis_url, kafka_settings(group=group, **kafka),
@@ -562,7 +561,7 @@ def check_manifests(paths: tuple[str, ...], kubernetes_version: str | None) -> N
               help="Use this Redis instead of starting an embedded one.")
 @option("--bootstrap-servers", envvar=Env.KAFKA_BOOTSTRAP_SERVERS, default=None,
         help="Use this Kafka instead of starting an embedded one.")
-@option("--workloads", envvar=Env.DEMO_WORKLOADS, default=",".join(DEMO_WORKLOADS),
+@option("--workloads", envvar=Env.DEMO_WORKLOADS, default=",".join(WORKLOADS),
         help="Comma-separated workloads to run.")
 @option("--count", "-n", envvar=Env.DEMO_COUNT, default=defaults.DEMO_COUNT, type=click.IntRange(min=1),
               help="Records to pump.")
@@ -587,9 +586,9 @@ def demo(redis_url: str | None, bootstrap_servers: str | None, workloads: str, c
     from kedasuite.tools.demo import run_demo
 
     names = parse_workload_list(workloads)
-    unknown = [n for n in names if n not in DEMO_WORKLOADS]
+    unknown = [n for n in names if n not in WORKLOADS]
     if unknown:
-        raise UserError(f"the demo runs {', '.join(DEMO_WORKLOADS)}; not {', '.join(unknown)}")
+        raise UserError(f"the demo runs {', '.join(WORKLOADS)}; not {', '.join(unknown)}")
     sys.exit(run_demo(redis_url, bootstrap_servers, names, count, work_time, concurrency, timeout))
 
 

@@ -1,7 +1,7 @@
 """Which workloads the pumps know, and how to build a publisher for each.
 
-Later workloads (Kafka, the work queue, RQ) register here; the HTTP pump, the CLI pump
-and ``workload=all`` pick them up from this table.
+Built from the workload table (:mod:`kedasuite.core.workloads`): a row's ``publisher``
+names the class; the HTTP pump, the CLI pump and ``workload=all`` pick them up from here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kedasuite.core.errors import InputError, NotConfigured
-from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
+from kedasuite.core.names import Env
+from kedasuite.core.workloads import WORKLOADS, Workload
 from kedasuite.core.settings import KafkaSettings
 from kedasuite.producers.records import UserRecord
 
@@ -47,32 +48,23 @@ class BrokerConfig:
     kafka: KafkaSettings | None = None
 
 
-def _on_redis(workload: str, module: str, cls: str) -> Callable[[BrokerConfig], Publisher]:
-    """A publisher factory for a workload whose broker is Redis."""
+def _publisher(row: Workload) -> Callable[[BrokerConfig], Publisher]:
+    """A publisher factory for one row of the workload table; the module loads on first use."""
+    module, _, cls = row.publisher.partition(":")
 
     def make(config: BrokerConfig) -> Publisher:
+        if row.broker == "kafka":
+            if config.kafka is None:
+                raise NotConfigured(f"workload {row.name!r} needs Kafka: set {Env.KAFKA_BOOTSTRAP_SERVERS}")
+            return getattr(importlib.import_module(module), cls)(config.kafka)  # type: ignore[no-any-return]
         if not config.redis_url:
-            raise NotConfigured(f"workload {workload!r} needs Redis: set {Env.REDIS_URL}")
-        publisher: Publisher = getattr(importlib.import_module(module), cls)(config.redis_url)
-        return publisher
+            raise NotConfigured(f"workload {row.name!r} needs Redis: set {Env.REDIS_URL}")
+        return getattr(importlib.import_module(module), cls)(config.redis_url)  # type: ignore[no-any-return]
 
     return make
 
 
-def _kafka(config: BrokerConfig) -> Publisher:
-    from kedasuite.producers.kafka_publisher import KafkaPublisher
-
-    if config.kafka is None:
-        raise NotConfigured(f"workload {WORKLOAD_KAFKA!r} needs Kafka: set {Env.KAFKA_BOOTSTRAP_SERVERS}")
-    return KafkaPublisher(config.kafka)
-
-
-PUBLISHERS: dict[str, Callable[[BrokerConfig], Publisher]] = {
-    WORKLOAD_CELERY: _on_redis(WORKLOAD_CELERY, "kedasuite.producers.celery_publisher", "CeleryPublisher"),
-    WORKLOAD_KAFKA: _kafka,
-    WORKLOAD_WORKQUEUE: _on_redis(WORKLOAD_WORKQUEUE, "kedasuite.producers.workqueue_publisher", "WorkQueuePublisher"),
-    WORKLOAD_RQ: _on_redis(WORKLOAD_RQ, "kedasuite.producers.rq_publisher", "RQPublisher"),
-}
+PUBLISHERS: dict[str, Callable[[BrokerConfig], Publisher]] = {row.name: _publisher(row) for row in WORKLOADS}
 
 ALL = "all"
 

@@ -122,4 +122,4 @@ def test_demo_uses_redis_url_when_given(redis_url) -> None:
 
 def test_demo_refuses_workloads_it_does_not_run() -> None:
     done = run_cli("demo", "--workloads", "celery,sidekiq")
-    assert (done.returncode, done.stderr) == (2, "Error: the demo runs celery, kafka, workqueue, rq; not sidekiq\n")
+    assert (done.returncode, done.stderr) == (2, "Error: the demo runs celery, kafka, rq, workqueue; not sidekiq\n")

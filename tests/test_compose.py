@@ -25,7 +25,8 @@ from click.testing import CliRunner
 from kedasuite.core import defaults
 from kedasuite.cli import main as cli_main
 from kedasuite.core.errors import SuiteError
-from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
+from kedasuite.core.names import Env
+from kedasuite.core.workloads import WORKLOADS
 from kedasuite.core.worktime import parse_work_time
 from kedasuite.producers.workloads import PUBLISHERS
 
@@ -39,13 +40,11 @@ KAFKA_SERVICE = "kafka"
 PUMP_SERVICE = "pump"
 JOB_SERVICE = "workqueue"
 
-#: Our services, the command each runs, and the CLI's default work time for it.
+#: Our services, the command each runs, and the CLI's default work time for it: the pump,
+#: and a service per row of the workload table.
 OUR_SERVICES: dict[str, tuple[list[str], str | None]] = {
     PUMP_SERVICE: (["serve"], None),
-    "celery-worker": (["worker", WORKLOAD_CELERY], defaults.WORK_TIME),
-    "kafka-consumer": (["worker", WORKLOAD_KAFKA], defaults.KAFKA_WORK_TIME),
-    "rq-worker": (["worker", WORKLOAD_RQ], defaults.WORK_TIME),
-    JOB_SERVICE: (["job", WORKLOAD_WORKQUEUE], defaults.WORK_TIME),
+    **{w.compose_service: (list(w.command), w.work_time) for w in WORKLOADS},
 }
 #: Variables each of our services must set.
 REQUIRED_ENV: dict[str, set[str]] = {

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from kedasuite.core import defaults, names
+from kedasuite.core.workloads import WORKLOADS
 from kedasuite.core.errors import SuiteError
 from kedasuite.core.names import Env
 from kedasuite.core.worktime import parse_work_time
@@ -132,15 +133,15 @@ def core_problems(objs: Iterable[Obj], version: str = KUBERNETES_VERSION) -> lis
 # --- What the schemas cannot see -----------------------------------------------------------------
 
 #: What each workload's container command means for its trigger: (trigger type, field,
-#: required value, other values allowed in that field).
+#: required value, other values allowed in that field: a ScaledObject may also count the
+#: workload's in-flight key; a ScaledJob may not, or every running Job would ask for another).
 WORKLOAD_TRIGGERS: dict[tuple[str, ...], tuple[str, str, str, set[str]]] = {
-    ("worker", names.WORKLOAD_CELERY): ("redis", "listName", names.CELERY_QUEUE, {names.CELERY_UNACKED_HASH}),
-    ("worker", names.WORKLOAD_RQ): ("redis", "listName", names.RQ_QUEUE_LIST, {names.RQ_STARTED_REGISTRY}),
-    ("job", names.WORKLOAD_WORKQUEUE): ("redis", "listName", names.WORKQUEUE_LIST, set()),
-    ("worker", names.WORKLOAD_KAFKA): ("kafka", "topic", names.KAFKA_TOPIC, set()),
+    w.command: (w.broker, "topic" if w.broker == "kafka" else "listName", w.backlog,
+                {w.in_flight} if w.in_flight and not w.is_job else set())
+    for w in WORKLOADS
 }
 #: Work time when the container does not set WORK_TIME (the CLI's defaults).
-DEFAULT_WORK_TIME = {names.WORKLOAD_KAFKA: defaults.KAFKA_WORK_TIME}
+DEFAULT_WORK_TIME = {w.name: w.work_time for w in WORKLOADS}
 
 
 def _pod_spec(obj: Obj) -> Obj | None:

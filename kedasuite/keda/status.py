@@ -30,39 +30,11 @@ from kedasuite.core import defaults
 from kedasuite.core.clients import redis_client, unreachable_redis
 from kedasuite.core.errors import InputError, SuiteError
 from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
-from kedasuite.core.names import (
-    CELERY_QUEUE,
-    CELERY_UNACKED_HASH,
-    DEAD_LETTER_PREFIX,
-    PROCESSED_COUNT_PREFIX,
-    RQ_QUEUE_LIST,
-    RQ_STARTED_REGISTRY,
-    WORKLOAD_CELERY,
-    WORKLOAD_KAFKA,
-    WORKLOAD_RQ,
-    WORKLOAD_WORKQUEUE,
-    WORKQUEUE_LIST,
-    WORKQUEUE_PROCESSING,
-    Env,
-)
+from kedasuite.core.names import DEAD_LETTER_PREFIX, PROCESSED_COUNT_PREFIX, Env
+from kedasuite.core.workloads import NAMES as WORKLOADS
+from kedasuite.core.workloads import by_trigger, workload as row
 from kedasuite.keda.scaling import SCALED_JOB, Reading, Scaler, Trigger, decide, scalers_in
 from kedasuite.core.settings import KafkaSettings
-
-#: The order workloads are reported in.
-WORKLOADS: tuple[str, ...] = (WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE)
-
-#: The list each Redis workload's backlog trigger watches: how a scaler is matched to a workload.
-BACKLOG_KEYS: Mapping[str, str] = {
-    WORKLOAD_CELERY: CELERY_QUEUE,
-    WORKLOAD_RQ: RQ_QUEUE_LIST,
-    WORKLOAD_WORKQUEUE: WORKQUEUE_LIST,
-}
-#: Where each workload keeps work that has been handed out and not finished.
-IN_FLIGHT_KEYS: Mapping[str, str] = {
-    WORKLOAD_CELERY: CELERY_UNACKED_HASH,
-    WORKLOAD_RQ: RQ_STARTED_REGISTRY,
-    WORKLOAD_WORKQUEUE: WORKQUEUE_PROCESSING,
-}
 
 #: The package's copy of ``kubectl kustomize k8s/overlays/local``, KEDA objects only.
 BUNDLED = "bundled/keda-local.yaml"
@@ -122,23 +94,12 @@ def _parse(text: str, where: str) -> list[Mapping[str, Any]]:
 
 def workload_of(scaler: Scaler) -> str | None:
     """The suite workload a ScaledObject / ScaledJob scales, by the backlog it watches."""
-    for trigger in scaler.triggers:
-        if trigger.type == "kafka":
-            return WORKLOAD_KAFKA
-        if trigger.type.startswith("redis"):
-            for workload, key in BACKLOG_KEYS.items():
-                if trigger.source == key:
-                    return workload
-    return None
+    found = (by_trigger(t.type, t.source) for t in scaler.triggers)
+    return next((w.name for w in found if w is not None), None)
 
 
 def _backlog_trigger(workload: str, scaler: Scaler) -> Trigger | None:
-    for trigger in scaler.triggers:
-        if workload == WORKLOAD_KAFKA and trigger.type == "kafka":
-            return trigger
-        if trigger.type.startswith("redis") and trigger.source == BACKLOG_KEYS.get(workload):
-            return trigger
-    return None
+    return next((t for t in scaler.triggers if by_trigger(t.type, t.source) == row(workload)), None)
 
 
 @dataclass
@@ -193,8 +154,8 @@ class StatusReader:
             scaler = self.scalers.get(workload)
             if scaler is not None:
                 keys += [t.source for t in scaler.triggers if t.type.startswith("redis")]
-            if workload in IN_FLIGHT_KEYS:
-                keys.append(IN_FLIGHT_KEYS[workload])
+            if row(workload).in_flight and row(workload).broker == "redis":
+                keys.append(row(workload).in_flight)
         return list(dict.fromkeys(keys))
 
     def _read_redis(self) -> _RedisFacts:
@@ -258,7 +219,7 @@ class StatusReader:
 
     def workload_status(self, workload: str, facts: _RedisFacts) -> dict[str, Any]:
         scaler = self.scalers.get(workload)
-        in_flight_key = IN_FLIGHT_KEYS.get(workload)
+        in_flight_key = row(workload).in_flight if row(workload).broker == "redis" else None
         entry: dict[str, Any] = {
             "workload": workload,
             "kind": scaler.kind if scaler else None,
@@ -295,7 +256,7 @@ class StatusReader:
         errors = [r.error for r in readings if r.error]
         entry.update(active=decision.active, replicas=decision.count, unit=decision.unit, reason=decision.reason,
                      error=errors[0] if errors else None)
-        if workload != WORKLOAD_KAFKA and facts.error:
+        if row(workload).broker == "redis" and facts.error:
             entry["error"] = facts.error
         return entry
 

@@ -23,24 +23,14 @@ import click
 
 from kedasuite.core.clients import redis_client
 from kedasuite.core.embedded import EmbeddedKafka, EmbeddedRedis
-from kedasuite.core.names import (
-    CELERY_QUEUE,
-    RQ_QUEUE_LIST,
-    WORKLOAD_CELERY,
-    WORKLOAD_KAFKA,
-    WORKLOAD_RQ,
-    WORKLOAD_WORKQUEUE,
-    WORKQUEUE_LIST,
-    Env,
-)
+from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
 from kedasuite.core.settings import KafkaSettings, redact_url
+from kedasuite.core.workloads import workload as workload_row
 from kedasuite.producers.engine import new_run, pump_stream
 from kedasuite.producers.records import RecordFactory, record_ids
 from kedasuite.producers.workloads import BrokerConfig, make_publisher
 from kedasuite.workers.results import fetch_results, record_key
 
-#: The list KEDA would watch, shown after pumping.
-BACKLOG_LISTS = {WORKLOAD_CELERY: CELERY_QUEUE, WORKLOAD_WORKQUEUE: WORKQUEUE_LIST, WORKLOAD_RQ: RQ_QUEUE_LIST}
 #: The workers must outlive no task by more than this after SIGTERM.
 STOP_TIMEOUT_S = 30.0
 #: Tansu takes about half the session timeout to let a member join; keep it short here.
@@ -101,18 +91,18 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
         workers = _Workers(log)
         stack.callback(workers.stop)
         if WORKLOAD_CELERY in workloads:
-            workers.start(["worker", WORKLOAD_CELERY, "--redis-url", redis_url, "--concurrency", str(concurrency),
+            workers.start([*workload_row(WORKLOAD_CELERY).command, "--redis-url", redis_url, "--concurrency", str(concurrency),
                            "--work-time", work_time, "--loglevel", "WARNING"])
             click.echo(f"started a Celery worker with {concurrency} processes, work time {work_time}")
         if kafka is not None:
             for _ in range(concurrency):
-                workers.start(["worker", WORKLOAD_KAFKA, "--bootstrap-servers", kafka.bootstrap, "--redis-url",
+                workers.start([*workload_row(WORKLOAD_KAFKA).command, "--bootstrap-servers", kafka.bootstrap, "--redis-url",
                                redis_url, "--work-time", work_time, "--loglevel", "WARNING"],
                               env={**kafka_env, Env.KAFKA_TOPIC: kafka.topic})
             click.echo(f"started {concurrency} Kafka consumers in group '{kafka.group}', work time {work_time}")
         if WORKLOAD_RQ in workloads:
             for _ in range(concurrency):
-                workers.start(["worker", WORKLOAD_RQ, "--redis-url", redis_url, "--work-time", work_time,
+                workers.start([*workload_row(WORKLOAD_RQ).command, "--redis-url", redis_url, "--work-time", work_time,
                                "--loglevel", "WARNING"])
             click.echo(f"started {concurrency} RQ workers, work time {work_time}")
 
@@ -129,14 +119,14 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
                 click.echo(f"pumping {workload} failed: {stream.error}", err=True)
                 return 1
             pumped[workload] = record_ids(count, stream.id_prefix)
-            backlog_list = BACKLOG_LISTS.get(workload)
+            backlog_list = workload_row(workload).backlog if workload_row(workload).broker == "redis" else None
             backlog = f" (LLEN {backlog_list} = {client.llen(backlog_list)})" if backlog_list else ""
             click.echo(f"pumped {stream.sent} records into {workload}{backlog}")
 
         jobs: list[subprocess.Popen[bytes]] = []
         if WORKLOAD_WORKQUEUE in workloads:
-            # Like a Job with parallelism (seed 003): runners start on a full queue and exit 0 once it is empty.
-            jobs = [workers.start(["job", WORKLOAD_WORKQUEUE, "--redis-url", redis_url, "--work-time", work_time,
+            # Like a Job with parallelism (the Kubernetes work-queue pattern): runners start on a full queue and exit 0 once it is empty.
+            jobs = [workers.start([*workload_row(WORKLOAD_WORKQUEUE).command, "--redis-url", redis_url, "--work-time", work_time,
                                    "--loglevel", "WARNING"]) for _ in range(concurrency)]
             click.echo(f"started {concurrency} work-queue Job runners, work time {work_time}")
 
