@@ -1,4 +1,4 @@
-"""The HTTP pump (seed 001): ``curl "localhost:8080/pump?count=100"``.
+"""The HTTP pump (as in the Kafka scenario of docs/origins.md): ``curl "localhost:8080/pump?count=100"``.
 
 ``/pump`` validates, checks the broker, answers 202 at once and pumps in a background
 thread; ``/pumps/<id>`` reports progress. Errors are JSON ``{"error": "..."}`` whose text

@@ -1,4 +1,4 @@
-"""Publish user records to the Kafka topic (seed 001's producer), counting only acks.
+"""Publish user records to the Kafka topic (the Kafka scenario's producer), counting only acks.
 
 The producer is idempotent (no duplicates from its own retries, order kept per
 partition) and keyed by record id, so records spread evenly over the partitions and

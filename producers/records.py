@@ -1,4 +1,4 @@
-"""Fake user records (seed 000's name, email, address) made fast enough for a pump.
+"""Fake user records (name, email, address, as in the Celery scenario) made fast enough for a pump.
 
 Faker makes about 2,500 records/s here, slower than Redis accepts messages. So Faker
 fills small pools once per run, already encoded as JSON strings, and each record draws

@@ -54,7 +54,7 @@ def multi_value_lpush(client: redis.Redis, count: int, size: int, batch: int = 1
 
 
 def naive_loop(url: str, count: int) -> float:
-    """(b) what the seeds do: a fresh Faker record and one ``send_task`` per item."""
+    """(b) the naive producer: a fresh Faker record and one ``send_task`` per item."""
     from celery import Celery
     from faker import Faker
 

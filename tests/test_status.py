@@ -1,6 +1,6 @@
 """``kedasuite status`` and ``GET /status``: KEDA's decision from what KEDA would read now.
 
-Two kinds of test. Hand-computed cases from the project's KEDA notes (sections 7 and 8)
+Two kinds of test. Hand-computed cases from docs/keda-model.md (#scaledobject-the-hpa, #scaledjob)
 pin the formulas. Then real brokers: items are pumped, step by step, to counts just
 under, at and over each threshold of the manifests in ``k8s/overlays/local``, and the
 prediction is checked at each step against the number worked out by hand here.

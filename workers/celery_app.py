@@ -1,4 +1,4 @@
-"""The Celery workload (seed 000): a worker that KEDA scales on the ``celery`` list.
+"""The Celery workload: a worker that KEDA scales on the ``celery`` list.
 
 Settings chosen so that scale-down and crashes lose nothing:
 

@@ -1,4 +1,4 @@
-"""The Kafka consumer-group worker (seed 001), at-least-once and safe to scale.
+"""The Kafka consumer-group worker, at-least-once and safe to scale.
 
 * Offsets are committed (synchronously) only after a message was processed and its
   result written, so a consumer killed mid-message leaves that offset uncommitted and

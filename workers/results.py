@@ -1,6 +1,6 @@
 """What a worker leaves behind: one Redis HASH per processed record, and parked poison.
 
-``HGETALL users:<id>`` (seed 000) shows name, email, address, the worker that did it
+``HGETALL users:<id>`` shows name, email, address, the worker that did it
 (pod or host name and pid) and ``processed_at``. A record is written once: a redelivered
 message (at-least-once delivery after a crash) only bumps ``deliveries``, so the first
 worker's result stays and duplicates are counted instead of hidden.

@@ -12,9 +12,9 @@ from kedasuite.core import names
 
 REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 
-#: Seed 000: each task sleeps 1-9 s at random, so a backlog builds and KEDA scales.
+#: As in the Celery-on-Redis scenario (docs/origins.md): each task sleeps 1-9 s at random, so a backlog builds.
 WORK_TIME: Final = "uniform:1:9"
-#: Seed 001: every Kafka message takes 10 s, so lag builds and KEDA scales.
+#: As in the Kafka consumer-group scenario (docs/origins.md): 10 s per message, so lag builds.
 KAFKA_WORK_TIME: Final = "fixed:10"
 WORKER_CONCURRENCY: Final = 2
 #: Seconds before kombu hands an unacknowledged message to another worker. It must be
@@ -50,13 +50,13 @@ RQ_MAINTENANCE_INTERVAL: Final = 30
 RQ_JOB_MONITORING_INTERVAL: Final = 30
 
 KAFKA_BOOTSTRAP_SERVERS: Final = "127.0.0.1:9092"
-#: Seed 001: five partitions, so KEDA stops at five consumers (one per partition).
+#: Five partitions, so KEDA stops at five consumers (the Kafka consumer-group scenario).
 KAFKA_PARTITIONS: Final = 5
 KAFKA_REPLICATION_FACTOR: Final = 1
 #: Where a brand-new group starts. ``earliest`` so that records pumped before the first
 #: consumer existed (KEDA woke it from zero because of them) are not skipped.
 KAFKA_OFFSET_RESET: Final = "earliest"
-#: Seed 001: one consumer per five records of lag.
+#: One consumer per five records of lag (the Kafka consumer-group scenario).
 KAFKA_LAG_THRESHOLD: Final = 5
 #: librdkafka gives up on an undeliverable record after this long (its default is 5 min).
 KAFKA_MESSAGE_TIMEOUT_MS: Final = 30_000

@@ -42,7 +42,7 @@ from kedasuite.core.names import Env
 log = logging.getLogger(__name__)
 
 PREFIX = "kedasuite"
-#: Work time buckets: the demo's 0.05-0.2 s, the seeds' 1-9 s and 10 s, and slow outliers.
+#: Work time buckets: the demo's 0.05-0.2 s, the default 1-9 s and 10 s, and slow outliers.
 WORK_SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0)
 #: The file a dead process's counters (histograms) are folded into; the collector reads
 #: ``<type>_<anything>.db`` and only gauges look at what follows the underscore.

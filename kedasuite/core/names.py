@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-# --- Celery on Redis (seed 000) ------------------------------------------------------------
+# --- Celery on Redis -----------------------------------------------------------------------
 
 #: Celery's default queue. Kombu's Redis transport stores it as a Redis list of that
 #: name; it is the ``listName`` of the Celery ScaledObject's redis trigger.
@@ -31,7 +31,7 @@ CELERY_FETCHERS: Final = "celery:fetchers"
 #: The registered name of the task that processes one user record.
 CELERY_TASK: Final = "workers.process_user"
 
-# --- Kafka consumer group (seed 001) -------------------------------------------------------
+# --- Kafka consumer group ------------------------------------------------------------------
 
 #: The topic the pump writes and the consumers read; the kafka trigger's ``topic``.
 KAFKA_TOPIC: Final = "test-topic"
@@ -42,7 +42,7 @@ KAFKA_DLQ_SUFFIX: Final = ".dlq"
 KAFKA_DLQ_REASON_HEADER: Final = "dlq-reason"
 KAFKA_DLQ_SOURCE_HEADER: Final = "dlq-source"
 
-# --- Lease-based Redis work queue, run as Kubernetes Jobs (seed 003) ------------------------
+# --- Lease-based Redis work queue, run as Kubernetes Jobs -----------------------------------
 
 #: Pending items; the ScaledJob's ``listName``. ``redis-cli RPUSH job apple banana`` works.
 WORKQUEUE_LIST: Final = "job"
@@ -72,7 +72,7 @@ RQ_STARTED_REGISTRY: Final = f"rq:wip:{RQ_QUEUE}"
 
 # --- Results, shared by every workload -----------------------------------------------------
 
-#: ``HGETALL users:<id>`` shows what a worker did with record ``<id>`` (seed 000).
+#: ``HGETALL users:<id>`` shows what a worker did with record ``<id>``.
 RECORD_KEY_PREFIX: Final = "users:"
 #: Work-queue items that are not user records (``apple``) leave ``items:<token>``.
 ITEM_KEY_PREFIX: Final = "items:"

@@ -1,6 +1,6 @@
 """The simulated work time of a task, from a small text spec.
 
-Specs: ``0`` or ``2.5`` (fixed seconds), ``fixed:10``, ``uniform:1:9`` (seed 000's
+Specs: ``0`` or ``2.5`` (fixed seconds), ``fixed:10``, ``uniform:1:9`` (the Celery
 default). The maximum matters as much as the draw: the grace period of a pod and the
 visibility timeout of a broker must both exceed it.
 """

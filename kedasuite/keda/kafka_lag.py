@@ -1,7 +1,7 @@
 """Consumer-group lag exactly as KEDA's ``kafka`` trigger computes it (v2.20.2).
 
-The rules (from KEDA's ``pkg/scalers/kafka_scaler.go``, summarised in the project's
-KEDA notes): per partition, lag is the high watermark minus the committed offset; a
+The rules (from KEDA's ``pkg/scalers/kafka_scaler.go``, summarised in
+``docs/keda-model.md#kafka``): per partition, lag is the high watermark minus the committed offset; a
 partition with no committed offset counts 1 under ``offsetResetPolicy: latest`` and the
 whole high watermark under ``earliest`` (0 either way with
 ``scaleToZeroOnInvalidOffset``). The total is then capped so that KEDA never asks for

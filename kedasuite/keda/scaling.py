@@ -1,8 +1,8 @@
 """What KEDA and the HPA will decide, from a ScaledObject or ScaledJob and metric values.
 
 Pure functions, no I/O: :mod:`kedasuite.keda.status` reads the metrics from the brokers and
-hands them here; the tests feed hand-computed cases from the project's KEDA notes (KEDA
-v2.20.2, sections 7 and 8).
+hands them here; the tests feed hand-computed cases from the rules in ``docs/keda-model.md``
+(KEDA v2.20.2; its sections #activation, #scaledobject-the-hpa and #scaledjob).
 
 * A **ScaledObject** is *active* when any trigger's metric is strictly above its
   activation threshold. Active, KEDA wakes the target to ``max(min, 1)`` and the HPA takes
@@ -14,8 +14,8 @@ v2.20.2, sections 7 and 8).
 * The ``kafka`` trigger's metric already carries the partition cap
   (:func:`kedasuite.keda.kafka_lag.keda_lag`): it is handed over as KEDA would hand it to the HPA.
 
-What the predictions leave out, on purpose: the HPA's 10 % tolerance and its scale-up
-and scale-down rate limits (they decide how fast the count moves, not where it settles),
+What the predictions leave out, on purpose: the HPA's 10 % tolerance, its scale-up
+limit and its 300 s scale-down window (they decide how fast the count moves, not where it settles),
 and the current replica count, which only a cluster knows.
 """
 
@@ -255,7 +255,7 @@ def _reading_text(r: Reading) -> str:
 
 
 def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading]) -> Decision:
-    """KEDA's activation and the HPA's target for a ScaledObject (section 7 of the notes)."""
+    """KEDA's activation and the HPA's target for a ScaledObject (docs/keda-model.md#scaledobject-the-hpa)."""
     proposals: dict[str, int | None] = {}
     for r in readings:
         if r.metric is None:
@@ -303,7 +303,7 @@ def _combine(active: Sequence[Reading], how: str) -> tuple[float, float]:
 
 
 def decide_scaled_job(scaler: Scaler, readings: Sequence[Reading], running: int = 0, pending: int = 0) -> Decision:
-    """How many Jobs KEDA creates at its next poll (section 8), given ``running`` / ``pending`` Jobs."""
+    """How many Jobs KEDA creates at its next poll (docs/keda-model.md#scaledjob), given ``running`` / ``pending`` Jobs."""
     proposals: dict[str, int | None] = {}
     usable = [r for r in readings if r.metric is not None and r.trigger.metric_type != "Value"]
     for r in readings:

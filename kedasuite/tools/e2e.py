@@ -19,7 +19,7 @@ what it did and when. The verdicts come afterwards, from pure functions over tha
 (:func:`evaluate`), so ``python -m kedasuite.tools.e2e check artifacts/e2e-timeline.csv``
 re-judges a saved run and the tests feed the same functions hand-made timelines.
 
-The formulas follow KEDA v2.20.2 (the project's KEDA notes, sections 7 and 8):
+The formulas follow KEDA v2.20.2 (docs/keda-model.md#scaledobject-the-hpa and #scaledjob):
 
 * ScaledObject, one AverageValue trigger: the HPA wants ``ceil(M / T)`` replicas, clamped
   to ``[max(min, 1), max]``; KEDA itself only moves 0 <-> N, activating when ``M > A`` and

@@ -1,8 +1,8 @@
 """The timeline recorder: ``scripts/timeline`` (or ``python -m kedasuite.tools.timeline``).
 
 A scaling demo is convincing when you can *see* it: the backlog climbs, KEDA asks for
-replicas, they arrive, the backlog drains, they go away. Seed 001 showed that with a
-Grafana panel; this draws the same picture with nothing but matplotlib, so it works on
+replicas, they arrive, the backlog drains, they go away. The Kafka scenario (docs/origins.md)
+showed that with a Grafana panel; this draws the same picture with nothing but matplotlib, so it works on
 a laptop, in CI and in the kind end-to-end run alike.
 
 Every ``--interval`` seconds it takes one ``kedasuite status`` snapshot (the same reader,
