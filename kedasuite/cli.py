@@ -145,8 +145,7 @@ def keda_source_options(func: F) -> F:
 
 def _settings(redis_url: str, workloads: str, default_workload: str, max_count: int, batch_size: int,
               **kafka: Any) -> Any:
-    from kedasuite.producers.http_pump import PumpSettings
-    from kedasuite.producers.workloads import BrokerConfig
+    from kedasuite.core.settings import BrokerConfig, PumpSettings
 
     return PumpSettings(
         brokers=BrokerConfig(redis_url=redis_url, kafka=kafka_settings(**kafka)),
@@ -187,15 +186,11 @@ def pump(workload: str | None, count: str | None, rate: str | None, duration: st
     could not keep up. Exits 1 when any record did not reach its broker, 2 on bad input
     or an unreachable broker (nothing sent).
     """
-    from kedasuite.producers import profiles
-    from kedasuite.producers.engine import pump_all
-    from kedasuite.producers.http_pump import prepare_run
+    from kedasuite.producers.engine import prepare_run, pump_all
 
     s = _settings(**settings)
-    shaped = any(profiles.given(v) for v in (rate, duration, profile))
-    if count is None and not shaped:
-        count = str(defaults.PUMP_COUNT)
-    run, publishers = prepare_run(s, count, workload, seed, id_prefix, rate=rate, duration=duration, profile=profile)
+    run, publishers = prepare_run(s, count, workload, seed, id_prefix, rate=rate, duration=duration, profile=profile,
+                                  default_count=defaults.PUMP_COUNT, any_workload=True)
     n = run.count
     show = sys.stderr.isatty() if progress is None else progress
     shape = run.streams[0].profile
@@ -605,3 +600,11 @@ def redis_server(port: int) -> None:
 
     os.execv(redis_server_binary(), ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                                      "--save", "", "--appendonly", "no"])
+
+
+# Commands defined beside their tools (they use the option helpers above, hence last).
+from kedasuite.tools.e2e.command import e2e  # noqa: E402
+from kedasuite.tools.timeline.command import timeline  # noqa: E402
+
+main.add_command(e2e)
+main.add_command(timeline)

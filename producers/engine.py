@@ -18,6 +18,9 @@ from typing import Any
 
 from kedasuite.core.errors import InputError, SuiteError
 from kedasuite.core.names import Env
+from kedasuite.core.settings import PumpSettings
+from kedasuite.producers import profiles
+from kedasuite.producers import workloads as wl
 from kedasuite.producers.profiles import Profile
 from kedasuite.producers.records import RecordFactory, UserRecord, new_id_prefix
 from kedasuite.producers.workloads import Publisher
@@ -280,3 +283,46 @@ def new_run(count: int, workloads: list[str], seed: int | None, id_prefix: str |
         for w in workloads
     ]
     return PumpRun(id=run_id, count=count, seed=seed, streams=streams)
+
+
+def parse_seed(raw: object) -> int | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        return int(str(raw).strip(), 10)
+    except ValueError:
+        raise InputError(f"seed must be an integer, got {str(raw)!r}") from None
+
+
+def prepare_run(settings: PumpSettings, count: object, workload: str | None, seed: object = None,
+                id_prefix: str | None = None, rate: object = None, duration: object = None,
+                profile: object = None, default_count: int | None = None,
+                any_workload: bool = False) -> tuple[PumpRun, list[wl.Publisher]]:
+    """Validate a request and check its brokers; nothing is sent unless all of it is sound.
+
+    Shared by the HTTP pump and the CLI pump, so both refuse the same input with the same words.
+    A load shape (``rate`` with ``duration`` or ``count``, or ``profile``) decides the count
+    unless ``count`` caps it; without one, a missing count is ``default_count`` (the CLI's)
+    or an error (the HTTP pump's). ``any_workload``: a one-shot pump may name any known
+    workload whose broker is configured, not only those a server was set up to serve.
+    """
+    shaped = any(profiles.given(v) for v in (rate, duration, profile))
+    if not shaped and not profiles.given(count) and default_count is not None:
+        count = default_count
+    n = validate_count(count, settings.max_count) if profiles.given(count) or not shaped else None
+    shape = profiles.resolve(rate, duration, profile, n)
+    if shape is not None:
+        total = shape.total if n is None else min(n, shape.total)
+        n = validate_count(total, settings.max_count) if n is None else total
+    assert n is not None
+    names = wl.resolve(workload, settings.workloads, settings.default_workload, any_known=any_workload)
+    seed_value = parse_seed(seed)
+    publishers = [wl.make_publisher(name, settings.brokers) for name in names]
+    try:
+        for publisher in publishers:
+            publisher.check()
+    except SuiteError:
+        for publisher in publishers:
+            publisher.close()
+        raise
+    return new_run(n, names, seed_value, id_prefix, shape), publishers

@@ -8,102 +8,21 @@ gunicorn worker with threads (see :mod:`kedasuite.producers.server`).
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from kedasuite.core import defaults
-from kedasuite.core.errors import InputError, SuiteError
-from kedasuite.core.names import Env
-from kedasuite.core.settings import KafkaSettings, parse_workload_list, redis_url_from_env
+from kedasuite.core.errors import SuiteError
+from kedasuite.core.settings import PumpSettings
 from kedasuite.producers import workloads as wl
-from kedasuite.producers import profiles
-from kedasuite.producers.engine import PumpRun, RunRegistry, StreamStatus, new_run, pump_all, validate_count
+from kedasuite.producers.engine import PumpRun, RunRegistry, StreamStatus, prepare_run, pump_all
 from kedasuite.producers.guard import Admission, Overloaded, overloaded_response, require_token
 from kedasuite.producers.openapi import document
 from kedasuite.producers.pump_metrics import instrument
 from kedasuite.producers.ui import blueprint as dashboard
-
-
-@dataclass(frozen=True)
-class PumpSettings:
-    """What a pump (HTTP or CLI) needs: brokers, workloads, limits."""
-
-    brokers: wl.BrokerConfig
-    workloads: list[str] = field(default_factory=lambda: [defaults.PUMP_DEFAULT_WORKLOAD])
-    default_workload: str = defaults.PUMP_DEFAULT_WORKLOAD
-    max_count: int = defaults.PUMP_MAX_COUNT
-    batch_size: int = defaults.PUMP_BATCH_SIZE
-    #: Admission limits and the bearer token (see :mod:`kedasuite.producers.guard`).
-    max_runs: int = defaults.PUMP_MAX_RUNS
-    max_queued_items: int = defaults.PUMP_MAX_QUEUED_ITEMS
-    token: str | None = None
-    #: Where /status finds the ScaledObjects and the ScaledJob (see :mod:`kedasuite.keda.status`).
-    keda_manifests: str | None = None
-    keda_overlay: str | None = None
-
-    def __post_init__(self) -> None:
-        wl.check_known(self.workloads)
-        if self.batch_size < 1:
-            raise InputError(f"{Env.PUMP_BATCH_SIZE} must be at least 1, got {self.batch_size}")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> PumpSettings:
-        return cls(
-            brokers=wl.BrokerConfig(redis_url=redis_url_from_env(environ), kafka=KafkaSettings.from_env(environ)),
-            workloads=parse_workload_list(environ.get(Env.PUMP_WORKLOADS, defaults.PUMP_WORKLOADS)),
-            default_workload=environ.get(Env.PUMP_DEFAULT_WORKLOAD, defaults.PUMP_DEFAULT_WORKLOAD),
-            max_count=int(environ.get(Env.PUMP_MAX_COUNT, defaults.PUMP_MAX_COUNT)),
-            batch_size=int(environ.get(Env.PUMP_BATCH_SIZE, defaults.PUMP_BATCH_SIZE)),
-            max_runs=int(environ.get(Env.PUMP_MAX_RUNS, defaults.PUMP_MAX_RUNS)),
-            max_queued_items=int(environ.get(Env.PUMP_MAX_QUEUED_ITEMS, defaults.PUMP_MAX_QUEUED_ITEMS)),
-            token=environ.get(Env.PUMP_TOKEN) or None,
-            keda_manifests=environ.get(Env.KEDA_MANIFESTS) or None,
-            keda_overlay=environ.get(Env.KEDA_OVERLAY) or None,
-        )
-
-
-def parse_seed(raw: object) -> int | None:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    try:
-        return int(str(raw).strip(), 10)
-    except ValueError:
-        raise InputError(f"seed must be an integer, got {str(raw)!r}") from None
-
-
-def prepare_run(settings: PumpSettings, count: object, workload: str | None, seed: object = None,
-                id_prefix: str | None = None, rate: object = None, duration: object = None,
-                profile: object = None) -> tuple[PumpRun, list[wl.Publisher]]:
-    """Validate a request and check its brokers; nothing is sent unless all of it is sound.
-
-    Shared by the HTTP pump and the CLI pump, so both refuse the same input with the same words.
-    A load shape (``rate`` with ``duration`` or ``count``, or ``profile``) decides the count
-    unless ``count`` caps it.
-    """
-    shaped = any(profiles.given(v) for v in (rate, duration, profile))
-    n = validate_count(count, settings.max_count) if profiles.given(count) or not shaped else None
-    shape = profiles.resolve(rate, duration, profile, n)
-    if shape is not None:
-        total = shape.total if n is None else min(n, shape.total)
-        n = validate_count(total, settings.max_count) if n is None else total
-    assert n is not None
-    names = wl.resolve(workload, settings.workloads, settings.default_workload)
-    seed_value = parse_seed(seed)
-    publishers = [wl.make_publisher(name, settings.brokers) for name in names]
-    try:
-        for publisher in publishers:
-            publisher.check()
-    except SuiteError:
-        for publisher in publishers:
-            publisher.close()
-        raise
-    return new_run(n, names, seed_value, id_prefix, shape), publishers
 
 
 class Pump:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import importlib
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from kedasuite.core.errors import InputError, NotConfigured
 from kedasuite.core.names import Env
 from kedasuite.core.workloads import WORKLOADS, Workload
-from kedasuite.core.settings import KafkaSettings
+from kedasuite.core.settings import BrokerConfig
 from kedasuite.producers.records import UserRecord
 
 
@@ -40,14 +39,6 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class BrokerConfig:
-    """Where each broker is; ``None`` means that broker is not configured."""
-
-    redis_url: str | None
-    kafka: KafkaSettings | None = None
-
-
 def _publisher(row: Workload) -> Callable[[BrokerConfig], Publisher]:
     """A publisher factory for one row of the workload table; the module loads on first use."""
     module, _, cls = row.publisher.partition(":")
@@ -69,24 +60,19 @@ PUBLISHERS: dict[str, Callable[[BrokerConfig], Publisher]] = {row.name: _publish
 ALL = "all"
 
 
-def check_known(configured: Sequence[str]) -> None:
-    """Fail at start-up, not at the first request, when the configuration names nonsense."""
-    for name in configured:
-        if name not in PUBLISHERS:
-            raise InputError(
-                f"unknown workload {name!r} in {Env.PUMP_WORKLOADS}: known workloads are {', '.join(PUBLISHERS)}"
-            )
+def resolve(requested: str | None, configured: Sequence[str], default: str, any_known: bool = False) -> list[str]:
+    """The workloads a request means: one name, ``all`` (every configured one), or the default.
 
-
-def resolve(requested: str | None, configured: Sequence[str], default: str) -> list[str]:
-    """The workloads a request means: one name, ``all`` (every configured one), or the default."""
+    ``any_known``: any known workload may be named (a one-shot CLI pump: the user's choice);
+    otherwise only the ones this pump serves (``PUMP_WORKLOADS``, a server setting).
+    """
     name = (requested or "").strip() or default
     if name == ALL:
         return list(configured)
     if name not in PUBLISHERS:
-        choices = ", ".join([*configured, ALL])
+        choices = ", ".join([*(PUBLISHERS if any_known else configured), ALL])
         raise InputError(f"unknown workload {name!r}: choose one of {choices}")
-    if name not in configured:
+    if name not in configured and not any_known:
         raise NotConfigured(
             f"workload {name!r} is not configured on this pump: add it to {Env.PUMP_WORKLOADS} "
             f"(now {','.join(configured)}) and set its broker"

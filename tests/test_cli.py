@@ -34,7 +34,7 @@ def test_cli_reads_the_environment_and_flags_win(redis_url, redis_client) -> Non
         (["--count", "0"], "count must be an integer from 1 to 1000000, got 0"),
         (["--count", "-2"], "count must be an integer from 1 to 1000000, got -2"),
         (["--count", "11", "--max-count", "10"], "count must be an integer from 1 to 10, got 11 (the limit is set by PUMP_MAX_COUNT)"),
-        (["sidekiq", "--count", "1"], "unknown workload 'sidekiq': choose one of celery, all"),
+        (["sidekiq", "--count", "1"], "unknown workload 'sidekiq': choose one of celery, kafka, rq, workqueue, all"),
         (["--count", "1", "--seed", "x"], "seed must be an integer, got 'x'"),
     ],
 )
@@ -123,3 +123,15 @@ def test_demo_uses_redis_url_when_given(redis_url) -> None:
 def test_demo_refuses_workloads_it_does_not_run() -> None:
     done = run_cli("demo", "--workloads", "celery,sidekiq")
     assert (done.returncode, done.stderr) == (2, "Error: the demo runs celery, kafka, rq, workqueue; not sidekiq\n")
+
+
+def test_the_cli_pump_sends_to_the_workload_the_user_names(redis_url) -> None:
+    """PUMP_WORKLOADS is a server's setting (what it serves, what 'all' means); a one-shot
+    ``kedasuite pump rq`` goes to RQ whatever it says."""
+    done = run_cli("pump", "rq", "--count", "3", "--id-prefix", "named", "--redis-url", redis_url,
+                   env={"PUMP_WORKLOADS": "celery"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("rq: sent 3, failed 0 in "), done.stdout
+    unknown = run_cli("pump", "sqs", "--count", "3", "--redis-url", redis_url)
+    assert unknown.returncode == 2
+    assert unknown.stderr == "Error: unknown workload 'sqs': choose one of celery, kafka, rq, workqueue, all\n"

@@ -8,8 +8,9 @@ import pytest
 
 from kedasuite.core.embedded import free_port
 from kedasuite.core.names import CELERY_QUEUE
-from kedasuite.producers.http_pump import PumpSettings, create_app
-from kedasuite.producers.workloads import BrokerConfig
+from kedasuite.core.settings import PumpSettings
+from kedasuite.producers.http_pump import create_app
+from kedasuite.core.settings import BrokerConfig
 from tests.support import http_json, wait_for
 
 pytestmark = pytest.mark.integration

@@ -202,7 +202,8 @@ def test_a_consumer_with_no_broker_exits_2_and_names_the_fix() -> None:
 def test_a_kafka_broker_lost_mid_run_is_reported_exactly() -> None:
     """sent counts acknowledged records only; everything else is failed, with the reason."""
     from kedasuite.core.embedded import EmbeddedKafka
-    from kedasuite.producers.http_pump import PumpSettings, create_app
+    from kedasuite.core.settings import PumpSettings
+    from kedasuite.producers.http_pump import create_app
     from kedasuite.producers.workloads import BrokerConfig
 
     with EmbeddedKafka() as broker:

@@ -7,6 +7,7 @@ The design card keeps ``producers/``, ``workers/`` and ``jobs/`` at the top of t
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,12 +17,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_wheel_has_exactly_one_top_level_package(tmp_path: Path) -> None:
+    # Build from a copy: setuptools writes build/ and *.egg-info/ beside the sources.
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for folder in ("kedasuite", "producers", "workers", "jobs"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "-w", str(tmp_path), str(ROOT)],
+         "--disable-pip-version-check", "-w", str(tmp_path / "dist"), str(source)],
         capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr[-2000:]
-    (wheel,) = tmp_path.glob("kedasuite-*.whl")
+    (wheel,) = (tmp_path / "dist").glob("kedasuite-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top == {"kedasuite"}, f"top-level names in the wheel: {sorted(top)}"

@@ -11,7 +11,9 @@ import redis
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import CELERY_QUEUE
 from kedasuite.producers import workloads as wl
-from kedasuite.producers.http_pump import PumpSettings, create_app, prepare_run
+from kedasuite.core.settings import PumpSettings
+from kedasuite.producers.engine import prepare_run
+from kedasuite.producers.http_pump import create_app
 from kedasuite.producers.profiles import parse_profile, parse_seconds, resolve, steady
 from tests.support import run_cli, wait_for
 

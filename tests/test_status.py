@@ -315,7 +315,8 @@ def test_unreachable_brokers_are_reported_per_workload(free_port: int) -> None:
 
 @pytest.mark.integration
 def test_the_pump_serves_status_for_its_workloads(redis_url: str) -> None:
-    from kedasuite.producers.http_pump import PumpSettings, create_app
+    from kedasuite.core.settings import PumpSettings
+    from kedasuite.producers.http_pump import create_app
 
     settings = PumpSettings(brokers=wl.BrokerConfig(redis_url=redis_url), workloads=["celery", "rq"],
                             keda_overlay=LOCAL)

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from kedasuite.core import defaults, names
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import Env
+from kedasuite.core.workloads import NAMES as workload_names
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -144,3 +145,52 @@ def redis_url_if_configured(environ: Mapping[str, str] = os.environ) -> str | No
     if environ.get(Env.REDIS_URL, "").strip() or environ.get(Env.REDIS_ADDRESS, "").strip():
         return redis_url_from_env(environ)
     return None
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Where each broker is; ``None`` means that broker is not configured."""
+
+    redis_url: str | None
+    kafka: KafkaSettings | None = None
+
+
+@dataclass(frozen=True)
+class PumpSettings:
+    """What a pump (HTTP or CLI) needs: brokers, workloads, limits."""
+
+    brokers: BrokerConfig
+    workloads: list[str] = field(default_factory=lambda: [defaults.PUMP_DEFAULT_WORKLOAD])
+    default_workload: str = defaults.PUMP_DEFAULT_WORKLOAD
+    max_count: int = defaults.PUMP_MAX_COUNT
+    batch_size: int = defaults.PUMP_BATCH_SIZE
+    #: Admission limits and the bearer token (see :mod:`kedasuite.producers.guard`).
+    max_runs: int = defaults.PUMP_MAX_RUNS
+    max_queued_items: int = defaults.PUMP_MAX_QUEUED_ITEMS
+    token: str | None = None
+    #: Where /status finds the ScaledObjects and the ScaledJob (see :mod:`kedasuite.keda.status`).
+    keda_manifests: str | None = None
+    keda_overlay: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in self.workloads:
+            if name not in workload_names:
+                raise InputError(f"unknown workload {name!r} in {Env.PUMP_WORKLOADS}: known workloads are "
+                                 f"{', '.join(workload_names)}")
+        if self.batch_size < 1:
+            raise InputError(f"{Env.PUMP_BATCH_SIZE} must be at least 1, got {self.batch_size}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> PumpSettings:
+        return cls(
+            brokers=BrokerConfig(redis_url=redis_url_from_env(environ), kafka=KafkaSettings.from_env(environ)),
+            workloads=parse_workload_list(environ.get(Env.PUMP_WORKLOADS, defaults.PUMP_WORKLOADS)),
+            default_workload=environ.get(Env.PUMP_DEFAULT_WORKLOAD, defaults.PUMP_DEFAULT_WORKLOAD),
+            max_count=int(environ.get(Env.PUMP_MAX_COUNT, defaults.PUMP_MAX_COUNT)),
+            batch_size=int(environ.get(Env.PUMP_BATCH_SIZE, defaults.PUMP_BATCH_SIZE)),
+            max_runs=int(environ.get(Env.PUMP_MAX_RUNS, defaults.PUMP_MAX_RUNS)),
+            max_queued_items=int(environ.get(Env.PUMP_MAX_QUEUED_ITEMS, defaults.PUMP_MAX_QUEUED_ITEMS)),
+            token=environ.get(Env.PUMP_TOKEN) or None,
+            keda_manifests=environ.get(Env.KEDA_MANIFESTS) or None,
+            keda_overlay=environ.get(Env.KEDA_OVERLAY) or None,
+        )
