@@ -27,6 +27,7 @@ from typing import Any
 from kedasuite.jobs.workqueue import Lease, LeaseAttempt, Outcome, WorkQueue
 from kedasuite.core import defaults, metrics
 from kedasuite.core.names import WORKLOAD_WORKQUEUE
+from kedasuite.core.settings import LOG_FORMAT, WorkQueueJobSettings
 from kedasuite.core.worktime import WorkTime
 from kedasuite.workers.results import PoisonMessage, item_key, record_key, result_fields, validate_record, worker_identity
 
@@ -210,3 +211,20 @@ class Runner:
                 return False
             time.sleep(max(0.0, remaining))
         return True
+
+
+def run(settings: WorkQueueJobSettings) -> tuple[Runner, Summary]:
+    """Run one Job pod's runner: lease and process items until the queue is empty."""
+    from kedasuite.core.clients import check_redis, redis_client
+    from kedasuite.core.worktime import parse_work_time
+
+    logging.basicConfig(level=settings.loglevel.upper(), format=LOG_FORMAT)
+    metrics.serve_worker_metrics(settings.metrics_port)
+    client = redis_client(settings.redis_url)
+    check_redis(client, settings.redis_url)
+    runner = Runner(WorkQueue(client, max_attempts=settings.max_attempts, lease_seconds=settings.lease_seconds),
+                    parse_work_time(settings.work_time), max_items=settings.max_items,
+                    idle_timeout=settings.idle_timeout, grace_period=settings.grace_period,
+                    fail_pattern=settings.fail_pattern)
+    runner.install_signal_handlers()
+    return runner, runner.run()

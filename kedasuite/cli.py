@@ -26,7 +26,7 @@ from kedasuite.core.names import (
     WORKLOAD_WORKQUEUE,
     Env,
 )
-from kedasuite.core.settings import parse_workload_list, redact_url, redis_url_from_env
+from kedasuite.core.settings import parse_workload_list, redis_url_from_env
 from kedasuite.core.workloads import NAMES as WORKLOADS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,13 +74,6 @@ redis_url_option = option(
 metrics_port_option = option(
     "--metrics-port", envvar=Env.METRICS_PORT, default=defaults.METRICS_PORT, type=click.IntRange(min=0, max=65535),
     help="Serve Prometheus /metrics on this port, summed over the worker's processes (0: off).")
-
-
-def serve_metrics(port: int) -> None:
-    """Start the metrics endpoint before the worker counts anything (see kedasuite.core.metrics)."""
-    from kedasuite.core.metrics import serve_worker_metrics
-
-    serve_worker_metrics(port)
 
 
 def kafka_options(func: F) -> F:
@@ -266,12 +259,12 @@ def worker() -> None:
 def celery_worker(redis_url: str, concurrency: int, work_time: str, visibility_timeout: int,
                   name: str | None, loglevel: str, metrics_port: int) -> None:
     """Consume the 'celery' queue; SIGTERM finishes running tasks, then exits."""
-    serve_metrics(metrics_port)  # before the pool forks: its processes inherit the metrics directory
-    from kedasuite.core.worktime import parse_work_time
-    from kedasuite.workers.celery_app import app, configure, worker_argv
+    from kedasuite.core.settings import CeleryWorkerSettings
+    from kedasuite.workers.celery_app import run
 
-    configure(app, redis_url, parse_work_time(work_time), visibility_timeout)
-    app.worker_main(worker_argv(concurrency, loglevel, name or f"celery.{os.getpid()}@%h"))
+    run(CeleryWorkerSettings(redis_url=redis_url, concurrency=concurrency, work_time=work_time,
+                             visibility_timeout=visibility_timeout, name=name, loglevel=loglevel,
+                             metrics_port=metrics_port))
 
 
 @worker.command(WORKLOAD_KAFKA)
@@ -293,18 +286,12 @@ def celery_worker(redis_url: str, concurrency: int, work_time: str, visibility_t
 def kafka_worker(group: str, dlq_topic: str | None, offset_reset: str, work_time: str, redis_url: str | None,
                  max_messages: int | None, loglevel: str, metrics_port: int, **kafka: Any) -> None:
     """Consume the topic in the consumer group; commit after processing; SIGTERM leaves cleanly."""
-    import logging
+    from kedasuite.core.settings import KafkaWorkerSettings, redis_url_if_configured
+    from kedasuite.workers.kafka_consumer import run
 
-    from kedasuite.core.settings import redis_url_if_configured
-    from kedasuite.core.worktime import parse_work_time
-    from kedasuite.workers.kafka_consumer import KafkaWorker
-
-    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    serve_metrics(metrics_port)
-    settings = kafka_settings(group=group, dlq_topic=dlq_topic, offset_reset=offset_reset, **kafka)
-    consumer = KafkaWorker(settings, parse_work_time(work_time), redis_url or redis_url_if_configured())
-    consumer.install_signal_handlers()
-    consumer.run(max_messages)
+    run(KafkaWorkerSettings(kafka=kafka_settings(group=group, dlq_topic=dlq_topic, offset_reset=offset_reset, **kafka),
+                            redis_url=redis_url or redis_url_if_configured(), max_messages=max_messages,
+                            work_time=work_time, loglevel=loglevel, metrics_port=metrics_port))
 
 
 @worker.command(WORKLOAD_RQ)
@@ -327,49 +314,12 @@ def kafka_worker(group: str, dlq_topic: str | None, offset_reset: str, work_time
 def rq_worker(redis_url: str, work_time: str, burst: bool, max_jobs: int | None, max_idle_time: int | None,
               maintenance_interval: int, job_monitoring_interval: int, loglevel: str, metrics_port: int) -> None:
     """RQ's own worker on the 'default' queue; SIGTERM finishes the running job, then exits."""
-    import logging
+    from kedasuite.core.settings import RQWorkerSettings
+    from kedasuite.workers.rq_queue import run
 
-    from kedasuite.core.clients import check_redis, redis_client
-    from kedasuite.core.names import RQ_QUEUE
-    from kedasuite.core.worktime import parse_work_time
-    from kedasuite.workers.rq_queue import PoisonSafeQueue, SuiteWorker
-
-    parse_work_time(work_time)  # fail now, not in every job
-    serve_metrics(metrics_port)  # each job's work horse is forked: it inherits the metrics directory
-    os.environ[Env.WORK_TIME] = work_time  # the forked work horses read it
-    # RQ sets up its own 'rq.worker' logger; the task's lines need one too.
-    task_log = logging.getLogger("kedasuite.workers")
-    task_log.setLevel(loglevel.upper())
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    task_log.addHandler(handler)
-    connection = redis_client(redis_url, socket_timeout=None)
-    check_redis(connection, redis_url)
-    import redis as redis_lib
-
-    from kedasuite.core.clients import retry_redis
-
-    while True:
-        # An idle RQ worker blocks in its dequeue for worker_ttl - 15 s (405 s by default) and
-        # looks for abandoned jobs only between dequeues: tie the two together.
-        rq = SuiteWorker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
-                    queue_class=PoisonSafeQueue,
-                    maintenance_interval=maintenance_interval, job_monitoring_interval=job_monitoring_interval,
-                    worker_ttl=maintenance_interval + 15)
-        try:
-            rq.work(burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time, logging_level=loglevel.upper(),
-                    with_scheduler=False)
-            return
-        except (redis_lib.ConnectionError, redis_lib.TimeoutError) as exc:
-            # RQ's loop does not survive a lost Redis. Wait for the server (a restart, a
-            # failover) with backoff and start a fresh worker; a job cut off meanwhile is
-            # abandoned and retried by RQ's maintenance (at least once).
-            task_log.warning("lost Redis (%s); waiting for it to come back", exc)
-            try:
-                retry_redis(connection.ping, redis_url)
-            except (redis_lib.ConnectionError, redis_lib.TimeoutError) as final:
-                raise UserError(f"Redis at {redact_url(redis_url)} did not come back within "
-                                f"{Env.REDIS_RETRY_SECONDS}: {final}") from final
+    run(RQWorkerSettings(redis_url=redis_url, burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time,
+                         maintenance_interval=maintenance_interval, job_monitoring_interval=job_monitoring_interval,
+                         work_time=work_time, loglevel=loglevel, metrics_port=metrics_port))
 
 
 @main.group()
@@ -409,22 +359,13 @@ def workqueue_job(redis_url: str, lease_seconds: float, max_attempts: int, work_
                   idle_timeout: float, grace_period: float, fail_pattern: str | None, loglevel: str,
                   metrics_port: int) -> None:
     """Lease and process items from 'job' until the queue is empty, then exit 0."""
-    import logging
+    from kedasuite.core.settings import WorkQueueJobSettings
+    from kedasuite.jobs.runner import run
 
-    from kedasuite.jobs.runner import Runner
-    from kedasuite.jobs.workqueue import WorkQueue
-    from kedasuite.core.clients import check_redis, redis_client
-    from kedasuite.core.worktime import parse_work_time
-
-    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    serve_metrics(metrics_port)
-    client = redis_client(redis_url)
-    check_redis(client, redis_url)
-    runner = Runner(WorkQueue(client, max_attempts=max_attempts, lease_seconds=lease_seconds),
-                    parse_work_time(work_time), max_items=max_items, idle_timeout=idle_timeout,
-                    grace_period=grace_period, fail_pattern=fail_pattern)
-    runner.install_signal_handlers()
-    summary = runner.run()
+    runner, summary = run(WorkQueueJobSettings(
+        redis_url=redis_url, lease_seconds=lease_seconds, max_attempts=max_attempts, max_items=max_items,
+        idle_timeout=idle_timeout, grace_period=grace_period, fail_pattern=fail_pattern, work_time=work_time,
+        loglevel=loglevel, metrics_port=metrics_port))
     click.echo(f"runner {runner.holder} done ({summary.reason}): processed {summary.processed}, "
                f"failed {summary.failed}, dead-lettered {summary.dead_lettered}, released {summary.released}, "
                f"lost leases {summary.lost_leases}, duplicates {summary.duplicates}")
@@ -603,8 +544,8 @@ def redis_server(port: int) -> None:
 
 
 # Commands defined beside their tools (they use the option helpers above, hence last).
-from kedasuite.tools.e2e.command import e2e  # noqa: E402
-from kedasuite.tools.timeline.command import timeline  # noqa: E402
+from kedasuite.tools.e2e.command import e2e
+from kedasuite.tools.timeline.command import timeline
 
 main.add_command(e2e)
 main.add_command(timeline)

@@ -34,7 +34,7 @@ from kedasuite.core import defaults, metrics
 from kedasuite.core.clients import redis_client
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY, Env
-from kedasuite.core.settings import redis_tls_options, redis_url_from_env
+from kedasuite.core.settings import CeleryWorkerSettings, redis_tls_options, redis_url_from_env
 from kedasuite.core.worktime import WorkTime, parse_work_time
 from kedasuite.workers.celery_transport import DEAD_LETTER_TASK
 from kedasuite.workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
@@ -175,3 +175,11 @@ def worker_argv(concurrency: int, loglevel: str, nodename: str) -> list[str]:
         "--without-mingle",
         "--without-heartbeat",
     ]
+
+
+def run(settings: CeleryWorkerSettings) -> None:
+    """Run one Celery worker on the suite's transport; SIGTERM finishes running tasks, then exits."""
+    metrics.serve_worker_metrics(settings.metrics_port)  # before the pool forks: it inherits the directory
+    configure(app, settings.redis_url, parse_work_time(settings.work_time), settings.visibility_timeout)
+    app.worker_main(worker_argv(settings.concurrency, settings.loglevel,
+                                settings.name or f"celery.{os.getpid()}@%h"))

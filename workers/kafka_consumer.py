@@ -36,7 +36,7 @@ from kedasuite.core.clients import (
     redis_client,
 )
 from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, WORKLOAD_KAFKA
-from kedasuite.core.settings import KafkaSettings
+from kedasuite.core.settings import KafkaSettings, KafkaWorkerSettings, LOG_FORMAT
 from kedasuite.core.worktime import WorkTime
 from kedasuite.workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
 
@@ -212,3 +212,15 @@ def redelivery_bound(session_timeout_ms: int) -> float:
 def _sleep(seconds: float) -> None:
     """The simulated work. Not interrupted by SIGTERM: the message in hand is finished."""
     threading.Event().wait(seconds)
+
+
+def run(settings: KafkaWorkerSettings) -> Counters:
+    """Run one consumer of the group until SIGTERM (or ``max_messages``); commits after processing."""
+    from kedasuite.core.worktime import parse_work_time
+
+    logging.basicConfig(level=settings.loglevel.upper(), format=LOG_FORMAT)
+    metrics.serve_worker_metrics(settings.metrics_port)
+    assert settings.kafka is not None, "KafkaWorkerSettings.kafka is required"
+    consumer = KafkaWorker(settings.kafka, parse_work_time(settings.work_time), settings.redis_url)
+    consumer.install_signal_handlers()
+    return consumer.run(settings.max_messages)

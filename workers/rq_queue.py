@@ -45,6 +45,7 @@ from rq.registry import StartedJobRegistry
 from rq.utils import current_timestamp, now, parse_composite_key
 
 from kedasuite.core import defaults
+from kedasuite.core.settings import RQWorkerSettings
 from kedasuite.core.names import WORKLOAD_RQ
 from kedasuite.workers.results import ResultStore
 
@@ -213,3 +214,53 @@ def redelivery_bound(monitoring_interval: int, maintenance_interval: int) -> flo
     """
     return max(INTERMEDIATE_GRACE_S, monitoring_interval + abandoned_grace(monitoring_interval)) \
         + 3 * maintenance_interval
+
+
+def run(settings: RQWorkerSettings) -> None:
+    """Run RQ's worker (with the timings above) on the suite's queue until SIGTERM or done.
+
+    RQ's own loop does not survive a lost Redis: here a restart or failover is waited for,
+    with backoff (``REDIS_RETRY_SECONDS``), and a fresh worker starts; a job cut off meanwhile
+    is abandoned and requeued by the clean-up (at least once).
+    """
+    import logging
+    import os
+
+    import redis as redis_lib
+
+    from kedasuite.core import metrics
+    from kedasuite.core.clients import check_redis, redis_client, retry_redis
+    from kedasuite.core.errors import BrokerUnavailable
+    from kedasuite.core.names import RQ_QUEUE, Env
+    from kedasuite.core.settings import LOG_FORMAT, redact_url
+    from kedasuite.core.worktime import parse_work_time
+
+    parse_work_time(settings.work_time)  # fail now, not in every job
+    metrics.serve_worker_metrics(settings.metrics_port)  # each job's work horse is forked: it inherits it
+    os.environ[Env.WORK_TIME] = settings.work_time  # the forked work horses read it
+    # RQ sets up its own 'rq.worker' logger; the task's lines need one too.
+    task_log = logging.getLogger("kedasuite.workers")
+    task_log.setLevel(settings.loglevel.upper())
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    task_log.addHandler(handler)
+    connection = redis_client(settings.redis_url, socket_timeout=None)
+    check_redis(connection, settings.redis_url)
+    while True:
+        # An idle RQ worker blocks in its dequeue for worker_ttl - 15 s (405 s by default) and
+        # looks for abandoned jobs only between dequeues: tie the two together.
+        worker = SuiteWorker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
+                             queue_class=PoisonSafeQueue, maintenance_interval=settings.maintenance_interval,
+                             job_monitoring_interval=settings.job_monitoring_interval,
+                             worker_ttl=settings.maintenance_interval + 15)
+        try:
+            worker.work(burst=settings.burst, max_jobs=settings.max_jobs, max_idle_time=settings.max_idle_time,
+                        logging_level=settings.loglevel.upper(), with_scheduler=False)
+            return
+        except (redis_lib.ConnectionError, redis_lib.TimeoutError) as exc:
+            task_log.warning("lost Redis (%s); waiting for it to come back", exc)
+            try:
+                retry_redis(connection.ping, settings.redis_url)
+            except (redis_lib.ConnectionError, redis_lib.TimeoutError) as final:
+                raise BrokerUnavailable(f"Redis at {redact_url(settings.redis_url)} did not come back within "
+                                        f"{Env.REDIS_RETRY_SECONDS}: {final}") from final

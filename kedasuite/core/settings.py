@@ -194,3 +194,57 @@ class PumpSettings:
             keda_manifests=environ.get(Env.KEDA_MANIFESTS) or None,
             keda_overlay=environ.get(Env.KEDA_OVERLAY) or None,
         )
+
+
+# --- Workers: what each worker's run() needs; the CLI (or any caller) builds one ------------------
+
+#: One log line format for every process the suite runs.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@dataclass(frozen=True)
+class WorkerCommon:
+    """Settings every worker shares."""
+
+    work_time: str = defaults.WORK_TIME
+    loglevel: str = defaults.LOG_LEVEL
+    #: Serve Prometheus /metrics on this port (0: off).
+    metrics_port: int = defaults.METRICS_PORT
+
+
+@dataclass(frozen=True)
+class CeleryWorkerSettings(WorkerCommon):
+    redis_url: str = defaults.REDIS_URL
+    concurrency: int = defaults.WORKER_CONCURRENCY
+    visibility_timeout: int = defaults.CELERY_VISIBILITY_TIMEOUT
+    #: Celery node name; None: ``celery.<pid>@<hostname>``.
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class KafkaWorkerSettings(WorkerCommon):
+    kafka: KafkaSettings | None = None
+    #: Record results in this Redis; None: only count them.
+    redis_url: str | None = None
+    max_messages: int | None = None
+
+
+@dataclass(frozen=True)
+class RQWorkerSettings(WorkerCommon):
+    redis_url: str = defaults.REDIS_URL
+    burst: bool = False
+    max_jobs: int | None = None
+    max_idle_time: int | None = None
+    maintenance_interval: int = defaults.RQ_MAINTENANCE_INTERVAL
+    job_monitoring_interval: int = defaults.RQ_JOB_MONITORING_INTERVAL
+
+
+@dataclass(frozen=True)
+class WorkQueueJobSettings(WorkerCommon):
+    redis_url: str = defaults.REDIS_URL
+    lease_seconds: float = defaults.WORKQUEUE_LEASE_SECONDS
+    max_attempts: int = defaults.WORKQUEUE_MAX_ATTEMPTS
+    max_items: int | None = None
+    idle_timeout: float = defaults.WORKQUEUE_IDLE_TIMEOUT
+    grace_period: float = defaults.WORKQUEUE_GRACE_PERIOD
+    fail_pattern: str | None = None
