@@ -1,8 +1,10 @@
-"""The end-to-end test's decision logic, with no cluster: formulas, checks, timelines, driver.
+"""The end-to-end test's decision logic, with no cluster: expectations, checks, timelines, driver.
 
-The formulas are checked against hand-computed KEDA v2.20.2 cases; the checks against
+The expectations are checked against hand-computed KEDA v2.20.2 cases, computed through the
+shared model (kedasuite.keda.scaling, as status computes them); the checks against
 hand-made timelines, passing and failing; the driver against a fake cluster that behaves
-like KEDA (or refuses to) in fast-forward.
+like KEDA (or refuses to) in fast-forward; the probe against the real HTTP pump and a
+stand-in for the Kubernetes API.
 """
 
 from __future__ import annotations
@@ -12,47 +14,103 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from click.testing import Result as CliResult
 
-from kedasuite.tools import e2e
-from kedasuite.tools.e2e import (
+from kedasuite.cli import main as cli_main
+from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
+from kedasuite.keda.scaling import kafka_capped_metric
+from kedasuite.tools.e2e import driver, plan, probe
+from kedasuite.tools.e2e import verdicts as judge
+from kedasuite.tools.e2e.command import parse_workloads
+from kedasuite.tools.e2e.plan import (
     DEFAULT_SPECS,
-    Mark,
+    SCALED_JOB,
+    SCALED_OBJECT,
     Plan,
-    Sample,
     Settings,
     Spec,
+    expected_count,
+    make_plan,
+)
+from kedasuite.tools.e2e.verdicts import (
     Timeline,
-    TimelineWriter,
     check_at_most,
     check_no_failed_jobs,
     check_reaches,
     check_returns_to_zero,
     check_stays_at,
     evaluate,
-    expected_jobs_accurate,
-    expected_replicas_scaledobject,
     find_drained_at,
-    kafka_capped_metric,
-    make_plan,
 )
-from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
+from kedasuite.tools.timeline.records import COLUMNS, CsvWriter, Mark
+from kedasuite.tools.timeline.records import Row as Reading
+from kedasuite.tools.timeline.sources import count_jobs
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+WORKLOADS = ["celery", "kafka", "rq", "workqueue"]
 
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
+def Sample(time: datetime, workload: str, backlog: int | None, replicas: int | None,
+           in_flight: int | None = None, failed: int | None = None) -> Reading:
+    """A reading as the e2e driver records it: the timeline's row, ``actual`` = replicas running."""
+    unit = "jobs" if workload == "workqueue" else "replicas"
+    return Reading(time, workload, backlog, in_flight, None, None, unit, None, replicas, failed)
+
+
+def e2e_cli(*args: str) -> CliResult:
+    """``kedasuite e2e ARGS`` in this process (stdout and stderr apart)."""
+    return CliRunner().invoke(cli_main, ["e2e", *args])
+
+
 # --------------------------------------------------------------------------------------------
-# Formulas
+# Expectations, through scaling.decide
 # --------------------------------------------------------------------------------------------
+
+
+def so_spec(target: int, min_replicas: int = 0, max_replicas: int = 100, partitions: int | None = None,
+            activation: int | None = None) -> Spec:
+    """A ScaledObject with one trigger: kafka when ``partitions`` is given, else a redis list."""
+    if partitions is not None:
+        trigger = {"type": "kafka", "metadata": {"topic": "test-topic", "lagThreshold": str(target),
+                                                  "activationLagThreshold": str(activation or 0)}}
+    else:
+        trigger = {"type": "redis", "metadata": {"listName": "celery", "listLength": str(target),
+                                                  "activationListLength": str(activation or 0)}}
+    obj = {"kind": SCALED_OBJECT, "metadata": {"name": "so"},
+           "spec": {"minReplicaCount": min_replicas, "maxReplicaCount": max_replicas, "triggers": [trigger]}}
+    return plan.spec_from_object("kafka" if partitions is not None else "celery", obj, partitions)
+
+
+def job_spec(target: int, max_replicas: int, min_replicas: int = 0, activation: int = 0,
+             strategy: str = "accurate") -> Spec:
+    obj = {"kind": SCALED_JOB, "metadata": {"name": "workqueue"},
+           "spec": {"minReplicaCount": min_replicas, "maxReplicaCount": max_replicas,
+                    "scalingStrategy": {"strategy": strategy},
+                    "triggers": [{"type": "redis", "metadata": {"listName": "job", "listLength": str(target),
+                                                                "activationListLength": str(activation)}}]}}
+    return plan.spec_from_object("workqueue", obj)
+
+
+def expected_replicas_scaledobject(metric: int, target: int, min_replicas: int = 0, max_replicas: int = 100,
+                                   partitions: int | None = None, activation: int | None = None) -> int:
+    return expected_count(so_spec(target, min_replicas, max_replicas, partitions, activation), metric)
+
+
+def expected_jobs_accurate(queue_len: int, target: int, max_replicas: int, running: int = 0, pending: int = 0,
+                           min_replicas: int = 0, activation: int = 0) -> int:
+    return expected_count(job_spec(target, max_replicas, min_replicas, activation), queue_len, running, pending)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +128,7 @@ def at(seconds: float) -> datetime:
 )
 def test_kafka_cap_uses_integer_division(lag: int, threshold: int, partitions: int, metric: int) -> None:
     assert kafka_capped_metric(lag, threshold, partitions) == metric
+    assert plan.load_metric(so_spec(threshold, partitions=partitions), lag) == metric
 
 
 def test_kafka_cap_agrees_with_the_lag_module() -> None:
@@ -116,6 +175,13 @@ def test_a_zero_target_is_refused() -> None:
         expected_replicas_scaledobject(10, 0)
     with pytest.raises(ValueError):
         expected_jobs_accurate(10, 0, 10)
+    # and the shared function refuses it too, whoever calls it
+    from kedasuite.keda.scaling import hpa_proposal, scaled_job_new_jobs
+
+    with pytest.raises(ValueError):
+        hpa_proposal(10, 0)
+    with pytest.raises(ValueError):
+        scaled_job_new_jobs(10, 0, 10)
 
 
 @pytest.mark.parametrize(
@@ -168,13 +234,14 @@ def test_accurate_strategy_never_runs_more_than_max_jobs() -> None:
 )
 def test_hpa_scale_up_steps(start: int, goal: int, steps: int) -> None:
     """Default HPA behavior: +100 % or +4 pods per sync, whichever is more."""
-    assert e2e.hpa_scale_up_steps(start, goal) == steps
+    assert plan.hpa_scale_up_steps(start, goal) == steps
 
 
 @pytest.mark.parametrize(("activation", "load"), [(0, 0), (1, 1), (2, 2), (5, 3), (10, 5)])
 def test_below_activation_load_never_exceeds_the_threshold(activation: int, load: int) -> None:
-    assert e2e.below_activation_load(activation) == load
+    assert plan.below_activation_load(activation) == load
     assert load <= activation
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,15 +268,35 @@ CELERY_SO = {
 }
 
 
+def numbers(spec: Spec) -> tuple[object, ...]:
+    """What a plan is computed from (the parsed objects also keep every trigger's metadata)."""
+    return (spec.workload, spec.kind, spec.resource, spec.deployment, spec.target, spec.activation,
+            spec.min_replicas, spec.max_replicas, spec.polling_interval, spec.cooldown_period, spec.partitions,
+            spec.scaler.strategy)
+
+
 def test_spec_from_a_live_scaledobject() -> None:
-    assert e2e.spec_from_object("celery", CELERY_SO) == DEFAULT_SPECS["celery"]
+    spec = plan.spec_from_object("celery", CELERY_SO)
+    assert numbers(spec) == numbers(DEFAULT_SPECS["celery"])
+    assert numbers(spec) == ("celery", "ScaledObject", "celery-worker", "celery-worker", 10, 5, 0, 10, 15, 200,
+                             None, "default")
+    assert spec.trigger.source == "celery"
+
+
+def test_default_specs_are_the_bundled_render_read_as_status_reads_it() -> None:
+    """DEFAULT_SPECS is no table of its own: the same parser over the same file as status."""
+    from kedasuite.keda.status import BUNDLED, load_scalers, workload_of
+
+    scalers, _source = load_scalers(manifests=str(Path(plan.__file__).parents[2] / "keda" / BUNDLED))
+    assert {w: s for s in scalers if (w := workload_of(s))} == {w: s.scaler for w, s in DEFAULT_SPECS.items()}
+    assert list(DEFAULT_SPECS) == WORKLOADS
 
 
 def test_spec_uses_keda_defaults_for_missing_fields() -> None:
     obj = {"kind": "ScaledObject", "metadata": {"name": "rq-worker"},
            "spec": {"scaleTargetRef": {"name": "rq"}, "triggers": [{"type": "redis",
                                                                     "metadata": {"listName": "rq:queue:default"}}]}}
-    spec = e2e.spec_from_object("rq", obj)
+    spec = plan.spec_from_object("rq", obj)
     assert (spec.target, spec.activation, spec.min_replicas, spec.max_replicas) == (5, 0, 0, 100)
     assert (spec.polling_interval, spec.cooldown_period, spec.deployment) == (30, 300, "rq")
 
@@ -220,20 +307,20 @@ def test_spec_from_kafka_and_scaledjob() -> None:
                       "maxReplicaCount": 5,
                       "triggers": [{"type": "kafka", "metadata": {"topic": "test-topic", "lagThreshold": "5",
                                                                   "activationLagThreshold": "2"}}]}}
-    assert e2e.spec_from_object("kafka", kafka) == DEFAULT_SPECS["kafka"]
-    assert e2e.spec_from_object("kafka", kafka, partitions=3).partitions == 3
+    assert numbers(plan.spec_from_object("kafka", kafka)) == numbers(DEFAULT_SPECS["kafka"])
+    assert plan.spec_from_object("kafka", kafka, partitions=3).partitions == 3
     job = {"kind": "ScaledJob", "metadata": {"name": "workqueue"},
            "spec": {"pollingInterval": 10, "maxReplicaCount": 10, "scalingStrategy": {"strategy": "accurate"},
                     "triggers": [{"type": "redis", "metadata": {"listName": "job", "listLength": "5",
                                                                 "activationListLength": "2"}}]}}
-    assert e2e.spec_from_object("workqueue", job) == DEFAULT_SPECS["workqueue"]
+    assert numbers(plan.spec_from_object("workqueue", job)) == numbers(DEFAULT_SPECS["workqueue"])
 
 
 def test_spec_without_the_backlog_trigger_is_an_error() -> None:
     obj = {"kind": "ScaledObject", "metadata": {"name": "celery-worker"},
            "spec": {"triggers": [{"type": "redis", "metadata": {"listName": "celery-typo"}}]}}
     with pytest.raises(ValueError, match="no trigger on 'celery'"):
-        e2e.spec_from_object("celery", obj)
+        plan.spec_from_object("celery", obj)
 
 
 def test_default_plans() -> None:
@@ -249,48 +336,49 @@ def test_default_plans() -> None:
     assert (jobs.below, jobs.expected, jobs.at_least, jobs.at_most) == (2, 10, 1, 10)
     assert jobs.scale_out_deadline_s == 10 + 60
     # windows that must stay at 0 last at least two polls
-    slow = replace(DEFAULT_SPECS["rq"], polling_interval=40)
+    slow = DEFAULT_SPECS["rq"].with_timing(polling_interval=40)
     assert make_plan(slow, Settings(idle_s=30, hold_s=30)).idle_s == 80
     assert make_plan(DEFAULT_SPECS["rq"], Settings(burst=7)).burst == 7
 
 
 def test_plan_survives_json() -> None:
-    plan = make_plan(DEFAULT_SPECS["kafka"])
-    assert Plan.from_json(plan.to_json()) == plan
+    kafka = make_plan(DEFAULT_SPECS["kafka"])
+    assert Plan.from_json(kafka.to_json()) == kafka
 
 
 # --------------------------------------------------------------------------------------------
-# The timeline file
+# The timeline file: the format kedasuite timeline writes, with the driver's marks
 # --------------------------------------------------------------------------------------------
 
 
 def test_timeline_round_trip() -> None:
     buf = io.StringIO()
-    writer = TimelineWriter(buf)
-    plan = make_plan(DEFAULT_SPECS["celery"])
-    writer.write(Mark(at(0), "celery", "plan", plan.to_json()))
-    writer.write(Sample(at(1.25), "celery", 3, 0, 1, None))
-    writer.write(Sample(at(2), "kafka", None, None))
-    writer.write(Mark(at(3), "celery", "error", 'pump celery: got "nothing", really'))
+    writer = CsvWriter(buf)
+    celery = make_plan(DEFAULT_SPECS["celery"])
+    writer.write([Mark(at(0), "celery", "plan", celery.to_json())])
+    writer.write([Sample(at(1.25), "celery", 3, 0, 1, None), Sample(at(2), "kafka", None, None)])
+    writer.write([Mark(at(3), "celery", "error", 'pump celery: got "nothing", really')])
     header = buf.getvalue().splitlines()[0]
-    assert header == "time,workload,backlog,in_flight,replicas,failed,mark,value"
+    assert header == ",".join(COLUMNS) == ("time,workload,backlog,in_flight,processed,predicted,unit,active,actual,"
+                                           "failed,mark,value")
     # microseconds: a mark and the reading right after it must not share a timestamp
-    assert buf.getvalue().splitlines()[2].startswith("2026-01-01T12:00:01.250000+00:00,celery,3,1,0,,,")
-    timeline = e2e.parse_timeline(io.StringIO(buf.getvalue()))
+    assert buf.getvalue().splitlines()[2] == "2026-01-01T12:00:01.250000+00:00,celery,3,1,,,replicas,,0,,,"
+    timeline = judge.parse_timeline(io.StringIO(buf.getvalue()))
     assert timeline.samples == [Sample(at(1.25), "celery", 3, 0, 1, None), Sample(at(2), "kafka", None, None)]
-    assert Plan.from_json(timeline.mark("celery", "plan").value) == plan  # type: ignore[union-attr]
+    assert Plan.from_json(timeline.mark("celery", "plan").value) == celery  # type: ignore[union-attr]
     assert timeline.mark("celery", "error").value == 'pump celery: got "nothing", really'  # type: ignore[union-attr]
     assert timeline.workloads() == ["celery"]
+
 
 
 # --------------------------------------------------------------------------------------------
 # The checks, on hand-made readings
 # --------------------------------------------------------------------------------------------
 
-Row = tuple[float, int | None, int | None] | tuple[float, int | None, int | None, int | None]
+Rows = tuple[float, int | None, int | None] | tuple[float, int | None, int | None, int | None]
 
 
-def samples(rows: Sequence[Row], workload: str = "celery") -> list[Sample]:
+def samples(rows: Sequence[Rows], workload: str = "celery") -> list[Reading]:
     """(seconds, replicas, backlog[, in_flight]) rows."""
     out = []
     for row in rows:
@@ -302,7 +390,7 @@ def samples(rows: Sequence[Row], workload: str = "celery") -> list[Sample]:
 
 def test_stays_at_zero() -> None:
     s = samples([(0, 0, 0), (5, 0, 3), (10, 0, 3), (15, 1, 3), (20, None, None)])
-    assert check_stays_at(s, "celery", at(0), at(10), 0) == e2e.Verdict(True, "0 in all 3 readings, backlog 0/3")
+    assert check_stays_at(s, "celery", at(0), at(10), 0) == judge.Verdict(True, "0 in all 3 readings, backlog 0/3")
     failed = check_stays_at(s, "celery", at(0), at(15), 0)
     assert (failed.passed, failed.observed) == (False, "1 at +15 s")
     # readings of other workloads and failed readings do not count; none at all fails
@@ -315,7 +403,7 @@ def test_stays_at_zero() -> None:
 def test_reaches_expected_replicas_in_time() -> None:
     s = samples([(0, 0, 203), (10, 1, 200), (25, 5, 180), (40, 10, 150), (60, 10, 100)])
     verdict = check_reaches(s, "celery", at(0), at(120), at_least=10, at_most=10)
-    assert verdict == e2e.Verdict(True, "10 at +40 s")
+    assert verdict == judge.Verdict(True, "10 at +40 s")
 
 
 def test_a_timeline_that_never_scales_fails() -> None:
@@ -335,9 +423,9 @@ def test_a_timeline_that_scales_too_late_or_too_little_fails() -> None:
 def test_a_timeline_that_scales_above_max_fails() -> None:
     s = samples([(0, 0, 203), (10, 1, 200), (25, 5, 180), (40, 11, 150), (55, 10, 140)])
     verdict = check_reaches(s, "celery", at(0), at(120), at_least=10, at_most=10)
-    assert verdict == e2e.Verdict(False, "11 at +40 s: above 10")
-    assert check_at_most(s, "celery", at(0), None, 10) == e2e.Verdict(False, "peak 11 at +40 s")
-    assert check_at_most(s, "celery", at(0), at(39), 10) == e2e.Verdict(True, "peak 5")
+    assert verdict == judge.Verdict(False, "11 at +40 s: above 10")
+    assert check_at_most(s, "celery", at(0), None, 10) == judge.Verdict(False, "peak 11 at +40 s")
+    assert check_at_most(s, "celery", at(0), at(39), 10) == judge.Verdict(True, "peak 5")
 
 
 def test_drained_at_is_where_the_backlog_stays_empty() -> None:
@@ -354,28 +442,28 @@ def test_drained_at_is_where_the_backlog_stays_empty() -> None:
 def test_returns_to_zero() -> None:
     drained = at(100)
     good = samples([(100, 10, 0), (200, 10, 0), (290, 0, 0), (300, 0, 0)])
-    assert check_returns_to_zero(good, "celery", drained, 275) == e2e.Verdict(True, "0 at +190 s")
+    assert check_returns_to_zero(good, "celery", drained, 275) == judge.Verdict(True, "0 at +190 s")
 
 
 def test_a_timeline_that_never_returns_to_zero_fails() -> None:
     drained = at(100)
     stuck = samples([(100, 10, 0), (200, 10, 0), (400, 1, 0)])
-    assert check_returns_to_zero(stuck, "celery", drained, 275) == e2e.Verdict(False, "still 1 at +300 s")
+    assert check_returns_to_zero(stuck, "celery", drained, 275) == judge.Verdict(False, "still 1 at +300 s")
     late = samples([(100, 10, 0), (400, 0, 0)])
-    assert check_returns_to_zero(late, "celery", drained, 275) == e2e.Verdict(False, "0 only at +300 s")
+    assert check_returns_to_zero(late, "celery", drained, 275) == judge.Verdict(False, "0 only at +300 s")
     bounce = samples([(100, 10, 0), (300, 0, 0), (310, 1, 0)])
     assert not check_returns_to_zero(bounce, "celery", drained, 275).passed
     assert not check_returns_to_zero([], "celery", drained, 275).passed
 
 
 def test_failed_jobs_count_from_the_burst_on() -> None:
-    def jobs(rows: Sequence[tuple[float, int, int]]) -> list[Sample]:
+    def jobs(rows: Sequence[tuple[float, int, int]]) -> list[Reading]:
         return [Sample(at(t), "workqueue", 0, running, 0, failed) for t, running, failed in rows]
 
     # two failed Jobs left by an earlier run are not this run's failures
     assert check_no_failed_jobs(jobs([(0, 0, 2), (10, 10, 2), (60, 0, 2)]), "workqueue", at(5)).passed
     verdict = check_no_failed_jobs(jobs([(0, 0, 2), (10, 10, 2), (60, 0, 3)]), "workqueue", at(5))
-    assert verdict == e2e.Verdict(False, "1 failed by +55 s")
+    assert verdict == judge.Verdict(False, "1 failed by +55 s")
     assert not check_no_failed_jobs([], "workqueue", at(5)).passed
 
 
@@ -389,7 +477,7 @@ def scenario(workload: str, replicas: Callable[[float], int], backlog: Callable[
              failed: Callable[[float], int] = lambda t: 0, end: float = 600.0) -> Timeline:
     """A run with the default plan: settle at 5, idle 10-40, below 45-75, burst at 80."""
     plan = make_plan(DEFAULT_SPECS[workload])
-    is_job = plan.spec.kind == e2e.SCALED_JOB
+    is_job = plan.spec.kind == SCALED_JOB
     marks = [Mark(at(0), workload, "plan", plan.to_json()), Mark(at(5), workload, "settled"),
              Mark(at(10), workload, "idle-start"), Mark(at(40), workload, "idle-end"),
              Mark(at(45), workload, "below-activation", str(plan.below)),
@@ -431,7 +519,7 @@ def test_a_good_scaledobject_run_passes_every_phase() -> None:
     results = evaluate(scenario("celery", celery_replicas, celery_backlog, processed=203))
     assert [r.phase for r in results] == ["settle", "idle", "below activation", "scale-out", "ceiling", "drain",
                                           "scale-in", "processed"]
-    assert all(r.passed for r in results), e2e.render_table(results)
+    assert all(r.passed for r in results), judge.render_table(results)
     by_phase = {r.phase: r for r in results}
     assert by_phase["scale-out"].expected == "10 replicas within 120 s"
     assert by_phase["scale-out"].observed == "10 at +45 s"
@@ -483,7 +571,7 @@ def test_kafka_is_judged_by_lag() -> None:
         return 0 if t < 95 else 1 if t < 110 else 5 if t < 300 + 60 + 15 else 0
 
     results = evaluate(scenario("kafka", replicas, lag, processed=0))
-    assert all(r.passed for r in results), e2e.render_table(results)
+    assert all(r.passed for r in results), judge.render_table(results)
     processed = next(r for r in results if r.phase == "processed")
     assert (processed.expected, processed.observed) == ("all 102 records (lag 0)", "lag 0 (0 results in Redis)")
     # scaling to 6 consumers for 5 partitions (and maxReplicaCount 5) fails the ceiling
@@ -502,7 +590,7 @@ def test_scaledjob_run() -> None:
 
     results = evaluate(scenario("workqueue", jobs, queue, processed=102, in_flight=processing))
     assert [r.phase for r in results][-3:] == ["scale-in", "jobs", "processed"]
-    assert all(r.passed for r in results), e2e.render_table(results)
+    assert all(r.passed for r in results), judge.render_table(results)
     scale_out = next(r for r in results if r.phase == "scale-out")
     assert scale_out.expected == "1..10 Jobs within 70 s (first poll: 10)"
 
@@ -515,71 +603,151 @@ def test_scaledjob_run() -> None:
 
 
 def test_render_table() -> None:
-    results = [e2e.Result("celery", "idle", "0 replicas for 30 s", "0 in all 6 readings", True),
-               e2e.Result("celery", "scale-out", "10 replicas within 120 s", "peak 5 by +120 s", False)]
-    table = e2e.render_table(results)
+    results = [judge.Result("celery", "idle", "0 replicas for 30 s", "0 in all 6 readings", True),
+               judge.Result("celery", "scale-out", "10 replicas within 120 s", "peak 5 by +120 s", False)]
+    table = judge.render_table(results)
     lines = table.splitlines()
     assert lines[0].split() == ["workload", "phase", "expected", "observed", "verdict"]
     assert lines[1].endswith("PASS") and lines[2].endswith("FAIL")
     assert lines[0].index("expected") == lines[1].index("0 replicas")  # columns line up
     assert lines[-1] == "1 of 2 checks passed; 1 FAILED"
-    assert e2e.render_table([]).splitlines()[-1] == "no checks ran"
+    assert judge.render_table([]).splitlines()[-1] == "no checks ran"
+
+
 
 
 # --------------------------------------------------------------------------------------------
-# Parsing what kubectl returns
+# The probe: the pump's JSON API and the Kubernetes API, no command output parsed
 # --------------------------------------------------------------------------------------------
 
 
-def test_parse_redis_replies() -> None:
-    assert e2e.parse_redis_replies("3\n0\n12\n1\n", 4) == [3, 0, 12, 1]
-    assert e2e.parse_redis_replies("(integer) 3\n(integer) 0\n", 2) == [3, 0]
-    wrongtype = "WRONGTYPE Operation against a key holding the wrong kind of value"
-    assert e2e.parse_redis_replies(f"{wrongtype}\n5\n", 2) == [None, 5]
-    assert e2e.parse_redis_replies("7\n", 2) == [7, None]
-    assert e2e.redis_commands("celery") == ["LLEN celery", "HLEN unacked"]
-    assert e2e.redis_commands("rq") == ["LLEN rq:queue:default", "ZCARD rq:wip:default"]
-    assert e2e.redis_commands("workqueue") == ["LLEN job", "LLEN job:processing"]
+def test_the_keys_sampled_are_the_workload_tables() -> None:
+    """What the probe reads is what status reads: each workload's backlog and in-flight keys
+    come from kedasuite.core.workloads (the redis-cli commands the old probe sent)."""
+    from kedasuite.core.workloads import workload
+
+    assert [(workload(w).backlog, workload(w).in_flight) for w in ("celery", "rq", "workqueue")] == [
+        ("celery", "unacked"), ("rq:queue:default", "rq:wip:default"), ("job", "job:processing")]
 
 
-def test_parse_kafka_lag_output() -> None:
-    out = ("topic test-topic, group test-consumer-group\npartition  high-watermark  committed  lag\n"
-           "        0              21         15    6\n"
-           "total lag 43; KEDA metric 25 (lagThreshold 5, offsetResetPolicy earliest, 5 partitions); active\n")
-    assert e2e.parse_kafka_lag(out) == e2e.KafkaLagLine(43, 25, 5, True)
-    quiet = "total lag 2; KEDA metric 2 (lagThreshold 5, offsetResetPolicy earliest, 5 partitions); not active"
-    assert e2e.parse_kafka_lag(quiet) == e2e.KafkaLagLine(2, 2, 5, False)
-    assert e2e.parse_kafka_lag("Error: topic not found") is None
+def test_replicas_and_jobs_from_the_kubernetes_api() -> None:
+    from kedasuite.tools.timeline.sources import Cluster
+
+    cluster = Cluster.__new__(Cluster)
+    cluster.namespace, cluster._targets = "kedasuite", {}
+    deployments = {"celery-worker": 4, "rq-worker": None}
+    cluster.apps = SimpleNamespace(read_namespaced_deployment=lambda name, ns, **kw: SimpleNamespace(
+        status=SimpleNamespace(replicas=deployments[name])))
+    cluster.custom = SimpleNamespace(get_namespaced_custom_object=lambda group, version, ns, plural, name, **kw: {
+        "kind": "ScaledObject", "spec": {"scaleTargetRef": {"name": name}}})
+    assert cluster.replicas("celery-worker") == 4
+    assert cluster.replicas("rq-worker") == 0  # .status.replicas absent: 0
+
+    def job(name: str, *conditions: tuple[str, str]) -> SimpleNamespace:
+        return SimpleNamespace(metadata=SimpleNamespace(name=name), status=SimpleNamespace(
+            conditions=[SimpleNamespace(type=t, status=s) for t, s in conditions]))
+
+    jobs = [job("a"), job("b", ("Complete", "True")), job("c", ("Failed", "True")), job("d", ("Complete", "False")),
+            job("e", ("FailureTarget", "True")), job("f", ("SuccessCriteriaMet", "True"), ("Complete", "True"))]
+    assert count_jobs(jobs) == (["a", "d", "e"], 1)
+    assert count_jobs([]) == ([], 0)
 
 
-def test_replicas_and_jobs_from_kubectl_json() -> None:
-    deployments = {"items": [{"metadata": {"name": "celery-worker"}, "status": {"replicas": 4}},
-                             {"metadata": {"name": "rq-worker"}, "status": {}}]}
-    assert e2e.deployment_replicas(deployments, "celery-worker") == 4
-    assert e2e.deployment_replicas(deployments, "rq-worker") == 0  # .status.replicas absent: 0
-    assert e2e.deployment_replicas(deployments, "kafka-consumer") is None
+class FakeKube:
+    """Stands in for timeline's Cluster: records what it is asked, answers like the API."""
 
-    def job(*conditions: tuple[str, str]) -> dict[str, object]:
-        return {"status": {"conditions": [{"type": t, "status": s} for t, s in conditions]}}
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
 
-    jobs = {"items": [job(), job(("Complete", "True")), job(("Failed", "True")), job(("Complete", "False")),
-                      job(("FailureTarget", "True")), job(("SuccessCriteriaMet", "True"), ("Complete", "True"))]}
-    assert e2e.job_counts(jobs) == (3, 1)
-    assert e2e.job_counts({"items": []}) == (0, 0)
+    def keda_object(self, kind: str, name: str) -> dict[str, Any]:
+        self.calls.append(("keda_object", kind, name))
+        return CELERY_SO
+
+    def read_counts(self, objects: Any) -> tuple[dict[str, int | None], dict[str, int | None], tuple[int, int],
+                                                 list[str]]:
+        objects = list(objects)
+        self.calls.append(("read_counts", *objects))
+        actual = {w: (1 if kind == SCALED_JOB else 3) for w, kind, _name in objects}
+        failed = {w: (1 if kind == SCALED_JOB else None) for w, kind, _name in objects}
+        return actual, failed, (1, 0), []
 
 
-def test_parse_pump_output() -> None:
-    line = "celery: sent 200, failed 0 in 0.05 s (4,000 msgs/s); ids e2e-1..e2e-200"
-    assert e2e.parse_pump_output(line) == (200, 0)
-    assert e2e.parse_pump_output("Error: redis unreachable") is None
+@pytest.fixture
+def pump_url(redis_url: str) -> Iterator[str]:
+    """The real HTTP pump (kedasuite serve's app) on a loopback port, serving three workloads."""
+    from kedasuite.producers.http_pump import PumpSettings, create_app
+    from kedasuite.producers.workloads import BrokerConfig
+    from werkzeug.serving import make_server
+
+    settings = PumpSettings(brokers=BrokerConfig(redis_url=redis_url), workloads=["celery", "rq", "workqueue"])
+    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.mark.integration
+def test_probe_reads_status_and_the_cluster(pump_url: str, redis_client: Any) -> None:
+    """Backlog and in-flight from the pump's /status (7 and 2 for celery; the work queue's
+    processing list; results so far), replicas and Jobs from the Kubernetes API."""
+    redis_client.rpush("celery", *[f"t{i}" for i in range(7)])
+    redis_client.hset("unacked", mapping={"a": "1", "b": "2"})
+    redis_client.set("processed:rq", 2)
+    kube = FakeKube()
+    p = probe.ClusterProbe(probe.PumpApi(pump_url), kube, log=lambda m: None)
+    before = datetime.now(UTC)
+    got = {s.workload: s for s in p.sample(["celery", "workqueue"], DEFAULT_SPECS)}
+    assert (got["celery"].backlog, got["celery"].in_flight, got["celery"].actual) == (7, 2, 3)
+    assert (got["celery"].predicted, got["celery"].active, got["celery"].unit) == (1, True, "replicas")
+    assert (got["workqueue"].backlog, got["workqueue"].in_flight, got["workqueue"].actual,
+            got["workqueue"].failed, got["workqueue"].unit) == (0, 0, 1, 1, "jobs")
+    assert before <= got["celery"].time <= datetime.now(UTC)  # stamped when the round started
+    assert kube.calls == [("read_counts", ("celery", "ScaledObject", "celery-worker"),
+                           ("workqueue", "ScaledJob", "workqueue"))]
+    assert p.spec("celery").resource == "celery-worker"
+    assert kube.calls[-1] == ("keda_object", "ScaledObject", "celery-worker")
+    assert p.processed("rq") == 2
+    p.pump("rq", 3)
+    assert redis_client.llen("rq:queue:default") == 3
+
+
+@pytest.mark.integration
+def test_probe_reports_what_the_pump_refuses(pump_url: str) -> None:
+    p = probe.ClusterProbe(probe.PumpApi(pump_url), FakeKube(), log=lambda m: None)
+    with pytest.raises(probe.ProbeError, match=r"^POST /pump: HTTP 400: workload 'kafka' is not configured"):
+        p.pump("kafka", 3)
+
+
+def test_probe_reads_the_kafka_lag_from_status() -> None:
+    """kafka's backlog is the group's total lag as status reports it (uncapped); unknown
+    (no topic yet) is an empty cell, not an error."""
+    class Api:
+        def read_status(self) -> dict[str, Any]:
+            return {"time": "2026-01-01T12:00:00+00:00", "workloads": [
+                {"workload": "kafka", "backlog": 12, "in_flight": None, "processed": 0, "replicas": 3,
+                 "unit": "replicas", "active": True}]}
+
+    p = probe.ClusterProbe(Api(), FakeKube(), log=lambda m: None)  # type: ignore[arg-type]
+    [row] = p.sample(["kafka"], DEFAULT_SPECS)
+    assert (row.backlog, row.predicted, row.actual, row.in_flight) == (12, 3, 3, None)
+
+
+def test_a_pump_that_loses_records_is_an_error() -> None:
+    run = {"id": "r1", "done": True, "sent": 4, "failed": 1,
+           "workloads": {"rq": {"sent": 4, "failed": 1, "error": None}}}
+    with pytest.raises(probe.ProbeError, match="expected 'sent 5, failed 0', got 'sent 4, failed 1'"):
+        probe.check_pumped("rq", 5, run)
+    probe.check_pumped("rq", 4, {**run, "workloads": {"rq": {"sent": 4, "failed": 0}}})
 
 
 def test_parse_workloads() -> None:
-    assert e2e.parse_workloads([]) == ["celery", "kafka", "rq", "workqueue"]
-    assert e2e.parse_workloads(["workqueue", "celery"]) == ["celery", "workqueue"]
-    assert e2e.parse_workloads(["rq,kafka"]) == ["kafka", "rq"]
+    assert parse_workloads([]) == ["celery", "kafka", "rq", "workqueue"]
+    assert parse_workloads(["workqueue", "celery"]) == ["celery", "workqueue"]
+    assert parse_workloads(["rq,kafka"]) == ["kafka", "rq"]
     with pytest.raises(ValueError, match="unknown workload"):
-        e2e.parse_workloads(["sidekiq"])
+        parse_workloads(["sidekiq"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -598,7 +766,7 @@ class FakeCluster:
         self.backlog = {w: 0 for w in specs}
         self.replicas = {w: start_replicas for w in specs}
         self.idle_since: dict[str, float] = {w: time.monotonic() for w in specs}
-        self.pumped: dict[str, int] = {}
+        self.done = {w: 0 for w in specs}
         self.lock = threading.Lock()
 
     def spec(self, workload: str) -> Spec:
@@ -606,67 +774,64 @@ class FakeCluster:
 
     def _step(self, w: str) -> None:
         spec, now = self.specs[w], time.monotonic()
-        self.backlog[w] = max(0, self.backlog[w] - 4 * self.replicas[w])
+        taken = min(self.backlog[w], 4 * self.replicas[w])
+        self.backlog[w] -= taken
+        self.done[w] += taken
         active = self.backlog[w] > spec.activation and not self.stuck
         if active:
             self.idle_since[w] = now
-            if spec.kind == e2e.SCALED_JOB:
-                self.replicas[w] += expected_jobs_accurate(self.backlog[w], spec.target, spec.max_replicas,
-                                                           self.replicas[w])
+            if spec.kind == SCALED_JOB:
+                self.replicas[w] += expected_count(spec, self.backlog[w], self.replicas[w])
             else:
-                self.replicas[w] = expected_replicas_scaledobject(self.backlog[w], spec.target, spec.min_replicas,
-                                                                  spec.max_replicas, spec.partitions) \
-                    if self.replicas[w] else 1
+                self.replicas[w] = expected_count(spec, self.backlog[w]) if self.replicas[w] else 1
         elif self.backlog[w] == 0 and now - self.idle_since[w] >= spec.cooldown_period:
             self.replicas[w] = 0
 
-    def sample(self, workloads: Sequence[str], specs: Mapping[str, Spec]) -> list[Sample]:
+    def sample(self, workloads: Sequence[str], specs: Mapping[str, Spec]) -> list[Reading]:
         with self.lock:
             out = []
             for w in workloads:
                 self._step(w)
-                is_job = specs[w].kind == e2e.SCALED_JOB
+                is_job = specs[w].kind == SCALED_JOB
                 out.append(Sample(datetime.now(UTC), w, self.backlog[w], self.replicas[w],
                                   None if w == "kafka" else 0, 0 if is_job else None))
             return out
 
-    def pump(self, workload: str, count: int, id_prefix: str) -> None:
+    def pump(self, workload: str, count: int) -> None:
         with self.lock:
             self.backlog[workload] += count
-            self.pumped[id_prefix] = count
 
-    def processed(self, workload: str, id_prefixes: Sequence[str]) -> int | None:
+    def processed(self, workload: str) -> int | None:
         with self.lock:
-            return sum(self.pumped[p] for p in id_prefixes) - self.backlog[workload]
+            return self.done[workload]
 
 
 FAST = Settings(idle_s=0.15, hold_s=0.15, interval_s=0.02, margin_s=0.5, drain_timeout_s=1.5, hpa_sync_s=0.05)
 
 
 def fast_specs() -> dict[str, Spec]:
-    return {w: replace(s, polling_interval=0.05, cooldown_period=0.2 if s.kind == e2e.SCALED_OBJECT else 0.0)
+    return {w: s.with_timing(polling_interval=0.05, cooldown_period=0.2 if s.kind == SCALED_OBJECT else 0.0)
             for w, s in DEFAULT_SPECS.items()}
 
 
-def drive(cluster: FakeCluster, workloads: Sequence[str], path: Path, parallel: bool) -> list[e2e.Result]:
+def drive(cluster: FakeCluster, workloads: Sequence[str], path: Path, parallel: bool) -> list[judge.Result]:
     plans = {w: make_plan(cluster.specs[w], FAST) for w in workloads}
     with open(path, "w", newline="") as f:
-        e2e.Driver(cluster, plans, TimelineWriter(f), FAST, log=lambda m: None).run(workloads, parallel=parallel)
-    return evaluate(e2e.read_timeline(path))
+        driver.Driver(cluster, plans, CsvWriter(f), FAST, log=lambda m: None).run(workloads, parallel=parallel)
+    return evaluate(judge.read_timeline(path))
 
 
 def test_driver_against_a_cluster_that_behaves(tmp_path: Path) -> None:
-    results = drive(FakeCluster(fast_specs(), start_replicas=1), list(e2e.WORKLOADS), tmp_path / "t.csv",
-                    parallel=True)
-    assert all(r.passed for r in results), e2e.render_table(results)
-    assert {r.workload for r in results} == set(e2e.WORKLOADS)
-    assert e2e.main(["check", str(tmp_path / "t.csv")], out=io.StringIO()) == 0
+    results = drive(FakeCluster(fast_specs(), start_replicas=1), WORKLOADS, tmp_path / "t.csv", parallel=True)
+    assert all(r.passed for r in results), judge.render_table(results)
+    assert {r.workload for r in results} == set(WORKLOADS)
+    assert e2e_cli("check", str(tmp_path / "t.csv")).exit_code == 0
 
 
 def test_driver_one_after_another(tmp_path: Path) -> None:
     results = drive(FakeCluster(fast_specs()), ["kafka", "workqueue"], tmp_path / "t.csv", parallel=False)
-    assert all(r.passed for r in results), e2e.render_table(results)
-    timeline = e2e.read_timeline(tmp_path / "t.csv")
+    assert all(r.passed for r in results), judge.render_table(results)
+    timeline = judge.read_timeline(tmp_path / "t.csv")
     kafka_end = timeline.mark("kafka", "end")
     workqueue_plan = timeline.mark("workqueue", "plan")
     assert kafka_end and workqueue_plan and kafka_end.time <= workqueue_plan.time
@@ -677,121 +842,91 @@ def test_driver_against_a_cluster_that_never_scales(tmp_path: Path) -> None:
     by_phase = {r.phase: r.passed for r in results}
     assert by_phase["idle"] and by_phase["below activation"]
     assert not by_phase["scale-out"] and not by_phase["drain"] and not by_phase["processed"]
-    out = io.StringIO()
-    assert e2e.main(["check", str(tmp_path / "t.csv")], out=out) == 1
-    assert "FAIL" in out.getvalue()
+    done = e2e_cli("check", str(tmp_path / "t.csv"))
+    assert done.exit_code == 1
+    assert "FAIL" in done.stdout
 
 
 def test_driver_records_a_pump_failure(tmp_path: Path) -> None:
     class BrokenPump(FakeCluster):
-        def pump(self, workload: str, count: int, id_prefix: str) -> None:
-            raise e2e.KubectlError("pump celery: exit 2: Error: redis unreachable")
+        def pump(self, workload: str, count: int) -> None:
+            raise probe.ProbeError("POST /pump: HTTP 503: cannot reach Redis: redis unreachable")
 
     results = drive(BrokenPump(fast_specs()), ["celery"], tmp_path / "t.csv", parallel=False)
     assert ("run", False) in [(r.phase, r.passed) for r in results]
     assert any("redis unreachable" in r.observed for r in results)
 
 
+def test_the_drivers_timeline_is_drawn_by_the_timeline_tool(tmp_path: Path) -> None:
+    """One CSV format: the recorder's reader takes the e2e file (marks aside) and draws it."""
+    from kedasuite.tools.timeline import read_csv, render
+
+    drive(FakeCluster(fast_specs()), ["celery"], tmp_path / "t.csv", parallel=False)
+    rows = read_csv(tmp_path / "t.csv")
+    assert rows and {r.workload for r in rows} == {"celery"}
+    assert render(rows, tmp_path / "t.png").stat().st_size > 1000
+
+
 # --------------------------------------------------------------------------------------------
-# The command line
+# The command line: kedasuite e2e
 # --------------------------------------------------------------------------------------------
 
 
 def test_plan_command_prints_the_expectations() -> None:
-    out = io.StringIO()
-    assert e2e.main(["plan", "kafka", "--burst", "50"], out=out) == 0
-    text = out.getvalue()
-    assert text.startswith("kafka: idle 30 s; below activation 2 held 30 s; burst 50;")
-    assert "KEDA metric 25 (lag 52, 5 partitions x lagThreshold 5 cap)" in text
+    done = e2e_cli("plan", "kafka", "--burst", "50")
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.startswith("kafka: idle 30 s; below activation 2 held 30 s; burst 50;")
+    assert "KEDA metric 25 (lag 52, 5 partitions x lagThreshold 5 cap)" in done.stdout
 
 
-def test_run_refuses_unknown_workloads_before_touching_kubectl(capsys: pytest.CaptureFixture[str]) -> None:
-    assert e2e.main(["run", "sidekiq", "--kubectl", "/nonexistent/kubectl"]) == 2
-    assert "unknown workload(s) sidekiq" in capsys.readouterr().err
+def test_run_refuses_unknown_workloads_before_touching_the_cluster() -> None:
+    done = e2e_cli("run", "sidekiq", "--context", "no-such-context")
+    assert done.exit_code == 2
+    assert "unknown workload(s) sidekiq" in done.stderr
 
 
-def test_check_command_as_a_module(tmp_path: Path) -> None:
+def test_check_command_as_a_subcommand(tmp_path: Path) -> None:
     path = tmp_path / "timeline.csv"
     timeline = scenario("celery", celery_replicas, celery_backlog, processed=203)
     with open(path, "w", newline="") as f:
-        writer = TimelineWriter(f)
-        for item in sorted([*timeline.samples, *timeline.marks], key=lambda x: x.time):
-            writer.write(item)
-    done = subprocess.run([sys.executable, "-m", "kedasuite.tools.e2e", "check", str(path)], capture_output=True,
+        CsvWriter(f).write(sorted([*timeline.samples, *timeline.marks], key=lambda x: x.time))
+    done = subprocess.run([sys.executable, "-m", "kedasuite", "e2e", "check", str(path)], capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "8 of 8 checks passed"
     # a failing timeline exits 1
     with open(path, "a", newline="") as f:
-        e2e.write_row(f, Mark(at(700), "celery", "error", "boom"))
-    done = subprocess.run([sys.executable, "-m", "kedasuite.tools.e2e", "check", str(path)], capture_output=True,
+        f.write(",".join(["2026-01-01T12:11:40.000000+00:00", "celery", *[""] * 8, "error", "boom"]) + "\n")
+    done = subprocess.run([sys.executable, "-m", "kedasuite", "e2e", "check", str(path)], capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 1
 
 
-def test_run_stops_when_the_scaledobject_cannot_be_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A kubectl that fails (here: one that does not exist) ends the run at once with exit 2."""
-    code = e2e.main(["run", "celery", "--kubectl", str(tmp_path / "no-kubectl"), "--timeline",
-                     str(tmp_path / "t.csv")])
-    assert code == 2
-    assert "cannot read ScaledObject 'celery-worker' in namespace 'kedasuite'" in capsys.readouterr().err
+def test_run_stops_when_the_scaledobject_cannot_be_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No cluster to read it from (here: no kubeconfig, not in a pod) ends the run at once with exit 2."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "")
+    done = e2e_cli("run", "celery", "--timeline", str(tmp_path / "t.csv"))
+    assert done.exit_code == 2
+    assert "cannot read ScaledObject 'celery-worker' in namespace 'kedasuite'" in done.stderr
     assert not (tmp_path / "t.csv").exists()
 
 
-def test_check_of_a_missing_timeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert e2e.main(["check", str(tmp_path / "nope.csv")]) == 2
-    assert "cannot read the timeline" in capsys.readouterr().err
+def test_check_of_a_missing_timeline(tmp_path: Path) -> None:
+    done = e2e_cli("check", str(tmp_path / "nope.csv"))
+    assert done.exit_code == 2
+    assert "cannot read the timeline" in done.stderr
 
 
-def test_kubectl_probe_builds_commands_and_reads_replies(tmp_path: Path) -> None:
-    """A stand-in kubectl records its arguments and answers like the real one."""
-    log = tmp_path / "calls"
-    fake = tmp_path / "kubectl"
-    fake.write_text(f"""#!{sys.executable}
-import json, sys
-args = sys.argv[1:]
-with open({str(log)!r}, "a") as f:
-    f.write(" ".join(args) + "\\n")
-if "redis-cli" in args and "--scan" not in args:
-    sys.stdin.read()
-    print("7\\n2\\n0\\n0")
-elif "kafka-lag" in args:
-    print("total lag 12; KEDA metric 12 (lagThreshold 5, offsetResetPolicy earliest, 5 partitions); active")
-elif args[-3:] == ["deployments", "-o", "json"]:
-    print(json.dumps({{"items": [{{"metadata": {{"name": "celery-worker"}}, "status": {{"replicas": 3}}}},
-                                 {{"metadata": {{"name": "kafka-consumer"}}, "status": {{}}}}]}}))
-elif "jobs" in args:
-    print(json.dumps({{"items": [{{"status": {{}}}}, {{"status": {{"conditions": [{{"type": "Failed",
-                                                                              "status": "True"}}]}}}}]}}))
-elif "pump" in args:
-    print(f"{{args[args.index('pump') + 1]}}: sent {{args[args.index('--count') + 1]}}, failed 0 in 0.01 s")
-elif "--scan" in args:
-    print("users:p-1\\nusers:p-2")
-else:
-    sys.exit("unexpected")
-""")
-    fake.chmod(0o755)
-    probe = e2e.KubectlProbe(context="kind-x", kubectl=str(fake), log=lambda m: None)
-    specs = dict(DEFAULT_SPECS)
-    got = {s.workload: s for s in probe.sample(["celery", "kafka", "workqueue"], specs)}
-    assert (got["celery"].backlog, got["celery"].in_flight, got["celery"].replicas) == (7, 2, 3)
-    assert (got["kafka"].backlog, got["kafka"].replicas) == (12, 0)
-    assert (got["workqueue"].backlog, got["workqueue"].in_flight, got["workqueue"].replicas,
-            got["workqueue"].failed) == (0, 0, 1, 1)
-    probe.pump("rq", 3, "p")
-    assert probe.processed("rq", ["p"]) == 2
-    calls = log.read_text().splitlines()
-    assert all(c.startswith("--context kind-x -n kedasuite ") for c in calls)
-    assert any(c.endswith("exec -i deploy/redis -- redis-cli") for c in calls)
-    assert any("get jobs -l scaledjob.keda.sh/name=workqueue -o json" in c for c in calls)
-    assert any("exec deploy/pump -- kedasuite pump rq --count 3 --id-prefix p --no-progress" in c for c in calls)
-    assert any("redis-cli --scan --pattern users:p-*" in c for c in calls)
+def test_every_e2e_option_reads_an_environment_variable_named_in_env() -> None:
+    import click
 
+    from kedasuite.core.names import Env
+    from kedasuite.tools.e2e.command import e2e
 
-def test_a_pump_that_loses_records_is_an_error() -> None:
-    class Lossy(e2e.KubectlProbe):
-        def run(self, *args: str, stdin: str | None = None, timeout: float | None = None) -> str:
-            return "rq: sent 4, failed 1 in 0.01 s"
-
-    with pytest.raises(e2e.KubectlError, match="expected 'sent 5, failed 0'"):
-        Lossy().pump("rq", 5, "p")
+    names = {v for k, v in vars(Env).items() if k.isupper()}
+    for command in e2e.commands.values():
+        for param in command.params:
+            if isinstance(param, click.Option) and param.name != "help":
+                assert param.envvar in names, (command.name, param.opts)

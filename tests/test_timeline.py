@@ -14,19 +14,30 @@ import signal
 import struct
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from kedasuite.core.embedded import free_port
 from kedasuite.core.errors import InputError
-from kedasuite.tools.timeline import COLUMNS, Cluster, CsvWriter, Row, parse_csv, read_csv, render, rows_from_status
+from kedasuite.tools.timeline import (
+    COLUMNS,
+    Cluster,
+    CsvWriter,
+    Mark,
+    Row,
+    parse_csv,
+    parse_records,
+    read_csv,
+    render,
+    rows_from_status,
+)
 from tests.support import Proc, run_cli, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-T0 = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
 
 def snapshot(t: datetime, **workloads: dict) -> dict:
@@ -68,11 +79,30 @@ def test_csv_round_trip() -> None:
             Row(T0 + timedelta(seconds=0.5), "workqueue", 7.5, 0, 3, 1, "jobs", False, 0)]
     text = csv_text(rows)
     assert text.splitlines()[0] == ",".join(COLUMNS)
-    assert text.splitlines()[1:] == ["2026-11-24T01:00:00.000+00:00,celery,12,3,100,2,replicas,true,4",
-                                     "2026-11-24T01:00:00.000+00:00,kafka,,,0,,replicas,,",
-                                     "2026-11-24T01:00:00.500+00:00,workqueue,7.5,0,3,1,jobs,false,0"]
+    # the e2e timeline's format too: failed Jobs, and its marks in the last two columns
+    assert text.splitlines()[0].endswith(",actual,failed,mark,value")
+    assert text.splitlines()[1:] == ["2026-11-24T01:00:00.000000+00:00,celery,12,3,100,2,replicas,true,4,,,",
+                                     "2026-11-24T01:00:00.000000+00:00,kafka,,,0,,replicas,,,,,",
+                                     "2026-11-24T01:00:00.500000+00:00,workqueue,7.5,0,3,1,jobs,false,0,,,"]
     assert parse_csv(io.StringIO(text)) == rows
     assert csv_text(parse_csv(io.StringIO(text))) == text
+
+
+def test_marks_and_failed_jobs_share_the_file() -> None:
+    """What kedasuite e2e writes: readings with failed Jobs, and marks, in one CSV."""
+    rows = [Row(T0, "workqueue", 7, 0, 3, 1, "jobs", True, 2, 1)]
+    marks = [Mark(T0 + timedelta(seconds=1), "workqueue", "burst", "100")]
+    out = io.StringIO()
+    CsvWriter(out).write([*rows, *marks])
+    assert out.getvalue().splitlines()[2] == "2026-11-24T01:00:01.000000+00:00,workqueue,,,,,,,,,burst,100"
+    assert parse_records(io.StringIO(out.getvalue())) == (rows, marks)
+    assert parse_csv(io.StringIO(out.getvalue())) == rows
+
+
+def test_a_csv_from_before_the_failed_and_mark_columns_still_reads() -> None:
+    old = ("time,workload,backlog,in_flight,processed,predicted,unit,active,actual\n"
+           "2026-11-24T01:00:00.000+00:00,celery,12,3,100,2,replicas,true,4\n")
+    assert parse_csv(io.StringIO(old)) == [Row(T0, "celery", 12, 3, 100, 2, "replicas", True, 4)]
 
 
 def test_a_csv_that_is_not_a_timeline_is_refused() -> None:
@@ -130,8 +160,8 @@ def test_render_nothing_is_an_error(tmp_path: Path) -> None:
 
 
 def timeline_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m kedasuite.tools.timeline ARGS`` to completion."""
-    return subprocess.run([sys.executable, "-m", "kedasuite.tools.timeline", *args], capture_output=True, text=True,
+    """``kedasuite timeline ARGS`` to completion."""
+    return subprocess.run([sys.executable, "-m", "kedasuite", "timeline", *args], capture_output=True, text=True,
                           timeout=120, env={**os.environ, **(env or {})}, cwd=ROOT, check=False)
 
 
@@ -212,8 +242,8 @@ def test_records_a_burst_draining(spawn, redis_url: str, tmp_path: Path) -> None
     and processed reach N; with no cluster the actual column is empty and said so once."""
     n = 40
     csv_path, png = tmp_path / "live.csv", tmp_path / "live.png"
-    recorder: Proc = spawn("--redis-url", redis_url, "-w", "rq", "--interval", "0.5", "--csv", str(csv_path),
-                           "--png", str(png), env=no_cluster_env(tmp_path), module="kedasuite.tools.timeline")
+    recorder: Proc = spawn("timeline", "--redis-url", redis_url, "-w", "rq", "--interval", "0.5", "--csv",
+                           str(csv_path), "--png", str(png), env=no_cluster_env(tmp_path))
     wait_for(lambda: len(recorded(csv_path)) >= 2, 60, "two samples of an idle queue")
     done = run_cli("pump", "rq", "--count", str(n), "--workloads", "rq", "--redis-url", redis_url)
     assert done.returncode == 0, done.stderr

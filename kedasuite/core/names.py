@@ -209,6 +209,25 @@ class Env:
     TIMELINE_KUBE_CONTEXT: Final = "TIMELINE_KUBE_CONTEXT"
     TIMELINE_NO_CLUSTER: Final = "TIMELINE_NO_CLUSTER"
     TIMELINE_TITLE: Final = "TIMELINE_TITLE"
+    TIMELINE_RENDER_ONLY: Final = "TIMELINE_RENDER_ONLY"
+
+    # The end-to-end checks (kedasuite e2e; the last group is read by scripts/e2e itself).
+    E2E_IDLE_SECONDS: Final = "E2E_IDLE_SECONDS"
+    E2E_HOLD_SECONDS: Final = "E2E_HOLD_SECONDS"
+    E2E_INTERVAL: Final = "E2E_INTERVAL"
+    E2E_MARGIN: Final = "E2E_MARGIN"
+    E2E_BURST: Final = "E2E_BURST"
+    E2E_DRAIN_TIMEOUT: Final = "E2E_DRAIN_TIMEOUT"
+    E2E_PUMP_URL: Final = "E2E_PUMP_URL"
+    E2E_CONTEXT: Final = "E2E_CONTEXT"
+    E2E_NAMESPACE: Final = "E2E_NAMESPACE"
+    E2E_TIMELINE: Final = "E2E_TIMELINE"
+    E2E_PARALLEL: Final = "E2E_PARALLEL"
+    E2E_CLUSTER: Final = "E2E_CLUSTER"
+    E2E_KEEP: Final = "E2E_KEEP"
+    E2E_BUILD: Final = "E2E_BUILD"
+    E2E_PICTURE: Final = "E2E_PICTURE"
+    KEDA_CHART_VERSION: Final = "KEDA_CHART_VERSION"
 
     # The embedded demo.
     DEMO_COUNT: Final = "DEMO_COUNT"

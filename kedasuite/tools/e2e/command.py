@@ -1,0 +1,174 @@
+"""``kedasuite e2e run | check | plan``: the end-to-end checks' command line.
+
+The click face of :mod:`kedasuite.tools.e2e`; :mod:`kedasuite.cli` registers it on the main
+group (this module uses the option helpers there, so only ``kedasuite.cli`` imports it).
+Every option reads an ``E2E_*`` variable (named in :class:`kedasuite.core.names.Env`).
+Exit status: 0 when every check passed, 1 when one failed, 2 on bad usage or setup.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from kedasuite.cli import EnvOption, UserError, reports_errors
+from kedasuite.core import defaults
+from kedasuite.core.errors import SuiteError
+from kedasuite.core.names import Env
+from kedasuite.core.workloads import NAMES as WORKLOADS
+from kedasuite.core.workloads import WORKLOADS as ROWS
+from kedasuite.core.workloads import workload as row_of
+from kedasuite.tools.e2e import plan as planning
+
+F = TypeVar("F", bound=Callable[..., Any])
+option = functools.partial(click.option, cls=EnvOption)
+SETTINGS = planning.Settings()
+
+
+def parse_workloads(names: Sequence[str]) -> list[str]:
+    """Workloads named on the command line (commas allowed), in the standard order; none = all."""
+    wanted = {n.strip() for name in names for n in name.split(",") if n.strip()}
+    unknown = sorted(wanted - set(WORKLOADS))
+    if unknown:
+        raise ValueError(f"unknown workload(s) {', '.join(unknown)}: choose from {', '.join(WORKLOADS)}")
+    return [w for w in WORKLOADS if w in wanted] if wanted else list(WORKLOADS)
+
+
+def run_options(func: F) -> F:
+    """The workloads and the phase lengths, shared by ``run`` and ``plan``."""
+    bursts = ", ".join(f"{r.name} {r.e2e_burst}" for r in ROWS)
+    options = [
+        click.argument("workloads", nargs=-1, metavar="[WORKLOAD]..."),
+        option("--idle", envvar=Env.E2E_IDLE_SECONDS, default=SETTINGS.idle_s, type=float,
+               help="Seconds the idle phase lasts (at least two polling intervals)."),
+        option("--hold", envvar=Env.E2E_HOLD_SECONDS, default=SETTINGS.hold_s, type=float,
+               help="Seconds the below-activation load is held (at least two polling intervals)."),
+        option("--interval", envvar=Env.E2E_INTERVAL, default=SETTINGS.interval_s, type=click.FloatRange(min=0.01),
+               help="Seconds between readings."),
+        option("--margin", envvar=Env.E2E_MARGIN, default=SETTINGS.margin_s, type=float,
+               help="Seconds added to every KEDA-derived deadline."),
+        option("--burst", envvar=Env.E2E_BURST, default=None, type=click.IntRange(min=1),
+               show_default=bursts, help="Burst size for every workload."),
+        option("--drain-timeout", envvar=Env.E2E_DRAIN_TIMEOUT, default=SETTINGS.drain_timeout_s, type=float,
+               help="Seconds the burst may take to drain."),
+    ]
+    for decorate in reversed(options):
+        func = decorate(func)
+    return func
+
+
+def _settings(idle: float, hold: float, interval: float, margin: float, burst: int | None,
+              drain_timeout: float) -> planning.Settings:
+    return planning.Settings(idle_s=idle, hold_s=hold, interval_s=interval, margin_s=margin, burst=burst,
+                    drain_timeout_s=drain_timeout)
+
+
+def _workloads(names: Sequence[str]) -> list[str]:
+    try:
+        return parse_workloads(names)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _log(message: str) -> None:
+    click.echo(f"{time.strftime('%H:%M:%S')} {message}", err=True)
+
+
+def judge(path: str | Path) -> int:
+    """Print the verdict table of a saved timeline; 0 if every check passed, else 1."""
+    from kedasuite.tools.e2e.verdicts import evaluate, read_timeline, render_table
+
+    try:
+        results = evaluate(read_timeline(path))
+    except (SuiteError, OSError, ValueError, KeyError, TypeError) as exc:
+        why = exc.message if isinstance(exc, SuiteError) else str(exc)
+        raise UserError(f"cannot read the timeline {path}: {why}") from None
+    click.echo(render_table(results))
+    return 0 if results and all(r.passed for r in results) else 1
+
+
+@click.group("e2e", context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+def e2e() -> None:
+    """End-to-end checks of KEDA scaling on a deployed suite (scripts/e2e builds the kind cluster).
+
+    For each workload: idle at 0, no wake-up under the activation threshold, scale-out to
+    what the KEDA/HPA formulas predict in time, back to 0 after the drain, nothing lost.
+    """
+
+
+@e2e.command("run")
+@run_options
+@option("--pump-url", envvar=Env.E2E_PUMP_URL, default=f"http://127.0.0.1:{defaults.PUMP_PORT}",
+        help="The deployed pump's HTTP address (a kubectl port-forward): readings come from its /status, "
+             "load goes in through its /pump.")
+@option("--pump-token", envvar=Env.PUMP_TOKEN, default=None, show_default="none",
+        help="The pump's bearer token, when it has one. Prefer the variable.")
+@option("--context", envvar=Env.E2E_CONTEXT, default=None, show_default="the current context",
+        help="kubeconfig context of the cluster.")
+@option("--namespace", envvar=Env.E2E_NAMESPACE, default=defaults.KUBE_NAMESPACE,
+        help="Namespace the suite is deployed in.")
+@option("--partitions", envvar=Env.KAFKA_PARTITIONS, default=defaults.KAFKA_PARTITIONS, type=click.IntRange(min=1),
+        help="Partitions of the Kafka topic (KEDA's replica cap for the kafka workload).")
+@option("--timeline", envvar=Env.E2E_TIMELINE, default="artifacts/e2e-timeline.csv",
+        type=click.Path(dir_okay=False), help="Where the timeline CSV goes (the format kedasuite timeline draws).")
+@option("--parallel", envvar=Env.E2E_PARALLEL, is_flag=True,
+        help="Run the workloads at the same time (needs a roomier cluster).")
+@reports_errors
+def run(workloads: tuple[str, ...], pump_url: str, pump_token: str | None, context: str | None, namespace: str,
+        partitions: int, timeline: str, parallel: bool, **phases: Any) -> None:
+    """Drive the deployed suite through every phase, then judge the timeline."""
+    from kedasuite.tools.e2e.driver import Driver
+    from kedasuite.tools.e2e.probe import ClusterProbe, PumpApi
+    from kedasuite.tools.timeline.records import CsvWriter
+    from kedasuite.tools.timeline.sources import Cluster
+
+    names = _workloads(workloads)
+    settings = _settings(**phases)
+    cluster, why = Cluster.connect(namespace, context)
+    probe = ClusterProbe(PumpApi(pump_url, pump_token), cluster, partitions, log=_log)
+    plans = {}
+    for w in names:
+        # Without its live ScaledObject / ScaledJob nothing would scale: stop now rather
+        # than after every phase has timed out.
+        row = row_of(w)
+        try:
+            if cluster is None:
+                raise LookupError(why)
+            spec = probe.spec(w)
+        except Exception as exc:  # noqa: BLE001 - ApiException, ValueError, no cluster: all stop the run
+            reason = getattr(exc, "reason", None) or str(exc)
+            raise UserError(f"cannot read {row.keda_kind} {row.keda_name!r} in namespace {namespace!r} "
+                            f"(is k8s/overlays/local applied, with KEDA installed?): {reason}") from None
+        plans[w] = planning.make_plan(spec, settings)
+    path = Path(timeline)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        Driver(probe, plans, CsvWriter(f), settings, log=_log).run(names, parallel=parallel)
+    _log(f"timeline written to {path}; draw it with: kedasuite timeline --render-only {path}")
+    sys.exit(judge(path))
+
+
+@e2e.command("check")
+@click.argument("timeline", type=click.Path(dir_okay=False))
+@reports_errors
+def check(timeline: str) -> None:
+    """Judge a saved TIMELINE (written by run) and print the table."""
+    sys.exit(judge(timeline))
+
+
+@e2e.command("plan")
+@run_options
+@reports_errors
+def plan(workloads: tuple[str, ...], **phases: Any) -> None:
+    """Print loads, expectations and deadlines for the default manifests (the bundled render)."""
+    settings = _settings(**phases)
+    for w in _workloads(workloads):
+        p = planning.make_plan(planning.DEFAULT_SPECS[w], settings)
+        click.echo(f"{w}: idle {p.idle_s:g} s; below activation {p.below} held {p.hold_s:g} s; burst {p.burst}; "
+                   f"{p.why}")
