@@ -549,10 +549,3 @@ from kedasuite.tools.timeline.command import timeline
 
 main.add_command(e2e)
 main.add_command(timeline)
-
-# Commands defined beside their tools (they use the option helpers above, hence last).
-from kedasuite.tools.e2e.command import e2e
-from kedasuite.tools.timeline.command import timeline
-
-main.add_command(e2e)
-main.add_command(timeline)
