@@ -282,7 +282,7 @@ def test_dockerignore_keeps_the_context_small_but_complete() -> None:
     for path in (".git", ".venv", ".venv-tools", "tests", "k8s", "scripts", "compose.yaml", "artifacts",
                  "kedasuite.egg-info", "workers/__pycache__", "kedasuite/__pycache__/cli.cpython-311.pyc"):
         assert is_ignored(path, patterns), path
-    for path in ("pyproject.toml", "README.md", "kedasuite/cli.py", "producers", "workers", "jobs/runner.py"):
+    for path in ("pyproject.toml", "README.md", "kedasuite/cli/app.py", "producers", "workers", "jobs/runner.py"):
         assert not is_ignored(path, patterns), path
 
 

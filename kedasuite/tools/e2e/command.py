@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from kedasuite.cli import EnvOption, UserError, reports_errors
+from kedasuite.cli.options import EnvOption, UserError, reports_errors
 from kedasuite.core import defaults
 from kedasuite.core.errors import SuiteError
 from kedasuite.core.names import Env

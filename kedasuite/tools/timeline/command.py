@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from kedasuite.cli import (
+from kedasuite.cli.options import (
     EnvOption,
     kafka_options,
     kafka_settings,

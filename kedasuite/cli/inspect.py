@@ -1,0 +1,130 @@
+"""``kedasuite status``, ``kafka-lag`` and ``check-manifests``: what KEDA sees and decides, and
+whether the manifests can work."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from kedasuite.cli.options import (
+    UserError,
+    kafka_options,
+    kafka_settings,
+    keda_source_options,
+    option,
+    redis_url_option,
+    reports_errors,
+)
+from kedasuite.core import defaults
+from kedasuite.core.names import (
+    KAFKA_CONSUMER_GROUP,
+    Env,
+)
+from kedasuite.core.workloads import NAMES as WORKLOADS
+
+
+@click.command("kafka-lag")
+@kafka_options
+@option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
+@option("--lag-threshold", envvar=Env.KAFKA_LAG_THRESHOLD, default=defaults.KAFKA_LAG_THRESHOLD,
+        type=click.IntRange(min=1), help="The trigger's lagThreshold.")
+@option("--offset-reset-policy", envvar=Env.KAFKA_OFFSET_RESET, default=defaults.KAFKA_OFFSET_RESET,
+        type=click.Choice(["earliest", "latest"]), help="The trigger's offsetResetPolicy.")
+@reports_errors
+def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka: Any) -> None:
+    """Show the group's lag per partition and the metric KEDA's kafka trigger reports."""
+    from kedasuite.core.clients import check_kafka, kafka_admin
+    from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
+
+    settings = kafka_settings(group=group, **kafka)
+    check_kafka(kafka_admin(settings.bootstrap, settings.extra), settings.bootstrap)
+    try:
+        offsets = fetch_offsets(settings.bootstrap, group, settings.topic, settings.extra)
+    except LookupError as exc:
+        raise UserError(f"{exc}: pump something first, or check --topic / {Env.KAFKA_TOPIC}") from exc
+    trigger = KafkaTrigger(lag_threshold=lag_threshold, offset_reset_policy=offset_reset_policy)
+    report = keda_lag(offsets, trigger)
+    click.echo(f"topic {settings.topic}, group {group}")
+    click.echo("partition  high-watermark  committed  lag")
+    for p in offsets:
+        committed = "-" if p.committed is None else str(p.committed)
+        click.echo(f"{p.partition:>9}  {p.high_watermark:>14}  {committed:>9}  {report.per_partition[p.partition]:>3}")
+    click.echo(f"total lag {report.total}; KEDA metric {report.metric} (lagThreshold {lag_threshold}, "
+               f"offsetResetPolicy {offset_reset_policy}, {report.partitions} partitions); "
+               f"{'active' if report.active else 'not active'}")
+
+
+@click.command()
+@redis_url_option
+@kafka_options
+@option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
+@keda_source_options
+@option("--workload", "-w", "workloads", envvar=Env.STATUS_WORKLOADS, multiple=True,
+        type=click.Choice(WORKLOADS), help="Only these workloads (repeatable); default: all.")
+@option("--running-jobs", envvar=Env.STATUS_RUNNING_JOBS, default=0, type=click.IntRange(min=0),
+        help="ScaledJob: Jobs running now (KEDA counts them; only a cluster knows).")
+@option("--pending-jobs", envvar=Env.STATUS_PENDING_JOBS, default=0, type=click.IntRange(min=0),
+        help="ScaledJob: of those, Jobs whose pod is not running yet.")
+@option("--json", "as_json", envvar=Env.STATUS_JSON, is_flag=True,
+        help="Print JSON (the pump's GET /status) instead of a table.")
+@option("--watch", envvar=Env.STATUS_WATCH, is_flag=True, help="Refresh in place until interrupted.")
+@option("--interval", envvar=Env.STATUS_INTERVAL, default=2.0, type=click.FloatRange(min=0.1),
+        help="Seconds between refreshes with --watch.")
+@reports_errors
+def status(redis_url: str, group: str, overlay: str | None, manifests: str | None, workloads: tuple[str, ...],
+           running_jobs: int, pending_jobs: int, as_json: bool, watch: bool, interval: float, **kafka: Any) -> None:
+    """What KEDA's triggers read right now and what KEDA and the HPA would decide.
+
+    For each workload: the metric of each trigger of its ScaledObject / ScaledJob (list
+    length by key type, Kafka lag with KEDA's rules), work in flight, results so far, the
+    activation decision and the replica count (or new Jobs) KEDA and the HPA would target.
+    """
+    import json
+    import time
+
+    from kedasuite.keda.status import StatusReader, load_scalers, render_text
+
+    scalers, source = load_scalers(manifests, overlay)
+    reader = StatusReader(scalers, source, redis_url, kafka_settings(group=group, **kafka),
+                          list(workloads) or list(WORKLOADS), running_jobs=running_jobs, pending_jobs=pending_jobs)
+    with reader:
+        while True:
+            snapshot = reader.read()
+            text = json.dumps(snapshot) if as_json else render_text(snapshot)
+            if watch and not as_json and sys.stdout.isatty():
+                click.clear()
+            click.echo(text)
+            if not watch:
+                return
+            try:
+                time.sleep(interval)
+            except KeyboardInterrupt:
+                return
+
+
+@click.command("check-manifests")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@option("--kubernetes-version", envvar=Env.KUBERNETES_VERSION, default=None,
+        help="Kubernetes version whose API schemas core objects are checked against (default 1.31).")
+@reports_errors
+def check_manifests(paths: tuple[str, ...], kubernetes_version: str | None) -> None:
+    """Render each kustomization PATH and check it offline: KEDA v2.20.2 CRD schemas (strict),
+    Kubernetes schemas, and agreement with the workloads' names. Exit 1 on any problem."""
+    try:
+        from kedasuite.keda import manifest_checks as mc
+    except ImportError as exc:
+        raise UserError(f"check-manifests needs the 'check' extra ({exc.name} is missing): "
+                        "pip install 'kedasuite[check]'") from exc
+
+    failed = False
+    for path in paths:
+        objs = mc.render(path)
+        problems = mc.check(objs, kubernetes_version or mc.KUBERNETES_VERSION)
+        for problem in problems:
+            click.echo(f"{path}: {problem}")
+        click.echo(f"{path}: {len(objs)} objects, {len(problems) or 'no'} problem{'' if len(problems) == 1 else 's'}")
+        failed = failed or bool(problems)
+    if failed:
+        sys.exit(1)
