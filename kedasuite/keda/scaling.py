@@ -61,6 +61,8 @@ class Trigger:
     activation: float
     metadata: Mapping[str, str] = field(default_factory=dict)
     metric_type: str = "AverageValue"
+    #: ``useCachedMetrics``: the HPA gets the value of KEDA's last poll instead of a live read.
+    use_cached_metrics: bool = False
 
     @classmethod
     def from_manifest(cls, index: int, spec: Mapping[str, Any]) -> Trigger:
@@ -79,7 +81,8 @@ class Trigger:
             source, target = "", _number(meta.get("value") or meta.get("threshold"), 0)
             activation = _number(meta.get("activationValue") or meta.get("activationThreshold"), 0)
         return cls(name=str(spec.get("name") or f"s{index}-{kind}"), type=kind, source=source, target=target,
-                   activation=activation, metadata=meta, metric_type=str(spec.get("metricType") or "AverageValue"))
+                   activation=activation, metadata=meta, metric_type=str(spec.get("metricType") or "AverageValue"),
+                   use_cached_metrics=str(spec.get("useCachedMetrics", "")).strip().lower() == "true")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,19 @@ class Scaler:
     multiple_scalers_calculation: str = "max"
     custom_deduction: int = 0
     custom_running_percentage: float | None = None
+    # Read by the time-stepped model (kedasuite.keda.model); kept as written in the manifest
+    # (plain mappings), the model applies the defaults. ScaledObject only:
+    #: ``initialCooldownPeriod``: after creation, no scale to 0 before this long (default 0).
+    initial_cooldown_period: float = 0
+    #: ``advanced.horizontalPodAutoscalerConfig.behavior``; ``None``: the HPA's legacy path.
+    hpa_behavior: Mapping[str, Any] | None = None
+    #: ``fallback`` (``failureThreshold``, ``replicas``, ``behavior``).
+    fallback: Mapping[str, Any] | None = None
+    #: ``advanced.scalingModifiers`` (``formula``, ``target``, ``activationTarget``, ``metricType``).
+    scaling_modifiers: Mapping[str, Any] | None = None
+    #: ScaledJob only: the Job's ``parallelism`` and ``completions`` (``None``: not set).
+    job_parallelism: int | None = None
+    job_completions: int | None = None
 
     @classmethod
     def from_manifest(cls, obj: Mapping[str, Any]) -> Scaler:
@@ -130,7 +146,27 @@ class Scaler:
             multiple_scalers_calculation=str(strategy.get("multipleScalersCalculation") or "max"),
             custom_deduction=int(_number(strategy.get("customScalingQueueLengthDeduction"), 0)),
             custom_running_percentage=pct,
+            **_timed_fields(spec, kind),
         )
+
+
+def _timed_fields(spec: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The fields only the time-stepped model reads (``kedasuite.keda.model``), as written."""
+    advanced = spec.get("advanced") or {}
+    job = spec.get("jobTargetRef") or {}
+
+    def optional_int(value: Any) -> int | None:
+        return None if value in (None, "") else int(_number(value, 0))
+
+    if kind == SCALED_JOB:
+        return {"job_parallelism": optional_int(job.get("parallelism")),
+                "job_completions": optional_int(job.get("completions"))}
+    return {
+        "initial_cooldown_period": _number(spec.get("initialCooldownPeriod"), 0),
+        "hpa_behavior": (advanced.get("horizontalPodAutoscalerConfig") or {}).get("behavior"),
+        "fallback": spec.get("fallback"),
+        "scaling_modifiers": advanced.get("scalingModifiers") or None,
+    }
 
 
 def scalers_in(objs: Iterable[Mapping[str, Any]]) -> list[Scaler]:

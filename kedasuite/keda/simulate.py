@@ -1,0 +1,213 @@
+"""``kedasuite simulate``: replay a metric series through the model of KEDA's and the HPA's loop.
+
+No broker and no cluster: the ScaledObject or ScaledJob of one workload is read from the
+rendered manifests (the same loader as ``status``), each trigger reads the series it is
+given (0 when none), and :func:`kedasuite.keda.model.replay` acts the control loop out.
+The text output lists each change of the replica (or Job) count with its time and reason;
+``--json`` the whole trace. Options named after manifest fields override them, for what-if
+questions ("what if cooldownPeriod were 60?").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+import click
+
+from kedasuite.cli.options import option, reports_errors
+from kedasuite.core.errors import InputError
+from kedasuite.core.names import WORKLOAD_CELERY, Env
+from kedasuite.core.workloads import NAMES
+from kedasuite.keda.model import Options, Series, Step, default_duration, replay
+from kedasuite.keda.model_hpa import DOWNSCALE_STABILIZATION
+from kedasuite.keda.model_triggers import Value
+from kedasuite.keda.scaling import SCALED_JOB, Scaler
+
+EXAMPLE = "backlog=0:0,30:95,400:0"
+#: Series a ScaledJob takes besides its triggers: the Jobs a cluster reports.
+JOB_SERIES = ("running", "pending")
+
+
+def _value(text: str, trigger: str, per_partition: bool) -> Value:
+    text = text.strip()
+    if text.lower() in ("error", "fail", "failed"):
+        return None
+    if "/" in text:
+        if not per_partition:
+            raise InputError(f"--series {trigger}: {text!r} gives per-partition lags, which only a kafka trigger takes; "
+                             "give one number")
+        return tuple(float(_number(part, trigger)) for part in text.split("/"))
+    return _number(text, trigger)
+
+
+def _number(text: str, trigger: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"--series {trigger}: {text!r} is not a number; a value is a number, 'error' (the read "
+                         f"fails), or for kafka per-partition lags like 10/0/3") from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"--series {trigger}: {text!r} must be a number >= 0")
+    return value
+
+
+def parse_series(specs: Sequence[str], scaler: Scaler) -> dict[str, Series]:
+    """``TRIGGER=SECONDS:VALUE,...`` per trigger of ``scaler`` (and ``running``/``pending`` for a ScaledJob)."""
+    kinds = {t.name: t.type for t in scaler.triggers}
+    allowed = list(kinds) + (list(JOB_SERIES) if scaler.kind == SCALED_JOB else [])
+    out: dict[str, Series] = {}
+    for spec in specs:
+        for chunk in spec.split():
+            name, sep, pairs = chunk.partition("=")
+            if not sep or not name or not pairs:
+                raise InputError(f"--series {chunk!r}: write TRIGGER=SECONDS:VALUE,... (e.g. {EXAMPLE})")
+            if name not in allowed:
+                raise InputError(f"--series {name}: {scaler.name} has no trigger {name!r}; give one of "
+                                 f"{', '.join(allowed)}")
+            if name in out:
+                raise InputError(f"--series {name} is given twice; give each trigger one series")
+            points: list[tuple[float, Value]] = []
+            for pair in pairs.split(","):
+                at, sep, raw = pair.partition(":")
+                if not sep:
+                    raise InputError(f"--series {name}: {pair!r} is not SECONDS:VALUE (e.g. {EXAMPLE})")
+                try:
+                    t = float(at)
+                except ValueError:
+                    raise InputError(f"--series {name}: {at!r} in {pair!r} is not a number of seconds") from None
+                if t < 0 or (points and t <= points[-1][0]):
+                    raise InputError(f"--series {name}: times must be >= 0 and increasing ({pair!r} comes after "
+                                     f"{points[-1][0]:g} s)" if points else f"--series {name}: {at!r} is negative")
+                value = _value(raw, name, kinds.get(name) == "kafka")
+                if name in JOB_SERIES and value is None:
+                    raise InputError(f"--series {name}: a Job count cannot be 'error'")
+                points.append((t, value))
+            out[name] = Series(tuple(points))
+    if "pending" in out and "running" not in out:
+        raise InputError("--series pending needs --series running too (pending Jobs are among the running ones)")
+    return out
+
+
+def scaler_for(workload: str, manifests: str | None, overlay: str | None) -> tuple[Scaler, str]:
+    """The workload's ScaledObject / ScaledJob: from ``--manifests`` or ``--overlay`` as ``status`` reads
+    them, by default from the bundled render of ``k8s/overlays/local`` (tests keep it equal to the
+    overlay; no kubectl run, so the answer comes in well under a second)."""
+    import yaml
+
+    from kedasuite.keda.scaling import scalers_in
+    from kedasuite.keda.status import BUNDLED_OVERLAY, bundled_text, load_scalers, workload_of
+
+    if manifests or overlay:
+        scalers, source = load_scalers(manifests, overlay)
+    else:
+        scalers, source = scalers_in(d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, dict)), \
+            f"{BUNDLED_OVERLAY} (bundled render)"
+    found = [s for s in scalers if workload_of(s) == workload]
+    if not found:
+        raise InputError(f"{source} has no ScaledObject or ScaledJob for workload {workload!r} (none of its "
+                         "triggers watches that workload's backlog); pass --overlay or --manifests holding one")
+    return found[0], source
+
+
+def describe(scaler: Scaler, options: Options, source: str) -> str:
+    s = options.apply(scaler)
+    head = (f"{s.kind} {s.name} from {source}: pollingInterval {s.polling_interval:g} s, "
+            f"min {s.min_replicas}, max {s.max_replicas}")
+    if s.kind == SCALED_JOB:
+        head += f", strategy {s.strategy}; each Job runs {options.job_seconds:g} s per wave"
+    else:
+        window = options.stabilization_window if options.stabilization_window is not None else DOWNSCALE_STABILIZATION
+        path = "behavior path (advanced.horizontalPodAutoscalerConfig.behavior)" if s.hpa_behavior else \
+            f"legacy path (no behavior): scale-up max(2 × current, 4) per sync, scale-down window {window:g} s"
+        head += (f", cooldownPeriod {s.cooldown_period:g} s; HPA every {options.sync_period:g} s, "
+                 f"tolerance {options.tolerance:g}, {path}")
+    deviations = options.deviations(scaler)
+    if deviations:
+        head += "\nwhat-if (differs from the manifest): " + "; ".join(deviations)
+    return head
+
+
+def render(steps: Sequence[Step], unit: str) -> str:
+    lines = [f"{'t (s)':>7}  {unit:<9} reason"]
+    for s in steps:
+        if s.changed:
+            count = f"{s.before} → {s.replicas}"
+            done = [f"{s.finished} done"] if s.finished else []
+            if s.created or s.finished:
+                count += f" ({', '.join(done + ([f'+{s.created}'] if s.created else []))})"
+            lines.append(f"{s.t:>7g}  {count:<9} {s.reason}")
+    if len(lines) == 1:
+        last = steps[-1] if steps else None
+        lines.append(f"{'':>7}  {'—':<9} no change" + (f"; last step: {last.reason}" if last else ""))
+    return "\n".join(lines)
+
+
+@click.command()
+@option("--workload", "-w", envvar=Env.SIMULATE_WORKLOAD, default=WORKLOAD_CELERY, show_default=True,
+        type=click.Choice(NAMES), help="The workload whose ScaledObject / ScaledJob to replay.")
+@option("--overlay", envvar=Env.KEDA_OVERLAY, default=None,
+        show_default="the render of k8s/overlays/local bundled with the package",
+        help="Kustomize directory to render with kubectl (as status reads it).")
+@option("--manifests", envvar=Env.KEDA_MANIFESTS, default=None, type=click.Path(dir_okay=False),
+        help="A file of rendered manifests (kubectl kustomize ... > file); wins over --overlay.")
+@option("--series", "series_specs", envvar=Env.SIMULATE_SERIES, multiple=True, metavar="TRIGGER=S:V,...",
+        help=f"A trigger's raw value over time, e.g. {EXAMPLE} (each value holds until the next; a trigger not "
+             "given reads 0). VALUE: a number, 'error' (the read fails), or kafka per-partition lags 10/0/3. "
+             "A ScaledJob also takes running=... and pending=... (Jobs a cluster reports). Repeatable.")
+@option("--duration", envvar=Env.SIMULATE_DURATION, type=click.FloatRange(min=0), default=None,
+        show_default="the last change + the longest wait + 4 polls", help="Seconds to replay.")
+@option("--json", "as_json", envvar=Env.SIMULATE_JSON, is_flag=True, help="Print every step as a JSON list.")
+@option("--polling-interval", envvar=Env.SIMULATE_POLLING_INTERVAL, type=click.FloatRange(min=1), default=None,
+        help="What-if: pollingInterval in seconds (default: the manifest's).")
+@option("--cooldown-period", envvar=Env.SIMULATE_COOLDOWN_PERIOD, type=click.FloatRange(min=0), default=None,
+        help="What-if: cooldownPeriod in seconds (default: the manifest's).")
+@option("--initial-cooldown-period", envvar=Env.SIMULATE_INITIAL_COOLDOWN_PERIOD, type=click.FloatRange(min=0),
+        default=None, help="What-if: initialCooldownPeriod in seconds (default: the manifest's).")
+@option("--stabilization-window", envvar=Env.SIMULATE_STABILIZATION_WINDOW, type=click.FloatRange(min=0), default=None,
+        help="What-if: the HPA's scale-down stabilization window (default: the behavior's, else 300 s).")
+@option("--sync-period", envvar=Env.SIMULATE_SYNC_PERIOD, type=click.FloatRange(min=1), default=15.0,
+        show_default=True, help="Seconds between HPA syncs.")
+@option("--tolerance", envvar=Env.SIMULATE_TOLERANCE, type=click.FloatRange(min=0, max=1), default=0.1,
+        show_default=True, help="The HPA's tolerance (a behavior's own tolerance wins).")
+@option("--hpa-offset", envvar=Env.SIMULATE_HPA_OFFSET, type=click.FloatRange(min=0), default=0.0, show_default=True,
+        help="Seconds from KEDA's first poll to the HPA's first sync.")
+@option("--partitions", envvar=Env.SIMULATE_PARTITIONS, type=click.IntRange(min=1), default=5, show_default=True,
+        help="Partitions of a kafka trigger's topic (its cap is partitions × lagThreshold).")
+@option("--start-replicas", envvar=Env.SIMULATE_START_REPLICAS, type=click.IntRange(min=0), default=0,
+        show_default=True, help="ScaledObject: replicas at t = 0.")
+@option("--job-seconds", envvar=Env.SIMULATE_JOB_SECONDS, type=click.FloatRange(min=1), default=60.0,
+        show_default=True, help="ScaledJob: how long a Job's pods run (one wave of parallelism).")
+@option("--job-pending-seconds", envvar=Env.SIMULATE_JOB_PENDING_SECONDS, type=click.FloatRange(min=0), default=0.0,
+        show_default=True, help="ScaledJob: how long a new Job waits before its pod runs (counted as pending).")
+@reports_errors
+def simulate(workload: str, overlay: str | None, manifests: str | None, series_specs: tuple[str, ...],
+             duration: float | None, as_json: bool, polling_interval: float | None, cooldown_period: float | None,
+             initial_cooldown_period: float | None, stabilization_window: float | None, sync_period: float,
+             tolerance: float, hpa_offset: float, partitions: int, start_replicas: int, job_seconds: float,
+             job_pending_seconds: float) -> None:
+    """Replay a metric series through KEDA's and the HPA's control loop, with no broker or cluster.
+
+    \b
+    kedasuite simulate -w celery --series backlog=0:0,30:95,400:0
+    kedasuite simulate -w celery --series backlog=0:0,30:95,400:0 --cooldown-period 60 --json
+    kedasuite simulate -w kafka --series lag=0:0,15:200 --partitions 3
+    kedasuite simulate -w workqueue --series backlog=0:30 --job-seconds 25
+    """
+    scaler, source = scaler_for(workload, manifests, overlay)
+    options = Options(polling_interval=polling_interval, cooldown_period=cooldown_period,
+                      initial_cooldown_period=initial_cooldown_period, stabilization_window=stabilization_window,
+                      sync_period=sync_period, tolerance=tolerance, hpa_offset=hpa_offset, partitions=partitions,
+                      start_replicas=start_replicas, job_seconds=job_seconds, job_pending_seconds=job_pending_seconds)
+    series = parse_series(series_specs, scaler)
+    if duration is None:
+        duration = default_duration(scaler, series, options)
+    steps = replay(scaler, series, duration, options)
+    if as_json:
+        click.echo(json.dumps([s.to_json() for s in steps]))
+        return
+    click.echo(describe(scaler, options, source))
+    if not series:
+        click.echo(f"(no --series: every trigger reads 0; e.g. --series {EXAMPLE})")
+    click.echo(render(steps, "Jobs" if scaler.kind == SCALED_JOB else "replicas"))

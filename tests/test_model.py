@@ -1,0 +1,386 @@
+"""The time-stepped model of KEDA's and the HPA's loop (kedasuite.keda.model): golden traces and properties.
+
+Each golden trace is worked out by hand from the rules in docs/keda-model.md
+(#the-model-the-control-loop-over-time; KEDA v2.20.2 and Kubernetes' horizontal.go), with
+the arithmetic written beside it. Events: KEDA polls at 0, P, 2P, ...; the HPA syncs every
+15 s from 0; at the same instant KEDA acts first. Pure: no broker, no cluster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kedasuite.core.errors import InputError
+from kedasuite.keda.model import Options, Series, legacy_scale_up_limit, legacy_scale_up_syncs, replay, step_response
+from kedasuite.keda.scaling import SCALED_OBJECT, Scaler, Trigger, scalers_in
+from kedasuite.keda.status import bundled_text
+
+BUNDLED = {s.name: s for s in scalers_in(d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, dict))}
+CELERY = BUNDLED["celery-worker"]  # poll 15, cooldown 200, min 0, max 10; backlog T 10 A 5, in-flight T 10 A 0
+KAFKA = BUNDLED["kafka-consumer"]  # poll 15, cooldown 60, min 0, max 5; lag T 5 A 2
+WORKQUEUE = BUNDLED["workqueue"]  # poll 10, max 10, accurate; backlog T 5 A 2
+
+
+def changes(steps, actor: str | None = None) -> list[tuple[float, int]]:
+    return [(s.t, s.replicas) for s in steps if s.replicas != s.before and (actor is None or s.actor == actor)]
+
+
+def at(steps, t: float, actor: str):
+    return next(s for s in steps if s.t == t and s.actor == actor)
+
+
+def series(**kw: tuple) -> dict[str, Series]:
+    return {name: Series(tuple(points)) for name, points in kw.items()}
+
+
+# --- the bundled numbers the traces below rely on ---------------------------------------------------
+
+
+def test_the_local_overlay_numbers_the_traces_use() -> None:
+    assert (CELERY.polling_interval, CELERY.cooldown_period, CELERY.min_replicas, CELERY.max_replicas) == (15, 200, 0, 10)
+    assert [(t.name, t.target, t.activation) for t in CELERY.triggers] == [("backlog", 10, 5), ("in-flight", 10, 0)]
+    assert CELERY.hpa_behavior is None and CELERY.fallback is None  # the legacy path
+    assert (KAFKA.polling_interval, KAFKA.cooldown_period, KAFKA.max_replicas) == (15, 60, 5)
+    assert [(t.target, t.activation) for t in KAFKA.triggers] == [(5, 2)]
+    assert (WORKQUEUE.polling_interval, WORKQUEUE.max_replicas, WORKQUEUE.strategy) == (10, 10, "accurate")
+    assert (WORKQUEUE.job_parallelism, WORKQUEUE.job_completions) == (1, 1)
+
+
+# --- Celery: 0 -> 95 -> 0, legacy path ------------------------------------------------------------
+
+
+def test_celery_step_0_95_0_on_the_legacy_path() -> None:
+    steps = replay(CELERY, series(backlog=[(0, 0), (30, 95), (400, 0)]), 700)
+    # t=30 KEDA: 95 > 5 active, target at 0: scales to max(min 0, 1) = 1, last active 30.
+    # t=30 HPA: backlog ceil(95/10) = 10 (ratio 95/(10*1) = 9.5 is outside 10 %), in-flight 0;
+    #           limit max(2*1, 4) = 4 -> 4.
+    # t=45 HPA: ratio 95/40 = 2.4 -> 10; limit max(2*4, 4) = 8 -> 8.
+    # t=60 HPA: ratio 95/80 = 1.19 > 1.1 -> 10; limit 16, max 10 -> 10.
+    # t=75..390: ratio 95/100 = 0.95, within tolerance -> 10 (recommendation 10 each sync).
+    # t=405 KEDA: backlog 0 <= 5 inactive; last active 390; cooldown until 390 + 200 = 590.
+    # t=405..585 HPA: wants 0, the highest recommendation of the last 300 s is 10 -> holds 10.
+    # t=600 KEDA: 600 > 590 -> scales 10 -> 0 directly (the HPA's window would hold until 390 + 300).
+    assert changes(steps) == [(30, 1), (30, 4), (45, 8), (60, 10), (600, 0)]
+    assert at(steps, 30, "hpa").reason.startswith(
+        "HPA wants 10, limited to 4 this sync: legacy scale-up limit max(2 × 1, 4)")
+    assert (at(steps, 30, "hpa").recommendation, at(steps, 30, "hpa").limit) == (10, 4)
+    assert at(steps, 75, "hpa").reason.startswith("HPA wants 10")
+    assert "95/(10 × 10) = 0.95 within tolerance" in at(steps, 75, "hpa").reason
+    assert at(steps, 450, "keda").reason.endswith("cooldown: 140 s of 200 left")  # 390 + 200 - 450
+    held = at(steps, 405, "hpa")
+    assert (held.recommendation, held.stabilized, held.replicas) == (0, 10, 10)
+    assert "scale-down stabilization" in held.reason
+    assert "scales 10 → minReplicaCount 0" in at(steps, 600, "keda").reason
+
+
+def test_celery_with_a_behavior_block() -> None:
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": 60,
+                              "policies": [{"type": "Pods", "value": 2, "periodSeconds": 30}]}}
+    scaler = dataclasses.replace(CELERY, hpa_behavior=behavior)
+    steps = replay(scaler, series(backlog=[(0, 0), (30, 95), (400, 0)]), 700)
+    # scaleUp left out: Kubernetes' defaults, window 0, Pods 4 and Percent 100 per 15 s, selectPolicy Max.
+    # t=30: from 1, max(1 + 4, ceil(1 * 200 %) = 2) = 5.
+    # t=45: the event at 30 is not after 45 - 15 = 30, so the period starts at 5: max(9, 10) = 10.
+    # t=405..435: wants 0; window 60: recommendations after t - 60 include a 10 until t = 450.
+    # t=450: recommendations after 390: 0, 0, 0 -> 0; scale-down policy Pods 2 per 30 s: 10 - 2 = 8.
+    # t=465: the event at 450 is after 435: the period started at 10 -> 8 (no change).
+    # t=480: 8 - 2 = 6; 510: 4; 540: 2; 570: max(2 - 2, minReplicas 1) = 1.
+    # t=600 KEDA: last active 390 + 200 < 600 -> 0.
+    assert changes(steps) == [(30, 1), (30, 5), (45, 10), (450, 8), (480, 6), (510, 4), (540, 2), (570, 1),
+                              (600, 0)]
+    assert "behavior.scaleUp policies 1 + 4 pods per 15 s = 5; ceil(1 × 200 %) per 15 s = 2" in at(steps, 30, "hpa").reason
+    assert "limited to 8 this sync" in at(steps, 450, "hpa").reason
+
+
+def test_behavior_defaults_go_straight_down_after_their_window() -> None:
+    # behavior: {} -> every default: scaleDown window 300 (the controller's), Percent 100 per 15 s.
+    steps = replay(dataclasses.replace(CELERY, hpa_behavior={}, cooldown_period=1000),
+                   series(backlog=[(0, 95), (100, 0)]), 500)
+    # t=0: 1 -> 5, t=15: 5 -> 10 (Pods 4 from 5 = 9, Percent 100 = 10).
+    # Last recommendation of 10 at t=90; window 300 is exclusive (after t - 300): gone at t=390;
+    # trunc(10 * 0 %) = 0, floored at minReplicas 1.
+    assert changes(steps) == [(0, 1), (0, 5), (15, 10), (390, 1)]
+
+
+# --- Kafka: the partition cap ---------------------------------------------------------------------
+
+
+def test_kafka_lag_over_the_partition_cap() -> None:
+    steps = replay(KAFKA, series(lag=[(0, 0), (15, 200)]), 120, Options(partitions=3))
+    # 200 over 3 partitions: 200 // 5 = 40 > 3 -> metric 3 * 5 = 15; ceil(15/5) = 3, not max 5.
+    # Activation compares the uncapped 200 > 2.
+    assert changes(steps) == [(15, 1), (15, 3)]
+    assert at(steps, 15, "keda").triggers[0].metric == 15
+    assert at(steps, 15, "keda").triggers[0].raw == 200
+
+
+def test_kafka_lag_between_p_t_and_p_plus_1_t_escapes_the_cap() -> None:
+    steps = replay(KAFKA, series(lag=[(0, 17)]), 60, Options(partitions=3))
+    # 17 // 5 = 3, not > 3: metric 17, ceil(17/5) = 4 consumers for 3 partitions.
+    assert changes(steps) == [(0, 1), (0, 4)]
+
+
+def test_kafka_limit_to_partitions_with_lag_and_allow_idle_consumers() -> None:
+    limited = dataclasses.replace(KAFKA, triggers=(dataclasses.replace(
+        KAFKA.triggers[0], metadata={**KAFKA.triggers[0].metadata, "limitToPartitionsWithLag": "true"}),))
+    steps = replay(limited, series(lag=[(0, (0, 40, 0))]), 60, Options(partitions=3))
+    # one partition has lag: 40 // 5 = 8 > 1 -> metric 1 * 5 = 5 -> one consumer.
+    assert changes(steps) == [(0, 1)]
+    idle = dataclasses.replace(KAFKA, triggers=(dataclasses.replace(
+        KAFKA.triggers[0], metadata={**KAFKA.triggers[0].metadata, "allowIdleConsumers": "true"}),))
+    steps = replay(idle, series(lag=[(0, 200)]), 60, Options(partitions=3))
+    # no cap: ceil(200/5) = 40; limit max(2, 4) = 4, then max 5.
+    assert changes(steps) == [(0, 1), (0, 4), (15, 5)]
+
+
+# --- activation ----------------------------------------------------------------------------------
+
+
+def test_activation_exactly_at_the_threshold_stays_at_zero() -> None:
+    assert changes(replay(CELERY, series(backlog=[(0, 5)]), 600)) == []  # 5 > 5 is false
+    assert changes(replay(CELERY, series(backlog=[(0, 6)]), 30))[:1] == [(0, 1)]  # 6 > 5; HPA: ceil(0.6) = 1
+    assert changes(replay(KAFKA, series(lag=[(0, 2)]), 600)) == []  # activationLagThreshold 2
+    assert changes(replay(WORKQUEUE, series(backlog=[(0, 2)]), 600)) == []  # activationListLength 2
+
+
+def test_in_flight_alone_keeps_the_workload_awake() -> None:
+    # in-flight has activation 0: one item in flight is active and refreshes the last active time.
+    steps = replay(CELERY, series(backlog=[(0, 95), (100, 0)], **{"in-flight": [(0, 0), (100, 3), (300, 0)]}), 600)
+    assert changes(steps, "keda") == [(0, 1), (495, 0)]  # last active 285 (in-flight 3 > 0); 285 + 200 < 495
+
+
+# --- fallback ------------------------------------------------------------------------------------
+
+
+def test_fallback_after_failure_threshold_failures() -> None:
+    scaler = dataclasses.replace(CELERY, fallback={"failureThreshold": 3, "replicas": 6})
+    steps = replay(scaler, series(backlog=[(0, 95), (120, None), (600, 0)]), 900)
+    # 0 -> 1 (KEDA) -> 4 -> 8 (15) -> 10 (30). From 120 the backlog read fails; every read counts:
+    # 120 KEDA #1, 120 HPA #2 (invalid metric and the rest asks for less: the HPA holds),
+    # 135 KEDA #3 (<= 3: error, KEDA keeps 10), 135 HPA #4 > 3: fallback reports 6 * 10 = 60, active.
+    # HPA: ceil(60/10) = 6, but the last recommendation of 10 (t=105) stays in the window until
+    # 105 < t - 300, i.e. t = 420 -> 6. While the fallback lasts KEDA refreshes the last active time.
+    # 600: reads succeed again, 0: inactive; last active 585 -> 0 once t > 785 -> 795.
+    assert changes(steps) == [(0, 1), (0, 4), (15, 8), (30, 10), (420, 6), (795, 0)]
+    assert at(steps, 120, "keda").triggers[0].error == "read failed (1 of failureThreshold 3)"
+    assert at(steps, 120, "hpa").reason.startswith("HPA holds 10: cannot read backlog")
+    fb = at(steps, 135, "hpa").triggers[0]
+    assert (fb.fallback, fb.metric, fb.active) == (True, 60, True)
+    assert "failed 4 times > failureThreshold 3" in fb.note
+    assert at(steps, 150, "keda").active
+
+
+def test_without_fallback_an_unreadable_trigger_holds_the_count() -> None:
+    steps = replay(CELERY, series(backlog=[(0, 95), (120, None)]), 900)
+    assert changes(steps) == [(0, 1), (0, 4), (15, 8), (30, 10)]  # never to 0: the error blocks the cooldown
+    assert "no fallback" in at(steps, 600, "keda").reason
+
+
+def test_fallback_current_replicas_if_higher() -> None:
+    scaler = dataclasses.replace(CELERY, fallback={"failureThreshold": 0, "replicas": 2,
+                                                   "behavior": "currentReplicasIfHigher"})
+    steps = replay(scaler, series(backlog=[(0, 95), (60, None)]), 90)
+    fb = at(steps, 60, "keda").triggers[0]  # first failure > 0; max(current 10, 2) = 10 -> 100
+    assert (fb.fallback, fb.metric) == (True, 100)
+
+
+# --- ScaledJob -----------------------------------------------------------------------------------
+
+
+def jobs(steps) -> list[tuple[float, int, int]]:
+    return [(s.t, s.created, s.replicas) for s in steps]
+
+
+def sj(strategy: str, **kw) -> Scaler:
+    return dataclasses.replace(WORKQUEUE, strategy=strategy, **kw)
+
+
+@pytest.mark.parametrize(("strategy", "extra", "expected"), [
+    # queue 30 from t=5, T 5 -> maxScale = ceil(min(30/5, MAXC 10)) = 6; Jobs wait 15 s pending and
+    # run 25 s: a Job created at t counts as running until t + 40 and as pending until t + 15.
+    # default: E = maxScale - R. 10: 6; 20..40: 6 - 6 = 0; 50: the first six ended, 6.
+    ("default", {}, [(0, 0, 0), (10, 6, 6), (20, 0, 6), (30, 0, 6), (40, 0, 6), (50, 6, 6)]),
+    # accurate: 10: 6 + 0 - 0 <= 10 -> 6 - P 0 = 6. 20: R 6, P 6: 6 + 6 - 6 <= 10 -> 6 - 6 = 0.
+    # 30: P 0: 6 + 6 > 10 -> 10 - 6 = 4. 40: R 10, P 4: 12 > 10 -> 0. 50: R 4 -> 6 - 0 = 6.
+    ("accurate", {}, [(0, 0, 0), (10, 6, 6), (20, 0, 6), (30, 4, 10), (40, 0, 10), (50, 6, 10)]),
+    # eager: E = min(MAXC - R - P, maxScale), scaleTo MAXC. 10: 6. 20: min(10 - 6 - 6, 6) < 0 -> 0.
+    # 30: min(4, 6) = 4. 40: min(10 - 10 - 4, 6) -> 0. 50: min(6, 6) = 6.
+    ("eager", {}, [(0, 0, 0), (10, 6, 6), (20, 0, 6), (30, 4, 10), (40, 0, 10), (50, 6, 10)]),
+    # custom, deduction 0, 50 %: E = min(6 - trunc(R * 0.5), 10). 10: 6. 20: 6 - 3 = 3 (9).
+    # 30: 6 - trunc(4.5) = 2 (11: custom does not cap by running Jobs). 40: 6 - 5 = 1 (12).
+    # 50: the six of t=10 ended, R 6: 6 - 3 = 3 (9).
+    ("custom", {"custom_running_percentage": 0.5},
+     [(0, 0, 0), (10, 6, 6), (20, 3, 9), (30, 2, 11), (40, 1, 12), (50, 3, 9)]),
+])
+def test_scaled_job_under_each_strategy(strategy: str, extra: dict, expected: list) -> None:
+    steps = replay(sj(strategy, **extra), series(backlog=[(0, 0), (5, 30)]), 50,
+                   Options(job_seconds=25, job_pending_seconds=15))
+    assert jobs(steps) == expected
+
+
+@pytest.mark.parametrize(("strategy", "extra", "created"), [
+    # Observed by a cluster: 6 running, 2 of them pending; queue 30 -> maxScale 6, MAXC 10.
+    ("default", {}, 0),  # 6 - 6
+    ("accurate", {}, 4),  # 6 + 6 - 2 = 10, not > 10 -> 6 - 2
+    ("eager", {}, 2),  # min(10 - 6 - 2, 6)
+    ("custom", {"custom_running_percentage": 0.5}, 3),  # min(6 - 0 - trunc(3.0), 10)
+])
+def test_scaled_job_strategies_with_running_and_pending_jobs(strategy: str, extra: dict, created: int) -> None:
+    steps = replay(sj(strategy, **extra), series(backlog=[(0, 30)], running=[(0, 6)], pending=[(0, 2)]), 0)
+    assert (steps[0].created, steps[0].pending, steps[0].replicas) == (created, 2, 6 + created)
+
+
+def test_scaled_job_parallelism_and_completions() -> None:
+    scaler = sj("default", job_parallelism=2, job_completions=4)
+    steps = replay(scaler, series(backlog=[(0, 10)]), 120, Options(job_seconds=30))
+    # maxScale ceil(10/5) = 2 Jobs; each runs ceil(4/2) = 2 waves of 30 s = 60 s with 2 pods.
+    assert jobs(steps)[:8] == [(0, 2, 2), (10, 0, 2), (20, 0, 2), (30, 0, 2), (40, 0, 2), (50, 0, 2), (60, 2, 2),
+                               (70, 0, 2)]
+    assert steps[0].pods == 4
+
+
+def test_scaled_job_max_replica_count_caps_accurate() -> None:
+    steps = replay(WORKQUEUE, series(backlog=[(0, 500)]), 20, Options(job_seconds=100))
+    # maxScale = ceil(min(500/5, 10)) = 10; then R 10: 10 + 10 > 10 -> 10 - 10 = 0.
+    assert jobs(steps) == [(0, 10, 10), (10, 0, 10), (20, 0, 10)]
+
+
+# --- the rest of KEDA's loop ----------------------------------------------------------------------
+
+
+def test_idle_replica_count_and_min_replicas() -> None:
+    scaler = dataclasses.replace(CELERY, min_replicas=2, idle_replicas=0, cooldown_period=60)
+    steps = replay(scaler, series(backlog=[(0, 0), (30, 95), (100, 0)]), 400)
+    # Active from idle 0: max(min 2, 1) = 2; the HPA (min 2): ceil(95/10) = 10, limit max(4, 4) = 4, then 8, 10.
+    # Inactive from 105, last active 90: idle 0 once t > 150 -> 165.
+    assert changes(steps)[:4] == [(30, 2), (30, 4), (45, 8), (60, 10)]
+    assert (165, 0) in changes(steps)
+
+
+def test_initial_cooldown_period_before_the_first_activity() -> None:
+    scaler = dataclasses.replace(CELERY, initial_cooldown_period=100)
+    steps = replay(scaler, {}, 200, Options(start_replicas=3))
+    # Never active: 3 replicas stay until t > 0 + 100 -> the poll at 105. (Meanwhile the HPA wants 0, held
+    # at 3 by the initial recommendation, recordInitialRecommendation, within its 300 s window.)
+    assert changes(steps, "keda") == [(105, 0)]
+    assert at(steps, 45, "keda").reason.endswith("initial cooldown: 55 s of 100 left")
+
+
+def test_what_if_overrides() -> None:
+    steps = replay(CELERY, series(backlog=[(0, 0), (30, 95), (400, 0)]), 700,
+                   Options(cooldown_period=60, stabilization_window=30, polling_interval=5))
+    # polls every 5 s: last active 395, zero once t > 455 -> 460; the HPA's 30 s window lets it down first:
+    # recommendations of 10 until 390, 0 from 405. The legacy path drops only those *before* t - 30
+    # (Before(cutoff)), so at 420 the 10 of 390 still counts; at 435 it is gone -> floor 1.
+    assert changes(steps)[-2:] == [(435, 1), (460, 0)]
+    assert Options(cooldown_period=60).deviations(CELERY) == ["cooldownPeriod 60 s (manifest: 200 s)"]
+
+
+def test_scaling_modifiers_are_modelled() -> None:
+    a = Trigger("a", "redis", "a", target=10, activation=0)
+    b = Trigger("b", "redis", "b", target=10, activation=0)
+    scaler = Scaler(SCALED_OBJECT, "so", (a, b), max_replicas=20, polling_interval=15, cooldown_period=60,
+                    scaling_modifiers={"formula": "a + 2 * b", "target": "5", "activationTarget": "10"})
+    steps = replay(scaler, series(a=[(0, 4), (30, 12)], b=[(0, 3)]), 60)
+    # 0: 4 + 2 * 3 = 10, not > activationTarget 10. 30: 12 + 6 = 18 > 10 -> 1; HPA: ceil(18/5) = 4, limit 4.
+    assert changes(steps) == [(30, 1), (30, 4)]
+
+
+@pytest.mark.parametrize("formula", ["a > 1 ? 2 : 3", "a ?? 0", "float(a)", "nope + 1"])
+def test_scaling_modifiers_the_model_cannot_evaluate_are_refused(formula: str) -> None:
+    a = Trigger("a", "redis", "a", target=10, activation=0)
+    scaler = Scaler(SCALED_OBJECT, "so", (a,), scaling_modifiers={"formula": formula, "target": "5"})
+    with pytest.raises(InputError, match="which the model does not evaluate"):
+        replay(scaler, {}, 30)
+
+
+def test_bad_behavior_and_fallback_are_refused_clearly() -> None:
+    with pytest.raises(InputError, match="selectPolicy 'Fastest': one of Max, Min, Disabled"):
+        replay(dataclasses.replace(CELERY, hpa_behavior={"scaleUp": {"selectPolicy": "Fastest"}}), {}, 30)
+    with pytest.raises(InputError, match="fallback needs failureThreshold and replicas"):
+        replay(dataclasses.replace(CELERY, fallback={"replicas": 2}), {}, 30)
+
+
+def test_select_policy_disabled_blocks_scale_up() -> None:
+    scaler = dataclasses.replace(CELERY, hpa_behavior={"scaleUp": {"selectPolicy": "Disabled"}})
+    steps = replay(scaler, series(backlog=[(0, 95)]), 60)
+    assert changes(steps) == [(0, 1)]  # KEDA's wake is its own; the HPA may not add any
+    assert "selectPolicy Disabled" in at(steps, 15, "hpa").reason
+
+
+# --- what e2e uses --------------------------------------------------------------------------------
+
+
+def test_legacy_scale_up_limit_and_syncs() -> None:
+    assert [legacy_scale_up_limit(n) for n in (0, 1, 2, 3, 5)] == [4, 4, 4, 6, 10]
+    assert legacy_scale_up_syncs(1, 10) == 3  # 1 -> 4 -> 8 -> 10 (the behavior defaults would take two)
+    assert legacy_scale_up_syncs(1, 4) == 1
+
+
+def test_step_response() -> None:
+    r = step_response(CELERY, 95, start=30, hold=370, duration=700)
+    assert (r.woke_at, r.peak, r.peak_at, r.zero_at) == (30, 10, 60, 600)
+    assert r.changes()[0] == (30, 1)
+
+
+# --- properties over random backlog series ------------------------------------------------------
+
+backlogs = st.lists(st.tuples(st.integers(1, 120), st.integers(0, 250)), min_size=1, max_size=12)
+
+
+def _series(points: list[tuple[int, int]]) -> dict[str, Series]:
+    t, out = 0, []
+    for dt, value in points:
+        out.append((float(t), float(value)))
+        t += dt
+    return {"backlog": Series(tuple(out))}
+
+
+def check_properties(scaler: Scaler, steps) -> None:
+    s = scaler
+    hpa_min = max(s.min_replicas, 1)
+    last_active = None
+    for step in steps:
+        assert 0 <= step.replicas <= s.max_replicas
+        if step.actor == "keda":
+            if step.active:  # no read fails in these series, so every active poll refreshes the last active time
+                last_active = step.t
+            if step.before == 0 and step.replicas > 0:
+                assert step.replicas == hpa_min  # from 0 KEDA sets max(min, 1), never more
+            elif step.replicas != step.before:
+                assert step.replicas == 0
+                # zero only after cooldownPeriod without activity
+                assert last_active is None or step.t - last_active > s.cooldown_period
+        elif step.before > 0 and s.hpa_behavior is None:
+            assert step.replicas <= max(legacy_scale_up_limit(step.before), step.before)
+            if step.stabilized is not None:  # never below the stabilized recommendation (within the limits)
+                assert step.replicas >= min(max(step.stabilized, hpa_min), step.limit)
+                assert step.replicas == min(max(step.stabilized, hpa_min), step.limit)
+        elif step.before == 0:
+            assert step.replicas == 0  # the HPA does nothing at 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(points=backlogs, cooldown=st.sampled_from([0, 30, 200]), window=st.sampled_from([None, 0, 45, 300]))
+def test_properties_on_the_legacy_path(points: list[tuple[int, int]], cooldown: int, window: int | None) -> None:
+    options = Options(cooldown_period=cooldown, stabilization_window=window)
+    steps = replay(CELERY, _series(points), 1200, options)
+    check_properties(options.apply(CELERY), steps)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(points=backlogs)
+def test_properties_with_a_behavior(points: list[tuple[int, int]]) -> None:
+    scaler = dataclasses.replace(CELERY, hpa_behavior={"scaleUp": {"policies": [
+        {"type": "Pods", "value": 2, "periodSeconds": 60}]}})
+    steps = replay(scaler, _series(points), 1200)
+    check_properties(scaler, steps)
+    for step in steps:  # at most +2 pods over any 60 s by the HPA (KEDA's wake from 0 is not an HPA event)
+        added = sum(s.replicas - s.before for s in steps
+                    if s.actor == "hpa" and step.t - 60 < s.t <= step.t and s.replicas > s.before)
+        assert added <= 2
