@@ -230,11 +230,16 @@ def test_accurate_strategy_never_runs_more_than_max_jobs() -> None:
 
 
 @pytest.mark.parametrize(
-    ("start", "goal", "steps"), [(1, 1, 0), (1, 5, 1), (1, 10, 2), (1, 20, 3), (5, 10, 1), (2, 6, 1), (0, 2, 1)]
+    ("start", "goal", "steps"), [(1, 1, 0), (1, 4, 1), (1, 5, 2), (1, 10, 3), (1, 20, 4), (5, 10, 1), (2, 6, 2),
+                                 (0, 2, 1)]
 )
-def test_hpa_scale_up_steps(start: int, goal: int, steps: int) -> None:
-    """Default HPA behavior: +100 % or +4 pods per sync, whichever is more."""
-    assert plan.hpa_scale_up_steps(start, goal) == steps
+def test_the_plan_ramps_on_the_legacy_path(start: int, goal: int, steps: int) -> None:
+    """KEDA's HPAs have no behavior, so the legacy limit max(2 x current, 4) applies per sync
+    (docs/keda-model.md); the plan's deadline uses the model's count of syncs."""
+    from kedasuite.keda.model import legacy_scale_up_syncs
+
+    assert legacy_scale_up_syncs(start, goal) == steps
+    assert plan.legacy_scale_up_syncs is legacy_scale_up_syncs
 
 
 @pytest.mark.parametrize(("activation", "load"), [(0, 0), (1, 1), (2, 2), (5, 3), (10, 5)])
@@ -326,8 +331,8 @@ def test_spec_without_the_backlog_trigger_is_an_error() -> None:
 def test_default_plans() -> None:
     celery = make_plan(DEFAULT_SPECS["celery"])
     assert (celery.below, celery.burst, celery.expected, celery.at_least, celery.at_most) == (3, 200, 10, 10, 10)
-    # poll 15 + (2 ramp steps + 1) HPA syncs of 15 + margin 60
-    assert celery.scale_out_deadline_s == 15 + 3 * 15 + 60
+    # poll 15 + (3 legacy ramp steps 1 -> 4 -> 8 -> 10, + 1) HPA syncs of 15 + margin 60
+    assert celery.scale_out_deadline_s == 15 + 4 * 15 + 60
     assert celery.return_within_s == 200 + 15 + 60
     kafka = make_plan(DEFAULT_SPECS["kafka"])
     assert (kafka.below, kafka.expected, kafka.at_most) == (2, 5, 5)
@@ -521,7 +526,7 @@ def test_a_good_scaledobject_run_passes_every_phase() -> None:
                                           "scale-in", "processed"]
     assert all(r.passed for r in results), judge.render_table(results)
     by_phase = {r.phase: r for r in results}
-    assert by_phase["scale-out"].expected == "10 replicas within 120 s"
+    assert by_phase["scale-out"].expected == "10 replicas within 135 s"  # legacy ramp: 1 -> 4 -> 8 -> 10
     assert by_phase["scale-out"].observed == "10 at +45 s"
     assert by_phase["drain"].observed == "drained at +220 s"  # 203 items, one a second from +95 s
     assert by_phase["below activation"].observed == "0 in all 7 readings, backlog 3"

@@ -27,6 +27,7 @@ import yaml
 from kedasuite.core import defaults
 from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT, WORKLOADS, by_trigger, workload
 from kedasuite.keda import scaling
+from kedasuite.keda.model import legacy_scale_up_syncs
 from kedasuite.keda.scaling import Reading, Scaler, Trigger, kafka_capped_metric
 
 #: The Kubernetes HPA controller's default sync period (``--horizontal-pod-autoscaler-sync-period``).
@@ -159,26 +160,6 @@ def expected_count(spec: Spec, load: int, running: int = 0, pending: int = 0) ->
     return count
 
 
-def hpa_scale_up_limit(current: int) -> int:
-    """The most replicas the HPA allows one sync after ``current`` with the default behavior.
-
-    Default scaleUp policies: +100 % or +4 pods per 15 s, whichever is larger.
-    """
-    return max(current + 4, 2 * current)
-
-
-def hpa_scale_up_steps(start: int, goal: int) -> int:
-    """HPA syncs needed to go from ``start`` replicas to ``goal`` under the default behavior.
-
-    1 -> 10 takes two (1 -> 5 -> 10): the scale-out deadline has to allow for that ramp.
-    """
-    steps, current = 0, max(start, 1)
-    while current < goal:
-        current = hpa_scale_up_limit(current)
-        steps += 1
-    return steps
-
-
 def below_activation_load(activation: float) -> int:
     """Items to pump to show that load *at or under* the activation threshold wakes nothing.
 
@@ -258,7 +239,8 @@ def make_plan(spec: Spec, settings: Settings | None = None) -> Plan:
     expected = expected_count(spec, load)
     poll, margin, target = f"{spec.polling_interval:g}", f"{settings.margin_s:g}", f"{spec.target:g}"
     if spec.kind == SCALED_OBJECT:
-        steps = hpa_scale_up_steps(max(spec.min_replicas, 1), expected)
+        # KEDA's HPAs have no behavior: the legacy limit max(2 x current, 4) per sync applies.
+        steps = legacy_scale_up_syncs(max(spec.min_replicas, 1), expected)
         deadline = spec.polling_interval + settings.hpa_sync_s * (steps + 1) + settings.margin_s
         within = spec.cooldown_period + spec.polling_interval + settings.margin_s
         at_least, at_most = expected, spec.max_replicas
@@ -282,5 +264,4 @@ def make_plan(spec: Spec, settings: Settings | None = None) -> Plan:
 
 
 __all__ = ["DEFAULT_SPECS", "HPA_SYNC_SECONDS", "SCALED_JOB", "SCALED_OBJECT", "Plan", "Settings", "Spec",
-           "backlog_trigger", "below_activation_load", "bundled_specs", "expected_count", "hpa_scale_up_limit",
-           "hpa_scale_up_steps", "load_metric", "make_plan", "spec_from_object", "spec_of"]
+           "backlog_trigger", "below_activation_load", "bundled_specs", "expected_count", "load_metric", "make_plan", "spec_from_object", "spec_of"]
