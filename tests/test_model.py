@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kedasuite.core.errors import InputError
-from kedasuite.keda.model import Options, Series, legacy_scale_up_limit, legacy_scale_up_syncs, replay, step_response
+from kedasuite.keda.model import Options, legacy_scale_up_limit, legacy_scale_up_syncs
+from kedasuite.keda.model_replay import Series, replay, step_response
 from kedasuite.keda.scaling import SCALED_OBJECT, Scaler, Trigger, scalers_in
 from kedasuite.keda.status import bundled_text
 

@@ -114,9 +114,10 @@ def test_a_workload_the_manifests_do_not_scale(tmp_path) -> None:
 
 
 def test_answers_in_well_under_a_second() -> None:
+    """CPU time, not wall time: the answer's cost, whatever else the machine is doing."""
     simulate("--series", "backlog=0:0,30:95,400:0")  # imports paid
-    start = time.perf_counter()
+    start = time.process_time()
     for workload, series in (("celery", "backlog=0:0,30:95,400:0"), ("kafka", "lag=0:0,15:200"),
                              ("rq", "backlog=0:300,900:0"), ("workqueue", "backlog=0:30,600:0")):
         assert simulate("-w", workload, "--series", series, "--json").exit_code == 0
-    assert (time.perf_counter() - start) / 4 < 0.5
+    assert (time.process_time() - start) / 4 < 0.5

@@ -20,7 +20,8 @@ from kedasuite.cli.options import option, reports_errors
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import WORKLOAD_CELERY, Env
 from kedasuite.core.workloads import NAMES
-from kedasuite.keda.model import Options, Series, Step, default_duration, replay
+from kedasuite.keda.model import Options, Step
+from kedasuite.keda.model_replay import Series, default_duration, replay
 from kedasuite.keda.model_hpa import DOWNSCALE_STABILIZATION
 from kedasuite.keda.model_triggers import Value
 from kedasuite.keda.scaling import SCALED_JOB, Scaler
