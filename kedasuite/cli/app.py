@@ -11,6 +11,7 @@ from kedasuite.cli.workers import job, worker
 from kedasuite.tools.e2e.command import e2e
 from kedasuite.tools.timeline.command import timeline
 from kedasuite.keda.simulate import simulate
+from kedasuite.autoscale.command import autoscale
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -22,3 +23,4 @@ def main() -> None:
 for command in (pump, serve, worker, job, kafka_lag, status, check_manifests, demo, redis_server, e2e, timeline):
     main.add_command(command)
 main.add_command(simulate)
+main.add_command(autoscale)

@@ -1,0 +1,339 @@
+"""The actuator: the model of KEDA's and the HPA's loop, driven by a clock and live reads,
+and a backend that makes its replica counts real.
+
+One :class:`Actuator` holds a loop (:func:`kedasuite.keda.model.loop_for`) per target. Each
+:meth:`Actuator.tick` runs every event due by now, one at a time (KEDA's polls, the HPA's
+syncs, a ScaledJob's polls), reading the triggers live, and after each event hands the
+backend the model's count: a ScaledObject's replicas (the backend starts or stops workers,
+like a ReplicaSet), a ScaledJob's new Jobs (the backend starts their runners; the Jobs it
+reports running and pending are what the next poll counts). Between events the backend is
+refreshed: exited processes are reaped, overdue ones killed, and a ScaledObject whose
+actual count fell below the model's (a worker died) is brought back, as a ReplicaSet does.
+
+Nothing here reads the wall clock or the brokers by itself: ``clock``, the reads and the
+backend are handed in, so a test drives it with a fake clock and a fake backend.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from kedasuite.autoscale.targets import Target
+from kedasuite.keda.model import Loop, Options, Step, loop_for
+from kedasuite.keda.model_triggers import Value
+from kedasuite.keda.scaling import Trigger
+
+#: The state file's name in the run directory (see :func:`read_state`).
+STATE_FILE = "state.json"
+#: Seconds between backend refreshes when no model event is due sooner.
+REFRESH_SECONDS = 0.5
+
+
+class Reads(Protocol):
+    """A trigger's raw value now (``None``: the read failed), and why reads failed."""
+
+    errors: dict[tuple[str, str], str]
+
+    def value(self, trigger: Trigger) -> Value: ...
+
+
+class Backend(Protocol):
+    """What runs the replicas: processes, containers, or nothing (``none``)."""
+
+    name: str
+
+    def replicas(self, target: Target) -> int:
+        """Replicas running now (not counting ones that are terminating)."""
+
+    def scale(self, target: Target, replicas: int, reason: str) -> None:
+        """Start or stop replicas until ``replicas`` run (stopping takes the grace period)."""
+
+    def jobs(self, target: Target) -> tuple[int, int] | None:
+        """(running, pending) Jobs of a ScaledJob, or ``None``: the model keeps its own count."""
+
+    def create_jobs(self, target: Target, count: int) -> None:
+        """Start ``count`` new Jobs."""
+
+    def refresh(self) -> None:
+        """Reap exited processes, kill the ones past their grace period."""
+
+    def close(self) -> None:
+        """Stop everything (SIGTERM, then SIGKILL after the grace period)."""
+
+    def describe(self, target: Target) -> dict[str, Any]:
+        """Facts for the state file (pids, signals sent, exit codes)."""
+
+
+class NoBackend:
+    """``--backend none``: the model alone, for a cluster whose own KEDA acts."""
+
+    name = "none"
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def replicas(self, target: Target) -> int:
+        return self.counts.get(target.name, 0)
+
+    def scale(self, target: Target, replicas: int, reason: str) -> None:
+        self.counts[target.name] = replicas
+
+    def jobs(self, target: Target) -> tuple[int, int] | None:
+        return None
+
+    def create_jobs(self, target: Target, count: int) -> None:
+        pass
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def describe(self, target: Target) -> dict[str, Any]:
+        return {}
+
+
+@dataclass
+class _Tracked:
+    target: Target
+    loop: Loop
+    options: Options
+    last: Step | None = None
+    #: The last step of KEDA itself (a poll): what it does about failing reads.
+    last_keda: Step | None = None
+    #: The last raw value read per trigger (for the predicted next step).
+    values: dict[str, Value] = field(default_factory=dict)
+    jobs: tuple[int, int] | None = None
+    errors: tuple[str, ...] = ()
+    #: Model time the model's count last moved away from the actual count; ``None``: they agree.
+    behind_since: float | None = None
+    #: Seconds the actual count trailed the model's, per change.
+    lags: list[float] = field(default_factory=list)
+
+
+def _clock_text(wall: float) -> str:
+    return datetime.fromtimestamp(wall).strftime("%H:%M:%S")
+
+
+class Actuator:
+    """The model over every target, made real by ``backend``."""
+
+    def __init__(self, targets: Sequence[Target], reads: Reads, backend: Backend, options: Options | None = None,
+                 *, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 emit: Callable[[str], None] = print, every_step: bool = False, source: str = "",
+                 state_path: Path | None = None) -> None:
+        self.reads, self.backend, self.clock, self.wall, self.emit = reads, backend, clock, wall, emit
+        self.every_step, self.source, self.state_path = every_step, source, state_path
+        self.options = options or Options()
+        self.t0 = clock()
+        self.started = wall()
+        self.tracked: list[_Tracked] = []
+        for target in targets:
+            # A restarted autoscaler adopts the replicas it finds: the model starts from them.
+            start = 0 if target.is_job else backend.replicas(target)
+            opts = dataclasses.replace(self.options, start_replicas=start)
+            self.tracked.append(_Tracked(target, loop_for(target.scaler, opts), opts))
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Seconds since the autoscaler started: the model's time."""
+        return self.clock() - self.t0
+
+    def next_event(self) -> float:
+        return min((tr.loop.next_event() for tr in self.tracked), default=float("inf"))
+
+    # --- one pass ------------------------------------------------------------------------------
+
+    def tick(self) -> float:
+        """Run every event due now and act on it; the seconds until the next event."""
+        self.backend.refresh()
+        now = self.now()
+        for tr in self.tracked:
+            while tr.loop.next_event() <= now:
+                self._event(tr, tr.loop.next_event())
+            self._reconcile(tr)
+            self._note_errors(tr)
+        self.write_state()
+        return max(0.0, self.next_event() - self.now())
+
+    def _read_fn(self, tr: _Tracked) -> Callable[[str, float], Value]:
+        by_name = {t.name: t for t in tr.target.scaler.triggers}
+        cache: dict[tuple[str, float], Value] = {}
+
+        def read(name: str, t: float) -> Value:
+            if (name, t) not in cache:
+                cache[(name, t)] = self.reads.value(by_name[name])
+            tr.values[name] = cache[(name, t)]
+            return cache[(name, t)]
+
+        return read
+
+    def _event(self, tr: _Tracked, t: float) -> None:
+        target = tr.target
+        jobs_fn = None
+        if target.is_job:
+            tr.jobs = self.backend.jobs(target)
+            if tr.jobs is not None:
+                counts = tr.jobs
+                jobs_fn = lambda _t: counts
+        # One instant may hold two events (KEDA's poll, then the HPA's sync): each is shown, the last one acted on.
+        steps = tr.loop.advance(t, self._read_fn(tr), jobs_fn)
+        for step in steps:
+            tr.last = step
+            if step.actor != "hpa":
+                tr.last_keda = step
+            if step.changed or self.every_step:
+                self.emit(self.line(target, step))
+            if target.is_job and step.created:
+                self.backend.create_jobs(target, step.created)
+                tr.lags.append(max(0.0, self.now() - step.t))
+        step = steps[-1]
+        if not target.is_job and step.replicas != self.backend.replicas(target):
+            if tr.behind_since is None:
+                tr.behind_since = next(s.t for s in steps if s.replicas != s.before or s is step)
+            self.backend.scale(target, step.replicas, step.reason)
+
+    def _reconcile(self, tr: _Tracked) -> None:
+        """A ScaledObject's actual count follows the model's between events too (a worker died)."""
+        if tr.target.is_job:
+            return
+        want = tr.loop.replicas
+        if self.backend.replicas(tr.target) != want:
+            if tr.behind_since is None:
+                tr.behind_since = self.now()
+            self.backend.scale(tr.target, want, "the ReplicaSet keeps the count")
+        if self.backend.replicas(tr.target) == want and tr.behind_since is not None:
+            tr.lags.append(max(0.0, self.now() - tr.behind_since))
+            tr.behind_since = None
+
+    def _note_errors(self, tr: _Tracked) -> None:
+        by_message: dict[str, list[str]] = {}
+        for t in tr.target.scaler.triggers:
+            message = self.reads.errors.get((t.type, t.source))
+            if message is not None:
+                by_message.setdefault(message, []).append(t.name)
+        errors = tuple(f"{', '.join(names)}: {message}" for message, names in by_message.items())
+        if errors != tr.errors:
+            when = f"[{_clock_text(self.wall())}] {self.now():7.1f}s {tr.target.name:<9}"
+            if errors:
+                how = tr.last_keda.reason if tr.last_keda is not None else "the model holds"
+                self.emit(f"{when} read failed: {'; '.join(errors)} → {how}")
+            else:
+                self.emit(f"{when} reads work again")
+            tr.errors = errors
+
+    def line(self, target: Target, step: Step) -> str:
+        """One replica (or Job) change: time, workload, old → new, the model's reason in words."""
+        count = f"{step.before} → {step.replicas}"
+        extra = ([f"{step.finished} done"] if step.finished else []) + ([f"+{step.created}"] if step.created else [])
+        if extra:
+            count += f" ({', '.join(extra)})"
+        wall = self.wall() - (self.now() - step.t)
+        return f"[{_clock_text(wall)}] {step.t:7.1f}s {target.name:<9} {target.unit:<8} {count:<12} {step.reason}"
+
+    # --- state for /status and the dashboard -----------------------------------------------------
+
+    def predicted(self, tr: _Tracked) -> Step | None:
+        """The model's next step if the triggers keep their last values (no broker is read)."""
+        loop = copy.deepcopy(tr.loop)
+        at = loop.next_event()
+        counts = tr.jobs
+        try:
+            steps = loop.advance(at, lambda name, _t: tr.values.get(name, 0.0),
+                                 (lambda _t: counts) if counts is not None else None)
+        except Exception:  # noqa: BLE001 - a prediction never stops the actuator
+            return None
+        return steps[0] if steps else None
+
+    @staticmethod
+    def model_count(tr: _Tracked) -> int:
+        """The model's replicas; for a ScaledJob, the unfinished Jobs of its last poll (the running ones
+        the backend reported plus those it created)."""
+        if tr.target.is_job:
+            return tr.last.replicas if tr.last is not None else 0
+        return tr.loop.replicas
+
+    def state(self) -> dict[str, Any]:
+        """What ``/status`` and the dashboard can show: actual and model counts, next step, deviations."""
+        now = self.now()
+        out = []
+        for tr in self.tracked:
+            target, nxt = tr.target, self.predicted(tr)
+            actual = tr.jobs[0] if target.is_job and tr.jobs is not None else self.backend.replicas(target)
+            lags = tr.lags
+            out.append({
+                "workload": target.name, "kind": target.scaler.kind, "name": target.scaler.name, "unit": target.unit,
+                "actual": actual, "model": self.model_count(tr),
+                "last_step": tr.last.to_json() if tr.last else None,
+                "reason": tr.last.reason if tr.last else "no event yet",
+                "next_step": None if nxt is None else {
+                    "in_seconds": round(max(0.0, nxt.t - now), 3), "actor": nxt.actor, "replicas": nxt.replicas,
+                    "reason": nxt.reason},
+                "deviations": deviations(target, tr.options),
+                "grace_seconds": target.grace_seconds, "grace_source": target.grace_source,
+                "read_errors": list(tr.errors),
+                "actuation_lag_seconds": {"count": len(lags), "median": statistics.median(lags) if lags else None,
+                                          "max": max(lags) if lags else None},
+                "backend": self.backend.describe(target),
+            })
+        return {"time": datetime.fromtimestamp(self.wall(), UTC).isoformat(), "pid": os.getpid(),
+                "backend": self.backend.name, "source": self.source, "seconds": round(now, 3),
+                "started": datetime.fromtimestamp(self.started, UTC).isoformat(), "workloads": out}
+
+    def write_state(self) -> None:
+        if self.state_path is None:
+            return
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        tmp.write_text(json.dumps(self.state(), indent=1))
+        os.replace(tmp, self.state_path)
+
+    def lag_summary(self) -> str:
+        parts = []
+        for tr in self.tracked:
+            if tr.lags:
+                parts.append(f"{tr.target.name} median {statistics.median(tr.lags):.2f} s, max {max(tr.lags):.2f} s "
+                             f"over {len(tr.lags)}")
+        return "; ".join(parts) or "no change to actuate"
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, duration: float | None = None) -> None:
+        """Tick until ``stop`` is set (a signal) or ``duration`` seconds have passed."""
+        while not stop.is_set():
+            wait = self.tick()
+            if duration is not None and self.now() >= duration:
+                return
+            left = float("inf") if duration is None else duration - self.now()
+            stop.wait(max(0.01, min(wait, REFRESH_SECONDS, left)))
+
+
+def deviations(target: Target, options: Options) -> list[str]:
+    """The overrides that differ from the manifest and apply to ``target`` (a ScaledJob has no HPA)."""
+    found = options.deviations(target.scaler)
+    return [d for d in found if d.startswith("pollingInterval")] if target.is_job else found
+
+
+def read_state(run_dir: str | Path) -> Mapping[str, Any] | None:
+    """The state an autoscaler using ``run_dir`` last wrote (``None``: none has run there).
+
+    For ``/status`` and the dashboard: per workload the actual and the model's count, the
+    last step's reason, the predicted next step, the deviations from the manifest.
+    """
+    path = Path(run_dir) / STATE_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,372 @@
+"""``kedasuite autoscale``: the model driven by a clock and live reads, replicas made real.
+
+The actuator's logic is tested with a fake clock, fake reads and a backend that records what
+it is asked (no server). The processes backend is driven through 0 → N → 0 for every
+workload at once on the real brokers, with demo timings; every pumped record must have its
+result, every scale-down must be a SIGTERM the worker obeyed (exit 0, no SIGKILL), every
+Job runner must exit 0 by itself. A second run kills the autoscaler with SIGKILL mid-burst:
+the next one adopts the workers it left and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from kedasuite.autoscale.actuator import Actuator, read_state
+from kedasuite.autoscale.processes import PROCESSES_FILE, _start_ticks
+from kedasuite.autoscale.targets import DEFAULT_GRACE_SECONDS, Target, grace_period, load_targets
+from kedasuite.cli import main
+from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
+from kedasuite.core.workloads import NAMES
+from kedasuite.core.workloads import workload as workload_row
+from kedasuite.keda.model import Options
+from kedasuite.keda.model_triggers import Value
+from kedasuite.keda.scaling import Scaler, Trigger, scalers_in
+from kedasuite.keda.status import bundled_text, workload_of
+from tests.support import Proc, run_cli, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# --- the actuator's logic, with a fake clock, fake reads and a recording backend ---------------------
+
+
+def bundled(workload: str) -> Scaler:
+    objs = [d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, dict)]
+    return next(s for s in scalers_in(objs) if workload_of(s) == workload)
+
+
+def target(workload: str) -> Target:
+    return Target(workload_row(workload), bundled(workload), 30.0, "test")
+
+
+class FakeReads:
+    def __init__(self) -> None:
+        self.values: dict[str, Value] = {}
+        self.errors: dict[tuple[str, str], str] = {}
+
+    def value(self, trigger: Trigger) -> Value:
+        value = self.values.get(trigger.source, 0.0)
+        if value is None:
+            self.errors[(trigger.type, trigger.source)] = "connection refused"
+        else:
+            self.errors.pop((trigger.type, trigger.source), None)
+        return value
+
+
+class FakeBackend:
+    name = "fake"
+
+    def __init__(self, start: int = 0) -> None:
+        self.count = start
+        self.running_jobs = 0
+        self.actions: list[tuple[float, str, int]] = []
+        self.now: Callable[[], float] = lambda: 0.0
+
+    def replicas(self, target: Target) -> int:
+        return self.count
+
+    def scale(self, target: Target, replicas: int, reason: str) -> None:
+        self.actions.append((self.now(), "scale", replicas))
+        self.count = replicas
+
+    def jobs(self, target: Target) -> tuple[int, int] | None:
+        return self.running_jobs, 0
+
+    def create_jobs(self, target: Target, count: int) -> None:
+        self.actions.append((self.now(), "jobs", count))
+        self.running_jobs += count
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def describe(self, target: Target) -> dict[str, Any]:
+        return {}
+
+
+DEMO = Options(polling_interval=1, cooldown_period=3, stabilization_window=2, sync_period=1)
+
+
+def actuator(t: Target, backend: FakeBackend, reads: FakeReads, options: Options = DEMO,
+             state: Path | None = None) -> tuple[Actuator, list[str], Callable[[float], None]]:
+    clock = [100.0]
+    lines: list[str] = []
+    act = Actuator([t], reads, backend, options, clock=lambda: clock[0], wall=lambda: 1_700_000_000 + clock[0],
+                   emit=lines.append, state_path=state)
+    backend.now = act.now
+
+    def at(seconds: float) -> None:
+        clock[0] = 100.0 + seconds
+        act.tick()
+
+    return act, lines, at
+
+
+def test_the_actuator_follows_the_model_up_and_down_to_zero(tmp_path: Path) -> None:
+    """Celery with the local overlay's numbers (listLength 10, activation 5, legacy HPA path) and
+    demo timings: polls and syncs every 1 s, cooldown 3 s, stabilization window 2 s."""
+    reads, backend = FakeReads(), FakeBackend()
+    act, lines, at = actuator(target(WORKLOAD_CELERY), backend, reads, state=tmp_path / "state.json")
+    at(0)
+    assert backend.actions == [] and lines == []  # 0 <= activation: stays at 0
+    reads.values["celery"] = 40
+    at(1)
+    # t=1: KEDA 0 → 1 (active); the HPA at the same instant: ceil(40/10) = 4 ≤ max(2 × 1, 4): 1 → 4.
+    assert backend.actions == [(1, "scale", 4)]
+    assert [ln.split()[4:7] for ln in lines] == [["0", "→", "1"], ["1", "→", "4"]]
+    assert "max(minReplicaCount, 1)" in lines[0] and "celery" in lines[0] and "replicas" in lines[0]
+    reads.values["celery"] = 0
+    for t in (2, 3):
+        at(t)  # the recommendation 4 of t=1 is in the 2 s window (it counts up to exactly 2 s old)
+    assert backend.actions == [(1, "scale", 4)]
+    at(4)  # the window [2, 4] holds only 1s (min 1): 4 → 1
+    assert backend.actions[-1] == (4, "scale", 1)
+    state = read_state(tmp_path)
+    assert state is not None
+    (w,) = state["workloads"]
+    assert (w["actual"], w["model"]) == (1, 1)
+    assert w["next_step"]["actor"] == "keda" and "cooldown" in w["next_step"]["reason"]
+    assert "cooldownPeriod 3 s (manifest: 200 s)" in w["deviations"]
+    at(5)  # last active at 1; 1 + 3 < 5: KEDA sets 0 directly
+    assert backend.actions[-1] == (5, "scale", 0)
+    assert "inactive for cooldownPeriod 3 s" in lines[-1]
+    assert act.lag_summary().startswith("celery median 0.00 s")
+
+
+def test_a_late_tick_runs_every_event_due_in_order() -> None:
+    reads, backend = FakeReads(), FakeBackend()
+    reads.values["celery"] = 100
+    _act, lines, at = actuator(target(WORKLOAD_CELERY), backend, reads)
+    at(2.5)  # events at 0 (poll, sync), 1 (poll, sync), 2 (poll, sync), acted on one instant at a time
+    # ceil(100/10) = 10: 0 → 1 → 4 at t=0 (limit max(2 × 1, 4)), 4 → 8 at t=1 (max(2 × 4, 4)), 8 → 10 at t=2.
+    assert backend.actions == [(2.5, "scale", 4), (2.5, "scale", 8), (2.5, "scale", 10)]
+    assert [ln.split()[1] for ln in lines] == ["0.0s", "0.0s", "1.0s", "2.0s"], lines
+
+
+def test_a_dead_replica_is_replaced_between_events() -> None:
+    reads, backend = FakeReads(), FakeBackend()
+    reads.values["celery"] = 40
+    _act, _lines, at = actuator(target(WORKLOAD_CELERY), backend, reads)
+    at(0)
+    backend.count = 3  # a worker exited by itself
+    at(0.5)
+    assert backend.actions[-1] == (0.5, "scale", 4)
+
+
+def test_an_unreadable_broker_holds_the_count_and_says_so() -> None:
+    reads, backend = FakeReads(), FakeBackend(start=2)
+    _act, lines, at = actuator(target(WORKLOAD_CELERY), backend, reads)
+    reads.values["celery"] = None
+    for t in range(8):
+        at(t)
+    assert backend.actions == [], "no fallback in the manifest: KEDA and the HPA keep the count"
+    failed = [ln for ln in lines if "read failed" in ln]
+    assert len(failed) == 1 and "backlog, in-flight: connection refused" not in failed[0], lines
+    assert "backlog: connection refused → KEDA: " in failed[0] and "no fallback: keeps 2" in failed[0], lines
+    reads.values["celery"] = 0
+    at(8)
+    assert any("reads work again" in ln for ln in lines)
+
+
+def test_a_scaled_job_gets_the_jobs_the_strategy_asks_for() -> None:
+    """The local ScaledJob: accurate, listLength 5, activation 2, max 10; the backend's running Jobs count."""
+    reads, backend = FakeReads(), FakeBackend()
+    _act, lines, at = actuator(target(WORKLOAD_WORKQUEUE), backend, reads)
+    reads.values["job"] = 12
+    at(0)  # ceil(12/5) = 3 new Jobs
+    assert backend.actions == [(0, "jobs", 3)]
+    reads.values["job"] = 2
+    at(1)  # 2 <= activation 2: none
+    backend.running_jobs = 0  # they finished
+    at(2)
+    assert backend.actions == [(0, "jobs", 3)]
+    assert re.search(r"Jobs\s+3 → 0 \(3 done\)", lines[-1]), lines
+
+
+def test_the_grace_period_comes_from_the_pod_template_or_the_default(tmp_path: Path) -> None:
+    objs = [d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, dict)]
+    # The bundled render has no Deployments: k8s/base has them, else Kubernetes' default.
+    assert grace_period(bundled(WORKLOAD_CELERY), objs, "bundled", ROOT / "k8s/base") == \
+        (30.0, f"Deployment celery-worker in {ROOT / 'k8s/base'}/")
+    seconds, where = grace_period(bundled(WORKLOAD_RQ), objs, "bundled", tmp_path)
+    assert seconds == DEFAULT_GRACE_SECONDS and where.startswith("Kubernetes' default")
+    assert grace_period(bundled(WORKLOAD_WORKQUEUE), objs, "bundled")[1].startswith("ScaledJob workqueue's pod template")
+
+
+def write_manifests(tmp_path: Path, edit: Callable[[list[dict]], None]) -> str:
+    objs = [d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, dict)]
+    edit(objs)
+    path = tmp_path / "rendered.yaml"
+    path.write_text(yaml.safe_dump_all(objs))
+    return str(path)
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
+    runner = CliRunner()
+
+    def pump_target(objs: list[dict]) -> None:
+        next(o for o in objs if o["metadata"]["name"] == "rq-worker")["spec"]["scaleTargetRef"]["name"] = "pump"
+
+    done = runner.invoke(main, ["autoscale", "--manifests", write_manifests(tmp_path, pump_target)])
+    assert done.exit_code == 2 and "scales Deployment 'pump', which has no worker command" in done.output, done.output
+    done = runner.invoke(main, ["autoscale", "--backend", "compose"])
+    assert done.exit_code == 2 and "unknown backend 'compose' (compose is planned" in done.output, done.output
+    done = runner.invoke(main, ["autoscale", "--backend", "kubernetes"])
+    assert done.exit_code == 2 and "choose processes or none" in done.output, done.output
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
+    done = runner.invoke(main, ["autoscale", "--overlay", str(broken)])
+    assert done.exit_code == 2 and f"--overlay {broken}" in done.output, done.output
+    assert load_targets(None, None, [WORKLOAD_RQ])[0][0].name == WORKLOAD_RQ
+
+
+def test_an_unreachable_redis_is_a_visible_state(tmp_path: Path) -> None:
+    from tests.support import free_port
+
+    done = run_cli("autoscale", "--backend", "none", "-w", "rq", "--redis-url", f"redis://127.0.0.1:{free_port()}/0",
+                   "--run-dir", str(tmp_path), "--polling-interval", "1", "--duration", "1.5", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"rq\s+read failed: backlog, in-flight: cannot reach Redis .* no fallback: keeps 0", done.stdout), done.stdout
+    state = read_state(tmp_path)
+    assert state is not None and state["workloads"][0]["read_errors"], state
+
+
+# --- the processes backend on real brokers ----------------------------------------------------------
+
+TIMINGS = ("--polling-interval", "1", "--cooldown-period", "3", "--sync-period", "1", "--stabilization-window", "2")
+#: Python start-up of a dozen workers on 2 shared cores, a Kafka group join (Tansu: about 3 s).
+START_MARGIN_S = 30.0
+WORKER_ENV = {"WORK_TIME": "fixed:0.2", "WORKER_CONCURRENCY": "1", "WORKQUEUE_IDLE_TIMEOUT": "5"}
+CHANGE = re.compile(r"^\[[\d:]+\]\s+[\d.]+s (\S+)\s+(?:replicas|Jobs)\s+(\d+) → (\d+)", re.MULTILINE)
+
+
+def changes(log: str) -> dict[str, list[tuple[int, int]]]:
+    out: dict[str, list[tuple[int, int]]] = {}
+    for workload, before, after in CHANGE.findall(log):
+        out.setdefault(workload, []).append((int(before), int(after)))
+    return out
+
+
+def pump(redis_url: str, kafka: Any, workload: str, count: int) -> list[str]:
+    from kedasuite.producers.engine import new_run, pump_stream
+    from kedasuite.producers.records import RecordFactory, record_ids
+    from kedasuite.producers.workloads import BrokerConfig, make_publisher
+
+    publisher = make_publisher(workload, BrokerConfig(redis_url=redis_url, kafka=kafka))
+    try:
+        stream = pump_stream(publisher, RecordFactory(), new_run(count, [workload], None).streams[0], 1)
+    finally:
+        publisher.close()
+    assert (stream.sent, stream.failed) == (count, 0), stream.error
+    return record_ids(count, stream.id_prefix)
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Iterator[Path]:
+    """The autoscaler's run directory; any process its bookkeeping still lists is killed at the end."""
+    path = tmp_path / "run"
+    yield path
+    try:
+        pods = json.loads((path / PROCESSES_FILE).read_text())["pods"]
+    except (OSError, ValueError, KeyError):
+        return
+    for pod in pods:
+        if _start_ticks(pod["pid"]) == pod["ticks"]:
+            try:
+                os.killpg(pod["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def start_autoscaler(spawn: Callable[..., Proc], redis_url: str, kafka: Any, run_dir: Path, *args: str) -> Proc:
+    proc = spawn("autoscale", "--redis-url", redis_url, "--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic,
+                 "--group", kafka.group, "--run-dir", str(run_dir), *TIMINGS, *args, env=WORKER_ENV)
+    proc.wait_for_log(r"autoscale: backend processes", timeout=START_MARGIN_S)
+    return proc
+
+
+def stop(proc: Proc, timeout: float) -> str:
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(timeout) == 0, proc.log()[-3000:]
+    log = proc.log()
+    assert log.rstrip().endswith("autoscale: stopped"), log[-3000:]
+    return log
+
+
+@pytest.mark.integration
+def test_processes_take_every_workload_from_zero_to_n_and_back(spawn, redis_url, redis_client, kafka, run_dir,
+                                                               monkeypatch) -> None:
+    monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # Tansu's watermark (conftest)
+    auto = start_autoscaler(spawn, redis_url, kafka, run_dir)
+    counts = {WORKLOAD_CELERY: 25, WORKLOAD_KAFKA: 15, WORKLOAD_RQ: 25, WORKLOAD_WORKQUEUE: 15}
+    ids = [i for workload, n in counts.items() for i in pump(redis_url, kafka, workload, n)]
+
+    from kedasuite.workers.results import fetch_results
+
+    # Deadlines from the timings: a poll and a sync to scale up, the workers' start, the work
+    # (≤ 25 × 0.2 s on one replica), then cooldown + a poll, the window + a sync, and the SIGTERMs.
+    wait_for(lambda: all(any(after > 0 for _, after in changes(auto.log()).get(w, [])) for w in NAMES),
+             1 + 1 + START_MARGIN_S, "every workload scaled up from 0")
+    wait_for(lambda: len(fetch_results(redis_client, ids)) == len(ids), START_MARGIN_S + 25 * 0.2,
+             f"all {len(ids)} records processed")
+
+    def all_at_zero() -> bool:
+        state = read_state(run_dir)
+        return bool(state) and all(w["actual"] == 0 and w["model"] == 0 and not w["backend"]["pods"]
+                                   for w in state["workloads"])
+
+    wait_for(all_at_zero, 3 + 1 + 2 + 1 + 15, "every workload back at 0 with no process left")
+    log = stop(auto, 30)
+
+    seen = changes(log)
+    for workload in NAMES:
+        steps = seen[workload]
+        assert steps[0][0] == 0 and max(a for _, a in steps) >= 1 and steps[-1][1] == 0, (workload, steps)
+    assert not re.search(r"^\w+: SIGKILL", log, re.MULTILINE), log
+    sigterms = re.findall(r"^(\w+): SIGTERM (\S+)", log, re.MULTILINE)
+    obeyed = re.findall(r"^(\w+): (\S+) \(pid \d+\) exited 0 [\d.]+ s after SIGTERM", log, re.MULTILINE)
+    assert sigterms and sorted(sigterms) == sorted(obeyed), log
+    assert {w for w, _ in sigterms} == {WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ}, "each worker scaled down by SIGTERM"
+    assert "by itself" not in log, "a worker exited without being asked"
+    jobs = re.findall(r"^workqueue: Job \S+ finished: runner \S+ \(pid \d+\) exited (\d+)", log, re.MULTILINE)
+    assert jobs and set(jobs) == {"0"}, log
+    results = fetch_results(redis_client, ids)
+    assert len(results) == len(ids), f"lost {len(ids) - len(results)} records"
+    print(f"\nautoscale 0 → N → 0: {seen}\n" + next(ln for ln in log.splitlines() if "actuation lag" in ln))
+
+
+@pytest.mark.integration
+def test_a_killed_autoscaler_leaves_its_workers_to_the_next_one(spawn, redis_url, redis_client, kafka, run_dir) -> None:
+    first = start_autoscaler(spawn, redis_url, kafka, run_dir, "-w", WORKLOAD_RQ)
+    ids = pump(redis_url, kafka, WORKLOAD_RQ, 30)
+    first.wait_for_log(r"rq: started ", timeout=1 + 1 + START_MARGIN_S)
+    first.popen.kill()  # SIGKILL, the autoscaler alone: no chance to stop its workers
+    first.wait(10)
+    pods = json.loads((run_dir / PROCESSES_FILE).read_text())["pods"]
+    assert pods and all(_start_ticks(p["pid"]) == p["ticks"] for p in pods), "its workers live on"
+
+    second = start_autoscaler(spawn, redis_url, kafka, run_dir, "-w", WORKLOAD_RQ)
+    second.wait_for_log(rf"rq: adopted {len(pods)} process", timeout=10)
+
+    from kedasuite.workers.results import fetch_results
+
+    wait_for(lambda: len(fetch_results(redis_client, ids)) == len(ids), START_MARGIN_S + 30 * 0.2,
+             "every record processed")
+    log = stop(second, 30 + 10)
+    assert not re.search(r"^\w+: SIGKILL", log, re.MULTILINE), log
+    stopped = re.findall(r"^rq: (\S+) \(pid \d+\) exit code unknown \(adopted\) [\d.]+ s after SIGTERM", log, re.MULTILINE)
+    assert sorted(stopped) == sorted(p["name"] for p in pods), log
+    assert not [p for p in pods if _start_ticks(p["pid"]) == p["ticks"]], "the adopted workers were stopped"
