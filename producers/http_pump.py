@@ -56,14 +56,16 @@ class Pump:
         pump_all(run, publishers, self.settings.batch_size, self.on_progress)
 
     def status(self) -> dict[str, Any]:
-        """``kedasuite status --json`` for the workloads this pump serves (one reader, reused)."""
+        """``kedasuite status --json`` for the workloads this pump serves (one reader, reused), with a
+        local autoscaler's state per workload when its run directory has one."""
         with self._status_lock:
             if self._status is None:
                 from kedasuite.keda.status import StatusReader, load_scalers
 
                 scalers, source = load_scalers(self.settings.keda_manifests, self.settings.keda_overlay)
                 self._status = StatusReader(scalers, source, self.settings.brokers.redis_url,
-                                            self.settings.brokers.kafka, self.settings.workloads)
+                                            self.settings.brokers.kafka, self.settings.workloads,
+                                            autoscale_run_dir=self.settings.autoscale_run_dir)
             return self._status.read()
 
     def readiness(self) -> dict[str, str]:

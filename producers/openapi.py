@@ -22,6 +22,38 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
     return body
 
 
+#: ``/status``'s per-workload ``autoscale`` block (kedasuite.autoscale.view.blocks).
+_AUTOSCALE: dict[str, Any] = {
+    "type": "object",
+    "required": ["actual", "model", "unit", "reason", "next_step", "deviations", "read_errors", "stale",
+                 "stale_reason", "age_seconds", "updated", "backend", "pid", "run_dir"],
+    "properties": {
+        "actual": {"type": "integer", "nullable": True, "minimum": 0,
+                   "description": "Replicas (ScaledJob: running Jobs) the autoscaler runs; null with backend none."},
+        "model": {"type": "integer", "nullable": True, "minimum": 0, "description": "The model's count."},
+        "unit": {"type": "string", "nullable": True, "enum": ["replicas", "jobs", None]},
+        "reason": {"type": "string", "nullable": True, "description": "The model's last step, in words."},
+        "next_step": {"type": "object", "nullable": True,
+                      "description": "The predicted next step if the triggers keep their values; null when stale.",
+                      "required": ["in_seconds", "actor", "replicas", "reason"],
+                      "properties": {"in_seconds": {"type": "number", "minimum": 0},
+                                     "actor": {"type": "string"}, "replicas": {"type": "integer"},
+                                     "reason": {"type": "string"}}},
+        "deviations": {"type": "array", "items": {"type": "string"},
+                       "description": "Timings overridden for a demo, each with the manifest's value."},
+        "read_errors": {"type": "array", "items": {"type": "string"}},
+        "stale": {"type": "boolean", "description": "The autoscaler is gone or hung: not live numbers."},
+        "stale_reason": {"type": "string", "nullable": True},
+        "age_seconds": {"type": "number", "nullable": True, "minimum": 0,
+                        "description": "Seconds since the autoscaler wrote this state."},
+        "updated": {"type": "string", "nullable": True},
+        "backend": {"type": "string", "nullable": True},
+        "pid": {"type": "integer", "nullable": True},
+        "run_dir": {"type": "string"},
+    },
+}
+
+
 def document(workloads: list[str], max_count: int, token: bool) -> dict[str, Any]:
     """The document for a pump serving ``workloads`` with ``max_count`` (and a token or not)."""
     retry_after = {"Retry-After": {"description": "Seconds to wait before asking again.",
@@ -124,7 +156,13 @@ def document(workloads: list[str], max_count: int, token: bool) -> dict[str, Any
                 "Status": {"type": "object", "required": ["time", "source", "workloads"],
                            "properties": {"time": {"type": "string"}, "source": {"type": "string"},
                                           "workloads": {"type": "array", "items": {"type": "object", "required": [
-                                              "workload", "backlog", "active", "replicas", "unit", "error"]}}}},
+                                              "workload", "backlog", "active", "replicas", "unit", "error"],
+                                              "properties": {"autoscale": {
+                                                  "allOf": [{"$ref": "#/components/schemas/Autoscale"}],
+                                                  "nullable": True,
+                                                  "description": "A local `kedasuite autoscale`'s state for "
+                                                                 "this workload; null when none is found."}}}}}},
+                "Autoscale": _AUTOSCALE,
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": f"The pump's {Env.PUMP_TOKEN}."}},

@@ -30,7 +30,7 @@ if not (CHROMIUM and CHROMEDRIVER):
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
 @pytest.fixture
@@ -111,3 +111,68 @@ def test_a_bad_request_from_the_form_shows_the_pumps_words(browser: webdriver.Ch
     # request itself, which is the only console error allowed
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert all("/pump - Failed to load resource" in e["message"] for e in severe), severe
+
+
+def test_a_local_autoscaler_shows_running_replicas_beside_the_models_and_why(
+        browser: webdriver.Chrome, spawn: Callable[..., Proc], redis_url: str, tmp_path: Path) -> None:
+    """A real `kedasuite autoscale` running real RQ workers with demo timings, and a pump reading its
+    run directory: the RQ card shows the replicas running against the model's, the last step and
+    the next one in words, a note that the timings are not the manifest's; once the autoscaler
+    stops, the same numbers are marked stale."""
+    import re
+    import signal
+
+    run_dir = tmp_path / "run"
+    auto = spawn("autoscale", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(run_dir),
+                 "--polling-interval", "1", "--cooldown-period", "10", "--sync-period", "1",
+                 "--stabilization-window", "2", env={"WORK_TIME": "fixed:0.3"})
+    port = free_port()
+    pump = spawn("serve", "--port", str(port), "--redis-url", redis_url, "--workloads", "celery,rq",
+                 "--autoscale-run-dir", str(run_dir))
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        assert pump.popen.poll() is None, pump.log()[-3000:]
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    wait_for(up, 60, "the pump")
+    browser.get(base + "/")
+    wait = WebDriverWait(browser, 90, poll_frequency=0.2)
+    card = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '.workload[data-workload="rq"]'))
+    wait.until(lambda d: card.get_attribute("data-autoscale") == "live")
+    celery = browser.find_element(By.CSS_SELECTOR, '.workload[data-workload="celery"]')
+    assert not celery.find_element(By.CLASS_NAME, "autoscale").is_displayed()  # the autoscaler runs rq only
+    assert card.find_element(By.CLASS_NAME, "as-deviations").text.startswith(
+        "timings differ from the manifest (a demo, not what a cluster does): pollingInterval 1 s (manifest: 15 s); "
+        "cooldownPeriod 10 s (manifest: 120 s)")
+    assert card.find_element(By.CLASS_NAME, "as-state").text == f"autoscaler (processes, pid {auto.pid}):"
+
+    Select(browser.find_element(By.ID, "workload")).select_by_value("rq")
+    count = browser.find_element(By.ID, "count")
+    count.clear()
+    count.send_keys("30")
+    browser.find_element(By.ID, "pump-button").click()
+    # rq: listLength 10, so ceil(30/10) = 3 replicas; real workers, so "running" reaches 3 too
+    wait.until(lambda d: card.get_attribute("data-model") == "3")
+    wait.until(lambda d: card.get_attribute("data-actual") == "3")
+    assert card.find_element(By.CLASS_NAME, "actual").text == "3"
+    assert card.find_element(By.CLASS_NAME, "as-reason").text.startswith("last: ")
+    cooldown = re.compile(r"^next in [\d.]+ s: KEDA: backlog 0 <= 5, in-flight 0 <= 0: cooldown: \d+ s of 10 left$")
+    wait.until(lambda d: cooldown.match(card.find_element(By.CLASS_NAME, "as-next").text))
+    wait.until(lambda d: card.get_attribute("data-actual") == "0" and card.get_attribute("data-processed") == "30")
+    assert int(card.find_element(By.CSS_SELECTOR, ".chart-replicas").get_attribute("data-points")) >= 2
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "dashboard-autoscale.png"))
+    auto.signal(signal.SIGTERM)
+    assert auto.wait(60) == 0, auto.log()
+    wait.until(lambda d: card.get_attribute("data-autoscale") == "stale")
+    assert card.find_element(By.CLASS_NAME, "as-state").text.startswith(
+        f"autoscaler STALE: the autoscaler (pid {auto.pid}) is not running; last state ")
+    assert card.find_element(By.CLASS_NAME, "as-next").text == ""
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == [], severe

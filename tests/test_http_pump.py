@@ -138,3 +138,62 @@ def test_through_a_real_gunicorn(spawn, redis_url, redis_client) -> None:
     assert (final["sent"], final["failed"]) == (100, 0)
     assert redis_client.llen(CELERY_QUEUE) == 100
     assert get("/pump?count=abc") == (400, {"error": "count must be an integer from 1 to 1000000, got 'abc'"})
+
+
+def test_status_carries_the_local_autoscalers_state_and_fits_the_document(redis_url, redis_client,
+                                                                            tmp_path) -> None:
+    """The real actuator (the model, live reads on the real Redis, the ``none`` backend; a stepped
+    monotonic clock so its syncs come at once, wall time real) writes its state; /status shows it
+    per workload in words, and every answer fits the OpenAPI document."""
+    import schemathesis
+
+    from kedasuite.autoscale.actuator import STATE_FILE, Actuator, NoBackend
+    from kedasuite.autoscale.reads import LiveReads
+    from kedasuite.autoscale.targets import load_targets
+    from kedasuite.keda.model import Options
+    from kedasuite.producers.openapi import document
+
+    client = make_client(redis_url, workloads=["celery", "rq"], autoscale_run_dir=str(tmp_path))
+    operation = schemathesis.openapi.from_dict(document(["celery", "rq"], 1000, False))["/status"]["GET"]
+
+    def status() -> dict[str, dict[str, Any]]:
+        response = client.get("/status")
+        operation.validate_response(response)
+        return {w["workload"]: w for w in response.get_json()["workloads"]}
+
+    assert [w["autoscale"] for w in status().values()] == [None, None]  # no autoscaler has run here
+    assert client.get("/pump?count=95&workload=celery").status_code == 202
+    wait_for(lambda: redis_client.llen(CELERY_QUEUE) == 95, 30, "95 items on the Celery queue")
+    targets, source = load_targets(None, None, ["celery"])
+    clock = [0.0]
+    reads = LiveReads(redis_url, None)
+    actuator = Actuator(targets, reads, NoBackend(), Options(polling_interval=1, cooldown_period=3,
+                                                               stabilization_window=2, sync_period=1),
+                        clock=lambda: clock[0], emit=lambda line: None, source=source,
+                        state_path=tmp_path / STATE_FILE)
+    try:
+        actuator.tick()  # t = 0: KEDA wakes it (0 → 1), the HPA's sync at the same instant: 1 → 4
+        entries = status()
+        assert entries["rq"]["autoscale"] is None  # this autoscaler runs celery only
+        block = entries["celery"]["autoscale"]
+        assert (block["actual"], block["model"], block["unit"], block["backend"], block["stale"]) == (
+            None, 4, "replicas", "none", False)
+        assert block["reason"] == ("HPA wants 10, limited to 4 this sync: legacy scale-up limit max(2 × 1, 4) "
+                                   "[backlog ceil(95/10) = 10; in-flight ceil(0/10) = 0]")
+        assert block["next_step"]["reason"] == ("KEDA: backlog 95 > 5, in-flight 0 <= 0: active; 4 replicas, "
+                                                "the HPA is in charge")
+        assert 0 < block["next_step"]["in_seconds"] <= 1
+        assert block["deviations"] == ["pollingInterval 1 s (manifest: 15 s)", "cooldownPeriod 3 s (manifest: 200 s)",
+                                       "scale-down stabilization 2 s (default 300 s)", "HPA sync 1 s (default 15 s)"]
+
+        for t in (1.0, 2.0):  # 4 → 8 → 10
+            clock[0] = t
+            actuator.tick()
+        redis_client.delete(CELERY_QUEUE)  # as if drained: the last active poll was at 2 s
+        clock[0] = 3.0
+        actuator.tick()
+        block = status()["celery"]["autoscale"]
+        assert block["model"] == 10 and block["reason"].startswith("HPA wants 0, holds 10: the highest recommendation")
+        assert block["next_step"]["reason"] == "KEDA: backlog 0 <= 5, in-flight 0 <= 0: cooldown: 1 s of 3 left"
+    finally:
+        reads.close()

@@ -8,8 +8,11 @@ prediction is checked at each step against the number worked out by hand here.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -342,3 +345,147 @@ def free_port() -> Iterator[int]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     yield port
+
+
+# --- a local autoscaler's state (kedasuite autoscale) in status and /status -------------------------
+
+AUTOSCALE_TIMINGS = ("--polling-interval", "1", "--cooldown-period", "3", "--sync-period", "1",
+                     "--stabilization-window", "2")
+
+
+@functools.cache
+def local_source() -> tuple[list[Scaler], str]:
+    return load_scalers(overlay=LOCAL)
+
+
+def autoscale_block(run_dir: Path, workload: str, redis_url: str | None = None) -> dict | None:
+    scalers, source = local_source()
+    with StatusReader(scalers, source, redis_url, None, [WORKLOAD_CELERY, workload],
+                      autoscale_run_dir=str(run_dir)) as reader:
+        status = reader.read()
+    assert only(status, WORKLOAD_CELERY)["autoscale"] is None, "the autoscaler runs one workload only"
+    return only(status, workload)["autoscale"]
+
+
+@pytest.mark.integration
+def test_status_shows_a_local_autoscaler_live_then_stale(spawn, redis_url: str, redis_client: redis.Redis,
+                                                           tmp_path: Path) -> None:
+    """A real `kedasuite autoscale --backend none` on the real Redis: its model's count, the last
+    step and the next one in words, the deviations; once it exits, the same state shown as stale."""
+    from kedasuite.autoscale.actuator import read_state
+    from kedasuite.core.names import RQ_QUEUE_LIST
+    from tests.support import wait_for
+
+    run_dir = tmp_path / "run"
+    Pumper(redis_url).to(WORKLOAD_RQ, 21)
+    auto = spawn("autoscale", "--backend", "none", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(run_dir),
+                 "--overlay", LOCAL, *AUTOSCALE_TIMINGS)
+    wait_for(lambda: (s := read_state(run_dir)) and s["workloads"][0]["model"] == 3, 60, "the model at 3 replicas")
+
+    block = autoscale_block(run_dir, WORKLOAD_RQ, redis_url)
+    assert block is not None
+    # --backend none runs nothing: no actual count, only the model's (ceil(21/10) = 3)
+    assert (block["actual"], block["model"], block["unit"], block["backend"], block["pid"]) == (
+        None, 3, "replicas", "none", auto.pid)
+    assert (block["stale"], block["stale_reason"], block["run_dir"]) == (False, None, str(run_dir))
+    assert block["reason"].startswith("HPA wants 3"), block["reason"]
+    # the next poll or sync keeps 3 while the backlog stays
+    assert (block["next_step"]["replicas"], block["next_step"]["actor"] in ("keda", "hpa")) == (3, True), block
+    assert 0 <= block["next_step"]["in_seconds"] <= 1
+    assert block["deviations"][:2] == ["pollingInterval 1 s (manifest: 15 s)", "cooldownPeriod 3 s (manifest: 120 s)"]
+    assert 0 <= block["age_seconds"] < 5 and block["read_errors"] == []
+
+    # The backlog goes (as if drained): the next step becomes KEDA's cooldown, counted down.
+    redis_client.delete(RQ_QUEUE_LIST)
+    cooldown = re.compile(r"^KEDA: backlog 0 <= 5, in-flight 0 <= 0: cooldown: [\d.]+ s of 3 left$")
+    wait_for(lambda: (b := autoscale_block(run_dir, WORKLOAD_RQ)) and b["next_step"]
+             and cooldown.match(b["next_step"]["reason"]), 30, "KEDA's cooldown as the next step")
+    text = run_cli("status", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL,
+                   "--autoscale-run-dir", str(run_dir))
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    head = next(line for line in lines if line.startswith("autoscaler ("))
+    assert head.startswith(f"autoscaler (pid {auto.pid}, backend none, run dir {run_dir}), state ")
+    assert any(line.startswith("  rq: nothing runs (model only), model ") for line in lines), text.stdout
+    assert ("  rq: timings differ from the manifest: pollingInterval 1 s (manifest: 15 s); cooldownPeriod 3 s "
+            "(manifest: 120 s)") in text.stdout
+
+    auto.signal(signal.SIGTERM)
+    assert auto.wait(30) == 0, auto.log()
+    block = autoscale_block(run_dir, WORKLOAD_RQ)
+    assert block is not None
+    assert (block["stale"], block["stale_reason"], block["next_step"]) == (
+        True, f"the autoscaler (pid {auto.pid}) is not running", None)
+    text = run_cli("status", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL,
+                   "--autoscale-run-dir", str(run_dir))
+    assert (f"autoscaler (pid {auto.pid}, backend none, run dir {run_dir}): STALE, the autoscaler (pid {auto.pid}) "
+            "is not running; last state from ") in text.stdout, text.stdout
+
+
+def test_no_autoscaler_state_means_no_block(tmp_path: Path) -> None:
+    """No run directory, an empty one, or a file that is not a state: ``autoscale`` is null and
+    the table says nothing about an autoscaler."""
+    from kedasuite.keda.status import render_text
+
+    scalers, source = load_scalers(overlay=LOCAL)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "state.json").write_text("{not json")
+    for run_dir in (None, str(tmp_path / "missing"), str(tmp_path), str(broken)):
+        with StatusReader(scalers, source, None, None, autoscale_run_dir=run_dir) as reader:
+            status = reader.read()
+        assert [w["autoscale"] for w in status["workloads"]] == [None] * 4
+        assert "autoscaler" not in render_text(status)
+
+
+def hand_state(pid: int, written: float, started: float, host: str | None = None) -> dict:
+    from datetime import UTC, datetime
+
+    def iso(t: float) -> str:
+        return datetime.fromtimestamp(t, UTC).isoformat()
+
+    entry = {"workload": "rq", "unit": "replicas", "actual": 2, "model": 2, "reason": "HPA wants 2",
+             "next_step": {"in_seconds": 5.0, "actor": "keda", "replicas": 0, "reason": "cooldown: 5 s of 10 left"},
+             "deviations": [], "read_errors": [], "polling_interval": 2}
+    state = {"time": iso(written), "started": iso(started), "pid": pid, "backend": "processes", "workloads": [entry]}
+    if host is not None:
+        state["host"] = host
+    return state
+
+
+def test_stale_state_is_never_shown_as_live(tmp_path: Path) -> None:
+    """Hand-written states: a pid that is gone, a pid now held by a later process, a file not
+    rewritten for a few polling intervals; from another host only the age counts."""
+    import os
+    import socket
+    import subprocess
+    import time
+
+    from kedasuite.autoscale.view import STALE_MIN_SECONDS, blocks, staleness
+
+    now = float(int(time.time()))  # whole seconds: the ISO times round-trip exactly
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    here = socket.gethostname()
+    live = hand_state(os.getpid(), now - 1.0, now - 5.0, here)
+    assert staleness(live, now) == (1.0, None)
+    (tmp_path / "state.json").write_text(json.dumps(live))
+    block = blocks(tmp_path, now)["rq"]
+    assert (block["stale"], block["actual"], block["next_step"]["in_seconds"]) == (False, 2, 4.0)  # 5 s, written 1 s ago
+
+    assert staleness(hand_state(gone.pid, now - 1.0, now - 5.0, here), now) == (
+        1.0, f"the autoscaler (pid {gone.pid}) is not running")
+    # This test's own pid, but the state says its autoscaler started long before this process did.
+    assert staleness(hand_state(os.getpid(), now - 1.0, now - 10 * 365 * 86400, here), now)[1] == (
+        f"the autoscaler (pid {os.getpid()}) is not running: that pid is now another process")
+    old = now - STALE_MIN_SECONDS - 1
+    # (started: after this process did, so the pid is still that autoscaler's)
+    assert staleness(hand_state(os.getpid(), old, now - 1, here), now)[1] == (
+        f"the state was not rewritten for more than {STALE_MIN_SECONDS:g} s: the autoscaler is hung or gone")
+    # Another host (a container): its pids mean nothing here; a fresh file is live, an old one stale.
+    assert staleness(hand_state(gone.pid, now - 1.0, now - 5.0, "elsewhere"), now) == (1.0, None)
+    assert staleness(hand_state(gone.pid, old, old - 5, "elsewhere"), now)[1] is not None
+
+    (tmp_path / "state.json").write_text(json.dumps(hand_state(gone.pid, now - 1.0, now - 5.0, here)))
+    block = blocks(tmp_path, now)["rq"]
+    assert (block["stale"], block["next_step"], block["actual"], block["model"]) == (True, None, 2, 2)

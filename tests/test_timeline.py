@@ -192,9 +192,9 @@ def test_the_wrapper_script_runs_it(tmp_path: Path) -> None:
 
 
 def no_cluster_env(tmp_path: Path) -> dict[str, str]:
-    """No kubeconfig and not in a pod, whatever the machine running the tests has."""
+    """No kubeconfig and not in a pod, and no local autoscaler, whatever the machine running the tests has."""
     return {"KUBECONFIG": str(tmp_path / "no-kubeconfig"), "KUBERNETES_SERVICE_HOST": "",
-            "KUBERNETES_SERVICE_PORT": ""}
+            "KUBERNETES_SERVICE_PORT": "", "AUTOSCALE_RUN_DIR": str(tmp_path / "no-autoscaler")}
 
 
 NO_CLUSTER_NOTE = "timeline: no Kubernetes cluster: no usable kubeconfig"
@@ -306,3 +306,46 @@ def test_a_status_url_nobody_answers(tmp_path: Path) -> None:
     assert sum(line.startswith("timeline: cannot read") for line in lines) == 1
     assert lines[-1] == (f"Error: no sample was taken, so {tmp_path / 'x.csv'} has no rows and no picture was "
                          "drawn; see the notes above")
+
+
+@pytest.mark.integration
+def test_records_a_local_autoscalers_replicas_in_the_actual_column(spawn, redis_url: str, tmp_path: Path) -> None:
+    """No cluster, a real `kedasuite autoscale --backend processes` running real RQ workers: the
+    actual column follows the replicas it runs (0 → 3 → 0) beside the backlog, and the picture
+    has them. Once the autoscaler is gone, its stale state is not recorded as running replicas."""
+    from kedasuite.autoscale.actuator import read_state
+
+    n = 30  # rq: listLength 10: ceil(30 / 10) = 3 replicas
+    run_dir = tmp_path / "run"
+    auto: Proc = spawn("autoscale", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(run_dir),
+                       "--polling-interval", "1", "--cooldown-period", "3", "--sync-period", "1",
+                       "--stabilization-window", "2", env={"WORK_TIME": "fixed:0.3"})
+    wait_for(lambda: read_state(run_dir) is not None, 60, "the autoscaler's first state")
+    csv_path, png = tmp_path / "local.csv", tmp_path / "local.png"
+    env = {**no_cluster_env(tmp_path), "AUTOSCALE_RUN_DIR": str(run_dir)}
+    recorder: Proc = spawn("timeline", "--redis-url", redis_url, "-w", "rq", "--interval", "0.5", "--csv",
+                           str(csv_path), "--png", str(png), env=env)
+    wait_for(lambda: len(recorded(csv_path)) >= 2, 60, "two samples of an idle queue")
+    done = run_cli("pump", "rq", "--count", str(n), "--workloads", "rq", "--redis-url", redis_url)
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: any((r.actual or 0) >= 1 for r in recorded(csv_path)), 60, "a sample with a replica running")
+    wait_for(lambda: (rows := recorded(csv_path)) and rows[-1].processed == n and rows[-1].actual == 0, 120,
+             f"a sample with {n} processed and no replica left")
+    auto.signal(signal.SIGTERM)
+    assert auto.wait(60) == 0, auto.log()
+    wait_for(lambda: (rows := recorded(csv_path)) and rows[-1].actual is None, 30, "a sample after the autoscaler left")
+    recorder.signal(signal.SIGTERM)
+    assert recorder.wait(60) == 0, recorder.log()
+
+    rows = recorded(csv_path)
+    actual = [r.actual for r in rows]
+    assert actual[0] == 0 and max(a for a in actual if a is not None) == 3, actual
+    first = next(i for i, a in enumerate(actual) if a)
+    assert max(r.backlog for r in rows) == n and (rows[first].backlog or 0) > 0, "replicas came with the backlog"
+    assert actual[-1] is None  # the autoscaler is gone: its last state is stale, not running replicas
+    log = recorder.log()
+    where = f"the local autoscaler (pid {auto.pid}, backend processes, {run_dir})"
+    assert log.count(f"timeline: rq: actual replicas from {where}") == 1, log
+    assert f"timeline: rq: {where} is stale (the autoscaler (pid {auto.pid}) is not running): actual left empty" in log
+    assert NO_CLUSTER_NOTE in log
+    assert png_size(png)[0] == 900

@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import json
 import os
+import socket
 import statistics
 import threading
 import time
@@ -283,6 +284,7 @@ class Actuator:
                     "in_seconds": round(max(0.0, nxt.t - now), 3), "actor": nxt.actor, "replicas": nxt.replicas,
                     "reason": nxt.reason},
                 "deviations": deviations(target, tr.options),
+                "polling_interval": tr.options.apply(target.scaler).polling_interval,
                 "grace_seconds": target.grace_seconds, "grace_source": target.grace_source,
                 "read_errors": list(tr.errors),
                 "actuation_lag_seconds": {"count": len(lags), "median": statistics.median(lags) if lags else None,
@@ -290,6 +292,7 @@ class Actuator:
                 "backend": self.backend.describe(target),
             })
         return {"time": datetime.fromtimestamp(self.wall(), UTC).isoformat(), "pid": os.getpid(),
+                "host": socket.gethostname(),
                 "backend": self.backend.name, "source": self.source, "seconds": round(now, 3),
                 "started": datetime.fromtimestamp(self.started, UTC).isoformat(), "workloads": out}
 

@@ -3,15 +3,14 @@ with replica counts made real by a backend."""
 
 from __future__ import annotations
 
-import os
 import signal
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import click
 
+from kedasuite.autoscale.view import default_run_dir
 from kedasuite.cli.options import (
     kafka_options,
     kafka_settings,
@@ -27,10 +26,6 @@ from kedasuite.core.workloads import NAMES
 
 #: ``compose`` is planned (issue 15): scale ``docker compose`` services the same way.
 BACKENDS = ("processes", "none")
-
-
-def default_run_dir() -> str:
-    return str(Path(tempfile.gettempdir()) / f"kedasuite-autoscale-{os.getuid()}")
 
 
 def worker_env(redis_url: str, kafka: KafkaSettings) -> dict[str, dict[str, str]]:

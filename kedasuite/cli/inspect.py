@@ -10,6 +10,7 @@ import click
 
 from kedasuite.cli.options import (
     UserError,
+    autoscale_run_dir_option,
     kafka_options,
     kafka_settings,
     keda_source_options,
@@ -72,14 +73,18 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
 @option("--watch", envvar=Env.STATUS_WATCH, is_flag=True, help="Refresh in place until interrupted.")
 @option("--interval", envvar=Env.STATUS_INTERVAL, default=2.0, type=click.FloatRange(min=0.1),
         help="Seconds between refreshes with --watch.")
+@autoscale_run_dir_option
 @reports_errors
 def status(redis_url: str, group: str, overlay: str | None, manifests: str | None, workloads: tuple[str, ...],
-           running_jobs: int, pending_jobs: int, as_json: bool, watch: bool, interval: float, **kafka: Any) -> None:
+           running_jobs: int, pending_jobs: int, as_json: bool, watch: bool, interval: float, autoscale_run_dir: str,
+           **kafka: Any) -> None:
     """What KEDA's triggers read right now and what KEDA and the HPA would decide.
 
     For each workload: the metric of each trigger of its ScaledObject / ScaledJob (list
     length by key type, Kafka lag with KEDA's rules), work in flight, results so far, the
     activation decision and the replica count (or new Jobs) KEDA and the HPA would target.
+    When a local ``kedasuite autoscale`` runs (its run directory has a state.json), also what
+    it runs, its model's count, the next step and why (marked stale once it is gone).
     """
     import json
     import time
@@ -88,7 +93,8 @@ def status(redis_url: str, group: str, overlay: str | None, manifests: str | Non
 
     scalers, source = load_scalers(manifests, overlay)
     reader = StatusReader(scalers, source, redis_url, kafka_settings(group=group, **kafka),
-                          list(workloads) or list(WORKLOADS), running_jobs=running_jobs, pending_jobs=pending_jobs)
+                          list(workloads) or list(WORKLOADS), running_jobs=running_jobs, pending_jobs=pending_jobs,
+                          autoscale_run_dir=autoscale_run_dir or None)
     with reader:
         while True:
             snapshot = reader.read()

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from kedasuite.cli.options import (
+    autoscale_run_dir_option,
     keda_source_options,
     option,
     pump_settings,
@@ -87,12 +88,15 @@ def pump(workload: str | None, count: str | None, rate: str | None, duration: st
              "a flag shows in the process list.")
 @pump_settings_options
 @keda_source_options
+@autoscale_run_dir_option
 @reports_errors
 def serve(host: str, port: int, threads: int, max_runs: int, max_queued_items: int, token: str | None,
-          overlay: str | None, manifests: str | None, **settings: Any) -> None:
+          overlay: str | None, manifests: str | None, autoscale_run_dir: str, **settings: Any) -> None:
     """Run the HTTP pump under gunicorn: curl "localhost:8080/pump?count=100".
 
-    Also serves GET /status (what KEDA would decide now, as ``kedasuite status --json``).
+    Also serves GET /status (what KEDA would decide now, as ``kedasuite status --json``, with
+    a local ``kedasuite autoscale``'s actual and model replicas when its run directory has them)
+    and the live dashboard at /.
     """
     import dataclasses
 
@@ -100,5 +104,6 @@ def serve(host: str, port: int, threads: int, max_runs: int, max_queued_items: i
     from kedasuite.producers.server import serve as run_server
 
     configured = dataclasses.replace(pump_settings(**settings), keda_overlay=overlay, keda_manifests=manifests,
+                                        autoscale_run_dir=autoscale_run_dir or None,
                                         max_runs=max_runs, max_queued_items=max_queued_items, token=token or None)
     run_server(create_app(configured), host, port, threads)

@@ -155,6 +155,12 @@ class BrokerConfig:
     kafka: KafkaSettings | None = None
 
 
+def _default_run_dir() -> str:
+    from kedasuite.autoscale.view import default_run_dir
+
+    return default_run_dir()
+
+
 @dataclass(frozen=True)
 class PumpSettings:
     """What a pump (HTTP or CLI) needs: brokers, workloads, limits."""
@@ -171,6 +177,8 @@ class PumpSettings:
     #: Where /status finds the ScaledObjects and the ScaledJob (see :mod:`kedasuite.keda.status`).
     keda_manifests: str | None = None
     keda_overlay: str | None = None
+    #: A local ``kedasuite autoscale``'s run directory: /status shows its state (``None``: not looked for).
+    autoscale_run_dir: str | None = None
 
     def __post_init__(self) -> None:
         for name in self.workloads:
@@ -193,6 +201,7 @@ class PumpSettings:
             token=environ.get(Env.PUMP_TOKEN) or None,
             keda_manifests=environ.get(Env.KEDA_MANIFESTS) or None,
             keda_overlay=environ.get(Env.KEDA_OVERLAY) or None,
+            autoscale_run_dir=environ.get(Env.AUTOSCALE_RUN_DIR) or _default_run_dir(),
         )
 
 

@@ -5,6 +5,11 @@ read right now (the same key with the same type rules as KEDA's redis scaler; th
 group's lag with the kafka scaler's rules), the work in flight and the results so far,
 and hands them to :mod:`kedasuite.keda.scaling` for the decision.
 
+When a local ``kedasuite autoscale`` writes its state in the run directory given
+(``autoscale_run_dir``), each workload also gets an ``autoscale`` block: what that autoscaler
+runs, its model's count, the last and next steps in words, the deviations from the manifest,
+and whether the state is stale (:mod:`kedasuite.autoscale.view`); ``null`` otherwise.
+
 The manifests come from, in order: a rendered YAML file (``--manifests``), an overlay
 rendered with ``kubectl kustomize`` (``--overlay``, default ``k8s/overlays/local`` when that
 directory exists), or the render of ``k8s/overlays/local`` shipped inside the package (so
@@ -120,7 +125,7 @@ class StatusReader:
     def __init__(self, scalers: Sequence[Scaler], source: str, redis_url: str | None,
                  kafka: KafkaSettings | None, workloads: Sequence[str] = WORKLOADS,
                  kafka_timeout: float = defaults.CONNECT_TIMEOUT_S, running_jobs: int = 0,
-                 pending_jobs: int = 0) -> None:
+                 pending_jobs: int = 0, autoscale_run_dir: str | None = None) -> None:
         unknown = [w for w in workloads if w not in WORKLOADS]
         if unknown:
             raise InputError(f"unknown workload {unknown[0]!r}: choose from {', '.join(WORKLOADS)}")
@@ -132,6 +137,8 @@ class StatusReader:
         self.kafka_timeout = kafka_timeout
         self.running_jobs = running_jobs
         self.pending_jobs = pending_jobs
+        #: A local ``kedasuite autoscale``'s run directory: its state goes in each entry's ``autoscale``.
+        self.autoscale_run_dir = autoscale_run_dir or None
         self._client: redis.Redis | None = None
         self._length: Any = None
 
@@ -261,11 +268,17 @@ class StatusReader:
         return entry
 
     def read(self) -> dict[str, Any]:
+        from kedasuite.autoscale.view import blocks
+
         facts = self._read_redis()
+        entries = [self.workload_status(w, facts) for w in self.workloads]
+        autoscale = blocks(self.autoscale_run_dir)
+        for entry in entries:
+            entry["autoscale"] = autoscale.get(entry["workload"])
         return {
             "time": datetime.now(timezone.utc).isoformat(),
             "source": self.source,
-            "workloads": [self.workload_status(w, facts) for w in self.workloads],
+            "workloads": entries,
         }
 
 
@@ -304,12 +317,16 @@ def render_text(status: Mapping[str, Any], reasons: bool = True) -> str:
             lines.append(f"{w['workload']}: error: {w['error']}")
         elif reasons and w["reason"]:
             lines.append(f"{w['workload']}: {w['reason']}")
+    from kedasuite.autoscale.view import render_lines
+
+    lines += render_lines(status["workloads"])
     return "\n".join(lines)
 
 
 def reader_from_env(environ: Mapping[str, str] = os.environ, workloads: Sequence[str] = WORKLOADS,
                     manifests: str | None = None, overlay: str | None = None) -> StatusReader:
-    """A reader configured as every other command is: REDIS_*, KAFKA_* variables."""
+    """A reader configured as every other command is: REDIS_*, KAFKA_*, AUTOSCALE_RUN_DIR variables."""
+    from kedasuite.autoscale.view import default_run_dir
     from kedasuite.core.settings import redis_url_if_configured
 
     scalers, source = load_scalers(manifests or environ.get(Env.KEDA_MANIFESTS) or None,
@@ -319,7 +336,8 @@ def reader_from_env(environ: Mapping[str, str] = os.environ, workloads: Sequence
         kafka = KafkaSettings.from_env(environ)
     except SuiteError:
         kafka = None
-    return StatusReader(scalers, source, redis_url, kafka, workloads)
+    return StatusReader(scalers, source, redis_url, kafka, workloads,
+                        autoscale_run_dir=environ.get(Env.AUTOSCALE_RUN_DIR) or default_run_dir())
 
 
 def render_bundled(overlay: str = BUNDLED_OVERLAY) -> str:

@@ -11,7 +11,8 @@ end-to-end script reaches the brokers inside a cluster) and appends one CSV row 
 workload: backlog, in-flight, processed, the replicas (or, for the ScaledJob, new Jobs)
 KEDA would target, whether KEDA would be active, and, when a Kubernetes cluster answers,
 the replicas actually running (the scale target Deployment's ``.status.replicas``; the
-ScaledJob's Jobs that have not finished, and its failed ones). It stops after ``--duration``
+ScaledJob's Jobs that have not finished, and its failed ones); without a cluster, the
+replicas a live local ``kedasuite autoscale`` runs (its state, ``--autoscale-run-dir``). It stops after ``--duration``
 or on Ctrl-C / SIGTERM and renders a PNG: one panel per workload, backlog and in-flight on
 the left axis, predicted and actual replicas as step lines on the right one.
 

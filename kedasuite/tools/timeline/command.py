@@ -17,6 +17,7 @@ import click
 
 from kedasuite.cli.options import (
     EnvOption,
+    autoscale_run_dir_option,
     kafka_options,
     kafka_settings,
     keda_source_options,
@@ -66,16 +67,18 @@ option = functools.partial(click.option, cls=EnvOption)
 @kafka_options
 @option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
 @keda_source_options
+@autoscale_run_dir_option
 @reports_errors
 def timeline(csv_path: str, png: str | None, interval: float, duration: float | None,
              workloads: tuple[str, ...], status_url: str | None, namespace: str, kube_context: str | None,
              no_cluster: bool, title: str | None, render_only: str | None, redis_url: str, group: str,
-             overlay: str | None, manifests: str | None, **kafka: Any) -> None:
+             overlay: str | None, manifests: str | None, autoscale_run_dir: str, **kafka: Any) -> None:
     """Record backlog, in-flight and replicas over time to a CSV, then draw them as a PNG.
 
     Samples what ``kedasuite status --json`` reports every INTERVAL seconds (and, when
-    a Kubernetes cluster answers, the replicas running there) until DURATION has passed
-    or it is interrupted (Ctrl-C, SIGTERM); then renders one panel per workload.
+    a Kubernetes cluster answers, the replicas running there; without one, the replicas a
+    local ``kedasuite autoscale`` runs) until DURATION has passed or it is interrupted
+    (Ctrl-C, SIGTERM); then renders one panel per workload.
     """
     if render_only:
         out = render(read_csv(render_only), png or Path(render_only).with_suffix(".png"), title)
@@ -91,7 +94,8 @@ def timeline(csv_path: str, png: str | None, interval: float, duration: float | 
 
         scalers, where = load_scalers(manifests, overlay)
         source = LocalStatus(StatusReader(scalers, where, redis_url, kafka_settings(group=group, **kafka),
-                                          list(workloads) or list(WORKLOADS)))
+                                          list(workloads) or list(WORKLOADS),
+                                          autoscale_run_dir=autoscale_run_dir or None))
     cluster = None
     if not no_cluster:
         cluster, why = Cluster.connect(namespace, kube_context)

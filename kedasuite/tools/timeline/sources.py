@@ -5,6 +5,8 @@ or read from a pump's ``GET /status`` (:class:`HttpStatus`, how scripts/e2e reac
 brokers inside a cluster through a port-forward). What runs comes from the Kubernetes API
 (:class:`Cluster`, the ``kubernetes`` client of the ``[timeline]`` extra, imported only
 here): the scale target's ``.status.replicas``, the ScaledJob's unfinished and failed Jobs.
+Without a cluster, a local ``kedasuite autoscale``'s replicas (its state, in each snapshot's
+``autoscale`` block) are what runs (:func:`local_actual`).
 :func:`record` is the recorder's loop; ``kedasuite e2e`` samples through the same classes.
 """
 
@@ -240,6 +242,27 @@ class Notes:
             self._err(f"timeline: {text}")
 
 
+def local_actual(status: Mapping[str, Any], note: Callable[[str], None],
+                 workloads: Sequence[str] | None = None) -> dict[str, int | None]:
+    """Without a cluster: the replicas (a ScaledJob: running Jobs) a local ``kedasuite autoscale``
+    runs, from each entry's ``autoscale`` block; nothing from a stale state or ``--backend none``
+    (which runs nothing)."""
+    actual: dict[str, int | None] = {}
+    for entry in status.get("workloads", []):
+        block = entry.get("autoscale")
+        if not block or (workloads and entry["workload"] not in workloads):
+            continue
+        where = f"the local autoscaler (pid {block.get('pid')}, backend {block.get('backend')}, {block.get('run_dir')})"
+        if block.get("stale"):
+            note(f"{entry['workload']}: {where} is stale ({block.get('stale_reason')}): actual left empty")
+        elif block.get("actual") is None:
+            note(f"{entry['workload']}: {where} runs nothing (model only): actual left empty")
+        else:
+            note(f"{entry['workload']}: actual {block.get('unit') or 'replicas'} from {where}")
+            actual[entry["workload"]] = int(block["actual"])
+    return actual
+
+
 def record(source: StatusSource, cluster: Cluster | None, writer: CsvWriter, interval: float,
            duration: float | None, stop: threading.Event, note: Callable[[str], None],
            workloads: Sequence[str] | None = None) -> int:
@@ -267,6 +290,8 @@ def record(source: StatusSource, cluster: Cluster | None, writer: CsvWriter, int
                     (e["workload"], e.get("kind"), e.get("name")) for e in status.get("workloads", []))
                 for problem in problems:
                     note(problem)
+            else:
+                actual = local_actual(status, note, workloads)
             for entry in status.get("workloads", []):
                 if entry.get("error") and (not workloads or entry["workload"] in workloads):
                     note(f"{entry['workload']}: {entry['error']}")

@@ -46,6 +46,15 @@ function card(workload) {
       <span>processed <b class="processed" id="processed-${workload}">-</b></span>
       <span>dead-lettered <b class="dead">-</b></span>
     </div>
+    <div class="autoscale" hidden>
+      <div class="replicas-line"><span class="as-state"></span>
+        <span>running <b class="actual">-</b></span>
+        <span>model <b class="model">-</b></span> <small class="muted as-unit"></small></div>
+      <p class="as-reason"></p>
+      <p class="as-next"></p>
+      <p class="as-deviations" hidden></p>
+      <p class="as-errors error" hidden></p>
+    </div>
     <div class="charts">
       <figure><svg class="chart-backlog" viewBox="0 0 300 110" preserveAspectRatio="none" role="img"
         aria-label="backlog over time"></svg><figcaption>backlog (what the trigger reads)</figcaption></figure>
@@ -53,6 +62,10 @@ function card(workload) {
         aria-label="in flight over time"></svg><figcaption>in flight</figcaption></figure>
       <figure><svg class="chart-rate" viewBox="0 0 300 110" preserveAspectRatio="none" role="img"
         aria-label="processed per second over time"></svg><figcaption>processed per second</figcaption></figure>
+      <figure class="replicas-figure" hidden><svg class="chart-replicas" viewBox="0 0 300 110"
+        preserveAspectRatio="none" role="img" aria-label="replicas running and the model's over time"></svg>
+        <figcaption><span class="key-actual">running</span> vs <span class="key-model">model</span>
+        (local autoscaler)</figcaption></figure>
     </div>
     <p class="reason"></p>
     <p class="error" hidden></p>`;
@@ -61,31 +74,88 @@ function card(workload) {
   return node;
 }
 
-function draw(svg, points, key, colour) {
+// One or more series ([key, colour, dashed]) on one chart, sharing its y axis.
+function draw(svg, points, key, colour, more = []) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   const now = Date.now();
   // Until ten minutes have been seen, the x axis spans what has (at least a minute).
   const span = Math.min(WINDOW_MS, Math.max(60 * 1000, points.length ? now - points[0].t : 0));
-  const values = points.map((p) => p[key]).filter((v) => typeof v === "number");
+  const series = [[key, colour, false], ...more];
+  const values = series.flatMap(([k]) => points.map((p) => p[k]).filter((v) => typeof v === "number"));
   const top = Math.max(1, ...values);
-  const line = document.createElementNS(SVG_NS, "polyline");
-  const coords = points
-    .filter((p) => typeof p[key] === "number")
-    .map((p) => `${(300 * (1 - (now - p.t) / span)).toFixed(1)},${(105 - 95 * (p[key] / top)).toFixed(1)}`);
-  line.setAttribute("points", coords.join(" "));
-  line.setAttribute("fill", "none");
-  line.setAttribute("stroke", colour);
-  line.setAttribute("stroke-width", "2");
-  line.setAttribute("vector-effect", "non-scaling-stroke");
   const axis = document.createElementNS(SVG_NS, "line");
   for (const [a, v] of [["x1", 0], ["x2", 300], ["y1", 105], ["y2", 105]]) axis.setAttribute(a, v);
   axis.setAttribute("class", "axis");
+  svg.append(axis);
+  let count = 0;
+  for (const [k, stroke, dashed] of series) {
+    const line = document.createElementNS(SVG_NS, "polyline");
+    const coords = points
+      .filter((p) => typeof p[k] === "number")
+      .map((p) => `${(300 * (1 - (now - p.t) / span)).toFixed(1)},${(105 - 95 * (p[k] / top)).toFixed(1)}`);
+    line.setAttribute("points", coords.join(" "));
+    line.setAttribute("fill", "none");
+    line.setAttribute("stroke", stroke);
+    line.setAttribute("stroke-width", "2");
+    if (dashed) line.setAttribute("stroke-dasharray", "5 3");
+    line.setAttribute("vector-effect", "non-scaling-stroke");
+    line.dataset.series = k;
+    svg.append(line);
+    if (k === key) count = coords.length;
+  }
   const label = document.createElementNS(SVG_NS, "text");
   label.setAttribute("x", "4");
   label.setAttribute("y", "12");
   label.textContent = `max ${Number.isInteger(top) ? top : top.toFixed(1)}`;
-  svg.append(axis, line, label);
-  svg.dataset.points = String(coords.length);
+  svg.append(label);
+  svg.dataset.points = String(count);
+}
+
+function seconds(v) {
+  return `${Number(v) < 10 ? Number(v).toFixed(1) : Math.round(Number(v))} s`;
+}
+
+// The local autoscaler's state for this workload (kedasuite autoscale), or hide the block.
+function showAutoscale(node, block) {
+  const box = node.querySelector(".autoscale");
+  const figure = node.querySelector(".replicas-figure");
+  if (!block) {
+    box.hidden = true;
+    delete node.dataset.actual;
+    delete node.dataset.model;
+    delete node.dataset.autoscale;
+    return;
+  }
+  box.hidden = false;
+  figure.hidden = false;
+  const text = (v) => (v === null || v === undefined ? "-" : String(v));
+  const stale = Boolean(block.stale);
+  node.dataset.autoscale = stale ? "stale" : "live";
+  node.dataset.actual = text(block.actual);
+  node.dataset.model = text(block.model);
+  box.classList.toggle("stale", stale);
+  const state = box.querySelector(".as-state");
+  if (stale) {
+    state.textContent = `autoscaler STALE: ${block.stale_reason || "gone"}; last state ` +
+      `${block.updated ? new Date(block.updated).toLocaleTimeString() : "?"} — not live:`;
+  } else {
+    state.textContent = `autoscaler (${block.backend}, pid ${block.pid}):`;
+  }
+  state.className = `as-state ${stale ? "error" : "muted"}`;
+  box.querySelector(".actual").textContent = block.actual === null ? "none (model only)" : text(block.actual);
+  box.querySelector(".model").textContent = text(block.model);
+  box.querySelector(".as-unit").textContent = block.unit === "jobs" ? "Jobs" : "replicas";
+  box.querySelector(".as-reason").textContent = block.reason ? `last: ${block.reason}` : "";
+  const next = block.next_step;
+  box.querySelector(".as-next").textContent = next && !stale
+    ? `next in ${seconds(next.in_seconds)}: ${next.reason}` : "";
+  const deviations = box.querySelector(".as-deviations");
+  deviations.hidden = !(block.deviations && block.deviations.length);
+  deviations.textContent = deviations.hidden ? ""
+    : `timings differ from the manifest (a demo, not what a cluster does): ${block.deviations.join("; ")}`;
+  const errors = box.querySelector(".as-errors");
+  errors.hidden = !(block.read_errors && block.read_errors.length);
+  errors.textContent = errors.hidden ? "" : `reads failing: ${block.read_errors.join("; ")}`;
 }
 
 function show(entry, sampledAt) {
@@ -97,8 +167,10 @@ function show(entry, sampledAt) {
   if (last && typeof entry.processed === "number" && typeof last.processed === "number") {
     rate = Math.max(0, (entry.processed - last.processed) / ((sampledAt - last.t) / 1000));
   }
+  // Replicas from a stale autoscaler are not what runs now: they are left out of the chart.
+  const live = entry.autoscale && !entry.autoscale.stale ? entry.autoscale : null;
   points.push({ t: sampledAt, backlog: entry.backlog, inFlight: entry.in_flight, processed: entry.processed,
-                rate, replicas: entry.replicas });
+                rate, replicas: entry.replicas, actual: live ? live.actual : null, model: live ? live.model : null });
   while (points.length && sampledAt - points[0].t > WINDOW_MS) points.shift();
   history.set(w, points);
   if (typeof entry.backlog === "number") {
@@ -125,6 +197,10 @@ function show(entry, sampledAt) {
   draw(node.querySelector(".chart-backlog"), points, "backlog", "var(--backlog)");
   draw(node.querySelector(".chart-in-flight"), points, "inFlight", "var(--inflight)");
   draw(node.querySelector(".chart-rate"), points, "rate", "var(--rate)");
+  showAutoscale(node, entry.autoscale);
+  if (!node.querySelector(".replicas-figure").hidden) {
+    draw(node.querySelector(".chart-replicas"), points, "actual", "var(--actual)", [["model", "var(--model)", true]]);
+  }
 }
 
 function fillWorkloads(entries) {
