@@ -126,6 +126,7 @@ FAULT_ROWS: list[dict[str, object]] = []
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    _save_durations(session.config)
     output = getattr(session.config, "workeroutput", None)
     if output is not None:
         import json
@@ -140,6 +141,7 @@ def pytest_testnodedown(node: object, error: object) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: object) -> None:
+    _print_tiers(terminalreporter)
     if not FAULT_ROWS:
         return
     columns = ("fault test", "workload", "kills", "sigterms", "records", "lost", "duplicates", "interrupted (bound)",
@@ -151,3 +153,87 @@ def pytest_terminal_summary(terminalreporter: object) -> None:
     terminalreporter.section("faults: nothing lost")  # type: ignore[attr-defined]
     for row in rows:
         write("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+# --- tiers: their order in a run, and their wall times ------------------------------------------
+# The tiers are markers (pyproject.toml): faults, browser, lint; every other test is "fast".
+# Order: the longest tests first (the previous run's durations, kept in .pytest_cache; a fault
+# test nobody has timed yet counts as long), packed into one list per xdist worker as
+# ``--dist worksteal`` hands them out (each worker takes the next contiguous share), so the
+# long tests start at once on different workers and the short ones fill the gaps and are
+# what an idle worker steals. The order changes no test: each has its own database, topic
+# and group, and every fixture is per test, per module or per worker.
+
+TIERS = ("faults", "browser", "lint")
+DURATIONS_KEY = "kedasuite/durations"
+#: A fault test without a measured duration: assume it is long (they are, 20 s to 3 min).
+UNKNOWN_FAULT_S, UNKNOWN_S = 60.0, 1.0
+
+
+def tier(item: pytest.Item) -> str:
+    return next((name for name in TIERS if item.get_closest_marker(name)), "fast")
+
+
+def _worksteal_shares(total: int, workers: int) -> list[int]:
+    """How many tests xdist's worksteal scheduler first gives each worker, in order."""
+    shares = []
+    for i in range(workers):
+        shares.append((total - sum(shares)) // (workers - i))
+    return shares
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cache = getattr(config, "cache", None)
+    known: dict[str, float] = cache.get(DURATIONS_KEY, {}) if cache else {}
+
+    def expected(item: pytest.Item) -> float:
+        return known.get(item.nodeid, UNKNOWN_FAULT_S if tier(item) == "faults" else UNKNOWN_S)
+
+    longest_first = sorted(items, key=expected, reverse=True)  # stable: ties keep file order
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2 or len(items) < workers:
+        items[:] = longest_first
+        return
+    shares = _worksteal_shares(len(items), workers)
+    bins: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    for item in longest_first:  # each to the least loaded worker that still has room
+        k = min((k for k in range(workers) if len(bins[k]) < shares[k]), key=lambda k: load[k])
+        bins[k].append(item)
+        load[k] += expected(item)
+    items[:] = [item for share in bins for item in share]
+
+
+#: Per tier: tests, summed seconds, first start and last stop (the controller's view).
+TIER_TIMES: dict[str, list[float]] = {}
+#: Per test: seconds of setup, call and teardown (saved for the next run's order).
+_DURATIONS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _DURATIONS[report.nodeid] = _DURATIONS.get(report.nodeid, 0.0) + report.duration
+    name = next((t for t in TIERS if t in report.keywords), "fast")
+    times = TIER_TIMES.setdefault(name, [0, 0.0, report.start, report.stop])
+    times[0] += report.when == "setup"
+    times[1] += report.duration
+    times[2], times[3] = min(times[2], report.start), max(times[3], report.stop)
+
+
+def _save_durations(config: pytest.Config) -> None:
+    if getattr(config, "cache", None) is None or hasattr(config, "workerinput") or not _DURATIONS:
+        return
+    known = config.cache.get(DURATIONS_KEY, {})
+    known.update({nodeid: round(seconds, 2) for nodeid, seconds in _DURATIONS.items()})
+    config.cache.set(DURATIONS_KEY, known)
+
+
+def _print_tiers(terminalreporter: object) -> None:
+    if not TIER_TIMES:
+        return
+    write = terminalreporter.write_line  # type: ignore[attr-defined]
+    terminalreporter.section("tiers")  # type: ignore[attr-defined]
+    for name in ("fast", *TIERS):
+        if name in TIER_TIMES:
+            count, busy, first, last = TIER_TIMES[name]
+            write(f"{name:8} {int(count):4} tests  {last - first:6.1f} s wall (first start to last end)  "
+                  f"{busy:7.1f} s of test time")

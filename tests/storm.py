@@ -149,8 +149,9 @@ def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILL
             if pumped - processed(client, target.name) < target.low_water:
                 top_up()
             if rng.random() < 0.75:  # a worker that is consuming: the fetch and ack paths
+                # Looked for every 50 ms throughout: the next kill waits on this, 200 times.
                 wait_for(lambda: any(is_ready(w) for w in workers), 60,
-                         f"a {target.name} worker's line {target.ready!r}")
+                         f"a {target.name} worker's line {target.ready!r}", longest_interval=0.05)
                 index = rng.choice([i for i, w in enumerate(workers) if is_ready(w)])
                 consuming += 1
                 pause = rng.uniform(0, 0.25)

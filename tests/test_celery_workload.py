@@ -65,6 +65,7 @@ def test_sigterm_mid_backlog_then_a_new_worker_loses_nothing(spawn, redis_url, r
     assert all(r.deliveries == 1 for r in results.values()), "a graceful stop must not cause duplicates"
 
 
+@pytest.mark.faults  # a worker or broker killed mid-run: the faults tier
 def test_sigkilled_workers_task_is_processed_by_another(spawn, redis_url, redis_client) -> None:
     victim = start_worker(spawn, redis_url, work_time="fixed:2", visibility_timeout=4)
     ids = pump(redis_url, 3, "kill")

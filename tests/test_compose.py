@@ -30,6 +30,9 @@ from kedasuite.core.workloads import WORKLOADS
 from kedasuite.core.worktime import parse_work_time
 from kedasuite.producers.workloads import PUBLISHERS
 
+#: A static check of the repository's files: scripts/lint runs it (not scripts/test --fast).
+pytestmark = pytest.mark.lint
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose.yaml"
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"

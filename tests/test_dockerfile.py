@@ -22,6 +22,9 @@ import pytest
 
 from kedasuite.core import defaults
 
+#: A static check of the repository's files: scripts/lint runs it (not scripts/test --fast).
+pytestmark = pytest.mark.lint
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -279,7 +282,7 @@ def test_entrypoint_is_the_console_script() -> None:
 
 def test_dockerignore_keeps_the_context_small_but_complete() -> None:
     patterns = ignore_patterns(DOCKERIGNORE.read_text())
-    for path in (".git", ".venv", ".venv-tools", "tests", "k8s", "scripts", "compose.yaml", "artifacts",
+    for path in (".git", ".venv", ".venv-tools", ".venv-demo", "tests", "k8s", "scripts", "compose.yaml", "artifacts",
                  "kedasuite.egg-info", "workers/__pycache__", "kedasuite/__pycache__/cli.cpython-311.pyc"):
         assert is_ignored(path, patterns), path
     for path in ("pyproject.toml", "README.md", "kedasuite/cli/app.py", "producers", "workers", "jobs/runner.py"):

@@ -16,10 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, given, settings
-
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.support import Proc, free_port, http_json, wait_for
 
@@ -55,6 +52,9 @@ def start_pump(spawn: Callable[..., Proc], redis_url: str, *extra: str, env: dic
 def test_no_server_error_and_every_answer_fits_the_document(spawn: Callable[..., Proc], redis_url: str) -> None:
     """Every operation, ~40 generated requests each (schemathesis' own pytest plugin is not
     used: it does not load under this pytest, so each operation's strategy is driven here)."""
+    import schemathesis  # here, not at the top: every xdist worker collects this file
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
     # Small limits so generated requests cannot flood Redis, and do reach the 429 path.
     base = start_pump(spawn, redis_url, "--max-count", "50", "--max-runs", "3", "--max-queued-items", "120")
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")

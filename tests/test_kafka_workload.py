@@ -60,6 +60,7 @@ def test_two_consumers_share_the_partitions_and_process_each_record_once(spawn, 
     wait_for(lambda: lag(kafka) == 0, 30, "the group's lag to reach 0")
 
 
+@pytest.mark.faults  # a worker or broker killed mid-run: the faults tier
 def test_a_sigkilled_consumers_uncommitted_records_are_processed_by_the_other(spawn, kafka, redis_url, redis_client) -> None:
     victim = start_consumer(spawn, kafka, redis_url, "0.02")
     survivor = start_consumer(spawn, kafka, redis_url, "0.02")
@@ -199,6 +200,7 @@ def test_a_consumer_with_no_broker_exits_2_and_names_the_fix() -> None:
         "Start a broker there, or point KAFKA_BOOTSTRAP_SERVERS at a reachable one")
 
 
+@pytest.mark.faults  # a worker or broker killed mid-run: the faults tier
 def test_a_kafka_broker_lost_mid_run_is_reported_exactly() -> None:
     """sent counts acknowledged records only; everything else is failed, with the reason."""
     from kedasuite.core.embedded import EmbeddedKafka

@@ -49,6 +49,7 @@ def test_sigterm_finishes_the_running_job(spawn, redis_url, redis_client) -> Non
     assert len(fetch_results(redis_client, ids)) == 1
 
 
+@pytest.mark.faults  # a worker or broker killed mid-run: the faults tier
 def test_a_sigkilled_workers_job_is_done_by_the_other(spawn, redis_url, redis_client) -> None:
     """RQ calls the job abandoned once its heartbeat lapses (monitoring interval + 60 s) and,
     with retries left, puts it back on the queue."""
@@ -64,6 +65,7 @@ def test_a_sigkilled_workers_job_is_done_by_the_other(spawn, redis_url, redis_cl
     assert "processing kill-1 " in rescuer.log()
 
 
+@pytest.mark.faults  # a worker or broker killed mid-run: the faults tier
 def test_a_job_whose_worker_is_killed_more_often_than_its_retries_is_still_done(
         spawn, redis_url, redis_client) -> None:
     """A killed worker is not a failed job: with no retries at all (``RQ_RETRIES=0``), a job

