@@ -1,8 +1,8 @@
 """Fake user records (name, email, address, as in the Celery scenario) made fast enough for a pump.
 
 Faker makes about 2,500 records/s here, slower than Redis accepts messages. So Faker
-fills small pools once per run, already encoded as JSON strings, and each record draws
-one value from each pool: the output still looks like Faker's (a billion combinations
+fills small pools (each value made the first time it is drawn), already encoded as JSON
+strings, and each record draws one value from each pool: the output still looks like Faker's (a billion combinations
 from three 1,024-entry pools) while costing about a microsecond. ``seed`` fixes the
 pools and the draws, so two runs with the same seed and id prefix give the same names,
 emails and addresses.
@@ -60,14 +60,27 @@ class _MillisecondClock:
         return self._text
 
 
+class _Pool:
+    """POOL_SIZE Faker values, each made the first time it is drawn: a run of 3 records
+    costs 3 Faker calls per field, not 1,024 (the pump starts 0.6 s sooner)."""
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._values: list[str | None] = [None] * POOL_SIZE
+
+    def __getitem__(self, index: int) -> str:
+        value = self._values[index]
+        if value is None:
+            value = self._values[index] = _js(self._make())
+        return value
+
+
 class RecordFactory:
     def __init__(self, seed: int | None = None) -> None:
         self._rng = random.Random(seed)
         fake = Faker()
         fake.seed_instance(self._rng.getrandbits(32))
-        self._names = [_js(fake.name()) for _ in range(POOL_SIZE)]
-        self._emails = [_js(fake.email()) for _ in range(POOL_SIZE)]
-        self._addresses = [_js(fake.address()) for _ in range(POOL_SIZE)]
+        self._names, self._emails, self._addresses = _Pool(fake.name), _Pool(fake.email), _Pool(fake.address)
         self._clock = _MillisecondClock()
 
     def records(self, count: int, id_prefix: str, start: int = 1) -> Iterator[UserRecord]:

@@ -166,3 +166,11 @@ def http_json(url: str, *, method: str = "GET", token: str | None = None,
             return response.status, dict(response.headers), json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
+
+
+def subcommands(group: Any) -> list[tuple[str, Any]]:
+    """A click group's commands by name, also those a lazy group imports on first use."""
+    import click
+
+    ctx = click.Context(group)
+    return [(name, group.get_command(ctx, name)) for name in group.list_commands(ctx)]

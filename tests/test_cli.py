@@ -8,7 +8,7 @@ import pytest
 
 from kedasuite.core.embedded import free_port
 from kedasuite.core.names import CELERY_QUEUE
-from tests.support import run_cli
+from tests.support import run_cli, subcommands
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def _command_paths() -> list[list[str]]:
     def walk(command: click.Command, path: list[str]) -> None:
         paths.append(path)
         if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
+            for name, sub in subcommands(command):
                 walk(sub, [*path, name])
 
     walk(main, [])
@@ -89,7 +89,7 @@ def test_every_option_reads_an_environment_variable() -> None:
 
     def commands(group: click.Group) -> list[click.Command]:
         found: list[click.Command] = []
-        for command in group.commands.values():
+        for _name, command in subcommands(group):
             found.append(command)
             if isinstance(command, click.Group):
                 found.extend(commands(command))

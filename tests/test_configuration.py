@@ -15,6 +15,7 @@ import click
 
 from kedasuite.cli import main
 from kedasuite.core.names import Env
+from tests.support import subcommands
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("kedasuite", "producers", "workers", "jobs")
@@ -39,7 +40,7 @@ def cli_envvars(command: click.Command, path: str = "kedasuite") -> dict[str, st
             for var in [param.envvar] if isinstance(param.envvar, str) else param.envvar:
                 found[var] = f"{path} {param.opts[-1]}"
     if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
+        for name, sub in subcommands(command):
             found |= cli_envvars(sub, f"{path} {name}")
     return found
 

@@ -1,26 +1,51 @@
-"""The ``kedasuite`` command group: every command, registered in one place."""
+"""The ``kedasuite`` command group: every command, registered in one place.
+
+Commands are imported when they are run (or listed by ``--help``), not when ``kedasuite``
+starts: a worker or a pump process does not pay for importing e2e, timeline or the model.
+The suite starts such processes by the hundred (every replica, every Job runner).
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
 
-from kedasuite.cli.inspect import check_manifests, kafka_lag, status
-from kedasuite.cli.local import demo, redis_server
-from kedasuite.cli.pumps import pump, serve
-from kedasuite.cli.workers import job, worker
-from kedasuite.tools.e2e.command import e2e
-from kedasuite.tools.timeline.command import timeline
-from kedasuite.keda.simulate import simulate
-from kedasuite.autoscale.command import autoscale
+#: Command name -> ``module:attribute`` of its click command.
+COMMANDS: dict[str, str] = {
+    "pump": "kedasuite.cli.pumps:pump",
+    "serve": "kedasuite.cli.pumps:serve",
+    "worker": "kedasuite.cli.workers:worker",
+    "job": "kedasuite.cli.workers:job",
+    "kafka-lag": "kedasuite.cli.inspect:kafka_lag",
+    "status": "kedasuite.cli.inspect:status",
+    "check-manifests": "kedasuite.cli.inspect:check_manifests",
+    "simulate": "kedasuite.keda.simulate:simulate",
+    "autoscale": "kedasuite.autoscale.command:autoscale",
+    "demo": "kedasuite.cli.local:demo",
+    "redis-server": "kedasuite.cli.local:redis_server",
+    "e2e": "kedasuite.tools.e2e.command:e2e",
+    "timeline": "kedasuite.tools.timeline.command:timeline",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command: Any = getattr(importlib.import_module(module), attribute)
+        return command  # type: ignore[no-any-return]
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(package_name="kedasuite")
 def main() -> None:
     """Workloads, load pumps and an embedded demo for seeing KEDA autoscaling work."""
-
-
-for command in (pump, serve, worker, job, kafka_lag, status, check_manifests, demo, redis_server, e2e, timeline):
-    main.add_command(command)
-main.add_command(simulate)
-main.add_command(autoscale)
