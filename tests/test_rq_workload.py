@@ -105,3 +105,18 @@ def test_requeue_is_once_and_stops_at_the_abandon_limit(redis_client) -> None:
     redis_client.hset(job, ABANDONED_FIELD, 2)
     assert requeue_abandoned(redis_client, registry, "zset", "j-limit:exec-2", "j-limit", queue, limit=2) == -1
     assert redis_client.zcard(registry) == 1 and redis_client.llen(queue) == 1
+
+
+def test_sigterm_while_idle_gives_back_a_job_it_had_moved_but_not_started(spawn, redis_url, redis_client) -> None:
+    """A SIGTERM that lands just after BLMOVE leaves the job in the intermediate list, which
+    neither KEDA's triggers nor a scaled-to-zero deployment ever look at: the stopping
+    worker puts it back on the queue. (The race is reproduced by moving the job by hand.)"""
+    ids = pump(redis_url, 1, "handed")
+    intermediate = f"{RQ_QUEUE_LIST}:intermediate"
+    assert redis_client.lmove(RQ_QUEUE_LIST, intermediate, "LEFT", "RIGHT") == b"user-handed-1"
+    worker = start_worker(spawn, redis_url, "0", "--maintenance-interval", "60")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    assert (redis_client.lrange(RQ_QUEUE_LIST, 0, -1), redis_client.llen(intermediate)) == ([b"user-handed-1"], 0)
+    start_worker(spawn, redis_url, "0")
+    wait_for(lambda: fetch_results(redis_client, ids) or None, 60, "the job given back to be done")

@@ -41,6 +41,7 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
+from rq.exceptions import StopRequested
 from rq.registry import StartedJobRegistry
 from rq.utils import current_timestamp, now, parse_composite_key
 
@@ -174,6 +175,36 @@ class SuiteWorker(Worker):
         for queue in self.queues:
             if isinstance(queue, PoisonSafeQueue):
                 queue.maintenance_lock_s = max(2 * int(self.maintenance_interval), 5)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        """RQ's dequeue; a SIGTERM that lands in it gives back what it had moved, not started.
+
+        An idle RQ worker stops on SIGTERM by raising out of its dequeue. When the signal
+        lands just after ``BLMOVE`` returned, the job is in the intermediate list and nobody
+        runs it: a scale-down that takes the last worker (KEDA's triggers read the queue and
+        the started registry, not that list) would leave it there until a worker comes back.
+        Here the worker puts such jobs back on the front of the queue before it exits. It
+        cannot tell its own from one another worker moved a millisecond ago, so that one may
+        run twice (counted as a duplicate), never not at all.
+        """
+        try:
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        except StopRequested:
+            self.return_unstarted()
+            raise
+
+    def return_unstarted(self) -> int:
+        """Put jobs in the intermediate lists that are not running back on their queues."""
+        returned = 0
+        for queue in self.queues:
+            started = {parse_composite_key(m.decode())[0]
+                       for m in self.connection.zrange(queue.started_job_registry.key, 0, -1)}
+            intermediate = queue.intermediate_queue
+            for job_id in intermediate.get_job_ids():
+                if job_id not in started and self.connection.hget(Job.key_for(job_id), "status") == b"queued":
+                    returned += requeue_abandoned(self.connection, intermediate.key, "list", job_id, job_id,
+                                                  queue.key) > 0
+        return returned
 
     def clean_registries(self) -> None:
         """Requeue abandoned jobs without a retry, then RQ's own maintenance (under its lock).

@@ -34,9 +34,14 @@ from kedasuite.producers.records import RecordFactory, record_ids
 from kedasuite.producers.workloads import BrokerConfig, make_publisher
 from kedasuite.workers.results import fetch_results, record_key
 
-#: Tansu takes about half the session timeout to let a member join; keep it short here.
+#: For the embedded broker (Tansu). It takes about half the session timeout to let a member
+#: join: keep it short. Its high watermark is the base offset of a partition's newest batch
+#: plus one, so a pump's batches of hundreds of records would read as a lag of one per
+#: partition, and the autoscaler (like KEDA against such a broker) would scale the consumers
+#: to 0 with records left: one record per batch keeps the lag true.
 DEMO_KAFKA_ENV = {"KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
-                  "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000"}
+                  "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000",
+                  "KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES": "1"}
 #: KEDA's and the HPA's timings for the demo, instead of the manifests' (15 s polls, 200 s
 #: cooldown, 15 s syncs, 300 s scale-down window): the same rules, minutes shorter.
 DEMO_TIMINGS = {"polling_interval": 1.0, "cooldown_period": 3.0, "sync_period": 1.0, "stabilization_window": 2.0}
