@@ -107,16 +107,24 @@ def test_requeue_is_once_and_stops_at_the_abandon_limit(redis_client) -> None:
     assert redis_client.zcard(registry) == 1 and redis_client.llen(queue) == 1
 
 
-def test_sigterm_while_idle_gives_back_a_job_it_had_moved_but_not_started(spawn, redis_url, redis_client) -> None:
+def test_a_stopping_worker_gives_back_the_job_it_moved_but_did_not_start(redis_url, redis_client) -> None:
     """A SIGTERM that lands just after BLMOVE leaves the job in the intermediate list, which
-    neither KEDA's triggers nor a scaled-to-zero deployment ever look at: the stopping
-    worker puts it back on the queue. (The race is reproduced by moving the job by hand.)"""
-    ids = pump(redis_url, 1, "handed")
+    neither KEDA's triggers nor a scaled-to-zero deployment look at; the stopping worker
+    (RQ raises StopRequested out of its dequeue) puts it back on the queue. Only its own:
+    a job another worker moved a moment ago is left to that worker."""
+    from kedasuite.core.clients import redis_client as make_client
+    from kedasuite.core.names import RQ_QUEUE
+    from kedasuite.workers.rq_queue import PoisonSafeQueue, SuiteWorker
+
+    pump(redis_url, 2, "handed")
     intermediate = f"{RQ_QUEUE_LIST}:intermediate"
-    assert redis_client.lmove(RQ_QUEUE_LIST, intermediate, "LEFT", "RIGHT") == b"user-handed-1"
-    worker = start_worker(spawn, redis_url, "0", "--maintenance-interval", "60")
-    worker.signal(signal.SIGTERM)
-    assert worker.wait(30) == 0
-    assert (redis_client.lrange(RQ_QUEUE_LIST, 0, -1), redis_client.llen(intermediate)) == ([b"user-handed-1"], 0)
-    start_worker(spawn, redis_url, "0")
-    wait_for(lambda: fetch_results(redis_client, ids) or None, 60, "the job given back to be done")
+    connection = make_client(redis_url)
+    worker = SuiteWorker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
+                         queue_class=PoisonSafeQueue)
+    # this worker's dequeue moves user-handed-1; "another worker" moves user-handed-2
+    assert PoisonSafeQueue.lmove(connection, RQ_QUEUE_LIST, None)[1] == b"user-handed-1"
+    assert redis_client.lmove(RQ_QUEUE_LIST, intermediate, "LEFT", "RIGHT") == b"user-handed-2"
+    assert worker.return_unstarted() == 1
+    assert redis_client.lrange(RQ_QUEUE_LIST, 0, -1) == [b"user-handed-1"]
+    assert redis_client.lrange(intermediate, 0, -1) == [b"user-handed-2"]
+    assert worker.return_unstarted() == 0  # given back once

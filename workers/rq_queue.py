@@ -141,10 +141,18 @@ class PoisonSafeQueue(Queue):
     def acquire_maintenance_lock(self) -> bool:
         return bool(self.connection.set(self.registry_cleaning_key, 1, nx=True, ex=self.maintenance_lock_s))
 
+    #: The job this process last moved into an intermediate list (one worker per process):
+    #: what a worker stopped in its dequeue gives back (:meth:`SuiteWorker.return_unstarted`).
+    moved: list[tuple[str, str]] = []
+
     @classmethod
     def lmove(cls, connection: Redis, queue_key: str, timeout: int | None) -> Any:
+        PoisonSafeQueue.moved.clear()
         while True:
             result = super().lmove(connection, queue_key, timeout)
+            if result is not None:
+                raw = result[1]
+                PoisonSafeQueue.moved[:] = [(queue_key, raw.decode() if isinstance(raw, bytes) else raw)]
             if result is None or not cls._parked(connection, queue_key, result[1], intermediate=True):
                 return result
 
@@ -183,9 +191,8 @@ class SuiteWorker(Worker):
         lands just after ``BLMOVE`` returned, the job is in the intermediate list and nobody
         runs it: a scale-down that takes the last worker (KEDA's triggers read the queue and
         the started registry, not that list) would leave it there until a worker comes back.
-        Here the worker puts such jobs back on the front of the queue before it exits. It
-        cannot tell its own from one another worker moved a millisecond ago, so that one may
-        run twice (counted as a duplicate), never not at all.
+        Here the worker puts the job it moved back on the front of the queue before it
+        exits (the ``LREM`` in the requeue step finds it only if it is still there, unstarted).
         """
         try:
             return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
@@ -194,16 +201,14 @@ class SuiteWorker(Worker):
             raise
 
     def return_unstarted(self) -> int:
-        """Put jobs in the intermediate lists that are not running back on their queues."""
+        """Put the job this worker moved into an intermediate list, and did not start, back on
+        its queue. Only its own: another worker's job in that list is that worker's to run."""
         returned = 0
-        for queue in self.queues:
-            started = {parse_composite_key(m.decode())[0]
-                       for m in self.connection.zrange(queue.started_job_registry.key, 0, -1)}
-            intermediate = queue.intermediate_queue
-            for job_id in intermediate.get_job_ids():
-                if job_id not in started and self.connection.hget(Job.key_for(job_id), "status") == b"queued":
-                    returned += requeue_abandoned(self.connection, intermediate.key, "list", job_id, job_id,
-                                                  queue.key) > 0
+        for queue_key, job_id in PoisonSafeQueue.moved:
+            if self.connection.hget(Job.key_for(job_id), "status") == b"queued":
+                intermediate = IntermediateQueue(queue_key, self.connection).key
+                returned += requeue_abandoned(self.connection, intermediate, "list", job_id, job_id, queue_key) > 0
+        PoisonSafeQueue.moved.clear()
         return returned
 
     def clean_registries(self) -> None:
