@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import redis
-
     from kedasuite.workers.results import Result
 
 T = TypeVar("T")
@@ -174,3 +174,21 @@ def subcommands(group: Any) -> list[tuple[str, Any]]:
 
     ctx = click.Context(group)
     return [(name, group.get_command(ctx, name)) for name in group.list_commands(ctx)]
+
+
+#: The bash the script tests run scripts with, whatever PATH they give it.
+BASH = shutil.which("bash") or "/bin/bash"
+
+
+def run_script(script: Path, *args: str, path: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``script`` under bash with exactly ``path`` as PATH (and nothing else from the environment)."""
+    env = {"PATH": path, "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run([BASH, str(script), *args], cwd=Path(__file__).resolve().parents[1], env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def stub(folder: Path, name: str, exit_code: int = 0) -> None:
+    """An executable ``name`` in ``folder`` that only exits with ``exit_code``: a tool that is there."""
+    path = folder / name
+    path.write_text(f"#!{BASH}\nexit {exit_code}\n")
+    path.chmod(0o755)

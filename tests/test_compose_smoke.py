@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import BASH, run_script, stub
+
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "scripts" / "compose-smoke"
-BASH = shutil.which("bash") or "/bin/bash"
 #: Longer than the smoke's own deadlines add up to on a laptop (about five minutes): only a hang reaches it.
 SMOKE_TIMEOUT_S = 1800
 #: ``docker info`` against an engine that is not there fails at once; a remote DOCKER_HOST that
@@ -71,16 +72,7 @@ def test_compose_smoke() -> None:
 
 
 def run_smoke(*args: str, path: str) -> subprocess.CompletedProcess[str]:
-    """scripts/compose-smoke under bash with exactly ``path`` as PATH."""
-    env = {"PATH": path, "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run([BASH, str(SMOKE), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-                          check=False)
-
-
-def stub(folder: Path, name: str, exit_code: int = 0) -> None:
-    path = folder / name
-    path.write_text(f"#!{BASH}\nexit {exit_code}\n")
-    path.chmod(0o755)
+    return run_script(SMOKE, *args, path=path)
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])

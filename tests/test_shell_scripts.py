@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import BASH, run_script, stub
+
 ROOT = Path(__file__).resolve().parent.parent
 E2E = ROOT / "scripts" / "e2e"
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
-BASH = shutil.which("bash") or "/bin/bash"
 TOOLS = ("docker", "kind", "kubectl", "helm")
 
 _BASH_SHEBANG = re.compile(r"^#!\s*(/usr/bin/env\s+bash|\S*/bash)\b")
@@ -67,16 +68,7 @@ def test_scripts_are_executable(script: Path) -> None:
 
 
 def run_e2e(*args: str, path: str) -> subprocess.CompletedProcess[str]:
-    """scripts/e2e under bash with exactly ``path`` as PATH (and nothing else from the environment)."""
-    env = {"PATH": path, "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run([BASH, str(E2E), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-                          check=False)
-
-
-def stub(folder: Path, name: str, exit_code: int = 0) -> None:
-    path = folder / name
-    path.write_text(f"#!{BASH}\nexit {exit_code}\n")
-    path.chmod(0o755)
+    return run_script(E2E, *args, path=path)
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
