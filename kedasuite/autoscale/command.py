@@ -24,8 +24,9 @@ from kedasuite.core.names import KAFKA_CONSUMER_GROUP, Env
 from kedasuite.core.settings import KafkaSettings, redact_url
 from kedasuite.core.workloads import NAMES
 
-#: ``compose`` is planned (issue 15): scale ``docker compose`` services the same way.
-BACKENDS = ("processes", "none")
+BACKENDS = ("processes", "compose", "none")
+#: The compose project ``--backend compose`` scales by default (compose.yaml's ``name:``).
+COMPOSE_PROJECT = "kedasuite"
 
 
 def worker_env(redis_url: str, kafka: KafkaSettings) -> dict[str, dict[str, str]]:
@@ -49,8 +50,14 @@ def worker_env(redis_url: str, kafka: KafkaSettings) -> dict[str, dict[str, str]
 
 @click.command()
 @option("--backend", envvar=Env.AUTOSCALE_BACKEND, default="processes", show_default=True,
-        help="What runs the replicas: 'processes' (kedasuite worker / job processes here) or 'none' (the model "
-             "only, for a cluster whose KEDA acts).")
+        help="What runs the replicas: 'processes' (kedasuite worker / job processes here), 'compose' (the "
+             "services of a docker compose project) or 'none' (the model only, for a cluster whose KEDA acts).")
+@option("--compose-project", envvar=Env.AUTOSCALE_COMPOSE_PROJECT, default=COMPOSE_PROJECT, show_default=True,
+        help="--backend compose: the compose project whose services are scaled (docker compose -p).")
+@option("--compose-file", "compose_files", envvar=Env.AUTOSCALE_COMPOSE_FILE, multiple=True,
+        type=click.Path(dir_okay=False),
+        help="--backend compose: the compose file(s) (docker compose -f, repeatable; default: compose's own "
+             "lookup, compose.yaml in the current directory).")
 @option("--workload", "-w", "workloads", envvar=Env.AUTOSCALE_WORKLOADS, multiple=True, type=click.Choice(NAMES),
         help="Only these workloads (repeatable); default: every ScaledObject / ScaledJob of the manifests.")
 @keda_source_options
@@ -73,7 +80,8 @@ def worker_env(redis_url: str, kafka: KafkaSettings) -> dict[str, dict[str, str]
 @option("--every-step", envvar=Env.AUTOSCALE_EVERY_STEP, is_flag=True,
         help="Print every step of the model (each poll and sync), not only changes.")
 @reports_errors
-def autoscale(backend: str, workloads: tuple[str, ...], overlay: str | None, manifests: str | None, redis_url: str,
+def autoscale(backend: str, compose_project: str, compose_files: tuple[str, ...], workloads: tuple[str, ...],
+              overlay: str | None, manifests: str | None, redis_url: str,
               group: str, polling_interval: float | None, cooldown_period: float | None,
               stabilization_window: float | None, sync_period: float | None, run_dir: str, duration: float | None,
               every_step: bool, **kafka: Any) -> None:
@@ -83,6 +91,7 @@ def autoscale(backend: str, workloads: tuple[str, ...], overlay: str | None, man
     \b
     kedasuite autoscale                                   # every workload, the manifests' timings
     kedasuite autoscale -w celery --polling-interval 1 --cooldown-period 10 --sync-period 2
+    kedasuite autoscale --backend compose                 # the services of `docker compose up`
     kedasuite autoscale --backend none                    # the model only, beside a real cluster
 
     Prints one line per replica (or Job) change: time, workload, old → new and the model's
@@ -97,8 +106,7 @@ def autoscale(backend: str, workloads: tuple[str, ...], overlay: str | None, man
     from kedasuite.keda.simulate import describe
 
     if backend not in BACKENDS:
-        planned = " (compose is planned, not built yet)" if backend == "compose" else ""
-        raise InputError(f"unknown backend {backend!r}{planned}: choose {' or '.join(BACKENDS)}")
+        raise InputError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
     options = Options(polling_interval=polling_interval, cooldown_period=cooldown_period,
                       stabilization_window=stabilization_window,
                       sync_period=SYNC_PERIOD if sync_period is None else sync_period)
@@ -113,6 +121,13 @@ def autoscale(backend: str, workloads: tuple[str, ...], overlay: str | None, man
 
         chosen = ProcessBackend(run, worker_env(redis_url, settings), {t.name: t.grace_seconds for t in targets},
                                 emit=echo)
+    elif backend == "compose":
+        from kedasuite.autoscale.compose import ComposeBackend, check_compose
+
+        version = check_compose()
+        click.echo(f"autoscale: {version}; project {compose_project}"
+                   + (f", file(s) {', '.join(compose_files)}" if compose_files else ""))
+        chosen = ComposeBackend(compose_project, compose_files, emit=echo, targets=targets)
     else:
         chosen = NoBackend()
     reads = LiveReads(redis_url, settings)

@@ -256,6 +256,8 @@ class Env:
     AUTOSCALE_RUN_DIR: Final = "AUTOSCALE_RUN_DIR"
     AUTOSCALE_DURATION: Final = "AUTOSCALE_DURATION"
     AUTOSCALE_EVERY_STEP: Final = "AUTOSCALE_EVERY_STEP"
+    AUTOSCALE_COMPOSE_PROJECT: Final = "AUTOSCALE_COMPOSE_PROJECT"
+    AUTOSCALE_COMPOSE_FILE: Final = "AUTOSCALE_COMPOSE_FILE"  # space-separated, as click reads a repeatable option
 
     # The embedded demo.
     DEMO_COUNT: Final = "DEMO_COUNT"
