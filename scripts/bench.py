@@ -1,7 +1,8 @@
 """Benchmarks of the pumps, each printed as a ratio to a baseline measured in the same run.
 
 Run with ``scripts/bench``. Uses ``REDIS_URL`` if set, else an embedded redis-server.
-Speed is measured here, never in the tests.
+Speed is measured here, never in the tests. ``--only autoscale``: each workload from 0
+through the local autoscaler on embedded brokers, against a fixed pool (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -272,8 +274,19 @@ def main() -> None:
     parser.add_argument("--drain-count", type=int, default=5_000, help="records for the consumer drain rate")
     parser.add_argument("--wq-count", type=int, default=20_000, help="items for the work-queue runner")
     parser.add_argument("--worker-drain-count", type=int, default=2_000, help="records for Celery/RQ drain rates")
-    parser.add_argument("--only", choices=["pump", "kafka", "workers", "pacing"], default=None, help="run one group")
+    parser.add_argument("--autoscale-count", type=int, default=100, help="records pumped per workload (autoscale)")
+    parser.add_argument("--autoscale-workloads", default="celery,kafka,rq,workqueue",
+                        help="comma-separated workloads for the autoscale group")
+    parser.add_argument("--autoscale-warmup", type=float, default=15.0,
+                        help="seconds the fixed pool (the autoscale baseline) runs before the pump")
+    parser.add_argument("--autoscale-timeout", type=float, default=120.0, help="seconds per autoscale run")
+    parser.add_argument("--only", choices=["pump", "kafka", "workers", "pacing", "autoscale"], default=None,
+                        help="run one group")
     args = parser.parse_args()
+    if args.only == "autoscale":
+        bench_autoscale(args.autoscale_count, args.autoscale_workloads.split(","), args.autoscale_warmup,
+                        args.autoscale_timeout)
+        return
     if args.only in (None, "kafka"):
         bench_kafka(args.kafka_count, args.drain_count)
     if args.only == "kafka":
@@ -298,6 +311,9 @@ def main() -> None:
         client.close()
         if server:
             server.stop()
+    if args.only is None:
+        bench_autoscale(args.autoscale_count, args.autoscale_workloads.split(","), args.autoscale_warmup,
+                        args.autoscale_timeout)
 
 
 def cleanup(client: redis.Redis) -> None:
@@ -359,6 +375,267 @@ def bench_pacing(url: str, client: redis.Redis, seconds: float = 3.0) -> None:
         stream = run(shape.total, shape)
         note = stream.pace_note() or "kept up"  # type: ignore[attr-defined]
         print(f"{asked:10,.0f}  {stream.rate:11,.0f}   {stream.rate / asked:14.1%}   {note}")  # type: ignore[attr-defined]
+
+
+# --- autoscale: a step load through the local autoscaler (issue 15) ---------------------------------
+
+
+class _RecordingBackend:
+    """A :class:`ProcessBackend` that notes when the actual count changes (Jobs running for a ScaledJob)."""
+
+    def __init__(self, inner: Any, target: Any) -> None:
+        self.inner, self.target, self.name = inner, target, inner.name
+        self.changes: list[tuple[float, int]] = []  # (monotonic time, actual count)
+
+    def _note(self) -> None:
+        jobs = self.inner.jobs(self.target)
+        n = jobs[0] if self.target.is_job and jobs is not None else self.inner.replicas(self.target)
+        if not self.changes or self.changes[-1][1] != n:
+            self.changes.append((time.monotonic(), n))
+
+    def replicas(self, target: Any) -> int:
+        return self.inner.replicas(target)
+
+    def jobs(self, target: Any) -> tuple[int, int] | None:
+        return self.inner.jobs(target)
+
+    def scale(self, target: Any, replicas: int, reason: str) -> None:
+        self.inner.scale(target, replicas, reason)
+        self._note()
+
+    def create_jobs(self, target: Any, count: int) -> None:
+        self.inner.create_jobs(target, count)
+        self._note()
+
+    def refresh(self) -> None:
+        self.inner.refresh()
+        self._note()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def describe(self, target: Any) -> dict[str, Any]:
+        return self.inner.describe(target)
+
+
+def _pump(workload: str, brokers: Any, count: int) -> list[str]:
+    """Publish ``count`` records at once, as the demo does; their ids."""
+    from kedasuite.producers.engine import new_run, pump_stream
+    from kedasuite.producers.records import record_ids
+    from kedasuite.producers.workloads import make_publisher
+
+    publisher = make_publisher(workload, brokers)
+    publisher.check()
+    stream = pump_stream(publisher, RecordFactory(), new_run(count, [workload], None).streams[0], 1000)
+    publisher.close()
+    if stream.failed:
+        raise SystemExit(f"pumping {workload} failed: {stream.error}")
+    return record_ids(count, stream.id_prefix)
+
+
+def _wait_results(client: redis.Redis, ids: list[str], deadline: float, also: Any = None) -> dict[str, Any]:
+    """Poll the results until every id has one (and ``also()`` holds) or the deadline passes."""
+    from kedasuite.workers.results import fetch_results
+
+    results = fetch_results(client, ids)
+    while (len(results) < len(ids) or (also is not None and not also())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        if len(results) < len(ids):
+            results = fetch_results(client, ids)
+    return results
+
+
+def _stamps(results: dict[str, Any], since_wall: float) -> list[float]:
+    """Seconds from ``since_wall`` to each record's ``processed_at``, sorted."""
+    from datetime import datetime
+
+    return sorted(datetime.fromisoformat(r.processed_at).timestamp() - since_wall for r in results.values())
+
+
+def _lags_from_timelines(model: list[tuple[float, int]], actual: list[tuple[float, int]]) -> list[float]:
+    """Per change of the model's count: seconds until the actual count equals it (skipped when the
+    model moved again first)."""
+    lags = []
+    for i, (t, want) in enumerate(model):
+        until = model[i + 1][0] if i + 1 < len(model) else float("inf")
+        before = [n for at, n in actual if at <= t]
+        if before and before[-1] == want:
+            lags.append(0.0)
+            continue
+        reached = next((at for at, n in actual if t < at <= until and n == want), None)
+        if reached is not None:
+            lags.append(reached - t)
+    return lags
+
+
+def _autoscaled_run(target: Any, options: Any, env: Any, brokers: Any, client: redis.Redis, count: int,
+                    timeout: float) -> dict[str, Any]:
+    """One workload from 0 under the autoscaler: pump ``count`` at once, wait until drained and back at 0."""
+    import statistics
+    import tempfile
+    import threading
+
+    from kedasuite.autoscale.actuator import STATE_FILE, Actuator, read_state
+    from kedasuite.autoscale.processes import ProcessBackend
+    from kedasuite.autoscale.reads import LiveReads
+
+    model: list[tuple[float, int]] = []  # (monotonic time, the model's count), each change
+
+    class RecordingActuator(Actuator):
+        def line(self, tgt: Any, step: Any) -> str:
+            model.append((self.t0 + step.t, step.replicas))
+            return super().line(tgt, step)
+
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="kedasuite-bench-") as tmp:
+        run_dir = Path(tmp)
+        backend = _RecordingBackend(ProcessBackend(run_dir, env, {target.name: target.grace_seconds},
+                                                   emit=lines.append), target)
+        reads = LiveReads(brokers.redis_url, brokers.kafka)
+        actuator = RecordingActuator([target], reads, backend, options, emit=lines.append,
+                                     state_path=run_dir / STATE_FILE)
+        stop = threading.Event()
+        loop = threading.Thread(target=actuator.run, args=(stop,), name="autoscale", daemon=True)
+        loop.start()
+        try:
+            deadline = time.monotonic() + timeout
+            while read_state(run_dir) is None and time.monotonic() < deadline:
+                time.sleep(0.1)  # the first pass, at 0
+            pump_mono, pump_wall = time.monotonic(), time.time()
+            ids = _pump(target.name, brokers, count)
+
+            def at_zero() -> bool:
+                entry = ((read_state(run_dir) or {}).get("workloads") or [{}])[0]
+                return entry.get("actual") == 0 and entry.get("model") == 0
+
+            results = _wait_results(client, ids, time.monotonic() + timeout, at_zero)
+            zero_ok = at_zero()
+        finally:
+            stop.set()
+            loop.join(30)
+            lag = actuator.state()["workloads"][0]["actuation_lag_seconds"]
+            backend.close()
+            reads.close()
+    stamps = _stamps(results, pump_wall)
+    model_rel = [(t - pump_mono, n) for t, n in model if t >= pump_mono - 0.001]
+    actual_rel = [(t - pump_mono, n) for t, n in backend.changes]
+    peak = max((n for _, n in model_rel), default=0)
+    timeline_lags = _lags_from_timelines(model_rel, actual_rel)
+    if not zero_ok:
+        print(f"{target.name}: not back at 0 after {timeout:g} s; the autoscaler said:\n" + "\n".join(lines[-20:]))
+    return {
+        "processed": len(results), "duplicates": sum(r.deliveries - 1 for r in results.values()),
+        "peak": peak,
+        "first_replica": next((t for t, n in actual_rel if t >= 0 and n > 0), None),
+        "first": stamps[0] if stamps else None,
+        "at_peak": next((t for t, n in model_rel if n == peak), None) if peak else None,
+        "drained": stamps[-1] if len(stamps) == count else None,
+        "zero": actual_rel[-1][0] if zero_ok and actual_rel and actual_rel[-1][1] == 0 else None,
+        "lag": lag,
+        "timeline_lag": (statistics.median(timeline_lags), max(timeline_lags)) if timeline_lags else None,
+    }
+
+
+def _fixed_pool_run(target: Any, replicas: int, env: Any, brokers: Any, client: redis.Redis, count: int,
+                    warmup: float, timeout: float) -> dict[str, Any]:
+    """The baseline, no autoscaler: ``replicas`` workers started ``warmup`` s before the same pump; for a
+    ScaledJob ``replicas`` Jobs created right after it (a runner exits at once on an empty queue)."""
+    import tempfile
+
+    from kedasuite.autoscale.processes import ProcessBackend
+
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="kedasuite-bench-") as tmp:
+        backend = ProcessBackend(Path(tmp), env, {target.name: target.grace_seconds}, emit=lines.append)
+        try:
+            if not target.is_job:
+                backend.scale(target, replicas, "fixed pool")
+                time.sleep(warmup)
+                backend.refresh()
+                if backend.replicas(target) != replicas:
+                    raise SystemExit(f"{target.name}: fixed pool has {backend.replicas(target)} of {replicas} "
+                                     f"after {warmup:g} s:\n" + "\n".join(lines[-10:]))
+            pump_wall = time.time()
+            ids = _pump(target.name, brokers, count)
+            if target.is_job:
+                backend.create_jobs(target, replicas)
+            results = _wait_results(client, ids, time.monotonic() + timeout)
+        finally:
+            backend.close()
+    stamps = _stamps(results, pump_wall)
+    return {"processed": len(results), "first": stamps[0] if stamps else None,
+            "drained": stamps[-1] if len(stamps) == count else None}
+
+
+def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: float) -> None:
+    """Per workload, a step load of ``count`` records through the local autoscaler with the demo's timings
+    on embedded brokers, against a fixed pool of the model's peak replicas started up front."""
+    from kedasuite.producers.workloads import BrokerConfig
+
+    from kedasuite.autoscale.command import worker_env
+    from kedasuite.autoscale.targets import load_targets
+    from kedasuite.core import defaults
+    from kedasuite.core.embedded import EmbeddedKafka
+    from kedasuite.core.names import WORKLOAD_KAFKA, Env
+    from kedasuite.core.settings import KafkaSettings
+    from kedasuite.keda.model import Options
+    from kedasuite.tools.demo import DEMO_JOB_IDLE_S, DEMO_KAFKA_ENV, DEMO_TIMINGS
+
+    work_time, concurrency = defaults.DEMO_WORK_TIME, 2
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(EmbeddedRedis())
+        bootstrap = None
+        if WORKLOAD_KAFKA in workloads:
+            bootstrap = stack.enter_context(EmbeddedKafka()).bootstrap
+            for key, value in DEMO_KAFKA_ENV.items():
+                os.environ.setdefault(key, value)
+        kafka = KafkaSettings.from_env(bootstrap=bootstrap) if bootstrap else KafkaSettings.from_env()
+        os.environ.update({Env.WORK_TIME: work_time, Env.WORKER_CONCURRENCY: str(concurrency),
+                           Env.WORKQUEUE_IDLE_TIMEOUT: DEMO_JOB_IDLE_S, Env.LOG_LEVEL: "WARNING"})
+        brokers = BrokerConfig(redis_url=server.url, kafka=kafka if bootstrap else None)
+        env = worker_env(server.url, kafka)
+        client = redis.Redis.from_url(server.url)
+        stack.callback(client.close)
+        targets, source = load_targets(None, None, workloads)
+        options = Options(**DEMO_TIMINGS)
+        print(f"Autoscale: embedded brokers; {count} records pumped at once per workload, one workload at a time; "
+              f"manifests from {source}; demo timings: "
+              + ", ".join(f"{k.replace('_', ' ')} {v:g} s" for k, v in DEMO_TIMINGS.items())
+              + f"; work time {work_time}, worker concurrency {concurrency}, Job idle timeout {DEMO_JOB_IDLE_S} s")
+        print("seconds from the pump (the moment publishing began):")
+        print(f"{'workload':<10} {'peak':>4} {'1st replica':>11} {'1st record':>10} {'at peak':>7} {'drained':>7} "
+              f"{'at 0':>5} {'lag med/max':>11} {'lag* med/max':>12} {'lost':>4} {'dup':>3} {'fixed pool':>10} "
+              f"{'drained/fixed':>13}")
+        lost_total, jobs = 0, []
+        for target in targets:
+            auto = _autoscaled_run(target, options, env, brokers, client, count, timeout)
+            fixed = (_fixed_pool_run(target, auto["peak"], env, brokers, client, count, warmup, timeout)
+                     if auto["peak"] else None)
+            lost = count - auto["processed"]
+            lost_total += lost + (count - fixed["processed"] if fixed else 0)
+            jobs += [target.name] if target.is_job else []
+            print(_autoscale_row(target.name, auto, fixed, lost), flush=True)
+    print(f"peak: the model's largest count (Jobs for {', '.join(jobs) or 'a ScaledJob'}); a replica counts from "
+          "its process's start; lag: actual behind the model, per change, as the autoscaler records it (model "
+          "step -> backend acted); lag*: the same from the recorded timelines; fixed pool: drained with the peak "
+          f"count of replicas started {warmup:g} s before the same pump, or of Jobs created right after it; "
+          f"lost over all runs (autoscaled and fixed): {lost_total} (target 0)")
+    if lost_total:
+        raise SystemExit(f"{lost_total} records lost")
+
+
+def _autoscale_row(name: str, auto: dict[str, Any], fixed: dict[str, Any] | None, lost: int) -> str:
+    def s(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    lag = auto["lag"]
+    lag_text = "-" if not lag["count"] else f"{lag['median']:.2f}/{lag['max']:.2f}"
+    tl = auto["timeline_lag"]
+    tl_text = "-" if tl is None else f"{tl[0]:.2f}/{tl[1]:.2f}"
+    ratio = f"{auto['drained'] / fixed['drained']:.2f} x" if fixed and auto["drained"] and fixed["drained"] else "-"
+    return (f"{name:<10} {auto['peak']:>4} {s(auto['first_replica']):>11} {s(auto['first']):>10} "
+            f"{s(auto['at_peak']):>7} {s(auto['drained']):>7} {s(auto['zero']):>5} {lag_text:>11} {tl_text:>12} "
+            f"{lost:>4} {auto['duplicates']:>3} {s(fixed['drained'] if fixed else None):>10} {ratio:>13}")
 
 
 if __name__ == "__main__":
