@@ -230,7 +230,10 @@ class ComposeBackend:
             if svc.inflight is not None and self._finished(workload, svc.inflight):
                 svc.inflight = None
                 self._seen_at = float("-inf")
-            svc.runs = [p for p in svc.runs if not self._finished(workload, p)]
+            left = [p for p in svc.runs if not self._finished(workload, p)]
+            if len(left) != len(svc.runs):
+                self._seen_at = float("-inf")  # a `run -d` ended: its container runs, count it now
+            svc.runs = left
             if svc.inflight is None and svc.wanted is not None:
                 target = self._targets.get(service)
                 if target is not None:
