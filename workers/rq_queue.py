@@ -150,10 +150,14 @@ class PoisonSafeQueue(Queue):
         PoisonSafeQueue.moved.clear()
         while True:
             result = super().lmove(connection, queue_key, timeout)
-            if result is not None:
-                raw = result[1]
-                PoisonSafeQueue.moved[:] = [(queue_key, raw.decode() if isinstance(raw, bytes) else raw)]
-            if result is None or not cls._parked(connection, queue_key, result[1], intermediate=True):
+            if result is None:
+                return result
+            raw = result[1]
+            # Noted before the poison check (a round trip a SIGTERM can land in); an entry that is
+            # not UTF-8 is no job and is parked, never given back.
+            job_id = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            PoisonSafeQueue.moved[:] = [(queue_key, job_id)]
+            if not cls._parked(connection, queue_key, raw, intermediate=True):
                 return result
 
     @classmethod
