@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 import os
 import tempfile
 import threading
@@ -29,6 +30,7 @@ from kedasuite.core.embedded import EmbeddedKafka, EmbeddedRedis
 from kedasuite.core.names import WORKLOAD_KAFKA, Env
 from kedasuite.core.settings import KafkaSettings, redact_url
 from kedasuite.core.workloads import workload as workload_row
+from kedasuite.core.worktime import parse_work_time
 from kedasuite.producers.engine import new_run, pump_stream
 from kedasuite.producers.records import RecordFactory, record_ids
 from kedasuite.producers.workloads import BrokerConfig, make_publisher
@@ -47,6 +49,8 @@ DEMO_KAFKA_ENV = {"KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
 DEMO_TIMINGS = {"polling_interval": 1.0, "cooldown_period": 3.0, "sync_period": 1.0, "stabilization_window": 2.0}
 #: A Job's runners exit this long after the queue is empty (the work queue's idle timeout).
 DEMO_JOB_IDLE_S = "2"
+#: Celery's visibility timeout for the demo's workers, at least (above twice the longest task).
+DEMO_VISIBILITY_TIMEOUT_S = 20
 #: How often the replica counts are sampled for the timeline.
 SAMPLE_S = 0.2
 
@@ -89,8 +93,12 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
         kafka = KafkaSettings.from_env(bootstrap=kafka_bootstrap) if kafka_bootstrap else None
 
         # What every worker the autoscaler starts inherits (it adds where the brokers are).
+        # A task in hand when a Celery worker is killed (not stopped) comes back after the
+        # visibility timeout: the default 300 s would outlast the demo.
         os.environ.update({Env.WORK_TIME: work_time, Env.WORKER_CONCURRENCY: str(concurrency),
-                           Env.WORKQUEUE_IDLE_TIMEOUT: DEMO_JOB_IDLE_S, Env.LOG_LEVEL: "WARNING"})
+                           Env.WORKQUEUE_IDLE_TIMEOUT: DEMO_JOB_IDLE_S, Env.LOG_LEVEL: "WARNING",
+                           Env.CELERY_VISIBILITY_TIMEOUT: str(max(DEMO_VISIBILITY_TIMEOUT_S,
+                                                                  math.ceil(2 * parse_work_time(work_time).max_seconds) + 5))})
         run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kedasuite-demo-")))
         targets, source = load_targets(None, None, workloads)
         options = Options(**DEMO_TIMINGS)
@@ -168,6 +176,14 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
                    else "the workloads did not return to 0")
             click.echo(f"after {timeout:g} s {why}; the autoscaler said:", err=True)
             click.echo("\n".join(lines[-40:]), err=True)
+            for entry in (state or {}).get("workloads", []):
+                if entry["actual"]:
+                    click.echo(f"still running: {entry['workload']} {entry['actual']} (model {entry['model']}): "
+                               f"{entry['reason']}", err=True)
+            for workload, ids in pumped.items():
+                left = [i for i in ids if i not in results]
+                if left:
+                    click.echo(f"not processed: {workload} {len(left)}: {', '.join(left[:10])}", err=True)
             return 1
 
         record(state)  # the last look, at 0
@@ -179,7 +195,9 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
         for workload, ids in pumped.items():
             mine = [results[i] for i in ids]
             per_worker = collections.Counter(r.worker for r in mine)
-            click.echo(f"{workload}: all {count} records processed, duplicates {sum(r.deliveries - 1 for r in mine)}")
+            stops = backend.describe(next(t for t in targets if t.name == workload))
+            click.echo(f"{workload}: all {count} records processed, duplicates {sum(r.deliveries - 1 for r in mine)}; "
+                       f"stopped by SIGTERM {stops['sigterm']}, killed after the grace period {stops['sigkill']}")
             name_width = max(len("worker"), *(len(w) for w in per_worker))
             click.echo(f"  {'worker'.ljust(name_width)}  records")
             for name, n in sorted(per_worker.items()):
