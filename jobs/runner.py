@@ -227,4 +227,10 @@ def run(settings: WorkQueueJobSettings) -> tuple[Runner, Summary]:
                     idle_timeout=settings.idle_timeout, grace_period=settings.grace_period,
                     fail_pattern=settings.fail_pattern)
     runner.install_signal_handlers()
-    return runner, runner.run()
+    summary = runner.run()
+    # The work is done and nothing is held: a stop request from now on changes nothing. Python
+    # puts the default handlers back while it shuts down, so without this a SIGTERM landing in
+    # those milliseconds would turn a clean exit 0 into a kill (-15).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return runner, summary
