@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from kedasuite.autoscale.processes import descendants
+
 if TYPE_CHECKING:
     import redis
     from kedasuite.workers.results import Result
@@ -37,26 +39,6 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: fl
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(delay)
         delay = min(delay * 1.2, max(interval, longest_interval))
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, from /proc (children first found, then theirs)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 class Proc:

@@ -46,10 +46,10 @@ def browser() -> Iterator[webdriver.Chrome]:
     driver.quit()
 
 
-@pytest.fixture
-def pump_url(spawn: Callable[..., Proc], redis_url: str) -> str:
+def start_pump(spawn: Callable[..., Proc], redis_url: str, *extra: str) -> str:
+    """``kedasuite serve`` on a free port, once /healthz answers; its base URL."""
     port = free_port()
-    pump = spawn("serve", "--port", str(port), "--redis-url", redis_url, "--workloads", "celery,rq")
+    pump = spawn("serve", "--port", str(port), "--redis-url", redis_url, "--workloads", "celery,rq", *extra)
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -62,6 +62,11 @@ def pump_url(spawn: Callable[..., Proc], redis_url: str) -> str:
 
     wait_for(up, 60, "the pump")
     return base
+
+
+@pytest.fixture
+def pump_url(spawn: Callable[..., Proc], redis_url: str) -> str:
+    return start_pump(spawn, redis_url)
 
 
 def test_pumping_from_the_form_shows_the_backlog_rise_and_every_item_processed(
@@ -126,20 +131,7 @@ def test_a_local_autoscaler_shows_running_replicas_beside_the_models_and_why(
     auto = spawn("autoscale", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(run_dir),
                  "--polling-interval", "1", "--cooldown-period", "10", "--sync-period", "1",
                  "--stabilization-window", "2", env={"WORK_TIME": "fixed:0.3"})
-    port = free_port()
-    pump = spawn("serve", "--port", str(port), "--redis-url", redis_url, "--workloads", "celery,rq",
-                 "--autoscale-run-dir", str(run_dir))
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert pump.popen.poll() is None, pump.log()[-3000:]
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                return True
-        except OSError:
-            return False
-
-    wait_for(up, 60, "the pump")
+    base = start_pump(spawn, redis_url, "--autoscale-run-dir", str(run_dir))
     browser.get(base + "/")
     wait = WebDriverWait(browser, 90, poll_frequency=0.2)
     card = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '.workload[data-workload="rq"]'))

@@ -57,8 +57,9 @@ def _start_ticks(pid: int) -> int | None:
     return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (RQ's work horse, Celery's pool), from /proc."""
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (RQ's work horse, Celery's pool), from /proc: children first
+    found, then theirs. The tests use it too, to stop what they start."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -296,7 +297,7 @@ class ProcessBackend:
             self._save()
 
     def _kill(self, pod: Pod) -> None:
-        for pid in [*_descendants(pod.pid), pod.pid]:
+        for pid in [*descendants(pod.pid), pod.pid]:
             _kill_quietly(pid, signal.SIGKILL)
         _kill_quietly(pod.pid, signal.SIGKILL, group=True)
         pod.killed = True
