@@ -9,6 +9,8 @@ stand-in for the Kubernetes API.
 
 from __future__ import annotations
 
+import csv
+
 import io
 import subprocess
 import sys
@@ -27,7 +29,7 @@ from click.testing import Result as CliResult
 from kedasuite.cli import main as cli_main
 from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
 from kedasuite.keda.scaling import kafka_capped_metric
-from kedasuite.tools.e2e import driver, plan, probe
+from kedasuite.tools.e2e import calibrate, driver, plan, probe
 from kedasuite.tools.e2e import verdicts as judge
 from kedasuite.tools.e2e.command import parse_workloads
 from kedasuite.tools.e2e.plan import (
@@ -870,6 +872,70 @@ def test_the_drivers_timeline_is_drawn_by_the_timeline_tool(tmp_path: Path) -> N
     rows = read_csv(tmp_path / "t.csv")
     assert rows and {r.workload for r in rows} == {"celery"}
     assert render(rows, tmp_path / "t.png").stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------------------------
+# Predict, then verify: the model's trace beside the cluster's
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_models_trace_beside_a_cluster_that_scaled() -> None:
+    """The bundled celery ScaledObject (poll 15 s, cooldown 200 s, listLength 10, activation 5,
+    max 10, no behavior) replayed over the readings of ``scenario``: 203 queued from +80 s,
+    one done a second from +95 s (the list reads 3 at +295 s, 0 from +298 s)."""
+    cal = calibrate.calibrate(scenario("celery", celery_replicas, celery_backlog, processed=203), "celery")
+    assert cal is not None
+    assert [(c.t, c.before, c.after) for c in cal.changes] == [
+        (90.0, 0, 1),     # first poll seeing 203 > 5: KEDA wakes it, 0 -> max(min, 1)
+        (90.0, 1, 4),     # the HPA's sync at the same instant: ceil(203/10) = 21, legacy limit max(2 x 1, 4)
+        (105.0, 4, 8),    # 193 left: ceil(193/10) = 20, limit max(2 x 4, 4) = 8
+        (120.0, 8, 10),   # 178 left: 18, clamped to maxReplicaCount 10
+        (495.0, 10, 0),   # last active poll +285 s (13 > 5), + cooldown 200 = 485; the next poll is +495 s
+    ]
+    # The cluster ran 1 from +95 s, 5 from +110 s, 10 from +125 s and 0 from +515 s: each change is
+    # met at the first reading at or beyond it (4 and 8 by the 5 and 10 it jumped to).
+    assert [c.lag for c in cal.changes] == [5.0, 20.0, 20.0, 5.0, 20.0]
+    assert not cal.missed and cal.phase_allowance == 30.0  # one poll (15 s) + one HPA sync (15 s)
+    assert cal.max_difference == 10  # +495 s to +510 s: the model at 0, the cluster still at 10
+    assert "5 model changes, lag behind the model median 20.0 s, max 20.0 s" in cal.summary()
+    point = next(p for p in cal.points if p.t == 100.0)
+    assert (point.observed, point.predicted, point.difference) == (1, 4, -3)
+
+
+def test_a_cluster_that_never_scales_misses_every_change_of_the_model() -> None:
+    cal = calibrate.calibrate(scenario("celery", lambda t: 0, lambda t: celery_backlog(t) if t < 80 else 203),
+                              "celery")
+    assert cal is not None
+    assert [c.after for c in cal.missed] == [1, 4, 8, 10] and cal.lags == []
+    assert "never reached: 1, 4, 8, 10" in cal.summary()
+
+
+def test_the_scaledjob_calibration_counts_new_jobs_against_the_clusters() -> None:
+    """workqueue: accurate, listLength 5, max 10, poll 10 s; 102 queued at +80 s: ceil(102/5) = 21,
+    capped at max 10 - 0 running = 10 new Jobs at the poll of +80 s; the cluster showed 10 from +90 s."""
+    def queue(t: float) -> int:
+        return 0 if t < 45 else 2 if t < 80 else max(0, 102 - int((t - 90) * 2)) if t > 90 else 102
+
+    timeline = scenario("workqueue", lambda t: 10 if 90 <= t < 150 else 0, queue, processed=102,
+                        in_flight=lambda t: 10 if 90 <= t < 145 else 0)
+    cal = calibrate.calibrate(timeline, "workqueue")
+    assert cal is not None and cal.unit == "Jobs"
+    assert [(c.t, c.before, c.after, c.lag) for c in cal.changes] == [(80.0, 0, 10, 10.0)]
+
+
+def test_check_prints_the_calibration_and_writes_its_csv(tmp_path: Path) -> None:
+    path = tmp_path / "timeline.csv"
+    timeline = scenario("celery", celery_replicas, celery_backlog, processed=203)
+    with open(path, "w", newline="") as f:
+        CsvWriter(f).write(sorted([*timeline.samples, *timeline.marks], key=lambda x: x.time))
+    done = e2e_cli("check", str(path), "--model-csv", str(tmp_path / "model.csv"))
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.startswith("Model (predicted) vs cluster (observed):\n  celery: 5 model changes")
+    with open(tmp_path / "model.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == calibrate.CSV_COLUMNS and len(rows) == len(timeline.samples)
+    at_100 = next(r for r in rows if float(r["t"]) == 100.0)
+    assert (at_100["observed"], at_100["predicted"], at_100["difference"]) == ("1", "4", "-3")
 
 
 # --------------------------------------------------------------------------------------------

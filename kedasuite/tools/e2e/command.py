@@ -80,16 +80,28 @@ def _log(message: str) -> None:
     click.echo(f"{time.strftime('%H:%M:%S')} {message}", err=True)
 
 
-def judge(path: str | Path) -> int:
-    """Print the verdict table of a saved timeline; 0 if every check passed, else 1."""
+def judge(path: str | Path, model_csv: str | Path | None = None) -> int:
+    """Print the verdict table of a saved timeline, then the model's predicted trace beside the
+    observed one (written to ``model_csv`` too, when given); 0 if every check passed, else 1.
+    The comparison informs (it calibrates the model) and does not change the exit status."""
+    from kedasuite.tools.e2e import calibrate
     from kedasuite.tools.e2e.verdicts import evaluate, read_timeline, render_table
 
     try:
-        results = evaluate(read_timeline(path))
+        timeline = read_timeline(path)
+        results = evaluate(timeline)
+        calibrations = calibrate.calibrate_all(timeline)
     except (SuiteError, OSError, ValueError, KeyError, TypeError) as exc:
         why = exc.message if isinstance(exc, SuiteError) else str(exc)
         raise UserError(f"cannot read the timeline {path}: {why}") from None
+    if calibrations:
+        click.echo(calibrate.render(calibrations))
+        click.echo("")
     click.echo(render_table(results))
+    if model_csv is not None:
+        with open(model_csv, "w", newline="") as f:
+            calibrate.write_csv(calibrations, f)
+        _log(f"the model's trace beside the cluster's is in {model_csv}")
     return 0 if results and all(r.passed for r in results) else 1
 
 
@@ -151,15 +163,18 @@ def run(workloads: tuple[str, ...], pump_url: str, pump_token: str | None, conte
     with open(path, "w", newline="") as f:
         Driver(probe, plans, CsvWriter(f), settings, log=_log).run(names, parallel=parallel)
     _log(f"timeline written to {path}; draw it with: kedasuite timeline --render-only {path}")
-    sys.exit(judge(path))
+    sys.exit(judge(path, path.with_name(f"{path.stem}-model.csv")))
 
 
 @e2e.command("check")
 @click.argument("timeline", type=click.Path(dir_okay=False))
+@option("--model-csv", envvar=Env.E2E_MODEL_CSV, default=None, type=click.Path(dir_okay=False),
+        help="Also write each reading's observed and predicted count (and their difference) to this CSV.")
 @reports_errors
-def check(timeline: str) -> None:
-    """Judge a saved TIMELINE (written by run) and print the table."""
-    sys.exit(judge(timeline))
+def check(timeline: str, model_csv: str | None) -> None:
+    """Judge a saved TIMELINE (written by run) and print the table, then the model's predicted
+    trace for the same readings beside the cluster's (predict, then verify)."""
+    sys.exit(judge(timeline, model_csv))
 
 
 @e2e.command("plan")
