@@ -123,7 +123,7 @@ def test_jobs_are_one_off_containers_counted_by_label() -> None:
     b, _ = backend(engine, wq)
     b.create_jobs(wq, 2)
     assert [p.argv[-5:] for p in engine.started] == [["run", "-d", "--rm", "--no-deps", "workqueue"]] * 2
-    assert b.jobs(wq) == (0, 2), "a run still starting is a pending Job"
+    assert b.jobs(wq) == (2, 2), "a run still starting is an unfinished Job, and a pending one"
     for p in engine.started:
         p.returncode = 0
     engine.text = "a\tworkqueue\tTrue\nb\tworkqueue\tTrue\nc\tworkqueue\tFalse\n"
@@ -198,6 +198,10 @@ PROJECT = "kedasuite-autoscale-test"
 IMAGE = "kedasuite:dev"
 COUNT = 60
 TIMINGS = ("--polling-interval", "1", "--cooldown-period", "5", "--sync-period", "1", "--stabilization-window", "3")
+#: The stand-in broker (Tansu): a short session so a member joins quickly, and one record per
+#: produce batch so its high watermark (the newest batch's base offset + 1) reads the true lag.
+KAFKA_TEST_ENV = {"KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
+                  "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000"}
 
 
 def _free_port() -> int:
@@ -206,18 +210,34 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+Stack = tuple[Callable[..., subprocess.CompletedProcess[str]], list[str], int, int]
+
+
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[Callable[..., subprocess.CompletedProcess[str]], list[str], int]]:
-    """Redis of compose.yaml under a project of its own, published on a free loopback port, the
-    workers at 0 (as compose.autoscale.yaml does); ``down -v`` at the end."""
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """Redis (and, for the tests that ``up`` it, Kafka) of compose.yaml under a project of its own,
+    published on free loopback ports, the workers at 0 (as compose.autoscale.yaml does);
+    ``down -v`` at the end.
+
+    Kafka: compose.autoscale.yaml gives Apache Kafka a second listener for the host. The
+    stand-in broker of this machine's offline Docker (Tansu) advertises only the PLAINTEXT
+    listener, so here the broker advertises its published port and the consumers share the
+    host's network to reach it there (each on the host's loopback, metrics off so their ports
+    do not collide): the same compose service, command and environment otherwise, scaled by
+    the same compose commands."""
     reason = _docker_reason()
     if reason is not None:
         pytest.skip(reason)
-    port = _free_port()
+    port, kafka_port = _free_port(), _free_port()
     overlay = tmp_path / "compose.test.yaml"
     overlay.write_text(yaml.safe_dump({"services": {
         "redis": {"ports": [f"127.0.0.1:{port}:6379"]},
-        "celery-worker": {"scale": 0}, "rq-worker": {"scale": 0}, "kafka-consumer": {"scale": 0}}}))
+        "kafka": {"ports": [f"127.0.0.1:{kafka_port}:9092"],
+                  "environment": {"KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{kafka_port}"}},
+        "celery-worker": {"scale": 0}, "rq-worker": {"scale": 0},
+        "kafka-consumer": {"scale": 0, "network_mode": "host", "environment": {
+            "REDIS_ADDRESS": f"127.0.0.1:{port}", "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
+            "METRICS_PORT": "0", **KAFKA_TEST_ENV}}}}))
     files = [str(ROOT / "compose.yaml"), str(overlay)]
 
     def compose(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -235,7 +255,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[Callable[..., subprocess.CompletedPr
     up = compose("up", "-d", "--no-build", "--wait", "redis", timeout=300)
     assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-3000:]
     try:
-        yield compose, files, port
+        yield compose, files, port, kafka_port
     finally:
         logs = compose("logs", "--no-color", "--tail", "30", timeout=60)
         print(logs.stdout[-4000:])
@@ -249,7 +269,7 @@ def _containers(service: str, oneoff: bool = False) -> int:
 
 @pytest.mark.compose
 def test_compose_workers_appear_and_return_to_zero(stack, spawn, monkeypatch) -> None:
-    _compose, files, port = stack
+    _compose, files, port, _kafka_port = stack
     redis_url = f"redis://127.0.0.1:{port}/0"
     env = {"CELERY_WORK_TIME": "fixed:0.3", "WORKQUEUE_WORK_TIME": "fixed:0.2", "WORKER_CONCURRENCY": "2"}
     for k, v in env.items():
@@ -296,3 +316,68 @@ def test_compose_workers_appear_and_return_to_zero(stack, spawn, monkeypatch) ->
     print(f"\ncompose backend: {len(ids)} records; first worker container after {appeared:.1f} s, peak {peak}, "
           f"all processed after {done_at:.1f} s, back to 0 containers after {zero:.1f} s; 0 lost\n"
           + "\n".join(ln for ln in log.splitlines() if "→" in ln or "docker compose" in ln))
+
+
+@pytest.mark.compose
+def test_compose_kafka_consumers_and_rq_workers_follow_the_model(stack, spawn, monkeypatch) -> None:
+    """The two ScaledObjects the other compose test leaves out: the consumer group (lag read
+    from the broker as KEDA's kafka scaler reads it, capped at the partitions) and RQ."""
+    from kedasuite.core.names import WORKLOAD_KAFKA, WORKLOAD_RQ
+    from kedasuite.core.settings import KafkaSettings
+
+    compose, files, port, kafka_port = stack
+    up = compose("up", "-d", "--no-build", "--wait", "kafka", timeout=300)
+    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-3000:]
+    redis_url, bootstrap = f"redis://127.0.0.1:{port}/0", f"127.0.0.1:{kafka_port}"
+    env = {"KAFKA_WORK_TIME": "fixed:0.2", "RQ_WORK_TIME": "fixed:0.3"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # see KAFKA_TEST_ENV
+    file_args = [a for f in files for a in ("--compose-file", f)]
+    auto = spawn("autoscale", "--backend", "compose", "--compose-project", PROJECT, *file_args,
+                 "--redis-url", redis_url, "--bootstrap-servers", bootstrap, "-w", WORKLOAD_KAFKA, "-w", WORKLOAD_RQ,
+                 *TIMINGS, env=env)
+    auto.wait_for_log(r"autoscale: backend compose", timeout=60)
+
+    import redis as redis_lib
+    from kedasuite.workers.results import fetch_results
+
+    from tests.test_autoscale import pump
+
+    t0 = time.monotonic()
+    kafka = KafkaSettings(bootstrap=bootstrap)
+    ids = pump(redis_url, kafka, WORKLOAD_KAFKA, COUNT) + pump(redis_url, None, WORKLOAD_RQ, COUNT)
+    peaks = {"kafka-consumer": 0, "rq-worker": 0}
+    firsts: dict[str, float] = {}
+
+    def watch() -> dict[str, int]:
+        counts = {s: _containers(s) for s in peaks}
+        for s, n in counts.items():
+            peaks[s] = max(peaks[s], n)
+            if n and s not in firsts:
+                firsts[s] = time.monotonic() - t0
+        return counts
+
+    wait_for(lambda: all(watch().values()), 120, "kafka-consumer and rq-worker containers started by the autoscaler")
+    client = redis_lib.Redis.from_url(redis_url)
+    try:
+        wait_for(lambda: watch() is not None and len(fetch_results(client, ids)) == len(ids), 300,
+                 f"all {len(ids)} records processed")
+        done_at = time.monotonic() - t0
+        wait_for(lambda: not any(watch().values()), 180, "kafka-consumer and rq-worker back at 0 containers")
+        zero = time.monotonic() - t0
+        results = fetch_results(client, ids)
+    finally:
+        client.close()
+    auto.signal(signal.SIGTERM)
+    assert auto.wait(120) == 0, auto.log()[-3000:]
+    log = auto.log()
+    missing = sorted(set(ids) - set(results))
+    assert not missing, f"lost {len(missing)} of {len(ids)} records, e.g. {missing[:5]}"
+    for service in peaks:
+        assert f"{service}=0" in log and re.search(rf"{service}=[1-9]", log), log[-3000:]
+    assert peaks["kafka-consumer"] <= 5, "never more consumers than the topic's 5 partitions"
+    assert "failed (exit" not in log, log[-3000:]
+    print(f"\ncompose backend: {len(ids)} records; first container kafka-consumer {firsts['kafka-consumer']:.1f} s, "
+          f"rq-worker {firsts['rq-worker']:.1f} s; peaks {peaks}; all processed after {done_at:.1f} s, back to 0 "
+          f"after {zero:.1f} s; 0 lost\n" + "\n".join(ln for ln in log.splitlines() if "→" in ln or "docker compose" in ln))

@@ -197,8 +197,10 @@ class ComposeBackend:
         running = self._running(target.workload.compose_service, True)
         starting = len(svc.runs)
         width = max(1, target.parallelism)
-        # A `run -d` still under way is a Job whose container is not running yet: pending.
-        return -(-running // width), -(-starting // width)
+        # A `run -d` still under way is a Job whose container is not running yet: pending. KEDA
+        # counts a pending Job among the unfinished ones too (``getPendingJobCount`` is a subset
+        # of the running count in pkg/scaling/executor/scale_jobs.go), so it is in both.
+        return -(-(running + starting) // width), -(-starting // width)
 
     def create_jobs(self, target: Target, count: int) -> None:
         svc = self._service(target)
