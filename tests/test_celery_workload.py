@@ -49,6 +49,7 @@ def test_two_workers_process_every_record_exactly_once(spawn, redis_url, redis_c
     assert {w.popen.poll() for w in workers} == {None}
 
 
+@pytest.mark.faults  # a worker stopped or evicted mid-run: the faults tier
 def test_sigterm_mid_backlog_then_a_new_worker_loses_nothing(spawn, redis_url, redis_client) -> None:
     first = start_worker(spawn, redis_url, work_time="0.05")
     ids = pump(redis_url, 200, "term")

@@ -76,6 +76,7 @@ def test_a_sigkilled_consumers_uncommitted_records_are_processed_by_the_other(sp
     assert survivor.popen.poll() is None
 
 
+@pytest.mark.faults  # a worker stopped or evicted mid-run: the faults tier
 def test_sigterm_leaves_the_group_in_time_and_loses_nothing(spawn, kafka, redis_url, redis_client) -> None:
     leaving = start_consumer(spawn, kafka, redis_url, "0.02")
     start_consumer(spawn, kafka, redis_url, "0.02")
@@ -92,6 +93,7 @@ def test_sigterm_leaves_the_group_in_time_and_loses_nothing(spawn, kafka, redis_
     assert all(r.deliveries == 1 for r in results.values()), "a graceful leave must not cause duplicates"
 
 
+@pytest.mark.faults  # a worker stopped or evicted mid-run: the faults tier
 def test_a_commit_refused_after_the_group_moved_on_is_survived(spawn, kafka, redis_url, redis_client) -> None:
     """A member that held a record past max.poll.interval.ms is dropped from the group, and
     its commit is refused (Unknown member). The worker must not die of it: it rejoins, the

@@ -40,6 +40,7 @@ def test_two_rq_workers_process_all_100(spawn, redis_url, redis_client) -> None:
     assert redis_client.llen(RQ_QUEUE_LIST) == 0
 
 
+@pytest.mark.faults  # a worker stopped or evicted mid-run: the faults tier
 def test_sigterm_finishes_the_running_job(spawn, redis_url, redis_client) -> None:
     worker = start_worker(spawn, redis_url, "fixed:2")
     ids = pump(redis_url, 1, "term")
