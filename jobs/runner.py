@@ -10,6 +10,11 @@ It leases items until there is nothing left to do, then exits 0 so the Job compl
 SIGTERM (the Job was deleted, or its node drains): the item in hand is finished if the
 simulated work left fits in ``grace_period``, otherwise its lease is released at once so
 another pod can take it; then the runner exits 0.
+
+``start_delay`` stands for a pod that runs but takes a while before it takes work (loading a
+model, warming a cache): the runner waits that long, then creates ``ready_file`` (the local
+autoscaler's readiness probe) and leases its first item. ``kedasuite scenario
+scaledjob-duplicates`` shows what such pods do to a ScaledJob's ``accurate`` strategy.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -107,6 +113,15 @@ class Runner:
             return self._run()
         finally:
             self._finished.set()
+
+    def start_up(self, seconds: float, ready_file: str | None) -> None:
+        """The pod's start-up before it takes work; then it is ready (``ready_file`` created)."""
+        if seconds > 0:
+            log.info("starting up for %g s before the first lease", seconds)
+            self._stop.wait(seconds)
+        if ready_file:
+            Path(ready_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(ready_file).touch()
 
     def _run(self) -> Summary:
         threading.Thread(target=self._renew_loop, name="lease-renewal", daemon=True).start()
@@ -227,6 +242,7 @@ def run(settings: WorkQueueJobSettings) -> tuple[Runner, Summary]:
                     idle_timeout=settings.idle_timeout, grace_period=settings.grace_period,
                     fail_pattern=settings.fail_pattern)
     runner.install_signal_handlers()
+    runner.start_up(settings.start_delay, settings.ready_file)
     summary = runner.run()
     # The work is done and nothing is held: a stop request from now on changes nothing. Python
     # puts the default handlers back while it shuts down, so without this a SIGTERM landing in

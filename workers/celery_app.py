@@ -7,7 +7,11 @@ Settings chosen so that scale-down and crashes lose nothing:
 * ``task_reject_on_worker_lost``: a pool process killed mid-task (OOM) sends its message
   back to the queue instead of acknowledging it.
 * ``worker_prefetch_multiplier = 1``: each process reserves one message, so a busy pod
-  does not hoard a backlog that a new pod could have taken.
+  does not hoard a backlog that a new pod could have taken. ``CELERY_PREFETCH_MULTIPLIER``
+  and ``CELERY_ACKS_LATE`` bring back Celery's own defaults (4, early acks) for
+  ``kedasuite scenario celery-prefetch``, which shows what they hide from KEDA.
+* A message the broker hands out again (restored from ``unacked``: its worker was stopped
+  holding it, or killed) is counted in ``redelivered:celery``.
 * ``visibility_timeout``: a message unacknowledged for this long (its pod was SIGKILLed)
   is handed to another worker. It must exceed the longest task, which the worker checks
   at start-up.
@@ -34,7 +38,7 @@ from kedasuite.core import defaults, metrics
 from kedasuite.core.clients import redis_client
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY, Env
-from kedasuite.core.settings import CeleryWorkerSettings, redis_tls_options, redis_url_from_env
+from kedasuite.core.settings import CeleryWorkerSettings, env_flag, redis_tls_options, redis_url_from_env
 from kedasuite.core.worktime import WorkTime, parse_work_time
 from kedasuite.workers.celery_transport import DEAD_LETTER_TASK
 from kedasuite.workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
@@ -71,6 +75,8 @@ def configure(
     redis_url: str,
     work_time: WorkTime,
     visibility_timeout: int,
+    prefetch_multiplier: int = defaults.CELERY_PREFETCH_MULTIPLIER,
+    acks_late: bool = defaults.CELERY_ACKS_LATE,
 ) -> None:
     if visibility_timeout <= work_time.max_seconds:
         raise InputError(
@@ -97,10 +103,10 @@ def configure(
         broker_use_ssl=redis_tls_options(redis_url) or None,
         broker_connection_retry_on_startup=True,
         task_default_queue=CELERY_QUEUE,
-        task_acks_late=True,
+        task_acks_late=acks_late,
         task_reject_on_worker_lost=True,
         task_ignore_result=True,
-        worker_prefetch_multiplier=1,
+        worker_prefetch_multiplier=prefetch_multiplier,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         accept_content=["json"],
         task_serializer="json",
@@ -113,6 +119,8 @@ configure(
     redis_url_from_env(),
     parse_work_time(os.environ.get(Env.WORK_TIME, defaults.WORK_TIME)),
     int(os.environ.get(Env.CELERY_VISIBILITY_TIMEOUT, defaults.CELERY_VISIBILITY_TIMEOUT)),
+    int(os.environ.get(Env.CELERY_PREFETCH_MULTIPLIER, defaults.CELERY_PREFETCH_MULTIPLIER)),
+    env_flag(os.environ.get(Env.CELERY_ACKS_LATE, str(defaults.CELERY_ACKS_LATE))),
 )
 
 _store: tuple[int, ResultStore] | None = None
@@ -136,6 +144,8 @@ def process_user(record: Any) -> str:
 
 def _process_user(record: Any) -> str:
     store = _results()
+    if (process_user.request.delivery_info or {}).get("redelivered"):
+        store.count_redelivered()
     try:
         user = validate_record(record)
     except PoisonMessage as exc:
@@ -157,7 +167,8 @@ def dead_letter(payload: str, reason: str) -> str:
     return "dead-lettered"
 
 
-def worker_argv(concurrency: int, loglevel: str, nodename: str) -> list[str]:
+def worker_argv(concurrency: int, loglevel: str, nodename: str,
+                prefetch_multiplier: int = defaults.CELERY_PREFETCH_MULTIPLIER) -> list[str]:
     """Arguments for ``app.worker_main``: one queue, no chatter between workers.
 
     Gossip, mingle and heartbeats make workers talk to each other at start-up; a pod
@@ -170,7 +181,7 @@ def worker_argv(concurrency: int, loglevel: str, nodename: str) -> list[str]:
         f"--loglevel={loglevel}",
         f"--hostname={nodename}",
         "--pool=prefork",
-        "--prefetch-multiplier=1",
+        f"--prefetch-multiplier={prefetch_multiplier}",
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
@@ -180,6 +191,7 @@ def worker_argv(concurrency: int, loglevel: str, nodename: str) -> list[str]:
 def run(settings: CeleryWorkerSettings) -> None:
     """Run one Celery worker on the suite's transport; SIGTERM finishes running tasks, then exits."""
     metrics.serve_worker_metrics(settings.metrics_port)  # before the pool forks: it inherits the directory
-    configure(app, settings.redis_url, parse_work_time(settings.work_time), settings.visibility_timeout)
+    configure(app, settings.redis_url, parse_work_time(settings.work_time), settings.visibility_timeout,
+              settings.prefetch_multiplier, settings.acks_late)
     app.worker_main(worker_argv(settings.concurrency, settings.loglevel,
-                                settings.name or f"celery.{os.getpid()}@%h"))
+                                settings.name or f"celery.{os.getpid()}@%h", settings.prefetch_multiplier))

@@ -10,6 +10,12 @@
 * Poison (not JSON, not a user record): copied to the dead-letter topic with the reason
   and its origin in headers, counted, and its offset committed, so it never blocks the
   partition and never crash-loops the pod.
+* ``KAFKA_STUCK_AT=PARTITION:OFFSET`` (off unless set) makes the consumer act as one whose
+  handler keeps failing on that record: it pauses the partition there and never commits past
+  it, so its lag stays while its committed offset stays put. That is the stuck partition of
+  ``kedasuite scenario kafka-persistent-lag`` (``excludePersistentLag`` sees only partitions
+  with a committed offset, so the records before it are processed and committed);
+  whichever member owns the partition, it stays stuck.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from kedasuite.core import metrics
+from kedasuite.core.errors import InputError
 from kedasuite.core.clients import (
     check_kafka,
     ensure_topic,
@@ -35,7 +42,7 @@ from kedasuite.core.clients import (
     kafka_error,
     redis_client,
 )
-from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, WORKLOAD_KAFKA
+from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, WORKLOAD_KAFKA, Env
 from kedasuite.core.settings import KafkaSettings, KafkaWorkerSettings, LOG_FORMAT
 from kedasuite.core.worktime import WorkTime
 from kedasuite.workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
@@ -85,8 +92,10 @@ def decode(msg: Message) -> dict[str, str]:
 
 
 class KafkaWorker:
-    def __init__(self, settings: KafkaSettings, work_time: WorkTime, redis_url: str | None) -> None:
+    def __init__(self, settings: KafkaSettings, work_time: WorkTime, redis_url: str | None,
+                 stuck_at: tuple[int, int] | None = None) -> None:
         self.settings = settings
+        self.stuck_at = stuck_at
         self.work_time = work_time
         self.counters = Counters()
         self.identity = worker_identity()
@@ -129,6 +138,14 @@ class KafkaWorker:
                 if msg.error():
                     if msg.error().code() != KafkaError._PARTITION_EOF:
                         log.warning("consumer error: %s", msg.error())
+                    continue
+                if self.stuck_at is not None and msg.partition() == self.stuck_at[0] \
+                        and msg.offset() >= self.stuck_at[1]:
+                    # Never processed, never committed; paused so it is not fetched again. The
+                    # pause ends with the assignment: a new owner gets here and stops the same way.
+                    consumer.pause([TopicPartition(msg.topic(), msg.partition())])
+                    log.warning("partition %d is stuck at offset %d (%s): not processing it, not committing",
+                                msg.partition(), msg.offset(), Env.KAFKA_STUCK_AT)
                     continue
                 self.handle(msg)
                 self._commit(msg)
@@ -199,6 +216,20 @@ class KafkaWorker:
         log.warning("dead-lettered %s to %s: %s", source, self.settings.dlq_topic, reason)
 
 
+def parse_stuck_at(text: str | None) -> tuple[int, int] | None:
+    """``PARTITION:OFFSET`` (``KAFKA_STUCK_AT``) as numbers; empty or None: off."""
+    if not text or not text.strip():
+        return None
+    partition, _, offset = text.strip().partition(":")
+    try:
+        found = int(partition), int(offset or 0)
+    except ValueError:
+        found = (-1, -1)
+    if min(found) < 0:
+        raise InputError(f"{Env.KAFKA_STUCK_AT}={text!r}: expected PARTITION:OFFSET, two integers >= 0 (e.g. 0:3)")
+    return found
+
+
 def redelivery_bound(session_timeout_ms: int) -> float:
     """Longest a SIGKILLed consumer's uncommitted records take to be read again.
 
@@ -221,6 +252,7 @@ def run(settings: KafkaWorkerSettings) -> Counters:
     logging.basicConfig(level=settings.loglevel.upper(), format=LOG_FORMAT)
     metrics.serve_worker_metrics(settings.metrics_port)
     assert settings.kafka is not None, "KafkaWorkerSettings.kafka is required"
-    consumer = KafkaWorker(settings.kafka, parse_work_time(settings.work_time), settings.redis_url)
+    consumer = KafkaWorker(settings.kafka, parse_work_time(settings.work_time), settings.redis_url,
+                           settings.stuck_at)
     consumer.install_signal_handlers()
     return consumer.run(settings.max_messages)

@@ -20,7 +20,13 @@ import redis
 
 from kedasuite.core import metrics
 from kedasuite.core.clients import retry_redis
-from kedasuite.core.names import DEAD_LETTER_PREFIX, ITEM_KEY_PREFIX, PROCESSED_COUNT_PREFIX, RECORD_KEY_PREFIX
+from kedasuite.core.names import (
+    DEAD_LETTER_PREFIX,
+    ITEM_KEY_PREFIX,
+    PROCESSED_COUNT_PREFIX,
+    RECORD_KEY_PREFIX,
+    REDELIVERED_COUNT_PREFIX,
+)
 
 REQUIRED_FIELDS = ("id", "name", "email", "address")
 
@@ -79,6 +85,10 @@ def processed_count_key(workload: str) -> str:
     return f"{PROCESSED_COUNT_PREFIX}{workload}"
 
 
+def redelivered_count_key(workload: str) -> str:
+    return f"{REDELIVERED_COUNT_PREFIX}{workload}"
+
+
 def dead_letter_key(workload: str) -> str:
     return f"{DEAD_LETTER_PREFIX}{workload}"
 
@@ -112,6 +122,10 @@ class ResultStore:
         written = bool(retry_redis(lambda: self._save(keys=[record_key(record["id"])], args=argv), self._where))
         (metrics.count_processed if written else metrics.count_duplicate)(self._workload)
         return written
+
+    def count_redelivered(self) -> None:
+        """One more delivery of a message handed out before (its first worker stopped or died holding it)."""
+        retry_redis(lambda: self._client.incr(redelivered_count_key(self._workload)), self._where)
 
     def park(self, payload: Any, reason: str) -> None:
         """Dead-letter a poison message with the reason, for a person to look at."""

@@ -134,8 +134,10 @@ class Actuator:
     def __init__(self, targets: Sequence[Target], reads: Reads, backend: Backend, options: Options | None = None,
                  *, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  emit: Callable[[str], None] = print, every_step: bool = False, source: str = "",
-                 state_path: Path | None = None) -> None:
+                 state_path: Path | None = None, observe: Callable[[Target, Step], None] | None = None) -> None:
+        """``observe``, when given, sees every step of every target as it is taken (a scenario keeps them)."""
         self.reads, self.backend, self.clock, self.wall, self.emit = reads, backend, clock, wall, emit
+        self.observe = observe
         self.every_step, self.source, self.state_path = every_step, source, state_path
         self.options = options or Options()
         self.t0 = clock()
@@ -193,6 +195,8 @@ class Actuator:
         # One instant may hold two events (KEDA's poll, then the HPA's sync): each is shown, the last one acted on.
         steps = tr.loop.advance(t, self._read_fn(tr), jobs_fn)
         for step in steps:
+            if self.observe is not None:
+                self.observe(target, step)
             tr.last = step
             if step.actor != "hpa":
                 tr.last_keda = step

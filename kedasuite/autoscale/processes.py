@@ -14,7 +14,10 @@ exits by itself is replaced, as a ReplicaSet does, after a back-off that doubles
 
 A Job runs ``min(parallelism, completions)`` runners at once; it is finished when they all
 have exited (a runner exits 0 by itself once the queue is empty). A runner that fails is
-not restarted (the Job counts as finished, failed).
+not restarted (the Job counts as finished, failed). A process runs the moment it starts, so no
+Job is pending, unless the ScaledJob sets ``pendingPodConditions`` with ``Ready`` (or
+``ContainersReady``): then a Job is pending until one of its runners is ready, which it says by
+creating the file named in its ``READY_FILE`` (the readiness probe of a local pod).
 
 Bookkeeping: ``<run-dir>/processes.json`` lists every process with the kernel's start time of
 its pid (``/proc/<pid>/stat``), rewritten on every change. An autoscaler killed without a
@@ -39,12 +42,15 @@ from typing import IO, Any
 
 from kedasuite.autoscale.targets import Target
 from kedasuite.core.errors import InputError
+from kedasuite.core.names import Env
 
 PROCESSES_FILE = "processes.json"
 LOCK_FILE = "lock"
 #: A replacement that dies sooner than this doubles the back-off before the next one.
 CRASH_WINDOW_S = 10.0
 BACKOFF_MAX_S = 60.0
+#: ``pendingPodConditions`` a local process can answer: it is ready once it created its READY_FILE.
+READY_CONDITIONS = frozenset({"Ready", "ContainersReady"})
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -95,6 +101,8 @@ class Pod:
     created: float
     log: str
     job: str | None = None
+    #: The file the process creates once it is ready for work (``READY_FILE``).
+    ready_file: str | None = None
     #: Wall time SIGTERM was sent (terminating pods no longer count as replicas).
     terminating: float | None = None
     kill_at: float | None = None
@@ -206,20 +214,30 @@ class ProcessBackend:
         return len(self._active(target.name))
 
     def jobs(self, target: Target) -> tuple[int, int] | None:
-        # Processes run at once: no Job waits for a node, so none is pending.
-        return len({p.job for p in self.pods if p.workload == target.name and p.job is not None}), 0
+        # Processes run at once: no Job waits for a node. With pendingPodConditions naming readiness,
+        # a Job is pending until a runner of it is ready (KEDA: no pod with every condition true).
+        runners: dict[str, list[Pod]] = {}
+        for p in self.pods:
+            if p.workload == target.name and p.job is not None:
+                runners.setdefault(p.job, []).append(p)
+        if not READY_CONDITIONS & set(target.scaler.pending_pod_conditions):
+            return len(runners), 0
+        pending = sum(1 for pods in runners.values()
+                      if not any(p.ready_file and os.path.exists(p.ready_file) for p in pods))
+        return len(runners), pending
 
     def _start(self, target: Target, job: str | None = None) -> Pod:
         self.seq += 1
         row = target.workload
         name = f"{row.deployment or row.name}-{self.seq}" if job is None else f"{job}-pod-{self.seq}"
         log_path = self.logs / f"{name}.log"
+        ready = self.run_dir / "ready" / name
         with open(log_path, "ab") as log:
             popen = subprocess.Popen([self.python, "-m", "kedasuite", *row.command], stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                     env={**os.environ, **self.env.get(row.name, {})})
+                                     env={**os.environ, **self.env.get(row.name, {}), Env.READY_FILE: str(ready)})
         pod = Pod(row.name, name, popen.pid, _start_ticks(popen.pid) or 0, self.clock(), str(log_path), job,
-                  popen=popen)
+                  str(ready), popen=popen)
         self.pods.append(pod)
         self._count(row.name).started += 1
         return pod

@@ -18,7 +18,7 @@ from kedasuite.core import defaults
 from kedasuite.core.clients import redis_client, unreachable_redis
 from kedasuite.core.names import Env
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, partition_lag
+from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, fetch_offsets
 from kedasuite.keda.model_triggers import Value
 from kedasuite.keda.scaling import Trigger
 from kedasuite.keda.status import _LENGTH_LUA
@@ -71,11 +71,11 @@ class LiveReads:
                              "scaler errors")
         return float(length)
 
-    def _kafka(self, trigger: Trigger) -> tuple[float, ...]:
+    def _kafka(self, trigger: Trigger) -> tuple[PartitionOffsets, ...]:
         if self.kafka is None:
             raise _ReadError(f"Kafka is not configured: set {Env.KAFKA_BOOTSTRAP_SERVERS}")
         try:
-            rules = KafkaTrigger.from_metadata(trigger.metadata)
+            KafkaTrigger.from_metadata(trigger.metadata)  # a bad trigger errors here, as KEDA's does
             offsets = fetch_offsets(self.kafka.bootstrap, self.kafka.group, self.kafka.topic,
                                     {"log_level": "0", **self.kafka.extra}, timeout=self.timeout)
         except ValueError as exc:
@@ -85,7 +85,8 @@ class LiveReads:
         except Exception as exc:  # noqa: BLE001 - librdkafka's KafkaException and timeouts alike
             raise _ReadError(f"cannot read offsets from Kafka at {self.kafka.bootstrap}: {exc}; check "
                              f"{Env.KAFKA_BOOTSTRAP_SERVERS}") from None
-        return tuple(float(partition_lag(p, rules)) for p in offsets)
+        # Offsets, not lags: the model applies offsetResetPolicy, and excludePersistentLag needs them.
+        return tuple(offsets)
 
 
 class _ReadError(Exception):

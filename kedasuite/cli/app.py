@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "kedasuite.keda.simulate:simulate",
     "autoscale": "kedasuite.autoscale.command:autoscale",
     "demo": "kedasuite.cli.local:demo",
+    "scenario": "kedasuite.scenarios.command:scenario",
     "redis-server": "kedasuite.cli.local:redis_server",
     "e2e": "kedasuite.tools.e2e.command:e2e",
     "timeline": "kedasuite.tools.timeline.command:timeline",

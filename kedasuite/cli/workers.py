@@ -43,18 +43,25 @@ def worker() -> None:
               help="Seconds before an unacknowledged task (its worker died) goes to another worker.")
 @option("--name", envvar=Env.WORKER_NAME, default=None,
               help="Celery node name (default: celery.<pid>@<hostname>).")
+@option("--prefetch-multiplier", envvar=Env.CELERY_PREFETCH_MULTIPLIER, default=defaults.CELERY_PREFETCH_MULTIPLIER,
+        type=click.IntRange(min=1), help="Messages each pool process reserves (Celery's default is 4: they wait "
+                                         "inside the worker, off the list KEDA reads).")
+@option("--acks-late/--acks-early", envvar=Env.CELERY_ACKS_LATE, default=defaults.CELERY_ACKS_LATE,
+        help="Acknowledge a task after it ran (the suite's) or when it starts (Celery's default).")
 @option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
 @metrics_port_option
 @reports_errors
 def celery_worker(redis_url: str, concurrency: int, work_time: str, visibility_timeout: int,
-                  name: str | None, loglevel: str, metrics_port: int) -> None:
+                  name: str | None, prefetch_multiplier: int, acks_late: bool, loglevel: str,
+                  metrics_port: int) -> None:
     """Consume the 'celery' queue; SIGTERM finishes running tasks, then exits."""
     from kedasuite.core.settings import CeleryWorkerSettings
     from kedasuite.workers.celery_app import run
 
     run(CeleryWorkerSettings(redis_url=redis_url, concurrency=concurrency, work_time=work_time,
                              visibility_timeout=visibility_timeout, name=name, loglevel=loglevel,
-                             metrics_port=metrics_port))
+                             metrics_port=metrics_port, prefetch_multiplier=prefetch_multiplier,
+                             acks_late=acks_late))
 
 
 @worker.command(WORKLOAD_KAFKA)
@@ -70,18 +77,23 @@ def celery_worker(redis_url: str, concurrency: int, work_time: str, visibility_t
         help="Record results in this Redis (default: only when REDIS_URL or REDIS_ADDRESS is set).")
 @option("--max-messages", envvar=Env.WORKER_MAX_MESSAGES, default=None, type=click.IntRange(min=1),
         help="Exit 0 after this many messages.")
+@option("--stuck-at", envvar=Env.KAFKA_STUCK_AT, default=None, metavar="PARTITION:OFFSET",
+        help="Act as a handler that keeps failing on this record, so its partition never moves past it: for "
+             "'kedasuite scenario kafka-persistent-lag'.")
 @option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
 @metrics_port_option
 @reports_errors
 def kafka_worker(group: str, dlq_topic: str | None, offset_reset: str, work_time: str, redis_url: str | None,
-                 max_messages: int | None, loglevel: str, metrics_port: int, **kafka: Any) -> None:
+                 max_messages: int | None, stuck_at: str | None, loglevel: str, metrics_port: int,
+                 **kafka: Any) -> None:
     """Consume the topic in the consumer group; commit after processing; SIGTERM leaves cleanly."""
     from kedasuite.core.settings import KafkaWorkerSettings, redis_url_if_configured
-    from kedasuite.workers.kafka_consumer import run
+    from kedasuite.workers.kafka_consumer import parse_stuck_at, run
 
     run(KafkaWorkerSettings(kafka=kafka_settings(group=group, dlq_topic=dlq_topic, offset_reset=offset_reset, **kafka),
                             redis_url=redis_url or redis_url_if_configured(), max_messages=max_messages,
-                            work_time=work_time, loglevel=loglevel, metrics_port=metrics_port))
+                            work_time=work_time, loglevel=loglevel, metrics_port=metrics_port,
+                            stuck_at=parse_stuck_at(stuck_at)))
 
 
 @worker.command(WORKLOAD_RQ)
@@ -142,12 +154,16 @@ def workqueue_options(func: F) -> F:
         type=click.FloatRange(min=0), help="On SIGTERM, finish the item in hand if it needs at most this long.")
 @option("--fail-pattern", envvar=Env.WORKQUEUE_FAIL_PATTERN, default=None,
         help="Simulate failures: items matching this regular expression fail every attempt.")
+@option("--start-delay", envvar=Env.WORKQUEUE_START_DELAY, default=defaults.WORKQUEUE_START_DELAY,
+        type=click.FloatRange(min=0), help="Seconds of start-up before the first lease (a slow-starting pod).")
+@option("--ready-file", envvar=Env.READY_FILE, default=None, type=click.Path(dir_okay=False),
+        help="Create this file once ready for work (after --start-delay): the local autoscaler's readiness probe.")
 @option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
 @metrics_port_option
 @reports_errors
 def workqueue_job(redis_url: str, lease_seconds: float, max_attempts: int, work_time: str, max_items: int | None,
-                  idle_timeout: float, grace_period: float, fail_pattern: str | None, loglevel: str,
-                  metrics_port: int) -> None:
+                  idle_timeout: float, grace_period: float, fail_pattern: str | None, start_delay: float,
+                  ready_file: str | None, loglevel: str, metrics_port: int) -> None:
     """Lease and process items from 'job' until the queue is empty, then exit 0."""
     from kedasuite.core.settings import WorkQueueJobSettings
     from kedasuite.jobs.runner import run
@@ -155,7 +171,7 @@ def workqueue_job(redis_url: str, lease_seconds: float, max_attempts: int, work_
     runner, summary = run(WorkQueueJobSettings(
         redis_url=redis_url, lease_seconds=lease_seconds, max_attempts=max_attempts, max_items=max_items,
         idle_timeout=idle_timeout, grace_period=grace_period, fail_pattern=fail_pattern, work_time=work_time,
-        loglevel=loglevel, metrics_port=metrics_port))
+        loglevel=loglevel, metrics_port=metrics_port, start_delay=start_delay, ready_file=ready_file))
     click.echo(f"runner {runner.holder} done ({summary.reason}): processed {summary.processed}, "
                f"failed {summary.failed}, dead-lettered {summary.dead_lettered}, released {summary.released}, "
                f"lost leases {summary.lost_leases}, duplicates {summary.duplicates}")

@@ -21,6 +21,11 @@ WORKER_CONCURRENCY: Final = 2
 #: longer than the longest task, or a slow task is delivered twice; short enough that a
 #: killed pod's task comes back while the demo is still being watched.
 CELERY_VISIBILITY_TIMEOUT: Final = 300
+#: Each pool process reserves one message, acknowledged after the task ran: a busy worker hoards
+#: nothing a new replica could take, and the list KEDA reads holds every task not yet started.
+#: (Celery's own defaults, 4 and early acks, hide work inside workers: ``kedasuite scenario celery-prefetch``.)
+CELERY_PREFETCH_MULTIPLIER: Final = 1
+CELERY_ACKS_LATE: Final = True
 LOG_LEVEL: Final = "INFO"
 #: Workers serve no metrics unless asked: several local workers would collide on one
 #: port. Containers set ``METRICS_PORT`` (9100 in compose.yaml and k8s/).
@@ -34,6 +39,8 @@ WORKQUEUE_MAX_ATTEMPTS: Final = 3
 WORKQUEUE_IDLE_TIMEOUT: Final = 60.0
 #: On SIGTERM, the item in hand is finished if it needs at most this long, else released.
 WORKQUEUE_GRACE_PERIOD: Final = 20.0
+#: Seconds a runner waits before its first lease (0: none; a scenario's slow-starting pod).
+WORKQUEUE_START_DELAY: Final = 0.0
 
 #: RQ kills a job running longer than this; it must exceed the longest task.
 RQ_JOB_TIMEOUT: Final = 180

@@ -79,6 +79,9 @@ ITEM_KEY_PREFIX: Final = "items:"
 #: ``GET processed:<workload>``: how many distinct results the workload's workers wrote
 #: (redeliveries not counted); what ``status`` and the dashboard show as processed.
 PROCESSED_COUNT_PREFIX: Final = "processed:"
+#: ``GET redelivered:<workload>``: deliveries a worker got of a message the broker had handed
+#: out before (Celery: a restored ``unacked`` entry): work that a stopped or killed worker held.
+REDELIVERED_COUNT_PREFIX: Final = "redelivered:"
 #: Per-workload dead-letter list: ``deadletter:<workload>`` holds poison messages as JSON
 #: with the reason they were parked.
 DEAD_LETTER_PREFIX: Final = "deadletter:"
@@ -147,6 +150,16 @@ class Env:
     WORKER_NAME: Final = "WORKER_NAME"
     WORKER_MAX_MESSAGES: Final = "WORKER_MAX_MESSAGES"
     CELERY_VISIBILITY_TIMEOUT: Final = "CELERY_VISIBILITY_TIMEOUT"
+    #: Celery's ``worker_prefetch_multiplier`` and ``task_acks_late``: the suite's are 1 and true;
+    #: Celery's own defaults (4, false) are what ``kedasuite scenario celery-prefetch`` shows.
+    CELERY_PREFETCH_MULTIPLIER: Final = "CELERY_PREFETCH_MULTIPLIER"
+    CELERY_ACKS_LATE: Final = "CELERY_ACKS_LATE"
+    #: ``PARTITION:OFFSET``: a Kafka consumer whose handler keeps failing on that record, so it never
+    #: gets past it: the stuck partition of ``kedasuite scenario kafka-persistent-lag``. Unset: none.
+    KAFKA_STUCK_AT: Final = "KAFKA_STUCK_AT"
+    #: A file a process creates once it is ready for work; the local autoscaler's stand-in for a
+    #: readiness probe (a ScaledJob's ``pendingPodConditions: [Ready]``).
+    READY_FILE: Final = "READY_FILE"
     LOG_LEVEL: Final = "LOG_LEVEL"
     #: Port of a worker's Prometheus ``/metrics`` (0: off). The pump serves them on its own port.
     METRICS_PORT: Final = "METRICS_PORT"
@@ -160,6 +173,8 @@ class Env:
     WORKQUEUE_IDLE_TIMEOUT: Final = "WORKQUEUE_IDLE_TIMEOUT"
     WORKQUEUE_GRACE_PERIOD: Final = "WORKQUEUE_GRACE_PERIOD"
     WORKQUEUE_FAIL_PATTERN: Final = "WORKQUEUE_FAIL_PATTERN"
+    #: Seconds a runner spends starting up before its first lease (a slow-starting pod).
+    WORKQUEUE_START_DELAY: Final = "WORKQUEUE_START_DELAY"
 
     # RQ.
     RQ_JOB_TIMEOUT: Final = "RQ_JOB_TIMEOUT"
@@ -259,6 +274,12 @@ class Env:
     AUTOSCALE_EVERY_STEP: Final = "AUTOSCALE_EVERY_STEP"
     AUTOSCALE_COMPOSE_PROJECT: Final = "AUTOSCALE_COMPOSE_PROJECT"
     AUTOSCALE_COMPOSE_FILE: Final = "AUTOSCALE_COMPOSE_FILE"  # space-separated, as click reads a repeatable option
+
+    # `kedasuite scenario`: the pitfall lab.
+    SCENARIO_LIST: Final = "SCENARIO_LIST"
+    SCENARIO_OUT: Final = "SCENARIO_OUT"
+    SCENARIO_MODEL_ONLY: Final = "SCENARIO_MODEL_ONLY"
+    SCENARIO_DEADLINE_FACTOR: Final = "SCENARIO_DEADLINE_FACTOR"
 
     # The embedded demo.
     DEMO_COUNT: Final = "DEMO_COUNT"

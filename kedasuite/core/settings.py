@@ -228,6 +228,8 @@ class CeleryWorkerSettings(WorkerCommon):
     visibility_timeout: int = defaults.CELERY_VISIBILITY_TIMEOUT
     #: Celery node name; None: ``celery.<pid>@<hostname>``.
     name: str | None = None
+    prefetch_multiplier: int = defaults.CELERY_PREFETCH_MULTIPLIER
+    acks_late: bool = defaults.CELERY_ACKS_LATE
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,8 @@ class KafkaWorkerSettings(WorkerCommon):
     #: Record results in this Redis; None: only count them.
     redis_url: str | None = None
     max_messages: int | None = None
+    #: (partition, offset): the handler keeps failing on that record (a scenario's stuck partition); None: off.
+    stuck_at: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -257,3 +261,6 @@ class WorkQueueJobSettings(WorkerCommon):
     idle_timeout: float = defaults.WORKQUEUE_IDLE_TIMEOUT
     grace_period: float = defaults.WORKQUEUE_GRACE_PERIOD
     fail_pattern: str | None = None
+    start_delay: float = defaults.WORKQUEUE_START_DELAY
+    #: Created once the runner is ready for work (after ``start_delay``); None: no file.
+    ready_file: str | None = None

@@ -9,6 +9,12 @@ more consumers than partitions: ``if total // T > upper: total = upper * T``, an
 integer division, so a total between ``P*T`` and ``(P+1)*T`` passes uncapped.
 Activation compares the uncapped sum with ``activationLagThreshold``, strictly.
 
+``excludePersistentLag``: a partition whose committed offset is the same as at the scaler's
+previous read of it reports 0 to the metric (but still counts for activation), and the offsets
+are remembered per read (``getLagForPartition``; KEDA keeps them in the scaler, so its polls and
+the HPA's metric requests share them). A stuck partition then stops asking for replicas, but
+keeps the workload active: it never goes from 1 to 0.
+
 ``fetch_offsets`` reads the same two numbers KEDA reads from the broker; the pure
 :func:`keda_lag` turns them into KEDA's metric.
 """
@@ -16,7 +22,7 @@ Activation compares the uncapped sum with ``activationLagThreshold``, strictly.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -44,6 +50,7 @@ class KafkaTrigger:
     limit_to_partitions_with_lag: bool = False
     ensure_even_distribution_of_partitions: bool = False
     scale_to_zero_on_invalid_offset: bool = False
+    exclude_persistent_lag: bool = False
 
     def __post_init__(self) -> None:
         if self.lag_threshold <= 0:
@@ -72,6 +79,7 @@ class KafkaTrigger:
             limit_to_partitions_with_lag=flag("limitToPartitionsWithLag"),
             ensure_even_distribution_of_partitions=flag("ensureEvenDistributionOfPartitions"),
             scale_to_zero_on_invalid_offset=flag("scaleToZeroOnInvalidOffset"),
+            exclude_persistent_lag=flag("excludePersistentLag"),
         )
 
 
@@ -83,6 +91,8 @@ class LagReport:
     #: The metric KEDA hands the HPA (after the partition cap).
     metric: int
     active: bool
+    #: ``excludePersistentLag``: the partitions left out of the metric this read (their lag).
+    persistent: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def partitions(self) -> int:
@@ -104,10 +114,25 @@ def _smallest_balancing_factor(total: int, partitions: int, threshold: int) -> i
     return partitions
 
 
-def keda_lag(partitions: Sequence[PartitionOffsets], trigger: KafkaTrigger) -> LagReport:
+def _persistent(p: PartitionOffsets, trigger: KafkaTrigger, previous: dict[int, int] | None) -> bool:
+    """``excludePersistentLag``: the committed offset has not moved since the previous read (and is
+    remembered for the next one). Partitions without a committed offset are never persistent."""
+    if not trigger.exclude_persistent_lag or previous is None or p.committed is None or p.committed < 0:
+        return False
+    before = previous.get(p.partition)
+    previous[p.partition] = p.committed
+    return before == p.committed
+
+
+def keda_lag(partitions: Sequence[PartitionOffsets], trigger: KafkaTrigger,
+             previous: dict[int, int] | None = None) -> LagReport:
+    """KEDA's metric for one read; ``previous`` is the scaler's memory of committed offsets
+    (``excludePersistentLag``), updated in place: pass the same dict to every read."""
     lags = {p.partition: partition_lag(p, trigger) for p in partitions}
     total = sum(lags.values())
-    metric = total
+    persistent = {p.partition: lags[p.partition] for p in partitions if _persistent(p, trigger, previous)}
+    counted = {k: (0 if k in persistent else v) for k, v in lags.items()}
+    metric = sum(counted.values())
     t = trigger.lag_threshold
     if (not trigger.allow_idle_consumers or trigger.limit_to_partitions_with_lag
             or trigger.ensure_even_distribution_of_partitions):
@@ -115,11 +140,11 @@ def keda_lag(partitions: Sequence[PartitionOffsets], trigger: KafkaTrigger) -> L
         if trigger.ensure_even_distribution_of_partitions:
             metric = _smallest_balancing_factor(metric, len(lags), t) * t
         if trigger.limit_to_partitions_with_lag:
-            upper = sum(1 for lag in lags.values() if lag > 0)
+            upper = sum(1 for lag in counted.values() if lag > 0)
         if metric // t > upper:
             metric = upper * t
     return LagReport(per_partition=lags, total=total, metric=max(metric, 0),
-                     active=total > trigger.activation_lag_threshold)
+                     active=total > trigger.activation_lag_threshold, persistent=persistent)
 
 
 def fetch_offsets(bootstrap: str, group: str, topic: str, extra: Mapping[str, str] | None = None,

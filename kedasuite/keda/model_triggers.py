@@ -1,8 +1,9 @@
 """What a trigger reports at one read, for :mod:`kedasuite.keda.model`: the scalers' rules,
 ``fallback`` and ``scalingModifiers`` (``docs/keda-model.md#triggers-fallback-and-modifiers``).
 
-A raw value is what the broker holds (a Redis key's length; a Kafka group's lag, as a total
-or per partition), or ``None`` when the read fails. :class:`TriggerReader` turns it into the
+A raw value is what the broker holds (a Redis key's length; a Kafka group's lag, as a total,
+per partition, or as each partition's offsets: what ``excludePersistentLag`` needs), or
+``None`` when the read fails. :class:`TriggerReader` turns it into the
 metric KEDA hands over and its activity, counting failures for ``fallback`` as
 ``pkg/fallback/fallback.go`` does (every read counts: KEDA's polls and the HPA's requests).
 """
@@ -18,8 +19,9 @@ from typing import Any
 from kedasuite.core.errors import InputError
 from kedasuite.keda.scaling import Scaler, Trigger
 
-#: A trigger's raw reading: a number, per-partition lags (kafka), or ``None``: the read failed.
-Value = float | tuple[float, ...] | None
+#: A trigger's raw reading: a number, per-partition lags or offsets (kafka,
+#: :class:`~kedasuite.keda.kafka_lag.PartitionOffsets`), or ``None``: the read failed.
+Value = float | tuple[float, ...] | tuple[Any, ...] | None
 FALLBACK_BEHAVIORS = ("static", "currentReplicas", "currentReplicasIfHigher", "currentReplicasIfLower")
 #: The part of expr-lang (KEDA's formula language) the model evaluates.
 _FUNCTIONS = {"min": min, "max": max, "abs": abs, "ceil": math.ceil, "floor": math.floor}
@@ -161,20 +163,31 @@ def spread(total: float, partitions: int) -> tuple[int, ...]:
     return tuple(base + (1 if i < extra else 0) for i in range(partitions))
 
 
-def kafka_metric(trigger: Trigger, value: float | tuple[float, ...], partitions: int) -> tuple[float, float, str]:
-    """(metric, summed lag, note) for a kafka trigger: ``kafka_lag.keda_lag`` on the lags per partition."""
+def kafka_metric(trigger: Trigger, value: float | tuple[Any, ...], partitions: int,
+                 previous: dict[int, int] | None = None) -> tuple[float, float, str]:
+    """(metric, summed lag, note) for a kafka trigger: ``kafka_lag.keda_lag`` on the partitions' lags
+    (a total spread over ``partitions``, lags, or offsets; ``previous``: the scaler's memory of
+    committed offsets for ``excludePersistentLag``)."""
     from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
 
     try:
         config = KafkaTrigger.from_metadata(trigger.metadata)
     except ValueError as exc:
         raise InputError(f"trigger {trigger.name}: {exc}") from None
-    lags = tuple(int(v) for v in value) if isinstance(value, tuple) else spread(value, partitions)
-    report = keda_lag([PartitionOffsets(i, max(lag, 0), 0) for i, lag in enumerate(lags)], config)
-    note = ""
-    if report.metric != report.total:
-        note = f"lag {report.total} capped to {report.metric} ({len(lags)} partitions × lagThreshold {config.lag_threshold:g})"
-    return float(report.metric), float(report.total), note
+    if isinstance(value, tuple) and value and isinstance(value[0], PartitionOffsets):
+        offsets = list(value)
+    else:
+        lags = tuple(int(v) for v in value) if isinstance(value, tuple) else spread(value, partitions)
+        offsets = [PartitionOffsets(i, max(lag, 0), 0) for i, lag in enumerate(lags)]
+    report = keda_lag(offsets, config, previous)
+    notes = []
+    if report.persistent:
+        notes.append(f"excludePersistentLag leaves out {sum(report.persistent.values())} on partition(s) "
+                     f"{', '.join(str(p) for p in sorted(report.persistent))} (offset unchanged since the last read)")
+    if report.metric != report.total - sum(report.persistent.values()):
+        notes.append(f"lag {report.total - sum(report.persistent.values())} capped to {report.metric} "
+                     f"({len(offsets)} partitions × lagThreshold {config.lag_threshold:g})")
+    return float(report.metric), float(report.total), "; ".join(notes)
 
 
 class TriggerReader:
@@ -187,6 +200,8 @@ class TriggerReader:
         if self.fallback and self.modifiers:
             raise InputError("fallback together with scalingModifiers is not modelled; drop one of them to simulate")
         self.failures = {t.name: 0 for t in scaler.triggers}
+        #: Per kafka trigger, the committed offsets of its previous read (``excludePersistentLag``).
+        self.previous: dict[str, dict[int, int]] = {t.name: {} for t in scaler.triggers}
 
     def read(self, trigger: Trigger, value: Value, current: int) -> TriggerState:
         """One read (KEDA's poll or the HPA's request), ``current`` replicas for fallback's behaviors."""
@@ -195,7 +210,7 @@ class TriggerReader:
         self.failures[trigger.name] = 0
         note = ""
         if trigger.type == "kafka":
-            metric, raw, note = kafka_metric(trigger, value, self.partitions)
+            metric, raw, note = kafka_metric(trigger, value, self.partitions, self.previous[trigger.name])
         else:
             raw = float(sum(value)) if isinstance(value, tuple) else float(value)
             metric = raw = raw if raw > 0 and math.isfinite(raw) else 0.0  # KEDA reports negatives and NaN as 0

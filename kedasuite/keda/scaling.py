@@ -118,6 +118,9 @@ class Scaler:
     #: ScaledJob only: the Job's ``parallelism`` and ``completions`` (``None``: not set).
     job_parallelism: int | None = None
     job_completions: int | None = None
+    #: ScaledJob only: ``scalingStrategy.pendingPodConditions``: a Job counts as pending until a pod of
+    #: it has every one of these conditions true (empty: until a pod is Running or Succeeded).
+    pending_pod_conditions: tuple[str, ...] = ()
 
     @classmethod
     def from_manifest(cls, obj: Mapping[str, Any]) -> Scaler:
@@ -159,8 +162,10 @@ def _timed_fields(spec: Mapping[str, Any], kind: str) -> dict[str, Any]:
         return None if value in (None, "") else int(_number(value, 0))
 
     if kind == SCALED_JOB:
+        conditions = (spec.get("scalingStrategy") or {}).get("pendingPodConditions") or []
         return {"job_parallelism": optional_int(job.get("parallelism")),
-                "job_completions": optional_int(job.get("completions"))}
+                "job_completions": optional_int(job.get("completions")),
+                "pending_pod_conditions": tuple(str(c) for c in conditions)}
     return {
         "initial_cooldown_period": _number(spec.get("initialCooldownPeriod"), 0),
         "hpa_behavior": (advanced.get("horizontalPodAutoscalerConfig") or {}).get("behavior"),

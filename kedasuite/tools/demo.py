@@ -19,7 +19,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ from kedasuite.core.names import WORKLOAD_KAFKA, Env
 from kedasuite.core.settings import KafkaSettings, redact_url
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.core.worktime import parse_work_time
-from kedasuite.producers.engine import new_run, pump_stream
+from kedasuite.producers.engine import StreamStatus, new_run, pump_stream
+from kedasuite.producers.profiles import Profile
 from kedasuite.producers.records import RecordFactory, record_ids
 from kedasuite.producers.workloads import BrokerConfig, make_publisher
 from kedasuite.workers.results import fetch_results, record_key
@@ -67,6 +68,41 @@ def _timeline(samples: Sequence[tuple[float, int]]) -> str:
     return " → ".join(parts)
 
 
+def start_brokers(stack: contextlib.ExitStack, redis_url: str | None, kafka_bootstrap: str | None,
+                  need_kafka: bool, echo: Callable[[str], None]) -> tuple[str, str | None]:
+    """Redis, and Kafka when ``need_kafka``: the ones given, else embedded servers that ``stack`` stops.
+    Says which on ``echo``; the demo and ``kedasuite scenario`` start their brokers this way."""
+    if not redis_url:
+        redis_url = stack.enter_context(EmbeddedRedis()).url
+        echo(f"started embedded redis-server at {redis_url}")
+    else:
+        echo(f"using Redis at {redact_url(redis_url)}")
+    if not need_kafka:
+        return redis_url, None
+    if not kafka_bootstrap:
+        kafka_bootstrap = stack.enter_context(EmbeddedKafka()).bootstrap
+        echo(f"started embedded Kafka broker (tansu) at {kafka_bootstrap}")
+    else:
+        echo(f"using Kafka at {kafka_bootstrap}")
+    return redis_url, kafka_bootstrap
+
+
+def pump_records(workload: str, brokers: BrokerConfig, count: int, profile: Profile | None = None,
+                 stop: threading.Event | None = None, stream: StreamStatus | None = None
+                 ) -> tuple[StreamStatus, list[str]]:
+    """Pump ``count`` records into ``workload`` (at once, or paced by ``profile``); the run's status
+    and the records' ids (what :func:`~kedasuite.workers.results.fetch_results` looks up). A caller
+    that watches the run from another thread hands in ``stream`` (``new_run(...).streams[0]``)."""
+    publisher = make_publisher(workload, brokers)
+    try:
+        publisher.check()
+        stream = stream or new_run(count, [workload], None, profile=profile).streams[0]
+        pump_stream(publisher, RecordFactory(), stream, 1000, stop=stop)
+    finally:
+        publisher.close()
+    return stream, record_ids(count, stream.id_prefix)
+
+
 def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequence[str], count: int,
              work_time: str, concurrency: int, timeout: float) -> int:
     from kedasuite.autoscale.actuator import STATE_FILE, Actuator, read_state
@@ -77,19 +113,12 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
     from kedasuite.keda.model import Options
 
     with contextlib.ExitStack() as stack:
-        if not redis_url:
-            redis_url = stack.enter_context(EmbeddedRedis()).url
-            click.echo(f"started embedded redis-server at {redis_url}")
-        else:
-            click.echo(f"using Redis at {redact_url(redis_url)}")
-        if WORKLOAD_KAFKA in workloads:
-            if not kafka_bootstrap:
-                kafka_bootstrap = stack.enter_context(EmbeddedKafka()).bootstrap
-                for key, value in DEMO_KAFKA_ENV.items():
-                    os.environ.setdefault(key, value)
-                click.echo(f"started embedded Kafka broker (tansu) at {kafka_bootstrap}")
-            else:
-                click.echo(f"using Kafka at {kafka_bootstrap}")
+        embedded_kafka = not kafka_bootstrap and WORKLOAD_KAFKA in workloads
+        redis_url, kafka_bootstrap = start_brokers(stack, redis_url, kafka_bootstrap, WORKLOAD_KAFKA in workloads,
+                                                   click.echo)
+        if embedded_kafka:
+            for key, value in DEMO_KAFKA_ENV.items():
+                os.environ.setdefault(key, value)
         kafka = KafkaSettings.from_env(bootstrap=kafka_bootstrap) if kafka_bootstrap else None
 
         # What every worker the autoscaler starts inherits (it adds where the brokers are).
@@ -152,14 +181,10 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
         stack.callback(client.close)
         pumped: dict[str, list[str]] = {}
         for workload in workloads:
-            publisher = make_publisher(workload, brokers)
-            publisher.check()
-            stream = pump_stream(publisher, RecordFactory(), new_run(count, [workload], None).streams[0], 1000)
-            publisher.close()
+            stream, pumped[workload] = pump_records(workload, brokers, count)
             if stream.failed:
                 click.echo(f"pumping {workload} failed: {stream.error}", err=True)
                 return 1
-            pumped[workload] = record_ids(count, stream.id_prefix)
             click.echo(f"pumped {stream.sent} records into {workload} ({workload_row(workload).backlog})")
 
         every_id = [i for ids in pumped.values() for i in ids]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from pathlib import Path
 
@@ -28,8 +28,13 @@ def _series(values: Iterable[Number | None]) -> list[float]:
     return [math.nan if v is None else float(v) for v in values]
 
 
-def render(rows: Sequence[Row], png: str | os.PathLike[str], title: str | None = None) -> Path:
-    """Draw one panel per workload: backlog and in-flight (left), replicas (right, steps)."""
+def render(rows: Sequence[Row], png: str | os.PathLike[str], title: str | None = None,
+           labels: Mapping[str, str] | None = None) -> Path:
+    """Draw one panel per workload: backlog and in-flight (left), replicas (right, steps).
+
+    ``labels`` renames the right axis' lines (``predicted``, ``actual``) and the panel's kind
+    (``kind``): ``kedasuite scenario`` draws the model's count, not KEDA's target, one panel per variant."""
+    names = dict(labels or {})
     if not rows:
         raise InputError("nothing to draw: the timeline has no samples; record for longer (--duration)")
     import matplotlib
@@ -62,17 +67,17 @@ def render(rows: Sequence[Row], png: str | os.PathLike[str], title: str | None =
         predicted = _series(r.predicted for r in mine)
         actual = _series(r.actual for r in mine)
         right.step(x, predicted, where="post", color="tab:green", linestyle="--", linewidth=1.8,
-                   label="KEDA: new Jobs next poll" if jobs else "KEDA target replicas")
+                   label=names.get("predicted") or ("KEDA: new Jobs next poll" if jobs else "KEDA target replicas"))
         if any(not math.isnan(a) for a in actual):
             right.step(x, actual, where="post", color="tab:red", linewidth=2.0,
-                       label="Jobs running" if jobs else "replicas running")
+                       label=names.get("actual") or ("Jobs running" if jobs else "replicas running"))
         top = max([v for v in predicted + actual if not math.isnan(v)] or [0.0])
         right.set_ylim(0, max(top, 1.0) * 1.15 + 0.2)
         right.yaxis.set_major_locator(MaxNLocator(integer=True))
         right.set_ylabel("Jobs" if jobs else "replicas")
 
         processed = next((r.processed for r in reversed(mine) if r.processed is not None), None)
-        heading = workload + (" (ScaledJob)" if jobs else " (ScaledObject)")
+        heading = workload + (f" ({names['kind']})" if "kind" in names else " (ScaledJob)" if jobs else " (ScaledObject)")
         if processed is not None:
             heading += f": {processed} processed"
         ax.set_title(heading, loc="left", fontsize=11)

@@ -1,0 +1,162 @@
+"""Simulated Kafka consumers and work-queue Jobs for ``--model-only`` (see :mod:`kedasuite.scenarios.sim`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kedasuite.autoscale.processes import READY_CONDITIONS
+from kedasuite.autoscale.targets import Target
+from kedasuite.keda.kafka_lag import PartitionOffsets
+from kedasuite.keda.model_triggers import Value
+from kedasuite.keda.scaling import Trigger
+from kedasuite.scenarios.base import Sample, Scenario, Variant
+from kedasuite.scenarios.sim import Pod, SimWorld
+
+#: Seconds a consumer group stops consuming while it rebalances after a member joins or leaves.
+REBALANCE_S = 1.0
+
+
+@dataclass
+class _Member(Pod):
+    partitions: list[int] = field(default_factory=list)
+    #: The record in hand: (partition, when it is done).
+    hand: tuple[int, float] | None = None
+    turn: int = 0
+
+
+class SimKafka(SimWorld):
+    """A consumer group on ``variant.partitions`` partitions, committing after each record."""
+
+    def __init__(self, scenario: Scenario, variant: Variant, target: Target) -> None:
+        super().__init__(scenario, variant, target)
+        n = variant.partitions
+        self.high = [0] * n
+        self.committed: list[int | None] = [None] * n
+        self.group: tuple[int, ...] = ()
+        self.paused_until = 0.0
+        self.next_partition = 0
+
+    def arrive(self, count: int) -> None:
+        for _ in range(count):  # keyed records spread over the partitions; here, round robin
+            self.high[self.next_partition] += 1
+            self.next_partition = (self.next_partition + 1) % len(self.high)
+
+    def value(self, trigger: Trigger) -> Value:
+        return tuple(PartitionOffsets(p, hw, c) for p, (hw, c) in enumerate(zip(self.high, self.committed)))
+
+    def lag(self, p: int) -> int:
+        return self.high[p] - (self.committed[p] or 0)
+
+    def _stuck(self, p: int) -> bool:
+        at = self.workers.stuck_at
+        return at is not None and p == at[0] and (self.committed[p] or 0) >= at[1]
+
+    def new_pod(self, created: float, ready_at: float) -> _Member:
+        return _Member(created, ready_at)
+
+    def step(self, now: float) -> None:
+        for m in self._alive():
+            if m.hand is not None and m.hand[1] <= now:
+                p = m.hand[0]
+                self.committed[p] = (self.committed[p] or 0) + 1
+                self.counts["processed"] += 1
+                m.hand = None
+            if m.term_at is not None and (m.hand is None or (m.kill_at is not None and now >= m.kill_at)):
+                self.counts["sigkill"] += m.hand is not None
+                m.gone = True
+        group = tuple(id(m) for m in self._alive() if m.term_at is None and now >= m.ready_at)
+        if group != self.group:  # a join or a leave: the partitions are handed out again
+            self.group, self.paused_until = group, now + REBALANCE_S
+            ready = [m for m in self._alive() if id(m) in group]
+            for m in self.pool:
+                m.partitions = []
+            for p in range(len(self.high)):
+                if ready:
+                    ready[p % len(ready)].partitions.append(p)
+        if now < self.paused_until:
+            return
+        for m in self._alive():
+            if m.hand is None and m.term_at is None and m.partitions:
+                for i in range(len(m.partitions)):
+                    p = m.partitions[(m.turn + i) % len(m.partitions)]
+                    if self.lag(p) > 0 and not self._stuck(p):
+                        m.hand, m.turn = (p, now + self.workers.work_seconds), m.turn + i + 1
+                        break
+
+    def sample(self, now: float, model: int, metric: float | None) -> Sample:
+        alive = self._alive()
+        stuck = self.workers.stuck_at[0] if self.workers.stuck_at else None
+        idle = sum(1 for m in alive if m.term_at is None and now >= m.ready_at and not m.partitions)
+        extra = {"idle_consumers": float(idle)}
+        if stuck is not None:
+            extra["stuck_lag"] = float(self.lag(stuck))
+        return Sample(now, sum(self.lag(p) for p in range(len(self.high))),
+                      sum(1 for m in alive if m.hand is not None), self.replicas(self.target), model, len(alive),
+                      self.counts["processed"], metric, self.arrived, extra)
+
+
+@dataclass
+class _Job:
+    created: float
+    ready_at: float
+    hand: float | None = None
+    items: int = 0
+    idle_since: float | None = None
+    done: bool = False
+
+
+class SimWorkQueue(SimWorld):
+    """Work-queue Jobs: one runner each, which starts up, then leases items until none is left."""
+
+    def __init__(self, scenario: Scenario, variant: Variant, target: Target) -> None:
+        super().__init__(scenario, variant, target)
+        self.all_jobs: list[_Job] = []
+
+    def value(self, trigger: Trigger) -> Value:
+        return self.list_value(trigger, sum(1 for j in self.all_jobs if j.hand is not None))
+
+    def _running(self) -> list[_Job]:
+        return [j for j in self.all_jobs if not j.done]
+
+    def replicas(self, target: Target) -> int:
+        return len(self._running())
+
+    def scale(self, target: Target, replicas: int, reason: str) -> None:
+        raise AssertionError("a ScaledJob is never scaled, only given Jobs")
+
+    def jobs(self, target: Target) -> tuple[int, int] | None:
+        running = self._running()
+        if not READY_CONDITIONS & set(target.scaler.pending_pod_conditions):
+            return len(running), 0
+        return len(running), sum(1 for j in running if self.now < j.ready_at)
+
+    def create_jobs(self, target: Target, count: int) -> None:
+        ready = self.now + self.scenario.startup + self.workers.start_delay
+        self.all_jobs += [_Job(self.now, ready) for _ in range(count)]
+        self.counts["jobs_created"] += count
+
+    def step(self, now: float) -> None:
+        for job in self._running():
+            if now < job.ready_at:
+                continue
+            if job.hand is not None and job.hand <= now:
+                job.hand, job.items = None, job.items + 1
+                self.counts["processed"] += 1
+            if job.hand is not None:
+                continue
+            if self.queue:
+                self.queue.popleft()
+                job.hand, job.idle_since = now + self.workers.work_seconds, None
+            elif not any(j.hand is not None for j in self.all_jobs):
+                job.done = True  # nothing pending, nothing in flight: the runner exits 0
+            else:
+                job.idle_since = job.idle_since if job.idle_since is not None else now
+                job.done = now - job.idle_since >= self.workers.idle_timeout
+        self.counts["jobs_without_work"] = sum(1 for j in self.all_jobs if j.done and j.items == 0)
+
+    def sample(self, now: float, model: int, metric: float | None) -> Sample:
+        running = self._running()
+        return Sample(now, len(self.queue), sum(1 for j in running if j.hand is not None), len(running), model,
+                      len(running), self.counts["processed"], metric, self.arrived,
+                      {"jobs_created": float(self.counts["jobs_created"]),
+                       "starting": float(sum(1 for j in running if now < j.ready_at))})
