@@ -114,12 +114,18 @@ def status(redis_url: str, group: str, overlay: str | None, manifests: str | Non
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @option("--kubernetes-version", envvar=Env.KUBERNETES_VERSION, default=None,
         help="Kubernetes version whose API schemas core objects are checked against (default 1.31).")
+@option("--strict", envvar=Env.CHECK_MANIFESTS_STRICT, is_flag=True,
+        help="Exit 1 on lint warnings too (errors always fail; notes never).")
 @reports_errors
-def check_manifests(paths: tuple[str, ...], kubernetes_version: str | None) -> None:
+def check_manifests(paths: tuple[str, ...], kubernetes_version: str | None, strict: bool) -> None:
     """Render each kustomization PATH and check it offline: KEDA v2.20.2 CRD schemas (strict),
-    Kubernetes schemas, and agreement with the workloads' names. Exit 1 on any problem."""
+    Kubernetes schemas, and agreement with the workloads' names; exit 1 on any problem. Then
+    the lint: what the manifests will do that they probably should not, each finding with the
+    numbers, why and the fix (docs/lint.md; suppress one with the kedasuite.io/lint-ignore
+    annotation and a reason). Lint errors fail; warnings fail with --strict."""
     try:
         from kedasuite.keda import manifest_checks as mc
+        from kedasuite.keda.lint import lint
     except ImportError as exc:
         raise UserError(f"check-manifests needs the 'check' extra ({exc.name} is missing): "
                         "pip install 'kedasuite[check]'") from exc
@@ -128,9 +134,11 @@ def check_manifests(paths: tuple[str, ...], kubernetes_version: str | None) -> N
     for path in paths:
         objs = mc.render(path)
         problems = mc.check(objs, kubernetes_version or mc.KUBERNETES_VERSION)
-        for problem in problems:
-            click.echo(f"{path}: {problem}")
-        click.echo(f"{path}: {len(objs)} objects, {len(problems) or 'no'} problem{'' if len(problems) == 1 else 's'}")
-        failed = failed or bool(problems)
+        report = lint(objs)
+        for line in [*problems, *report.lines()]:
+            click.echo(f"{path}: {line}")
+        count = f"{len(problems) or 'no'} problem{'' if len(problems) == 1 else 's'}"
+        click.echo(f"{path}: {len(objs)} objects, {count}; {report.summary()}")
+        failed = failed or bool(problems) or report.fails(strict)
     if failed:
         sys.exit(1)

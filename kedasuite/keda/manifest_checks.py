@@ -10,11 +10,15 @@ Three layers, each returning a list of problems (empty means fine):
 * :func:`contract_problems`: what no schema can see: trigger metadata values are strings,
   every ``scaleTargetRef`` names a Deployment in the same render, every ``*FromEnv`` names
   an env var of the target container, list names / topic / group equal the naming
-  contract for the workload the container runs, Job pods restart only on failure, names
-  fit KEDA's limits, one ScaledObject per workload, grace periods exceed task times; a
-  prometheus trigger's serverAddress is a URL KEDA can extend and names a Service (and
-  port) of the render when it points into the same namespace; the pump, scaled on its
-  request counter, never goes to zero.
+  contract for the workload the container runs, a ScaledJob's pods do not restart
+  ``Always`` and its triggers set no ``metricType``, names fit KEDA's limits, one
+  ScaledObject per workload; a prometheus trigger's serverAddress is a URL KEDA can extend
+  and names a Service (and port) of the render when it points into the same namespace; the
+  pump, scaled on its request counter, never goes to zero.
+
+What a manifest that works does badly (grace periods shorter than a task, more consumers
+than partitions, settings KEDA ignores, ...) is :mod:`kedasuite.keda.lint`'s: findings with
+the numbers, the reason and the fix, not problems.
 """
 
 from __future__ import annotations
@@ -32,10 +36,9 @@ from urllib.parse import urlsplit
 import yaml
 
 from kedasuite.core import defaults, names
-from kedasuite.core.workloads import WORKLOADS
 from kedasuite.core.errors import SuiteError
 from kedasuite.core.names import Env
-from kedasuite.core.worktime import parse_work_time
+from kedasuite.core.workloads import WORKLOADS
 
 KEDA_KINDS = {"ScaledObject", "ScaledJob", "TriggerAuthentication", "ClusterTriggerAuthentication"}
 SCHEMA_DIR = Path(__file__).parent / "schemas" / "keda-v2.20.2"
@@ -140,8 +143,6 @@ WORKLOAD_TRIGGERS: dict[tuple[str, ...], tuple[str, str, str, set[str]]] = {
                 {w.in_flight} if w.in_flight and not w.is_job else set())
     for w in WORKLOADS
 }
-#: Work time when the container does not set WORK_TIME (the CLI's defaults).
-DEFAULT_WORK_TIME = {w.name: w.work_time for w in WORKLOADS}
 
 
 def _pod_spec(obj: Obj) -> Obj | None:
@@ -164,14 +165,25 @@ def _env_names(container: Obj, objs: list[Obj]) -> set[str]:
     return found
 
 
-def _env_value(container: Obj, name: str) -> str | None:
+def env_value(container: Obj, name: str) -> str | None:
+    """A container's literal ``env`` value (``None`` when unset or taken from a Secret / ConfigMap)."""
     for entry in container.get("env", []):
         if entry.get("name") == name and "value" in entry:
             return str(entry["value"])
     return None
 
 
-def _scaled_container(obj: Obj, pod: Obj) -> Obj | None:
+def scaled_pod(obj: Obj, by_key: dict[tuple[Any, Any], Obj]) -> tuple[Obj | None, Obj | None]:
+    """(the object holding the pod template, its pod spec) for a ScaledObject (its target, when the
+    render has it) or a ScaledJob (itself): where the container KEDA reads env from lives."""
+    if obj.get("kind") == "ScaledJob":
+        return obj, _pod_spec(obj)
+    target = obj.get("spec", {}).get("scaleTargetRef", {})
+    holder = by_key.get((target.get("kind", "Deployment"), target.get("name")))
+    return holder, (_pod_spec(holder) if holder is not None else None)
+
+
+def scaled_container(obj: Obj, pod: Obj) -> Obj | None:
     """The container KEDA reads ``*FromEnv`` from: ``envSourceContainerName`` or the first."""
     containers = pod.get("containers", [])
     wanted = obj.get("spec", {}).get("scaleTargetRef", {}).get("envSourceContainerName") or obj.get(
@@ -181,7 +193,8 @@ def _scaled_container(obj: Obj, pod: Obj) -> Obj | None:
     return containers[0] if containers else None
 
 
-def _workload(container: Obj) -> tuple[str, ...] | None:
+def workload_command(container: Obj) -> tuple[str, ...] | None:
+    """``("worker", "celery")`` and the like when the container runs one of the suite's workloads."""
     args = tuple(container.get("args") or container.get("command") or ())
     command = tuple(a for a in args if a != "kedasuite")[:2]
     return command if command in WORKLOAD_TRIGGERS else None
@@ -200,6 +213,7 @@ def contract_problems(objs: list[Obj]) -> list[str]:
     targets = Counter()
     for obj in scaled:
         spec = obj.get("spec", {})
+        holder, pod = scaled_pod(obj, by_key)
         if obj["kind"] == "ScaledObject":
             name = obj["metadata"]["name"]
             if len(name) > MAX_SCALEDOBJECT_NAME and not spec.get("advanced", {}).get(
@@ -209,33 +223,48 @@ def contract_problems(objs: list[Obj]) -> list[str]:
             target = spec.get("scaleTargetRef", {})
             kind = target.get("kind", "Deployment")
             targets[(kind, target.get("name"))] += 1
-            workload = by_key.get((kind, target.get("name")))
-            if workload is None:
+            if holder is None:
                 problems.append(f"{ref(obj)}: scaleTargetRef names {kind}/{target.get('name')}, "
                                 "which is not in this render")
                 continue
-            pod = _pod_spec(workload)
         else:
-            workload = obj
-            pod = _pod_spec(obj)
-            restart = (pod or {}).get("restartPolicy", "Always")
-            if restart not in ("Never", "OnFailure"):
-                problems.append(f"{ref(obj)}: jobTargetRef pods need restartPolicy Never or OnFailure, not "
-                                f"{restart}: every Job creation would fail")
+            problems += _scaled_job_problems(obj, pod or {})
         if spec.get("minReplicaCount", 0) > spec.get("maxReplicaCount", 100):
             problems.append(f"{ref(obj)}: minReplicaCount exceeds maxReplicaCount")
-        container = _scaled_container(obj, pod or {})
+        container = scaled_container(obj, pod or {})
         if container is None:
             problems.append(f"{ref(obj)}: its target has no container to read env from")
             continue
         problems += _trigger_problems(obj, container, objs, auths)
         problems += _prometheus_problems(obj, container, objs)
-        problems += _grace_problems(workload, pod or {}, container)
 
     for (kind, name), count in targets.items():
         if count > 1:
             problems.append(f"{kind}/{name}: targeted by {count} ScaledObjects; KEDA allows one")
     return problems + _scrape_problems(objs)
+
+
+def _scaled_job_problems(obj: Obj, pod: Obj) -> list[str]:
+    """What makes KEDA create no Job at all (KEDA v2.20.2).
+
+    A pod template that leaves ``restartPolicy`` out (or empty) is fine: ``generateJobs``
+    (``pkg/scaling/executor/scale_jobs.go``) sets ``OnFailure``; only an explicit value a Job
+    refuses (``Always``) fails every creation. A trigger's ``metricType``, any value (KEDA
+    tests ``!= ""``), makes ``reconcileScaledJob`` (``controllers/keda/scaledjob_controller.go``)
+    refuse the object.
+    """
+    problems = []
+    restart = pod.get("restartPolicy")
+    if restart and restart not in ("Never", "OnFailure"):
+        problems.append(f"{ref(obj)}: jobTargetRef pods need restartPolicy Never or OnFailure, not "
+                        f"{restart}: every Job creation would fail")
+    for index, trigger in _triggers(obj):
+        if trigger.get("metricType"):
+            problems.append(f"{ref(obj)}: trigger {index} ({trigger.get('type')}): metricType "
+                            f"{trigger['metricType']!r} is set; KEDA refuses any metricType in a ScaledJob's "
+                            "triggers (\"Cannot set metricType in ScaledJob triggers\") and never starts its "
+                            "scale loop: remove it")
+    return problems
 
 
 def _pod_metadata(obj: Obj) -> Obj:
@@ -259,16 +288,16 @@ def _scrape_problems(objs: list[Obj]) -> list[str]:
             problems.append(f"{ref(obj)}: annotation prometheus.io/port {port!r} is not a containerPort of its pod "
                             f"({', '.join(sorted(served)) or 'none'})")
         for container in containers:
-            if _workload(container) is not None and _env_value(container, Env.METRICS_PORT) != port:
+            if workload_command(container) is not None and env_value(container, Env.METRICS_PORT) != port:
                 problems.append(f"{ref(obj)}: container {container.get('name')} serves metrics on {Env.METRICS_PORT}="
-                                f"{_env_value(container, Env.METRICS_PORT)}, not the scraped port {port}")
+                                f"{env_value(container, Env.METRICS_PORT)}, not the scraped port {port}")
     return problems
 
 
 def _trigger_problems(obj: Obj, container: Obj, objs: list[Obj], auths: set[str]) -> list[str]:
     problems = []
     env = _env_names(container, objs)
-    workload = _workload(container)
+    workload = workload_command(container)
     for index, trigger in _triggers(obj):
         where = f"{ref(obj)}: trigger {index} ({trigger.get('type')})"
         metadata = trigger.get("metadata") or {}
@@ -337,10 +366,9 @@ def _prometheus_problems(obj: Obj, container: Obj, objs: list[Obj]) -> list[str]
 
 def _kafka_problems(obj: Obj, container: Obj, triggers: list[Obj]) -> list[str]:
     problems = []
-    group = _env_value(container, Env.KAFKA_CONSUMER_GROUP) or names.KAFKA_CONSUMER_GROUP
-    topic = _env_value(container, Env.KAFKA_TOPIC) or names.KAFKA_TOPIC
-    reset = _env_value(container, Env.KAFKA_OFFSET_RESET) or defaults.KAFKA_OFFSET_RESET
-    partitions = int(_env_value(container, Env.KAFKA_PARTITIONS) or defaults.KAFKA_PARTITIONS)
+    group = env_value(container, Env.KAFKA_CONSUMER_GROUP) or names.KAFKA_CONSUMER_GROUP
+    topic = env_value(container, Env.KAFKA_TOPIC) or names.KAFKA_TOPIC
+    reset = env_value(container, Env.KAFKA_OFFSET_RESET) or defaults.KAFKA_OFFSET_RESET
     for trigger in triggers:
         metadata = trigger.get("metadata") or {}
         if metadata.get("consumerGroup", group) != group or group != names.KAFKA_CONSUMER_GROUP:
@@ -353,34 +381,6 @@ def _kafka_problems(obj: Obj, container: Obj, triggers: list[Obj]) -> list[str]:
         if policy != reset:
             problems.append(f"{ref(obj)}: kafka trigger offsetResetPolicy {policy!r} differs from the consumers' "
                             f"KAFKA_OFFSET_RESET {reset!r}: KEDA would count lag the consumers do not have")
-    maximum = obj.get("spec", {}).get("maxReplicaCount", 100)
-    if maximum > partitions:
-        problems.append(f"{ref(obj)}: maxReplicaCount {maximum} exceeds the topic's {partitions} partitions: "
-                        "the extra consumers would sit idle")
-    return problems
-
-
-def _grace_problems(workload: Obj, pod: Obj, container: Obj) -> list[str]:
-    command = _workload(container)
-    if command is None:
-        return []
-    grace = pod.get("terminationGracePeriodSeconds", 30)
-    spec = _env_value(container, Env.WORK_TIME) or DEFAULT_WORK_TIME.get(command[1], defaults.WORK_TIME)
-    longest = parse_work_time(spec).max_seconds
-    problems = []
-    if grace <= longest:
-        problems.append(f"{ref(workload)}: terminationGracePeriodSeconds {grace} does not exceed the longest task "
-                        f"({longest:g} s, WORK_TIME={spec}): scale-down would kill work in progress")
-    if command[1] == names.WORKLOAD_CELERY:
-        visibility = int(_env_value(container, Env.CELERY_VISIBILITY_TIMEOUT) or defaults.CELERY_VISIBILITY_TIMEOUT)
-        if visibility <= longest:
-            problems.append(f"{ref(workload)}: CELERY_VISIBILITY_TIMEOUT {visibility} does not exceed the longest "
-                            f"task ({longest:g} s): slow tasks would be delivered twice")
-    if command[1] == names.WORKLOAD_WORKQUEUE:
-        hold = float(_env_value(container, Env.WORKQUEUE_GRACE_PERIOD) or defaults.WORKQUEUE_GRACE_PERIOD)
-        if hold >= grace:
-            problems.append(f"{ref(workload)}: WORKQUEUE_GRACE_PERIOD {hold:g} must be shorter than "
-                            f"terminationGracePeriodSeconds {grace}, or the kubelet kills the item in hand")
     return problems
 
 
