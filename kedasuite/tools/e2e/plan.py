@@ -219,7 +219,9 @@ class Plan:
         spec = data.pop("spec")
         scaler = spec.pop("scaler")
         triggers = tuple(Trigger(**t) for t in scaler.pop("triggers"))
-        return cls(spec=Spec(scaler=Scaler(triggers=triggers, **scaler), **spec), **data)
+        # JSON has no tuples: the scaler's tuple fields (pendingPodConditions) come back as lists.
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in scaler.items()}
+        return cls(spec=Spec(scaler=Scaler(triggers=triggers, **fields), **spec), **data)
 
 
 def make_plan(spec: Spec, settings: Settings | None = None) -> Plan:
