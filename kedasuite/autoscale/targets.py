@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kedasuite.core import defaults
 from kedasuite.core.errors import InputError
 from kedasuite.core.workloads import NAMES, WORKLOADS, Workload
 from kedasuite.core.workloads import workload as workload_row
@@ -23,7 +24,7 @@ from kedasuite.keda.scaling import SCALED_JOB, Scaler, scalers_in
 from kedasuite.keda.status import BUNDLED, BUNDLED_OVERLAY, _parse, bundled_text, workload_of
 
 #: The kubelet's default when a pod spec leaves ``terminationGracePeriodSeconds`` out.
-DEFAULT_GRACE_SECONDS = 30.0
+DEFAULT_GRACE_SECONDS = float(defaults.KUBERNETES_GRACE_PERIOD_S)
 BASE_DIR = "k8s/base"
 
 Obj = Mapping[str, Any]

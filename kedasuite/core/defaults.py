@@ -39,6 +39,9 @@ WORKQUEUE_MAX_ATTEMPTS: Final = 3
 WORKQUEUE_IDLE_TIMEOUT: Final = 60.0
 #: On SIGTERM, the item in hand is finished if it needs at most this long, else released.
 WORKQUEUE_GRACE_PERIOD: Final = 20.0
+#: A pod's ``terminationGracePeriodSeconds`` when its spec sets none (Kubernetes' default): the
+#: autoscaler's SIGKILL deadline and the lint's reference alike.
+KUBERNETES_GRACE_PERIOD_S: Final = 30
 #: Seconds a runner waits before its first lease (0: none; a scenario's slow-starting pod).
 WORKQUEUE_START_DELAY: Final = 0.0
 

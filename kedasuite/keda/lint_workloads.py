@@ -25,7 +25,7 @@ from kedasuite.keda.lint_rules import Finding, Subject, checks, n
 from kedasuite.keda.scaling import Trigger, scaled_job_new_jobs
 
 #: Kubernetes' default ``terminationGracePeriodSeconds``.
-DEFAULT_GRACE = 30
+DEFAULT_GRACE = defaults.KUBERNETES_GRACE_PERIOD_S
 #: Work time when the container does not set WORK_TIME (the CLI's defaults).
 DEFAULT_WORK_TIME = {w.name: w.work_time for w in WORKLOADS}
 #: The module of the suite's Celery app (``celery -A kedasuite.workers.celery_app worker`` runs it too).
