@@ -10,12 +10,14 @@ brokers with real worker processes, its verdict checked the same way, and no pro
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from kedasuite.autoscale.processes import descendants
 from kedasuite.cli import main
 from kedasuite.core.errors import InputError
 from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
@@ -42,7 +44,7 @@ def test_the_model_shows_the_pitfall_and_not_the_fix(name: str) -> None:
     verdict = chosen.verdict(traces)
     assert verdict.holds(chosen.variants), (verdict.problem, verdict.conclusion)
     assert {v.key for v in chosen.variants} == set(traces) and len(chosen.variants) >= 2
-    assert not any(t.timed_out for t in traces.values() if t.variant.role == "fix"), "a fix must play out"
+    assert not any(t.timed_out for t in traces.values()), "every variant plays out before its deadline"
     assert {r.variant for r in verdict.rows} == {v.label for v in chosen.variants}
 
 
@@ -190,3 +192,31 @@ def test_model_only_prints_a_verdict_and_writes_the_timeline(tmp_path: Path) -> 
 def test_an_unknown_scenario_names_the_known_ones() -> None:
     result = CliRunner().invoke(main, ["scenario", "no-such-thing", "--model-only"])
     assert result.exit_code == 2 and "celery-inflight" in result.output
+
+
+# --- every scenario, live ---------------------------------------------------------------------------------
+
+@pytest.mark.integration
+@pytest.mark.faults
+@pytest.mark.parametrize("name", NAMES)
+def test_real_workers_show_the_pitfall_and_not_the_fix(name: str, redis_url: str, kafka_bootstrap: str,
+                                                        tmp_path: Path) -> None:
+    from kedasuite.scenarios.live import run_live
+
+    chosen = scenario(name)
+    lines: list[str] = []
+    traces = run_live(chosen, redis_url, kafka_bootstrap if chosen.workload == "kafka" else None, lines.append,
+                      lambda key, line: lines.append(f"{key}: {line}"))
+    verdict = chosen.verdict(traces)
+    (tmp_path / "log.txt").write_text("\n".join(lines))
+    assert verdict.holds(chosen.variants), (verdict.problem, verdict.conclusion, [r for r in verdict.rows])
+    assert not any(t.timed_out for t in traces.values() if t.variant.role == "fix"), "a fix must play out"
+    left = [pid for pid in descendants(os.getpid()) if "kedasuite" in _cmdline(pid)]
+    assert not left, f"processes left behind: {left}"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

@@ -110,6 +110,7 @@ SCENARIO = Scenario(
     timings=TIMINGS,
     verdict=verdict,
     finished=finished,
-    deadline=70.0,
+    # Two rounds of tasks and a retry round (each a start-up and a task), two visibility timeouts, the cooldown.
+    deadline=1.0 + 4 * (2.5 + WORK_S) + 2 * VISIBILITY_S + TIMINGS["cooldown_period"] + 10,
     startup=2.5,
 )

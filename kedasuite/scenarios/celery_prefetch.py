@@ -74,6 +74,7 @@ SCENARIO = Scenario(
     timings=TIMINGS,
     verdict=verdict,
     finished=drained_and_idle,
-    deadline=60.0,
+    # The load, then every task on one worker's slots at worst, a start-up, the window and the cooldown.
+    deadline=13.0 + 50 * WORK_S / CONCURRENCY + 2.5 + TIMINGS["stabilization_window"] + TIMINGS["cooldown_period"] + 10,
     startup=2.5,
 )

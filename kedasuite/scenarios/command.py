@@ -15,11 +15,15 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kedasuite.cli.options import option, reports_errors
 from kedasuite.core.names import Env
+
+if TYPE_CHECKING:
+    from kedasuite.scenarios.base import Scenario
 
 DEFAULT_OUT = "artifacts/scenarios"
 
@@ -62,13 +66,11 @@ def scenario(name: str | None, list_only: bool, model_only: bool, out: str, redi
     sys.exit(0 if all(results) else 1)
 
 
-def _run(chosen: object, model_only: bool, out: Path, redis_url: str | None, bootstrap: str | None,
+def _run(chosen: Scenario, model_only: bool, out: Path, redis_url: str | None, bootstrap: str | None,
          factor: float) -> bool:
     from kedasuite.scenarios import render
-    from kedasuite.scenarios.base import Scenario
     from kedasuite.scenarios.runner import run_model
 
-    assert isinstance(chosen, Scenario)
     mode = "model" if model_only or chosen.model_only_reason else "live"
     click.echo(render.header(chosen, mode))
     if chosen.model_only_reason and not model_only:
@@ -91,9 +93,11 @@ def _run(chosen: object, model_only: bool, out: Path, redis_url: str | None, boo
     click.echo(render.judgement(chosen, verdict))
     stem = out / (chosen.name + ("-model" if mode == "model" else ""))
     render.write_csv(stem.with_suffix(".csv"), traces)
-    render.draw(stem.with_suffix(".png"), chosen, traces)
+    picture = render.draw(stem.with_suffix(".png"), chosen, traces)
+    if picture is None:
+        click.echo("no PNG: matplotlib is not installed (pip install 'kedasuite[timeline]'); the CSV has the samples")
     stem.with_suffix(".md").write_text(render.markdown(verdict) + "\n\n" + render.judgement(chosen, verdict) + "\n")
-    written = [stem.with_suffix(".png"), stem.with_suffix(".csv"), stem.with_suffix(".md")]
+    written = [p for p in (picture, stem.with_suffix(".csv"), stem.with_suffix(".md")) if p is not None]
     if lines:
         stem.with_suffix(".log").write_text("\n".join(lines) + "\n")
         written.append(stem.with_suffix(".log"))

@@ -98,6 +98,7 @@ SCENARIO = Scenario(
     timings=TIMINGS,
     verdict=verdict,
     finished=drained_and_idle,
-    deadline=70.0,
+    # The trickle's end, the legacy window, the cooldown, start-ups.
+    deadline=6.0 + 40 / 2.0 + LEGACY_WINDOW_S + COOLDOWN_S + 20,
     startup=2.5,
 )

@@ -87,6 +87,7 @@ SCENARIO = Scenario(
     timings=TIMINGS,
     verdict=verdict,
     finished=drained_and_idle,
-    deadline=120.0,
+    # The drain on 5 consumers, a start-up and group join, three bounded rebalances, the cooldown.
+    deadline=1.0 + 100 * WORK_S / 5 + 4.0 + 3 * 10 + TIMINGS["cooldown_period"] + 10,
     startup=4.0,
 )

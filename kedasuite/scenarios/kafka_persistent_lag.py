@@ -93,6 +93,7 @@ SCENARIO = Scenario(
     timings=TIMINGS,
     verdict=verdict,
     finished=finished,
-    deadline=70.0,
+    # The drain on 4 partitions, a start-up and group join, three bounded rebalances, the watch.
+    deadline=1.0 + 100 * WORK_S / 4 + 4.0 + 3 * 10 + HOLD_S + 10,
     startup=4.0,
 )

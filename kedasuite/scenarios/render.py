@@ -90,8 +90,13 @@ def write_csv(path: Path, traces: Mapping[str, Trace]) -> Path:
     return path
 
 
-def draw(path: Path, scenario: Scenario, traces: Mapping[str, Trace]) -> Path:
-    """One panel per variant: backlog and in flight (left axis), the model's and the running count (right)."""
+def draw(path: Path, scenario: Scenario, traces: Mapping[str, Trace]) -> Path | None:
+    """One panel per variant: backlog and in flight (left axis), the model's and the running count (right).
+    ``None`` without matplotlib (the ``timeline`` extra): the CSV holds the same samples."""
+    try:
+        import matplotlib  # noqa: F401 - only to know whether the picture can be drawn
+    except ImportError:
+        return None
     from kedasuite.tools.timeline.picture import render
     from kedasuite.tools.timeline.records import Row
 

@@ -93,6 +93,7 @@ SCENARIO = Scenario(
     timings=TIMINGS,
     verdict=verdict,
     finished=drained_and_idle,
-    deadline=45.0,
+    # Two generations of Jobs starting up, every item, the runners' idle wait.
+    deadline=1.0 + 2 * (1.0 + START_DELAY_S) + ITEMS * WORKERS.work_seconds + WORKERS.idle_timeout + 10,
     startup=1.0,
 )

@@ -171,7 +171,14 @@ class SimCelery(SimWorld):
         return self.list_value(trigger, len(self.unacked))
 
     def _give_back(self, task: int, at: float) -> None:
+        """Back on the list at ``at``: the visibility timeout's restore, done by a running consumer's sweep."""
         self.restores.append((at, task))
+
+    def _hand_back(self, task: int) -> None:
+        """Back on the list now: a stopping worker's channel restores what it reserved as it closes."""
+        self.unacked.pop(task, None)
+        self.queue.append(task)
+        self.restored.add(task)
 
     def step(self, now: float) -> None:
         w_ = self.workers
@@ -179,9 +186,7 @@ class SimCelery(SimWorld):
         sweeping = any(w.term_at is None and now >= w.ready_at for w in self._alive())
         for at, task in [r for r in self.restores if r[0] <= now and sweeping]:
             self.restores.remove((at, task))
-            self.unacked.pop(task, None)
-            self.queue.append(task)
-            self.restored.add(task)
+            self._hand_back(task)
         for w in self._alive():
             for task, end in [r for r in w.running if r[1] <= now]:
                 w.running.remove((task, end))
@@ -190,7 +195,7 @@ class SimCelery(SimWorld):
             if w.term_at is not None:
                 if not w.running:  # warm shutdown done: the channel closes, reserved tasks go back
                     for task in w.reserved:
-                        self._give_back(task, now)
+                        self._hand_back(task)
                     w.gone = True
                 elif w.kill_at is not None and now >= w.kill_at:
                     self.counts["sigkill"] += 1
