@@ -94,10 +94,13 @@ def drive(scenario: Scenario, variant: Variant, world: World, mode: str, emit: C
 
 def run_model(scenario: Scenario) -> dict[str, Trace]:
     """Every variant against simulated workers on a simulated clock: no broker, no process."""
+    from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_WORKQUEUE
     from kedasuite.scenarios.sim import SimCelery, SimWorld
     from kedasuite.scenarios.sim_more import SimKafka, SimWorkQueue
 
-    kinds: Mapping[str, type[SimWorld]] = {"celery": SimCelery, "kafka": SimKafka, "workqueue": SimWorkQueue}
+    # The workloads the pitfalls need simulated stand-ins of (RQ has no scenario of its own).
+    kinds: Mapping[str, type[SimWorld]] = {WORKLOAD_CELERY: SimCelery, WORKLOAD_KAFKA: SimKafka,
+                                           WORKLOAD_WORKQUEUE: SimWorkQueue}
     traces = {}
     for variant in scenario.variants:
         world: Any = kinds[scenario.workload](scenario, variant, target_for(scenario, variant))
