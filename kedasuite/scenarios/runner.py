@@ -11,7 +11,7 @@ has played out (or at its deadline). A world is either simulated workers on a si
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from kedasuite.autoscale.actuator import Actuator, Backend, Reads
@@ -94,16 +94,14 @@ def drive(scenario: Scenario, variant: Variant, world: World, mode: str, emit: C
 
 def run_model(scenario: Scenario) -> dict[str, Trace]:
     """Every variant against simulated workers on a simulated clock: no broker, no process."""
-    from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_WORKQUEUE
     from kedasuite.scenarios.sim import SimCelery, SimWorld
     from kedasuite.scenarios.sim_more import SimKafka, SimWorkQueue
 
-    # The workloads the pitfalls need simulated stand-ins of (RQ has no scenario of its own).
-    kinds: Mapping[str, type[SimWorld]] = {WORKLOAD_CELERY: SimCelery, WORKLOAD_KAFKA: SimKafka,
-                                           WORKLOAD_WORKQUEUE: SimWorkQueue}
+    # Each stand-in names the workload it simulates (RQ has no scenario of its own).
+    kind: type[SimWorld] = next(k for k in (SimCelery, SimKafka, SimWorkQueue) if k.workload == scenario.workload)
     traces = {}
     for variant in scenario.variants:
-        world: Any = kinds[scenario.workload](scenario, variant, target_for(scenario, variant))
+        world: Any = kind(scenario, variant, target_for(scenario, variant))
         world.reads = world.backend = world
         traces[variant.key] = drive(scenario, variant, world, "model", lambda _line: None)
     return traces

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kedasuite.autoscale.targets import Target
+from kedasuite.core.names import WORKLOAD_CELERY
 from kedasuite.keda.model_triggers import Value
 from kedasuite.keda.scaling import Trigger
 from kedasuite.scenarios.base import Pump, Sample, Scenario, Variant
@@ -38,6 +39,9 @@ DT = 0.05
 
 class SimWorld:
     """The simulated clock, the load's arrivals and the backend protocol's bookkeeping."""
+
+    #: The workload a subclass stands in for.
+    workload: str = ""
 
     name = "simulated"
 
@@ -155,6 +159,9 @@ class _Worker(Pod):
 
 class SimCelery(SimWorld):
     """Celery workers on a Redis list, as ``workers/celery_app.py`` configures them (or not)."""
+
+    #: The workload it stands in for.
+    workload = WORKLOAD_CELERY
 
     def __init__(self, scenario: Scenario, variant: Variant, target: Target) -> None:
         super().__init__(scenario, variant, target)

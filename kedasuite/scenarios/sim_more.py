@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from kedasuite.autoscale.processes import READY_CONDITIONS
 from kedasuite.autoscale.targets import Target
+from kedasuite.core.names import WORKLOAD_KAFKA, WORKLOAD_WORKQUEUE
 from kedasuite.keda.kafka_lag import PartitionOffsets
 from kedasuite.keda.model_triggers import Value
 from kedasuite.keda.scaling import Trigger
@@ -26,6 +27,9 @@ class _Member(Pod):
 
 class SimKafka(SimWorld):
     """A consumer group on ``variant.partitions`` partitions, committing after each record."""
+
+    #: The workload it stands in for.
+    workload = WORKLOAD_KAFKA
 
     def __init__(self, scenario: Scenario, variant: Variant, target: Target) -> None:
         super().__init__(scenario, variant, target)
@@ -107,6 +111,9 @@ class _Job:
 
 class SimWorkQueue(SimWorld):
     """Work-queue Jobs: one runner each, which starts up, then leases items until none is left."""
+
+    #: The workload it stands in for.
+    workload = WORKLOAD_WORKQUEUE
 
     def __init__(self, scenario: Scenario, variant: Variant, target: Target) -> None:
         super().__init__(scenario, variant, target)
