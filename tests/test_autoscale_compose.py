@@ -11,7 +11,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -267,55 +268,86 @@ def _containers(service: str, oneoff: bool = False) -> int:
     return parse_ps(out).get((service, oneoff), 0)
 
 
+@dataclass
+class Followed:
+    """What one autoscaled compose run showed: per service, when its first container ran and
+    its peak; when every record had a result and when every service was back at 0."""
+
+    firsts: dict[str, float]
+    peaks: dict[str, int]
+    done_at: float
+    zero_at: float
+    missing: list[str]
+    log: str
+
+    def summary(self, records: int) -> str:
+        firsts = ", ".join(f"{s} {t:.1f} s" for s, t in self.firsts.items())
+        return (f"\ncompose backend: {records} records; first container {firsts}; peaks {self.peaks}; all processed "
+                f"after {self.done_at:.1f} s, back to 0 after {self.zero_at:.1f} s; {len(self.missing)} lost\n"
+                + "\n".join(ln for ln in self.log.splitlines() if "→" in ln or "docker compose" in ln))
+
+
+def follow(spawn: Any, argv: Sequence[str], env: dict[str, str], pump_all: Callable[[], list[str]],
+           redis_url: str, services: Sequence[str], jobs: str | None = None) -> Followed:
+    """Start ``kedasuite autoscale --backend compose ARGV``, pump, and follow ``services`` (and the
+    one-off containers of ``jobs``) from 0 to containers and back to 0; the autoscaler is
+    stopped with SIGTERM and must exit 0."""
+    import redis as redis_lib
+
+    from kedasuite.workers.results import fetch_results
+
+    assert all(_containers(s) == 0 for s in services), "the workers start at 0"
+    auto = spawn("autoscale", "--backend", "compose", "--compose-project", PROJECT, *argv, *TIMINGS, env=env)
+    auto.wait_for_log(r"autoscale: backend compose", timeout=60)
+    t0 = time.monotonic()
+    ids = pump_all()
+    peaks = dict.fromkeys(services, 0)
+    firsts: dict[str, float] = {}
+
+    def watch() -> int:
+        """Containers now, counting every watched service and the Job containers."""
+        counts = {s: _containers(s) for s in services}
+        for s, n in counts.items():
+            peaks[s] = max(peaks[s], n)
+            if n and s not in firsts:
+                firsts[s] = time.monotonic() - t0
+        return sum(counts.values()) + (_containers(jobs, True) if jobs else 0)
+
+    wait_for(lambda: watch() >= 0 and len(firsts) == len(services), 120,
+             f"{', '.join(services)} containers started by the autoscaler")
+    client = redis_lib.Redis.from_url(redis_url)
+    try:
+        wait_for(lambda: watch() >= 0 and len(fetch_results(client, ids)) == len(ids), 300,
+                 f"all {len(ids)} records processed")
+        done_at = time.monotonic() - t0
+        wait_for(lambda: watch() == 0, 180, f"{', '.join(services)} back at 0 containers, no Job container left")
+        zero_at = time.monotonic() - t0
+        missing = sorted(set(ids) - set(fetch_results(client, ids)))
+    finally:
+        client.close()
+    auto.signal(signal.SIGTERM)
+    assert auto.wait(120) == 0, auto.log()[-3000:]
+    return Followed(firsts, peaks, done_at, zero_at, missing, auto.log())
+
+
 @pytest.mark.compose
 def test_compose_workers_appear_and_return_to_zero(stack, spawn, monkeypatch) -> None:
+    from tests.test_autoscale import pump
+
     _compose, files, port, _kafka_port = stack
     redis_url = f"redis://127.0.0.1:{port}/0"
     env = {"CELERY_WORK_TIME": "fixed:0.3", "WORKQUEUE_WORK_TIME": "fixed:0.2", "WORKER_CONCURRENCY": "2"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)  # compose interpolates them into the containers the autoscaler starts
-    assert _containers("celery-worker") == 0, "the workers start at 0"
-    file_args = [a for f in files for a in ("--compose-file", f)]
-    auto = spawn("autoscale", "--backend", "compose", "--compose-project", PROJECT, *file_args,
-                 "--redis-url", redis_url, "-w", WORKLOAD_CELERY, "-w", WORKLOAD_WORKQUEUE, *TIMINGS, env=env)
-    auto.wait_for_log(r"autoscale: backend compose", timeout=60)
-
-    import redis as redis_lib
-    from kedasuite.workers.results import fetch_results
-
-    from tests.test_autoscale import pump
-
-    t0 = time.monotonic()
-    ids = pump(redis_url, None, WORKLOAD_CELERY, COUNT) + pump(redis_url, None, WORKLOAD_WORKQUEUE, 20)
-    wait_for(lambda: _containers("celery-worker") > 0, 120, "celery-worker containers started by the autoscaler")
-    appeared = time.monotonic() - t0
-    peak = _containers("celery-worker")
-    client = redis_lib.Redis.from_url(redis_url)
-    try:
-        wait_for(lambda: len(fetch_results(client, ids)) == len(ids), 240, f"all {len(ids)} records processed")
-        done_at = time.monotonic() - t0
-
-        def peak_and_zero() -> bool:
-            nonlocal peak
-            n = _containers("celery-worker")
-            peak = max(peak, n)
-            return n == 0 and _containers("workqueue", True) == 0
-
-        wait_for(peak_and_zero, 120, "celery-worker back at 0 containers, no Job container left")
-        zero = time.monotonic() - t0
-        results = fetch_results(client, ids)
-    finally:
-        client.close()
-    auto.signal(signal.SIGTERM)
-    assert auto.wait(120) == 0, auto.log()[-3000:]
-    log = auto.log()
-    assert len(results) == len(ids), f"lost {len(ids) - len(results)} records"
-    assert re.search(r"celery-worker=\d", log) and "celery-worker=0" in log, log[-3000:]
-    assert "docker compose run -d --rm workqueue" in log, log[-3000:]
-    assert "failed (exit" not in log, log[-3000:]
-    print(f"\ncompose backend: {len(ids)} records; first worker container after {appeared:.1f} s, peak {peak}, "
-          f"all processed after {done_at:.1f} s, back to 0 containers after {zero:.1f} s; 0 lost\n"
-          + "\n".join(ln for ln in log.splitlines() if "→" in ln or "docker compose" in ln))
+    argv = [*[a for f in files for a in ("--compose-file", f)], "--redis-url", redis_url,
+            "-w", WORKLOAD_CELERY, "-w", WORKLOAD_WORKQUEUE]
+    run = follow(spawn, argv, env, lambda: pump(redis_url, None, WORKLOAD_CELERY, COUNT)
+                 + pump(redis_url, None, WORKLOAD_WORKQUEUE, 20), redis_url, ["celery-worker"], jobs="workqueue")
+    print(run.summary(COUNT + 20))
+    assert not run.missing, f"lost {len(run.missing)} of {COUNT + 20} records, e.g. {run.missing[:5]}"
+    assert re.search(r"celery-worker=\d", run.log) and "celery-worker=0" in run.log, run.log[-3000:]
+    assert "docker compose run -d --rm workqueue" in run.log, run.log[-3000:]
+    assert "failed (exit" not in run.log, run.log[-3000:]
 
 
 @pytest.mark.compose
@@ -324,6 +356,7 @@ def test_compose_kafka_consumers_and_rq_workers_follow_the_model(stack, spawn, m
     from the broker as KEDA's kafka scaler reads it, capped at the partitions) and RQ."""
     from kedasuite.core.names import WORKLOAD_KAFKA, WORKLOAD_RQ
     from kedasuite.core.settings import KafkaSettings
+    from tests.test_autoscale import pump
 
     compose, files, port, kafka_port = stack
     up = compose("up", "-d", "--no-build", "--wait", "kafka", timeout=300)
@@ -333,51 +366,14 @@ def test_compose_kafka_consumers_and_rq_workers_follow_the_model(stack, spawn, m
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # see KAFKA_TEST_ENV
-    file_args = [a for f in files for a in ("--compose-file", f)]
-    auto = spawn("autoscale", "--backend", "compose", "--compose-project", PROJECT, *file_args,
-                 "--redis-url", redis_url, "--bootstrap-servers", bootstrap, "-w", WORKLOAD_KAFKA, "-w", WORKLOAD_RQ,
-                 *TIMINGS, env=env)
-    auto.wait_for_log(r"autoscale: backend compose", timeout=60)
-
-    import redis as redis_lib
-    from kedasuite.workers.results import fetch_results
-
-    from tests.test_autoscale import pump
-
-    t0 = time.monotonic()
+    argv = [*[a for f in files for a in ("--compose-file", f)], "--redis-url", redis_url,
+            "--bootstrap-servers", bootstrap, "-w", WORKLOAD_KAFKA, "-w", WORKLOAD_RQ]
     kafka = KafkaSettings(bootstrap=bootstrap)
-    ids = pump(redis_url, kafka, WORKLOAD_KAFKA, COUNT) + pump(redis_url, None, WORKLOAD_RQ, COUNT)
-    peaks = {"kafka-consumer": 0, "rq-worker": 0}
-    firsts: dict[str, float] = {}
-
-    def watch() -> dict[str, int]:
-        counts = {s: _containers(s) for s in peaks}
-        for s, n in counts.items():
-            peaks[s] = max(peaks[s], n)
-            if n and s not in firsts:
-                firsts[s] = time.monotonic() - t0
-        return counts
-
-    wait_for(lambda: all(watch().values()), 120, "kafka-consumer and rq-worker containers started by the autoscaler")
-    client = redis_lib.Redis.from_url(redis_url)
-    try:
-        wait_for(lambda: watch() is not None and len(fetch_results(client, ids)) == len(ids), 300,
-                 f"all {len(ids)} records processed")
-        done_at = time.monotonic() - t0
-        wait_for(lambda: not any(watch().values()), 180, "kafka-consumer and rq-worker back at 0 containers")
-        zero = time.monotonic() - t0
-        results = fetch_results(client, ids)
-    finally:
-        client.close()
-    auto.signal(signal.SIGTERM)
-    assert auto.wait(120) == 0, auto.log()[-3000:]
-    log = auto.log()
-    missing = sorted(set(ids) - set(results))
-    assert not missing, f"lost {len(missing)} of {len(ids)} records, e.g. {missing[:5]}"
-    for service in peaks:
-        assert f"{service}=0" in log and re.search(rf"{service}=[1-9]", log), log[-3000:]
-    assert peaks["kafka-consumer"] <= 5, "never more consumers than the topic's 5 partitions"
-    assert "failed (exit" not in log, log[-3000:]
-    print(f"\ncompose backend: {len(ids)} records; first container kafka-consumer {firsts['kafka-consumer']:.1f} s, "
-          f"rq-worker {firsts['rq-worker']:.1f} s; peaks {peaks}; all processed after {done_at:.1f} s, back to 0 "
-          f"after {zero:.1f} s; 0 lost\n" + "\n".join(ln for ln in log.splitlines() if "→" in ln or "docker compose" in ln))
+    run = follow(spawn, argv, env, lambda: pump(redis_url, kafka, WORKLOAD_KAFKA, COUNT)
+                 + pump(redis_url, None, WORKLOAD_RQ, COUNT), redis_url, ["kafka-consumer", "rq-worker"])
+    print(run.summary(2 * COUNT))
+    assert not run.missing, f"lost {len(run.missing)} of {2 * COUNT} records, e.g. {run.missing[:5]}"
+    for service in run.peaks:
+        assert f"{service}=0" in run.log and re.search(rf"{service}=[1-9]", run.log), run.log[-3000:]
+    assert run.peaks["kafka-consumer"] <= 5, "never more consumers than the topic's 5 partitions"
+    assert "failed (exit" not in run.log, run.log[-3000:]
