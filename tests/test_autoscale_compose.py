@@ -313,11 +313,15 @@ def follow(spawn: Any, argv: Sequence[str], env: dict[str, str], pump_all: Calla
                 firsts[s] = time.monotonic() - t0
         return sum(counts.values()) + (_containers(jobs, True) if jobs else 0)
 
-    wait_for(lambda: watch() >= 0 and len(firsts) == len(services), 120,
+    def watched(condition: Callable[[], bool]) -> Callable[[], bool]:
+        """``condition``, with the containers counted on every try (peaks and first times kept)."""
+        return lambda: watch() >= 0 and condition()
+
+    wait_for(watched(lambda: len(firsts) == len(services)), 120,
              f"{', '.join(services)} containers started by the autoscaler")
     client = redis_lib.Redis.from_url(redis_url)
     try:
-        wait_for(lambda: watch() >= 0 and len(fetch_results(client, ids)) == len(ids), 300,
+        wait_for(watched(lambda: len(fetch_results(client, ids)) == len(ids)), 300,
                  f"all {len(ids)} records processed")
         done_at = time.monotonic() - t0
         wait_for(lambda: watch() == 0, 180, f"{', '.join(services)} back at 0 containers, no Job container left")

@@ -180,12 +180,13 @@ def kafka_metric(trigger: Trigger, value: float | tuple[Any, ...], partitions: i
         lags = tuple(int(v) for v in value) if isinstance(value, tuple) else spread(value, partitions)
         offsets = [PartitionOffsets(i, max(lag, 0), 0) for i, lag in enumerate(lags)]
     report = keda_lag(offsets, config, previous)
+    left_out = sum(report.persistent.values())
     notes = []
     if report.persistent:
-        notes.append(f"excludePersistentLag leaves out {sum(report.persistent.values())} on partition(s) "
+        notes.append(f"excludePersistentLag leaves out {left_out} on partition(s) "
                      f"{', '.join(str(p) for p in sorted(report.persistent))} (offset unchanged since the last read)")
-    if report.metric != report.total - sum(report.persistent.values()):
-        notes.append(f"lag {report.total - sum(report.persistent.values())} capped to {report.metric} "
+    if report.metric != report.total - left_out:
+        notes.append(f"lag {report.total - left_out} capped to {report.metric} "
                      f"({len(offsets)} partitions × lagThreshold {config.lag_threshold:g})")
     return float(report.metric), float(report.total), "; ".join(notes)
 

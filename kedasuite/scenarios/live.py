@@ -29,7 +29,7 @@ from kedasuite.autoscale.reads import LiveReads
 from kedasuite.autoscale.targets import Target
 from kedasuite.core.clients import redis_client
 from kedasuite.core.errors import InputError
-from kedasuite.core.names import CELERY_UNACKED_INDEX, Env
+from kedasuite.core.names import CELERY_UNACKED_HASH, CELERY_UNACKED_INDEX, Env
 from kedasuite.core.settings import BrokerConfig, KafkaSettings
 from kedasuite.core.workloads import Workload
 from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, partition_lag
@@ -58,7 +58,8 @@ def _length(reads: LiveReads, key: str | None) -> float:
 
 def clear_work(client: redis.Redis, row: Workload) -> None:
     """Drop what a run leaves in the workload's keys (a pitfall's run may end with work in hand)."""
-    keys = [k for k in (row.backlog, row.in_flight, CELERY_UNACKED_INDEX if row.in_flight == "unacked" else None) if k]
+    keys = [k for k in (row.backlog, row.in_flight,
+                        CELERY_UNACKED_INDEX if row.in_flight == CELERY_UNACKED_HASH else None) if k]
     keys += list(client.scan_iter(f"{row.backlog}:*"))
     if keys:
         client.delete(*keys)

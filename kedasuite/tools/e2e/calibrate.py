@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
+from kedasuite.core.defaults import KAFKA_PARTITIONS
 from kedasuite.core.workloads import by_trigger
 from kedasuite.core.workloads import workload as row_of
 from kedasuite.keda.model import Options, Step
@@ -144,7 +145,7 @@ def calibrate(timeline: Timeline, workload: str) -> Calibration | None:
         # KEDA counts the cluster's unfinished Jobs at each poll; the model then says how many it adds.
         series["running"] = _series(rows, t0, "actual")
     first = next((r.actual for r in rows if r.actual is not None), 0)
-    options = Options(partitions=spec.partitions or Options().partitions, start_replicas=0 if row.is_job else first)
+    options = Options(partitions=spec.partitions or KAFKA_PARTITIONS, start_replicas=0 if row.is_job else first)
     duration = rows[-1].time.timestamp() - t0
     steps = replay(spec.scaler, series, duration, options)
     points = tuple(_point(r.time.timestamp() - t0, r.actual, steps) for r in rows)
