@@ -79,10 +79,11 @@ def test_no_server_error_and_every_answer_fits_the_document(spawn: Callable[...,
 
 def test_200_simultaneous_requests_get_202_or_429_and_every_accepted_run_completes(
         spawn: Callable[..., Proc], redis_url: str) -> None:
-    base = start_pump(spawn, redis_url, "--max-runs", "4", "--max-queued-items", "20000", "--threads", "16")
+    # At most 4 runs at once and 10 runs' items queued: most of the 200 are refused, for either reason.
+    base = start_pump(spawn, redis_url, "--max-runs", "4", "--max-queued-items", "5000", "--threads", "16")
 
     def ask(i: int) -> tuple[int, dict[str, str], Any]:
-        return get(f"{base}/pump?count=2000&workload={'celery' if i % 2 else 'rq'}", method="POST")
+        return get(f"{base}/pump?count=500&workload={'celery' if i % 2 else 'rq'}", method="POST")
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
         answers = list(pool.map(ask, range(200)))
@@ -103,7 +104,7 @@ def test_200_simultaneous_requests_get_202_or_429_and_every_accepted_run_complet
 
     for run_id in accepted:
         run = wait_for(lambda r=run_id: finished(r), 120, f"run {run_id} to finish")
-        assert (run["state"], run["sent"], run["failed"]) == ("succeeded", 2000, 0)
+        assert (run["state"], run["sent"], run["failed"]) == ("succeeded", 500, 0)
 
 
 def test_items_queued_over_the_limit_get_429_naming_the_limit(spawn: Callable[..., Proc], redis_url: str) -> None:

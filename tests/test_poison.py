@@ -3,7 +3,8 @@
 None may crash a worker, make it loop, or vanish: each is dead-lettered once, with a
 reason, and the good message behind it is still processed. Hypothesis writes the bytes;
 the workers are real processes on real brokers, one per module, so each example costs
-only its own round trips.
+only its own round trips (the work queue's runner, which ends when its queue is empty, runs
+in the test's process against the same real Redis).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from kedasuite.core.settings import KafkaSettings
 from kedasuite.producers.celery_publisher import CeleryMessageEncoder
 from kedasuite.producers.records import RecordFactory, UserRecord
 from tests.conftest import own_database
-from tests.support import Proc, run_cli, wait_for
+from tests.support import Proc, wait_for
 from kedasuite.workers.results import dead_letter_key, fetch_results
 
 pytestmark = pytest.mark.integration
@@ -188,16 +189,22 @@ def test_rq_survives_arbitrary_bytes(rq_feed: Feed, poison: list[bytes], as_job_
 @HYPOTHESIS
 def test_work_queue_runner_ends_every_item_once(db_url: str, items: list[bytes]) -> None:
     """Any text is a valid item (``apple``); a JSON object that is not a record is poison.
-    Either way each item ends exactly once, as a result or dead-lettered, and the runner exits 0."""
+    Either way each item ends exactly once, as a result or dead-lettered, and the runner ends
+    with the queue empty (its exit 0). The runner exits when its queue is empty, so it runs in
+    this process, once per example; ``tests/test_workqueue.py`` runs it as a process."""
+    from kedasuite.jobs.runner import Runner
+    from kedasuite.jobs.workqueue import WorkQueue
+    from kedasuite.core.worktime import parse_work_time
+
     client = redis.Redis.from_url(db_url)
     client.flushdb()
     client.lpush(WORKQUEUE_LIST, *items)
-    done = run_cli("job", "workqueue", "--redis-url", db_url, "--work-time", "0", "--idle-timeout", "5", timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
+    summary = Runner(WorkQueue(client), parse_work_time("0"), idle_timeout=5).run()
+    assert summary.reason == "queue empty", summary
     results = int(client.get("processed:workqueue") or 0)
     parked = client.llen("job:deadletter") + client.llen(dead_letter_key("workqueue"))
     expected_poison = sum(1 for i in items if _is_json_object(i))
-    assert (results + parked, parked) == (len(items), expected_poison), done.stdout
+    assert (results + parked, parked) == (len(items), expected_poison), summary
     assert client.llen(WORKQUEUE_LIST) == 0 and client.llen("job:processing") == 0
     client.close()
 
@@ -243,19 +250,25 @@ def test_kafka_dead_letters_each_poison_record_once(kafka_topic: KafkaSettings, 
     # assign, not subscribe: a group join costs seconds on Tansu (see conftest)
     reader = Consumer({"bootstrap.servers": k.bootstrap, "group.id": f"dlq-{uuid.uuid4().hex[:8]}",
                        "enable.auto.commit": False})
+    # The worker parks each poison record (and waits for the broker's ack) before it takes the
+    # next: once the good record is processed, the dead-letter topic holds all it will hold for
+    # this key. Read it to its end offsets: a record parked twice would be there.
     partitions = reader.list_topics(k.dlq_topic, timeout=10).topics[k.dlq_topic].partitions
+    ends = {p: reader.get_watermark_offsets(TopicPartition(k.dlq_topic, p), timeout=10)[1] for p in partitions}
     reader.assign([TopicPartition(k.dlq_topic, p, OFFSET_BEGINNING) for p in partitions])
     mine: list = []
+    read_to: dict[int, int] = {}
     deadline = time.monotonic() + 30
-    while len(mine) < len(poison) and time.monotonic() < deadline:
+    while any(read_to.get(p, 0) < end for p, end in ends.items()) and time.monotonic() < deadline:
         msg = reader.poll(0.5)
-        if msg is not None and not msg.error() and msg.key() == key:
+        if msg is None or msg.error():
+            continue
+        read_to[msg.partition()] = msg.offset() + 1
+        if msg.key() == key:
             mine.append(msg)
-    # anything more for this key would arrive right behind: give it one more poll
-    extra = reader.poll(1.0)
     reader.close()
-    assert [m.value() or b"" for m in mine] == poison
-    assert extra is None or extra.key() != key, "a poison record was dead-lettered twice"
+    assert all(read_to.get(p, 0) >= end for p, end in ends.items()), f"read {read_to} of the ends {ends} in 30 s"
+    assert [m.value() or b"" for m in mine] == poison, "each poison record parked once, in order"
     sources = [dict(m.headers())[KAFKA_DLQ_SOURCE_HEADER] for m in mine]
     assert len(set(sources)) == len(sources)
     assert all(dict(m.headers())[KAFKA_DLQ_REASON_HEADER] for m in mine)

@@ -33,7 +33,7 @@ from kedasuite.core.workloads import NAMES as WORKLOADS
 @option("--work-time", envvar=Env.DEMO_WORK_TIME, default=defaults.DEMO_WORK_TIME,
               help="Simulated work per task.")
 @option("--concurrency", "-c", envvar=Env.WORKER_CONCURRENCY, default=2, type=click.IntRange(min=1),
-              help="Worker processes.")
+              help="Processes per Celery worker (its prefork pool).")
 @option("--timeout", envvar=Env.DEMO_TIMEOUT, default=defaults.DEMO_TIMEOUT, type=float,
               help="Seconds to wait for every record to be processed.")
 @reports_errors
@@ -42,11 +42,11 @@ def demo(redis_url: str | None, bootstrap_servers: str | None, workloads: str, c
     """Run the workloads end to end with nothing but Python, then show who did what.
 
     Starts an embedded redis-server (unless --redis-url / REDIS_URL) and an embedded
-    Kafka broker (unless --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS); a Celery worker
-    with CONCURRENCY processes, CONCURRENCY Kafka consumers and CONCURRENCY RQ workers;
-    pumps COUNT records into each workload; starts CONCURRENCY work-queue Job runners
-    (they exit 0 when the queue is empty); waits until all are processed and prints
-    records per worker.
+    Kafka broker (unless --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS) and the local
+    autoscaler with shortened timings; pumps COUNT records into each workload; the
+    autoscaler takes each from 0 workers (Jobs for the work queue) to N and back to 0.
+    Ends when every record is processed and every workload is at 0, and prints each
+    workload's replica timeline and records per worker.
     """
     from kedasuite.tools.demo import run_demo
 

@@ -220,22 +220,34 @@ def unreachable_kafka(bootstrap: str, exc: BaseException | str) -> BrokerUnavail
 
 
 def check_kafka(admin: KafkaAdmin, bootstrap: str, timeout: float = defaults.CONNECT_TIMEOUT_S) -> None:
+    """Ask the broker for metadata within ``timeout``; a broker that refuses the TLS handshake or
+    the login fails at once (waiting longer changes nothing), one that does not answer fails at
+    the deadline (it may be starting)."""
     admin.reported.clear()  # only this check's errors explain its failure
-    try:
-        admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        # error_cb runs only from poll; the FAIL lines it would also log say what the
-        # message below says, so they are held back
-        _KAFKA_LOG.disabled = True
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
         try:
-            admin.poll(0.2)
-        finally:
-            _KAFKA_LOG.disabled = False
-        refused = refused_by_kafka(admin, bootstrap)
-        if refused is not None:
-            raise refused from exc
-        error = kafka_error(exc)
-        raise unreachable_kafka(bootstrap, error.str() if error is not None else exc) from exc
+            admin.list_topics(timeout=max(0.05, min(_CHECK_SLICE_S, left)))
+            return
+        except KafkaException as exc:
+            # error_cb runs only from poll; the FAIL lines it would also log say what the
+            # message below says, so they are held back
+            _KAFKA_LOG.disabled = True
+            try:
+                admin.poll(0.2 if left <= _CHECK_SLICE_S else 0)
+            finally:
+                _KAFKA_LOG.disabled = False
+            refused = refused_by_kafka(admin, bootstrap)
+            if refused is not None:
+                raise refused from exc
+            if left <= _CHECK_SLICE_S:
+                error = kafka_error(exc)
+                raise unreachable_kafka(bootstrap, error.str() if error is not None else exc) from exc
+
+
+#: check_kafka asks in slices this long, and reads the errors librdkafka reported between them.
+_CHECK_SLICE_S = 0.5
 
 
 def _reason(error: KafkaError) -> str:

@@ -38,11 +38,9 @@ from kedasuite.producers.engine import StreamStatus, new_run
 from kedasuite.producers.profiles import steady
 from kedasuite.scenarios.base import Pump, Sample, Scenario, Trace, Variant
 from kedasuite.scenarios.runner import drive, target_for
-from kedasuite.tools.demo import DEMO_KAFKA_ENV, pump_records, start_brokers
+from kedasuite.tools.demo import embedded_kafka_env, pump_records, start_brokers
 from kedasuite.workers.results import fetch_results, processed_count_key, redelivered_count_key
 
-#: The scenario consumers' ``max.poll.interval.ms`` (also their rebalance timeout).
-REBALANCE_BOUND_MS = 10_000
 #: Seconds between the samples' own reads of a Kafka group's offsets (each read is a client).
 KAFKA_SAMPLE_S = 0.5
 _EARLIEST = KafkaTrigger(offset_reset_policy="earliest")
@@ -79,10 +77,10 @@ class LiveWorld:
             suffix = f"{scenario.name}-{variant.key}-{uuid.uuid4().hex[:6]}"
             self.kafka = KafkaSettings(bootstrap=kafka_bootstrap, topic=f"scenario-{suffix}", group=f"group-{suffix}",
                                        partitions=variant.partitions)
-            env |= {k: v for k, v in DEMO_KAFKA_ENV.items() if k.startswith(Env.KAFKA_CONSUMER_CONFIG_PREFIX)}
-            # A rebalance waits for members up to this long: bounded well above a record's work time, so a
-            # member that leaves mid-rebalance holds its partitions seconds, not librdkafka's default 5 minutes.
-            env[f"{Env.KAFKA_CONSUMER_CONFIG_PREFIX}MAX_POLL_INTERVAL_MS"] = str(REBALANCE_BOUND_MS)
+            # The embedded broker's consumer settings, the rebalance bound among them: a member that
+            # leaves mid-rebalance holds its partitions seconds, not librdkafka's default 5 minutes.
+            env |= {k: v for k, v in embedded_kafka_env(f"fixed:{variant.workers.work_seconds:g}").items()
+                    if k.startswith(Env.KAFKA_CONSUMER_CONFIG_PREFIX)}
         env |= worker_env(redis_url, self.kafka or KafkaSettings())[row.name]
         self.backend = ProcessBackend(run_dir, {row.name: env}, {row.name: variant.grace_seconds}, emit=emit)
         self.reads = LiveReads(redis_url, self.kafka)
