@@ -189,9 +189,29 @@ def worker_argv(concurrency: int, loglevel: str, nodename: str,
 
 
 def run(settings: CeleryWorkerSettings) -> None:
-    """Run one Celery worker on the suite's transport; SIGTERM finishes running tasks, then exits."""
+    """Run one Celery worker on the suite's transport; SIGTERM finishes running tasks, then exits.
+
+    The worker is built as ``celery worker`` builds it (``app.Worker`` with the options of
+    :func:`worker_argv`), without going through Celery's command line: that would import its
+    whole CLI (an interactive shell's libraries among it), a fifth of a second of CPU at every
+    pod's start, and a kill storm starts hundreds of them.
+    """
+    from celery import concurrency
+    from celery.utils.nodenames import default_nodename, host_format
+
     metrics.serve_worker_metrics(settings.metrics_port)  # before the pool forks: it inherits the directory
     configure(app, settings.redis_url, parse_work_time(settings.work_time), settings.visibility_timeout,
               settings.prefetch_multiplier, settings.acks_late)
-    app.worker_main(worker_argv(settings.concurrency, settings.loglevel,
-                                settings.name or f"celery.{os.getpid()}@%h", settings.prefetch_multiplier))
+    worker = app.Worker(
+        hostname=host_format(default_nodename(settings.name or f"celery.{os.getpid()}@%h")),
+        pool_cls=concurrency.get_implementation("prefork"),
+        loglevel=settings.loglevel,
+        queues=[CELERY_QUEUE],
+        concurrency=settings.concurrency,
+        prefetch_multiplier=settings.prefetch_multiplier,
+        without_gossip=True,
+        without_mingle=True,
+        without_heartbeat=True,
+    )
+    worker.start()
+    raise SystemExit(worker.exitcode)
