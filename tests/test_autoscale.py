@@ -309,16 +309,18 @@ def test_processes_take_every_workload_from_zero_to_n_and_back(spawn, redis_url,
                                                                monkeypatch) -> None:
     monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # Tansu's watermark (conftest)
     auto = start_autoscaler(spawn, redis_url, kafka, run_dir)
-    counts = {WORKLOAD_CELERY: 25, WORKLOAD_KAFKA: 15, WORKLOAD_RQ: 25, WORKLOAD_WORKQUEUE: 15}
+    # Above each target once (listLength 10, lagThreshold 5, the ScaledJob's 5): two replicas or
+    # Jobs apiece; more records would only start more processes.
+    counts = {WORKLOAD_CELERY: 12, WORKLOAD_KAFKA: 6, WORKLOAD_RQ: 12, WORKLOAD_WORKQUEUE: 6}
     ids = [i for workload, n in counts.items() for i in pump(redis_url, kafka, workload, n)]
 
     from kedasuite.workers.results import fetch_results
 
     # Deadlines from the timings: a poll and a sync to scale up, the workers' start, the work
-    # (≤ 25 × 0.2 s on one replica), then cooldown + a poll, the window + a sync, and the SIGTERMs.
+    # (≤ 12 × 0.2 s on one replica), then cooldown + a poll, the window + a sync, and the SIGTERMs.
     wait_for(lambda: all(any(after > 0 for _, after in changes(auto.log()).get(w, [])) for w in NAMES),
              1 + 1 + START_MARGIN_S, "every workload scaled up from 0")
-    wait_for(lambda: len(fetch_results(redis_client, ids)) == len(ids), START_MARGIN_S + 25 * 0.2,
+    wait_for(lambda: len(fetch_results(redis_client, ids)) == len(ids), START_MARGIN_S + max(counts.values()) * 0.2,
              f"all {len(ids)} records processed")
 
     def all_at_zero() -> bool:

@@ -277,7 +277,10 @@ class Actuator:
         out = []
         for tr in self.tracked:
             target, nxt = tr.target, self.predicted(tr)
-            actual = tr.jobs[0] if target.is_job and tr.jobs is not None else self.backend.replicas(target)
+            # Jobs as the backend has them now, the ones this pass created among them: a Job that
+            # runs for less than a polling interval would otherwise never be seen running.
+            jobs = self.backend.jobs(target) if target.is_job else None
+            actual = jobs[0] if jobs is not None else self.backend.replicas(target)
             lags = tr.lags
             out.append({
                 "workload": target.name, "kind": target.scaler.kind, "name": target.scaler.name, "unit": target.unit,
