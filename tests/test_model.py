@@ -366,7 +366,7 @@ def check_properties(scaler: Scaler, steps) -> None:
             assert step.replicas == 0  # the HPA does nothing at 0
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(points=backlogs, cooldown=st.sampled_from([0, 30, 200]), window=st.sampled_from([None, 0, 45, 300]))
 def test_properties_on_the_legacy_path(points: list[tuple[int, int]], cooldown: int, window: int | None) -> None:
     options = Options(cooldown_period=cooldown, stabilization_window=window)
@@ -374,14 +374,23 @@ def test_properties_on_the_legacy_path(points: list[tuple[int, int]], cooldown: 
     check_properties(options.apply(CELERY), steps)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(points=backlogs)
 def test_properties_with_a_behavior(points: list[tuple[int, int]]) -> None:
     scaler = dataclasses.replace(CELERY, hpa_behavior={"scaleUp": {"policies": [
         {"type": "Pods", "value": 2, "periodSeconds": 60}]}})
     steps = replay(scaler, _series(points), 1200)
     check_properties(scaler, steps)
-    for step in steps:  # at most +2 pods over any 60 s by the HPA (KEDA's wake from 0 is not an HPA event)
-        added = sum(s.replicas - s.before for s in steps
-                    if s.actor == "hpa" and step.t - 60 < s.t <= step.t and s.replicas > s.before)
-        assert added <= 2
+    # The Pods policy as the HPA applies it (calculateScaleUpLimitWithScalingRules in
+    # pkg/controller/podautoscaler/horizontal.go): at most 2 pods above the count at the start
+    # of the last 60 s, that count being today's less what the HPA added in them plus what it
+    # removed. A scale-down inside the period raises the limit: 2 -> 1 -> 4 within 60 s is
+    # allowed. KEDA's wake from 0 is not an HPA event.
+    hpa = [s for s in steps if s.actor == "hpa" and s.replicas != s.before]
+    for i, step in enumerate(hpa):
+        if step.replicas <= step.before:
+            continue
+        period = [s for s in hpa[:i] if s.t > step.t - 60]
+        added = sum(s.replicas - s.before for s in period if s.replicas > s.before)
+        removed = sum(s.before - s.replicas for s in period if s.replicas < s.before)
+        assert step.replicas <= step.before - added + removed + 2, (step, period)
