@@ -1,8 +1,9 @@
 """Chaos without loss: workers killed and replaced while they work, for every workload.
 
 Three workers, 1,000 items. Each time roughly another ninth of the items is done, a random
-worker is SIGKILLed (a pod lost with its node: the whole process tree at once) and a new
-one started, six times; once, a worker is SIGTERMed instead and not replaced (KEDA's
+working worker is SIGKILLed (a pod lost with its node: the whole process tree at once) and a
+new one started, six times (the kills keep pace with the work, not with how long a start
+takes); once, a worker is SIGTERMed instead and not replaced (KEDA's
 scale-down). At the end every id must have a result (0 lost); duplicates are counted and
 may not exceed the items that were in hand when workers were killed; every worker still
 running must stop on SIGTERM (no worker hung). The figures go to the summary table at the
@@ -12,6 +13,7 @@ end of the run (``tests/conftest.py``).
 from __future__ import annotations
 
 import random
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from kedasuite.core.settings import KafkaSettings
 from kedasuite.producers.records import record_ids
 from tests.conftest import FAULT_ROWS, KAFKA_TEST_ENV
 from kedasuite.jobs.workqueue import redelivery_bound as workqueue_bound
-from tests.support import Proc, run_cli
+from tests.support import Proc, run_cli, wait_for
 from tests.whereabouts import processed, wait_drained, wait_processed
 from kedasuite.workers.celery_app import redelivery_bound as celery_bound
 from kedasuite.workers.kafka_consumer import redelivery_bound as kafka_bound
@@ -58,16 +60,21 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
           kafka: KafkaSettings | None = None) -> None:
     rng = random.Random(seed)
 
-    def started() -> Proc:
-        proc = workload.start()
-        if workload.ready:
-            proc.wait_for_log(workload.ready, timeout=60)
-        return proc
+    def ready(proc: Proc) -> bool:
+        return workload.ready is None or re.search(workload.ready, proc.log()) is not None
+
+    def a_ready_one() -> Proc:
+        """A worker that is working (started up): the victim of a kill or of the SIGTERM."""
+        wait_for(lambda: any(ready(w) for w in workers), 60, f"a {workload.name} worker to be ready")
+        chosen = rng.choice([w for w in workers if ready(w)])
+        workers.remove(chosen)
+        return chosen
 
     began = time.monotonic()
     if workload.pump_first:
         pump()
-    workers = [started() for _ in range(3)]
+    workers = [workload.start() for _ in range(3)]
+    wait_for(lambda: all(ready(w) for w in workers), 60, f"three {workload.name} workers ready")
     if not workload.pump_first:
         pump()
     kills = terms = 0
@@ -78,16 +85,19 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
         if processed(client, workload.name) >= COUNT:
             break
         if kills == KILLS // 2 and not terms:
-            leaving = workers.pop(rng.randrange(len(workers)))  # scale-down: SIGTERM, not replaced
+            leaving = a_ready_one()  # scale-down: SIGTERM, not replaced
             leaving.signal(signal.SIGTERM)
             assert leaving.wait(60) == 0, f"a SIGTERMed worker did not stop cleanly:\n{leaving.log()[-2000:]}"
             terms += 1
-        victim = workers.pop(rng.randrange(len(workers)))
+        victim = a_ready_one()
         victim.signal(signal.SIGKILL)
         victim.wait(10)
         kills += 1
-        workers.append(started())
+        # The replacement starts while the others work on, not waited for: the kills keep pace
+        # with the work (a mark every ninth of it), however long a start takes on a busy machine.
+        workers.append(workload.start())
         mark += step
+    wait_for(lambda: all(ready(w) for w in workers), 60, f"the {workload.name} replacements ready")
     assert kills >= 5, f"only {kills} kills before the {workload.name} backlog was done; slow the work down"
     ids = record_ids(COUNT, f"chaos-{workload.name}")
     wait_drained(client, workload.name, ids, workload.redelivery_bound, kafka, f"after {kills} kills")
