@@ -26,6 +26,7 @@ import pytest
 import redis
 
 from kedasuite.core.settings import KafkaSettings
+from kedasuite.tools.demo import EMBEDDED_REBALANCE_BOUND_MS
 from kedasuite.core.settings import redact_url, with_redis_db
 from tests import servers
 from tests.support import Proc
@@ -44,9 +45,13 @@ def kafka_bootstrap() -> Iterator[str]:
 
 
 #: What consumers in tests get through the librdkafka passthrough (see the module docstring).
+#: ``max.poll.interval.ms`` is also the rebalance timeout librdkafka sends, and Tansu can hold a
+#: rebalance that long when a member dies during it (a kill storm's every kill): bounded as
+#: the demo bounds it, well above the test consumers' work per record.
 KAFKA_TEST_ENV = {
     "KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
     "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000",
+    "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": str(EMBEDDED_REBALANCE_BOUND_MS),
 }
 
 

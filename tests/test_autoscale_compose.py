@@ -202,7 +202,8 @@ TIMINGS = ("--polling-interval", "1", "--cooldown-period", "5", "--sync-period",
 #: The stand-in broker (Tansu): a short session so a member joins quickly, and one record per
 #: produce batch so its high watermark (the newest batch's base offset + 1) reads the true lag.
 KAFKA_TEST_ENV = {"KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
-                  "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000"}
+                  "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000",
+                  "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": "10000"}  # Tansu's rebalances (tests/conftest.py)
 
 
 def _free_port() -> int:
