@@ -33,6 +33,7 @@ from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_WORKQUEUE
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.scaling import Scaler, scalers_in
 from kedasuite.keda.status import bundled_text, workload_of
+from kedasuite.tools.demo import EMBEDDED_REBALANCE_BOUND_MS
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,7 +204,7 @@ TIMINGS = ("--polling-interval", "1", "--cooldown-period", "5", "--sync-period",
 #: produce batch so its high watermark (the newest batch's base offset + 1) reads the true lag.
 KAFKA_TEST_ENV = {"KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
                   "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000",
-                  "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": "10000"}  # Tansu's rebalances (tests/conftest.py)
+                  "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": str(EMBEDDED_REBALANCE_BOUND_MS)}  # tests/conftest.py
 
 
 def _free_port() -> int:
