@@ -579,7 +579,7 @@ def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: fl
     from kedasuite.core.names import WORKLOAD_KAFKA, Env
     from kedasuite.core.settings import KafkaSettings
     from kedasuite.keda.model import Options
-    from kedasuite.tools.demo import DEMO_JOB_IDLE_S, DEMO_KAFKA_ENV, DEMO_TIMINGS
+    from kedasuite.tools.demo import DEMO_JOB_IDLE_S, DEMO_TIMINGS, embedded_kafka_env
 
     work_time, concurrency = defaults.DEMO_WORK_TIME, 2
     with contextlib.ExitStack() as stack:
@@ -587,7 +587,7 @@ def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: fl
         bootstrap = None
         if WORKLOAD_KAFKA in workloads:
             bootstrap = stack.enter_context(EmbeddedKafka()).bootstrap
-            for key, value in DEMO_KAFKA_ENV.items():
+            for key, value in embedded_kafka_env(work_time).items():
                 os.environ.setdefault(key, value)
         kafka = KafkaSettings.from_env(bootstrap=bootstrap) if bootstrap else KafkaSettings.from_env()
         os.environ.update({Env.WORK_TIME: work_time, Env.WORKER_CONCURRENCY: str(concurrency),

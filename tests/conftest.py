@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from kedasuite.core.defaults import EMBEDDED_KAFKA_REBALANCE_BOUND_MS
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.tools.demo import EMBEDDED_REBALANCE_BOUND_MS
 from kedasuite.core.settings import redact_url, with_redis_db
 from tests import servers
 from tests.support import Proc
@@ -51,7 +51,7 @@ def kafka_bootstrap() -> Iterator[str]:
 KAFKA_TEST_ENV = {
     "KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
     "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000",
-    "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": str(EMBEDDED_REBALANCE_BOUND_MS),
+    "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": str(EMBEDDED_KAFKA_REBALANCE_BOUND_MS),
 }
 
 

@@ -33,7 +33,7 @@ from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_WORKQUEUE
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.scaling import Scaler, scalers_in
 from kedasuite.keda.status import bundled_text, workload_of
-from kedasuite.tools.demo import EMBEDDED_REBALANCE_BOUND_MS
+from tests.conftest import KAFKA_TEST_ENV
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,11 +200,6 @@ PROJECT = "kedasuite-autoscale-test"
 IMAGE = "kedasuite:dev"
 COUNT = 60
 TIMINGS = ("--polling-interval", "1", "--cooldown-period", "5", "--sync-period", "1", "--stabilization-window", "3")
-#: The stand-in broker (Tansu): a short session so a member joins quickly, and one record per
-#: produce batch so its high watermark (the newest batch's base offset + 1) reads the true lag.
-KAFKA_TEST_ENV = {"KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
-                  "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000",
-                  "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": str(EMBEDDED_REBALANCE_BOUND_MS)}  # tests/conftest.py
 
 
 def _free_port() -> int:
@@ -371,7 +366,7 @@ def test_compose_kafka_consumers_and_rq_workers_follow_the_model(stack, spawn, m
     env = {"KAFKA_WORK_TIME": "fixed:0.2", "RQ_WORK_TIME": "fixed:0.3"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # see KAFKA_TEST_ENV
+    monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # Tansu's watermark (tests/conftest.py)
     argv = [*[a for f in files for a in ("--compose-file", f)], "--redis-url", redis_url,
             "--bootstrap-servers", bootstrap, "-w", WORKLOAD_KAFKA, "-w", WORKLOAD_RQ]
     kafka = KafkaSettings(bootstrap=bootstrap)

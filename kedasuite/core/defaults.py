@@ -70,6 +70,11 @@ KAFKA_OFFSET_RESET: Final = "earliest"
 KAFKA_LAG_THRESHOLD: Final = 5
 #: librdkafka gives up on an undeliverable record after this long (its default is 5 min).
 KAFKA_MESSAGE_TIMEOUT_MS: Final = 30_000
+#: ``max.poll.interval.ms``, at least, of consumers on the embedded broker (Tansu): librdkafka
+#: sends it as the rebalance timeout, and Tansu can hold a rebalance that long when a member
+#: leaves or dies while it runs; the partitions it moves are nobody's meanwhile. librdkafka's
+#: default (5 min) once outlasted the demo's deadline with a partition's records unprocessed.
+EMBEDDED_KAFKA_REBALANCE_BOUND_MS: Final = 10_000
 
 PUMP_HOST: Final = "127.0.0.1"
 PUMP_PORT: Final = 8080
@@ -94,6 +99,9 @@ DEMO_COUNT: Final = 100
 #: Short, so the demo finishes in seconds; still long enough that both processes work.
 DEMO_WORK_TIME: Final = "uniform:0.05:0.2"
 DEMO_TIMEOUT: Final = 120.0
+#: ``kedasuite scenario``: a live variant stops at its scenario's deadline times this (real
+#: processes start, join and rebalance slower than the model's, more so on a busy machine).
+SCENARIO_DEADLINE_FACTOR: Final = 3.0
 
 #: The timeline recorder samples ``status`` this often (seconds), into this CSV.
 TIMELINE_INTERVAL: Final = 5.0

@@ -25,6 +25,7 @@ from typing import Any
 
 import click
 
+from kedasuite.core import defaults
 from kedasuite.core.clients import redis_client
 from kedasuite.core.embedded import EmbeddedKafka, EmbeddedRedis
 from kedasuite.core.names import WORKLOAD_KAFKA, Env
@@ -45,20 +46,14 @@ from kedasuite.workers.results import fetch_results, record_key
 DEMO_KAFKA_ENV = {"KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
                   "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000",
                   "KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES": "1"}
-#: The embedded broker's consumers' ``max.poll.interval.ms``, at least. librdkafka sends it as
-#: the JoinGroup's rebalance timeout, and the embedded broker can hold a rebalance that long
-#: when members leave while it runs (the demo's scale-down SIGTERMs consumers seconds after
-#: the scale-up's rebalances): the partitions it moves are nobody's meanwhile. With the
-#: default (300 s, above the demo's 120 s deadline) a demo run once ended with a partition's
-#: records unprocessed; bounded, they wait seconds.
-EMBEDDED_REBALANCE_BOUND_MS = 10_000
 
 
 def embedded_kafka_env(work_time: str) -> dict[str, str]:
     """The environment for consumers (and the pump's producer) on the embedded broker: the
-    settings above, and a rebalance bound above three of the longest records' work (so a
-    member busy with one is never taken for gone)."""
-    bound = max(EMBEDDED_REBALANCE_BOUND_MS, math.ceil(3 * 1000 * parse_work_time(work_time).max_seconds))
+    settings above, and a rebalance bound (``EMBEDDED_KAFKA_REBALANCE_BOUND_MS``) above three of
+    the longest records' work, so a member busy with one is never taken for gone."""
+    bound = max(defaults.EMBEDDED_KAFKA_REBALANCE_BOUND_MS,
+                math.ceil(3 * 1000 * parse_work_time(work_time).max_seconds))
     return {**DEMO_KAFKA_ENV, "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": str(bound)}
 
 
