@@ -167,34 +167,34 @@ def dead_letter(payload: str, reason: str) -> str:
     return "dead-lettered"
 
 
-def worker_argv(concurrency: int, loglevel: str, nodename: str,
-                prefetch_multiplier: int = defaults.CELERY_PREFETCH_MULTIPLIER) -> list[str]:
-    """Arguments for ``app.worker_main``: one queue, no chatter between workers.
+def worker_options(concurrency: int, loglevel: str, nodename: str,
+                   prefetch_multiplier: int = defaults.CELERY_PREFETCH_MULTIPLIER) -> dict[str, Any]:
+    """The worker's options, named as ``celery worker`` names them: one queue, no chatter
+    between workers.
 
     Gossip, mingle and heartbeats make workers talk to each other at start-up; a pod
     that KEDA just created should start consuming at once instead.
     """
-    return [
-        "worker",
-        f"--queues={CELERY_QUEUE}",
-        f"--concurrency={concurrency}",
-        f"--loglevel={loglevel}",
-        f"--hostname={nodename}",
-        "--pool=prefork",
-        f"--prefetch-multiplier={prefetch_multiplier}",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    return {"queues": CELERY_QUEUE, "concurrency": concurrency, "loglevel": loglevel, "hostname": nodename,
+            "pool": "prefork", "prefetch_multiplier": prefetch_multiplier,
+            "without_gossip": True, "without_mingle": True, "without_heartbeat": True}
+
+
+def worker_argv(concurrency: int, loglevel: str, nodename: str,
+                prefetch_multiplier: int = defaults.CELERY_PREFETCH_MULTIPLIER) -> list[str]:
+    """:func:`worker_options` as arguments for ``app.worker_main`` (the benchmark's stock worker)."""
+    options = worker_options(concurrency, loglevel, nodename, prefetch_multiplier)
+    flags = (f"--{name.replace('_', '-')}" + ("" if value is True else f"={value}") for name, value in options.items())
+    return ["worker", *flags]
 
 
 def run(settings: CeleryWorkerSettings) -> None:
     """Run one Celery worker on the suite's transport; SIGTERM finishes running tasks, then exits.
 
-    The worker is built as ``celery worker`` builds it (``app.Worker`` with the options of
-    :func:`worker_argv`), without going through Celery's command line: that would import its
-    whole CLI (an interactive shell's libraries among it), a fifth of a second of CPU at every
-    pod's start, and a kill storm starts hundreds of them.
+    The worker is built as ``celery worker`` builds it (``app.Worker`` with :func:`worker_options`),
+    without going through Celery's command line: that would import its whole CLI (an
+    interactive shell's libraries among it), a fifth of a second of CPU at every pod's start,
+    and a kill storm starts hundreds of them.
     """
     from celery import concurrency
     from celery.utils.nodenames import default_nodename, host_format
@@ -202,16 +202,13 @@ def run(settings: CeleryWorkerSettings) -> None:
     metrics.serve_worker_metrics(settings.metrics_port)  # before the pool forks: it inherits the directory
     configure(app, settings.redis_url, parse_work_time(settings.work_time), settings.visibility_timeout,
               settings.prefetch_multiplier, settings.acks_late)
-    worker = app.Worker(
-        hostname=host_format(default_nodename(settings.name or f"celery.{os.getpid()}@%h")),
-        pool_cls=concurrency.get_implementation("prefork"),
-        loglevel=settings.loglevel,
-        queues=[CELERY_QUEUE],
-        concurrency=settings.concurrency,
-        prefetch_multiplier=settings.prefetch_multiplier,
-        without_gossip=True,
-        without_mingle=True,
-        without_heartbeat=True,
-    )
+    options = worker_options(settings.concurrency, settings.loglevel,
+                             settings.name or f"celery.{os.getpid()}@%h", settings.prefetch_multiplier)
+    # What the command line's option types would make of them: a list of queues, the node name
+    # with %h expanded, the pool's class.
+    pool = options.pop("pool")
+    options.update(queues=[options["queues"]], hostname=host_format(default_nodename(options["hostname"])),
+                   pool_cls=concurrency.get_implementation(pool))
+    worker = app.Worker(**options)
     worker.start()
     raise SystemExit(worker.exitcode)
