@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from kedasuite.autoscale.processes import descendants
+from kedasuite.core.defaults import SCENARIO_DEADLINE_FACTOR
 from kedasuite.cli import main
 from kedasuite.core.errors import InputError
 from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
@@ -196,16 +197,13 @@ def test_an_unknown_scenario_names_the_known_ones() -> None:
 
 # --- every scenario, live ---------------------------------------------------------------------------------
 
-#: run_live's default: a variant stops at its scenario's deadline times this.
-LIVE_FACTOR = 3.0
-
-
 def _live(name: str) -> object:
     """The scenario, with a pytest timeout its variants' deadlines allow (every variant to the
     end of its stretched deadline, one after the other, and a minute for brokers and clean-up),
     not the suite-wide one, which a slow machine's run could reach."""
     chosen = scenario(name)
-    return pytest.param(name, marks=pytest.mark.timeout(len(chosen.variants) * chosen.deadline * LIVE_FACTOR + 60))
+    seconds = len(chosen.variants) * chosen.deadline * SCENARIO_DEADLINE_FACTOR + 60
+    return pytest.param(name, marks=pytest.mark.timeout(seconds))
 
 
 @pytest.mark.integration
@@ -218,7 +216,7 @@ def test_real_workers_show_the_pitfall_and_not_the_fix(name: str, redis_url: str
     chosen = scenario(name)
     lines: list[str] = []
     traces = run_live(chosen, redis_url, kafka_bootstrap if chosen.workload == "kafka" else None, lines.append,
-                      lambda key, line: lines.append(f"{key}: {line}"), factor=LIVE_FACTOR)
+                      lambda key, line: lines.append(f"{key}: {line}"))
     verdict = chosen.verdict(traces)
     (tmp_path / "log.txt").write_text("\n".join(lines))
     assert verdict.holds(chosen.variants), (verdict.problem, verdict.conclusion, [r for r in verdict.rows])

@@ -219,6 +219,10 @@ def unreachable_kafka(bootstrap: str, exc: BaseException | str) -> BrokerUnavail
     )
 
 
+#: check_kafka asks in slices this long, and reads the errors librdkafka reported between them.
+_CHECK_SLICE_S = 0.5
+
+
 def check_kafka(admin: KafkaAdmin, bootstrap: str, timeout: float = defaults.CONNECT_TIMEOUT_S) -> None:
     """Ask the broker for metadata within ``timeout``; a broker that refuses the TLS handshake or
     the login fails at once (waiting longer changes nothing), one that does not answer fails at
@@ -244,10 +248,6 @@ def check_kafka(admin: KafkaAdmin, bootstrap: str, timeout: float = defaults.CON
             if left <= _CHECK_SLICE_S:
                 error = kafka_error(exc)
                 raise unreachable_kafka(bootstrap, error.str() if error is not None else exc) from exc
-
-
-#: check_kafka asks in slices this long, and reads the errors librdkafka reported between them.
-_CHECK_SLICE_S = 0.5
 
 
 def _reason(error: KafkaError) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import click
 
 from kedasuite.cli.options import option, reports_errors
+from kedasuite.core import defaults
 from kedasuite.core.names import Env
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ DEFAULT_OUT = "artifacts/scenarios"
         help="Use this Redis (an empty database) instead of starting an embedded one.")
 @option("--bootstrap-servers", envvar=Env.KAFKA_BOOTSTRAP_SERVERS, default=None,
         help="Use this Kafka instead of starting an embedded one (each variant gets its own topic and group).")
-@option("--deadline-factor", envvar=Env.SCENARIO_DEADLINE_FACTOR, default=3.0, type=click.FloatRange(min=1),
+@option("--deadline-factor", envvar=Env.SCENARIO_DEADLINE_FACTOR, default=defaults.SCENARIO_DEADLINE_FACTOR,
+        type=click.FloatRange(min=1),
         help="A live variant stops at the scenario's deadline (from its timings) times this, played out or not.")
 @reports_errors
 def scenario(name: str | None, list_only: bool, model_only: bool, out: str, redis_url: str | None,

@@ -27,6 +27,7 @@ from kedasuite.autoscale.command import worker_env
 from kedasuite.autoscale.processes import ProcessBackend
 from kedasuite.autoscale.reads import LiveReads
 from kedasuite.autoscale.targets import Target
+from kedasuite.core import defaults
 from kedasuite.core.clients import redis_client
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import CELERY_UNACKED_HASH, CELERY_UNACKED_INDEX, Env
@@ -187,8 +188,8 @@ class LiveWorld:
 
 
 def run_live(scenario: Scenario, redis_url: str | None, kafka_bootstrap: str | None,
-             echo: Callable[[str], None], log: Callable[[str, str], None], factor: float = 3.0,
-             keep_logs: Path | None = None) -> dict[str, Trace]:
+             echo: Callable[[str], None], log: Callable[[str, str], None],
+             factor: float = defaults.SCENARIO_DEADLINE_FACTOR, keep_logs: Path | None = None) -> dict[str, Trace]:
     """Every variant on real brokers (the given ones, else embedded servers), one after the other.
     ``log(variant, line)`` gets the autoscaler's lines; a variant stops at ``scenario.deadline × factor``;
     the workers' own logs are copied to ``keep_logs/<variant>/`` when given."""
