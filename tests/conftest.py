@@ -118,6 +118,27 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
         proc.stop()
 
 
+@pytest.fixture
+def forked(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
+    """Like ``spawn``, but each worker is forked from a parent that has imported the workers
+    already (``tests/forkserver.py``): for the kill storms, which start hundreds."""
+    from tests.forkserver import ForkServer
+
+    server = ForkServer(tmp_path / "forkserver.log")
+    procs: list[Proc] = []
+    counter = itertools.count(1)
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Proc:
+        proc = server.spawn(*args, log_path=tmp_path / f"forked-{next(counter)}.log", env=env)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.stop()
+    server.close()
+
+
 def pytest_report_header() -> str:
     url = os.environ.get("REDIS_URL")
     return f"redis: {redact_url(url)} (REDIS_URL)" if url else "redis: testcontainers if Docker answers, else embedded"
@@ -162,7 +183,8 @@ def pytest_terminal_summary(terminalreporter: object) -> None:
 
 # --- tiers: their order in a run, and their wall times ------------------------------------------
 # The tiers are markers (pyproject.toml): faults, browser, lint; every other test is "fast".
-# Order: the longest tests first (the previous run's durations, kept in .pytest_cache; a fault
+# Order: the longest tests first (the previous run's durations, kept in .pytest_cache; on a
+# fresh clone, which has no cache, the durations committed in tests/durations.json; a fault
 # test nobody has timed yet counts as long), packed into one list per xdist worker as
 # ``--dist worksteal`` hands them out (each worker takes the next contiguous share), so the
 # long tests start at once on different workers and the short ones fill the gaps and are
@@ -171,6 +193,10 @@ def pytest_terminal_summary(terminalreporter: object) -> None:
 
 TIERS = ("faults", "browser", "lint")
 DURATIONS_KEY = "kedasuite/durations"
+#: Durations committed with the tests, for a run with no cache of its own (CI's fresh clone):
+#: without them the long tests start wherever file order puts them, and one of them, started
+#: last, holds the end of the run. ``pytest --save-durations`` rewrites the file.
+DURATIONS_FILE = Path(__file__).with_name("durations.json")
 #: A fault test without a measured duration: assume it is long (they are, 20 s to 3 min).
 UNKNOWN_FAULT_S, UNKNOWN_S = 60.0, 1.0
 
@@ -187,9 +213,24 @@ def _worksteal_shares(total: int, workers: int) -> list[int]:
     return shares
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--save-durations", action="store_true",
+                     help=f"write this run's test durations to {DURATIONS_FILE.name} (the order a fresh clone uses)")
+
+
+def _committed_durations() -> dict[str, float]:
+    import json
+
+    try:
+        return {str(k): float(v) for k, v in json.loads(DURATIONS_FILE.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     cache = getattr(config, "cache", None)
-    known: dict[str, float] = cache.get(DURATIONS_KEY, {}) if cache else {}
+    known = _committed_durations()
+    known.update(cache.get(DURATIONS_KEY, {}) if cache else {})
 
     def expected(item: pytest.Item) -> float:
         return known.get(item.nodeid, UNKNOWN_FAULT_S if tier(item) == "faults" else UNKNOWN_S)
@@ -225,11 +266,19 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def _save_durations(config: pytest.Config) -> None:
-    if getattr(config, "cache", None) is None or hasattr(config, "workerinput") or not _DURATIONS:
+    if hasattr(config, "workerinput") or not _DURATIONS:
         return
-    known = config.cache.get(DURATIONS_KEY, {})
-    known.update({nodeid: round(seconds, 2) for nodeid, seconds in _DURATIONS.items()})
-    config.cache.set(DURATIONS_KEY, known)
+    measured = {nodeid: round(seconds, 2) for nodeid, seconds in _DURATIONS.items()}
+    if config.getoption("save_durations"):
+        import json
+
+        committed = _committed_durations()
+        committed.update(measured)
+        DURATIONS_FILE.write_text(json.dumps(dict(sorted(committed.items())), indent=0) + "\n")
+    if getattr(config, "cache", None) is not None:
+        known = config.cache.get(DURATIONS_KEY, {})
+        known.update(measured)
+        config.cache.set(DURATIONS_KEY, known)
 
 
 def _print_tiers(terminalreporter: object) -> None:

@@ -41,10 +41,10 @@ def celery_in_flight(client: redis.Redis) -> set[str]:
 
 
 @pytest.mark.timeout(timeout_for(KILLS, 2.5, REDELIVERY_BOUND))
-def test_celery_storm(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
+def test_celery_storm(forked: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
     target = Target(
         "celery",
-        lambda slot: spawn("worker", "celery", "--redis-url", redis_url, "--concurrency", "1", "--work-time", "0",
+        lambda slot: forked("worker", "celery", "--redis-url", redis_url, "--concurrency", "1", "--work-time", "0",
                            "--visibility-timeout", str(VISIBILITY)),
         r"ready\.",
         redelivery_bound=REDELIVERY_BOUND,

@@ -26,14 +26,14 @@ KAFKA_BOUND = redelivery_bound(SESSION_MS)
 
 
 @pytest.mark.timeout(timeout_for(KAFKA_KILLS, 6.0, KAFKA_BOUND))
-def test_kafka_storm(spawn: Callable[..., Proc], kafka: KafkaSettings, redis_url: str,
+def test_kafka_storm(forked: Callable[..., Proc], kafka: KafkaSettings, redis_url: str,
                      redis_client: redis.Redis) -> None:
     env = {**KAFKA_TEST_ENV, "KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": str(SESSION_MS),
            "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": str(SESSION_MS // 5)}
     args = ["--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic, "--group", kafka.group]
     target = Target(
         "kafka",
-        lambda slot: spawn("worker", "kafka", *args, "--work-time", "0", "--redis-url", redis_url, env=env),
+        lambda slot: forked("worker", "kafka", *args, "--work-time", "0", "--redis-url", redis_url, env=env),
         r"assigned .+\[",
         redelivery_bound=KAFKA_BOUND,
         kafka=kafka,

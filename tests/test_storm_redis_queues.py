@@ -28,12 +28,12 @@ RQ_BOUND = rq_bound(MONITORING, MAINTENANCE)
 
 
 @pytest.mark.timeout(timeout_for(KILLS, 2.0, WORKQUEUE_BOUND))
-def test_work_queue_storm(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
+def test_work_queue_storm(forked: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
     target = Target(
         "workqueue",
         # Many attempts: an item may be in hand at several kills in a row; here it must be
         # retried, not dead-lettered.
-        lambda slot: spawn("job", "workqueue", "--redis-url", redis_url, "--work-time", "0.001", "--lease-seconds",
+        lambda slot: forked("job", "workqueue", "--redis-url", redis_url, "--work-time", "0.001", "--lease-seconds",
                            str(LEASE), "--idle-timeout", "60", "--max-attempts", "1000"),
         r"processing item",
         redelivery_bound=WORKQUEUE_BOUND,
@@ -45,10 +45,10 @@ def test_work_queue_storm(spawn: Callable[..., Proc], redis_url: str, redis_clie
 
 
 @pytest.mark.timeout(timeout_for(KILLS, 2.0, RQ_BOUND))
-def test_rq_storm(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
+def test_rq_storm(forked: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
     target = Target(
         "rq",
-        lambda slot: spawn("worker", "rq", "--redis-url", redis_url, "--work-time", "0",
+        lambda slot: forked("worker", "rq", "--redis-url", redis_url, "--work-time", "0",
                            "--job-monitoring-interval", str(MONITORING), "--maintenance-interval", str(MAINTENANCE)),
         r"Listening on",
         redelivery_bound=RQ_BOUND,
