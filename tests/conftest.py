@@ -118,6 +118,34 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
         proc.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _render_each_overlay_once() -> Iterator[None]:
+    """``kubectl kustomize`` of a directory under ``k8s/`` once per pytest process, not once
+    per test: the repository does not change during a run, so every later render of the same
+    directory would print the same objects (each costs a third of a second of CPU, and a
+    dozen tests here read the local overlay). Each caller gets its own copy. Directories
+    elsewhere (a test's broken overlay in its tmp_path) are rendered every time."""
+    import copy
+
+    from kedasuite.keda import manifest_checks
+
+    real = manifest_checks.render
+    k8s = Path(__file__).resolve().parents[1] / "k8s"
+    rendered: dict[Path, list[dict[str, object]]] = {}
+
+    def render_once(path: str | Path) -> list[dict[str, object]]:
+        where = Path(path).resolve()
+        if not where.is_relative_to(k8s):
+            return real(path)
+        if where not in rendered:
+            rendered[where] = real(path)
+        return copy.deepcopy(rendered[where])
+
+    manifest_checks.render = render_once  # type: ignore[assignment]
+    yield
+    manifest_checks.render = real
+
+
 @pytest.fixture
 def forked(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
     """Like ``spawn``, but each worker is forked from a parent that has imported the workers
@@ -227,6 +255,7 @@ def _committed_durations() -> dict[str, float]:
         return {}
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected: the shares are of what runs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     cache = getattr(config, "cache", None)
     known = _committed_durations()

@@ -18,8 +18,9 @@ with the child's pid and each exit with its status. :class:`ForkServer` is the t
 :meth:`ForkServer.spawn` returns a :class:`~tests.support.Proc` whose ``popen`` is a
 stand-in with ``Popen``'s ``pid``, ``poll``, ``wait`` and ``returncode``.
 
-Only the storms use it: every other test, and the chaos and reproduction tests whose kill
-moments count from a process's start, exec a fresh interpreter as a pod does.
+The storms use it (the ``forked`` fixture), and so does the 40-kill reproduction, whose
+kills, 0.3 to 1.1 s after a start, then land in the worker's consuming rather than in its
+imports. Every other test execs a fresh interpreter, as a pod does.
 """
 
 from __future__ import annotations
@@ -98,6 +99,10 @@ def serve() -> None:
 
     for name in PRELOAD:
         importlib.import_module(name)
+    # prometheus_client decides when first imported whether values go to files (multiprocess
+    # mode, PROMETHEUS_MULTIPROC_DIR set) or stay in memory: each worker imports it itself,
+    # after setting its own directory, so the server must not have imported it for them.
+    assert "prometheus_client" not in sys.modules, "the fork server must not import prometheus_client"
     # The pipes move off 0 and 1, which each child points at /dev/null and its log.
     requests, answers = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)

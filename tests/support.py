@@ -107,6 +107,27 @@ def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None)
     )
 
 
+def pump(workload: str, count: int, prefix: str | None = None, *, redis_url: str | None = None,
+         kafka: Any = None) -> list[str]:
+    """Send ``count`` records to ``workload`` through the pump's engine, in this process, and
+    return their ids: what ``kedasuite pump WORKLOAD --count N --id-prefix P`` does (the same
+    ``prepare_run``, broker check and topic creation included, and ``pump_all``), without a
+    Python start-up of its own for every test that only needs records to work on. The CLI
+    pump itself is tested in tests/test_cli.py."""
+    from kedasuite.core.settings import PumpSettings
+    from kedasuite.producers.engine import prepare_run, pump_all
+    from kedasuite.producers.records import record_ids
+    from kedasuite.producers.workloads import BrokerConfig
+
+    settings = PumpSettings(brokers=BrokerConfig(redis_url=redis_url, kafka=kafka), workloads=[workload],
+                            default_workload=workload)
+    run, publishers = prepare_run(settings, count, workload, id_prefix=prefix)
+    pump_all(run, publishers, settings.batch_size)
+    stream = run.streams[0]
+    assert (stream.sent, stream.failed, stream.error) == (count, 0, None), stream
+    return record_ids(count, stream.id_prefix)
+
+
 def all_processed(client: "redis.Redis", ids: list[str]) -> Callable[[], "dict[str, Result] | None"]:
     """A wait_for predicate: every id has a result (the results, when they all do)."""
     from kedasuite.workers.results import fetch_results, record_key

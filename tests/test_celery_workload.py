@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from kedasuite.core.names import CELERY_QUEUE, CELERY_UNACKED_HASH
-from kedasuite.producers.records import record_ids
 from tests.support import Proc, all_processed, run_cli, wait_for
+from tests.support import pump as pump_records
 from kedasuite.workers.results import dead_letter_key, fetch_results
 
 pytestmark = pytest.mark.integration
@@ -28,10 +28,7 @@ def start_worker(spawn: Callable[..., Proc], redis_url: str, *, work_time: str =
 
 
 def pump(redis_url: str, count: int, prefix: str) -> list[str]:
-    done = run_cli("pump", "celery", "--count", str(count), "--id-prefix", prefix, "--redis-url", redis_url)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"celery: sent {count}, failed 0 in "), done.stdout
-    return record_ids(count, prefix)
+    return pump_records("celery", count, prefix, redis_url=redis_url)
 
 
 def test_two_workers_process_every_record_exactly_once(spawn, redis_url, redis_client) -> None:

@@ -26,7 +26,7 @@ from kedasuite.core.settings import KafkaSettings
 from kedasuite.producers.records import record_ids
 from tests.conftest import FAULT_ROWS, KAFKA_TEST_ENV
 from kedasuite.jobs.workqueue import redelivery_bound as workqueue_bound
-from tests.support import Proc, run_cli, wait_for
+from tests.support import Proc, pump, wait_for
 from tests.whereabouts import processed, wait_drained, wait_processed
 from kedasuite.workers.celery_app import redelivery_bound as celery_bound
 from kedasuite.workers.kafka_consumer import redelivery_bound as kafka_bound
@@ -119,13 +119,11 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
         assert code == 0, f"worker exited {code}:\n{worker.log()[-2000:]}"
 
 
-def pump_cli(workload: str, redis_url: str, *extra: str) -> Callable[[], None]:
-    def pump() -> None:
-        done = run_cli("pump", workload, "--count", str(COUNT), "--id-prefix", f"chaos-{workload}", "--workloads",
-                       workload, "--redis-url", redis_url, *extra)
-        assert done.returncode == 0, done.stderr
+def pump_into(workload: str, redis_url: str, kafka: KafkaSettings | None = None) -> Callable[[], None]:
+    def fill() -> None:
+        pump(workload, COUNT, f"chaos-{workload}", redis_url=redis_url, kafka=kafka)
 
-    return pump
+    return fill
 
 
 def test_celery(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
@@ -136,7 +134,7 @@ def test_celery(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.
     w = Workload("celery", 2, lambda: spawn("worker", "celery", "--redis-url", redis_url, "--concurrency", "1",
                                              "--work-time", WORK_TIME, "--visibility-timeout", str(visibility)),
                  r"ready\.", bound)
-    chaos(w, redis_client, pump_cli("celery", redis_url), 1)
+    chaos(w, redis_client, pump_into("celery", redis_url), 1)
 
 
 def test_work_queue(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
@@ -145,7 +143,7 @@ def test_work_queue(spawn: Callable[..., Proc], redis_url: str, redis_client: re
     w = Workload("workqueue", 1, lambda: spawn("job", "workqueue", "--redis-url", redis_url, "--work-time", WORK_TIME,
                                                 "--lease-seconds", "2", "--idle-timeout", "30"), None, workqueue_bound(2),
                  pump_first=True)
-    chaos(w, redis_client, pump_cli("workqueue", redis_url), 2)
+    chaos(w, redis_client, pump_into("workqueue", redis_url), 2)
 
 
 def test_rq(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
@@ -158,7 +156,7 @@ def test_rq(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redi
                                          "--job-monitoring-interval", str(monitoring),
                                          "--maintenance-interval", str(maintenance)),
                  r"Listening on", bound)
-    chaos(w, redis_client, pump_cli("rq", redis_url), 3)
+    chaos(w, redis_client, pump_into("rq", redis_url), 3)
 
 
 def test_kafka(spawn: Callable[..., Proc], kafka: KafkaSettings, redis_url: str, redis_client: redis.Redis) -> None:
@@ -169,4 +167,4 @@ def test_kafka(spawn: Callable[..., Proc], kafka: KafkaSettings, redis_url: str,
     w = Workload("kafka", 1, lambda: spawn("worker", "kafka", *args, "--group", kafka.group, "--work-time", WORK_TIME,
                                             "--redis-url", redis_url, env=KAFKA_TEST_ENV),
                  r"consuming ", kafka_bound(int(KAFKA_TEST_ENV["KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS"])))
-    chaos(w, redis_client, pump_cli("kafka", redis_url, *args, "--default-workload", "kafka"), 4, kafka)
+    chaos(w, redis_client, pump_into("kafka", redis_url, kafka), 4, kafka)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import re
 import signal
@@ -16,24 +17,21 @@ from kedasuite.core.clients import ensure_topic, kafka_admin
 from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
 from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.producers.records import record_ids
 from tests.support import Proc, all_processed, run_cli, wait_for
+from tests.support import pump as pump_records
 
 pytestmark = pytest.mark.integration
 
-ONE_RECORD_PER_BATCH = ("-X", "batch.num.messages=1")  # Tansu's watermark needs it (conftest)
 
 
 def kafka_args(k: KafkaSettings) -> list[str]:
     return ["--bootstrap-servers", k.bootstrap, "--topic", k.topic]
 
 
-def pump(k: KafkaSettings, count: int, prefix: str, *extra: str) -> list[str]:
-    done = run_cli("pump", "kafka", "--count", str(count), "--id-prefix", prefix, "--workloads", "kafka",
-                   "--default-workload", "kafka", *kafka_args(k), *extra)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"kafka: sent {count}, failed 0 in "), done.stdout
-    return record_ids(count, prefix)
+def pump(k: KafkaSettings, count: int, prefix: str, one_record_per_batch: bool = False) -> list[str]:
+    """``one_record_per_batch``: Tansu's high watermark needs it where lag is measured (conftest)."""
+    extra = {**k.extra, "batch.num.messages": "1"} if one_record_per_batch else k.extra
+    return pump_records("kafka", count, prefix, kafka=dataclasses.replace(k, extra=extra))
 
 
 def start_consumer(spawn: Callable[..., Proc], k: KafkaSettings, redis_url: str, work_time: str = "0.01",
@@ -55,7 +53,7 @@ def test_two_consumers_share_the_partitions_and_process_each_record_once(spawn, 
                        "--redis-url", redis_url) for _ in range(2)]
     wait_for(lambda: all(re.search(rf"assigned {kafka.topic}\[", c.log()) for c in consumers), 60,
              "both consumers assigned partitions")
-    ids = pump(kafka, 500, "pair", *ONE_RECORD_PER_BATCH)
+    ids = pump(kafka, 500, "pair", one_record_per_batch=True)
 
     results = wait_for(all_processed(redis_client, ids), 90, "500 records processed")
 
@@ -163,7 +161,7 @@ def count_unconsumed(k: KafkaSettings) -> int:
 
 
 def test_lag_agrees_with_the_broker_before_and_after_commits(spawn, kafka, redis_url) -> None:
-    pump(kafka, 7, "lag", *ONE_RECORD_PER_BATCH)
+    pump(kafka, 7, "lag", one_record_per_batch=True)
 
     offsets = fetch_offsets(kafka.bootstrap, kafka.group, kafka.topic)
     assert [p.committed for p in offsets] == [None] * 5

@@ -21,8 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kedasuite.jobs.workqueue import WorkQueue
 from kedasuite.core.embedded import free_port
 from kedasuite.core.names import RQ_QUEUE, RQ_TASK, WORKQUEUE_LIST, Env
-from kedasuite.producers.records import record_ids
-from tests.support import all_processed, http_json, run_cli, wait_for
+from tests.support import all_processed, http_json, pump, run_cli, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -61,13 +60,6 @@ def wait_for_metric(port: int, name: str, expected: float, timeout: float, **lab
         return wait_for(reached, timeout, f"{name}{labels} to reach {expected}", interval=0.2)
     except AssertionError as exc:
         raise AssertionError(f"{exc}; last value {value(last[0], name, **labels)}") from None
-
-
-def cli_pump(workload: str, count: int, prefix: str, *args: str) -> list[str]:
-    done = run_cli("pump", workload, "--count", str(count), "--id-prefix", prefix, "--workloads", workload,
-                   "--default-workload", workload, *args)
-    assert done.returncode == 0, done.stderr
-    return record_ids(count, prefix)
 
 
 # --- the pump ------------------------------------------------------------------------------------
@@ -137,7 +129,7 @@ def test_prefork_celery_counts_add_up_across_its_processes(spawn, redis_url, red
                    "--metrics-port", str(port), env=env)
     sender = Celery(broker=redis_url)
     sender.send_task(CELERY_TASK, args=["not a record"], ignore_result=True)
-    ids = cli_pump("celery", 40, "metrics", "--redis-url", redis_url)
+    ids = pump("celery", 40, "metrics", redis_url=redis_url)
     worker.wait_for_log(r"ready\.", timeout=60)
 
     samples = wait_for_metric(port, PROCESSED, 40, 60, workload="celery")
@@ -164,7 +156,7 @@ def test_rq_counts_every_work_horse_and_folds_the_dead_ones(spawn, redis_url, re
     port = free_port()
     spawn("worker", "rq", "--redis-url", redis_url, "--work-time", "0.01", "--metrics-port", str(port),
           env={Env.PROMETHEUS_MULTIPROC_DIR: str(metrics_dir)}).wait_for_log("Listening on", timeout=60)
-    ids = cli_pump("rq", 25, "horses", "--redis-url", redis_url)
+    ids = pump("rq", 25, "horses", redis_url=redis_url)
     Queue(RQ_QUEUE, connection=redis_client).enqueue(RQ_TASK, "not json")
 
     samples = wait_for_metric(port, PROCESSED, 25, 60, workload="rq")
@@ -190,7 +182,7 @@ def test_kafka_consumer_counts_processed_and_dead_lettered(spawn, kafka, redis_u
     producer = Producer({"bootstrap.servers": kafka.bootstrap})
     producer.produce(kafka.topic, b"\xff not json", b"poison")
     assert producer.flush(10) == 0
-    cli_pump("kafka", 20, "lag", "--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic)
+    pump("kafka", 20, "lag", kafka=kafka)
     port = free_port()
     spawn("worker", "kafka", "--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic, "--group", kafka.group,
           "--work-time", "0", "--redis-url", redis_url, "--metrics-port", str(port), env=private_tmp(tmp_path)[1])

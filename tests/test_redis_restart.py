@@ -19,7 +19,8 @@ import redis
 from kedasuite.producers.records import record_ids
 from tests.conftest import FAULT_ROWS
 from kedasuite.jobs.workqueue import redelivery_bound as workqueue_bound
-from tests.support import Proc, run_cli, wait_for
+from tests.support import Proc, wait_for
+from tests.support import pump as pump_records
 from tests.whereabouts import processed, wait_drained
 from kedasuite.workers.celery_app import redelivery_bound as celery_bound
 from kedasuite.workers.rq_queue import redelivery_bound as rq_bound
@@ -50,8 +51,7 @@ def test_redis_restart_mid_run(workload: str, spawn: Callable[..., Proc]) -> Non
         client = redis.Redis.from_url(url)
         prefix = f"restart-{workload}"
         if workload == "workqueue":  # runners stop when they find the queue empty: fill it first
-            assert run_cli("pump", workload, "--count", str(count), "--id-prefix", prefix, "--workloads", workload,
-                           "--redis-url", url).returncode == 0
+            pump_records(workload, count, prefix, redis_url=url)
             pump = None
             workers = [spawn("job", "workqueue", "--redis-url", url, "--work-time", "uniform:0.02:0.06",
                              "--lease-seconds", "2", "--idle-timeout", "30") for _ in range(2)]

@@ -10,6 +10,7 @@ import pytest
 from kedasuite.core.names import RQ_QUEUE_LIST
 from kedasuite.producers.records import record_ids
 from tests.support import Proc, all_processed, run_cli, wait_for
+from tests.support import pump as pump_records
 from kedasuite.workers.results import fetch_results
 
 pytestmark = pytest.mark.integration
@@ -24,11 +25,7 @@ def start_worker(spawn: Callable[..., Proc], redis_url: str, work_time: str, *ex
 
 
 def pump(redis_url: str, count: int, prefix: str) -> list[str]:
-    done = run_cli("pump", "rq", "--count", str(count), "--id-prefix", prefix, "--workloads", "rq",
-                   "--redis-url", redis_url)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"rq: sent {count}, failed 0 in "), done.stdout
-    return record_ids(count, prefix)
+    return pump_records("rq", count, prefix, redis_url=redis_url)
 
 
 def test_two_rq_workers_process_all_100(spawn, redis_url, redis_client) -> None:

@@ -34,7 +34,7 @@ from kedasuite.tools.timeline import (
     render,
     rows_from_status,
 )
-from tests.support import Proc, run_cli, wait_for
+from tests.support import Proc, pump, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -246,8 +246,7 @@ def test_records_a_burst_draining(spawn, redis_url: str, tmp_path: Path) -> None
     recorder: Proc = spawn("timeline", "--redis-url", redis_url, "-w", "rq", "--interval", "0.5", "--csv",
                            str(csv_path), "--png", str(png), env=no_cluster_env(tmp_path))
     wait_for(lambda: len(recorded(csv_path)) >= 2, 60, "two samples of an idle queue")
-    done = run_cli("pump", "rq", "--count", str(n), "--workloads", "rq", "--redis-url", redis_url)
-    assert done.returncode == 0, done.stderr
+    pump("rq", n, redis_url=redis_url)
     wait_for(lambda: any(r.backlog == n for r in recorded(csv_path)), 30, f"a sample with backlog {n}")
     spawn("worker", "rq", "--redis-url", redis_url, "--work-time", "fixed:0.02")
     wait_for(lambda: (rows := recorded(csv_path)) and rows[-1].processed == n and rows[-1].backlog == 0, 120,
@@ -280,7 +279,7 @@ def test_records_from_a_pump_status_url(spawn, redis_url: str, tmp_path: Path) -
     port = free_port()
     server: Proc = spawn("serve", "--port", str(port), "--redis-url", redis_url, "--workloads", "rq,celery")
     server.wait_for_log(r"Booting worker", timeout=30)
-    run_cli("pump", "celery", "--count", "7", "--workloads", "celery", "--redis-url", redis_url)
+    pump("celery", 7, redis_url=redis_url)
     url = f"http://127.0.0.1:{port}/status"
     # The pump renders the manifests on its first /status: pay that once, before timing matters.
     wait_for(lambda: urllib.request.urlopen(url, timeout=10).status == 200, 60, "the pump's first /status")
@@ -326,8 +325,7 @@ def test_records_a_local_autoscalers_replicas_in_the_actual_column(spawn, redis_
     recorder: Proc = spawn("timeline", "--redis-url", redis_url, "-w", "rq", "--interval", "0.5", "--csv",
                            str(csv_path), "--png", str(png), env=env)
     wait_for(lambda: len(recorded(csv_path)) >= 2, 60, "two samples of an idle queue")
-    done = run_cli("pump", "rq", "--count", str(n), "--workloads", "rq", "--redis-url", redis_url)
-    assert done.returncode == 0, done.stderr
+    pump("rq", n, redis_url=redis_url)
     wait_for(lambda: any((r.actual or 0) >= 1 for r in recorded(csv_path)), 60, "a sample with a replica running")
     wait_for(lambda: (rows := recorded(csv_path)) and rows[-1].processed == n and rows[-1].actual == 0, 120,
              f"a sample with {n} processed and no replica left")

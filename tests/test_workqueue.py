@@ -11,8 +11,8 @@ import pytest
 
 from kedasuite.jobs.workqueue import DEAD_LETTER_LIST, Lease, Outcome, WorkQueue
 from kedasuite.core.names import ITEM_KEY_PREFIX, WORKQUEUE_LIST, WORKQUEUE_PROCESSING
-from kedasuite.producers.records import record_ids
 from tests.support import Proc, run_cli, wait_for
+from tests.support import pump as pump_records
 from kedasuite.workers.results import fetch_results
 
 pytestmark = pytest.mark.integration
@@ -23,10 +23,7 @@ def runner(spawn: Callable[..., Proc], redis_url: str, *args: str) -> Proc:
 
 
 def pump(redis_url: str, count: int, prefix: str) -> list[str]:
-    done = run_cli("pump", "workqueue", "--count", str(count), "--id-prefix", prefix, "--workloads", "workqueue",
-                   "--redis-url", redis_url)
-    assert done.returncode == 0, done.stderr
-    return record_ids(count, prefix)
+    return pump_records("workqueue", count, prefix, redis_url=redis_url)
 
 
 def item_results(client) -> collections.Counter[str]:

@@ -240,6 +240,9 @@ class ProcessBackend:
                   str(ready), popen=popen)
         self.pods.append(pod)
         self._count(row.name).started += 1
+        # On record before anything announces it: an autoscaler SIGKILLed right after it said
+        # "started" leaves the next one a pod to adopt, not an orphan nobody stops.
+        self._save()
         return pod
 
     def scale(self, target: Target, replicas: int, reason: str) -> None:
