@@ -126,3 +126,41 @@ def test_a_stopping_worker_gives_back_the_job_it_moved_but_did_not_start(redis_u
     assert redis_client.lrange(RQ_QUEUE_LIST, 0, -1) == [b"user-handed-1"]
     assert redis_client.lrange(intermediate, 0, -1) == [b"user-handed-2"]
     assert worker.return_unstarted() == 0  # given back once
+
+
+#: The patience the two tests below give a worker (``REDIS_RETRY_SECONDS``), and the longest
+#: RQ's idle loop can take to look again after it runs out: its retries come 1, 2, 4, ...
+#: seconds apart, so the first look at or after the patience is before ``2 x patience + 1``.
+PATIENCE_S = 2.0
+GIVE_UP_WITHIN_S = 2 * PATIENCE_S + 1
+
+
+@pytest.mark.faults  # a broker stopped for good: the faults tier
+def test_an_idle_worker_whose_redis_is_gone_for_good_exits_after_its_patience(spawn) -> None:
+    """RQ's own idle loop retries a lost Redis for ever; the suite's worker gives up after
+    ``REDIS_RETRY_SECONDS``, as the other workers do, and says why."""
+    from kedasuite.core.embedded import EmbeddedRedis
+
+    with EmbeddedRedis(databases=1) as server:
+        worker = spawn("worker", "rq", "--redis-url", server.url, env={"REDIS_RETRY_SECONDS": str(PATIENCE_S)})
+        worker.wait_for_log(READY, timeout=60)
+    # The server is gone; the worker must give up within its patience and RQ's next look
+    # (plus a margin for a loaded machine), not retry for ever.
+    code = worker.wait(GIVE_UP_WITHIN_S + 30)
+    assert code == 2, worker.log()[-3000:]
+    assert "did not come back within REDIS_RETRY_SECONDS (2 s)" in worker.log(), worker.log()[-3000:]
+
+
+@pytest.mark.faults  # a broker stopped for good: the faults tier
+def test_sigterm_while_redis_is_away_stops_the_worker_at_once(spawn) -> None:
+    """A scale-down during an outage: the worker stops when asked instead of first waiting
+    ``REDIS_RETRY_SECONDS`` (here far longer than the test) for Redis to come back."""
+    from kedasuite.core.embedded import EmbeddedRedis
+
+    with EmbeddedRedis(databases=1) as server:
+        worker = spawn("worker", "rq", "--redis-url", server.url, env={"REDIS_RETRY_SECONDS": "600"})
+        worker.wait_for_log(READY, timeout=60)
+    worker.wait_for_log(r"could not connect to Redis instance", timeout=30)  # RQ's idle loop is retrying
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, worker.log()[-3000:]
+    assert "stopping as asked, with Redis unreachable" in worker.log(), worker.log()[-3000:]

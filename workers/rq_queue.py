@@ -34,9 +34,11 @@ long-lived servers:
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
+import redis
 from redis import Redis
 from rq import Queue, Worker
 from rq.intermediate_queue import IntermediateQueue
@@ -46,8 +48,9 @@ from rq.registry import StartedJobRegistry
 from rq.utils import current_timestamp, now, parse_composite_key
 
 from kedasuite.core import defaults
+from kedasuite.core.errors import BrokerUnavailable
+from kedasuite.core.names import WORKLOAD_RQ, Env
 from kedasuite.core.settings import RQWorkerSettings
-from kedasuite.core.names import WORKLOAD_RQ
 from kedasuite.workers.results import ResultStore
 
 
@@ -182,11 +185,46 @@ class PoisonSafeQueue(Queue):
 class SuiteWorker(Worker):
     """RQ's forking worker with the recovery timings above; everything else is RQ's."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, redis_patience: float = defaults.REDIS_RETRY_SECONDS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for queue in self.queues:
             if isinstance(queue, PoisonSafeQueue):
                 queue.maintenance_lock_s = max(2 * int(self.maintenance_interval), 5)
+        self.redis_patience = redis_patience
+        self._unreachable_since: float | None = None
+        #: Set when Redis stayed away longer than ``redis_patience``: the worker is giving up.
+        self.gave_up = False
+        #: Set by a SIGTERM or SIGINT (RQ's warm shutdown): the worker is stopping as asked.
+        self.stop_asked = False
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        """RQ's warm shutdown, remembered: :func:`run` must not then wait for a lost Redis."""
+        self.stop_asked = True
+        super().request_stop(signum, frame)
+
+    def heartbeat(self, *args: Any, **kwargs: Any) -> Any:
+        """RQ's heartbeat, which here also bounds an outage.
+
+        RQ's idle loop retries a lost Redis for ever (``dequeue_job_and_maintain_ttl``
+        catches the connection error and sleeps, with backoff, up to a minute at a time),
+        and each retry starts with this heartbeat. Once Redis has been unreachable for
+        ``redis_patience`` (``REDIS_RETRY_SECONDS``), the heartbeat raises
+        :class:`BrokerUnavailable`, which that loop does not catch: the worker exits with
+        the error, as the other workers do, instead of idling for ever against nothing.
+        """
+        try:
+            result = super().heartbeat(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            moment = time.monotonic()
+            if self._unreachable_since is None:
+                self._unreachable_since = moment
+            if moment - self._unreachable_since >= self.redis_patience:
+                self.gave_up = True
+                raise BrokerUnavailable(f"Redis was unreachable for {moment - self._unreachable_since:.0f} s, longer "
+                                        f"than {Env.REDIS_RETRY_SECONDS} ({self.redis_patience:g} s): {exc}") from exc
+            raise
+        self._unreachable_since = None
+        return result
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         """RQ's dequeue; a SIGTERM that lands in it gives back what it had moved, not started.
@@ -261,17 +299,16 @@ def run(settings: RQWorkerSettings) -> None:
 
     RQ's own loop does not survive a lost Redis: here a restart or failover is waited for,
     with backoff (``REDIS_RETRY_SECONDS``), and a fresh worker starts; a job cut off meanwhile
-    is abandoned and requeued by the clean-up (at least once).
+    is abandoned and requeued by the clean-up (at least once). An idle worker gives up after
+    the same patience (:meth:`SuiteWorker.heartbeat`), and one told to stop meanwhile (SIGTERM)
+    stops at once: it could not deregister, and its registration expires by itself.
     """
     import logging
     import os
 
-    import redis as redis_lib
-
     from kedasuite.core import metrics
-    from kedasuite.core.clients import check_redis, redis_client, retry_redis
-    from kedasuite.core.errors import BrokerUnavailable
-    from kedasuite.core.names import RQ_QUEUE, Env
+    from kedasuite.core.clients import check_redis, redis_client, redis_patience, retry_redis
+    from kedasuite.core.names import RQ_QUEUE
     from kedasuite.core.settings import LOG_FORMAT, redact_url
     from kedasuite.core.worktime import parse_work_time
 
@@ -298,15 +335,23 @@ def run(settings: RQWorkerSettings) -> None:
         worker = SuiteWorker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
                              queue_class=PoisonSafeQueue, maintenance_interval=settings.maintenance_interval,
                              job_monitoring_interval=settings.job_monitoring_interval,
-                             worker_ttl=settings.maintenance_interval + 15)
+                             worker_ttl=settings.maintenance_interval + 15, redis_patience=redis_patience())
         try:
             worker.work(burst=settings.burst, max_jobs=settings.max_jobs, max_idle_time=settings.max_idle_time,
                         logging_level=settings.loglevel.upper(), with_scheduler=False)
             return
-        except (redis_lib.ConnectionError, redis_lib.TimeoutError) as exc:
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # RQ's teardown (deregistering) needs Redis too: its error may stand in for ours.
+            if worker.gave_up:
+                raise BrokerUnavailable(f"Redis at {redact_url(settings.redis_url)} did not come back within "
+                                        f"{Env.REDIS_RETRY_SECONDS} ({worker.redis_patience:g} s): {exc}") from exc
+            if worker.stop_asked:
+                task_log.warning("stopping as asked, with Redis unreachable (%s): this worker could not "
+                                 "deregister; its registration expires by itself", exc)
+                return
             task_log.warning("lost Redis (%s); waiting for it to come back", exc)
             try:
                 retry_redis(connection.ping, settings.redis_url)
-            except (redis_lib.ConnectionError, redis_lib.TimeoutError) as final:
+            except (redis.ConnectionError, redis.TimeoutError) as final:
                 raise BrokerUnavailable(f"Redis at {redact_url(settings.redis_url)} did not come back within "
                                         f"{Env.REDIS_RETRY_SECONDS}: {final}") from final

@@ -38,6 +38,11 @@ T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
 
+def redis_patience() -> float:
+    """Seconds a worker waits for a lost Redis to come back (``REDIS_RETRY_SECONDS``)."""
+    return float(os.environ.get(Env.REDIS_RETRY_SECONDS, defaults.REDIS_RETRY_SECONDS))
+
+
 def retry_redis(operation: Callable[[], T], url: str, patience: float | None = None) -> T:
     """Run a Redis operation; while the server is away (restarting, failing over, loading
     its append-only file), retry with exponential backoff for up to ``patience`` seconds
@@ -47,7 +52,7 @@ def retry_redis(operation: Callable[[], T], url: str, patience: float | None = N
     Every operation retried here is idempotent or, like a queue push, at-least-once by design.
     """
     if patience is None:
-        patience = float(os.environ.get(Env.REDIS_RETRY_SECONDS, defaults.REDIS_RETRY_SECONDS))
+        patience = redis_patience()
     end = time.monotonic() + patience
     delay = 0.05
     while True:
