@@ -163,4 +163,6 @@ def test_sigterm_while_redis_is_away_stops_the_worker_at_once(spawn) -> None:
     worker.wait_for_log(r"could not connect to Redis instance", timeout=30)  # RQ's idle loop is retrying
     worker.signal(signal.SIGTERM)
     assert worker.wait(30) == 0, worker.log()[-3000:]
-    assert "stopping as asked, with Redis unreachable" in worker.log(), worker.log()[-3000:]
+    # "..., with Redis unreachable" from RQ's idle loop, or "... while waiting for Redis" when
+    # the outage had already ended RQ's loop (Redis gone during the worker's start-up clean-up).
+    assert "stopping as asked" in worker.log(), worker.log()[-3000:]

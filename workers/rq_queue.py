@@ -34,6 +34,7 @@ long-lived servers:
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import timedelta
 from typing import Any
@@ -50,7 +51,7 @@ from rq.utils import current_timestamp, now, parse_composite_key
 from kedasuite.core import defaults
 from kedasuite.core.errors import BrokerUnavailable
 from kedasuite.core.names import WORKLOAD_RQ, Env
-from kedasuite.core.settings import RQWorkerSettings
+from kedasuite.core.settings import RQWorkerSettings, redact_url
 from kedasuite.workers.results import ResultStore
 
 
@@ -294,6 +295,15 @@ def redelivery_bound(monitoring_interval: int, maintenance_interval: int) -> flo
         + 3 * maintenance_interval
 
 
+def _gone(url: str, patience: float, error: BaseException) -> BrokerUnavailable:
+    return BrokerUnavailable(f"Redis at {redact_url(url)} did not come back within {Env.REDIS_RETRY_SECONDS} "
+                             f"({patience:g} s): {error}")
+
+
+def _stop_waiting(signum: int, frame: Any) -> None:
+    raise StopRequested()
+
+
 def run(settings: RQWorkerSettings) -> None:
     """Run RQ's worker (with the timings above) on the suite's queue until SIGTERM or done.
 
@@ -309,7 +319,7 @@ def run(settings: RQWorkerSettings) -> None:
     from kedasuite.core import metrics
     from kedasuite.core.clients import check_redis, redis_client, redis_patience, retry_redis
     from kedasuite.core.names import RQ_QUEUE
-    from kedasuite.core.settings import LOG_FORMAT, redact_url
+    from kedasuite.core.settings import LOG_FORMAT
     from kedasuite.core.worktime import parse_work_time
 
     parse_work_time(settings.work_time)  # fail now, not in every job
@@ -343,15 +353,19 @@ def run(settings: RQWorkerSettings) -> None:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # RQ's teardown (deregistering) needs Redis too: its error may stand in for ours.
             if worker.gave_up:
-                raise BrokerUnavailable(f"Redis at {redact_url(settings.redis_url)} did not come back within "
-                                        f"{Env.REDIS_RETRY_SECONDS} ({worker.redis_patience:g} s): {exc}") from exc
+                raise _gone(settings.redis_url, worker.redis_patience, exc) from exc
             if worker.stop_asked:
                 task_log.warning("stopping as asked, with Redis unreachable (%s): this worker could not "
                                  "deregister; its registration expires by itself", exc)
                 return
             task_log.warning("lost Redis (%s); waiting for it to come back", exc)
+            # RQ's signal handlers need Redis to stop: while waiting, a SIGTERM stops the wait.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, _stop_waiting)
             try:
-                retry_redis(connection.ping, settings.redis_url)
+                retry_redis(connection.ping, settings.redis_url, worker.redis_patience)
+            except StopRequested:
+                task_log.warning("stopping as asked while waiting for Redis; nothing was in hand")
+                return
             except (redis.ConnectionError, redis.TimeoutError) as final:
-                raise BrokerUnavailable(f"Redis at {redact_url(settings.redis_url)} did not come back within "
-                                        f"{Env.REDIS_RETRY_SECONDS}: {final}") from final
+                raise _gone(settings.redis_url, worker.redis_patience, final) from final
