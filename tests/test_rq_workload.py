@@ -166,3 +166,22 @@ def test_sigterm_while_redis_is_away_stops_the_worker_at_once(spawn) -> None:
     # "..., with Redis unreachable" from RQ's idle loop, or "... while waiting for Redis" when
     # the outage had already ended RQ's loop (Redis gone during the worker's start-up clean-up).
     assert "stopping as asked" in worker.log(), worker.log()[-3000:]
+
+
+@pytest.mark.faults  # a broker stopped for good: the faults tier
+def test_sigterm_while_waiting_for_a_lost_redis_stops_the_wait(spawn) -> None:
+    """Redis lost mid-job ends RQ's loop, and the worker waits for Redis; a SIGTERM then
+    stops the wait (RQ's own handler would need Redis to stop) and the worker exits 0."""
+    from kedasuite.core.embedded import EmbeddedRedis
+
+    with EmbeddedRedis(databases=1) as server:
+        worker = spawn("worker", "rq", "--redis-url", server.url, "--work-time", "fixed:1",
+                       "--job-monitoring-interval", "1", env={"REDIS_RETRY_SECONDS": "600"})
+        worker.wait_for_log(READY, timeout=60)
+        pump_records("rq", 1, "cut", redis_url=server.url)
+        worker.wait_for_log(r"processing cut-1 ", timeout=30)
+    # RQ notices at the job's end or its next heartbeat (1 s apart here); margin for a busy machine.
+    worker.wait_for_log(r"lost Redis \(.*\); waiting for it to come back", timeout=1 + 1 + 30)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, worker.log()[-3000:]
+    assert "stopping as asked while waiting for Redis" in worker.log(), worker.log()[-3000:]

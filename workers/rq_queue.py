@@ -365,7 +365,8 @@ def run(settings: RQWorkerSettings) -> None:
             try:
                 retry_redis(connection.ping, settings.redis_url, worker.redis_patience)
             except StopRequested:
-                task_log.warning("stopping as asked while waiting for Redis; nothing was in hand")
+                task_log.warning("stopping as asked while waiting for Redis; a job the outage cut off is "
+                                 "requeued by the clean-up once Redis is back")
                 return
             except (redis.ConnectionError, redis.TimeoutError) as final:
                 raise _gone(settings.redis_url, worker.redis_patience, final) from final
