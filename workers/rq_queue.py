@@ -295,7 +295,7 @@ def redelivery_bound(monitoring_interval: int, maintenance_interval: int) -> flo
         + 3 * maintenance_interval
 
 
-def _gone(url: str, patience: float, error: BaseException) -> BrokerUnavailable:
+def _gone(url: str, patience: float, error: BaseException | str) -> BrokerUnavailable:
     return BrokerUnavailable(f"Redis at {redact_url(url)} did not come back within {Env.REDIS_RETRY_SECONDS} "
                              f"({patience:g} s): {error}")
 
@@ -349,6 +349,8 @@ def run(settings: RQWorkerSettings) -> None:
         try:
             worker.work(burst=settings.burst, max_jobs=settings.max_jobs, max_idle_time=settings.max_idle_time,
                         logging_level=settings.loglevel.upper(), with_scheduler=False)
+            if worker.gave_up:  # RQ's loop logged our error and quit; Redis answered its teardown
+                raise _gone(settings.redis_url, worker.redis_patience, "it answered only after the worker gave up")
             return
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # RQ's teardown (deregistering) needs Redis too: its error may stand in for ours.
