@@ -347,9 +347,20 @@ class Channel(kombu_redis.Channel):
         return returned
 
     def close(self) -> None:
-        if self._in_poll:
-            try:  # a fetch in progress: claim and deliver it, so kombu restores it as unacked
-                self._brpop_read()
+        fetching = self._in_poll
+        if fetching:
+            # A fetch in progress: claim and deliver it, so kombu restores it as unacked. Its
+            # reply comes within the BLMOVE's own timeout; wait no longer than that (on a
+            # connection with no socket timeout, a reply that never comes would hold the
+            # worker's shutdown for ever). What it moved then stays in the fetch list, which
+            # the loop below returns to the queue.
+            try:
+                if fetching.can_read(timeout=float(self.brpop_timeout or 1) + 1):
+                    self._brpop_read()
+                else:
+                    log.warning("no reply to the fetch in progress at close; its fetch list goes back to the queue")
+                    self._in_poll = self._fetching = None
+                    fetching.disconnect()
             except kombu_redis.Empty:
                 pass
         if not self.closed:
