@@ -34,6 +34,7 @@ from kedasuite.keda.model_triggers import Value
 from kedasuite.keda.scaling import Scaler, Trigger, scalers_in
 from kedasuite.keda.status import bundled_text, workload_of
 from tests.support import Proc, run_cli, wait_for
+from tests.support import pump as pump_records
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -259,17 +260,7 @@ def changes(log: str) -> dict[str, list[tuple[int, int]]]:
 
 
 def pump(redis_url: str, kafka: Any, workload: str, count: int) -> list[str]:
-    from kedasuite.producers.engine import new_run, pump_stream
-    from kedasuite.producers.records import RecordFactory, record_ids
-    from kedasuite.producers.workloads import BrokerConfig, make_publisher
-
-    publisher = make_publisher(workload, BrokerConfig(redis_url=redis_url, kafka=kafka))
-    try:
-        stream = pump_stream(publisher, RecordFactory(), new_run(count, [workload], None).streams[0], 1)
-    finally:
-        publisher.close()
-    assert (stream.sent, stream.failed) == (count, 0), stream.error
-    return record_ids(count, stream.id_prefix)
+    return pump_records(workload, count, redis_url=redis_url, kafka=kafka)
 
 
 @pytest.fixture
