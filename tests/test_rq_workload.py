@@ -196,3 +196,91 @@ def test_sigterm_while_waiting_for_a_lost_redis_stops_the_wait(spawn) -> None:
         for pid in horses:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_stopping_worker_does_not_wait_for_a_pubsub_thread_that_read_the_reply_first(redis_url) -> None:
+    """RQ stops its command channel's thread with redis-py's ``stop()``, which joins it with
+    no timeout. When the thread has already read the unsubscribe reply, it is waiting a
+    minute for a subscription that never comes, and RQ's teardown waited with it. Here the
+    thread is put in that state on purpose: the worker's unsubscribe must return at once."""
+    import threading
+
+    from kedasuite.core.clients import redis_client as make_client
+    from kedasuite.core.names import RQ_QUEUE
+    from kedasuite.workers.rq_queue import PUBSUB_JOIN_S, PoisonSafeQueue, SuiteWorker
+
+    connection = make_client(redis_url)
+    worker = SuiteWorker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
+                         queue_class=PoisonSafeQueue)
+    worker.subscribe()
+    assert worker.pubsub is not None and worker.pubsub_thread is not None
+    pubsub, thread = worker.pubsub, worker.pubsub_thread
+    # The race, made certain: the thread reads the unsubscribe reply before anyone stops it.
+    pubsub.unsubscribe()
+    wait_for(lambda: not pubsub.subscribed, 30, "the pubsub thread to read the unsubscribe reply")
+    done = threading.Event()
+    stopper = threading.Thread(target=lambda: (worker.unsubscribe(), done.set()), daemon=True)
+    stopper.start()
+    # A safety net: the bound is PUBSUB_JOIN_S; without it the wait is the thread's 60 s.
+    stopper.join(PUBSUB_JOIN_S + 10)
+    assert done.is_set(), (f"unsubscribe still waiting after {PUBSUB_JOIN_S + 10:g} s; pubsub thread "
+                           f"alive: {thread.is_alive()}")
+    assert pubsub.connection is None, "the worker's pubsub connection was not given back"
+
+
+#: Busy loops a contention test runs beside its workers on this 2-core machine: the RQ
+#: shutdown hang showed in 6 of 15 burst workers beside three, in none without them.
+BUSY_LOOPS = 3
+
+#: How long a worker may take to stop in the contention test: its start (forked, imports
+#: done) and its teardown on a machine with more runnable processes than cores. A safety
+#: net, far above the second or so it takes and far below the minute of the hang.
+STOP_DEADLINE_S = 20
+
+
+@contextlib.contextmanager
+def busy_cores(count: int):  # type: ignore[no-untyped-def]
+    """``count`` processes that only burn CPU, stopped on the way out whatever happens."""
+    import subprocess
+    import sys
+
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait(10)
+
+
+def stopped(workers: list[Proc], deadline: float) -> list[str]:
+    """Each worker that did not exit 0 within ``deadline`` seconds, with its log's tail."""
+    import time
+
+    problems = []
+    ends = time.monotonic() + deadline
+    for worker in workers:
+        try:
+            code = worker.wait(max(0.1, ends - time.monotonic()))
+        except Exception:  # still running: the hang
+            code = None
+        if code != 0:
+            problems.append(f"pid {worker.pid} exit {code}:\n{worker.log()[-1500:]}")
+    return problems
+
+
+@pytest.mark.faults  # workers stopped beside busy loops: the faults tier
+def test_rq_workers_stop_promptly_with_the_cpu_contended(forked, redis_url) -> None:
+    """Ten burst workers on an empty queue and ten idle workers sent SIGTERM all exit 0
+    promptly beside busy loops, where RQ's own teardown could hang a minute (see above)."""
+    with busy_cores(BUSY_LOOPS):
+        bursts = [forked("worker", "rq", "--redis-url", redis_url, env={"RQ_BURST": "1"}) for _ in range(10)]
+        problems = stopped(bursts, STOP_DEADLINE_S)
+        idle = [forked("worker", "rq", "--redis-url", redis_url) for _ in range(10)]
+        for worker in idle:
+            worker.wait_for_log(READY, timeout=60)
+        for worker in idle:
+            worker.signal(signal.SIGTERM)
+        problems += stopped(idle, STOP_DEADLINE_S)
+    assert not problems, f"{len(problems)} of 20 RQ workers did not stop within {STOP_DEADLINE_S} s:\n" + \
+        "\n".join(problems)

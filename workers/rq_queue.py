@@ -74,6 +74,11 @@ def entry_problem(connection: Redis, raw: bytes | str) -> str | None:
 INTERMEDIATE_GRACE_S = 10
 
 
+#: Longest a stopping worker waits for its pubsub thread (RQ's command channel) to end.
+#: The thread reads the unsubscribe reply within a round trip; one waiting for a
+#: subscription instead is left to die with the process.
+PUBSUB_JOIN_S = 1.0
+
 #: Field of the job hash counting how often the job's worker vanished while holding it.
 ABANDONED_FIELD = "suite_abandoned"
 
@@ -202,6 +207,33 @@ class SuiteWorker(Worker):
         """RQ's warm shutdown, remembered: :func:`run` must not then wait for a lost Redis."""
         self.stop_asked = True
         super().request_stop(signum, frame)
+
+    def unsubscribe(self) -> None:
+        """RQ's unsubscribe, with a shutdown that cannot wait on the pubsub thread for long.
+
+        RQ unsubscribes first and then stops its pubsub thread, whose ``stop()`` (redis-py 8)
+        joins it with no timeout. When the thread reads the unsubscribe reply before that
+        stop clears its flag, it loops into another ``get_message(timeout=60)``, and with no
+        channel left that wait runs its full minute: the worker hung a minute in its
+        teardown, after the kubelet's grace period in a pod. Here the flag is cleared first,
+        so whatever the thread reads next ends its loop, and the join is bounded (the thread
+        is a daemon: one still waiting for a subscription ends by itself, or with the process).
+        """
+        thread, pubsub = self.pubsub_thread, self.pubsub
+        if thread is None or pubsub is None:
+            return
+        self.log.info("Worker %s: unsubscribing from channel %s", self.name, self.pubsub_channel_name)
+        try:
+            thread.stop(timeout=0)  # clears the flag; joins for no time
+        except TypeError:
+            thread.stop()  # redis-py before 8: stop() only clears the flag
+        try:
+            pubsub.unsubscribe()
+        finally:
+            thread.join(timeout=PUBSUB_JOIN_S)
+            # A thread still alive waits for a subscription, not on the socket: closing is safe.
+            pubsub.close()
+            self.pubsub_thread = None
 
     def heartbeat(self, *args: Any, **kwargs: Any) -> Any:
         """RQ's heartbeat, which here also bounds an outage.
