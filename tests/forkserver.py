@@ -174,6 +174,9 @@ class ForkedProc(Proc):
         self._log = open(log_path, "wb")  # created (empty) before the child appends to it
         self.popen = server.fork(args, log_path, {**os.environ, **(env or {})})  # type: ignore[assignment]
 
+    def __str__(self) -> str:
+        return f"forked {super().__str__()}"
+
 
 class ForkServer:
     """One ``python -m tests.forkserver``; :meth:`spawn` starts workers from it."""

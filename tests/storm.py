@@ -42,7 +42,7 @@ from kedasuite.core.settings import KafkaSettings
 from kedasuite.producers.records import RecordFactory, record_ids
 from kedasuite.producers.workloads import BrokerConfig, make_publisher
 from tests.conftest import FAULT_ROWS
-from tests.support import Proc, wait_for
+from tests.support import Proc, describe_procs, wait_for
 from tests.whereabouts import processed, wait_drained
 from kedasuite.workers.results import fetch_results
 
@@ -151,7 +151,8 @@ def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILL
             if rng.random() < 0.75:  # a worker that is consuming: the fetch and ack paths
                 # Looked for every 50 ms throughout: the next kill waits on this, 200 times.
                 wait_for(lambda: any(is_ready(w) for w in workers), 60,
-                         f"a {target.name} worker's line {target.ready!r}", longest_interval=0.05)
+                         f"a {target.name} worker's line {target.ready!r}", longest_interval=0.05,
+                         seen=lambda: describe_procs(workers))
                 index = rng.choice([i for i, w in enumerate(workers) if is_ready(w)])
                 consuming += 1
                 pause = rng.uniform(0, 0.25)
@@ -166,14 +167,15 @@ def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILL
                 workers[index] = target.start(index)
                 continue
             victim.signal(signal.SIGKILL)
-            victim.wait(10)
+            victim.wait(10, f"a SIGKILLed {target.name} worker to go")
             victim.stop()
             done += 1
             workers[index] = target.start(index)
         storm_seconds = time.monotonic() - began
         ids = record_ids(pumped, prefix)
         drained = time.monotonic()
-        wait_drained(client, target.name, ids, target.redelivery_bound, target.kafka, f"after a storm of {done} kills (seed {seed})")
+        wait_drained(client, target.name, ids, target.redelivery_bound, target.kafka,
+                     f"after a storm of {done} kills (seed {seed})", lambda: describe_procs(workers))
         drain_seconds = time.monotonic() - drained
     finally:
         if sampler:
@@ -182,11 +184,12 @@ def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILL
         publisher.close()
     results = fetch_results(client, ids)
     for worker in workers:  # the survivors stop cleanly on SIGTERM, as on scale-down
-        wait_for(lambda: is_ready(worker), 60, f"a {target.name} worker's line {target.ready!r} before its SIGTERM")
+        wait_for(lambda: is_ready(worker), 60, f"a {target.name} worker's line {target.ready!r} before its SIGTERM",
+                 seen=worker.describe)
         worker.signal(signal.SIGTERM)
     for worker in workers:
-        code = worker.wait(60)
-        assert code == 0, f"a {target.name} worker exited {code} on SIGTERM after the storm:\n{worker.log()[-2000:]}"
+        code = worker.wait(60, f"a {target.name} worker to exit on SIGTERM after the storm")
+        assert code == 0, f"a {target.name} worker exited {code} on SIGTERM after the storm:\n{worker.describe()}"
     return Outcome(kills=done, kills_while_consuming=consuming, pumped=pumped, lost=pumped - len(results),
                    duplicates=sum(r.deliveries - 1 for r in results.values()), storm_seconds=storm_seconds,
                    drain_seconds=drain_seconds, worst_in_flight=sampler.worst if sampler else None, ids=ids)

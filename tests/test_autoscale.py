@@ -33,8 +33,9 @@ from kedasuite.keda.model import Options
 from kedasuite.keda.model_triggers import Value
 from kedasuite.keda.scaling import Scaler, Trigger, scalers_in
 from kedasuite.keda.status import bundled_text, workload_of
-from tests.support import Proc, run_cli, wait_for
+from tests.support import AutoscalerWatch, Proc, run_cli, wait_for
 from tests.support import pump as pump_records
+from tests.whereabouts import missing_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -287,12 +288,41 @@ def start_autoscaler(spawn: Callable[..., Proc], redis_url: str, kafka: Any, run
     return proc
 
 
-def stop(proc: Proc, timeout: float) -> str:
+def stop(watch: AutoscalerWatch, timeout: float) -> str:
+    """SIGTERM the autoscaler and wait for it to stop its pods and exit 0; its log then."""
+    proc = watch.proc
     proc.signal(signal.SIGTERM)
-    assert proc.wait(timeout) == 0, proc.log()[-3000:]
+
+    def exited() -> bool:
+        watch.look()  # a pod that outlives half its grace is dumped before the autoscaler SIGKILLs it
+        return proc.popen.poll() is not None
+
+    wait_for(exited, timeout, "the autoscaler to stop its pods and exit on SIGTERM", seen=watch.report)
     log = proc.log()
-    assert log.rstrip().endswith("autoscale: stopped"), log[-3000:]
+    assert proc.popen.returncode == 0, f"the autoscaler exited {proc.popen.returncode}\n{watch.report()}"
+    assert log.rstrip().endswith("autoscale: stopped"), watch.report()
     return log
+
+
+def no_sigkill(watch: AutoscalerWatch, log: str) -> None:
+    """No pod needed a SIGKILL: each obeyed its SIGTERM within the grace period (else what it was doing)."""
+    killed = re.findall(r"^\w+: SIGKILL .*$", log, re.MULTILINE)
+    assert not killed, "\n".join(["a pod outlived its grace period:", *killed, watch.report()])
+
+
+def grace_of(run_dir: Path) -> float:
+    """The longest grace period the autoscaler gives a pod (the pod templates': 30 s)."""
+    state = read_state(run_dir)
+    return max((w["grace_seconds"] for w in state["workloads"]), default=DEFAULT_GRACE_SECONDS) if state \
+        else DEFAULT_GRACE_SECONDS
+
+
+def missing(redis_client: Any, kafka: Any, ids_by_workload: dict[str, list[str]]) -> str:
+    """Per workload with records lacking a result: how many, and where they are."""
+    from kedasuite.workers.results import fetch_results
+
+    return "\n".join(missing_report(w, redis_client, ids, kafka) for w, ids in ids_by_workload.items()
+                     if len(fetch_results(redis_client, ids)) < len(ids)) or "every record has its result"
 
 
 @pytest.mark.integration
@@ -300,33 +330,50 @@ def test_processes_take_every_workload_from_zero_to_n_and_back(spawn, redis_url,
                                                                monkeypatch) -> None:
     monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # Tansu's watermark (conftest)
     auto = start_autoscaler(spawn, redis_url, kafka, run_dir)
+    watch = AutoscalerWatch(auto, run_dir)
     # Above each target once (listLength 10, lagThreshold 5, the ScaledJob's 5): two replicas or
     # Jobs apiece; more records would only start more processes.
     counts = {WORKLOAD_CELERY: 12, WORKLOAD_KAFKA: 6, WORKLOAD_RQ: 12, WORKLOAD_WORKQUEUE: 6}
-    ids = [i for workload, n in counts.items() for i in pump(redis_url, kafka, workload, n)]
+    by_workload = {workload: pump(redis_url, kafka, workload, n) for workload, n in counts.items()}
+    ids = [i for workload_ids in by_workload.values() for i in workload_ids]
 
     from kedasuite.workers.results import fetch_results
 
+    def not_scaled_up() -> list[str]:
+        return [w for w in NAMES if not any(after > 0 for _, after in changes(auto.log()).get(w, []))]
+
     # Deadlines from the timings: a poll and a sync to scale up, the workers' start, the work
     # (≤ 12 × 0.2 s on one replica), then cooldown + a poll, the window + a sync, and the SIGTERMs.
-    wait_for(lambda: all(any(after > 0 for _, after in changes(auto.log()).get(w, [])) for w in NAMES),
-             1 + 1 + START_MARGIN_S, "every workload scaled up from 0")
+    wait_for(lambda: not not_scaled_up(), 1 + 1 + START_MARGIN_S, "every workload scaled up from 0",
+             seen=lambda: f"not scaled up: {', '.join(not_scaled_up())}\n{watch.report()}")
     wait_for(lambda: len(fetch_results(redis_client, ids)) == len(ids), START_MARGIN_S + max(counts.values()) * 0.2,
-             f"all {len(ids)} records processed")
+             f"all {len(ids)} records processed",
+             seen=lambda: f"{missing(redis_client, kafka, by_workload)}\n{watch.report()}")
+
+    def not_at_zero() -> list[str]:
+        state = read_state(run_dir)
+        if not state:
+            return ["(no state written yet)"]
+        return [f"{w['workload']} (actual {w['actual']}, model {w['model']}, {len(w['backend']['pods'])} pods)"
+                for w in state["workloads"] if w["actual"] or w["model"] or w["backend"]["pods"]]
 
     def all_at_zero() -> bool:
-        state = read_state(run_dir)
-        return bool(state) and all(w["actual"] == 0 and w["model"] == 0 and not w["backend"]["pods"]
-                                   for w in state["workloads"])
+        watch.look()
+        return not not_at_zero()
 
-    wait_for(all_at_zero, 3 + 1 + 2 + 1 + 15, "every workload back at 0 with no process left")
-    log = stop(auto, 30)
+    # A scale-down is a SIGTERM the worker has the grace period to obey (the autoscaler SIGKILLs
+    # it after that, which fails below with the pod's dump): cooldown + a poll, the window + a
+    # sync, the grace, and the margin of a loaded machine.
+    wait_for(all_at_zero, 3 + 1 + 2 + 1 + grace_of(run_dir) + START_MARGIN_S,
+             "every workload back at 0 with no process left",
+             seen=lambda: f"not at 0: {', '.join(not_at_zero())}\n{watch.report()}")
+    log = stop(watch, 30)
 
     seen = changes(log)
     for workload in NAMES:
         steps = seen[workload]
         assert steps[0][0] == 0 and max(a for _, a in steps) >= 1 and steps[-1][1] == 0, (workload, steps)
-    assert not re.search(r"^\w+: SIGKILL", log, re.MULTILINE), log
+    no_sigkill(watch, log)
     sigterms = re.findall(r"^(\w+): SIGTERM (\S+)", log, re.MULTILINE)
     obeyed = re.findall(r"^(\w+): (\S+) \(pid \d+\) exited 0 [\d.]+ s after SIGTERM", log, re.MULTILINE)
     assert sigterms and sorted(sigterms) == sorted(obeyed), log
@@ -350,14 +397,18 @@ def test_a_killed_autoscaler_leaves_its_workers_to_the_next_one(spawn, redis_url
     assert pods and all(_start_ticks(p["pid"]) == p["ticks"] for p in pods), "its workers live on"
 
     second = start_autoscaler(spawn, redis_url, kafka, run_dir, "-w", WORKLOAD_RQ)
+    watch = AutoscalerWatch(second, run_dir)
     second.wait_for_log(rf"rq: adopted {len(pods)} process", timeout=10)
 
     from kedasuite.workers.results import fetch_results
 
     wait_for(lambda: len(fetch_results(redis_client, ids)) == len(ids), START_MARGIN_S + 30 * 0.2,
-             "every record processed")
-    log = stop(second, 30 + 10)
-    assert not re.search(r"^\w+: SIGKILL", log, re.MULTILINE), log
+             "every record processed",
+             seen=lambda: f"{missing(redis_client, kafka, {WORKLOAD_RQ: ids})}\n{watch.report()}")
+    # The adopted workers have their grace period to obey the SIGTERM, then the autoscaler exits.
+    log = stop(watch, grace_of(run_dir) + 10)
+    no_sigkill(watch, log)
     stopped = re.findall(r"^rq: (\S+) \(pid \d+\) exit code unknown \(adopted\) [\d.]+ s after SIGTERM", log, re.MULTILINE)
-    assert sorted(stopped) == sorted(p["name"] for p in pods), log
-    assert not [p for p in pods if _start_ticks(p["pid"]) == p["ticks"]], "the adopted workers were stopped"
+    assert sorted(stopped) == sorted(p["name"] for p in pods), watch.report()
+    still = [p for p in pods if _start_ticks(p["pid"]) == p["ticks"]]
+    assert not still, f"the adopted workers were stopped, yet these run: {still}\n{watch.report()}"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from kedasuite.core.names import CELERY_QUEUE, CELERY_UNACKED_HASH
-from tests.support import Proc, all_processed, run_cli, wait_for
+from tests.support import Proc, all_processed, missing_and_workers, run_cli, wait_for
 from tests.support import pump as pump_records
 from kedasuite.workers.results import dead_letter_key, fetch_results
 
@@ -35,7 +35,8 @@ def test_two_workers_process_every_record_exactly_once(spawn, redis_url, redis_c
     workers = [start_worker(spawn, redis_url, work_time="0.01") for _ in range(2)]
     ids = pump(redis_url, 200, "twice")
 
-    results = wait_for(all_processed(redis_client, ids), 60, "200 records processed")
+    results = wait_for(all_processed(redis_client, ids), 60, "200 records processed",
+                       seen=missing_and_workers(redis_client, "celery", ids, workers))
 
     assert all(r.deliveries == 1 for r in results.values()), "a record was processed twice"
     per_worker = collections.Counter(r.worker for r in results.values())
@@ -50,16 +51,18 @@ def test_two_workers_process_every_record_exactly_once(spawn, redis_url, redis_c
 def test_sigterm_mid_backlog_then_a_new_worker_loses_nothing(spawn, redis_url, redis_client) -> None:
     first = start_worker(spawn, redis_url, work_time="0.05")
     ids = pump(redis_url, 200, "term")
-    wait_for(lambda: len(fetch_results(redis_client, ids)) >= 20, 60, "the first worker to make progress")
+    wait_for(lambda: len(fetch_results(redis_client, ids)) >= 20, 60, "the first worker to make progress",
+             seen=first.describe)
 
     first.signal(signal.SIGTERM)  # what Kubernetes sends on scale-down
-    assert first.wait(30) == 0, first.log()[-2000:]
+    assert first.wait(30, "a SIGTERMed Celery worker to stop") == 0, first.describe()
     left_behind = 200 - len(fetch_results(redis_client, ids))
     assert left_behind > 0, "the backlog should outlive the first worker"
     assert redis_client.hlen(CELERY_UNACKED_HASH) == 0, "SIGTERM must hand reserved tasks back, not keep them"
 
-    start_worker(spawn, redis_url, work_time="0.01")
-    results = wait_for(all_processed(redis_client, ids), 60, "all 200 records processed")
+    second = start_worker(spawn, redis_url, work_time="0.01")
+    results = wait_for(all_processed(redis_client, ids), 60, "all 200 records processed",
+                       seen=missing_and_workers(redis_client, "celery", ids, [second]))
     assert all(r.deliveries == 1 for r in results.values()), "a graceful stop must not cause duplicates"
 
 
@@ -71,11 +74,12 @@ def test_sigkilled_workers_task_is_processed_by_another(spawn, redis_url, redis_
     in_hand, victim_identity = match.group(1), match.group(2)
 
     victim.signal(signal.SIGKILL)  # the pod is gone: no shutdown, no ack
-    victim.wait(10)
+    victim.wait(10, "the SIGKILLed Celery worker to go")
     assert redis_client.hlen(CELERY_UNACKED_HASH) == 1, "the killed worker's task should be unacknowledged"
 
     rescuer = start_worker(spawn, redis_url, work_time="fixed:0.1", visibility_timeout=4)
-    results = wait_for(all_processed(redis_client, ids), 60, "every record, the killed one included")
+    results = wait_for(all_processed(redis_client, ids), 60, "every record, the killed one included",
+                       seen=missing_and_workers(redis_client, "celery", ids, [rescuer]))
 
     assert results[in_hand].worker != victim_identity
     assert results[in_hand].deliveries == 1
@@ -91,9 +95,10 @@ def test_poison_records_are_dead_lettered_and_the_worker_goes_on(spawn, redis_ur
     client_app.send_task(CELERY_TASK, args=["not a record"], ignore_result=True)
     client_app.send_task(CELERY_TASK, args=[{"id": "p-1", "name": "No Email"}], ignore_result=True)
     ids = pump(redis_url, 5, "good")
-    start_worker(spawn, redis_url)
+    worker = start_worker(spawn, redis_url)
 
-    wait_for(all_processed(redis_client, ids), 30, "the good records after the poison ones")
+    wait_for(all_processed(redis_client, ids), 30, "the good records after the poison ones",
+             seen=missing_and_workers(redis_client, "celery", ids, [worker]))
     parked = [json.loads(x) for x in redis_client.lrange(dead_letter_key("celery"), 0, -1)]
     assert [p["reason"] for p in parked] == [
         "expected a JSON object with id, name, email, address, got str",

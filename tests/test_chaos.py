@@ -26,7 +26,7 @@ from kedasuite.core.settings import KafkaSettings
 from kedasuite.producers.records import record_ids
 from tests.conftest import FAULT_ROWS, KAFKA_TEST_ENV
 from kedasuite.jobs.workqueue import redelivery_bound as workqueue_bound
-from tests.support import Proc, pump, wait_for
+from tests.support import Proc, describe_procs, pump, wait_for
 from tests.whereabouts import processed, wait_drained, wait_processed
 from kedasuite.workers.celery_app import redelivery_bound as celery_bound
 from kedasuite.workers.kafka_consumer import redelivery_bound as kafka_bound
@@ -65,7 +65,8 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
 
     def a_ready_one() -> Proc:
         """A worker that is working (started up): the victim of a kill or of the SIGTERM."""
-        wait_for(lambda: any(ready(w) for w in workers), 60, f"a {workload.name} worker to be ready")
+        wait_for(lambda: any(ready(w) for w in workers), 60, f"a {workload.name} worker to be ready",
+                 seen=lambda: describe_procs(workers))
         chosen = rng.choice([w for w in workers if ready(w)])
         workers.remove(chosen)
         return chosen
@@ -74,33 +75,38 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
     if workload.pump_first:
         pump()
     workers = [workload.start() for _ in range(3)]
-    wait_for(lambda: all(ready(w) for w in workers), 60, f"three {workload.name} workers ready")
+    wait_for(lambda: all(ready(w) for w in workers), 60, f"three {workload.name} workers ready",
+             seen=lambda: describe_procs(w for w in workers if not ready(w)))
     if not workload.pump_first:
         pump()
     kills = terms = 0
     step = COUNT // (KILLS + 3)
     mark = step
     while kills < KILLS:
-        wait_processed(client, workload.name, mark, workload.redelivery_bound, f"{mark} results")
+        wait_processed(client, workload.name, mark, workload.redelivery_bound, f"{mark} results",
+                       lambda: describe_procs(workers))
         if processed(client, workload.name) >= COUNT:
             break
         if kills == KILLS // 2 and not terms:
             leaving = a_ready_one()  # scale-down: SIGTERM, not replaced
             leaving.signal(signal.SIGTERM)
-            assert leaving.wait(60) == 0, f"a SIGTERMed worker did not stop cleanly:\n{leaving.log()[-2000:]}"
+            code = leaving.wait(60, f"a SIGTERMed {workload.name} worker to stop")
+            assert code == 0, f"a SIGTERMed worker did not stop cleanly: exit {code}\n{leaving.describe()}"
             terms += 1
         victim = a_ready_one()
         victim.signal(signal.SIGKILL)
-        victim.wait(10)
+        victim.wait(10, f"a SIGKILLed {workload.name} worker to go")
         kills += 1
         # The replacement starts while the others work on, not waited for: the kills keep pace
         # with the work (a mark every ninth of it), however long a start takes on a busy machine.
         workers.append(workload.start())
         mark += step
-    wait_for(lambda: all(ready(w) for w in workers), 60, f"the {workload.name} replacements ready")
+    wait_for(lambda: all(ready(w) for w in workers), 60, f"the {workload.name} replacements ready",
+             seen=lambda: describe_procs(w for w in workers if not ready(w)))
     assert kills >= 5, f"only {kills} kills before the {workload.name} backlog was done; slow the work down"
     ids = record_ids(COUNT, f"chaos-{workload.name}")
-    wait_drained(client, workload.name, ids, workload.redelivery_bound, kafka, f"after {kills} kills")
+    wait_drained(client, workload.name, ids, workload.redelivery_bound, kafka, f"after {kills} kills",
+                 lambda: describe_procs(workers))
     results = fetch_results(client, ids)
     drained = time.monotonic() - began
     duplicates = sum(r.deliveries - 1 for r in results.values())
@@ -115,8 +121,9 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
         if not workload.pump_first:
             worker.signal(signal.SIGTERM)
     for worker in workers:
-        code = worker.wait(60)
-        assert code == 0, f"worker exited {code}:\n{worker.log()[-2000:]}"
+        how = "once drained" if workload.pump_first else "on SIGTERM"
+        code = worker.wait(60, f"a {workload.name} worker to exit {how}")
+        assert code == 0, f"worker exited {code}:\n{worker.describe()}"
 
 
 def pump_into(workload: str, redis_url: str, kafka: KafkaSettings | None = None) -> Callable[[], None]:

@@ -19,7 +19,7 @@ def test_a_forked_worker_runs_the_command_line_with_its_own_environment(forked: 
                                                                          redis_url: str) -> None:
     # RQ_BURST from the request's environment, not the server's: the worker exits 0 at once.
     worker = forked("worker", "rq", "--redis-url", redis_url, env={"RQ_BURST": "1", "LOG_LEVEL": "DEBUG"})
-    assert worker.wait(30) == 0, worker.log()
+    assert worker.wait(30, "an RQ_BURST=1 worker on an empty queue to exit by itself") == 0, worker.describe()
     assert "Listening on" in worker.log(), worker.log()
 
 
@@ -29,10 +29,10 @@ def test_a_forked_worker_is_its_own_process_group_and_its_kill_is_reported(forke
     worker.wait_for_log(r"Listening on", timeout=30)
     assert os.getpgid(worker.pid) == worker.pid  # a session of its own, as a pod's processes
     worker.signal(signal.SIGKILL)
-    assert worker.wait(10) == -signal.SIGKILL
+    assert worker.wait(10, "the SIGKILLed worker to go") == -signal.SIGKILL
 
 
 def test_bad_arguments_exit_2_with_the_usage_error_in_the_log(forked: Callable[..., Proc]) -> None:
     worker = forked("worker", "rq", "--max-jobs", "0")
-    assert worker.wait(30) == 2
+    assert worker.wait(30, "a worker given bad arguments to exit") == 2, worker.describe()
     assert "Invalid value for '--max-jobs'" in worker.log(), worker.log()

@@ -19,7 +19,7 @@ import redis
 from kedasuite.producers.records import record_ids
 from tests.conftest import FAULT_ROWS
 from kedasuite.jobs.workqueue import redelivery_bound as workqueue_bound
-from tests.support import Proc, wait_for
+from tests.support import Proc, describe_procs, wait_for
 from tests.support import pump as pump_records
 from tests.whereabouts import processed, wait_drained
 from kedasuite.workers.celery_app import redelivery_bound as celery_bound
@@ -66,17 +66,20 @@ def test_redis_restart_mid_run(workload: str, spawn: Callable[..., Proc]) -> Non
             pump = spawn("pump", workload, "--rate", "80", "--duration", "5", "--id-prefix", prefix, "--workloads",
                          workload, "--redis-url", url)
         began = time.monotonic()
-        wait_for(lambda: processed(client, workload) >= 60, 60, f"60 {workload} items before the restart")
+        everyone = [*workers, *([pump] if pump is not None else [])]
+        wait_for(lambda: processed(client, workload) >= 60, 60, f"60 {workload} items before the restart",
+                 seen=lambda: f"{processed(client, workload)} processed\n{describe_procs(everyone)}")
         server.crash()
         time.sleep(1.0)  # the outage itself: Redis is gone for a second
         server.restart()
         ids = record_ids(count, prefix)
         # Clients retry every 2 s at most (retry_redis), then redelivery takes its usual bound.
-        wait_drained(client, workload, ids, 2 + REDELIVERY_BOUNDS[workload], when="after the restart")
+        wait_drained(client, workload, ids, 2 + REDELIVERY_BOUNDS[workload], when="after the restart",
+                     on_stall=lambda: describe_procs(everyone))
         results = fetch_results(client, ids)
         drained = time.monotonic() - began
         if pump is not None:
-            assert pump.wait(60) == 0, pump.log()[-2000:]
+            assert pump.wait(60, "the paced pump to finish") == 0, pump.describe()
             assert f"{workload}: sent {count}, failed 0 in " in pump.log(), pump.log()[-2000:]
         duplicates = sum(r.deliveries - 1 for r in results.values())
         FAULT_ROWS.append({"fault test": "redis restart", "workload": workload, "kills": "redis x1", "sigterms": 0,
@@ -86,5 +89,7 @@ def test_redis_restart_mid_run(workload: str, spawn: Callable[..., Proc]) -> Non
             if workload != "workqueue":
                 worker.signal(signal.SIGTERM)
         for worker in workers:
-            assert worker.wait(60) == 0, worker.log()[-2000:]
+            code = worker.wait(60, f"a {workload} worker to exit " + ("once drained" if workload == "workqueue"
+                                                                        else "on SIGTERM after the restart"))
+            assert code == 0, worker.describe()
         client.close()

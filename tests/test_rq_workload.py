@@ -261,11 +261,12 @@ def stopped(workers: list[Proc], deadline: float) -> list[str]:
     ends = time.monotonic() + deadline
     for worker in workers:
         try:
-            code = worker.wait(max(0.1, ends - time.monotonic()))
-        except Exception:  # still running: the hang
-            code = None
+            code = worker.wait(max(0.1, ends - time.monotonic()), "an RQ worker to stop")
+        except AssertionError as hung:  # still running: its stacks and log, taken before its SIGKILL
+            problems.append(str(hung))
+            continue
         if code != 0:
-            problems.append(f"pid {worker.pid} exit {code}:\n{worker.log()[-1500:]}")
+            problems.append(f"{worker} exit {code}:\n{worker.log()[-1500:]}")
     return problems
 
 

@@ -214,10 +214,12 @@ def wait_processed(client: redis.Redis, workload: str, at_least: int, redelivery
 
 
 def wait_drained(client: redis.Redis, workload: str, ids: Sequence[str], redelivery_bound: float,
-                 kafka: KafkaSettings | None = None, when: str = "") -> None:
-    """Until every id has a result (see :func:`wait_processed`); a stall reports each missing id's place."""
+                 kafka: KafkaSettings | None = None, when: str = "",
+                 on_stall: Callable[[], str] = lambda: "") -> None:
+    """Until every id has a result (see :func:`wait_processed`); a stall reports each missing
+    id's place, then ``on_stall()`` (the workers: what they were doing)."""
     wait_processed(client, workload, len(ids), redelivery_bound, f"all {len(ids)} results {when}".rstrip(),
-                   lambda: missing_report(workload, client, ids, kafka))
+                   lambda: "\n".join(filter(None, [missing_report(workload, client, ids, kafka), on_stall()])))
     if len(fetch_results(client, ids)) != len(ids):
         raise AssertionError(f"{PROCESSED_COUNT_PREFIX}{workload} counts {len(ids)} results, but:\n"
                              + missing_report(workload, client, ids, kafka))
