@@ -26,7 +26,7 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
 _AUTOSCALE: dict[str, Any] = {
     "type": "object",
     "required": ["actual", "model", "unit", "reason", "next_step", "deviations", "read_errors", "stale",
-                 "stale_reason", "age_seconds", "updated", "backend", "pid", "run_dir"],
+                 "stale_reason", "stopping", "age_seconds", "updated", "backend", "pid", "run_dir"],
     "properties": {
         "actual": {"type": "integer", "nullable": True, "minimum": 0,
                    "description": "Replicas (ScaledJob: running Jobs) the autoscaler runs; null with backend none."},
@@ -44,12 +44,49 @@ _AUTOSCALE: dict[str, Any] = {
         "read_errors": {"type": "array", "items": {"type": "string"}},
         "stale": {"type": "boolean", "description": "The autoscaler is gone or hung: not live numbers."},
         "stale_reason": {"type": "string", "nullable": True},
+        "stopping": {"allOf": [{"$ref": "#/components/schemas/Stopping"}], "nullable": True,
+                     "description": "The autoscaler is stopping its workers (no next step); null otherwise."},
         "age_seconds": {"type": "number", "nullable": True, "minimum": 0,
                         "description": "Seconds since the autoscaler wrote this state."},
         "updated": {"type": "string", "nullable": True},
         "backend": {"type": "string", "nullable": True},
         "pid": {"type": "integer", "nullable": True},
         "run_dir": {"type": "string"},
+    },
+}
+
+
+_STOPPING: dict[str, Any] = {
+    "type": "object",
+    "properties": {"since": {"type": "string"}, "why": {"type": "string", "nullable": True},
+                   "within_seconds": {"type": "number", "minimum": 0,
+                                      "description": "The grace period its workers get: stale after that."}},
+}
+
+#: ``/status``'s top-level ``autoscaler`` (kedasuite.autoscale.view.read): the run directory read,
+#: whose state it holds, and, when that is not live, the words that say how old and what fixes it.
+_AUTOSCALER: dict[str, Any] = {
+    "type": "object",
+    "required": ["run_dir", "state", "pid", "backend", "updated", "age_seconds", "stale_reason", "stopping",
+                 "elsewhere", "note"],
+    "properties": {
+        "run_dir": {"type": "string", "description": "The run directory this pump reads (--autoscale-run-dir)."},
+        "state": {"type": "string", "enum": ["live", "stopping", "stale", "absent"],
+                  "description": "absent: no state there, while an autoscaler runs with another run directory."},
+        "pid": {"type": "integer", "nullable": True},
+        "backend": {"type": "string", "nullable": True},
+        "updated": {"type": "string", "nullable": True},
+        "age_seconds": {"type": "number", "nullable": True, "minimum": 0},
+        "stale_reason": {"type": "string", "nullable": True},
+        "stopping": {"allOf": [{"$ref": "#/components/schemas/Stopping"}], "nullable": True},
+        "elsewhere": {"type": "array", "description": "Autoscalers of this user running now with another run "
+                                                      "directory (their registry in the temp directory).",
+                      "items": {"type": "object", "required": ["pid", "run_dir"],
+                                "properties": {"pid": {"type": "integer"}, "run_dir": {"type": "string"},
+                                               "backend": {"type": "string"}, "started": {"type": "string"}}}},
+        "note": {"type": "string", "nullable": True,
+                 "description": "When the state is not live: whose it is, how old, and the variable or option "
+                                "that fixes it. Null when live."},
     },
 }
 
@@ -161,8 +198,15 @@ def document(workloads: list[str], max_count: int, token: bool) -> dict[str, Any
                                                   "allOf": [{"$ref": "#/components/schemas/Autoscale"}],
                                                   "nullable": True,
                                                   "description": "A local `kedasuite autoscale`'s state for "
-                                                                 "this workload; null when none is found."}}}}}},
+                                                                 "this workload; null when none is found."}}}},
+                                          "autoscaler": {"allOf": [{"$ref": "#/components/schemas/Autoscaler"}],
+                                                         "nullable": True,
+                                                         "description": "The run directory read and whose state "
+                                                                        "it holds; null when there is nothing "
+                                                                        "to say (no state, no autoscaler)."}}},
                 "Autoscale": _AUTOSCALE,
+                "Autoscaler": _AUTOSCALER,
+                "Stopping": _STOPPING,
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": f"The pump's {Env.PUMP_TOKEN}."}},

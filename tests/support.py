@@ -370,6 +370,15 @@ class AutoscalerWatch:
         return "\n".join(parts)
 
 
+def own_tmpdir(tmp_path: Path) -> dict[str, str]:
+    """Environment for the processes a test starts: a temporary directory of the test's own, so
+    the default run directory and the registry of running autoscalers there are this test's,
+    not those of autoscalers other tests run beside it."""
+    folder = tmp_path / "tmp"
+    folder.mkdir(exist_ok=True)
+    return {"TMPDIR": str(folder), "AUTOSCALE_RUN_DIR": ""}
+
+
 def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``kedasuite ARGS`` to completion and return its exit code and output."""
     return subprocess.run(

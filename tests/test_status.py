@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import re
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from kedasuite.keda.status import BUNDLED, StatusReader, bundled_text, keda_obje
 from kedasuite.producers import workloads as wl
 from kedasuite.producers.engine import new_run, pump_stream
 from kedasuite.producers.records import RecordFactory
-from tests.support import Proc, run_cli
+from tests.support import Proc, own_tmpdir, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = str(ROOT / "k8s" / "overlays" / "local")
@@ -371,23 +373,27 @@ def autoscale_block(run_dir: Path, workload: str, redis_url: str | None = None) 
 def test_status_shows_a_local_autoscaler_live_then_stale(spawn, redis_url: str, redis_client: redis.Redis,
                                                            tmp_path: Path) -> None:
     """A real `kedasuite autoscale --backend none` on the real Redis: its model's count, the last
-    step and the next one in words, the deviations; once it exits, the same state shown as stale."""
+    step and the next one in words, the deviations; once it exits, the same state shown as stale,
+    how old it is, and how to see a live one."""
     from kedasuite.autoscale.actuator import read_state
     from kedasuite.core.names import RQ_QUEUE_LIST
     from tests.support import wait_for
 
     run_dir = tmp_path / "run"
+    env = own_tmpdir(tmp_path)
     Pumper(redis_url).to(WORKLOAD_RQ, 21)
     auto = spawn("autoscale", "--backend", "none", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(run_dir),
-                 "--overlay", LOCAL, *AUTOSCALE_TIMINGS)
-    wait_for(lambda: (s := read_state(run_dir)) and s["workloads"][0]["model"] == 3, 60, "the model at 3 replicas")
+                 "--overlay", LOCAL, *AUTOSCALE_TIMINGS, env=env)
+    wait_for(lambda: (s := read_state(run_dir)) and s["workloads"][0]["model"] == 3, 60, "the model at 3 replicas",
+             seen=lambda: f"state {read_state(run_dir)}\n{auto.describe()}")
 
     block = autoscale_block(run_dir, WORKLOAD_RQ, redis_url)
     assert block is not None
     # --backend none runs nothing: no actual count, only the model's (ceil(21/10) = 3)
     assert (block["actual"], block["model"], block["unit"], block["backend"], block["pid"]) == (
         None, 3, "replicas", "none", auto.pid)
-    assert (block["stale"], block["stale_reason"], block["run_dir"]) == (False, None, str(run_dir))
+    assert (block["stale"], block["stale_reason"], block["stopping"], block["run_dir"]) == (
+        False, None, None, str(run_dir))
     assert block["reason"].startswith("HPA wants 3"), block["reason"]
     # the next poll or sync keeps 3 while the backlog stays
     assert (block["next_step"]["replicas"], block["next_step"]["actor"] in ("keda", "hpa")) == (3, True), block
@@ -399,9 +405,10 @@ def test_status_shows_a_local_autoscaler_live_then_stale(spawn, redis_url: str, 
     redis_client.delete(RQ_QUEUE_LIST)
     cooldown = re.compile(r"^KEDA: backlog 0 <= 5, in-flight 0 <= 0: cooldown: [\d.]+ s of 3 left$")
     wait_for(lambda: (b := autoscale_block(run_dir, WORKLOAD_RQ)) and b["next_step"]
-             and cooldown.match(b["next_step"]["reason"]), 30, "KEDA's cooldown as the next step")
+             and cooldown.match(b["next_step"]["reason"]), 30, "KEDA's cooldown as the next step",
+             seen=lambda: repr(autoscale_block(run_dir, WORKLOAD_RQ)))
     text = run_cli("status", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL,
-                   "--autoscale-run-dir", str(run_dir))
+                   "--autoscale-run-dir", str(run_dir), env=env)
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     head = next(line for line in lines if line.startswith("autoscaler ("))
@@ -409,24 +416,137 @@ def test_status_shows_a_local_autoscaler_live_then_stale(spawn, redis_url: str, 
     assert any(line.startswith("  rq: nothing runs (model only), model ") for line in lines), text.stdout
     assert ("  rq: timings differ from the manifest: pollingInterval 1 s (manifest: 15 s); cooldownPeriod 3 s "
             "(manifest: 120 s)") in text.stdout
+    assert not any(line.startswith("autoscaler: ") for line in lines), "a live state needs no fix"
 
     auto.signal(signal.SIGTERM)
     assert auto.wait(30) == 0, auto.log()
     block = autoscale_block(run_dir, WORKLOAD_RQ)
     assert block is not None
-    assert (block["stale"], block["stale_reason"], block["next_step"]) == (
-        True, f"the autoscaler (pid {auto.pid}) is not running", None)
+    stopped = rf"the autoscaler \(pid {auto.pid}\) is not running: it stopped \(SIGTERM\)"
+    assert (block["stale"], block["next_step"]) == (True, None) and re.fullmatch(stopped, block["stale_reason"]), block
     text = run_cli("status", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL,
-                   "--autoscale-run-dir", str(run_dir))
-    assert (f"autoscaler (pid {auto.pid}, backend none, run dir {run_dir}): STALE, the autoscaler (pid {auto.pid}) "
-            "is not running; last state from ") in text.stdout, text.stdout
+                   "--autoscale-run-dir", str(run_dir), env=env)
+    lines = text.stdout.splitlines()
+    head = next(line for line in lines if line.startswith("autoscaler ("))
+    assert re.fullmatch(rf"autoscaler \(pid {auto.pid}, backend none, run dir {re.escape(str(run_dir))}\): STALE, "
+                        rf"{stopped}; its last state, written at \d\d:\d\d:\d\d \([\d.]+ s ago\), is not live:",
+                        head), text.stdout
+    assert lines[-1] == ("autoscaler: no autoscaler of this user runs on this host now: start one (`kedasuite "
+                         f"autoscale --run-dir {run_dir}`), or, for one that writes elsewhere, set "
+                         "AUTOSCALE_RUN_DIR=<its run dir> or pass --autoscale-run-dir <its run dir>"), text.stdout
 
 
-def test_no_autoscaler_state_means_no_block(tmp_path: Path) -> None:
-    """No run directory, an empty one, or a file that is not a state: ``autoscale`` is null and
-    the table says nothing about an autoscaler."""
+@pytest.mark.integration
+def test_status_names_the_run_directory_an_autoscaler_writes_to_when_its_own_is_not_live(
+        spawn, redis_url: str, tmp_path: Path) -> None:
+    """What a user met: `kedasuite status` reads the default run directory, while `kedasuite
+    autoscale` runs with --run-dir elsewhere. With nothing in the default one, and then with an
+    old run's state there, status says whose state it reads, how old, and which variable or
+    option shows the live one; following that advice shows it live."""
+    from kedasuite.autoscale.actuator import read_state
+    from tests.support import wait_for
+
+    env = own_tmpdir(tmp_path)
+    default = Path(env["TMPDIR"]) / f"kedasuite-autoscale-{os.getuid()}"
+    other = tmp_path / "other"
+    live = spawn("autoscale", "--backend", "none", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(other),
+                 "--overlay", LOCAL, *AUTOSCALE_TIMINGS, env=env)
+    wait_for(lambda: read_state(other), 60, f"the live autoscaler's state in {other}", seen=live.describe)
+    fix = (f"an autoscaler runs now with pid {live.pid} (backend none) and run dir {other}: "
+           f"set AUTOSCALE_RUN_DIR={other} or pass --autoscale-run-dir {other} to see it")
+
+    def status(*more: str, **variables: str) -> list[str]:
+        done = run_cli("status", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL, *more,
+                       env={**env, **variables})
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    # Nothing ever ran in the default run directory.
+    assert status()[-1] == f"autoscaler: no autoscaler state in {default}; {fix}"
+
+    # An old run there: an autoscaler that ran for a second and stopped.
+    old = run_cli("autoscale", "--backend", "none", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL,
+                  "--duration", "1", env=env)
+    assert old.returncode == 0, old.stdout + old.stderr
+    old_pid = read_state(default)["pid"]
+    lines = status()
+    head = next(line for line in lines if line.startswith("autoscaler ("))
+    assert re.fullmatch(rf"autoscaler \(pid {old_pid}, backend none, run dir {re.escape(str(default))}\): STALE, the "
+                        rf"autoscaler \(pid {old_pid}\) is not running: it stopped \(--duration 1 s reached\); "
+                        r"its last state, written at \d\d:\d\d:\d\d \([\d.]+ s ago\), is not live:",
+                        head), lines
+    assert lines[-1] == f"autoscaler: {fix}"
+    summary = json.loads("\n".join(status("--json")))["autoscaler"]
+    assert (summary["state"], summary["run_dir"], summary["pid"], [e["pid"] for e in summary["elsewhere"]]) == (
+        "stale", str(default), old_pid, [live.pid])
+    assert re.fullmatch(rf"the autoscaler state in {re.escape(str(default))} is stale: the autoscaler \(pid {old_pid}\) "
+                        r"is not running: it stopped \(--duration 1 s reached\); its numbers are the last that "
+                        rf"autoscaler \(pid {old_pid}, backend none\) wrote [\d.]+ s ago, not live; {re.escape(fix)}",
+                        summary["note"]), summary["note"]
+
+    # The advice, followed.
+    lines = status(AUTOSCALE_RUN_DIR=str(other))
+    head = next(line for line in lines if line.startswith("autoscaler ("))
+    assert head.startswith(f"autoscaler (pid {live.pid}, backend none, run dir {other}), state "), lines
+    assert not any(line.startswith("autoscaler: ") for line in lines), lines
+
+
+@pytest.mark.integration
+def test_an_autoscaler_stopping_its_workers_is_stopping_not_hung(spawn, redis_url: str, tmp_path: Path) -> None:
+    """An autoscaler stopping a worker that finishes a long job first (longer than the state's
+    10 s staleness limit) is shown as stopping, never as hung or gone, for as long as it runs;
+    once it exits, as stopped: no face waits for its pid to vanish."""
+    from kedasuite.autoscale.view import STALE_MIN_SECONDS
+    from tests.support import AutoscalerWatch, wait_for
+
+    work = STALE_MIN_SECONDS + 6  # the job's length: the stop outlasts the staleness limit
+    run_dir = tmp_path / "run"
+    auto = spawn("autoscale", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(run_dir), "--overlay", LOCAL,
+                 *AUTOSCALE_TIMINGS, env={**own_tmpdir(tmp_path), "WORK_TIME": f"fixed:{work:g}"})
+    watch = AutoscalerWatch(auto, run_dir)
+    Pumper(redis_url).to(WORKLOAD_RQ, 6)  # over the activation of 5: one replica
+
+    def entry() -> dict:
+        scalers, source = local_source()
+        with StatusReader(scalers, source, redis_url, None, [WORKLOAD_RQ], autoscale_run_dir=str(run_dir)) as reader:
+            return only(reader.read(), WORKLOAD_RQ)
+
+    wait_for(lambda: (e := entry())["in_flight"] == 1 and (e["autoscale"] or {}).get("actual") == 1, 60,
+             "a replica working on a job", seen=watch.report)
+    auto.signal(signal.SIGTERM)
+    sent = time.monotonic()
+    seen: list[tuple[float, str]] = []
+
+    def exited() -> bool:
+        block = entry()["autoscale"]
+        if auto.popen.poll() is not None:
+            return True
+        state = "stale: " + block["stale_reason"] if block["stale"] else "stopping" if block["stopping"] else "live"
+        if not seen or seen[-1][1] != state:
+            seen.append((round(time.monotonic() - sent, 1), state))
+        return False
+
+    wait_for(exited, 60, "the autoscaler to exit", seen=lambda: f"{seen}\n{watch.report()}")
+    took = time.monotonic() - sent
+    assert took > STALE_MIN_SECONDS, f"the stop took {took:.1f} s: too short to show the state outlasting the limit"
+    # Live, then stopping for as long as its worker finishes; between the 'stopped' mark and the
+    # process's exit (its last lines and the interpreter's end) the faces may already say stopped.
+    stopped = f"stale: the autoscaler (pid {auto.pid}) is not running: it stopped (SIGTERM)"
+    states = [state for _, state in seen]
+    assert states in (["stopping"], ["live", "stopping"], ["stopping", stopped], ["live", "stopping", stopped]), seen
+    assert seen[-1][1] == "stopping" or seen[-1][0] > STALE_MIN_SECONDS, f"stopped too early: {seen}"
+    block = entry()["autoscale"]
+    assert (block["stale"], "stale: " + block["stale_reason"], block["actual"]) == (True, stopped, 0), block
+
+
+def test_no_autoscaler_state_means_no_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No run directory, an empty one, or a file that is not a state, and no autoscaler running:
+    ``autoscale`` and ``autoscaler`` are null and the table says nothing about an autoscaler."""
+    import tempfile
+
     from kedasuite.keda.status import render_text
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the registry: none of the other tests' autoscalers
     scalers, source = load_scalers(overlay=LOCAL)
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -434,7 +554,7 @@ def test_no_autoscaler_state_means_no_block(tmp_path: Path) -> None:
     for run_dir in (None, str(tmp_path / "missing"), str(tmp_path), str(broken)):
         with StatusReader(scalers, source, None, None, autoscale_run_dir=run_dir) as reader:
             status = reader.read()
-        assert [w["autoscale"] for w in status["workloads"]] == [None] * 4
+        assert [w["autoscale"] for w in status["workloads"]] == [None] * 4 and status["autoscaler"] is None
         assert "autoscaler" not in render_text(status)
 
 
@@ -489,3 +609,78 @@ def test_stale_state_is_never_shown_as_live(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text(json.dumps(hand_state(gone.pid, now - 1.0, now - 5.0, here)))
     block = blocks(tmp_path, now)["rq"]
     assert (block["stale"], block["next_step"], block["actual"], block["model"]) == (True, None, 2, 2)
+
+
+def test_a_stop_is_stopping_until_its_grace_period_is_over_then_stopped(tmp_path: Path) -> None:
+    """Hand-written states of an autoscaler on its way out: stopping is not stale within the
+    grace period it gave its workers (plus the usual margin), is hung after it; a stop mark is
+    stale at once, whoever holds the pid now; a zombie is not running."""
+    import os
+    import socket
+    import subprocess
+    import time
+    from datetime import UTC, datetime
+
+    from kedasuite.autoscale.view import STALE_MIN_SECONDS, _proc, staleness
+    from tests.support import wait_for
+
+    now = float(int(time.time()))
+    here = socket.gethostname()
+    since = datetime.fromtimestamp(now - 25, UTC).isoformat()
+    me = _proc(os.getpid())
+    assert me is not None and me[1] is not None
+    # This test's pid as the autoscaler's, started when this process did.
+    stopping = {**hand_state(os.getpid(), now - 25, me[1], here),
+                "stopping": {"since": since, "why": "SIGTERM", "within_seconds": 30.0}}
+    assert staleness(stopping, now) == (25.0, None)  # 25 s into a 30 s grace period: still stopping
+    late = now + 30 + STALE_MIN_SECONDS
+    assert staleness(stopping, late)[1] == (f"the autoscaler (pid {os.getpid()}) began stopping and has not finished "
+                                            f"within {30 + STALE_MIN_SECONDS:g} s: it is hung or gone")
+    stopped = {**stopping, "stopped": {"at": since, "why": "SIGTERM"}}
+    assert staleness(stopped, now) == (25.0, f"the autoscaler (pid {os.getpid()}) is not running: it stopped "
+                                             "(SIGTERM)")
+
+    zombie = subprocess.Popen(["true"])  # exited, not reaped until the end of this test: signal 0 still reaches it
+
+    def state_of(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return "gone"
+
+    wait_for(lambda: state_of(zombie.pid) == "Z", 10, f"pid {zombie.pid} to be a zombie",
+             seen=lambda: state_of(zombie.pid))
+    try:
+        assert staleness(hand_state(zombie.pid, now - 1, now - 5, here), now) == (
+            1.0, f"the autoscaler (pid {zombie.pid}) is not running")
+    finally:
+        zombie.wait()
+
+
+def test_the_words_say_whose_state_how_old_and_the_fix(tmp_path: Path) -> None:
+    """The note every face shows, from a summary: a stale state with a live autoscaler elsewhere,
+    several elsewhere, none; no state at all; nothing for a live one."""
+    from kedasuite.autoscale.view import default_run_dir, note
+
+    other = {"pid": 42, "backend": "processes", "run_dir": "/runs/b", "started": "2026-01-01T00:00:00+00:00"}
+    stale = {"run_dir": "/runs/a", "state": "stale", "pid": 7, "backend": "none",
+             "updated": "2026-01-01T00:00:00+00:00", "age_seconds": 185.0, "stale_reason": "the autoscaler (pid 7) "
+             "is not running", "stopping": None, "elsewhere": [other]}
+    words = note(stale)
+    assert words == (
+        "the autoscaler state in /runs/a is stale: the autoscaler (pid 7) is not running; its numbers are the last "
+        "that autoscaler (pid 7, backend none) wrote 3 min 5 s ago, not live; an autoscaler runs now with pid 42 "
+        "(backend processes) and run dir /runs/b: set AUTOSCALE_RUN_DIR=/runs/b or pass --autoscale-run-dir /runs/b "
+        "to see it")
+    assert "wrote, not live" in (note(stale, with_age=False) or "")
+    two = note({**stale, "elsewhere": [other, {**other, "pid": 43, "run_dir": "/runs/c"}]}) or ""
+    assert two.endswith("autoscalers run now elsewhere: pid 42 (backend processes) with run dir /runs/b; pid 43 "
+                        "(backend processes) with run dir /runs/c; set AUTOSCALE_RUN_DIR=<its run dir> or pass "
+                        "--autoscale-run-dir <its run dir> to see one")
+    assert (note({**stale, "elsewhere": [], "run_dir": default_run_dir()}) or "").endswith(
+        "no autoscaler of this user runs on this host now: start one (`kedasuite autoscale`), or, for one that "
+        "writes elsewhere, set AUTOSCALE_RUN_DIR=<its run dir> or pass --autoscale-run-dir <its run dir>")
+    assert note({**stale, "state": "absent"}) == (
+        "no autoscaler state in /runs/a; an autoscaler runs now with pid 42 (backend processes) and run dir /runs/b: "
+        "set AUTOSCALE_RUN_DIR=/runs/b or pass --autoscale-run-dir /runs/b to see it")
+    assert note({**stale, "state": "live"}) is None and note({**stale, "state": "stopping"}) is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -34,7 +35,7 @@ from kedasuite.tools.timeline import (
     render,
     rows_from_status,
 )
-from tests.support import Proc, pump, wait_for
+from tests.support import Proc, own_tmpdir, pump, run_cli, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -192,8 +193,9 @@ def test_the_wrapper_script_runs_it(tmp_path: Path) -> None:
 
 
 def no_cluster_env(tmp_path: Path) -> dict[str, str]:
-    """No kubeconfig and not in a pod, and no local autoscaler, whatever the machine running the tests has."""
-    return {"KUBECONFIG": str(tmp_path / "no-kubeconfig"), "KUBERNETES_SERVICE_HOST": "",
+    """No kubeconfig and not in a pod, and no local autoscaler, whatever the machine running the tests has
+    (a temporary directory of its own: the registry of running autoscalers there is this test's)."""
+    return {**own_tmpdir(tmp_path), "KUBECONFIG": str(tmp_path / "no-kubeconfig"), "KUBERNETES_SERVICE_HOST": "",
             "KUBERNETES_SERVICE_PORT": "", "AUTOSCALE_RUN_DIR": str(tmp_path / "no-autoscaler")}
 
 
@@ -311,27 +313,44 @@ def test_a_status_url_nobody_answers(tmp_path: Path) -> None:
 def test_records_a_local_autoscalers_replicas_in_the_actual_column(spawn, redis_url: str, tmp_path: Path) -> None:
     """No cluster, a real `kedasuite autoscale --backend processes` running real RQ workers: the
     actual column follows the replicas it runs (0 → 3 → 0) beside the backlog, and the picture
-    has them. Once the autoscaler is gone, its stale state is not recorded as running replicas."""
+    has them. Once the autoscaler is gone, its stale state is not recorded as running replicas,
+    and the recorder says whose it was, how old, and how to see a live one."""
     from kedasuite.autoscale.actuator import read_state
+    from tests.support import AutoscalerWatch
 
     n = 30  # rq: listLength 10: ceil(30 / 10) = 3 replicas
     run_dir = tmp_path / "run"
+    env = {**no_cluster_env(tmp_path), "AUTOSCALE_RUN_DIR": str(run_dir)}
     auto: Proc = spawn("autoscale", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(run_dir),
                        "--polling-interval", "1", "--cooldown-period", "3", "--sync-period", "1",
-                       "--stabilization-window", "2", env={"WORK_TIME": "fixed:0.3"})
-    wait_for(lambda: read_state(run_dir) is not None, 60, "the autoscaler's first state")
+                       "--stabilization-window", "2", env={**env, "WORK_TIME": "fixed:0.3"})
+    watch = AutoscalerWatch(auto, run_dir)
+    wait_for(lambda: read_state(run_dir) is not None, 60, "the autoscaler's first state", seen=watch.report)
     csv_path, png = tmp_path / "local.csv", tmp_path / "local.png"
-    env = {**no_cluster_env(tmp_path), "AUTOSCALE_RUN_DIR": str(run_dir)}
     recorder: Proc = spawn("timeline", "--redis-url", redis_url, "-w", "rq", "--interval", "0.5", "--csv",
                            str(csv_path), "--png", str(png), env=env)
-    wait_for(lambda: len(recorded(csv_path)) >= 2, 60, "two samples of an idle queue")
+
+    def saw() -> str:
+        rows = recorded(csv_path)
+        return f"last samples {rows[-5:]}\n{recorder.describe(dump=False)}\n{watch.report()}"
+
+    wait_for(lambda: len(recorded(csv_path)) >= 2, 60, "two samples of an idle queue", seen=saw)
     pump("rq", n, redis_url=redis_url)
-    wait_for(lambda: any((r.actual or 0) >= 1 for r in recorded(csv_path)), 60, "a sample with a replica running")
+    wait_for(lambda: any((r.actual or 0) >= 1 for r in recorded(csv_path)), 60, "a sample with a replica running",
+             seen=saw)
     wait_for(lambda: (rows := recorded(csv_path)) and rows[-1].processed == n and rows[-1].actual == 0, 120,
-             f"a sample with {n} processed and no replica left")
+             f"a sample with {n} processed and no replica left", seen=saw)
     auto.signal(signal.SIGTERM)
     assert auto.wait(60) == 0, auto.log()
-    wait_for(lambda: (rows := recorded(csv_path)) and rows[-1].actual is None, 30, "a sample after the autoscaler left")
+    where = f"the local autoscaler (pid {auto.pid}, backend processes, {run_dir})"
+    stale = re.compile(rf"timeline: rq: {re.escape(where)} is stale \(the autoscaler \(pid {auto.pid}\) is not running: "
+                       r"it stopped \(SIGTERM\)\): actual left empty; its state is [\d.]+ s old; "
+                       rf"no autoscaler of this user runs on this host now: start one \(`kedasuite autoscale --run-dir "
+                       rf"{re.escape(str(run_dir))}`\), or, for one that writes elsewhere, set AUTOSCALE_RUN_DIR=<its "
+                       r"run dir> or pass --autoscale-run-dir <its run dir>$", re.MULTILINE)
+    # What the recorder says about the state once the autoscaler has gone, not merely a sample
+    # without replicas (a stopping autoscaler's samples have none either).
+    wait_for(lambda: stale.search(recorder.log()), 30, "the recorder's note that the state is stale", seen=saw)
     recorder.signal(signal.SIGTERM)
     assert recorder.wait(60) == 0, recorder.log()
 
@@ -342,8 +361,50 @@ def test_records_a_local_autoscalers_replicas_in_the_actual_column(spawn, redis_
     assert max(r.backlog for r in rows) == n and (rows[first].backlog or 0) > 0, "replicas came with the backlog"
     assert actual[-1] is None  # the autoscaler is gone: its last state is stale, not running replicas
     log = recorder.log()
-    where = f"the local autoscaler (pid {auto.pid}, backend processes, {run_dir})"
     assert log.count(f"timeline: rq: actual replicas from {where}") == 1, log
-    assert f"timeline: rq: {where} is stale (the autoscaler (pid {auto.pid}) is not running): actual left empty" in log
+    assert len(stale.findall(log)) == 1, log  # once, though its age grows with every sample
     assert NO_CLUSTER_NOTE in log
     assert png_size(png)[0] == 900
+
+
+@pytest.mark.integration
+def test_names_the_run_directory_an_autoscaler_writes_to_when_its_own_is_not_live(
+        spawn, redis_url: str, tmp_path: Path) -> None:
+    """The recorder reads the default run directory while `kedasuite autoscale` runs with
+    --run-dir elsewhere: with nothing there, then with an old run's state there, it leaves the
+    actual column empty and says whose state it read, how old, and the variable or option that
+    records the live one."""
+    from kedasuite.autoscale.actuator import read_state
+
+    env = {**no_cluster_env(tmp_path), "AUTOSCALE_RUN_DIR": ""}
+    default = Path(env["TMPDIR"]) / f"kedasuite-autoscale-{os.getuid()}"
+    other = tmp_path / "other"
+    live: Proc = spawn("autoscale", "--backend", "none", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(other),
+                       env=env)
+    wait_for(lambda: read_state(other), 60, f"the live autoscaler's state in {other}", seen=live.describe)
+    fix = (f"an autoscaler runs now with pid {live.pid} (backend none) and run dir {other}: "
+           f"set AUTOSCALE_RUN_DIR={other} or pass --autoscale-run-dir {other} to see it")
+
+    def record() -> tuple[list[str], list[Row]]:
+        csv_path = tmp_path / "foreign.csv"
+        done = timeline_cli("--redis-url", redis_url, "-w", "rq", "--no-cluster", "--interval", "0.5", "--duration",
+                            "1", "--csv", str(csv_path), env=env)
+        assert done.returncode == 0, done.stderr
+        return done.stderr.splitlines(), read_csv(csv_path)
+
+    lines, rows = record()
+    assert f"timeline: no autoscaler state in {default}; {fix}; the actual column stays empty" in lines, lines
+    assert rows and all(r.actual is None for r in rows)
+
+    # An old run there: an autoscaler that ran for a second and stopped.
+    old = run_cli("autoscale", "--backend", "none", "-w", "rq", "--redis-url", redis_url, "--duration", "1", env=env)
+    assert old.returncode == 0, old.stdout + old.stderr
+    old_pid = read_state(default)["pid"]
+    lines, rows = record()
+    where = f"the local autoscaler (pid {old_pid}, backend none, {default})"
+    stale = [line for line in lines if line.startswith(f"timeline: rq: {where} is stale")]
+    assert len(stale) == 1, lines
+    assert re.fullmatch(rf"timeline: rq: {re.escape(where)} is stale \(the autoscaler \(pid {old_pid}\) is not "
+                        r"running: it stopped \(--duration 1 s reached\)\): actual left empty; its "
+                        rf"state is [\d.]+ s old; {re.escape(fix)}", stale[0]), stale[0]
+    assert rows and all(r.actual is None for r in rows)

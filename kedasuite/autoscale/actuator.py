@@ -124,6 +124,10 @@ class _Tracked:
     lags: list[float] = field(default_factory=list)
 
 
+def _iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, UTC).isoformat()
+
+
 def _clock_text(wall: float) -> str:
     return datetime.fromtimestamp(wall).strftime("%H:%M:%S")
 
@@ -142,6 +146,9 @@ class Actuator:
         self.options = options or Options()
         self.t0 = clock()
         self.started = wall()
+        #: ``stopping`` / ``stopped``: what the state says about the end of this autoscaler.
+        self.marks: dict[str, dict[str, Any]] = {}
+        self._last_state: dict[str, Any] | None = None
         self.tracked: list[_Tracked] = []
         for target in targets:
             # A restarted autoscaler adopts the replicas it finds: the model starts from them.
@@ -298,17 +305,48 @@ class Actuator:
                                           "max": max(lags) if lags else None},
                 "backend": self.backend.describe(target),
             })
-        return {"time": datetime.fromtimestamp(self.wall(), UTC).isoformat(), "pid": os.getpid(),
-                "host": socket.gethostname(),
+        return {"time": _iso(self.wall()), "pid": os.getpid(), "host": socket.gethostname(),
                 "backend": self.backend.name, "source": self.source, "seconds": round(now, 3),
-                "started": datetime.fromtimestamp(self.started, UTC).isoformat(), "workloads": out}
+                "started": _iso(self.started), "workloads": out, **copy.deepcopy(self.marks)}
 
     def write_state(self) -> None:
         if self.state_path is None:
             return
+        self._write(self.state())
+
+    def _write(self, state: dict[str, Any]) -> None:
+        if self.state_path is None:
+            return
+        self._last_state = state
         tmp = self.state_path.with_name(self.state_path.name + ".tmp")
-        tmp.write_text(json.dumps(self.state(), indent=1))
+        tmp.write_text(json.dumps(state, indent=1))
         os.replace(tmp, self.state_path)
+
+    def mark_stopping(self, why: str) -> None:
+        """Say in the state that this autoscaler is stopping its workers, and how long that may take.
+
+        While the backend stops them (each its grace period) the state is not rewritten; without
+        this mark the faces would call a cleanly stopping autoscaler hung after a few polls."""
+        within = max((tr.target.grace_seconds for tr in self.tracked), default=0.0)
+        self.marks["stopping"] = {"since": _iso(self.wall()), "why": why, "within_seconds": within}
+        self._write_marks()
+
+    def mark_stopped(self) -> None:
+        """Say in the state that this autoscaler has stopped (its workers are gone): a face need not
+        wait for the pid to vanish, nor trust that it did, to call the state stale."""
+        self.marks["stopped"] = {"at": _iso(self.wall()), "why": self.marks.get("stopping", {}).get("why")}
+        self._write_marks()
+
+    def _write_marks(self) -> None:
+        if self.state_path is None:
+            return
+        try:
+            state = self.state()
+        except Exception:  # noqa: BLE001 - a backend that cannot answer any more: its last counts, marked
+            if self._last_state is None:
+                return
+            state = {**self._last_state, "time": _iso(self.wall()), **copy.deepcopy(self.marks)}
+        self._write(state)
 
     def lag_summary(self) -> str:
         parts = []

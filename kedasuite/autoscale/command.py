@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from kedasuite.autoscale.view import default_run_dir
+from kedasuite.autoscale.view import default_run_dir, register, unregister
 from kedasuite.cli.options import (
     kafka_options,
     kafka_settings,
@@ -132,14 +134,21 @@ def autoscale(backend: str, compose_project: str, compose_files: tuple[str, ...]
         chosen = NoBackend()
     reads = LiveReads(redis_url, settings)
     stop = threading.Event()
+    signalled: list[str] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
+        signalled.append(signal.Signals(signum).name)
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    actuator: Actuator | None = None
+    listed: Path | None = None
+    why = "it failed"
     try:
         actuator = Actuator(targets, reads, chosen, options, emit=echo, every_step=every_step, source=source,
                             state_path=run / STATE_FILE)
+        # The faces reading another run directory can name this one.
+        listed = register(run, backend, datetime.fromtimestamp(actuator.started, UTC).isoformat())
         click.echo(f"autoscale: backend {backend}, manifests {source}, Redis {redact_url(redis_url)}, "
                    f"Kafka {settings.bootstrap} (topic {settings.topic}, group {settings.group}); run dir {run}")
         for target in targets:
@@ -154,10 +163,25 @@ def autoscale(backend: str, compose_project: str, compose_files: tuple[str, ...]
             if deviations(target, options):
                 click.echo(f"  deviations from the manifest: {'; '.join(deviations(target, options))}")
         actuator.run(stop, duration)
+        why = signalled[0] if signalled else f"--duration {duration:g} s reached"
         click.echo(f"autoscale: stopping; actuation lag (model step → backend acted): {actuator.lag_summary()}")
     finally:
+        if actuator is not None:
+            _quietly(actuator.mark_stopping, why)
         chosen.close()
         reads.close()
+        if actuator is not None:
+            _quietly(actuator.mark_stopped)
+        if listed is not None:
+            unregister(listed)
         for s, handler in previous.items():
             signal.signal(s, handler)
     click.echo("autoscale: stopped")
+
+
+def _quietly(write: Callable[..., None], *args: Any) -> None:
+    """A state write on the way out: one that fails (a full disk) must not keep the workers running."""
+    try:
+        write(*args)
+    except OSError as exc:
+        click.echo(f"autoscale: could not write the state ({exc}); the faces will call it stale by its age", err=True)

@@ -84,7 +84,9 @@ def status(redis_url: str, group: str, overlay: str | None, manifests: str | Non
     length by key type, Kafka lag with KEDA's rules), work in flight, results so far, the
     activation decision and the replica count (or new Jobs) KEDA and the HPA would target.
     When a local ``kedasuite autoscale`` runs (its run directory has a state.json), also what
-    it runs, its model's count, the next step and why (marked stale once it is gone).
+    it runs, its model's count, the next step and why (marked stale once it is gone). A state
+    that is not live, or a run directory with none while an autoscaler writes to another, is
+    said in words: whose, how old, and the AUTOSCALE_RUN_DIR / --autoscale-run-dir that fixes it.
     """
     import json
     import time

@@ -140,8 +140,9 @@ def _default_run_dir() -> str:
 autoscale_run_dir_option = option(
     "--autoscale-run-dir", envvar=Env.AUTOSCALE_RUN_DIR, default=_default_run_dir,
     show_default="<tmp>/kedasuite-autoscale-<uid>, as kedasuite autoscale", type=click.Path(file_okay=False),
-    help="Run directory of a local `kedasuite autoscale`: its state.json (actual and model replicas, the next "
-         "step and why) is shown per workload, marked stale once that autoscaler is gone. An empty value: off.")
+    help="Run directory of a local `kedasuite autoscale` (its --run-dir): its state.json (actual and model "
+         "replicas, the next step and why) is shown per workload, marked stale once that autoscaler is gone, with "
+         "its age and the run directories of the autoscalers running now. An empty value: off.")
 
 
 def pump_settings(redis_url: str, workloads: str, default_workload: str, max_count: int, batch_size: int,

@@ -8,7 +8,9 @@ and hands them to :mod:`kedasuite.keda.scaling` for the decision.
 When a local ``kedasuite autoscale`` writes its state in the run directory given
 (``autoscale_run_dir``), each workload also gets an ``autoscale`` block: what that autoscaler
 runs, its model's count, the last and next steps in words, the deviations from the manifest,
-and whether the state is stale (:mod:`kedasuite.autoscale.view`); ``null`` otherwise.
+and whether the state is stale (:mod:`kedasuite.autoscale.view`); ``null`` otherwise. The
+top-level ``autoscaler`` says, once, whose state that is and, when it is not live (stale, or
+absent while an autoscaler runs with another run directory), how old it is and what fixes it.
 
 The manifests come from, in order: a rendered YAML file (``--manifests``), an overlay
 rendered with ``kubectl kustomize`` (``--overlay``, default ``k8s/overlays/local`` when that
@@ -268,17 +270,18 @@ class StatusReader:
         return entry
 
     def read(self) -> dict[str, Any]:
-        from kedasuite.autoscale.view import blocks
+        from kedasuite.autoscale import view
 
         facts = self._read_redis()
         entries = [self.workload_status(w, facts) for w in self.workloads]
-        autoscale = blocks(self.autoscale_run_dir)
+        autoscale, summary = view.read(self.autoscale_run_dir)
         for entry in entries:
             entry["autoscale"] = autoscale.get(entry["workload"])
         return {
             "time": datetime.now(timezone.utc).isoformat(),
             "source": self.source,
             "workloads": entries,
+            "autoscaler": summary,
         }
 
 
@@ -319,7 +322,7 @@ def render_text(status: Mapping[str, Any], reasons: bool = True) -> str:
             lines.append(f"{w['workload']}: {w['reason']}")
     from kedasuite.autoscale.view import render_lines
 
-    lines += render_lines(status["workloads"])
+    lines += render_lines(status)
     return "\n".join(lines)
 
 

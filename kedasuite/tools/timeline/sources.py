@@ -230,23 +230,30 @@ def _short(exc: BaseException) -> str:
 
 
 class Notes:
-    """Each distinct problem once on stderr: a recorder that repeats itself every sample is noise."""
+    """Each distinct problem once on stderr: a recorder that repeats itself every sample is noise.
+
+    A note whose words change from sample to sample (an age) passes a ``key``: once per key."""
 
     def __init__(self, err: Callable[[str], None]) -> None:
         self._err = err
         self._seen: set[str] = set()
 
-    def __call__(self, text: str) -> None:
-        if text not in self._seen:
-            self._seen.add(text)
+    def __call__(self, text: str, key: str | None = None) -> None:
+        if (key or text) not in self._seen:
+            self._seen.add(key or text)
             self._err(f"timeline: {text}")
 
 
-def local_actual(status: Mapping[str, Any], note: Callable[[str], None],
+def local_actual(status: Mapping[str, Any], note: Callable[..., None],
                  workloads: Sequence[str] | None = None) -> dict[str, int | None]:
     """Without a cluster: the replicas (a ScaledJob: running Jobs) a local ``kedasuite autoscale``
-    runs, from each entry's ``autoscale`` block; nothing from a stale state or ``--backend none``
-    (which runs nothing)."""
+    runs, from each entry's ``autoscale`` block; nothing from a stale or stopping state or
+    ``--backend none`` (which runs nothing). A state that is not live is noted with whose it
+    is, how old, and what fixes it; so is a run directory with no state while an autoscaler
+    writes to another."""
+    from kedasuite.autoscale.view import ago, fix, note as words, stopping_text
+
+    summary = status.get("autoscaler") if isinstance(status.get("autoscaler"), Mapping) else None
     actual: dict[str, int | None] = {}
     for entry in status.get("workloads", []):
         block = entry.get("autoscale")
@@ -254,17 +261,24 @@ def local_actual(status: Mapping[str, Any], note: Callable[[str], None],
             continue
         where = f"the local autoscaler (pid {block.get('pid')}, backend {block.get('backend')}, {block.get('run_dir')})"
         if block.get("stale"):
-            note(f"{entry['workload']}: {where} is stale ({block.get('stale_reason')}): actual left empty")
+            remedy = fix(str(block.get("run_dir")), list(summary.get("elsewhere") or [])) if summary else ""
+            note(f"{entry['workload']}: {where} is stale ({block.get('stale_reason')}): actual left empty; its "
+                 f"state is {ago(block.get('age_seconds'))} old" + (f"; {remedy}" if remedy else ""),
+                 key=f"{entry['workload']} stale {block.get('stale_reason')}")
+        elif block.get("stopping"):
+            note(f"{entry['workload']}: {where} is {stopping_text(block['stopping'])}: actual left empty")
         elif block.get("actual") is None:
             note(f"{entry['workload']}: {where} runs nothing (model only): actual left empty")
         else:
             note(f"{entry['workload']}: actual {block.get('unit') or 'replicas'} from {where}")
             actual[entry["workload"]] = int(block["actual"])
+    if summary is not None and summary.get("state") == "absent":
+        note(f"{words(summary)}; the actual column stays empty")
     return actual
 
 
 def record(source: StatusSource, cluster: Cluster | None, writer: CsvWriter, interval: float,
-           duration: float | None, stop: threading.Event, note: Callable[[str], None],
+           duration: float | None, stop: threading.Event, note: Callable[..., None],
            workloads: Sequence[str] | None = None) -> int:
     """Sample until ``duration`` has passed or ``stop`` is set; the number of snapshots written.
 

@@ -68,7 +68,7 @@ function card(workload) {
         (local autoscaler)</figcaption></figure>
     </div>
     <p class="reason"></p>
-    <p class="error" hidden></p>`;
+    <p class="entry-error error" hidden></p>`;
   node.querySelector(".name").textContent = workload;
   document.getElementById("workloads").appendChild(node);
   return node;
@@ -115,6 +115,20 @@ function seconds(v) {
   return `${Number(v) < 10 ? Number(v).toFixed(1) : Math.round(Number(v))} s`;
 }
 
+// An age in words, as kedasuite/autoscale/view.py's ago(): 4.2 s, 3 min 5 s, 2 h 10 min, 3 days.
+function ago(v) {
+  if (v === null || v === undefined) return "of unknown age";
+  const s = Number(v);
+  if (s < 60) return `${s.toFixed(1)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.floor(s % 60)} s`;
+  if (s < 2 * 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} days`;
+}
+
+function clock(iso) {
+  return iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "?";
+}
+
 // The local autoscaler's state for this workload (kedasuite autoscale), or hide the block.
 function showAutoscale(node, block) {
   const box = node.querySelector(".autoscale");
@@ -130,14 +144,19 @@ function showAutoscale(node, block) {
   figure.hidden = false;
   const text = (v) => (v === null || v === undefined ? "-" : String(v));
   const stale = Boolean(block.stale);
-  node.dataset.autoscale = stale ? "stale" : "live";
+  const stopping = !stale && block.stopping ? block.stopping : null;
+  node.dataset.autoscale = stale ? "stale" : stopping ? "stopping" : "live";
   node.dataset.actual = text(block.actual);
   node.dataset.model = text(block.model);
   box.classList.toggle("stale", stale);
   const state = box.querySelector(".as-state");
   if (stale) {
-    state.textContent = `autoscaler STALE: ${block.stale_reason || "gone"}; last state ` +
-      `${block.updated ? new Date(block.updated).toLocaleTimeString() : "?"} — not live:`;
+    state.textContent = `autoscaler STALE: ${block.stale_reason || "gone"}; its last state (pid ${block.pid}, ` +
+      `${block.backend}, run dir ${block.run_dir}) was written at ${clock(block.updated)}, ` +
+      `${ago(block.age_seconds)} ago — not live:`;
+  } else if (stopping) {
+    state.textContent = `autoscaler (${block.backend}, pid ${block.pid}) stopping since ${clock(stopping.since)} ` +
+      `(${stopping.why || "asked to"}):`;
   } else {
     state.textContent = `autoscaler (${block.backend}, pid ${block.pid}):`;
   }
@@ -167,8 +186,8 @@ function show(entry, sampledAt) {
   if (last && typeof entry.processed === "number" && typeof last.processed === "number") {
     rate = Math.max(0, (entry.processed - last.processed) / ((sampledAt - last.t) / 1000));
   }
-  // Replicas from a stale autoscaler are not what runs now: they are left out of the chart.
-  const live = entry.autoscale && !entry.autoscale.stale ? entry.autoscale : null;
+  // Replicas from a stale or stopping autoscaler are not what runs now: they are left out of the chart.
+  const live = entry.autoscale && !entry.autoscale.stale && !entry.autoscale.stopping ? entry.autoscale : null;
   points.push({ t: sampledAt, backlog: entry.backlog, inFlight: entry.in_flight, processed: entry.processed,
                 rate, replicas: entry.replicas, actual: live ? live.actual : null, model: live ? live.model : null });
   while (points.length && sampledAt - points[0].t > WINDOW_MS) points.shift();
@@ -191,7 +210,8 @@ function show(entry, sampledAt) {
   node.dataset.processed = text(entry.processed);
   node.dataset.replicas = text(entry.replicas);
   node.querySelector(".reason").textContent = entry.reason || "";
-  const error = node.querySelector(".error");
+  // Its own class: ".error" alone also matches the autoscaler's lines once they show an error.
+  const error = node.querySelector(".entry-error");
   error.hidden = !entry.error;
   error.textContent = entry.error || "";
   draw(node.querySelector(".chart-backlog"), points, "backlog", "var(--backlog)");
@@ -201,6 +221,16 @@ function show(entry, sampledAt) {
   if (!node.querySelector(".replicas-figure").hidden) {
     draw(node.querySelector(".chart-replicas"), points, "actual", "var(--actual)", [["model", "var(--model)", true]]);
   }
+}
+
+// Once for the page: whose autoscaler state this is when it is not live, how old, and the fix
+// (the pump's run directory holds an old run's state, or none while an autoscaler writes elsewhere).
+function showAutoscaler(summary) {
+  const out = document.getElementById("autoscaler-note");
+  const words = summary && summary.note;
+  out.hidden = !words;
+  out.textContent = words || "";
+  if (summary) out.dataset.state = summary.state; else delete out.dataset.state;
 }
 
 function fillWorkloads(entries) {
@@ -216,10 +246,12 @@ async function poll() {
     const source = document.getElementById("source");
     if (status === 200 && body) {
       const sampledAt = Date.now();
-      source.textContent = `manifests: ${body.source} — updated ${new Date(body.time).toLocaleTimeString()}`;
+      source.textContent = `manifests: ${body.source} — updated ${clock(body.time)}`;
       source.className = "muted";
       fillWorkloads(body.workloads);
       for (const entry of body.workloads) show(entry, sampledAt);
+      showAutoscaler(body.autoscaler);
+      document.body.dataset.polls = String(Number(document.body.dataset.polls || 0) + 1);
     } else {
       source.textContent = (body && body.error) || `GET /status answered ${status}`;
       source.className = "error";
