@@ -221,12 +221,18 @@ def test_real_workers_show_the_pitfall_and_not_the_fix(name: str, redis_url: str
     (tmp_path / "log.txt").write_text("\n".join(lines))
     assert verdict.holds(chosen.variants), (verdict.problem, verdict.conclusion, [r for r in verdict.rows])
     assert not any(t.timed_out for t in traces.values() if t.variant.role == "fix"), "a fix must play out"
-    left = [pid for pid in descendants(os.getpid()) if "kedasuite" in _cmdline(pid)]
+    left = [f"{pid}: {' '.join(_argv(pid))}" for pid in descendants(os.getpid()) if _runs_kedasuite(_argv(pid))]
     assert not left, f"processes left behind: {left}"
 
 
-def _cmdline(pid: int) -> str:
+def _runs_kedasuite(argv: list[str]) -> bool:
+    """A ``kedasuite`` command (``python -m kedasuite ...`` or the script), not any process whose
+    path merely contains the word (the session's brokers, run from a checkout named kedasuite)."""
+    return any(arg == "kedasuite" or os.path.basename(arg) == "kedasuite" for arg in argv)
+
+
+def _argv(pid: int) -> list[str]:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
-        return ""
+        return []
