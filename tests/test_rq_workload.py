@@ -285,3 +285,38 @@ def test_rq_workers_stop_promptly_with_the_cpu_contended(forked, redis_url) -> N
         problems += stopped(idle, STOP_DEADLINE_S)
     assert not problems, f"{len(problems)} of 20 RQ workers did not stop within {STOP_DEADLINE_S} s:\n" + \
         "\n".join(problems)
+
+
+def test_a_warm_shutdown_whose_stop_was_swallowed_still_stops_the_worker(redis_url, caplog) -> None:
+    """RQ stops an idle worker by raising ``StopRequested`` from its SIGTERM handler, wherever the
+    main thread is; inside logging's ``emit`` (which catches every exception) the request was
+    lost and a SIGTERMed worker went on taking jobs. Here the raise is swallowed on purpose:
+    the worker must still stop, before its next wait and from inside its idle loop."""
+    import logging
+
+    from kedasuite.core.clients import redis_client as make_client
+    from kedasuite.core.names import RQ_QUEUE
+    from kedasuite.workers.rq_queue import PoisonSafeQueue, SuiteWorker
+    from rq.exceptions import StopRequested
+
+    connection = make_client(redis_url)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def swallowed_stop() -> SuiteWorker:
+        worker = SuiteWorker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
+                             queue_class=PoisonSafeQueue)
+        with contextlib.suppress(StopRequested):  # as logging's emit swallows it
+            worker.request_stop(signal.SIGTERM, None)
+        return worker
+
+    try:
+        # In the idle loop: the next look raises it again instead of waiting out max_idle_time.
+        with pytest.raises(StopRequested):
+            swallowed_stop().dequeue_job_and_maintain_ttl(1, max_idle_time=3)
+        # In RQ's work loop: stopped on request before its first dequeue, not idle until it quits.
+        with caplog.at_level(logging.INFO, logger="rq.worker"):
+            swallowed_stop().work(max_idle_time=3, with_scheduler=False)
+        assert "stopping on request" in caplog.text and "quitting" not in caplog.text, caplog.text
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

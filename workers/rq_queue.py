@@ -47,6 +47,7 @@ from rq.job import Job
 from rq.exceptions import StopRequested
 from rq.registry import StartedJobRegistry
 from rq.utils import current_timestamp, now, parse_composite_key
+from rq.worker import WorkerStatus
 
 from kedasuite.core import defaults
 from kedasuite.core.errors import BrokerUnavailable
@@ -204,8 +205,18 @@ class SuiteWorker(Worker):
         self.stop_asked = False
 
     def request_stop(self, signum: Any, frame: Any) -> None:
-        """RQ's warm shutdown, remembered: :func:`run` must not then wait for a lost Redis."""
+        """RQ's warm shutdown, remembered, so that it cannot be lost.
+
+        An idle RQ worker stops by raising ``StopRequested`` from the signal handler, wherever
+        the main thread is. Where that is inside an ``except Exception`` (logging's ``emit``,
+        for one, which prints "--- Logging error ---" and goes on) the request vanished: the
+        signal handler was already RQ's cold-stop one, and the worker went on taking jobs until
+        the kubelet's SIGKILL. Here the request is also kept as RQ's own flag, which its loop
+        reads before each dequeue, and :meth:`heartbeat`, which RQ's idle loop calls before
+        each wait, raises it again. :func:`run` does not then wait for a lost Redis either.
+        """
         self.stop_asked = True
+        self._stop_requested = True
         super().request_stop(signum, frame)
 
     def unsubscribe(self) -> None:
@@ -243,8 +254,11 @@ class SuiteWorker(Worker):
         and each retry starts with this heartbeat. Once Redis has been unreachable for
         ``redis_patience`` (``REDIS_RETRY_SECONDS``), the heartbeat raises
         :class:`BrokerUnavailable`, which that loop does not catch: the worker exits with
-        the error, as the other workers do, instead of idling for ever against nothing.
+        the error, as the other workers do, instead of idling for ever against nothing. It
+        also raises a warm shutdown again whose first raise was swallowed (:meth:`request_stop`).
         """
+        if self.stop_asked and self.get_state() != WorkerStatus.BUSY:
+            raise StopRequested()  # a warm shutdown whose first StopRequested was swallowed
         try:
             result = super().heartbeat(*args, **kwargs)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
