@@ -9,7 +9,9 @@ It leases items until there is nothing left to do, then exits 0 so the Job compl
 
 SIGTERM (the Job was deleted, or its node drains): the item in hand is finished if the
 simulated work left fits in ``grace_period``, otherwise its lease is released at once so
-another pod can take it; then the runner exits 0.
+another pod can take it; then the runner exits 0. With Redis unreachable it does not wait for
+it (``REDIS_RETRY_SECONDS`` is longer than a pod's grace period): it exits 0 at once, and the
+lease in hand expires and its item is re-queued.
 
 ``start_delay`` stands for a pod that runs but takes a while before it takes work (loading a
 model, warming a cache): the runner waits that long, then creates ``ready_file`` (the local
@@ -30,8 +32,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import redis
+
 from kedasuite.jobs.workqueue import Lease, LeaseAttempt, Outcome, WorkQueue
 from kedasuite.core import defaults, metrics
+from kedasuite.core.clients import stop_retrying
+from kedasuite.core.stopping import StopFlag
 from kedasuite.core.names import WORKLOAD_WORKQUEUE
 from kedasuite.core.settings import LOG_FORMAT, WorkQueueJobSettings
 from kedasuite.core.worktime import WorkTime
@@ -85,13 +91,15 @@ class Runner:
         self.poll_interval = poll_interval
         self.holder = holder or worker_identity()
         self.summary = Summary()
-        self._stop = threading.Event()
+        #: Set by the SIGTERM handler: a StopFlag, as the main thread waits on it (see kedasuite.core.stopping).
+        self._stop = StopFlag()
         self._finished = threading.Event()
         self._current: Lease | None = None
         self._lock = threading.Lock()
 
     def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         self._stop.set()
+        stop_retrying()  # a call waiting for a lost Redis gives up (see run)
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
@@ -105,12 +113,24 @@ class Runner:
             # so a refused renewal here really means the lease was lost.
             with self._lock:
                 lease = self._current
-                if lease is not None and not self.queue.renew(lease):
-                    log.warning("lease on item %s was lost before it could be renewed", lease.token)
+                if lease is None:
+                    continue
+                try:
+                    if not self.queue.renew(lease):
+                        log.warning("lease on item %s was lost before it could be renewed", lease.token)
+                except (redis.ConnectionError, redis.TimeoutError) as exc:  # the next renewal tries again
+                    log.warning("could not renew the lease on item %s: Redis is unreachable (%s)", lease.token, exc)
 
     def run(self) -> Summary:
         try:
             return self._run()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if not self._stop.is_set():
+                raise
+            self.summary.reason = (f"stopped by signal with Redis unreachable ({exc}): a lease in hand expires and "
+                                   "its item is re-queued")
+            log.warning("exiting (%s): %s", self.summary.reason, self.summary)
+            return self.summary
         finally:
             self._finished.set()
 

@@ -22,7 +22,6 @@ import json
 import os
 import socket
 import statistics
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kedasuite.autoscale.targets import Target
+from kedasuite.core.stopping import Stoppable
 from kedasuite.keda.model import Loop, Options, Step, loop_for
 from kedasuite.keda.model_triggers import Value
 from kedasuite.keda.scaling import Trigger
@@ -358,7 +358,7 @@ class Actuator:
 
     # --- the loop ------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, duration: float | None = None) -> None:
+    def run(self, stop: Stoppable, duration: float | None = None) -> None:
         """Tick until ``stop`` is set (a signal) or ``duration`` seconds have passed."""
         while not stop.is_set():
             wait = self.tick()

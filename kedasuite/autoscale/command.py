@@ -4,7 +4,6 @@ with replica counts made real by a backend."""
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from kedasuite.cli.options import (
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import KAFKA_CONSUMER_GROUP, Env
 from kedasuite.core.settings import KafkaSettings, redact_url
+from kedasuite.core.stopping import StopFlag
 from kedasuite.core.workloads import NAMES
 
 BACKENDS = ("processes", "compose", "none")
@@ -133,7 +133,7 @@ def autoscale(backend: str, compose_project: str, compose_files: tuple[str, ...]
     else:
         chosen = NoBackend()
     reads = LiveReads(redis_url, settings)
-    stop = threading.Event()
+    stop = StopFlag()  # set by the signal handler, waited on by this thread (see kedasuite.core.stopping)
     signalled: list[str] = []
 
     def on_signal(signum: int, _frame: Any) -> None:

@@ -18,6 +18,7 @@ from kedasuite.core import defaults
 from kedasuite.core.errors import BrokerUnavailable, InputError
 from kedasuite.core.names import Env
 from kedasuite.core.settings import redact_url, redis_tls_options, require_pem_file
+from kedasuite.core.stopping import StopFlag
 
 
 def redis_client(url: str, *, socket_timeout: float | None = 30.0) -> redis.Redis:
@@ -43,13 +44,26 @@ def redis_patience() -> float:
     return float(os.environ.get(Env.REDIS_RETRY_SECONDS, defaults.REDIS_RETRY_SECONDS))
 
 
+#: Set once this process was asked to stop: :func:`retry_redis` no longer waits for a lost Redis.
+_stop_retrying = StopFlag()
+
+
+def stop_retrying() -> None:
+    """This process was asked to stop (its SIGTERM handler calls this): every :func:`retry_redis`
+    gives the error up at its next retry instead of waiting out ``REDIS_RETRY_SECONDS``, longer
+    than a pod's grace period. The work in hand is not lost: unsaved, it is delivered again (its
+    lease expires, its offset was not committed)."""
+    _stop_retrying.set()
+
+
 def retry_redis(operation: Callable[[], T], url: str, patience: float | None = None) -> T:
     """Run a Redis operation; while the server is away (restarting, failing over, loading
     its append-only file), retry with exponential backoff for up to ``patience`` seconds
-    (``REDIS_RETRY_SECONDS``), then let the error through.
+    (``REDIS_RETRY_SECONDS``), then let the error through; at once after :func:`stop_retrying`.
 
     Only for work in progress: start-up checks fail fast instead (:func:`check_redis`).
     Every operation retried here is idempotent or, like a queue push, at-least-once by design.
+    An attempt itself is bounded by the client's socket timeouts (:func:`redis_client`).
     """
     if patience is None:
         patience = redis_patience()
@@ -59,10 +73,12 @@ def retry_redis(operation: Callable[[], T], url: str, patience: float | None = N
         try:
             return operation()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            if time.monotonic() + delay > end:
+            if _stop_retrying.is_set() or time.monotonic() + delay > end:
                 raise
             _log.warning("Redis at %s is unreachable (%s); retrying in %.2f s", redact_url(url), exc, delay)
-            time.sleep(delay)
+            if _stop_retrying.wait(delay):
+                _log.warning("stopping as asked: no longer waiting for Redis at %s", redact_url(url))
+                raise
             delay = min(delay * 2, 2.0)
 
 

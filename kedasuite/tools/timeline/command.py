@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import signal
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from kedasuite.cli.options import (
 from kedasuite.core import defaults
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import KAFKA_CONSUMER_GROUP, Env
+from kedasuite.core.stopping import StopFlag
 from kedasuite.core.workloads import NAMES as WORKLOADS
 from kedasuite.tools.timeline.picture import render
 from kedasuite.tools.timeline.records import CsvWriter, read_csv
@@ -101,7 +101,7 @@ def timeline(csv_path: str, png: str | None, interval: float, duration: float | 
         cluster, why = Cluster.connect(namespace, kube_context)
         if why:
             note(why)
-    stop = threading.Event()
+    stop = StopFlag()  # set by the signal handler, waited on by this thread (see kedasuite.core.stopping)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
     _stderr(f"timeline: sampling every {interval:g} s into {csv_path}"

@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from kedasuite.core import defaults
+from kedasuite.core.stopping import Stoppable
 from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT
 from kedasuite.tools.timeline.records import CsvWriter, rows_from_status
 
@@ -278,7 +278,7 @@ def local_actual(status: Mapping[str, Any], note: Callable[..., None],
 
 
 def record(source: StatusSource, cluster: Cluster | None, writer: CsvWriter, interval: float,
-           duration: float | None, stop: threading.Event, note: Callable[..., None],
+           duration: float | None, stop: Stoppable, note: Callable[..., None],
            workloads: Sequence[str] | None = None) -> int:
     """Sample until ``duration`` has passed or ``stop`` is set; the number of snapshots written.
 
