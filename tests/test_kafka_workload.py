@@ -230,3 +230,56 @@ def test_a_kafka_broker_lost_mid_run_is_reported_exactly() -> None:
     assert final["sent"] + final["failed"] == 1_000_000
     assert 20_000 <= final["sent"] < 1_000_000
     assert final["workloads"]["kafka"]["error"].startswith(f"Kafka at {broker.bootstrap} did not take ")
+
+
+@pytest.mark.faults  # a broker that stops answering mid-run: the faults tier
+def test_a_consumer_stops_in_time_when_the_broker_stops_answering(spawn, redis_url, redis_client) -> None:
+    """A broker that goes silent without closing its connections (frozen, partitioned away):
+    librdkafka's synchronous commit then waits for ever (the session times out and the
+    revocation waits for a poll the commit itself holds up), and close() waits for that
+    commit. A SIGTERMed consumer must still finish and save the record in hand, give the
+    commit up after STOP_COMMIT_WAIT_S and exit 0, well within a pod's grace period."""
+    from kedasuite.core.embedded import EmbeddedKafka
+    from kedasuite.workers.kafka_consumer import CLOSE_WAIT_S, STOP_COMMIT_WAIT_S
+    from tests.conftest import KAFKA_TEST_ENV
+
+    work = 2.0
+    with EmbeddedKafka() as broker:
+        k = KafkaSettings(bootstrap=broker.bootstrap, topic="silent", group="silent-group")
+        consumer = spawn("worker", "kafka", *kafka_args(k), "--group", k.group, "--work-time", str(work),
+                         "--redis-url", redis_url, env=KAFKA_TEST_ENV)
+        consumer.wait_for_log(rf"assigned {k.topic}\[", timeout=60)
+        ids = pump(k, 1, "silent")
+        consumer.wait_for_log("processing silent-1", timeout=60)
+        broker.freeze()
+        try:
+            consumer.signal(signal.SIGTERM)
+            # The work left, the stop's wait for the commit, a close (skipped here), and room to spare.
+            assert consumer.wait(work + STOP_COMMIT_WAIT_S + CLOSE_WAIT_S + 15,
+                                 "a SIGTERMed consumer whose broker went silent to stop") == 0, consumer.describe()
+        finally:
+            broker.thaw()
+    assert all_processed(redis_client, ids)(), "the record in hand must be finished and saved"
+    assert f"the commit of {k.topic}[" in consumer.log() and "leaving without it" in consumer.log(), \
+        consumer.describe(dump=False)
+
+
+@pytest.mark.faults  # Redis lost mid-run: the faults tier
+def test_a_consumer_waiting_for_a_lost_redis_stops_at_once_on_sigterm(spawn, kafka) -> None:
+    """The result save waits for a lost Redis up to REDIS_RETRY_SECONDS (60 s here), longer than a
+    pod's grace period. A SIGTERM ends that wait: the record is neither saved nor committed (its
+    partition's next owner processes it), and the consumer leaves the group and exits 0."""
+    from kedasuite.core.defaults import CONNECT_TIMEOUT_S
+    from kedasuite.core.embedded import EmbeddedRedis
+    from kedasuite.workers.kafka_consumer import CLOSE_WAIT_S
+
+    with EmbeddedRedis(databases=1) as server:
+        consumer = start_consumer(spawn, kafka, server.url, "0.1")
+        server.crash()
+        pump(kafka, 1, "lost")
+        consumer.wait_for_log(r"Redis at \S+ is unreachable", timeout=60)
+        consumer.signal(signal.SIGTERM)
+        assert consumer.wait(2 * CONNECT_TIMEOUT_S + CLOSE_WAIT_S + 10,
+                             "a SIGTERMed consumer waiting for a lost Redis to stop") == 0, consumer.describe()
+    assert "stopping as asked with Redis unreachable" in consumer.log(), consumer.describe(dump=False)
+    assert "is neither saved nor committed" in consumer.log()

@@ -6,7 +6,9 @@
 * Cooperative sticky assignment: when KEDA adds or removes a consumer, only the moving
   partitions pause; the others keep being consumed.
 * SIGTERM (scale-down): stop fetching, finish the message in hand, commit it, leave the
-  group (so the rebalance starts at once, not after the session timeout), exit 0.
+  group (so the rebalance starts at once, not after the session timeout), exit 0. Each wait
+  on the broker is bounded (see :class:`_Call`): a broker that stops answering cannot hold
+  the stop past the pod's grace period.
 * Poison (not JSON, not a user record): copied to the dead-letter topic with the reason
   and its origin in headers, counted, and its offset committed, so it never blocks the
   partition and never crash-loops the pod.
@@ -24,15 +26,17 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+import redis
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from kedasuite.core import metrics
-from kedasuite.core.errors import InputError
+from kedasuite.core.errors import BrokerUnavailable, InputError
 from kedasuite.core.clients import (
     check_kafka,
     ensure_topic,
@@ -41,13 +45,27 @@ from kedasuite.core.clients import (
     kafka_config,
     kafka_error,
     redis_client,
+    stop_retrying,
 )
+from kedasuite.core.stopping import StopFlag
 from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, WORKLOAD_KAFKA, Env
 from kedasuite.core.settings import KafkaSettings, KafkaWorkerSettings, LOG_FORMAT
 from kedasuite.core.worktime import WorkTime
 from kedasuite.workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
 
 log = logging.getLogger(__name__)
+
+#: A stopping consumer waits this long for the answer to its last commit; without one it
+#: leaves, and the partition's next owner processes that record again (a counted duplicate).
+STOP_COMMIT_WAIT_S = 5.0
+#: Longest ``close()`` (leaving the group) may take before the process exits without it; the
+#: group then notices the member gone after ``session.timeout.ms``, as after a kill.
+CLOSE_WAIT_S = 10.0
+#: librdkafka's ``session.timeout.ms`` when the configuration sets none.
+DEFAULT_SESSION_TIMEOUT_MS = 45_000
+#: A running consumer waits for a commit's answer for its session timeout plus this: by then
+#: librdkafka has given the member up, and the answer can no longer be a success.
+COMMIT_MARGIN_S = 10.0
 
 CONSUMER_BASE: dict[str, Any] = {
     "enable.auto.commit": False,
@@ -69,6 +87,35 @@ def consumer_config(settings: KafkaSettings, work_time: WorkTime) -> dict[str, A
         },
         settings.extra,
     )
+
+
+class _Call:
+    """A librdkafka call on a daemon thread, so that its caller can stop waiting for it.
+
+    A synchronous commit waits for the group coordinator with no deadline of its own: when
+    the broker stops answering without closing the connection (frozen, partitioned away), the
+    session times out, librdkafka hands the revocation to the application's next poll, and the
+    commit, which holds the only thread that polls, waits for ever. ``close()`` in turn waits
+    for any commit still pending. A thread left waiting dies with the process.
+    """
+
+    def __init__(self, name: str, call: Callable[[], object]) -> None:
+        self.error: BaseException | None = None
+        self._call = call
+        self._done = threading.Event()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            self.error = exc
+        finally:
+            self._done.set()
+
+    def wait(self, seconds: float) -> bool:
+        """True once the call returned (or raised), False if it is still running after ``seconds``."""
+        return self._done.wait(seconds)
 
 
 @dataclass
@@ -99,7 +146,11 @@ class KafkaWorker:
         self.work_time = work_time
         self.counters = Counters()
         self.identity = worker_identity()
-        self._stop = threading.Event()
+        self._stop = StopFlag()  # set by the signal handler (see kedasuite.core.stopping)
+        #: When the stop was asked for (monotonic); bounds the waits that follow.
+        self._stop_at: float | None = None
+        #: A call still running on the consumer (a commit nobody answered): it must not be closed under it.
+        self._pending: _Call | None = None
         self._results = ResultStore(redis_client(redis_url), WORKLOAD_KAFKA) if redis_url else None
         admin = kafka_admin(settings.bootstrap, settings.extra)
         check_kafka(admin, settings.bootstrap)
@@ -107,12 +158,17 @@ class KafkaWorker:
         ensure_topic(admin, settings.dlq_topic, 1, settings.replication)
         self._dlq = kafka_client(Producer, kafka_config("producer", settings.bootstrap, {"enable.idempotence": True},
                                                         settings.extra))
-        self._consumer = kafka_client(Consumer, consumer_config(settings, work_time))
+        config = consumer_config(settings, work_time)
+        session_s = int(config.get("session.timeout.ms", DEFAULT_SESSION_TIMEOUT_MS)) / 1000
+        self._commit_patience = session_s + COMMIT_MARGIN_S
+        self._consumer = kafka_client(Consumer, config)
 
     def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         if not self._stop.is_set():
+            self._stop_at = time.monotonic()
             log.info("stopping: finishing the message in hand, then leaving the group")
         self._stop.set()
+        stop_retrying()  # a result save waiting for a lost Redis gives up: the record is not committed
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
@@ -147,37 +203,96 @@ class KafkaWorker:
                     log.warning("partition %d is stuck at offset %d (%s): not processing it, not committing",
                                 msg.partition(), msg.offset(), Env.KAFKA_STUCK_AT)
                     continue
-                self.handle(msg)
-                self._commit(msg)
+                try:
+                    self.handle(msg)
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    if not self._stop.is_set():
+                        raise
+                    log.warning("stopping as asked with Redis unreachable (%s): %s[%d] offset %d is neither saved "
+                                "nor committed; its next owner processes it again", exc, msg.topic(),
+                                msg.partition(), msg.offset())
+                    break
+                if not self._commit(msg):
+                    break
                 handled += 1
                 if max_messages is not None and handled >= max_messages:
                     break
         finally:
-            consumer.close()  # leaves the group: the others rebalance at once
+            self._close()  # leaves the group: the others rebalance at once
             self._dlq.flush(10)
             log.info("stopped: processed %d, duplicates %d, dead-lettered %d, commits refused %d",
                      self.counters.processed, self.counters.duplicates, self.counters.dead_lettered,
                      self.counters.commit_refused)
         return self.counters
 
-    def _commit(self, msg: Message) -> None:
-        """Commit past ``msg``; a commit the group refuses is survived, not fatal.
+    def _commit(self, msg: Message) -> bool:
+        """Commit past ``msg``; a commit the group refuses is survived, not fatal. False when a
+        stopping consumer gave up waiting for the answer (it leaves without it).
 
         After a rebalance this member's generation is stale (ILLEGAL_GENERATION,
         UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS) and the partition may already be someone
         else's: the new owner starts from the last committed offset and processes ``msg``
         again, which the result store records as a duplicate. Dying here would only turn
         one duplicate into a restart. Only librdkafka's fatal errors end the worker.
+
+        The commit is synchronous, but waited for on a thread of its own (:class:`_Call`): a
+        running consumer waits ``session.timeout.ms`` plus :data:`COMMIT_MARGIN_S`, then exits
+        with the error; a stopping one at most :data:`STOP_COMMIT_WAIT_S` past the stop.
         """
-        try:
-            self._consumer.commit(message=msg, asynchronous=False)
-        except KafkaException as exc:
-            error = kafka_error(exc)
-            if error is None or error.fatal():
-                raise
-            self.counters.commit_refused += 1
-            log.warning("commit of %s[%d] offset %d refused (%s): its next owner processes it again",
-                        msg.topic(), msg.partition(), msg.offset(), error.str())
+        where = f"{msg.topic()}[{msg.partition()}] offset {msg.offset()}"
+        call = _Call("kafka-commit", lambda: self._consumer.commit(message=msg, asynchronous=False))
+        if not self._wait(call, self._commit_patience):
+            self._pending = call
+            if self._stop.is_set():
+                log.warning("the commit of %s was not answered within the %g s a stopping consumer waits (Kafka at "
+                            "%s is not answering): leaving without it; its next owner may process it again", where,
+                            STOP_COMMIT_WAIT_S, self.settings.bootstrap)
+                return False
+            raise BrokerUnavailable(
+                f"Kafka at {self.settings.bootstrap} did not answer the commit of {where} within "
+                f"{self._commit_patience:g} s (session.timeout.ms + {COMMIT_MARGIN_S:g} s); the worker exits "
+                "so that a fresh one takes over, and the partition's next owner processes that record again")
+        if call.error is None:
+            return True
+        if not isinstance(call.error, KafkaException):
+            raise call.error
+        error = kafka_error(call.error)
+        if error is None or error.fatal():
+            raise call.error
+        self.counters.commit_refused += 1
+        log.warning("commit of %s refused (%s): its next owner processes it again", where, error.str())
+        return True
+
+    def _wait(self, call: _Call, patience: float) -> bool:
+        """Wait for ``call`` up to ``patience`` seconds, cut to :data:`STOP_COMMIT_WAIT_S` past a stop."""
+        started = time.monotonic()
+        deadline = started + patience
+        while not call.wait(0.1):
+            if self._stop_at is not None:
+                deadline = min(deadline, max(self._stop_at, started) + STOP_COMMIT_WAIT_S)
+            if time.monotonic() >= deadline:
+                return False
+        return True
+
+    def _close(self) -> None:
+        """Leave the group, waiting at most :data:`CLOSE_WAIT_S` for it.
+
+        Not with a commit still running on the consumer: closing it under that call would free
+        what the call uses. The process exits instead, and the group notices the member gone
+        after ``session.timeout.ms``.
+        """
+        if self._pending is not None:
+            log.warning("leaving without closing the consumer (a commit is still waiting for Kafka at %s): the "
+                        "group notices after session.timeout.ms", self.settings.bootstrap)
+            return
+        call = _Call("kafka-close", self._consumer.close)
+        if not call.wait(CLOSE_WAIT_S):
+            self._pending = call
+            log.warning("the consumer did not leave the group within %g s (Kafka at %s is not answering): exiting "
+                        "without it; the group notices after session.timeout.ms", CLOSE_WAIT_S,
+                        self.settings.bootstrap)
+        elif call.error is not None:
+            raise call.error
 
     def handle(self, msg: Message) -> None:
         with metrics.working(WORKLOAD_KAFKA):

@@ -8,7 +8,9 @@ the workers talk to the same Redis they talk to in a cluster.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -64,6 +66,17 @@ class _ServerProcess:
         if self._proc and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+
+    def freeze(self) -> None:
+        """SIGSTOP the server: its connections stay open and new ones are accepted (by the
+        kernel), but nothing is answered, as behind a network partition. :meth:`thaw` ends it."""
+        if self._proc and self._proc.poll() is None:
+            os.kill(self._proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT a server :meth:`freeze` stopped."""
+        if self._proc and self._proc.poll() is None:
+            os.kill(self._proc.pid, signal.SIGCONT)
 
     def __enter__(self) -> Self:
         return self.start()
