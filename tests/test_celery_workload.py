@@ -115,3 +115,28 @@ def test_a_visibility_timeout_shorter_than_the_longest_task_is_refused(redis_url
         "Error: CELERY_VISIBILITY_TIMEOUT (5 s) must be longer than the longest task "
         "(9 s from WORK_TIME=uniform:1:9), or a slow task is delivered twice"
     )
+
+
+@pytest.mark.faults  # a broker that stops answering mid-run: the faults tier
+def test_a_worker_stops_in_time_when_redis_stops_answering(spawn) -> None:
+    """Redis gone silent without closing the connection (frozen, failing over, partitioned
+    away): with no socket timeout, Celery's warm shutdown waited for ever on the
+    remote-control channel's close. The worker must exit 0 within a few broker timeouts."""
+    import redis
+
+    from kedasuite.core.embedded import EmbeddedRedis
+    from kedasuite.workers.celery_app import BROKER_SOCKET_TIMEOUT_S
+
+    with EmbeddedRedis(databases=1) as server:
+        worker = start_worker(spawn, server.url)
+        ids = pump(server.url, 3, "silent")
+        with redis.Redis.from_url(server.url) as client:
+            wait_for(all_processed(client, ids), 30, "the records before the silence", seen=worker.describe)
+        server.freeze()
+        try:
+            worker.signal(signal.SIGTERM)
+            # About three broker waits (the remote-control channel, the fetch, its list), and room to spare.
+            assert worker.wait(4 * BROKER_SOCKET_TIMEOUT_S + 15,
+                               "a SIGTERMed Celery worker whose Redis went silent to stop") == 0, worker.describe()
+        finally:
+            server.thaw()

@@ -16,7 +16,9 @@ Settings chosen so that scale-down and crashes lose nothing:
   is handed to another worker. It must exceed the longest task, which the worker checks
   at start-up.
 * SIGTERM (Kubernetes' scale-down) is Celery's warm shutdown: running tasks finish,
-  and the reserved ones go back to the list when the channel closes.
+  and the reserved ones go back to the list when the channel closes. Every broker command
+  has a socket timeout (:data:`BROKER_SOCKET_TIMEOUT_S`), so a Redis that stops answering
+  cannot hold that shutdown for ever.
 * The transport (``workers/celery_transport.py``) fetches atomically: a message taken off
   ``celery`` is in Redis at every instant until it is acknowledged, so a SIGKILL at any
   moment leaves it to be redelivered.
@@ -46,6 +48,14 @@ from kedasuite.workers.results import PoisonMessage, ResultStore, validate_recor
 log = logging.getLogger(__name__)
 
 app = Celery("workers")
+
+#: Longest the worker waits for Redis to answer one broker command. kombu's default is none:
+#: a Redis gone silent without closing the connection (frozen, failing over, partitioned away)
+#: held a warm shutdown for ever in the remote-control channel's close, which Celery leaves
+#: unbounded (``WorkController._shutdown``). An idle worker's shutdown against a silent Redis
+#: makes about three such waits. The same 5 s Celery gives a cold shutdown's broker sockets; a
+#: live Redis answers in milliseconds (the fetch's own wait is read only once readable).
+BROKER_SOCKET_TIMEOUT_S = 5.0
 
 
 def restore_interval_for(visibility_timeout: int) -> int:
@@ -96,6 +106,7 @@ def configure(
             # it stall every redelivery for five minutes. Two sweeps at once are harmless.
             "unacked_mutex_expire": 2 * restore_interval,
             "socket_connect_timeout": defaults.CONNECT_TIMEOUT_S,
+            "socket_timeout": BROKER_SOCKET_TIMEOUT_S,
         },
         # Poison on the list is parked, not fatal (see workers/celery_transport.py).
         broker_transport="kedasuite.workers.celery_transport:Transport",
