@@ -73,7 +73,7 @@ class FakePopen:
     def poll(self) -> int | None:
         return self.returncode
 
-    def wait(self) -> int:
+    def wait(self, timeout: float | None = None) -> int:
         self.returncode = 0 if self.returncode is None else self.returncode
         return self.returncode
 
@@ -150,6 +150,39 @@ def test_close_scales_the_workers_to_zero() -> None:
     engine.text = "x\tcelery-worker\tFalse\n"
     b.close()
     assert [p.argv[-3:] for p in engine.started] == [["--scale", "celery-worker=0", "celery-worker"]]
+
+
+def test_close_kills_a_compose_command_still_running_past_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `docker compose` whose engine never answers (here a process that only sleeps) used to
+    hold close(), and the autoscaler's stop, for ever; now it is killed after the longest grace
+    period plus CLOSE_SLACK_S (1 s here), and named."""
+    import threading
+
+    from kedasuite.autoscale import compose
+
+    monkeypatch.setattr(compose, "CLOSE_SLACK_S", 1.0)
+    hung: list[subprocess.Popen[str]] = []
+
+    def runner(argv: list[str]) -> subprocess.Popen[str]:
+        hung.append(subprocess.Popen(["sleep", "3600"], stdout=subprocess.PIPE, text=True))
+        return hung[-1]
+
+    celery, lines = target(WORKLOAD_CELERY, 0.5), []
+    b = ComposeBackend("p", (), emit=lines.append, runner=runner, ps=lambda: "x\tcelery-worker\tFalse\n",
+                       targets=[celery])
+    try:
+        b.scale(celery, 2, "test")  # under way when the autoscaler stops
+        closer = threading.Thread(target=b.close, daemon=True)
+        closer.start()
+        bound = 2 * (0.5 + 1.0) + 10  # two waits (the command under way, the scale to 0), and room to spare
+        closer.join(bound)
+        assert not closer.is_alive(), f"close() still waiting on compose after {bound:g} s: {lines}"
+        assert len(hung) == 2 and all(p.poll() is not None for p in hung), "both commands must be killed"
+        assert sum("was still running at the close deadline" in ln for ln in lines) == 2, lines
+    finally:
+        for p in hung:
+            p.kill()
+            p.wait(5)
 
 
 def test_no_compose_is_a_clear_error() -> None:

@@ -22,6 +22,7 @@ shell that runs the autoscaler sets.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,9 @@ LABEL_ONEOFF = "com.docker.compose.oneoff"
 PS_EVERY_S = 1.0
 #: Seconds ``docker compose version`` / ``docker ps`` may take.
 PROBE_TIMEOUT_S = 20.0
+#: At close, how long a compose command may take beyond the grace period it stops containers
+#: with (the CLI's start-up, the engine's answers); then the autoscaler kills it and says so.
+CLOSE_SLACK_S = 20.0
 
 
 def compose_base(project: str, files: Sequence[str] = ()) -> list[str]:
@@ -248,24 +252,40 @@ class ComposeBackend:
     def close(self) -> None:
         """Scale every worker service to 0 (stopped with its grace period); wait for the Job runners
         started but not yet running, and leave running Jobs to finish their work (they exit when the
-        queue is empty, and are removed then)."""
+        queue is empty, and are removed then).
+
+        Each wait for a compose command is bounded: the longest grace period plus
+        :data:`CLOSE_SLACK_S`. A command still running then (an engine that does not answer) is
+        killed and named, instead of holding the autoscaler's stop for ever."""
+        grace = max((t.grace_seconds for t in self._targets.values()), default=0.0)
+        deadline = time.monotonic() + grace + CLOSE_SLACK_S
         for svc in self.services.values():
-            if svc.inflight is not None:
-                svc.inflight.popen.wait()
-                svc.inflight = None
-            for p in svc.runs:
-                p.popen.wait()
-            svc.runs = []
+            for pending in [*([svc.inflight] if svc.inflight is not None else []), *svc.runs]:
+                self._wait(pending.argv, pending.popen, deadline)
+            svc.inflight, svc.runs = None, []
         stops = []
         for target in self._targets.values():
             if not target.is_job and self.replicas(target) > 0:
                 argv = scale_command(self.project, self.files, target.workload.compose_service, 0,
                                      target.grace_seconds)
-                stops.append(self.runner(argv))
+                stops.append((argv, self.runner(argv)))
         if stops:
             self.emit(f"stopping the workers of compose project {self.project} (docker compose up --scale …=0)")
-        for p in stops:
-            p.wait()
+        deadline = time.monotonic() + grace + CLOSE_SLACK_S
+        for argv, popen in stops:
+            self._wait(argv, popen, deadline)
+
+    def _wait(self, argv: list[str], popen: subprocess.Popen[str], deadline: float) -> None:
+        """Wait for a compose command until ``deadline`` (monotonic); kill it if it runs on."""
+        try:
+            popen.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                popen.wait(5)
+            self.emit(f"`{' '.join(argv)}` was still running at the close deadline (the longest grace period + "
+                      f"{CLOSE_SLACK_S:g} s): killed it; its containers may still run: see "
+                      f"`docker compose -p {self.project} ps`")
 
     def describe(self, target: Target) -> dict[str, Any]:
         svc = self._service(target)
