@@ -249,8 +249,11 @@ def pump_all(run: PumpRun, publishers: list[Publisher], batch_size: int,
     """Pump every stream of ``run``, closing each publisher; paced streams run side by side.
 
     Unpaced streams go one after the other (each already saturates its broker); paced ones
-    must keep their schedules at the same time, so each gets a thread.
+    must keep their schedules at the same time, so each gets a thread. When the wait for those
+    threads is interrupted (Ctrl-C), their schedules end too: each sends no more, flushes and
+    closes its publisher, instead of keeping the process alive until its schedule's end.
     """
+    stop = threading.Event()
 
     def one(stream: StreamStatus, publisher: Publisher) -> None:
         def batch_done(n: int) -> None:
@@ -258,7 +261,7 @@ def pump_all(run: PumpRun, publishers: list[Publisher], batch_size: int,
             on_progress(stream)
 
         try:
-            pump_stream(publisher, RecordFactory(run.seed), stream, batch_size, on_batch=batch_done)
+            pump_stream(publisher, RecordFactory(run.seed), stream, batch_size, on_batch=batch_done, stop=stop)
         finally:
             publisher.close()
             on_progress(stream)
@@ -266,10 +269,13 @@ def pump_all(run: PumpRun, publishers: list[Publisher], batch_size: int,
     pairs = list(zip(run.streams, publishers))
     if any(s.profile is not None for s in run.streams) and len(pairs) > 1:
         threads = [threading.Thread(target=one, args=pair, name=f"pump-{pair[0].workload}") for pair in pairs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            stop.set()
     else:
         for pair in pairs:
             one(*pair)

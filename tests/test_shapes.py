@@ -164,3 +164,17 @@ def test_count_caps_a_shape(redis_url: str) -> None:
     for p in publishers:
         p.close()
     assert run.count == 30
+
+
+@pytest.mark.integration
+def test_ctrl_c_ends_a_paced_pump_of_several_workloads_at_once(spawn, redis_url: str) -> None:
+    """Paced streams run on threads of their own; an interrupt used to end only the main
+    thread's wait for them, and the process lived on until the schedules' end (a minute here)."""
+    import signal
+
+    pump = spawn("pump", "all", "--rate", "5", "--duration", "60s", "--redis-url", redis_url,
+                 env={"PUMP_WORKLOADS": "celery,workqueue"})
+    pump.wait_for_log(r"pacing rate 5/s for 60 s", timeout=30)
+    time.sleep(0.5)  # a first record out: the streams are in their schedules' waits
+    pump.signal(signal.SIGINT)
+    assert pump.wait(10, "an interrupted paced pump to stop") == 1, pump.describe()
