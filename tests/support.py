@@ -178,6 +178,16 @@ def describe_procs(procs: Iterable["Proc"], *, dump: bool = True, log_lines: int
 _STOPS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGKILL})
 
 
+def _default_dispositions() -> None:
+    """In a child before its exec: SIGINT and SIGQUIT at their defaults, as in a pod or a terminal.
+
+    A suite started in the background of a non-interactive shell (``cmd &``, nohup, some CI
+    runners) has them ignored, an ignored signal stays ignored across exec, and Python then
+    installs no KeyboardInterrupt: a test that Ctrl-Cs a command would see it ignored."""
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 class Proc:
     """A CLI subprocess in its own process group (a 'pod'), its output in a log file."""
 
@@ -198,6 +208,7 @@ class Proc:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, **(env or {})},
+            preexec_fn=_default_dispositions,
         )
 
     @property

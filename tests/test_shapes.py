@@ -167,14 +167,20 @@ def test_count_caps_a_shape(redis_url: str) -> None:
 
 
 @pytest.mark.integration
-def test_ctrl_c_ends_a_paced_pump_of_several_workloads_at_once(spawn, redis_url: str) -> None:
+def test_ctrl_c_ends_a_paced_pump_of_several_workloads_at_once(spawn, redis_url: str,
+                                                              redis_client: redis.Redis) -> None:
     """Paced streams run on threads of their own; an interrupt used to end only the main
     thread's wait for them, and the process lived on until the schedules' end (a minute here)."""
     import signal
 
+    from kedasuite.core.names import WORKQUEUE_LIST
+
     pump = spawn("pump", "all", "--rate", "5", "--duration", "60s", "--redis-url", redis_url,
                  env={"PUMP_WORKLOADS": "celery,workqueue"})
     pump.wait_for_log(r"pacing rate 5/s for 60 s", timeout=30)
-    time.sleep(0.5)  # a first record out: the streams are in their schedules' waits
+    # A first record of each out: both streams are in their schedules' waits.
+    wait_for(lambda: redis_client.llen(CELERY_QUEUE) and redis_client.llen(WORKQUEUE_LIST), 30,
+             "a first record on each list", seen=pump.describe)
     pump.signal(signal.SIGINT)
-    assert pump.wait(10, "an interrupted paced pump to stop") == 1, pump.describe()
+    # Safety net: it stops within a batch's flush; the fault was the schedule's remaining minute.
+    assert pump.wait(30, "an interrupted paced pump to stop") == 1, pump.describe()
