@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kedasuite.autoscale.processes import descendants
+from kedasuite.autoscale.processes import descendants, proc_stat
 
 if TYPE_CHECKING:
     import redis
@@ -77,16 +77,6 @@ _STATES = {"R": "running", "S": "sleeping", "D": "in uninterruptible sleep", "Z"
            "T": "stopped", "t": "stopped by a tracer", "X": "dead", "I": "idle"}
 
 
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state letter, parent pid, start time in clock ticks) of ``pid`` from /proc; ``None`` when gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return fields[0], int(fields[1]), int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def _read(path: str) -> str:
     try:
         with open(path, "rb") as f:
@@ -97,7 +87,7 @@ def _read(path: str) -> str:
 
 def alive(pid: int, ticks: int | None = None) -> bool:
     """``pid`` runs (not a zombie), and is the process that started at ``ticks`` if given (not a reused pid)."""
-    stat = _stat(pid)
+    stat = proc_stat(pid)
     return stat is not None and stat[0] not in "ZX" and (ticks is None or stat[2] == ticks)
 
 
@@ -144,7 +134,7 @@ def describe_processes(pids: Iterable[int], *, dump: bool = True, most_dumps: in
         uptime = None
     lines, dumped = [], 0
     for pid in order:
-        stat = _stat(pid)
+        stat = proc_stat(pid)
         if stat is None:
             lines.append(f"pid {pid}: not running")
             continue

@@ -53,14 +53,21 @@ BACKOFF_MAX_S = 60.0
 READY_CONDITIONS = frozenset({"Ready", "ContainersReady"})
 
 
-def _start_ticks(pid: int) -> int | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), ``None`` if it is gone or a zombie."""
+def proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state letter, parent pid, start time in clock ticks since boot) of ``pid`` from
+    ``/proc/<pid>/stat``; ``None`` when it is gone or unreadable."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        return fields[0], int(fields[1]), int(fields[19])
+    except (OSError, IndexError, ValueError):
         return None
-    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` (clock ticks since boot), ``None`` if it is gone or a zombie."""
+    stat = proc_stat(pid)
+    return None if stat is None or stat[0] in ("Z", "X") else stat[2]
 
 
 def descendants(pid: int) -> list[int]:
