@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,10 @@ class FakeReads:
         self.values: dict[str, Value] = {}
         self.errors: dict[tuple[str, str], str] = {}
 
-    def value(self, trigger: Trigger) -> Value:
+    def deadline(self) -> float | None:
+        return None
+
+    def value(self, trigger: Trigger, deadline: float | None = None) -> Value:
         value = self.values.get(trigger.source, 0.0)
         if value is None:
             self.errors[(trigger.type, trigger.source)] = "connection refused"
@@ -180,6 +184,70 @@ def test_an_unreadable_broker_holds_the_count_and_says_so() -> None:
     reads.values["celery"] = 0
     at(8)
     assert any("reads work again" in ln for ln in lines)
+
+
+RQ_BACKLOG = "rq:queue:default"
+
+
+class HangingReads(FakeReads):
+    """Reads of the sources in ``hang`` block until ``release`` is set, as a broker that never answers."""
+
+    def __init__(self, hang: set[str]) -> None:
+        super().__init__()
+        self.hang, self.release = hang, threading.Event()
+        self.hanging = threading.Event()
+
+    def value(self, trigger: Trigger, deadline: float | None = None) -> Value:
+        if trigger.source in self.hang:
+            self.hanging.set()
+            self.release.wait(60)
+        return super().value(trigger, deadline)
+
+
+def test_a_hanging_read_delays_no_other_target(tmp_path: Path) -> None:
+    """KEDA runs a loop per ScaledObject: with every read of celery's broker hanging, rq still
+    scales on its first poll and sync, and the state file is still rewritten."""
+    from kedasuite.autoscale.actuator import NoBackend
+
+    reads = HangingReads({"celery"})
+    reads.values[RQ_BACKLOG] = 40
+    backend = NoBackend()
+    act = Actuator([target(WORKLOAD_CELERY), target(WORKLOAD_RQ)], reads, backend, DEMO, emit=lambda _line: None,
+                   state_path=tmp_path / "state.json")
+    stop = threading.Event()
+    loop = threading.Thread(target=act.run, args=(stop,), daemon=True)
+    loop.start()
+    try:
+        wait_for(reads.hanging.is_set, 10, "celery's read to start hanging")
+        wait_for(lambda: backend.counts.get(WORKLOAD_RQ) == 4, 10, "rq scaled 0 → 4 while celery's read hangs",
+                 seen=lambda: f"counts {backend.counts}, state {read_state(tmp_path)}")
+        first = read_state(tmp_path)
+        wait_for(lambda: (read_state(tmp_path) or {}).get("time") != (first or {}).get("time"), 5,
+                 "the state rewritten while celery's read hangs")
+        celery = next(w for w in read_state(tmp_path)["workloads"] if w["workload"] == WORKLOAD_CELERY)
+        assert celery["reading_for_seconds"] is not None, celery
+    finally:
+        reads.release.set()
+        stop.set()
+        loop.join(15)
+    assert not loop.is_alive(), "the actuator did not stop"
+
+
+def test_no_replica_changes_once_the_actuator_stops(tmp_path: Path) -> None:
+    """A read that answers after the stop does not start workers the backend is closing."""
+    reads = HangingReads({RQ_BACKLOG})
+    reads.values[RQ_BACKLOG] = 40
+    backend = FakeBackend()
+    act = Actuator([target(WORKLOAD_RQ)], reads, backend, DEMO, emit=lambda _line: None)
+    stop = threading.Event()
+    loop = threading.Thread(target=act.run, args=(stop,), daemon=True)
+    loop.start()
+    wait_for(reads.hanging.is_set, 10, "rq's read to start hanging")
+    stop.set()
+    wait_for(lambda: act._closed, 10, "the actuator to stop acting")
+    reads.release.set()
+    loop.join(15)
+    assert not loop.is_alive() and backend.actions == [], backend.actions
 
 
 def test_a_scaled_job_gets_the_jobs_the_strategy_asks_for() -> None:

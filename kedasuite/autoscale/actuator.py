@@ -1,14 +1,19 @@
 """The actuator: the model of KEDA's and the HPA's loop, driven by a clock and live reads,
 and a backend that makes its replica counts real.
 
-One :class:`Actuator` holds a loop (:func:`kedasuite.keda.model.loop_for`) per target. Each
-:meth:`Actuator.tick` runs every event due by now, one at a time (KEDA's polls, the HPA's
-syncs, a ScaledJob's polls), reading the triggers live, and after each event hands the
-backend the model's count: a ScaledObject's replicas (the backend starts or stops workers,
+One :class:`Actuator` holds a loop (:func:`kedasuite.keda.model.loop_for`) per target. A pass
+over a target runs every event due by now, one at a time (KEDA's polls, the HPA's syncs, a
+ScaledJob's polls), reading the triggers live within one deadline per event, and after each
+event hands the backend the model's count: a ScaledObject's replicas (the backend starts or stops workers,
 like a ReplicaSet), a ScaledJob's new Jobs (the backend starts their runners; the Jobs it
 reports running and pending are what the next poll counts). Between events the backend is
 refreshed: exited processes are reaped, overdue ones killed, and a ScaledObject whose
 actual count fell below the model's (a worker died) is brought back, as a ReplicaSet does.
+
+:meth:`Actuator.run` gives each target a thread of its own, as KEDA runs one loop per
+ScaledObject and ScaledJob: a broker that hangs or fails delays only the targets that read it,
+while its own thread refreshes the backend and writes the state file. :meth:`Actuator.tick`
+makes one pass over every target in turn, for callers that keep a simulated clock.
 
 Nothing here reads the wall clock or the brokers by itself: ``clock``, the reads and the
 backend are handed in, so a test drives it with a fake clock and a fake backend.
@@ -22,6 +27,7 @@ import json
 import os
 import socket
 import statistics
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kedasuite.autoscale.targets import Target
-from kedasuite.core.stopping import Stoppable
+from kedasuite.core.stopping import Stoppable, StopFlag
 from kedasuite.keda.model import Loop, Options, Step, loop_for
 from kedasuite.keda.model_triggers import Value
 from kedasuite.keda.scaling import Trigger
@@ -39,6 +45,8 @@ from kedasuite.keda.scaling import Trigger
 STATE_FILE = "state.json"
 #: Seconds between backend refreshes when no model event is due sooner.
 REFRESH_SECONDS = 0.5
+#: How long a stopping autoscaler waits for each target's thread to finish what it is doing.
+JOIN_SECONDS = 10.0
 
 
 class Reads(Protocol):
@@ -46,7 +54,10 @@ class Reads(Protocol):
 
     errors: dict[tuple[str, str], str]
 
-    def value(self, trigger: Trigger) -> Value: ...
+    def deadline(self) -> float | None:
+        """When the reads of a poll starting now must have answered (``time.monotonic()``), or ``None``."""
+
+    def value(self, trigger: Trigger, deadline: float | None = None) -> Value: ...
 
 
 class Backend(Protocol):
@@ -122,6 +133,10 @@ class _Tracked:
     behind_since: float | None = None
     #: Seconds the actual count trailed the model's, per change.
     lags: list[float] = field(default_factory=list)
+    #: The model's next step if the triggers keep their last values (taken after each pass).
+    next: Step | None = None
+    #: Model time the read under way began (``None``: not reading).
+    reading_since: float | None = None
 
 
 def _iso(wall: float) -> str:
@@ -149,6 +164,11 @@ class Actuator:
         #: ``stopping`` / ``stopped``: what the state says about the end of this autoscaler.
         self.marks: dict[str, dict[str, Any]] = {}
         self._last_state: dict[str, Any] | None = None
+        #: Held around each replica or Job change; once ``_closed``, no change is made (the backend closes).
+        self._acting = threading.Lock()
+        self._closed = False
+        #: What ended a target's thread, raised again by :meth:`run`.
+        self._failure: BaseException | None = None
         self.tracked: list[_Tracked] = []
         for target in targets:
             # A restarted autoscaler adopts the replicas it finds: the model starts from them.
@@ -168,24 +188,36 @@ class Actuator:
     # --- one pass ------------------------------------------------------------------------------
 
     def tick(self) -> float:
-        """Run every event due now and act on it; the seconds until the next event."""
+        """One pass over every target in turn; the seconds until the next event."""
         self.backend.refresh()
         now = self.now()
         for tr in self.tracked:
-            while tr.loop.next_event() <= now:
-                self._event(tr, tr.loop.next_event())
-            self._reconcile(tr)
-            self._note_errors(tr)
+            self._pass(tr, now)
         self.write_state()
         return max(0.0, self.next_event() - self.now())
 
+    def _pass(self, tr: _Tracked, now: float) -> None:
+        """Every event of ``tr`` due by ``now``, then the ReplicaSet's reconciliation and the read errors."""
+        while tr.loop.next_event() <= now:
+            self._event(tr, tr.loop.next_event())
+        self._reconcile(tr)
+        self._note_errors(tr)
+        tr.next = self.predicted(tr)
+
     def _read_fn(self, tr: _Tracked) -> Callable[[str, float], Value]:
+        """Reads for one event: each trigger once (a poll and a sync at one instant share it), all
+        within one deadline."""
         by_name = {t.name: t for t in tr.target.scaler.triggers}
         cache: dict[tuple[str, float], Value] = {}
+        deadline = self.reads.deadline()
 
         def read(name: str, t: float) -> Value:
             if (name, t) not in cache:
-                cache[(name, t)] = self.reads.value(by_name[name])
+                tr.reading_since = self.now()
+                try:
+                    cache[(name, t)] = self.reads.value(by_name[name], deadline)
+                finally:
+                    tr.reading_since = None
             tr.values[name] = cache[(name, t)]
             return cache[(name, t)]
 
@@ -210,13 +242,21 @@ class Actuator:
             if step.changed or self.every_step:
                 self.emit(self.line(target, step))
             if target.is_job and step.created:
-                self.backend.create_jobs(target, step.created)
+                with self._acting:
+                    if self._closed:
+                        return
+                    self.backend.create_jobs(target, step.created)
                 tr.lags.append(max(0.0, self.now() - step.t))
         step = steps[-1]
         if not target.is_job and step.replicas != self.backend.replicas(target):
             if tr.behind_since is None:
                 tr.behind_since = next(s.t for s in steps if s.replicas != s.before or s is step)
-            self.backend.scale(target, step.replicas, step.reason)
+            self._scale(target, step.replicas, step.reason)
+
+    def _scale(self, target: Target, replicas: int, reason: str) -> None:
+        with self._acting:
+            if not self._closed:
+                self.backend.scale(target, replicas, reason)
 
     def _reconcile(self, tr: _Tracked) -> None:
         """A ScaledObject's actual count follows the model's between events too (a worker died)."""
@@ -226,7 +266,7 @@ class Actuator:
         if self.backend.replicas(tr.target) != want:
             if tr.behind_since is None:
                 tr.behind_since = self.now()
-            self.backend.scale(tr.target, want, "the ReplicaSet keeps the count")
+            self._scale(tr.target, want, "the ReplicaSet keeps the count")
         if self.backend.replicas(tr.target) == want and tr.behind_since is not None:
             tr.lags.append(max(0.0, self.now() - tr.behind_since))
             tr.behind_since = None
@@ -283,12 +323,12 @@ class Actuator:
         now = self.now()
         out = []
         for tr in self.tracked:
-            target, nxt = tr.target, self.predicted(tr)
+            target, nxt, since = tr.target, tr.next, tr.reading_since
             # Jobs as the backend has them now, the ones this pass created among them: a Job that
             # runs for less than a polling interval would otherwise never be seen running.
             jobs = self.backend.jobs(target) if target.is_job else None
             actual = jobs[0] if jobs is not None else self.backend.replicas(target)
-            lags = tr.lags
+            lags = list(tr.lags)
             out.append({
                 "workload": target.name, "kind": target.scaler.kind, "name": target.scaler.name, "unit": target.unit,
                 "actual": actual, "model": self.model_count(tr),
@@ -301,6 +341,7 @@ class Actuator:
                 "polling_interval": tr.options.apply(target.scaler).polling_interval,
                 "grace_seconds": target.grace_seconds, "grace_source": target.grace_source,
                 "read_errors": list(tr.errors),
+                "reading_for_seconds": None if since is None else round(max(0.0, now - since), 3),
                 "actuation_lag_seconds": {"count": len(lags), "median": statistics.median(lags) if lags else None,
                                           "max": max(lags) if lags else None},
                 "backend": self.backend.describe(target),
@@ -359,13 +400,45 @@ class Actuator:
     # --- the loop ------------------------------------------------------------------------------
 
     def run(self, stop: Stoppable, duration: float | None = None) -> None:
-        """Tick until ``stop`` is set (a signal) or ``duration`` seconds have passed."""
-        while not stop.is_set():
-            wait = self.tick()
-            if duration is not None and self.now() >= duration:
-                return
-            left = float("inf") if duration is None else duration - self.now()
-            stop.wait(max(0.01, min(wait, REFRESH_SECONDS, left)))
+        """Every target in a thread of its own until ``stop`` is set (a signal) or ``duration``
+        seconds have passed; this thread refreshes the backend and writes the state meanwhile.
+
+        On the way out no replica or Job changes any more (the caller closes the backend next);
+        a target's thread that failed stops them all, and its error is raised here."""
+        done = StopFlag()
+        threads = [threading.Thread(target=self._follow, args=(tr, done), daemon=True,
+                                    name=f"autoscale {tr.target.name}") for tr in self.tracked]
+        for thread in threads:
+            thread.start()
+        try:
+            while not stop.is_set() and not done.is_set():
+                self.backend.refresh()
+                self.write_state()
+                if duration is not None and self.now() >= duration:
+                    break
+                left = float("inf") if duration is None else duration - self.now()
+                stop.wait(max(0.01, min(REFRESH_SECONDS, left)))
+        finally:
+            done.set()
+            with self._acting:
+                self._closed = True
+            late = [t.name for t in threads if (t.join(JOIN_SECONDS), t.is_alive())[1]]
+            if late:
+                self.emit(f"autoscale: {', '.join(late)} still busy {JOIN_SECONDS:g} s after the stop (a read or "
+                          "a backend call); stopping without them")
+        if self._failure is not None:
+            raise self._failure
+
+    def _follow(self, tr: _Tracked, done: StopFlag) -> None:
+        """One target's loop: a pass whenever an event is due, and every :data:`REFRESH_SECONDS`
+        to keep the count (a worker that died is replaced)."""
+        try:
+            while not done.is_set():
+                self._pass(tr, self.now())
+                done.wait(max(0.01, min(tr.loop.next_event() - self.now(), REFRESH_SECONDS)))
+        except BaseException as exc:  # noqa: BLE001 - raised again by run(), in the caller's thread
+            self._failure = exc
+            done.set()
 
 
 def deviations(target: Target, options: Options) -> list[str]:

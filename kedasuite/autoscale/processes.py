@@ -29,16 +29,18 @@ replicas and Jobs. ``<run-dir>/lock`` keeps two autoscalers off one run director
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ParamSpec, TypeVar
 
 from kedasuite.autoscale.targets import Target
 from kedasuite.core.errors import InputError
@@ -88,6 +90,21 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """The backend's bookkeeping, one thread at a time: the autoscaler's loops call it at once."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with args[0]._mutex:  # type: ignore[attr-defined]
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 def _kill_quietly(pid: int, sig: int, group: bool = False) -> None:
@@ -153,6 +170,7 @@ class ProcessBackend:
         ``grace``: per workload, the grace period :meth:`close` gives (default 30 s)."""
         self.run_dir, self.env, self.emit, self.clock, self.python = run_dir, env, emit, clock, python
         self.grace = dict(grace or {})
+        self._mutex = threading.RLock()
         self.logs = run_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self._lock = self._take_lock()
@@ -217,9 +235,11 @@ class ProcessBackend:
     def _active(self, workload: str, jobs: bool = False) -> list[Pod]:
         return [p for p in self.pods if p.workload == workload and p.terminating is None and (p.job is not None) == jobs]
 
+    @_locked
     def replicas(self, target: Target) -> int:
         return len(self._active(target.name))
 
+    @_locked
     def jobs(self, target: Target) -> tuple[int, int] | None:
         # Processes run at once: no Job waits for a node. With pendingPodConditions naming readiness,
         # a Job is pending until a runner of it is ready (KEDA: no pod with every condition true).
@@ -252,6 +272,7 @@ class ProcessBackend:
         self._save()
         return pod
 
+    @_locked
     def scale(self, target: Target, replicas: int, reason: str) -> None:
         active = self._active(target.name)
         if replicas > len(active):
@@ -275,6 +296,7 @@ class ProcessBackend:
         self.emit(f"{pod.workload}: SIGTERM {pod.name} (pid {pod.pid}, {why}); SIGKILL if it still runs after "
                   f"{target.grace_seconds:g} s")
 
+    @_locked
     def create_jobs(self, target: Target, count: int) -> None:
         names = []
         for _ in range(count):
@@ -286,6 +308,7 @@ class ProcessBackend:
         self.emit(f"{target.name}: created Job{'s' if count > 1 else ''} {', '.join(names)}")
         self._save()
 
+    @_locked
     def refresh(self) -> None:
         now, changed = self.clock(), False
         for pod in list(self.pods):
@@ -331,6 +354,7 @@ class ProcessBackend:
         pod.killed = True
         self._count(pod.workload).sigkill += 1
 
+    @_locked
     def close(self) -> None:
         """SIGTERM every process (workers and Job runners), SIGKILL those past their grace period."""
         now = self.clock()
@@ -351,6 +375,7 @@ class ProcessBackend:
         self._save()
         self._lock.close()
 
+    @_locked
     def describe(self, target: Target) -> dict[str, Any]:
         counts = self._count(target.name)
         return {"pods": [{"name": p.name, "pid": p.pid, "job": p.job, "terminating": p.terminating is not None,

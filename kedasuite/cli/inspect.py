@@ -36,15 +36,23 @@ from kedasuite.core.workloads import NAMES as WORKLOADS
 @reports_errors
 def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka: Any) -> None:
     """Show the group's lag per partition and the metric KEDA's kafka trigger reports."""
-    from kedasuite.core.clients import check_kafka, kafka_admin
+    from confluent_kafka import KafkaException
+
+    from kedasuite.core.clients import check_kafka, kafka_admin, kafka_error
     from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
 
     settings = kafka_settings(group=group, **kafka)
     check_kafka(kafka_admin(settings.bootstrap, settings.extra), settings.bootstrap)
     try:
-        offsets = fetch_offsets(settings.bootstrap, group, settings.topic, settings.extra)
+        # A failure is reported once, in words (AdvertisedBrokerUnreachable is a SuiteError and
+        # passes as it is), not as librdkafka's log line per retry.
+        offsets = fetch_offsets(settings.bootstrap, group, settings.topic, {"log_level": "0", **settings.extra})
     except LookupError as exc:
         raise UserError(f"{exc}: pump something first, or check --topic / {Env.KAFKA_TOPIC}") from exc
+    except KafkaException as exc:
+        error = kafka_error(exc)
+        raise UserError(f"cannot read offsets from Kafka at {settings.bootstrap}: "
+                        f"{error.str() if error is not None else exc}; check {Env.KAFKA_BOOTSTRAP_SERVERS}") from exc
     trigger = KafkaTrigger(lag_threshold=lag_threshold, offset_reset_policy=offset_reset_policy)
     report = keda_lag(offsets, trigger)
     click.echo(f"topic {settings.topic}, group {group}")

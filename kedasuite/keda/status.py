@@ -36,7 +36,7 @@ import yaml
 from kedasuite.core import defaults
 from kedasuite.core.clients import redis_client, unreachable_redis
 from kedasuite.core.errors import InputError, SuiteError
-from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
+from kedasuite.keda.kafka_lag import AdvertisedBrokerUnreachable, KafkaTrigger, fetch_offsets, keda_lag
 from kedasuite.core.names import DEAD_LETTER_PREFIX, PROCESSED_COUNT_PREFIX, Env
 from kedasuite.core.workloads import NAMES as WORKLOADS
 from kedasuite.core.workloads import by_trigger, workload as row
@@ -203,6 +203,8 @@ class StatusReader:
             return Reading(trigger, None, error=f"trigger {trigger.name}: {exc}")
         except LookupError as exc:
             return Reading(trigger, None, error=f"{exc}; pump into it first (it is created on first use)")
+        except AdvertisedBrokerUnreachable as exc:  # its words already name the address and the fix
+            return Reading(trigger, None, error=exc.message)
         except Exception as exc:  # noqa: BLE001 - librdkafka's KafkaException and timeouts alike
             return Reading(trigger, None, error=f"cannot read offsets from Kafka at {self.kafka.bootstrap}: {exc}; "
                                                 f"check {Env.KAFKA_BOOTSTRAP_SERVERS}")

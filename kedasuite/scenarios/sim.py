@@ -93,6 +93,10 @@ class SimWorld:
     def step(self, now: float) -> None:
         raise NotImplementedError
 
+    def deadline(self) -> float | None:
+        """No read deadline: a simulated read answers at once."""
+        return None
+
     def list_value(self, trigger: Trigger, in_flight: int) -> Value:
         """A redis trigger on the workload's backlog list or its in-flight key."""
         row = self.target.workload
@@ -174,7 +178,7 @@ class SimCelery(SimWorld):
     def new_pod(self, created: float, ready_at: float) -> _Worker:
         return _Worker(created, ready_at)
 
-    def value(self, trigger: Trigger) -> Value:
+    def value(self, trigger: Trigger, deadline: float | None = None) -> Value:
         return self.list_value(trigger, len(self.unacked))
 
     def _give_back(self, task: int, at: float) -> None:

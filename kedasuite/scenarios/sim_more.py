@@ -45,7 +45,7 @@ class SimKafka(SimWorld):
             self.high[self.next_partition] += 1
             self.next_partition = (self.next_partition + 1) % len(self.high)
 
-    def value(self, trigger: Trigger) -> Value:
+    def value(self, trigger: Trigger, deadline: float | None = None) -> Value:
         return tuple(PartitionOffsets(p, hw, c) for p, (hw, c) in enumerate(zip(self.high, self.committed)))
 
     def lag(self, p: int) -> int:
@@ -119,7 +119,7 @@ class SimWorkQueue(SimWorld):
         super().__init__(scenario, variant, target)
         self.all_jobs: list[_Job] = []
 
-    def value(self, trigger: Trigger) -> Value:
+    def value(self, trigger: Trigger, deadline: float | None = None) -> Value:
         return self.list_value(trigger, sum(1 for j in self.all_jobs if j.hand is not None))
 
     def _running(self) -> list[_Job]:
