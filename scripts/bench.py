@@ -481,8 +481,10 @@ def _lags_from_timelines(model: list[tuple[float, int]], actual: list[tuple[floa
 
 
 def _autoscaled_run(target: Any, options: Any, env: Any, brokers: Any, client: redis.Redis, count: int,
-                    timeout: float) -> dict[str, Any]:
-    """One workload from 0 under the autoscaler: pump ``count`` at once, wait until drained and back at 0."""
+                    timeout: float, beside: Any = None) -> dict[str, Any]:
+    """One workload from 0 under the autoscaler: pump ``count`` at once, wait until drained and back at 0.
+
+    ``beside``: (another target, the Kafka settings its reads use) the same autoscaler follows too."""
     import statistics
     import tempfile
     import threading
@@ -495,7 +497,8 @@ def _autoscaled_run(target: Any, options: Any, env: Any, brokers: Any, client: r
 
     class RecordingActuator(Actuator):
         def line(self, tgt: Any, step: Any) -> str:
-            model.append((self.t0 + step.t, step.replicas))
+            if tgt is target:
+                model.append((self.t0 + step.t, step.replicas))
             return super().line(tgt, step)
 
     lines: list[str] = []
@@ -503,9 +506,9 @@ def _autoscaled_run(target: Any, options: Any, env: Any, brokers: Any, client: r
         run_dir = Path(tmp)
         backend = _RecordingBackend(ProcessBackend(run_dir, env, {target.name: target.grace_seconds},
                                                    emit=lines.append), target)
-        reads = LiveReads(brokers.redis_url, brokers.kafka)
-        actuator = RecordingActuator([target], reads, backend, options, emit=lines.append,
-                                     state_path=run_dir / STATE_FILE)
+        reads = LiveReads(brokers.redis_url, beside[1] if beside else brokers.kafka)
+        actuator = RecordingActuator([target, *([beside[0]] if beside else [])], reads, backend, options,
+                                     emit=lines.append, state_path=run_dir / STATE_FILE)
         stop = threading.Event()
         loop = threading.Thread(target=actuator.run, args=(stop,), name="autoscale", daemon=True)
         loop.start()
@@ -526,6 +529,7 @@ def _autoscaled_run(target: Any, options: Any, env: Any, brokers: Any, client: r
             stop.set()
             loop.join(30)
             lag = actuator.state()["workloads"][0]["actuation_lag_seconds"]
+            beside_errors = actuator.state()["workloads"][1]["read_errors"] if beside else []
             backend.close()
             reads.close()
     stamps = _stamps(results, pump_wall)
@@ -545,6 +549,7 @@ def _autoscaled_run(target: Any, options: Any, env: Any, brokers: Any, client: r
         "zero": actual_rel[-1][0] if zero_ok and actual_rel and actual_rel[-1][1] == 0 else None,
         "lag": lag,
         "timeline_lag": (statistics.median(timeline_lags), max(timeline_lags)) if timeline_lags else None,
+        "beside_errors": beside_errors,
     }
 
 
@@ -618,15 +623,17 @@ def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: fl
         print(f"{'workload':<10} {'peak':>4} {'1st replica':>11} {'1st record':>10} {'at peak':>7} {'drained':>7} "
               f"{'at 0':>5} {'lag med/max':>11} {'lag* med/max':>12} {'lost':>4} {'dup':>3} {'fixed pool':>10} "
               f"{'drained/fixed':>13}")
-        lost_total, jobs = 0, []
+        lost_total, jobs, alone = 0, [], {}
         for target in targets:
-            auto = _autoscaled_run(target, options, env, brokers, client, count, timeout)
+            auto = alone[target.name] = _autoscaled_run(target, options, env, brokers, client, count, timeout)
             fixed = (_fixed_pool_run(target, auto["peak"], env, brokers, client, count, warmup, timeout)
                      if auto["peak"] else None)
             lost = count - auto["processed"]
             lost_total += lost + (count - fixed["processed"] if fixed else 0)
             jobs += [target.name] if target.is_job else []
             print(_autoscale_row(target.name, auto, fixed, lost), flush=True)
+        lost_total += _beside_broken_kafka([t for t in targets if t.name != WORKLOAD_KAFKA], alone, options, env,
+                                           brokers, client, count, timeout)
     print(f"peak: the model's largest count (Jobs for {', '.join(jobs) or 'a ScaledJob'}); a replica counts from "
           "its process's start; lag: actual behind the model, per change, as the autoscaler records it (model "
           "step -> backend acted); lag*: the same from the recorded timelines; fixed pool: drained with the peak "
@@ -634,6 +641,54 @@ def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: fl
           f"lost over all runs (autoscaled and fixed): {lost_total} (target 0)")
     if lost_total:
         raise SystemExit(f"{lost_total} records lost")
+
+
+def _beside_broken_kafka(targets: list[Any], alone: dict[str, Any], options: Any, env: Any, brokers: Any,
+                         client: redis.Redis, count: int, timeout: float) -> int:
+    """The Redis workloads again, each with the Kafka workload beside it in the same autoscaler, its
+    broker answering metadata but advertising a closed port (every lag read waits out its deadline).
+    The lag and the drain must match the runs alone: a broken scaler touches its own object only."""
+    from confluent_kafka import Producer
+
+    from kedasuite.autoscale.targets import load_targets
+    from kedasuite.core.embedded import EmbeddedKafka, free_port
+    from kedasuite.core.names import WORKLOAD_KAFKA
+    from kedasuite.core.settings import KafkaSettings
+
+    if not targets:
+        return 0
+    kafka_target = load_targets(None, None, [WORKLOAD_KAFKA])[0][0]
+    lost_total = 0
+    with EmbeddedKafka(advertised=f"127.0.0.1:{free_port()}") as broken:
+        settings = KafkaSettings.from_env(bootstrap=broken.bootstrap)
+        # A metadata request on the bootstrap connection creates the topic (Tansu), so the reads get as
+        # far as the offsets, which wait for the advertised address.
+        Producer({"bootstrap.servers": broken.bootstrap, "log_level": 0}).list_topics(settings.topic, timeout=10)
+        print(f"\nbeside a broken Kafka (answers at {broken.bootstrap}, advertises {broken.advertised}): each Redis "
+              "workload again, the Kafka workload in the same autoscaler")
+        print(f"{'workload':<10} {'lag alone':>11} {'lag beside':>11} {'drained alone':>13} {'drained beside':>14} "
+              f"{'beside/alone':>12} {'lost':>4}")
+        said = ""
+        for target in targets:
+            auto = _autoscaled_run(target, options, env, brokers, client, count, timeout,
+                                   beside=(kafka_target, settings))
+            lost = count - auto["processed"]
+            lost_total += lost
+            said = said or "; ".join(auto["beside_errors"])
+            before = alone[target.name]
+
+            def lag(run: dict[str, Any]) -> str:
+                return "-" if not run["lag"]["count"] else f"{run['lag']['median']:.2f}/{run['lag']['max']:.2f}"
+
+            def s(value: float | None) -> str:
+                return "-" if value is None else f"{value:.1f}"
+
+            ratio = (f"{auto['drained'] / before['drained']:.2f} x" if auto["drained"] and before["drained"]
+                     else "-")
+            print(f"{target.name:<10} {lag(before):>11} {lag(auto):>11} {s(before['drained']):>13} "
+                  f"{s(auto['drained']):>14} {ratio:>12} {lost:>4}", flush=True)
+        print(f"the Kafka workload's read error meanwhile: {said or '(none recorded)'}")
+    return lost_total
 
 
 def _autoscale_row(name: str, auto: dict[str, Any], fixed: dict[str, Any] | None, lost: int) -> str:
