@@ -193,6 +193,11 @@ def test_a_redis_outage_leaves_the_kafka_workload_scaling(spawn, own_redis, kafk
     """Redis frozen for 30 s: every read of it hangs until its deadline, and the Kafka workload
     (read from the broker alone) still scales up on time, the state file still fresh."""
     monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # Tansu's watermark (conftest)
+    # A consumer saving a result waits out the outage inside its handler. The tests' short
+    # max.poll.interval.ms (10 s, a bound on Tansu's rebalances) would evict it mid-outage, and
+    # Tansu can hold the rejoin that follows past this test's deadline (seen once in 4 soak
+    # runs); the product's default is 300 s, so outlasting the outage is what users get.
+    monkeypatch.setenv("KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS", str(int(2 * OUTAGE_S * 1000)))
     make_topic(kafka.bootstrap, kafka.topic)
     auto = start(spawn, own_redis.url, kafka, run_dir)
     watch = AutoscalerWatch(auto, run_dir)
