@@ -159,15 +159,19 @@ def kafka_drain(bootstrap: str, topic: str, count: int) -> float:
 
 
 def bench_kafka(count: int, drain_count: int) -> None:
-    from kedasuite.core.embedded import EmbeddedKafka
+    from kedasuite.core.embedded import embedded_kafka
 
     with contextlib.ExitStack() as stack:
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or stack.enter_context(EmbeddedKafka()).bootstrap
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        where = bootstrap
+        if not bootstrap:
+            broker = stack.enter_context(embedded_kafka())
+            bootstrap, where = broker.bootstrap, f"embedded {broker.describe()}"
         records = list(RecordFactory(seed=2).records(count, "raw00000"))
         payloads = [(r.id, r.json) for r in records]
         del records
         suffix = str(int(time.time()))
-        print(f"Kafka: {bootstrap}; record size: {len(payloads[0][1])} bytes")
+        print(f"Kafka: {where}; record size: {len(payloads[0][1])} bytes")
         rate_c = kafka_raw(bootstrap, f"bench-raw-{suffix}", payloads)
         print(f"(c) raw confluent-kafka loop, pre-built payloads, {count:,}: {rate_c:10,.0f} msgs/s")
         rate_k = kafka_pump(bootstrap, f"bench-pump-{suffix}", count)
@@ -592,7 +596,7 @@ def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: fl
     from kedasuite.autoscale.command import worker_env
     from kedasuite.autoscale.targets import load_targets
     from kedasuite.core import defaults
-    from kedasuite.core.embedded import EmbeddedKafka
+    from kedasuite.core.embedded import embedded_kafka
     from kedasuite.core.names import WORKLOAD_KAFKA, Env
     from kedasuite.core.settings import KafkaSettings
     from kedasuite.keda.model import Options
@@ -603,7 +607,9 @@ def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: fl
         server = stack.enter_context(EmbeddedRedis())
         bootstrap = None
         if WORKLOAD_KAFKA in workloads:
-            bootstrap = stack.enter_context(EmbeddedKafka()).bootstrap
+            broker = stack.enter_context(embedded_kafka())
+            bootstrap = broker.bootstrap
+            print(f"embedded Kafka: {broker.describe()}")
             for key, value in embedded_kafka_env(work_time).items():
                 os.environ.setdefault(key, value)
         kafka = KafkaSettings.from_env(bootstrap=bootstrap) if bootstrap else KafkaSettings.from_env()
@@ -651,7 +657,7 @@ def _beside_broken_kafka(targets: list[Any], alone: dict[str, Any], options: Any
     from confluent_kafka import Producer
 
     from kedasuite.autoscale.targets import load_targets
-    from kedasuite.core.embedded import EmbeddedKafka, free_port
+    from kedasuite.core.embedded import embedded_kafka, free_port
     from kedasuite.core.names import WORKLOAD_KAFKA
     from kedasuite.core.settings import KafkaSettings
 
@@ -659,12 +665,17 @@ def _beside_broken_kafka(targets: list[Any], alone: dict[str, Any], options: Any
         return 0
     kafka_target = load_targets(None, None, [WORKLOAD_KAFKA])[0][0]
     lost_total = 0
-    with EmbeddedKafka(advertised=f"127.0.0.1:{free_port()}") as broken:
+    with embedded_kafka(advertised=f"127.0.0.1:{free_port()}") as broken:
         settings = KafkaSettings.from_env(bootstrap=broken.bootstrap)
-        # A metadata request on the bootstrap connection creates the topic (Tansu), so the reads get as
-        # far as the offsets, which wait for the advertised address.
-        Producer({"bootstrap.servers": broken.bootstrap, "log_level": 0}).list_topics(settings.topic, timeout=10)
-        print(f"\nbeside a broken Kafka (answers at {broken.bootstrap}, advertises {broken.advertised}): each Redis "
+        # A metadata request on the bootstrap connection creates the topic (auto-creation, on either
+        # broker; Apache Kafka answers "unknown" until it has), so the reads get as far as the
+        # offsets, which wait for the advertised address.
+        asking = Producer({"bootstrap.servers": broken.bootstrap, "log_level": 0})
+        deadline = time.monotonic() + 10
+        while asking.list_topics(settings.topic, timeout=10).topics[settings.topic].error is not None \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        print(f"\nbeside a broken Kafka ({broken.describe()}, advertising {broken.advertised}): each Redis "
               "workload again, the Kafka workload in the same autoscaler")
         print(f"{'workload':<10} {'lag alone':>11} {'lag beside':>11} {'drained alone':>13} {'drained beside':>14} "
               f"{'beside/alone':>12} {'lost':>4}")

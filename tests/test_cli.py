@@ -129,7 +129,7 @@ def test_demo_with_embedded_servers_needs_nothing_but_python() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert out.startswith("started embedded redis-server at redis://127.0.0.1:")
-    assert "started embedded Kafka broker (tansu) at 127.0.0.1:" in out
+    assert re.search(r"^started embedded Kafka: (Apache Kafka \S+ \(KRaft\)|Tansu \S+) at 127\.0\.0\.1:\d+$", out, re.M), out
     assert "with demo timings: polling interval 1 s, cooldown period 3 s, sync period 1 s" in out
     for workload, key in (("celery", "celery"), ("kafka", "test-topic"), ("workqueue", "job"),
                           ("rq", "rq:queue:default")):

@@ -46,7 +46,8 @@ def test_the_wheel_has_exactly_one_top_level_package(tmp_path: Path) -> None:
     assert top == {"kedasuite"}, f"top-level names in the wheel: {sorted(top)}"
     missing = sorted(m for m in _source_modules() if m not in names)
     assert not missing, f"missing from the wheel (add their packages to pyproject.toml): {missing}"
-    for data in ("kedasuite/keda/bundled/keda-local.yaml", "kedasuite/producers/ui/static/index.html"):
+    for data in ("kedasuite/keda/bundled/keda-local.yaml", "kedasuite/producers/ui/static/index.html",
+                 "kedasuite/core/kafka-broker/pom.xml"):
         assert data in names, f"{data} is missing from the wheel"
 
 

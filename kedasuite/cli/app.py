@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "demo": "kedasuite.cli.local:demo",
     "scenario": "kedasuite.scenarios.command:scenario",
     "redis-server": "kedasuite.cli.local:redis_server",
+    "kafka-server": "kedasuite.cli.local:kafka_server",
     "e2e": "kedasuite.tools.e2e.command:e2e",
     "timeline": "kedasuite.tools.timeline.command:timeline",
 }

@@ -1,10 +1,13 @@
-"""``kedasuite demo`` and ``kedasuite redis-server``: running the suite on one machine with no
-Docker."""
+"""``kedasuite demo``, ``kedasuite redis-server`` and ``kedasuite kafka-server``: running the suite
+on one machine with no Docker."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from types import FrameType
 
 import click
 
@@ -70,3 +73,54 @@ def redis_server(port: int) -> None:
 
     os.execv(redis_server_binary(), ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                                      "--save", "", "--appendonly", "no"])
+
+
+@click.command("kafka-server")
+@option("--port", envvar=Env.EMBEDDED_KAFKA_PORT, default=9092, type=click.IntRange(0, 65535),
+        help="Client port on 127.0.0.1 (0: a free one).")
+@option("--flavor", envvar=Env.KAFKA_EMBEDDED, default="auto",
+        type=click.Choice(["auto", "apache", "tansu"], case_sensitive=False),
+        help="Apache Kafka, Tansu, or auto: Apache Kafka when Java and its resolved jars are there.")
+@option("--scram-user", envvar=Env.KAFKA_SASL_USERNAME, default=None,
+        help="Demand SASL/SCRAM-SHA-512 logins and create this user (Apache Kafka only).")
+@option("--scram-password", envvar=Env.KAFKA_SASL_PASSWORD, default=None,
+        help="The SCRAM user's password (random, and printed, if not given).")
+@reports_errors
+def kafka_server(port: int, flavor: str, scram_user: str | None, scram_password: str | None) -> None:
+    """Run the embedded Kafka broker in the foreground, until Ctrl-C or SIGTERM.
+
+    Apache Kafka (one KRaft node, jars from scripts/bootstrap's Maven cache) or Tansu, as the
+    demo and the tests start it; prints the bootstrap address to point any client at (the
+    default KAFKA_BOOTSTRAP_SERVERS is port 9092).
+    """
+    from kedasuite.core.embedded import EmbeddedApacheKafka, embedded_kafka
+
+    if scram_password and not scram_user:
+        raise UserError("--scram-password needs --scram-user (KAFKA_SASL_USERNAME)")
+    broker = embedded_kafka(authentication=bool(scram_user), flavor=flavor, port=port, username=scram_user,
+                            password=scram_password)
+    stopping = threading.Event()
+
+    def asked_to_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, asked_to_stop)
+    with broker:
+        apache = broker if isinstance(broker, EmbeddedApacheKafka) else None
+        click.echo(f"started embedded Kafka: {broker.describe()}")
+        click.echo(f"{Env.KAFKA_BOOTSTRAP_SERVERS}={broker.bootstrap}")
+        if apache is not None and apache.authentication:
+            # A password the caller chose is theirs already; a random one must be shown to be used.
+            login = {k: "<the --scram-password>" if k == Env.KAFKA_SASL_PASSWORD and scram_password else v
+                     for k, v in apache.client_env().items()}
+            click.echo(" ".join(f"{k}={v}" for k, v in login.items()))
+        if apache is not None:
+            click.echo(f"log: {apache.log_path}")
+        click.echo("Ctrl-C or SIGTERM stops it.", err=True)
+        while not stopping.wait(0.5):
+            status = broker.exited()
+            if status is not None:
+                tail = apache.log_tail() if apache is not None else ""
+                raise UserError(f"the broker exited by itself (status {status}). {tail}".strip())
+    click.echo("stopped")

@@ -287,5 +287,11 @@ class Env:
     DEMO_WORK_TIME: Final = "DEMO_WORK_TIME"
     DEMO_TIMEOUT: Final = "DEMO_TIMEOUT"
     EMBEDDED_REDIS_PORT: Final = "EMBEDDED_REDIS_PORT"
+    #: Which embedded Kafka the demo, the scenarios, the bench and ``kafka-server`` start:
+    #: ``apache``, ``tansu`` or ``auto`` (Apache Kafka when Java and its resolved jars are there).
+    KAFKA_EMBEDDED: Final = "KAFKA_EMBEDDED"
+    #: Where Maven's copy of the Apache Kafka jars is kept, one subdirectory per release.
+    KAFKA_JARS_DIR: Final = "KAFKA_JARS_DIR"
+    EMBEDDED_KAFKA_PORT: Final = "EMBEDDED_KAFKA_PORT"
     KUBERNETES_VERSION: Final = "KUBERNETES_VERSION"
     CHECK_MANIFESTS_STRICT: Final = "CHECK_MANIFESTS_STRICT"

@@ -27,7 +27,7 @@ import click
 
 from kedasuite.core import defaults
 from kedasuite.core.clients import redis_client
-from kedasuite.core.embedded import EmbeddedKafka, EmbeddedRedis
+from kedasuite.core.embedded import EmbeddedRedis, embedded_kafka
 from kedasuite.core.names import WORKLOAD_KAFKA, Env
 from kedasuite.core.settings import KafkaSettings, redact_url
 from kedasuite.core.workloads import workload as workload_row
@@ -92,8 +92,9 @@ def start_brokers(stack: contextlib.ExitStack, redis_url: str | None, kafka_boot
     if not need_kafka:
         return redis_url, None
     if not kafka_bootstrap:
-        kafka_bootstrap = stack.enter_context(EmbeddedKafka()).bootstrap
-        echo(f"started embedded Kafka broker (tansu) at {kafka_bootstrap}")
+        broker = stack.enter_context(embedded_kafka())
+        kafka_bootstrap = broker.bootstrap
+        echo(f"started embedded Kafka: {broker.describe()}")
     else:
         echo(f"using Kafka at {kafka_bootstrap}")
     return redis_url, kafka_bootstrap
