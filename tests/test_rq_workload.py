@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -129,6 +130,31 @@ def test_a_stopping_worker_gives_back_the_job_it_moved_but_did_not_start(redis_u
     assert redis_client.lrange(RQ_QUEUE_LIST, 0, -1) == [b"user-handed-1"]
     assert redis_client.lrange(intermediate, 0, -1) == [b"user-handed-2"]
     assert worker.return_unstarted() == 0  # given back once
+
+
+def test_a_stop_between_the_dequeue_and_the_start_gives_the_job_back(redis_url, redis_client) -> None:
+    """The SIGTERM lands after the dequeue returned and before the job started: RQ, not busy
+    yet, raises StopRequested there and leaves the loop. The job goes back on the queue, not
+    stranded in the intermediate list (seen in a soak: a record left there at 0 replicas)."""
+    from rq.exceptions import StopRequested
+
+    from kedasuite.core.clients import redis_client as make_client
+    from kedasuite.core.names import RQ_QUEUE
+    from kedasuite.workers.rq_queue import PoisonSafeQueue, SuiteWorker
+
+    class StoppedBeforeTheStart(SuiteWorker):
+        def execute_job(self, job: Any, queue: Any) -> None:
+            raise StopRequested()  # what RQ's handler raises when the signal lands here
+
+    pump(redis_url, 1, "between")
+    connection = make_client(redis_url)
+    worker = StoppedBeforeTheStart([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
+                                   queue_class=PoisonSafeQueue)
+    worker.work(burst=True)
+    intermediate = f"{RQ_QUEUE_LIST}:intermediate"
+    assert redis_client.lrange(RQ_QUEUE_LIST, 0, -1) == [b"user-between-1"], \
+        f"queue {redis_client.lrange(RQ_QUEUE_LIST, 0, -1)}, intermediate {redis_client.lrange(intermediate, 0, -1)}"
+    assert redis_client.llen(intermediate) == 0
 
 
 #: The patience the two tests below give a worker (``REDIS_RETRY_SECONDS``), and the longest

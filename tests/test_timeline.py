@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import struct
 import subprocess
 import sys
@@ -267,8 +268,10 @@ def test_records_a_burst_draining(spawn, redis_url: str, tmp_path: Path) -> None
     assert rows[-1].processed == n
     assert all(r.actual is None for r in rows)
     times = [r.time for r in rows]
-    assert times == sorted(times)
-    assert all(0.3 < (b - a).total_seconds() < 5 for a, b in zip(times, times[1:]))
+    gaps = [round((b - a).total_seconds(), 2) for a, b in zip(times, times[1:])]
+    # On a grid of 0.5 s: a read slower than that skips grid points, so one gap can be long and
+    # the next short (the grid point right after it); none is zero, and none a stall.
+    assert all(0 < g < 5 for g in gaps) and 0.3 < statistics.median(gaps) < 1.0, f"gaps between samples: {gaps}"
     log = recorder.log()
     assert log.count(NO_CLUSTER_NOTE) == 1, log
     assert f"timeline: {len(rows)} samples in {csv_path}; picture in {png}" in log
