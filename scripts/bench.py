@@ -688,26 +688,26 @@ def _beside_broken_kafka(targets: list[Any], alone: dict[str, Any], options: Any
             said = said or "; ".join(auto["beside_errors"])
             before = alone[target.name]
 
-            def lag(run: dict[str, Any]) -> str:
-                return "-" if not run["lag"]["count"] else f"{run['lag']['median']:.2f}/{run['lag']['max']:.2f}"
-
-            def s(value: float | None) -> str:
-                return "-" if value is None else f"{value:.1f}"
-
             ratio = (f"{auto['drained'] / before['drained']:.2f} x" if auto["drained"] and before["drained"]
                      else "-")
-            print(f"{target.name:<10} {lag(before):>11} {lag(auto):>11} {s(before['drained']):>13} "
-                  f"{s(auto['drained']):>14} {ratio:>12} {lost:>4}", flush=True)
+            print(f"{target.name:<10} {_lag_text(before['lag']):>11} {_lag_text(auto['lag']):>11} "
+                  f"{_secs(before['drained']):>13} {_secs(auto['drained']):>14} {ratio:>12} {lost:>4}", flush=True)
         print(f"the Kafka workload's read error meanwhile: {said or '(none recorded)'}")
     return lost_total
 
 
-def _autoscale_row(name: str, auto: dict[str, Any], fixed: dict[str, Any] | None, lost: int) -> str:
-    def s(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1f}"
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
-    lag = auto["lag"]
-    lag_text = "-" if not lag["count"] else f"{lag['median']:.2f}/{lag['max']:.2f}"
+
+def _lag_text(lag: dict[str, Any]) -> str:
+    """An actuation lag summary (the state's ``actuation_lag_seconds``) as median/max."""
+    return "-" if not lag["count"] else f"{lag['median']:.2f}/{lag['max']:.2f}"
+
+
+def _autoscale_row(name: str, auto: dict[str, Any], fixed: dict[str, Any] | None, lost: int) -> str:
+    s = _secs
+    lag_text = _lag_text(auto["lag"])
     tl = auto["timeline_lag"]
     tl_text = "-" if tl is None else f"{tl[0]:.2f}/{tl[1]:.2f}"
     ratio = f"{auto['drained'] / fixed['drained']:.2f} x" if fixed and auto["drained"] and fixed["drained"] else "-"
