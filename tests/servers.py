@@ -11,9 +11,14 @@ and the next choice is used.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 REDIS_IMAGE = "redis:7-alpine"
@@ -83,10 +88,15 @@ def _embedded_redis() -> Iterator[str]:
 
 @contextlib.contextmanager
 def _embedded_kafka() -> Iterator[str]:
-    from kedasuite.core.embedded import EmbeddedKafka
+    from kedasuite.core.embedded import embedded_kafka
 
-    with EmbeddedKafka() as broker:
+    with embedded_kafka() as broker:
+        _STARTED.append(broker.describe())
         yield broker.bootstrap
+
+
+#: What the embedded broker said of itself once up (``Apache Kafka 4.4.0 (KRaft) at ...``).
+_STARTED: list[str] = []
 
 
 def redis_server(image: str = REDIS_IMAGE) -> contextlib.AbstractContextManager[str]:
@@ -104,7 +114,8 @@ def redis_server(image: str = REDIS_IMAGE) -> contextlib.AbstractContextManager[
 
 
 def kafka_bootstrap(image: str = KAFKA_IMAGE) -> contextlib.AbstractContextManager[str]:
-    """Kafka bootstrap servers: ``KAFKA_BOOTSTRAP_SERVERS``, else a container, else Tansu."""
+    """Kafka bootstrap servers: ``KAFKA_BOOTSTRAP_SERVERS``, else a container, else the embedded
+    broker (``KAFKA_EMBEDDED``: Apache Kafka where Java and its jars are, else Tansu)."""
 
     def make() -> Any:
         from testcontainers.kafka import KafkaContainer
@@ -113,3 +124,83 @@ def kafka_bootstrap(image: str = KAFKA_IMAGE) -> contextlib.AbstractContextManag
 
     return _choose("KAFKA_BOOTSTRAP_SERVERS", "kafka", image, make, lambda c: c.get_bootstrap_server(),
                    _embedded_kafka)
+
+
+@dataclass(frozen=True)
+class KafkaUnderTest:
+    """The Kafka the tests share: where, what it is, and whether it is Tansu (whose settings,
+    :mod:`kedasuite.core.tansu`, then apply)."""
+
+    bootstrap: str
+    described: str
+    tansu: bool
+
+    def client_env(self) -> dict[str, str]:
+        """Tansu's settings on Tansu; nothing on Apache Kafka, where the product's defaults hold."""
+        from kedasuite.core import tansu
+
+        return dict(tansu.CLIENT_ENV) if self.tansu else {}
+
+
+@contextlib.contextmanager
+def kafka_under_test() -> Iterator[KafkaUnderTest]:
+    """:func:`kafka_bootstrap`, said what it is (Tansu is known by its cluster id)."""
+    from kedasuite.core import tansu
+
+    _STARTED.clear()
+    with kafka_bootstrap() as bootstrap:
+        found = tansu.cluster_id(bootstrap, timeout=30)
+        described = _STARTED[0] if _STARTED else f"Kafka at {bootstrap} (cluster {found})"
+        yield KafkaUnderTest(bootstrap, described, tansu.is_tansu(found))
+
+
+class SharedKafka:
+    """One broker for every pytest-xdist worker, started by the controller in the background
+    while the workers start: eight JVM start-ups on two cores would cost the fast tier a
+    quarter of its time. The controller writes what it started (or why it could not) to
+    ``path``; each worker waits for that file (:func:`wait_for_shared_kafka`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="shared-kafka", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with kafka_under_test() as found:
+                self._write({"bootstrap": found.bootstrap, "described": found.described, "tansu": found.tansu})
+                self._stop.wait()
+        except BaseException as exc:  # noqa: BLE001 - every worker's Kafka test reports it
+            self._write({"error": f"{type(exc).__name__}: {exc}"})
+
+    def _write(self, what: dict[str, object]) -> None:
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(what))
+        partial.replace(self.path)
+
+    def said(self) -> str:
+        """What was started (or why nothing was), once it is known; empty before."""
+        try:
+            found = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return ""
+        return str(found.get("described") or f"did not start: {found.get('error')}")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+
+def wait_for_shared_kafka(path: Path, timeout: float = 240.0) -> KafkaUnderTest:
+    """What the controller's :class:`SharedKafka` started; its error, raised, if it failed."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the shared Kafka broker was not up {timeout:g} s after the run began "
+                               f"(nothing in {path}); the controller starts it, see its output")
+        time.sleep(0.1)
+    found = json.loads(path.read_text())
+    if "error" in found:
+        raise RuntimeError(f"the shared Kafka broker did not start: {found['error']}")
+    return KafkaUnderTest(found["bootstrap"], found["described"], bool(found["tansu"]))

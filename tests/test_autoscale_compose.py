@@ -32,12 +32,12 @@ from kedasuite.autoscale.compose import (
     scale_command,
 )
 from kedasuite.autoscale.targets import Target
+from kedasuite.core import tansu
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.scaling import Scaler, scaled_job_new_jobs, scalers_in
 from kedasuite.keda.status import bundled_text, workload_of
-from tests.conftest import KAFKA_TEST_ENV
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -552,7 +552,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "celery-worker": {"scale": 0}, "rq-worker": {"scale": 0},
         "kafka-consumer": {"scale": 0, "network_mode": "host", "environment": {
             "REDIS_ADDRESS": f"127.0.0.1:{port}", "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
-            "METRICS_PORT": "0", **KAFKA_TEST_ENV}}}}))
+            "METRICS_PORT": "0", **tansu.CLIENT_ENV}}}}))  # the stand-in image is Tansu
     files = [str(ROOT / "compose.yaml"), str(overlay)]
 
     def compose(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 import re
 import signal
@@ -17,6 +16,7 @@ from kedasuite.core.clients import ensure_topic, kafka_admin
 from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
 from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER
 from kedasuite.core.settings import KafkaSettings
+from tests.conftest import KAFKA_FAILOVER_ENV
 from tests.support import Proc, all_processed, run_cli, wait_for
 from tests.support import pump as pump_records
 
@@ -28,10 +28,9 @@ def kafka_args(k: KafkaSettings) -> list[str]:
     return ["--bootstrap-servers", k.bootstrap, "--topic", k.topic]
 
 
-def pump(k: KafkaSettings, count: int, prefix: str, one_record_per_batch: bool = False) -> list[str]:
-    """``one_record_per_batch``: Tansu's high watermark needs it where lag is measured (conftest)."""
-    extra = {**k.extra, "batch.num.messages": "1"} if one_record_per_batch else k.extra
-    return pump_records("kafka", count, prefix, kafka=dataclasses.replace(k, extra=extra))
+def pump(k: KafkaSettings, count: int, prefix: str) -> list[str]:
+    """The pump's producer as it ships (on Tansu, the ``kafka`` fixture's settings add one record per batch)."""
+    return pump_records("kafka", count, prefix, kafka=k)
 
 
 def start_consumer(spawn: Callable[..., Proc], k: KafkaSettings, redis_url: str, work_time: str = "0.01",
@@ -53,7 +52,7 @@ def test_two_consumers_share_the_partitions_and_process_each_record_once(spawn, 
                        "--redis-url", redis_url) for _ in range(2)]
     wait_for(lambda: all(re.search(rf"assigned {kafka.topic}\[", c.log()) for c in consumers), 60,
              "both consumers assigned partitions")
-    ids = pump(kafka, 500, "pair", one_record_per_batch=True)
+    ids = pump(kafka, 500, "pair")
 
     results = wait_for(all_processed(redis_client, ids), 90, "500 records processed")
 
@@ -105,7 +104,7 @@ def test_a_commit_refused_after_the_group_moved_on_is_survived(spawn, kafka, red
     ids = pump(kafka, 1, "stale")
     worker = spawn("worker", "kafka", *kafka_args(kafka), "--group", kafka.group, "--work-time", "9",
                    "--redis-url", redis_url, "--max-messages", "2",
-                   env={"KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": "6000"})
+                   env={**KAFKA_FAILOVER_ENV, "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": "6000"})
     assert worker.wait(90) == 0, worker.log()[-3000:]
     assert f"commit of {kafka.topic}[0] offset 0 refused (Commit failed: Broker: Unknown member)" in worker.log()
     assert "commits refused 2" in worker.log(), worker.log()[-2000:]
@@ -161,7 +160,7 @@ def count_unconsumed(k: KafkaSettings) -> int:
 
 
 def test_lag_agrees_with_the_broker_before_and_after_commits(spawn, kafka, redis_url) -> None:
-    pump(kafka, 7, "lag", one_record_per_batch=True)
+    pump(kafka, 7, "lag")
 
     offsets = fetch_offsets(kafka.bootstrap, kafka.group, kafka.topic)
     assert [p.committed for p in offsets] == [None] * 5
@@ -241,13 +240,13 @@ def test_a_consumer_stops_in_time_when_the_broker_stops_answering(spawn, redis_u
     commit up after STOP_COMMIT_WAIT_S and exit 0, well within a pod's grace period."""
     from kedasuite.core.embedded import EmbeddedKafka
     from kedasuite.workers.kafka_consumer import CLOSE_WAIT_S, STOP_COMMIT_WAIT_S
-    from tests.conftest import KAFKA_TEST_ENV
+    from kedasuite.core import tansu
 
     work = 2.0
     with EmbeddedKafka() as broker:
         k = KafkaSettings(bootstrap=broker.bootstrap, topic="silent", group="silent-group")
         consumer = spawn("worker", "kafka", *kafka_args(k), "--group", k.group, "--work-time", str(work),
-                         "--redis-url", redis_url, env=KAFKA_TEST_ENV)
+                         "--redis-url", redis_url, env=dict(tansu.CLIENT_ENV))
         consumer.wait_for_log(rf"assigned {k.topic}\[", timeout=60)
         ids = pump(k, 1, "silent")
         consumer.wait_for_log("processing silent-1", timeout=60)

@@ -220,14 +220,13 @@ def _is_json_object(raw: bytes) -> bool:
 
 
 @pytest.fixture(scope="module")
-def kafka_topic(kafka_bootstrap: str, db_url: str, module_spawn: Callable[..., Proc]) -> Iterator[KafkaSettings]:
-    from tests.conftest import KAFKA_TEST_ENV
-
+def kafka_topic(kafka_bootstrap: str, kafka_env: dict[str, str], db_url: str,
+                module_spawn: Callable[..., Proc]) -> Iterator[KafkaSettings]:
     suffix = uuid.uuid4().hex[:8]
     k = KafkaSettings(bootstrap=kafka_bootstrap, topic=f"poison-{suffix}", group=f"poison-{suffix}")
     ensure_topic(kafka_admin(k.bootstrap), k.topic, 1, 1)
     consumer = module_spawn("worker", "kafka", "--bootstrap-servers", k.bootstrap, "--topic", k.topic, "--group",
-                            k.group, "--work-time", "0", "--redis-url", db_url, env=KAFKA_TEST_ENV)
+                            k.group, "--work-time", "0", "--redis-url", db_url, env=kafka_env)
     consumer.wait_for_log(rf"assigned {k.topic}\[", timeout=60)
     yield k
 

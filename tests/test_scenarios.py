@@ -222,10 +222,24 @@ def test_real_workers_show_the_pitfall_and_not_the_fix(name: str, redis_url: str
                       lambda key, line: lines.append(f"{key}: {line}"))
     verdict = chosen.verdict(traces)
     (tmp_path / "log.txt").write_text("\n".join(lines))
-    assert verdict.holds(chosen.variants), (verdict.problem, verdict.conclusion, [r for r in verdict.rows])
-    assert not any(t.timed_out for t in traces.values() if t.variant.role == "fix"), "a fix must play out"
+    assert verdict.holds(chosen.variants), (verdict.problem, verdict.conclusion, [r for r in verdict.rows],
+                                            _seen(traces, lines))
+    late = [key for key, t in traces.items() if t.variant.role == "fix" and t.timed_out]
+    assert not late, f"a fix must play out; {', '.join(late)} reached its deadline. {_seen(traces, lines)}"
     left = [f"{pid}: {' '.join(_argv(pid))}" for pid in descendants(os.getpid()) if _runs_kedasuite(_argv(pid))]
     assert not left, f"processes left behind: {left}"
+
+
+def _seen(traces: dict[str, Trace], lines: list[str], samples: int = 12, logged: int = 40) -> str:
+    """What a failed live scenario saw: each variant's last samples, then the end of the log."""
+    parts = []
+    for key, trace in traces.items():
+        tail = "\n".join(f"  t={s.t:6.1f} backlog={s.backlog:g} in_flight={s.in_flight:g} replicas={s.replicas} "
+                         f"model={s.model} pods={s.pods} processed={s.processed} metric={s.metric} {s.extra}"
+                         for s in trace.samples[-samples:])
+        parts.append(f"{key} ({len(trace.samples)} samples, {trace.seconds:.1f} s, timed out: {trace.timed_out}, "
+                     f"counts {trace.counts}):\n{tail}")
+    return "\n".join(parts) + "\nthe log's end:\n" + "\n".join(lines[-logged:])
 
 
 def _runs_kedasuite(argv: list[str]) -> bool:

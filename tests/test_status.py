@@ -256,10 +256,7 @@ def test_the_work_queue_scaled_job_predicts_new_jobs(redis_url: str, local_scale
 
 @pytest.mark.integration
 def test_kafka_lag_prediction_follows_the_partition_cap(kafka: KafkaSettings, redis_url: str,
-                                                        local_scalers: list[Scaler],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tansu's high watermark needs one record per batch to count every record (see conftest).
-    monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")
+                                                        local_scalers: list[Scaler]) -> None:
     pumper = Pumper(redis_url, kafka)
     # lagThreshold 5, activationLagThreshold 2, 5 partitions, maxReplicaCount 5, offsetResetPolicy earliest
     expected = {2: (False, 0), 3: (True, 1), 5: (True, 1), 6: (True, 2), 24: (True, 5), 40: (True, 5)}

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import redis
 
+from kedasuite.core import tansu
 from kedasuite.core.clients import kafka_overrides
 from kedasuite.core.errors import InputError
 from kedasuite.core.settings import redis_tls_options
 from kedasuite.producers.records import record_ids
 from tests.support import Proc, all_processed, run_cli, wait_for
-from tests.conftest import KAFKA_TEST_ENV
 from tests.tls_support import APP_USER, Pki, TlsRedis, TlsRelay, make_pki, tls_redis_binary
 
 BINARY = tls_redis_binary()
@@ -195,7 +195,7 @@ def kafka_over_tls(pki: Pki) -> Iterator[str]:
 
 
 def kafka_tls_env(ca: Path, **more: str) -> dict[str, str]:
-    return {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_FILE": str(ca), **KAFKA_TEST_ENV, **more}
+    return {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_FILE": str(ca), **tansu.CLIENT_ENV, **more}
 
 
 @pytest.mark.integration

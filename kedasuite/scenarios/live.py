@@ -27,7 +27,7 @@ from kedasuite.autoscale.command import worker_env
 from kedasuite.autoscale.processes import ProcessBackend
 from kedasuite.autoscale.reads import LiveReads
 from kedasuite.autoscale.targets import Target
-from kedasuite.core import defaults
+from kedasuite.core import defaults, tansu
 from kedasuite.core.clients import redis_client
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import CELERY_UNACKED_HASH, CELERY_UNACKED_INDEX, Env
@@ -39,7 +39,7 @@ from kedasuite.producers.engine import StreamStatus, new_run
 from kedasuite.producers.profiles import steady
 from kedasuite.scenarios.base import Pump, Sample, Scenario, Trace, Variant
 from kedasuite.scenarios.runner import drive, target_for
-from kedasuite.tools.demo import embedded_kafka_env, pump_records, start_brokers
+from kedasuite.tools.demo import pump_records, start_brokers
 from kedasuite.workers.results import fetch_results, processed_count_key, redelivered_count_key
 
 #: Seconds between the samples' own reads of a Kafka group's offsets (each read is a client).
@@ -73,23 +73,24 @@ class LiveWorld:
         row = target.workload
         self.kafka: KafkaSettings | None = None
         env = dict(variant.workers.env())
+        quirks: dict[str, str] = {}
         if row.broker == "kafka":
             assert kafka_bootstrap is not None
             suffix = f"{scenario.name}-{variant.key}-{uuid.uuid4().hex[:6]}"
             self.kafka = KafkaSettings(bootstrap=kafka_bootstrap, topic=f"scenario-{suffix}", group=f"group-{suffix}",
                                        partitions=variant.partitions)
-            # The embedded broker's consumer settings, the rebalance bound among them: a member that
-            # leaves mid-rebalance holds its partitions seconds, not librdkafka's default 5 minutes.
-            env |= {k: v for k, v in embedded_kafka_env(f"fixed:{variant.workers.work_seconds:g}").items()
-                    if k.startswith(Env.KAFKA_CONSUMER_CONFIG_PREFIX)}
+            # Tansu's settings where the broker is Tansu (kedasuite.core.tansu): the rebalance bound
+            # among them, so a member that leaves mid-rebalance holds its partitions seconds, not minutes.
+            quirks = tansu.workarounds(kafka_bootstrap, variant.workers.work_seconds)
+            env |= {k: v for k, v in quirks.items() if k.startswith(Env.KAFKA_CONSUMER_CONFIG_PREFIX)}
         env |= worker_env(redis_url, self.kafka or KafkaSettings())[row.name]
         self.backend = ProcessBackend(run_dir, {row.name: env}, {row.name: variant.grace_seconds}, emit=emit)
         self.reads = LiveReads(redis_url, self.kafka)
         self.client = redis_client(redis_url)
-        # The pump's producer writes one record per batch: the embedded broker's high watermark needs it.
+        # On Tansu the pump's producer writes one record per batch, for its high watermark.
         producer = self.kafka and KafkaSettings(bootstrap=self.kafka.bootstrap, topic=self.kafka.topic,
                                                 group=self.kafka.group, partitions=self.kafka.partitions,
-                                                extra={"batch.num.messages": "1"})
+                                                extra={"batch.num.messages": "1"} if quirks else {})
         self.brokers = BrokerConfig(redis_url=redis_url, kafka=producer)
         self.base = {k: int(self.client.get(k) or 0) for k in (processed_count_key(row.name),
                                                                 redelivered_count_key(row.name))}

@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 
-from kedasuite.core import defaults
+from kedasuite.core import defaults, tansu
 from kedasuite.core.clients import redis_client
 from kedasuite.core.embedded import EmbeddedRedis, embedded_kafka
 from kedasuite.core.names import WORKLOAD_KAFKA, Env
@@ -37,25 +37,6 @@ from kedasuite.producers.profiles import Profile
 from kedasuite.producers.records import RecordFactory, record_ids
 from kedasuite.producers.workloads import BrokerConfig, make_publisher
 from kedasuite.workers.results import fetch_results, record_key
-
-#: For the embedded broker (Tansu). It takes about half the session timeout to let a member
-#: join: keep it short. Its high watermark is the base offset of a partition's newest batch
-#: plus one, so a pump's batches of hundreds of records would read as a lag of one per
-#: partition, and the autoscaler (like KEDA against such a broker) would scale the consumers
-#: to 0 with records left: one record per batch keeps the lag true.
-DEMO_KAFKA_ENV = {"KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
-                  "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000",
-                  "KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES": "1"}
-
-
-def embedded_kafka_env(work_time: str) -> dict[str, str]:
-    """The environment for consumers (and the pump's producer) on the embedded broker: the
-    settings above, and a rebalance bound (``EMBEDDED_KAFKA_REBALANCE_BOUND_MS``) above three of
-    the longest records' work, so a member busy with one is never taken for gone."""
-    bound = max(defaults.EMBEDDED_KAFKA_REBALANCE_BOUND_MS,
-                math.ceil(3 * 1000 * parse_work_time(work_time).max_seconds))
-    return {**DEMO_KAFKA_ENV, "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": str(bound)}
-
 
 #: KEDA's and the HPA's timings for the demo, instead of the manifests' (15 s polls, 200 s
 #: cooldown, 15 s syncs, 300 s scale-down window): the same rules, minutes shorter.
@@ -126,11 +107,10 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
     from kedasuite.keda.model import Options
 
     with contextlib.ExitStack() as stack:
-        embedded_kafka = not kafka_bootstrap and WORKLOAD_KAFKA in workloads
         redis_url, kafka_bootstrap = start_brokers(stack, redis_url, kafka_bootstrap, WORKLOAD_KAFKA in workloads,
                                                    click.echo)
-        if embedded_kafka:
-            for key, value in embedded_kafka_env(work_time).items():
+        if kafka_bootstrap:  # Tansu's settings (kedasuite.core.tansu) where the broker is Tansu; else none
+            for key, value in tansu.workarounds(kafka_bootstrap, parse_work_time(work_time).max_seconds).items():
                 os.environ.setdefault(key, value)
         kafka = KafkaSettings.from_env(bootstrap=kafka_bootstrap) if kafka_bootstrap else None
 
