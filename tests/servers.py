@@ -86,17 +86,26 @@ def _embedded_redis() -> Iterator[str]:
         yield server.url
 
 
+#: The SCRAM user of the tests' Apache Kafka, on its second listener.
+SCRAM_USER = "app"
+
+
 @contextlib.contextmanager
 def _embedded_kafka() -> Iterator[str]:
-    from kedasuite.core.embedded import embedded_kafka
+    from kedasuite.core.embedded import EmbeddedApacheKafka, embedded_kafka
 
-    with embedded_kafka() as broker:
-        _STARTED.append(broker.describe())
+    broker = embedded_kafka()
+    if isinstance(broker, EmbeddedApacheKafka):  # one JVM for logins too: a SCRAM listener beside the plain one
+        broker = EmbeddedApacheKafka(scram_listener=True, username=SCRAM_USER)
+    with broker:
+        scram = [broker.scram_bootstrap, broker.username, broker.password] \
+            if isinstance(broker, EmbeddedApacheKafka) else None
+        _STARTED.append({"described": broker.describe(), "scram": scram})
         yield broker.bootstrap
 
 
-#: What the embedded broker said of itself once up (``Apache Kafka 4.4.0 (KRaft) at ...``).
-_STARTED: list[str] = []
+#: What the embedded broker said of itself once up, and its SCRAM listener if it has one.
+_STARTED: list[dict[str, Any]] = []
 
 
 def redis_server(image: str = REDIS_IMAGE) -> contextlib.AbstractContextManager[str]:
@@ -134,6 +143,8 @@ class KafkaUnderTest:
     bootstrap: str
     described: str
     tansu: bool
+    #: The listener that demands a SCRAM login: (bootstrap, user, password); None where there is none.
+    scram: tuple[str, str, str] | None = None
 
     def client_env(self) -> dict[str, str]:
         """Tansu's settings on Tansu; nothing on Apache Kafka, where the product's defaults hold."""
@@ -150,8 +161,9 @@ def kafka_under_test() -> Iterator[KafkaUnderTest]:
     _STARTED.clear()
     with kafka_bootstrap() as bootstrap:
         found = tansu.cluster_id(bootstrap, timeout=30)
-        described = _STARTED[0] if _STARTED else f"Kafka at {bootstrap} (cluster {found})"
-        yield KafkaUnderTest(bootstrap, described, tansu.is_tansu(found))
+        started = _STARTED[0] if _STARTED else {"described": f"Kafka at {bootstrap} (cluster {found})"}
+        scram = started.get("scram")
+        yield KafkaUnderTest(bootstrap, started["described"], tansu.is_tansu(found), tuple(scram) if scram else None)
 
 
 class SharedKafka:
@@ -169,7 +181,8 @@ class SharedKafka:
     def _run(self) -> None:
         try:
             with kafka_under_test() as found:
-                self._write({"bootstrap": found.bootstrap, "described": found.described, "tansu": found.tansu})
+                self._write({"bootstrap": found.bootstrap, "described": found.described, "tansu": found.tansu,
+                             "scram": found.scram})
                 self._stop.wait()
         except BaseException as exc:  # noqa: BLE001 - every worker's Kafka test reports it
             self._write({"error": f"{type(exc).__name__}: {exc}"})
@@ -203,4 +216,5 @@ def wait_for_shared_kafka(path: Path, timeout: float = 240.0) -> KafkaUnderTest:
     found = json.loads(path.read_text())
     if "error" in found:
         raise RuntimeError(f"the shared Kafka broker did not start: {found['error']}")
-    return KafkaUnderTest(found["bootstrap"], found["described"], bool(found["tansu"]))
+    scram = found.get("scram")
+    return KafkaUnderTest(found["bootstrap"], found["described"], bool(found["tansu"]), tuple(scram) if scram else None)

@@ -16,6 +16,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,11 +29,13 @@ from kedasuite.core.embedded import (
     EmbeddedKafka,
     choose_kafka_flavor,
     embedded_kafka,
+    scram_client_config,
+    scram_client_env,
 )
 from kedasuite.core.errors import InputError, SuiteError
 from kedasuite.core.kafka_jars import KafkaJarsMissing, cached_jars, kafka_version, resolve_jars
 from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
-from tests.servers import KafkaUnderTest
+from tests.servers import SCRAM_USER, KafkaUnderTest
 from tests.support import Proc, alive, run_cli, wait_for
 
 JAVA = kafka_jars.java_binary()
@@ -144,10 +147,29 @@ def test_resolving_again_reads_the_cache_and_runs_no_mvn(monkeypatch: pytest.Mon
 
 # --- The broker -------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Login:
+    """A listener that demands a SCRAM login, and the user created for it."""
+
+    bootstrap: str
+    username: str
+    password: str
+
+    def client_config(self) -> dict[str, str]:
+        return scram_client_config(self.username, self.password)
+
+    def client_env(self) -> dict[str, str]:
+        return scram_client_env(self.client_config())
+
+
 @pytest.fixture(scope="module")
-def scram() -> Iterator[EmbeddedApacheKafka]:
-    with EmbeddedApacheKafka(authentication=True, username="app") as broker:
-        yield broker
+def scram(kafka_broker: KafkaUnderTest) -> Iterator[Login]:
+    """The tests' Apache Kafka's SCRAM listener (one JVM for every worker), else a broker of our own."""
+    if kafka_broker.scram is not None:
+        yield Login(*kafka_broker.scram)
+        return
+    with EmbeddedApacheKafka(authentication=True, username=SCRAM_USER) as broker:
+        yield Login(broker.bootstrap, broker.username, broker.password)
 
 
 def _names() -> tuple[str, str]:
@@ -162,12 +184,16 @@ def _lag(bootstrap: str, group: str, topic: str, extra: dict[str, str] | None = 
             sum(p.high_watermark for p in offsets), sum(p.committed or 0 for p in offsets))
 
 
-@needs_apache_kafka
-def test_the_broker_starts_and_says_its_release(scram: EmbeddedApacheKafka) -> None:
-    assert re.fullmatch(rf"Apache Kafka {re.escape(kafka_version())} \(KRaft\) at 127\.0\.0\.1:\d+, "
-                        r"SASL/SCRAM-SHA-512 user 'app'", scram.describe())
-    assert scram.flavor == "apache" and scram.version == kafka_version()
-    assert f"Kafka version: {kafka_version()}" in scram.log_path.read_text()  # the jar that runs is the one named
+def test_the_broker_says_its_release_and_where_logins_go() -> None:
+    plain, login = EmbeddedApacheKafka(port=9092), EmbeddedApacheKafka(authentication=True, port=9093, username="app")
+    assert plain.describe() == f"Apache Kafka {kafka_version()} (KRaft) at 127.0.0.1:9092"
+    assert login.describe() == f"Apache Kafka {kafka_version()} (KRaft) at 127.0.0.1:9093, SASL/SCRAM-SHA-512 user 'app'"
+    both = EmbeddedApacheKafka(port=9092, scram_listener=True, username="app")
+    both.scram_port = 9094
+    assert both.describe().endswith(", and SASL/SCRAM-SHA-512 user 'app' at 127.0.0.1:9094")
+    assert (plain.scram_bootstrap, login.scram_bootstrap, both.scram_bootstrap) == (None, "127.0.0.1:9093",
+                                                                                   "127.0.0.1:9094")
+    assert plain.flavor == "apache" and plain.version == kafka_version()
 
 
 def test_records_pumped_with_default_batching_are_consumed_and_the_committed_lag_reaches_zero(
@@ -192,7 +218,7 @@ def test_records_pumped_with_default_batching_are_consumed_and_the_committed_lag
 
 
 @needs_apache_kafka
-def test_a_scram_login_through_the_suites_variables_produces_and_consumes(scram: EmbeddedApacheKafka) -> None:
+def test_a_scram_login_through_the_suites_variables_produces_and_consumes(scram: Login) -> None:
     """The pump logs in with the plainly named variables; the consumer with KAFKA_CONFIG_* (what
     the managed overlay's pods get); the lag read logs in as KEDA's TriggerAuthentication does."""
     topic, group = _names()
@@ -200,7 +226,7 @@ def test_a_scram_login_through_the_suites_variables_produces_and_consumes(scram:
                      "--topic", topic, env={**NO_REDIS, **scram.client_env()})
     assert pumped.returncode == 0, pumped.stderr
     overlay = {"KAFKA_CONFIG_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_CONFIG_SASL_MECHANISM": "SCRAM-SHA-512",
-               "KAFKA_CONFIG_SASL_USERNAME": "app", "KAFKA_CONFIG_SASL_PASSWORD": scram.password}
+               "KAFKA_CONFIG_SASL_USERNAME": scram.username, "KAFKA_CONFIG_SASL_PASSWORD": scram.password}
     consumed = run_cli("worker", "kafka", "--bootstrap-servers", scram.bootstrap, "--topic", topic, "--group", group,
                        "--work-time", "0", "--max-messages", "40", env={**NO_REDIS, **overlay}, timeout=120)
     assert consumed.returncode == 0, consumed.stderr[-3000:]
@@ -208,7 +234,7 @@ def test_a_scram_login_through_the_suites_variables_produces_and_consumes(scram:
 
 
 @needs_apache_kafka
-def test_a_wrong_scram_password_is_refused_with_the_variables_to_check(scram: EmbeddedApacheKafka) -> None:
+def test_a_wrong_scram_password_is_refused_with_the_variables_to_check(scram: Login) -> None:
     env = {**NO_REDIS, **scram.client_env(), "KAFKA_SASL_PASSWORD": "not-the-password"}
     done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", scram.bootstrap,
                    env=env)
@@ -222,7 +248,7 @@ def test_a_wrong_scram_password_is_refused_with_the_variables_to_check(scram: Em
 
 
 @needs_apache_kafka
-def test_a_client_without_a_login_gets_nothing_from_a_scram_broker(scram: EmbeddedApacheKafka) -> None:
+def test_a_client_without_a_login_gets_nothing_from_a_scram_broker(scram: Login) -> None:
     done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", scram.bootstrap,
                    env=NO_REDIS)
     assert done.returncode == 2, done.stderr
@@ -236,7 +262,9 @@ def test_kafka_server_prints_its_bootstrap_serves_a_client_and_stops_on_sigterm(
     server = spawn("kafka-server", "--port", "0", "--flavor", "apache")
     bootstrap = server.wait_for_log(r"KAFKA_BOOTSTRAP_SERVERS=(\S+)\n", 90).group(1)
     assert f"started embedded Kafka: Apache Kafka {kafka_version()} (KRaft) at {bootstrap}\n" in server.log()
-    log_dir = Path(server.wait_for_log(r"log: (\S+)\n", 5).group(1)).parent
+    log = Path(server.wait_for_log(r"log: (\S+)\n", 5).group(1))
+    log_dir = log.parent
+    assert f"Kafka version: {kafka_version()}" in log.read_text()  # the jar that runs is the one named
     jvms = descendants(server.pid)
     assert jvms, "the broker runs as a child process"
 

@@ -81,8 +81,11 @@ def test_an_engine_that_cannot_pull_falls_back_to_the_embedded_redis(registryles
     assert "no such host" in lines[0] and lines[0].endswith("using the next choice")
 
 
-def test_an_engine_that_cannot_pull_falls_back_to_the_embedded_kafka(registryless_engine: str) -> None:
+def test_an_engine_that_cannot_pull_falls_back_to_the_embedded_kafka(registryless_engine: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from confluent_kafka.admin import AdminClient
+
+    monkeypatch.setenv("KAFKA_EMBEDDED", "tansu")  # the fallback is under test, not the broker: the quick one
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

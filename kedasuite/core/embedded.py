@@ -319,6 +319,8 @@ class EmbeddedApacheKafka(_ServerProcess):
     SASL/SCRAM-SHA-512 (over plain TCP); the user ``username`` with ``password`` (random unless
     given) is created when the storage is formatted, so logins succeed from the first request.
     :meth:`client_env` is that login in the variables the suite's Kafka clients read.
+    ``scram_listener`` adds a second client listener, with that SCRAM user, beside a plain one
+    (:attr:`scram_bootstrap`): one JVM serves clients with and without a login (the tests' broker).
 
     Settings are a single node's: internal topics with one replica, no initial rebalance
     delay, and ``partitions`` for topics created on first use (auto-creation is on, as it is
@@ -328,7 +330,7 @@ class EmbeddedApacheKafka(_ServerProcess):
     flavor: Final = "apache"
 
     def __init__(self, advertised: str | None = None, authentication: bool = False, *, port: int = 0,
-                 username: str = "kedasuite", password: str | None = None,
+                 username: str = "kedasuite", password: str | None = None, scram_listener: bool = False,
                  partitions: int = defaults.KAFKA_PARTITIONS, heap_mb: int = APACHE_KAFKA_HEAP_MB) -> None:
         if '"' in (password or "") or not username or any(c in username for c in ',="[]'):
             raise InputError("a SCRAM user name must be non-empty without , = \" [ ], and its password without \"")
@@ -337,6 +339,8 @@ class EmbeddedApacheKafka(_ServerProcess):
         self.controller_port = 0
         self.advertised = advertised
         self.authentication = authentication
+        self.scram_listener = scram_listener and not authentication
+        self.scram_port = 0
         self.username = username
         self.password = password or secrets.token_urlsafe(18)
         self.partitions = partitions
@@ -352,6 +356,8 @@ class EmbeddedApacheKafka(_ServerProcess):
     def describe(self) -> str:
         """``Apache Kafka 4.4.0 (KRaft) at 127.0.0.1:PORT``: what the faces print once it is up."""
         login = f", SASL/{SCRAM_MECHANISM} user {self.username!r}" if self.authentication else ""
+        if self.scram_listener:
+            login = f", and SASL/{SCRAM_MECHANISM} user {self.username!r} at {self.scram_bootstrap}"
         return f"Apache Kafka {self.version} (KRaft) at {self.bootstrap}{login}"
 
     @property
@@ -366,30 +372,39 @@ class EmbeddedApacheKafka(_ServerProcess):
         except (OSError, AssertionError):
             return ""
 
+    @property
+    def scram_bootstrap(self) -> str | None:
+        """Where clients log in with SCRAM: the client listener with ``authentication``, the
+        second listener with ``scram_listener``, else nowhere."""
+        if self.authentication:
+            return self.bootstrap
+        return f"127.0.0.1:{self.scram_port}" if self.scram_listener else None
+
+    def scram_config(self) -> dict[str, str]:
+        """The librdkafka properties of a login at :attr:`scram_bootstrap`."""
+        return scram_client_config(self.username, self.password)
+
     def client_config(self) -> dict[str, str]:
-        """The librdkafka properties of a login to this broker; empty without ``authentication``."""
-        if not self.authentication:
-            return {}
-        return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": SCRAM_MECHANISM,
-                "sasl.username": self.username, "sasl.password": self.password}
+        """The librdkafka properties of a login at :attr:`bootstrap`; empty without ``authentication``."""
+        return self.scram_config() if self.authentication else {}
 
     def client_env(self) -> dict[str, str]:
         """:meth:`client_config` as the suite's variables (what a pod of the managed overlay gets)."""
-        names = {"security.protocol": Env.KAFKA_SECURITY_PROTOCOL, "sasl.mechanism": Env.KAFKA_SASL_MECHANISM,
-                 "sasl.username": Env.KAFKA_SASL_USERNAME, "sasl.password": Env.KAFKA_SASL_PASSWORD}
-        return {names[key]: value for key, value in self.client_config().items()}
+        return scram_client_env(self.client_config())
 
     def _server_properties(self) -> str:
         client = "SASL_PLAINTEXT" if self.authentication else "PLAINTEXT"
         advertised = self.advertised or self.bootstrap
+        scram = f",SASL_PLAINTEXT://{self.scram_bootstrap}" if self.scram_listener else ""
+        protocols = f"{client}:{client}" + (",SASL_PLAINTEXT:SASL_PLAINTEXT" if self.scram_listener else "")
         lines = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
             "controller.listener.names": "CONTROLLER",
-            "listeners": f"{client}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"{client}://{advertised}",
-            "listener.security.protocol.map": f"{client}:{client},CONTROLLER:PLAINTEXT",
+            "listeners": f"{client}://127.0.0.1:{self.port}{scram},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"{client}://{advertised}{scram}",
+            "listener.security.protocol.map": f"{protocols},CONTROLLER:PLAINTEXT",
             "security.inter.broker.protocol": client,
             "log.dirs": str(Path(self._dir.name if self._dir else "") / "data"),
             "num.partitions": str(self.partitions),
@@ -403,7 +418,7 @@ class EmbeddedApacheKafka(_ServerProcess):
             # dedupe buffer at start by default; 8 MiB holds the keys of any topic a test makes.
             "log.cleaner.dedupe.buffer.size": str(8 * 1024 * 1024),
         }
-        if self.authentication:
+        if self.authentication or self.scram_listener:
             jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required '
                     f'username="{self.username}" password="{self.password}";')
             lines |= {"sasl.enabled.mechanisms": SCRAM_MECHANISM,
@@ -431,7 +446,7 @@ class EmbeddedApacheKafka(_ServerProcess):
         The tool reads its arguments from a file (``@file``), so the password is on no command line."""
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         arguments = ["format", "--cluster-id", cluster_id, "--config", str(properties)]
-        if self.authentication:
+        if self.authentication or self.scram_listener:
             arguments += ["--add-scram", f'{SCRAM_MECHANISM}=[name={self.username},password="{self.password}"]']
         argument_file = properties.with_name("format.arguments")
         argument_file.write_text("\n".join(arguments) + "\n")
@@ -457,6 +472,7 @@ class EmbeddedApacheKafka(_ServerProcess):
             for attempt in range(1 if self._requested_port else 3):  # a free port may be taken before the bind
                 self.port = self._requested_port or free_port()
                 self.controller_port = free_port()
+                self.scram_port = free_port() if self.scram_listener else 0
                 shutil.rmtree(root / "data", ignore_errors=True)
                 properties.write_text(self._server_properties())
                 properties.chmod(0o600)  # it holds the SCRAM user's password
@@ -532,6 +548,19 @@ class EmbeddedApacheKafka(_ServerProcess):
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
+
+
+def scram_client_config(username: str, password: str) -> dict[str, str]:
+    """librdkafka's properties for a SASL/SCRAM login over plain TCP."""
+    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": SCRAM_MECHANISM,
+            "sasl.username": username, "sasl.password": password}
+
+
+def scram_client_env(config: Mapping[str, str]) -> dict[str, str]:
+    """A login's librdkafka properties as the suite's variables (what a pod of the managed overlay gets)."""
+    names = {"security.protocol": Env.KAFKA_SECURITY_PROTOCOL, "sasl.mechanism": Env.KAFKA_SASL_MECHANISM,
+             "sasl.username": Env.KAFKA_SASL_USERNAME, "sasl.password": Env.KAFKA_SASL_PASSWORD}
+    return {names[key]: value for key, value in config.items()}
 
 
 class _ProducerIdWatch:
