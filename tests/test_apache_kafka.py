@@ -316,3 +316,14 @@ def test_the_jar_cache_lives_where_the_setting_says(tmp_path: Path) -> None:
     assert kafka_jars.cache_root({"KAFKA_JARS_DIR": str(tmp_path)}) == tmp_path
     assert kafka_jars.cache_root({}) == Path.home() / ".cache" / "kedasuite" / "kafka"
     assert os.sep not in kafka_version() and re.fullmatch(r"4\.\d+\.\d+", kafka_version())
+
+
+def test_a_cluster_id_never_reads_as_an_option() -> None:
+    """The storage tool takes an id starting with "-" for an option and fails the start: one in 64
+    random ids did, until the ids were drawn again in that case."""
+    from kedasuite.core.embedded import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(5000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)
+    assert any("-" in i for i in ids), "still URL-safe base64, as Kafka's ids are"

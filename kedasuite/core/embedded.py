@@ -444,7 +444,7 @@ class EmbeddedApacheKafka(_ServerProcess):
         """Format the node's storage (``kafka-storage.sh format``), with the SCRAM user when asked.
 
         The tool reads its arguments from a file (``@file``), so the password is on no command line."""
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         arguments = ["format", "--cluster-id", cluster_id, "--config", str(properties)]
         if self.authentication or self.scram_listener:
             arguments += ["--add-scram", f'{SCRAM_MECHANISM}=[name={self.username},password="{self.password}"]']
@@ -548,6 +548,16 @@ class EmbeddedApacheKafka(_ServerProcess):
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
+
+
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka writes them (a UUID in URL-safe base64), never one that starts
+    with "-": the storage tool would read it as an option (one start in 64 failed so), and Kafka's
+    own generator draws again in that case too."""
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not found.startswith("-"):
+            return found
 
 
 def scram_client_config(username: str, password: str) -> dict[str, str]:
