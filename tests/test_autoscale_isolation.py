@@ -25,6 +25,7 @@ import redis
 from confluent_kafka import Producer
 
 from kedasuite.autoscale.actuator import read_state
+from kedasuite.core.clients import ensure_topic, kafka_admin
 from kedasuite.core.embedded import EmbeddedKafka, EmbeddedRedis
 from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
 from kedasuite.core.settings import KafkaSettings
@@ -55,8 +56,9 @@ LAG_LINE = re.compile(r"(\w+) median ([\d.]+) s, max ([\d.]+) s over (\d+)")
 
 
 def make_topic(bootstrap: str, topic: str) -> None:
-    """Create ``topic`` through a metadata request on the bootstrap connection (Tansu creates it
-    then): a CreateTopics request would go to the advertised address, unreachable on purpose."""
+    """Create ``topic`` on a broker of our own that advertises an unreachable address, through a
+    metadata request on the bootstrap connection (Tansu creates it then): a CreateTopics request
+    would go to the advertised address. The shared broker gets CreateTopics (``ensure_topic``)."""
     producer = Producer({"bootstrap.servers": bootstrap, "log_level": 0})
     meta = producer.list_topics(topic, timeout=10).topics[topic]
     assert meta.error is None and meta.partitions, meta
@@ -128,7 +130,7 @@ def kafka_beside(request: pytest.FixtureRequest, kafka: KafkaSettings) -> Iterat
     """The Kafka the autoscaler reads beside the Redis workloads, and the address it advertises:
     the shared broker, or a broker of this test's own that advertises a closed loopback port."""
     if request.param == "healthy":
-        make_topic(kafka.bootstrap, kafka.topic)
+        ensure_topic(kafka_admin(kafka.bootstrap), kafka.topic, kafka.partitions, kafka.replication)
         yield request.param, kafka, kafka.bootstrap
         return
     advertised = f"127.0.0.1:{free_port()}"
@@ -192,13 +194,12 @@ def test_a_redis_outage_leaves_the_kafka_workload_scaling(spawn, own_redis, kafk
                                                           monkeypatch) -> None:
     """Redis frozen for 30 s: every read of it hangs until its deadline, and the Kafka workload
     (read from the broker alone) still scales up on time, the state file still fresh."""
-    monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # Tansu's watermark (conftest)
-    # A consumer saving a result waits out the outage inside its handler. The tests' short
+    # A consumer saving a result waits out the outage inside its handler. On Tansu the tests'
     # max.poll.interval.ms (10 s, a bound on Tansu's rebalances) would evict it mid-outage, and
     # Tansu can hold the rejoin that follows past this test's deadline (seen once in 4 soak
     # runs); the product's default is 300 s, so outlasting the outage is what users get.
     monkeypatch.setenv("KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS", str(int(2 * OUTAGE_S * 1000)))
-    make_topic(kafka.bootstrap, kafka.topic)
+    ensure_topic(kafka_admin(kafka.bootstrap), kafka.topic, kafka.partitions, kafka.replication)
     auto = start(spawn, own_redis.url, kafka, run_dir)
     watch = AutoscalerWatch(auto, run_dir)
     wait_for(lambda: read_state(run_dir) is not None, 10, "the autoscaler's first state", seen=watch.report)
