@@ -220,8 +220,11 @@ class KafkaWorker:
         self._retry = False
         #: When the last commit was asked for (monotonic).
         self._last_commit = 0.0
-        #: Since when records done wait for a confirmed commit (monotonic); None: none waits.
-        self._unconfirmed_since: float | None = None
+        #: Per partition with records done and not confirmed committed: since when the oldest of
+        #: them waits (monotonic; the send time of its last confirmed commit, when one came).
+        self._waiting_since: dict[Partition, float] = {}
+        #: Per partition and offset, when a commit of it was asked for (monotonic).
+        self._sent_at: dict[tuple[Partition, int], float] = {}
         #: The partitions paused until a commit is confirmed (see :data:`UNCONFIRMED_LIMIT_S`);
         #: None: not holding.
         self._held: list[TopicPartition] | None = None
@@ -282,10 +285,15 @@ class KafkaWorker:
 
     def _forget(self, partitions: list[TopicPartition]) -> None:
         for p in partitions:
-            for known in (self._stored, self._committed, self._sent):
+            for known in (self._stored, self._committed, self._sent, self._waiting_since):
                 known.pop((p.topic, p.partition), None)
-        if not self._uncommitted():
-            self._unconfirmed_since = None
+        gone = {(p.topic, p.partition) for p in partitions}
+        self._sent_at = {k: t for k, t in self._sent_at.items() if k[0] not in gone}
+
+    @property
+    def _unconfirmed_since(self) -> float | None:
+        """Since when the oldest record done waits for a confirmed commit; None: none waits."""
+        return min(self._waiting_since.values(), default=None)
 
     def run(self, max_messages: int | None = None) -> Counters:
         consumer = self._consumer
@@ -354,8 +362,7 @@ class KafkaWorker:
             self._refused.pop(key, None)
         self._stored[key] = (msg.offset() + 1, msg.leader_epoch())
         self._unsent = True
-        if self._unconfirmed_since is None:
-            self._unconfirmed_since = time.monotonic()
+        self._waiting_since.setdefault(key, time.monotonic())
 
     def _poll_wait(self) -> float:
         """How long the next ``poll`` may wait for a record: not past the moment a commit would
@@ -418,8 +425,10 @@ class KafkaWorker:
             log.warning("could not ask for a commit (%s): the next one tries again", error.str())
             self._retry = True
             return
+        now = time.monotonic()
         for p in offsets:
             self._sent[(p.topic, p.partition)] = p.offset
+            self._sent_at[((p.topic, p.partition), p.offset)] = now
 
     def _uncommitted(self, partitions: set[Partition] | None = None, unsent: bool = False) -> list[TopicPartition]:
         """The stored offsets the group has not confirmed committed (of ``partitions``, or all;
@@ -456,9 +465,14 @@ class KafkaWorker:
         """
         if error is None:
             self._refused.pop(key, None)
+            sent = self._sent_at.pop((key, offset), None)
+            self._sent_at = {k: t for k, t in self._sent_at.items() if k[0] != key or k[1] > offset}
             if key in self._stored and offset > self._committed.get(key, -1):
                 self._committed[key] = offset
-                self._unconfirmed_since = time.monotonic() if self._uncommitted() else None
+                if self._stored[key][0] > offset:  # records done after that commit was asked for wait
+                    self._waiting_since[key] = sent if sent is not None else time.monotonic()
+                else:
+                    self._waiting_since.pop(key, None)
             return
         if error.code() == KafkaError._NO_OFFSET:  # nothing to commit
             return
