@@ -24,7 +24,7 @@ import yaml
 from click.testing import CliRunner
 
 from kedasuite.autoscale.actuator import Actuator, read_state
-from kedasuite.autoscale.processes import PROCESSES_FILE, _start_ticks
+from kedasuite.autoscale.processes import PROCESSES_FILE, _start_ticks, pod_env
 from kedasuite.autoscale.targets import DEFAULT_GRACE_SECONDS, Target, grace_period, load_targets
 from kedasuite.cli import main
 from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
@@ -281,6 +281,16 @@ def write_manifests(tmp_path: Path, edit: Callable[[list[dict]], None]) -> str:
     path = tmp_path / "rendered.yaml"
     path.write_text(yaml.safe_dump_all(objs))
     return str(path)
+
+
+def test_a_process_gets_its_pod_name_and_references_to_it_expand_as_the_kubelet_does() -> None:
+    base = {"POD_NAME": "kafka-consumer-3", "READY_FILE": "/run/ready", "HOME": "/root"}
+    env = pod_env(base, {"KAFKA_CONSUMER_CONFIG_GROUP_INSTANCE_ID": "$(POD_NAME)", "A": "$(HOME)/x-$(NOPE)",
+                         "B": "$$(POD_NAME) costs $$5", "POD_NAME": "mine"})
+    assert env["KAFKA_CONSUMER_CONFIG_GROUP_INSTANCE_ID"] == "kafka-consumer-3"
+    assert env["A"] == "/root/x-$(NOPE)"  # an unknown name stays as written
+    assert env["B"] == "$(POD_NAME) costs $5"  # $$ is a literal $
+    assert env["POD_NAME"] == "kafka-consumer-3" and env["READY_FILE"] == "/run/ready"  # the backend's own
 
 
 def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADE
 from kedasuite.core.settings import KafkaSettings
 from tests.conftest import KAFKA_FAILOVER_ENV
 from kedasuite.workers.kafka_consumer import COMMIT_INTERVAL_S
-from kedasuite.workers.results import fetch_results, record_key
+from kedasuite.workers.results import assignments_key, fetch_results, record_key
 from tests.support import Proc, all_processed, missing_and_workers, run_cli, wait_for
 from tests.support import pump as pump_records
 
@@ -216,6 +216,12 @@ def test_sigterm_leaves_the_group_in_time_and_loses_nothing(spawn, kafka, redis_
 
     results = wait_for(all_processed(redis_client, ids), 120, "all 500 records")
     assert all(r.deliveries == 1 for r in results.values()), "a graceful leave must not cause duplicates"
+    # Each member logged its partitions as they changed: the leaver gave its up, and stopped.
+    log = [{k.decode(): v.decode() for k, v in f.items()} for _, f in redis_client.xrange(assignments_key(kafka.group))]
+    mine = [(e["event"], e["partitions"]) for e in log if e["member"].endswith(f":{leaving.pid}")]
+    assert mine[0][0] == "assigned" and mine[-1] == ("stopped", ""), log
+    assert any(event == "revoked" and parts for event, parts in mine), log
+    assert len({e["member"] for e in log}) == 2, log
 
 
 @pytest.mark.faults  # a worker stopped or evicted mid-run: the faults tier

@@ -24,7 +24,8 @@ from kedasuite.core.errors import InputError
 from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
 from kedasuite.keda.model import Step
 from kedasuite.scenarios import celery_inflight, celery_prefetch, cooldown, kafka_partition_cap, \
-    kafka_persistent_lag, scaledjob_duplicates
+    kafka_persistent_lag, kafka_rebalance, scaledjob_duplicates
+from kedasuite.scenarios.assignments import Change, ownership
 from kedasuite.scenarios.base import Sample, Trace
 from kedasuite.scenarios.catalogue import SCENARIOS, scenario
 from kedasuite.scenarios.manifests import DELETE, bundled, derive
@@ -88,6 +89,45 @@ def test_kafka_persistent_lag_model_figures() -> None:
         assert last.replicas == held and last.extra["stuck_lag"] == 18, key
         assert kafka_persistent_lag.settled_at(trace) is not None
     assert traces["fix"].samples[-1].metric == 0 and traces["pitfall"].samples[-1].metric == 18
+
+
+def test_kafka_rebalance_model_figures() -> None:
+    traces = run_model(kafka_rebalance.SCENARIO)
+    eager, coop, static = (traces[k].counts for k in ("eager", "cooperative", "static"))
+    assert eager["group_stops"] >= 1 and eager["revoked"] > eager["moved"]  # everything back, at every step
+    assert coop["group_stops"] == 0 and coop["revoked"] == coop["moved"] >= 4  # only what moves (1 → 5: four)
+    assert static["unowned_s"] >= kafka_rebalance.SESSION_MS / 1000 > coop["unowned_s"]
+    assert all(t.peak("replicas") == 5 and t.counts["processed"] == t.counts["pumped"] for t in traces.values())
+
+
+def _changes(*rows: tuple[float, str, str, str]) -> list[Change]:
+    return [Change(at, member, event, tuple(int(p) for p in parts.split(",") if p)) for at, member, event, parts in rows]
+
+
+def test_ownership_counts_an_eager_stop_and_not_a_cooperative_hand_over() -> None:
+    eager = _changes((1, "a", "assigned", "0,1,2,3"), (5, "a", "revoked", "0,1,2,3"), (5, "b", "revoked", ""),
+                     (5.5, "a", "assigned", "0,1"), (5.6, "b", "assigned", "2,3"))
+    figures = ownership(eager, 10)
+    assert figures["group_stops"] == 1 and figures["group_stop_s"] == pytest.approx(0.5)
+    assert (figures["revoked"], figures["moved"]) == (4, 2) and figures["unowned_s"] == pytest.approx(0.6)
+    cooperative = _changes((1, "a", "assigned", "0,1,2,3"), (5, "a", "revoked", "2,3"), (6, "b", "assigned", "2,3"))
+    figures = ownership(cooperative, 10)
+    assert figures["group_stops"] == 0 and (figures["revoked"], figures["moved"]) == (2, 2)
+    assert figures["unowned_s"] == pytest.approx(1)
+
+
+def test_ownership_counts_a_stopped_members_partitions_until_someone_has_them() -> None:
+    # A static member stops without a revocation: its partitions wait until they are assigned again.
+    log = _changes((0.5, "a", "assigned", "0"), (1, "b", "assigned", "1,2"), (4, "b", "stopped", ""),
+                   (14, "a", "assigned", "1,2"))
+    figures = ownership(log, 20)
+    assert figures["unowned_s"] == pytest.approx(10) and figures["revoked"] == 2 and figures["moved"] == 2
+    # Never reassigned: counted to the end of the window; a killed member's partitions move without a revocation.
+    assert ownership(log[:3], 9)["unowned_s"] == pytest.approx(5)
+    killed = _changes((1, "a", "assigned", "0,1"), (3, "b", "assigned", "0,1"))
+    assert ownership(killed, 5) == {"revoked": 2, "moved": 2, "group_stops": 0, "group_stop_s": 0,
+                                    "unowned_s": 0}
+    assert ownership([], 5)["group_stops"] == 0
 
 
 def test_scaledjob_duplicates_model_figures() -> None:

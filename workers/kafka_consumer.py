@@ -16,7 +16,9 @@
   takes no new record until one is, so a kill makes its successor repeat at most about
   :func:`repeat_bound` seconds of its work (and the record in hand).
 * Cooperative sticky assignment: when KEDA adds or removes a consumer, only the moving
-  partitions pause; the others keep being consumed.
+  partitions pause; the others keep being consumed. Heartbeats every 0.5 s, so members learn
+  of a rebalance within that (``kedasuite scenario kafka-rebalance`` measures both choices).
+  Each change of partitions is logged to Redis, ``kafka:assignments:<group>``, when results go there.
 * SIGTERM (scale-down): stop fetching, finish the message in hand, commit what is stored, leave
   the group (so the rebalance starts at once, not after the session timeout), exit 0. Each wait
   on the broker is bounded (see :class:`_Call`): a broker that stops answering cannot hold
@@ -63,7 +65,7 @@ from kedasuite.core.stopping import StopFlag
 from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, WORKLOAD_KAFKA, Env
 from kedasuite.core.settings import KafkaSettings, KafkaWorkerSettings, LOG_FORMAT
 from kedasuite.core.worktime import WorkTime
-from kedasuite.workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
+from kedasuite.workers.results import PoisonMessage, ResultStore, assignments_key, validate_record, worker_identity
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +103,25 @@ POLL_WAIT_S = 0.5
 #: meanwhile would all be repeated if this consumer died or lost the partition. It bounds the
 #: work done and not committed, what a kill makes the successor repeat, to about this.
 UNCONFIRMED_LIMIT_S = 1.0
+#: The assignment log (``kafka:assignments:<group>``) keeps about this many entries.
+ASSIGNMENT_LOG_LENGTH = 10_000
+#: Longest a write to the assignment log may hold a rebalance callback.
+ASSIGNMENT_LOG_TIMEOUT_S = 1.0
 #: A poison record's dead letter must be acknowledged within this long, or the worker stops.
 DLQ_WAIT_S = 30.0
+
+#: librdkafka's ``heartbeat.interval.ms`` for the suite's consumers (see :data:`CONSUMER_BASE`).
+HEARTBEAT_INTERVAL_MS = 500
 
 CONSUMER_BASE: dict[str, Any] = {
     # Offsets are stored by the worker after the work (never on delivery) and committed by it.
     "enable.auto.commit": False,
     "enable.auto.offset.store": False,
     "partition.assignment.strategy": "cooperative-sticky",
+    # Members learn that the group rebalances from a heartbeat's answer: at librdkafka's 3 s, each
+    # consumer KEDA adds or removes can keep partitions unconsumed for up to 3 s a round (and
+    # cooperative-sticky takes two rounds); at 0.5 s, about a second in all. Two small requests a second.
+    "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
 }
 
 
@@ -231,6 +244,8 @@ class KafkaWorker:
         #: The partitions paused at ``KAFKA_STUCK_AT``: they stay paused.
         self._stuck: set[Partition] = set()
         self._results = ResultStore(redis_client(redis_url), WORKLOAD_KAFKA) if redis_url else None
+        #: Writes the assignment log: a client of its own, with a short timeout (see :meth:`_note`).
+        self._log_client = redis_client(redis_url, socket_timeout=ASSIGNMENT_LOG_TIMEOUT_S) if redis_url else None
         admin = kafka_admin(settings.bootstrap, settings.extra)
         check_kafka(admin, settings.bootstrap)
         ensure_topic(admin, settings.topic, settings.partitions, settings.replication)
@@ -259,6 +274,7 @@ class KafkaWorker:
         for p in partitions:
             self._stuck.discard((p.topic, p.partition))
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing")
+        self._note("assigned", partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what was stored for the revoked partitions before giving them up, so that their
@@ -270,6 +286,7 @@ class KafkaWorker:
         so a commit on a :class:`_Call` thread would wait for the ``poll`` running this callback.
         """
         log.info("revoked %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing")
+        self._note("revoked", partitions)
         self._commit_async(self._uncommitted({(p.topic, p.partition) for p in partitions}))
         self._forget(partitions)
 
@@ -278,10 +295,25 @@ class KafkaWorker:
         ``max.poll.interval.ms``): no commit of them can succeed now. What was stored and not
         committed is refused: its next owner processes it again."""
         log.info("lost %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing")
+        self._note("lost", partitions)
         lost = KafkaError(KafkaError._ASSIGNMENT_LOST)
         for p in self._uncommitted({(p.topic, p.partition) for p in partitions}):
             self._settle((p.topic, p.partition), p.offset, lost)
         self._forget(partitions)
+
+    def _note(self, event: str, partitions: list[TopicPartition]) -> None:
+        """Add the change to the group's assignment log in Redis, when results go to one: the
+        rebalances as this member lived them. Best effort, and quick: a rebalance callback must not
+        wait on Redis, so a failed write is logged and dropped."""
+        if self._log_client is None:
+            return
+        entry = {"member": self.identity, "event": event, "at": f"{time.time():.6f}",
+                 "partitions": ",".join(str(p.partition) for p in partitions)}
+        try:
+            self._log_client.xadd(assignments_key(self.settings.group), entry,  # type: ignore[arg-type]
+                             maxlen=ASSIGNMENT_LOG_LENGTH, approximate=True)
+        except redis.RedisError as exc:
+            log.warning("could not log %s partitions %s to Redis: %s", event, entry["partitions"], exc)
 
     def _forget(self, partitions: list[TopicPartition]) -> None:
         for p in partitions:
@@ -338,6 +370,7 @@ class KafkaWorker:
             self._commit_stored()
         finally:
             self._close()  # leaves the group: the others rebalance at once
+            self._note("stopped", [])
             self._dlq.flush(10)
             log.info("stopped: processed %d, duplicates %d, dead-lettered %d, commits refused %d",
                      self.counters.processed, self.counters.duplicates, self.counters.dead_lettered,

@@ -23,6 +23,7 @@ from kedasuite.core.clients import retry_redis
 from kedasuite.core.names import (
     DEAD_LETTER_PREFIX,
     ITEM_KEY_PREFIX,
+    KAFKA_ASSIGNMENTS_PREFIX,
     PROCESSED_COUNT_PREFIX,
     RECORD_KEY_PREFIX,
     REDELIVERED_COUNT_PREFIX,
@@ -87,6 +88,11 @@ def processed_count_key(workload: str) -> str:
 
 def redelivered_count_key(workload: str) -> str:
     return f"{REDELIVERED_COUNT_PREFIX}{workload}"
+
+
+def assignments_key(group: str) -> str:
+    """The stream of a Kafka group's assignment changes (see :data:`~kedasuite.core.names.KAFKA_ASSIGNMENTS_PREFIX`)."""
+    return f"{KAFKA_ASSIGNMENTS_PREFIX}{group}"
 
 
 def dead_letter_key(workload: str) -> str:

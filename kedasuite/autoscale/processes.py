@@ -19,6 +19,11 @@ Job is pending, unless the ScaledJob sets ``pendingPodConditions`` with ``Ready`
 ``ContainersReady``): then a Job is pending until one of its runners is ready, which it says by
 creating the file named in its ``READY_FILE`` (the readiness probe of a local pod).
 
+Each process gets its pod name as ``POD_NAME`` (the downward API's ``metadata.name``), and a
+workload's variables may refer to it, or to any other variable of the process, as ``$(NAME)``,
+expanded as the kubelet expands a container's environment (``$$`` is a literal ``$``; an
+unknown name stays as written): ``KAFKA_CONSUMER_CONFIG_GROUP_INSTANCE_ID=$(POD_NAME)``.
+
 Bookkeeping: ``<run-dir>/processes.json`` lists every process with the kernel's start time of
 its pid (``/proc/<pid>/stat``), rewritten on every change. An autoscaler killed without a
 chance to clean up (SIGKILL) leaves its workers running with their work; the next one on the
@@ -32,6 +37,7 @@ import fcntl
 import functools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,6 +118,19 @@ def _kill_quietly(pid: int, sig: int, group: bool = False) -> None:
         (os.killpg if group else os.kill)(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def pod_env(base: Mapping[str, str], workload: Mapping[str, str]) -> dict[str, str]:
+    """A process's environment: ``base`` (with its ``POD_NAME``), then the workload's variables
+    with their ``$(NAME)`` references expanded from ``base`` as the kubelet does."""
+    def expand(value: str) -> str:
+        return _REFERENCE.sub(lambda m: "$" if m.group(0) == "$$" else base.get(m.group(1), m.group(0)), value)
+
+    own = {k: base[k] for k in (Env.POD_NAME, Env.READY_FILE) if k in base}  # the backend's, whatever else says
+    return {**base, **{k: expand(v) for k, v in workload.items()}, **own}
 
 
 @dataclass
@@ -259,10 +278,11 @@ class ProcessBackend:
         name = f"{row.deployment or row.name}-{self.seq}" if job is None else f"{job}-pod-{self.seq}"
         log_path = self.logs / f"{name}.log"
         ready = self.run_dir / "ready" / name
+        env = pod_env({**os.environ, Env.POD_NAME: name, Env.READY_FILE: str(ready)}, self.env.get(row.name, {}))
         with open(log_path, "ab") as log:
             popen = subprocess.Popen([self.python, "-m", "kedasuite", *row.command], stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                     env={**os.environ, **self.env.get(row.name, {}), Env.READY_FILE: str(ready)})
+                                     env=env)
         pod = Pod(row.name, name, popen.pid, _start_ticks(popen.pid) or 0, self.clock(), str(log_path), job,
                   str(ready), popen=popen)
         self.pods.append(pod)

@@ -85,6 +85,10 @@ REDELIVERED_COUNT_PREFIX: Final = "redelivered:"
 #: Per-workload dead-letter list: ``deadletter:<workload>`` holds poison messages as JSON
 #: with the reason they were parked.
 DEAD_LETTER_PREFIX: Final = "deadletter:"
+#: ``XRANGE kafka:assignments:<group> - +``: every change of a Kafka consumer's partitions
+#: (assigned, revoked, lost, stopped) with the member and the time: the group's rebalances as its
+#: members lived them (``kedasuite scenario kafka-rebalance`` reads it). Capped at about 10,000 entries.
+KAFKA_ASSIGNMENTS_PREFIX: Final = "kafka:assignments:"
 
 # --- Metrics ----------------------------------------------------------------------------------
 
@@ -160,6 +164,9 @@ class Env:
     #: A file a process creates once it is ready for work; the local autoscaler's stand-in for a
     #: readiness probe (a ScaledJob's ``pendingPodConditions: [Ready]``).
     READY_FILE: Final = "READY_FILE"
+    #: The process's pod name, set per process by the local autoscaler as Kubernetes' downward API
+    #: would (``fieldRef: metadata.name``); a workload's variables may use it as ``$(POD_NAME)``.
+    POD_NAME: Final = "POD_NAME"
     LOG_LEVEL: Final = "LOG_LEVEL"
     #: Port of a worker's Prometheus ``/metrics`` (0: off). The pump serves them on its own port.
     METRICS_PORT: Final = "METRICS_PORT"

@@ -41,6 +41,9 @@ class Workers:
     idle_timeout: float = 2.0
     #: Kafka: the record the handler keeps failing on, ``(partition, offset)``.
     stuck_at: tuple[int, int] | None = None
+    #: Kafka: librdkafka consumer properties on top of the suite's, ``(("session.timeout.ms", "10000"), ...)``;
+    #: a value may name the pod as ``$(POD_NAME)``.
+    consumer: tuple[tuple[str, str], ...] = ()
 
     def env(self) -> dict[str, str]:
         """The variables the variant's processes get (on top of where the brokers are)."""
@@ -50,7 +53,12 @@ class Workers:
                Env.WORKQUEUE_START_DELAY: f"{self.start_delay:g}", Env.WORKQUEUE_IDLE_TIMEOUT: f"{self.idle_timeout:g}"}
         if self.stuck_at is not None:
             env[Env.KAFKA_STUCK_AT] = f"{self.stuck_at[0]}:{self.stuck_at[1]}"
+        for name, value in self.consumer:
+            env[Env.KAFKA_CONSUMER_CONFIG_PREFIX + name.upper().replace(".", "_")] = value
         return env
+
+    def consumer_property(self, name: str, default: str | None = None) -> str | None:
+        return dict(self.consumer).get(name, default)
 
 
 @dataclass(frozen=True)

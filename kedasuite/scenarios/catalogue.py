@@ -9,13 +9,14 @@ from kedasuite.scenarios import (
     cooldown,
     kafka_partition_cap,
     kafka_persistent_lag,
+    kafka_rebalance,
     scaledjob_duplicates,
 )
 from kedasuite.scenarios.base import Scenario
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     celery_inflight.SCENARIO, celery_prefetch.SCENARIO, kafka_partition_cap.SCENARIO,
-    kafka_persistent_lag.SCENARIO, scaledjob_duplicates.SCENARIO, cooldown.SCENARIO)}
+    kafka_persistent_lag.SCENARIO, kafka_rebalance.SCENARIO, scaledjob_duplicates.SCENARIO, cooldown.SCENARIO)}
 
 
 def scenario(name: str) -> Scenario:

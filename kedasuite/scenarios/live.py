@@ -37,10 +37,11 @@ from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, partition_l
 from kedasuite.keda.scaling import Trigger
 from kedasuite.producers.engine import StreamStatus, new_run
 from kedasuite.producers.profiles import steady
+from kedasuite.scenarios.assignments import ownership, read_log
 from kedasuite.scenarios.base import Pump, Sample, Scenario, Trace, Variant
 from kedasuite.scenarios.runner import drive, target_for
 from kedasuite.tools.demo import pump_records, start_brokers
-from kedasuite.workers.results import fetch_results, processed_count_key, redelivered_count_key
+from kedasuite.workers.results import assignments_key, fetch_results, processed_count_key, redelivered_count_key
 
 #: Seconds between the samples' own reads of a Kafka group's offsets (each read is a client).
 KAFKA_SAMPLE_S = 0.5
@@ -82,7 +83,8 @@ class LiveWorld:
             # Tansu's settings where the broker is Tansu (kedasuite.core.tansu): the rebalance bound
             # among them, so a member that leaves mid-rebalance holds its partitions seconds, not minutes.
             quirks = tansu.workarounds(kafka_bootstrap, variant.workers.work_seconds)
-            env |= {k: v for k, v in quirks.items() if k.startswith(Env.KAFKA_CONSUMER_CONFIG_PREFIX)}
+            # The variant's own consumer properties win (kafka-rebalance's session timeout).
+            env = {k: v for k, v in quirks.items() if k.startswith(Env.KAFKA_CONSUMER_CONFIG_PREFIX)} | env
         env |= worker_env(redis_url, self.kafka or KafkaSettings())[row.name]
         self.backend = ProcessBackend(run_dir, {row.name: env}, {row.name: variant.grace_seconds}, emit=emit)
         self.reads = LiveReads(redis_url, self.kafka)
@@ -99,6 +101,9 @@ class LiveWorld:
         self.stop = threading.Event()
         self.runners: dict[str, set[int]] = {}
         self._offsets: tuple[float, tuple[PartitionOffsets, ...]] = (-1.0, ())
+        #: The wall-clock time of the run's 0 s (from the first sample), and the last sample's time.
+        self._wall_at_zero: float | None = None
+        self._last_t = 0.0
 
     def clock(self) -> float:
         return time.monotonic()
@@ -136,6 +141,9 @@ class LiveWorld:
 
     def sample(self, now: float, model: int, metric: float | None) -> Sample:
         row, target = self.target.workload, self.target
+        if self._wall_at_zero is None:
+            self._wall_at_zero = time.time() - now
+        self._last_t = now
         extra: dict[str, float] = {}
         if self.kafka is not None:
             lags = [partition_lag(p, _EARLIEST) for p in self._kafka_offsets()]
@@ -180,6 +188,10 @@ class LiveWorld:
         counts = {"processed": len(results), "duplicates": sum(r.deliveries - 1 for r in results.values()),
                   "redelivered": redelivered, "sigterm": described["sigterm"], "sigkill": described["sigkill"],
                   "started": described["started"]}
+        if self.kafka is not None and self._wall_at_zero is not None:
+            # The group's rebalances as its members logged them (kedasuite.scenarios.assignments).
+            counts |= ownership(read_log(self.client, self.kafka.group, self._wall_at_zero), self._last_t)
+            self.client.delete(assignments_key(self.kafka.group))
         if self.target.is_job:
             counts |= {"jobs_created": described["jobs_created"],
                        "jobs_without_work": described["jobs_created"] - busy}
