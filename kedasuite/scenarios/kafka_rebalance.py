@@ -2,9 +2,10 @@
 
 Every change of a group's members is a rebalance. With an eager assignor (``range``, the
 Java client's default, or ``roundrobin``) every member gives back every partition and waits
-for the new assignment: the whole group stops consuming, at every scale step. With
-``cooperative-sticky`` (the suite's) a member gives back only the partitions that move, and
-keeps consuming the rest. Static membership (``group.instance.id`` from the pod name, as
+for the new assignment: the whole group stops, at every scale step, and each partition waits
+for the slowest member to finish its record in hand and rejoin. With ``cooperative-sticky``
+(the suite's) a member gives back only the partitions that move, and keeps consuming the rest;
+the moved ones wait two rounds. Static membership (``group.instance.id`` from the pod name, as
 often advised for restarts) costs on scale-down: a static member that stops does not leave
 the group, so its partitions wait for ``session.timeout.ms`` with nobody to consume them,
 while the lag they gather brings KEDA back up.
@@ -102,13 +103,13 @@ def verdict(traces: Mapping[str, Trace]) -> Verdict:
     e, c = eager.counts, coop.counts
     return Verdict.of(traces, judge, (
         f"the eager assignor stopped the whole group {e.get('group_stops', 0):g} times (longest "
-        f"{e.get('group_stop_s', 0):.2f} s: as long as the slowest member's record in hand) and revoked "
-        f"{e.get('revoked', 0):g} partitions to move {e.get('moved', 0):g}; cooperative-sticky never stopped it and "
-        f"revoked {c.get('revoked', 0):g} to move {c.get('moved', 0):g}, its longest pause "
-        f"{longest_pause(coop):.1f} s against {longest_pause(eager):.1f} s. Static membership left a stopped "
+        f"{e.get('group_stop_s', 0):.2f} s; a partition waited up to {e.get('unowned_s', 0):.1f} s, for the "
+        f"slowest member to rejoin) and revoked {e.get('revoked', 0):g} partitions to move {e.get('moved', 0):g}; "
+        f"cooperative-sticky never stopped it and revoked only the {c.get('revoked', 0):g} it moved (longest pause "
+        f"{longest_pause(coop):.1f} s, eager's {longest_pause(eager):.1f} s). Static membership left a stopped "
         f"pod's partitions without a consumer for {static.counts.get('unowned_s', 0):.1f} s (session.timeout.ms "
-        f"{SESSION_MS / 1000:g} s) and paused consumption {longest_pause(static):.1f} s: with pods KEDA removes, "
-        "leave group.instance.id unset"))
+        f"{SESSION_MS / 1000:g} s) and paused consumption {longest_pause(static):.1f} s: leave group.instance.id "
+        "unset on pods KEDA removes"))
 
 
 def finished(trace: Trace) -> bool:
