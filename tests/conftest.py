@@ -284,7 +284,7 @@ def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> 
 # what an idle worker steals. The order changes no test: each has its own database, topic
 # and group, and every fixture is per test, per module or per worker.
 
-TIERS = ("faults", "browser", "lint")
+TIERS = ("faults", "e2e", "browser", "lint")
 DURATIONS_KEY = "kedasuite/durations"
 #: Durations committed with the tests, for a run with no cache of its own (CI's fresh clone):
 #: without them the long tests start wherever file order puts them, and one of them, started
@@ -327,7 +327,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     known.update(cache.get(DURATIONS_KEY, {}) if cache else {})
 
     def expected(item: pytest.Item) -> float:
-        return known.get(item.nodeid, UNKNOWN_FAULT_S if tier(item) == "faults" else UNKNOWN_S)
+        return known.get(item.nodeid, UNKNOWN_FAULT_S if tier(item) in ("faults", "e2e") else UNKNOWN_S)
 
     longest_first = sorted(items, key=expected, reverse=True)  # stable: ties keep file order
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))

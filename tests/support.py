@@ -439,12 +439,28 @@ def missing_and_workers(client: "redis.Redis", workload: str, ids: list[str], pr
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
+    """A loopback port nobody listens on right now (for a server about to listen there)."""
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: The sockets behind :func:`refused_port`, held for the session.
+_REFUSING: list[Any] = []
+
+
+def refused_port() -> int:
+    """A loopback port that refuses connections for the rest of the session: bound here and never
+    listened on. (A port merely free now may be taken meanwhile by another test's server, which
+    then answers, or hangs, where the test expects a refusal.)"""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _REFUSING.append(sock)
+    return int(sock.getsockname()[1])
 
 
 def http_json(url: str, *, method: str = "GET", token: str | None = None,

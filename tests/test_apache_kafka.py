@@ -258,6 +258,7 @@ def test_a_client_without_a_login_gets_nothing_from_a_scram_broker(scram: Login)
 # --- kedasuite kafka-server ----------------------------------------------------------------------
 
 @needs_apache_kafka
+@pytest.mark.e2e  # a whole command end to end: the e2e tier
 def test_kafka_server_prints_its_bootstrap_serves_a_client_and_stops_on_sigterm(spawn: Callable[..., Proc]) -> None:
     server = spawn("kafka-server", "--port", "0", "--flavor", "apache")
     bootstrap = server.wait_for_log(r"KAFKA_BOOTSTRAP_SERVERS=(\S+)\n", 90).group(1)

@@ -312,9 +312,9 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_redis_is_a_visible_state(tmp_path: Path) -> None:
-    from tests.support import free_port
+    from tests.support import refused_port
 
-    done = run_cli("autoscale", "--backend", "none", "-w", "rq", "--redis-url", f"redis://127.0.0.1:{free_port()}/0",
+    done = run_cli("autoscale", "--backend", "none", "-w", "rq", "--redis-url", f"redis://127.0.0.1:{refused_port()}/0",
                    "--run-dir", str(tmp_path), "--polling-interval", "1", "--duration", "1.5", timeout=60)
     assert done.returncode == 0, done.stderr
     assert re.search(r"rq\s+read failed: backlog, in-flight: cannot reach Redis .* no fallback: keeps 0", done.stdout), done.stdout
@@ -404,6 +404,7 @@ def missing(redis_client: Any, kafka: Any, ids_by_workload: dict[str, list[str]]
 
 
 @pytest.mark.integration
+@pytest.mark.e2e  # a whole command end to end: the e2e tier
 def test_processes_take_every_workload_from_zero_to_n_and_back(spawn, redis_url, redis_client, kafka, run_dir,
                                                                monkeypatch) -> None:
     monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # Tansu's watermark (conftest)

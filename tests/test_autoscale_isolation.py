@@ -29,7 +29,7 @@ from kedasuite.core.clients import ensure_topic, kafka_admin
 from kedasuite.core.embedded import EmbeddedKafka, EmbeddedRedis
 from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
 from kedasuite.core.settings import KafkaSettings
-from tests.support import AutoscalerWatch, Proc, free_port, wait_for
+from tests.support import AutoscalerWatch, Proc, refused_port, wait_for
 from tests.support import pump as pump_records
 from tests.test_autoscale import (
     START_MARGIN_S,
@@ -133,7 +133,7 @@ def kafka_beside(request: pytest.FixtureRequest, kafka: KafkaSettings) -> Iterat
         ensure_topic(kafka_admin(kafka.bootstrap), kafka.topic, kafka.partitions, kafka.replication)
         yield request.param, kafka, kafka.bootstrap
         return
-    advertised = f"127.0.0.1:{free_port()}"
+    advertised = f"127.0.0.1:{refused_port()}"
     with EmbeddedKafka(advertised=advertised) as broker:
         broken = KafkaSettings(bootstrap=broker.bootstrap, topic=kafka.topic, group=kafka.group)
         make_topic(broken.bootstrap, broken.topic)

@@ -6,9 +6,8 @@ import re
 
 import pytest
 
-from kedasuite.core.embedded import free_port
 from kedasuite.core.names import CELERY_QUEUE
-from tests.support import run_cli, subcommands
+from tests.support import refused_port, run_cli, subcommands
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +44,7 @@ def test_cli_bad_input_prints_the_http_message_and_exits_2(redis_url, redis_clie
 
 
 def test_cli_unreachable_broker_exits_2() -> None:
-    url = f"redis://127.0.0.1:{free_port()}/0"
+    url = f"redis://127.0.0.1:{refused_port()}/0"
     done = run_cli("pump", "--count", "5", "--redis-url", url)
     assert done.returncode == 2
     assert done.stderr.startswith(f"Error: cannot reach Redis at {url} (")
@@ -119,6 +118,7 @@ def workers_table(out: str, workload: str) -> list[int]:
 DEMO_COUNT = 24
 
 
+@pytest.mark.e2e  # a whole command end to end: the e2e tier
 def test_demo_with_embedded_servers_needs_nothing_but_python() -> None:
     """The demo scales every workload from 0 to N and back to 0 with the local autoscaler,
     and every record is processed once."""

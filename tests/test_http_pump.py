@@ -11,7 +11,7 @@ from kedasuite.core.names import CELERY_QUEUE
 from kedasuite.core.settings import PumpSettings
 from kedasuite.producers.http_pump import create_app
 from kedasuite.core.settings import BrokerConfig
-from tests.support import http_json, wait_for
+from tests.support import http_json, refused_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ def make_client(redis_url: str, **overrides: Any):
 
 
 def unreachable_url() -> str:
-    return f"redis://127.0.0.1:{free_port()}/0"
+    return f"redis://127.0.0.1:{refused_port()}/0"
 
 
 def finished(client, status_url: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from kedasuite.core.embedded import EmbeddedKafka
 from kedasuite.core.settings import KafkaSettings
 from kedasuite.keda.kafka_lag import AdvertisedBrokerUnreachable, PartitionOffsets, fetch_offsets
 from kedasuite.keda.scaling import Trigger
-from tests.support import free_port, run_cli
+from tests.support import refused_port, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,7 @@ def broker_advertising(advertised: str) -> Iterator[Broker]:
 @pytest.fixture(scope="module")
 def closed_port() -> Iterator[Broker]:
     """Advertises a loopback port nothing listens on: connection refused."""
-    with broker_advertising(f"127.0.0.1:{free_port()}") as broker:
+    with broker_advertising(f"127.0.0.1:{refused_port()}") as broker:
         yield broker
 
 

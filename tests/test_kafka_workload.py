@@ -21,7 +21,7 @@ from kedasuite.core.settings import KafkaSettings
 from tests.conftest import KAFKA_FAILOVER_ENV
 from kedasuite.workers.kafka_consumer import COMMIT_INTERVAL_S
 from kedasuite.workers.results import assignments_key, fetch_results, record_key
-from tests.support import Proc, all_processed, missing_and_workers, run_cli, wait_for
+from tests.support import Proc, all_processed, missing_and_workers, refused_port, run_cli, wait_for
 from tests.support import pump as pump_records
 
 pytestmark = pytest.mark.integration
@@ -313,9 +313,7 @@ def test_lag_agrees_with_the_broker_before_and_after_commits(spawn, kafka, redis
 
 
 def test_pump_to_an_unreachable_kafka_exits_2_and_names_the_fix() -> None:
-    from kedasuite.core.embedded import free_port
-
-    bootstrap = f"127.0.0.1:{free_port()}"
+    bootstrap = f"127.0.0.1:{refused_port()}"
     done = run_cli("pump", "kafka", "--count", "5", "--workloads", "kafka", "--bootstrap-servers", bootstrap)
     assert done.returncode == 2
     assert done.stderr.startswith(f"Error: cannot reach Kafka at {bootstrap} (")
@@ -323,9 +321,7 @@ def test_pump_to_an_unreachable_kafka_exits_2_and_names_the_fix() -> None:
 
 
 def test_a_consumer_with_no_broker_exits_2_and_names_the_fix() -> None:
-    from kedasuite.core.embedded import free_port
-
-    bootstrap = f"127.0.0.1:{free_port()}"
+    bootstrap = f"127.0.0.1:{refused_port()}"
     done = run_cli("worker", "kafka", "--bootstrap-servers", bootstrap, "--work-time", "0")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (

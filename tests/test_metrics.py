@@ -209,9 +209,11 @@ def test_workqueue_runner_counts_processed_failed_and_dead_lettered(spawn, redis
                    "--fail-pattern", "^bad", "--idle-timeout", "60", "--metrics-port", str(port), env=env)
 
     samples = wait_for_metric(port, PROCESSED, 15, 60, workload="workqueue")
-    samples = wait_for_metric(port, DEAD, 2, 10, workload="workqueue")
+    # Every item's work is timed once it ends, after the item was counted: wait for the last timing.
+    samples = wait_for_metric(port, WORK_COUNT, 17, 10, workload="workqueue")
+    assert value(samples, DEAD, workload="workqueue") == 2
     assert value(samples, FAILED, workload="workqueue") == 1
-    assert value(samples, WORK_COUNT, workload="workqueue") == 17
+    assert value(samples, PROCESSED, workload="workqueue") == 15
 
     assert queue.release(held)
     assert runner.wait(30) == 0, runner.log()[-2000:]

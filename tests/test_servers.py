@@ -97,9 +97,9 @@ def test_an_engine_that_cannot_pull_falls_back_to_the_embedded_kafka(registryles
 
 
 def test_no_engine_means_no_container_and_no_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.support import free_port
+    from tests.support import refused_port
 
-    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")  # nothing listens: refused
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{refused_port()}")  # nothing listens: refused
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert not servers.docker_answers()
     with warnings.catch_warnings(record=True) as caught:

@@ -367,6 +367,7 @@ def autoscale_block(run_dir: Path, workload: str, redis_url: str | None = None) 
 
 
 @pytest.mark.integration
+@pytest.mark.e2e  # a whole command end to end: the e2e tier
 def test_status_shows_a_local_autoscaler_live_then_stale(spawn, redis_url: str, redis_client: redis.Redis,
                                                            tmp_path: Path) -> None:
     """A real `kedasuite autoscale --backend none` on the real Redis: its model's count, the last
@@ -434,6 +435,7 @@ def test_status_shows_a_local_autoscaler_live_then_stale(spawn, redis_url: str, 
 
 
 @pytest.mark.integration
+@pytest.mark.e2e  # a whole command end to end: the e2e tier
 def test_status_names_the_run_directory_an_autoscaler_writes_to_when_its_own_is_not_live(
         spawn, redis_url: str, tmp_path: Path) -> None:
     """What a user met: `kedasuite status` reads the default run directory, while `kedasuite
@@ -489,6 +491,7 @@ def test_status_names_the_run_directory_an_autoscaler_writes_to_when_its_own_is_
 
 
 @pytest.mark.integration
+@pytest.mark.e2e  # a whole command end to end: the e2e tier
 def test_an_autoscaler_stopping_its_workers_is_stopping_not_hung(spawn, redis_url: str, tmp_path: Path) -> None:
     """An autoscaler stopping a worker that finishes a long job first (longer than the state's
     10 s staleness limit) is shown as stopping, never as hung or gone, for as long as it runs;

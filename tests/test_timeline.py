@@ -36,7 +36,7 @@ from kedasuite.tools.timeline import (
     render,
     rows_from_status,
 )
-from tests.support import Proc, own_tmpdir, pump, run_cli, wait_for
+from tests.support import Proc, own_tmpdir, pump, refused_port, run_cli, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -300,7 +300,7 @@ def test_records_from_a_pump_status_url(spawn, redis_url: str, tmp_path: Path) -
 
 
 def test_a_status_url_nobody_answers(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}/status"
+    url = f"http://127.0.0.1:{refused_port()}/status"
     done = timeline_cli("--status-url", url, "--no-cluster", "--interval", "0.2", "--duration", "0.4", "--csv",
                         str(tmp_path / "x.csv"))
     assert done.returncode == 2
@@ -313,6 +313,7 @@ def test_a_status_url_nobody_answers(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.e2e  # a whole command end to end: the e2e tier
 def test_records_a_local_autoscalers_replicas_in_the_actual_column(spawn, redis_url: str, tmp_path: Path) -> None:
     """No cluster, a real `kedasuite autoscale --backend processes` running real RQ workers: the
     actual column follows the replicas it runs (0 → 3 → 0) beside the backlog, and the picture
@@ -371,6 +372,7 @@ def test_records_a_local_autoscalers_replicas_in_the_actual_column(spawn, redis_
 
 
 @pytest.mark.integration
+@pytest.mark.e2e  # a whole command end to end: the e2e tier
 def test_names_the_run_directory_an_autoscaler_writes_to_when_its_own_is_not_live(
         spawn, redis_url: str, tmp_path: Path) -> None:
     """The recorder reads the default run directory while `kedasuite autoscale` runs with
