@@ -4,8 +4,8 @@ A real ``redis-server`` that accepts TLS only (a throwaway CA made for the sessi
 ``tests/tls_support.py``): the pump, Celery (broker and the result store), RQ and the
 work-queue runner each process records end to end through it; a wrong password, a
 missing CA and a missing client certificate each give an error that names the fix. The
-Kafka workload runs over TLS too, and SASL_SSL with SCRAM-SHA-512 meets a broker that
-demands it.
+Kafka workload runs over TLS too (on Apache Kafka, a broker with TLS listeners of its own),
+and SASL_SSL with SCRAM-SHA-512 logs in, and is refused with a wrong password.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from kedasuite.core.clients import kafka_overrides
 from kedasuite.core.errors import InputError
 from kedasuite.core.settings import redis_tls_options
 from kedasuite.producers.records import record_ids
+from tests.servers import KafkaUnderTest
 from tests.support import Proc, all_processed, run_cli, wait_for
 from tests.tls_support import APP_USER, Pki, TlsRedis, TlsRelay, make_pki, tls_redis_binary
 
@@ -169,9 +171,22 @@ def test_a_server_that_wants_client_certificates(pki: Pki, tmp_path: Path, spawn
 
 # --- real: Kafka over TLS, and SASL/SCRAM over TLS ----------------------------------------------
 #
-# Tansu serves plain TCP only, so a TLS relay (tests/tls_support.py) sits in front of it and
-# Tansu advertises the relay: every connection a client makes crosses a real handshake
-# checked against the throwaway CA.
+# On Apache Kafka (where the tests' broker is one): a broker of the module's own with two TLS
+# listeners, SSL and SASL_SSL with a SCRAM user, serving the session CA's certificate. Where the
+# tests run on Tansu (no Java), which serves plain TCP only, a TLS relay (tests/tls_support.py)
+# sits in front of it and Tansu advertises the relay: every connection a client makes crosses a
+# real handshake checked against the throwaway CA either way.
+
+
+@dataclass(frozen=True)
+class TlsKafka:
+    """Where the clients speak TLS to Kafka; ``login`` where they log in over TLS too (Apache Kafka)."""
+
+    bootstrap: str
+    #: (SASL_SSL bootstrap, user, password); None on Tansu, which accepts no user once it demands logins.
+    login: tuple[str, str, str] | None
+    #: The broker's own client settings (Tansu's, on Tansu).
+    env: dict[str, str]
 
 
 @contextlib.contextmanager
@@ -189,20 +204,27 @@ def tansu_behind_tls(pki: Pki, authentication: bool = False) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def kafka_over_tls(pki: Pki) -> Iterator[str]:
-    with tansu_behind_tls(pki) as bootstrap:
-        yield bootstrap
+def kafka_over_tls(pki: Pki, kafka_broker: KafkaUnderTest) -> Iterator[TlsKafka]:
+    if kafka_broker.tansu:
+        with tansu_behind_tls(pki) as bootstrap:
+            yield TlsKafka(bootstrap, None, dict(tansu.CLIENT_ENV))
+        return
+    from kedasuite.core.embedded import EmbeddedApacheKafka
+
+    with EmbeddedApacheKafka(tls=(pki.server_cert, pki.server_key), password="scram-test-password") as broker:
+        assert broker.tls_bootstrap and broker.sasl_ssl_bootstrap
+        yield TlsKafka(broker.tls_bootstrap, (broker.sasl_ssl_bootstrap, broker.username, broker.password), {})
 
 
-def kafka_tls_env(ca: Path, **more: str) -> dict[str, str]:
-    return {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_FILE": str(ca), **tansu.CLIENT_ENV, **more}
+def kafka_tls_env(kafka: TlsKafka, ca: Path, **more: str) -> dict[str, str]:
+    return {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_FILE": str(ca), **kafka.env, **more}
 
 
 @pytest.mark.integration
-def test_the_kafka_workload_runs_end_to_end_over_tls(kafka_over_tls: str, pki: Pki, redis_url: str,
+def test_the_kafka_workload_runs_end_to_end_over_tls(kafka_over_tls: TlsKafka, pki: Pki, redis_url: str,
                                                      redis_client: redis.Redis, spawn: Callable[..., Proc]) -> None:
-    topic = ["--bootstrap-servers", kafka_over_tls, "--topic", "tls-topic"]
-    env = kafka_tls_env(pki.ca)
+    topic = ["--bootstrap-servers", kafka_over_tls.bootstrap, "--topic", "tls-topic"]
+    env = kafka_tls_env(kafka_over_tls, pki.ca)
     done = run_cli("pump", "kafka", "--count", "100", "--id-prefix", "ktls", "--workloads", "kafka", *topic, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("kafka: sent 100, failed 0 in "), done.stdout
@@ -215,12 +237,13 @@ def test_the_kafka_workload_runs_end_to_end_over_tls(kafka_over_tls: str, pki: P
 
 
 @pytest.mark.integration
-def test_an_untrusted_kafka_certificate_names_the_ca_variable(kafka_over_tls: str, pki: Pki) -> None:
+def test_an_untrusted_kafka_certificate_names_the_ca_variable(kafka_over_tls: TlsKafka, pki: Pki) -> None:
+    bootstrap = kafka_over_tls.bootstrap
     for command in (["pump", "kafka", "--count", "1", "--workloads", "kafka"], ["worker", "kafka"]):
-        done = run_cli(*command, "--bootstrap-servers", kafka_over_tls, env=kafka_tls_env(pki.other_ca))
+        done = run_cli(*command, "--bootstrap-servers", bootstrap, env=kafka_tls_env(kafka_over_tls, pki.other_ca))
         assert done.returncode == 2, done.stderr
         message = done.stderr.strip().splitlines()[-1]
-        assert message.startswith(f"Error: the TLS handshake with Kafka at {kafka_over_tls} failed (SSL handshake "
+        assert message.startswith(f"Error: the TLS handshake with Kafka at {bootstrap} failed (SSL handshake "
                                   "failed: "), message
         assert "certificate verify failed" in message
         assert message.endswith("Point KAFKA_SSL_CA_FILE at the CA that signed the broker's certificate, and check "
@@ -228,14 +251,49 @@ def test_an_untrusted_kafka_certificate_names_the_ca_variable(kafka_over_tls: st
 
 
 @pytest.mark.integration
-def test_sasl_scram_over_tls_reaches_the_broker_and_its_refusal_names_the_variables(pki: Pki) -> None:
-    """SASL_SSL with SCRAM-SHA-512, as managed Kafka wants it: the client completes the TLS
-    handshake and the SCRAM exchange with a broker that demands it. Tansu keeps its users in
-    memory and accepts no new one once it demands logins, so the broker can only refuse:
-    the test shows the exchange happens and that the refusal names user and variables."""
+def test_sasl_scram_over_tls_logs_in_and_a_wrong_password_is_refused_by_name(
+        kafka_over_tls: TlsKafka, pki: Pki, redis_url: str, redis_client: redis.Redis,
+        spawn: Callable[..., Proc]) -> None:
+    """SASL_SSL with SCRAM-SHA-512, as managed Kafka wants it, through the variables the managed
+    overlay's TriggerAuthentication and pods use: the login produces and consumes; a wrong
+    password is refused with a message naming the user and the variables, and not the password."""
+    if kafka_over_tls.login is None:
+        pytest.skip("Tansu accepts no SCRAM user once it demands logins (its refusal: the next test)")
+    bootstrap, user, password = kafka_over_tls.login
+    login = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+             "KAFKA_SASL_USERNAME": user}
+    topic = ["--bootstrap-servers", bootstrap, "--topic", "sasl-ssl-topic"]
+    env = kafka_tls_env(kafka_over_tls, pki.ca, **login, KAFKA_SASL_PASSWORD=password)
+    done = run_cli("pump", "kafka", "--count", "20", "--id-prefix", "sasl-ssl", "--workloads", "kafka", *topic,
+                   env=env)
+    assert done.returncode == 0 and done.stdout.startswith("kafka: sent 20, failed 0 in "), done.stdout + done.stderr
+    consumer = spawn("worker", "kafka", *topic, "--group", "sasl-ssl-group", "--work-time", "0", "--redis-url",
+                     redis_url, env=env)
+    wait_for(all_processed(redis_client, record_ids(20, "sasl-ssl")), 90, "20 records over SASL_SSL",
+             seen=consumer.describe)
+    consumer.signal(signal.SIGTERM)
+    assert consumer.wait(30) == 0, consumer.log()[-2000:]
+
+    wrong = kafka_tls_env(kafka_over_tls, pki.ca, **login, KAFKA_SASL_PASSWORD="not-the-password")
+    done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", *topic, env=wrong)
+    assert done.returncode == 2, done.stderr
+    message = done.stderr.strip().splitlines()[-1]
+    assert message.startswith(f"Error: Kafka at {bootstrap} refused SCRAM-SHA-512 authentication of user '{user}' ("), \
+        message
+    assert message.endswith("Check KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM")
+    assert "not-the-password" not in done.stdout + done.stderr
+
+
+@pytest.mark.integration
+def test_sasl_scram_over_tls_meets_tansu_and_its_refusal_names_the_variables(pki: Pki) -> None:
+    """The no-Java fallback: SASL_SSL to a Tansu that demands SCRAM, behind the TLS relay. Tansu
+    keeps its users in memory and accepts no new one once it demands logins, so it can only
+    refuse: the client completes the TLS handshake and the SCRAM exchange, and the refusal names
+    user and variables."""
     with tansu_behind_tls(pki, authentication=True) as bootstrap:
-        env = kafka_tls_env(pki.ca, KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_MECHANISM="SCRAM-SHA-512",
-                            KAFKA_SASL_USERNAME="app", KAFKA_SASL_PASSWORD="scram-test-password")
+        env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SSL_CA_FILE": str(pki.ca), **tansu.CLIENT_ENV,
+               "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_USERNAME": "app",
+               "KAFKA_SASL_PASSWORD": "scram-test-password"}
         done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", bootstrap,
                        env=env)
     assert done.returncode == 2, done.stderr

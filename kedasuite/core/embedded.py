@@ -321,6 +321,10 @@ class EmbeddedApacheKafka(_ServerProcess):
     :meth:`client_env` is that login in the variables the suite's Kafka clients read.
     ``scram_listener`` adds a second client listener, with that SCRAM user, beside a plain one
     (:attr:`scram_bootstrap`): one JVM serves clients with and without a login (the tests' broker).
+    ``tls`` (a PEM certificate chain and its unencrypted PKCS#8 key) adds two listeners that
+    speak TLS: one without a login (:attr:`tls_bootstrap`, ``SSL``) and one with that SCRAM user
+    (:attr:`sasl_ssl_bootstrap`, ``SASL_SSL``, as managed Kafka wants it); both are advertised as
+    ``localhost``, which the certificate must name.
 
     Settings are a single node's: internal topics with one replica, no initial rebalance
     delay, and ``partitions`` for topics created on first use (auto-creation is on, as it is
@@ -331,7 +335,8 @@ class EmbeddedApacheKafka(_ServerProcess):
 
     def __init__(self, advertised: str | None = None, authentication: bool = False, *, port: int = 0,
                  username: str = "kedasuite", password: str | None = None, scram_listener: bool = False,
-                 partitions: int = defaults.KAFKA_PARTITIONS, heap_mb: int = APACHE_KAFKA_HEAP_MB) -> None:
+                 partitions: int = defaults.KAFKA_PARTITIONS, heap_mb: int = APACHE_KAFKA_HEAP_MB,
+                 tls: tuple[Path, Path] | None = None) -> None:
         if '"' in (password or "") or not username or any(c in username for c in ',="[]'):
             raise InputError("a SCRAM user name must be non-empty without , = \" [ ], and its password without \"")
         self.port = port
@@ -341,6 +346,8 @@ class EmbeddedApacheKafka(_ServerProcess):
         self.authentication = authentication
         self.scram_listener = scram_listener and not authentication
         self.scram_port = 0
+        self.tls = tls
+        self.tls_port = self.sasl_ssl_port = 0
         self.username = username
         self.password = password or secrets.token_urlsafe(18)
         self.partitions = partitions
@@ -380,6 +387,20 @@ class EmbeddedApacheKafka(_ServerProcess):
             return self.bootstrap
         return f"127.0.0.1:{self.scram_port}" if self.scram_listener else None
 
+    @property
+    def tls_bootstrap(self) -> str | None:
+        """Where clients speak TLS without a login (``tls``), else nowhere."""
+        return f"localhost:{self.tls_port}" if self.tls else None
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str | None:
+        """Where clients speak TLS and log in with SCRAM (``tls``), else nowhere."""
+        return f"localhost:{self.sasl_ssl_port}" if self.tls else None
+
+    @property
+    def _creates_user(self) -> bool:
+        return self.authentication or self.scram_listener or self.tls is not None
+
     def scram_config(self) -> dict[str, str]:
         """The librdkafka properties of a login at :attr:`scram_bootstrap`."""
         return scram_client_config(self.username, self.password)
@@ -397,13 +418,19 @@ class EmbeddedApacheKafka(_ServerProcess):
         advertised = self.advertised or self.bootstrap
         scram = f",SASL_PLAINTEXT://{self.scram_bootstrap}" if self.scram_listener else ""
         protocols = f"{client}:{client}" + (",SASL_PLAINTEXT:SASL_PLAINTEXT" if self.scram_listener else "")
+        listened = advertised_more = ""
+        if self.tls:
+            listened = f",SSL://127.0.0.1:{self.tls_port},SASL_SSL://127.0.0.1:{self.sasl_ssl_port}"
+            advertised_more = f",SSL://{self.tls_bootstrap},SASL_SSL://{self.sasl_ssl_bootstrap}"
+            protocols += ",SSL:SSL,SASL_SSL:SASL_SSL"
         lines = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
             "controller.listener.names": "CONTROLLER",
-            "listeners": f"{client}://127.0.0.1:{self.port}{scram},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"{client}://{advertised}{scram}",
+            "listeners": f"{client}://127.0.0.1:{self.port}{scram}{listened},"
+                         f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"{client}://{advertised}{scram}{advertised_more}",
             "listener.security.protocol.map": f"{protocols},CONTROLLER:PLAINTEXT",
             "security.inter.broker.protocol": client,
             "log.dirs": str(Path(self._dir.name if self._dir else "") / "data"),
@@ -418,14 +445,21 @@ class EmbeddedApacheKafka(_ServerProcess):
             # dedupe buffer at start by default; 8 MiB holds the keys of any topic a test makes.
             "log.cleaner.dedupe.buffer.size": str(8 * 1024 * 1024),
         }
-        if self.authentication or self.scram_listener:
+        if self._creates_user:
             jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required '
                     f'username="{self.username}" password="{self.password}";')
             lines |= {"sasl.enabled.mechanisms": SCRAM_MECHANISM,
-                      "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
-                      f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": jaas}
-        # Properties files treat a backslash as an escape: the values here have none but a path might.
-        return "".join(f"{key}={value.replace(chr(92), chr(92) * 2)}\n" for key, value in lines.items())
+                      "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM}
+            for name in ("sasl_plaintext", "sasl_ssl"):
+                lines[f"listener.name.{name}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = jaas
+        if self.tls:
+            chain, key = self.tls
+            lines |= {"ssl.keystore.type": "PEM", "ssl.keystore.certificate.chain": chain.read_text(),
+                      "ssl.keystore.key": key.read_text()}
+        # Properties files treat a backslash as an escape (a path might hold one) and end a value
+        # at a line's end (a PEM value spans lines): both are escaped.
+        return "".join(f"{key}={value.replace(chr(92), chr(92) * 2).replace(chr(10), chr(92) + 'n')}\n"
+                       for key, value in lines.items())
 
     def jvm_options(self) -> list[str]:
         """The broker JVM's options: a small heap; the serial collector (no collector threads);
@@ -446,7 +480,7 @@ class EmbeddedApacheKafka(_ServerProcess):
         The tool reads its arguments from a file (``@file``), so the password is on no command line."""
         cluster_id = new_cluster_id()
         arguments = ["format", "--cluster-id", cluster_id, "--config", str(properties)]
-        if self.authentication or self.scram_listener:
+        if self._creates_user:
             arguments += ["--add-scram", f'{SCRAM_MECHANISM}=[name={self.username},password="{self.password}"]']
         argument_file = properties.with_name("format.arguments")
         argument_file.write_text("\n".join(arguments) + "\n")
@@ -473,6 +507,7 @@ class EmbeddedApacheKafka(_ServerProcess):
                 self.port = self._requested_port or free_port()
                 self.controller_port = free_port()
                 self.scram_port = free_port() if self.scram_listener else 0
+                self.tls_port, self.sasl_ssl_port = (free_port(), free_port()) if self.tls else (0, 0)
                 shutil.rmtree(root / "data", ignore_errors=True)
                 properties.write_text(self._server_properties())
                 properties.chmod(0o600)  # it holds the SCRAM user's password
