@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 import threading
 import time
 import warnings
@@ -94,14 +95,24 @@ SCRAM_USER = "app"
 def _embedded_kafka() -> Iterator[str]:
     from kedasuite.core.embedded import EmbeddedApacheKafka, embedded_kafka
 
-    broker = embedded_kafka()
-    if isinstance(broker, EmbeddedApacheKafka):  # one JVM for logins too: a SCRAM listener beside the plain one
-        broker = EmbeddedApacheKafka(scram_listener=True, username=SCRAM_USER)
-    with broker:
-        scram = [broker.scram_bootstrap, broker.username, broker.password] \
-            if isinstance(broker, EmbeddedApacheKafka) else None
-        _STARTED.append({"described": broker.describe(), "scram": scram})
-        yield broker.bootstrap
+    chosen = embedded_kafka()  # not started yet: KAFKA_EMBEDDED's choice
+    if not isinstance(chosen, EmbeddedApacheKafka):
+        with chosen as broker:
+            _STARTED.append({"described": broker.describe()})
+            yield broker.bootstrap
+        return
+    # One JVM for every client: a SCRAM listener beside the plain one, and two TLS listeners (SSL,
+    # and SASL_SSL with the SCRAM user) serving a certificate of a CA made for the run.
+    from tests.tls_support import make_pki
+
+    with tempfile.TemporaryDirectory(prefix="kedasuite-kafka-pki-") as pki_dir:
+        pki = make_pki(Path(pki_dir))
+        with EmbeddedApacheKafka(scram_listener=True, username=SCRAM_USER,
+                                 tls=(pki.server_cert, pki.server_key)) as broker:
+            _STARTED.append({"described": broker.describe(),
+                             "scram": [broker.scram_bootstrap, broker.username, broker.password],
+                             "tls": [broker.tls_bootstrap, broker.sasl_ssl_bootstrap, str(pki.ca)]})
+            yield broker.bootstrap
 
 
 #: What the embedded broker said of itself once up, and its SCRAM listener if it has one.
@@ -145,6 +156,8 @@ class KafkaUnderTest:
     tansu: bool
     #: The listener that demands a SCRAM login: (bootstrap, user, password); None where there is none.
     scram: tuple[str, str, str] | None = None
+    #: The TLS listeners: (SSL bootstrap, SASL_SSL bootstrap with the SCRAM user, the CA file); None: none.
+    tls: tuple[str, str, str] | None = None
 
     def client_env(self) -> dict[str, str]:
         """Tansu's settings on Tansu; nothing on Apache Kafka, where the product's defaults hold."""
@@ -162,8 +175,9 @@ def kafka_under_test() -> Iterator[KafkaUnderTest]:
     with kafka_bootstrap() as bootstrap:
         found = tansu.cluster_id(bootstrap, timeout=30)
         started = _STARTED[0] if _STARTED else {"described": f"Kafka at {bootstrap} (cluster {found})"}
-        scram = started.get("scram")
-        yield KafkaUnderTest(bootstrap, started["described"], tansu.is_tansu(found), tuple(scram) if scram else None)
+        scram, tls = started.get("scram"), started.get("tls")
+        yield KafkaUnderTest(bootstrap, started["described"], tansu.is_tansu(found), tuple(scram) if scram else None,
+                             tuple(tls) if tls else None)
 
 
 class SharedKafka:
@@ -182,7 +196,7 @@ class SharedKafka:
         try:
             with kafka_under_test() as found:
                 self._write({"bootstrap": found.bootstrap, "described": found.described, "tansu": found.tansu,
-                             "scram": found.scram})
+                             "scram": found.scram, "tls": found.tls})
                 self._stop.wait()
         except BaseException as exc:  # noqa: BLE001 - every worker's Kafka test reports it
             self._write({"error": f"{type(exc).__name__}: {exc}"})
@@ -216,5 +230,6 @@ def wait_for_shared_kafka(path: Path, timeout: float = 240.0) -> KafkaUnderTest:
     found = json.loads(path.read_text())
     if "error" in found:
         raise RuntimeError(f"the shared Kafka broker did not start: {found['error']}")
-    scram = found.get("scram")
-    return KafkaUnderTest(found["bootstrap"], found["described"], bool(found["tansu"]), tuple(scram) if scram else None)
+    scram, tls = found.get("scram"), found.get("tls")
+    return KafkaUnderTest(found["bootstrap"], found["described"], bool(found["tansu"]), tuple(scram) if scram else None,
+                          tuple(tls) if tls else None)

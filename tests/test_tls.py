@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,8 +172,8 @@ def test_a_server_that_wants_client_certificates(pki: Pki, tmp_path: Path, spawn
 
 # --- real: Kafka over TLS, and SASL/SCRAM over TLS ----------------------------------------------
 #
-# On Apache Kafka (where the tests' broker is one): a broker of the module's own with two TLS
-# listeners, SSL and SASL_SSL with a SCRAM user, serving the session CA's certificate. Where the
+# On Apache Kafka (where the tests' broker is one): the tests' broker's two TLS listeners, SSL and
+# SASL_SSL with its SCRAM user, serving a certificate of a CA made for the run (tests/servers.py). Where the
 # tests run on Tansu (no Java), which serves plain TCP only, a TLS relay (tests/tls_support.py)
 # sits in front of it and Tansu advertises the relay: every connection a client makes crosses a
 # real handshake checked against the throwaway CA either way.
@@ -187,6 +188,8 @@ class TlsKafka:
     login: tuple[str, str, str] | None
     #: The broker's own client settings (Tansu's, on Tansu).
     env: dict[str, str]
+    #: The CA that signed the broker's certificate.
+    ca: Path
 
 
 @contextlib.contextmanager
@@ -205,15 +208,14 @@ def tansu_behind_tls(pki: Pki, authentication: bool = False) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def kafka_over_tls(pki: Pki, kafka_broker: KafkaUnderTest) -> Iterator[TlsKafka]:
-    if kafka_broker.tansu:
+    """The tests' broker's TLS listeners (Apache Kafka), else a Tansu behind the relay."""
+    if kafka_broker.tls is None:
         with tansu_behind_tls(pki) as bootstrap:
-            yield TlsKafka(bootstrap, None, dict(tansu.CLIENT_ENV))
+            yield TlsKafka(bootstrap, None, dict(tansu.CLIENT_ENV), pki.ca)
         return
-    from kedasuite.core.embedded import EmbeddedApacheKafka
-
-    with EmbeddedApacheKafka(tls=(pki.server_cert, pki.server_key), password="scram-test-password") as broker:
-        assert broker.tls_bootstrap and broker.sasl_ssl_bootstrap
-        yield TlsKafka(broker.tls_bootstrap, (broker.sasl_ssl_bootstrap, broker.username, broker.password), {})
+    assert kafka_broker.scram is not None
+    ssl, sasl_ssl, ca = kafka_broker.tls
+    yield TlsKafka(ssl, (sasl_ssl, *kafka_broker.scram[1:]), {}, Path(ca))
 
 
 def kafka_tls_env(kafka: TlsKafka, ca: Path, **more: str) -> dict[str, str]:
@@ -223,12 +225,13 @@ def kafka_tls_env(kafka: TlsKafka, ca: Path, **more: str) -> dict[str, str]:
 @pytest.mark.integration
 def test_the_kafka_workload_runs_end_to_end_over_tls(kafka_over_tls: TlsKafka, pki: Pki, redis_url: str,
                                                      redis_client: redis.Redis, spawn: Callable[..., Proc]) -> None:
-    topic = ["--bootstrap-servers", kafka_over_tls.bootstrap, "--topic", "tls-topic"]
-    env = kafka_tls_env(kafka_over_tls, pki.ca)
+    suffix = uuid.uuid4().hex[:8]
+    topic = ["--bootstrap-servers", kafka_over_tls.bootstrap, "--topic", f"tls-topic-{suffix}"]
+    env = kafka_tls_env(kafka_over_tls, kafka_over_tls.ca)
     done = run_cli("pump", "kafka", "--count", "100", "--id-prefix", "ktls", "--workloads", "kafka", *topic, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("kafka: sent 100, failed 0 in "), done.stdout
-    consumer = spawn("worker", "kafka", *topic, "--group", "tls-group", "--work-time", "0", "--redis-url", redis_url,
+    consumer = spawn("worker", "kafka", *topic, "--group", f"tls-group-{suffix}", "--work-time", "0", "--redis-url", redis_url,
                      env=env)
     results = wait_for(all_processed(redis_client, record_ids(100, "ktls")), 90, "100 records over Kafka TLS")
     assert all(r.deliveries == 1 for r in results.values())
@@ -262,19 +265,20 @@ def test_sasl_scram_over_tls_logs_in_and_a_wrong_password_is_refused_by_name(
     bootstrap, user, password = kafka_over_tls.login
     login = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
              "KAFKA_SASL_USERNAME": user}
-    topic = ["--bootstrap-servers", bootstrap, "--topic", "sasl-ssl-topic"]
-    env = kafka_tls_env(kafka_over_tls, pki.ca, **login, KAFKA_SASL_PASSWORD=password)
+    suffix = uuid.uuid4().hex[:8]
+    topic = ["--bootstrap-servers", bootstrap, "--topic", f"sasl-ssl-topic-{suffix}"]
+    env = kafka_tls_env(kafka_over_tls, kafka_over_tls.ca, **login, KAFKA_SASL_PASSWORD=password)
     done = run_cli("pump", "kafka", "--count", "20", "--id-prefix", "sasl-ssl", "--workloads", "kafka", *topic,
                    env=env)
     assert done.returncode == 0 and done.stdout.startswith("kafka: sent 20, failed 0 in "), done.stdout + done.stderr
-    consumer = spawn("worker", "kafka", *topic, "--group", "sasl-ssl-group", "--work-time", "0", "--redis-url",
+    consumer = spawn("worker", "kafka", *topic, "--group", f"sasl-ssl-group-{suffix}", "--work-time", "0", "--redis-url",
                      redis_url, env=env)
     wait_for(all_processed(redis_client, record_ids(20, "sasl-ssl")), 90, "20 records over SASL_SSL",
              seen=consumer.describe)
     consumer.signal(signal.SIGTERM)
     assert consumer.wait(30) == 0, consumer.log()[-2000:]
 
-    wrong = kafka_tls_env(kafka_over_tls, pki.ca, **login, KAFKA_SASL_PASSWORD="not-the-password")
+    wrong = kafka_tls_env(kafka_over_tls, kafka_over_tls.ca, **login, KAFKA_SASL_PASSWORD="not-the-password")
     done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", *topic, env=wrong)
     assert done.returncode == 2, done.stderr
     message = done.stderr.strip().splitlines()[-1]

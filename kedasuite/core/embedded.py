@@ -365,6 +365,8 @@ class EmbeddedApacheKafka(_ServerProcess):
         login = f", SASL/{SCRAM_MECHANISM} user {self.username!r}" if self.authentication else ""
         if self.scram_listener:
             login = f", and SASL/{SCRAM_MECHANISM} user {self.username!r} at {self.scram_bootstrap}"
+        if self.tls:
+            login += f"; TLS at {self.tls_bootstrap}, SASL_SSL at {self.sasl_ssl_bootstrap}"
         return f"Apache Kafka {self.version} (KRaft) at {self.bootstrap}{login}"
 
     @property
