@@ -34,14 +34,14 @@ from typing import Any
 
 import redis
 
-from kedasuite.jobs.workqueue import Lease, LeaseAttempt, Outcome, WorkQueue
 from kedasuite.core import defaults, metrics
 from kedasuite.core.clients import stop_retrying
-from kedasuite.core.stopping import StopFlag
 from kedasuite.core.names import WORKLOAD_WORKQUEUE
+from kedasuite.core.results import PoisonMessage, item_key, record_key, result_fields, validate_record, worker_identity
 from kedasuite.core.settings import LOG_FORMAT, WorkQueueJobSettings
+from kedasuite.core.stopping import StopFlag
 from kedasuite.core.worktime import WorkTime
-from kedasuite.workers.results import PoisonMessage, item_key, record_key, result_fields, validate_record, worker_identity
+from kedasuite.jobs.workqueue import Lease, LeaseAttempt, Outcome, WorkQueue
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ from kedasuite.core.names import (
     WORKQUEUE_RETRY_PREFIX,
     WORKQUEUE_SEQUENCE,
 )
-from kedasuite.workers.results import SAVE_ONCE_LUA
+from kedasuite.core.results import SAVE_ONCE_LUA
 
 DEAD_LETTER_LIST = f"{DEAD_LETTER_PREFIX}{WORKLOAD_WORKQUEUE}"
 

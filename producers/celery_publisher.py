@@ -19,8 +19,8 @@ import os
 import socket
 import uuid
 from base64 import b64encode
-from json.encoder import encode_basestring_ascii as _js  # type: ignore[attr-defined]
 from collections.abc import Sequence
+from json.encoder import encode_basestring_ascii as _js  # type: ignore[attr-defined]
 
 from kedasuite.core.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY
 from kedasuite.producers.records import UserRecord

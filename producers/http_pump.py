@@ -25,17 +25,22 @@ from kedasuite.producers.pump_metrics import instrument
 from kedasuite.producers.ui import blueprint as dashboard
 
 
+class NotServed(SuiteError):
+    """A route this pump was built without."""
+
+    http_status = 501
+
+
 class Pump:
     """Starts runs in the background and remembers them; the Flask app is a thin skin."""
 
-    def __init__(self, settings: PumpSettings) -> None:
+    def __init__(self, settings: PumpSettings, status: Callable[[], dict[str, Any]] | None = None) -> None:
         self.settings = settings
         self.runs = RunRegistry()
         self.admission = Admission(self.runs.in_progress, settings.max_runs, settings.max_queued_items)
         #: Called with a stream after each batch and when it ends (kedasuite.producers.pump_metrics counts them).
         self.on_progress: Callable[[StreamStatus], None] = lambda stream: None
-        self._status: Any = None
-        self._status_lock = threading.Lock()
+        self._status = status
 
     def start(self, count: object, workload: str | None, seed: object = None, rate: object = None,
               duration: object = None, profile: object = None) -> PumpRun:
@@ -56,17 +61,12 @@ class Pump:
         pump_all(run, publishers, self.settings.batch_size, self.on_progress)
 
     def status(self) -> dict[str, Any]:
-        """``kedasuite status --json`` for the workloads this pump serves (one reader, reused), with a
-        local autoscaler's state per workload when its run directory has one."""
-        with self._status_lock:
-            if self._status is None:
-                from kedasuite.keda.status import StatusReader, load_scalers
-
-                scalers, source = load_scalers(self.settings.keda_manifests, self.settings.keda_overlay)
-                self._status = StatusReader(scalers, source, self.settings.brokers.redis_url,
-                                            self.settings.brokers.kafka, self.settings.workloads,
-                                            autoscale_run_dir=self.settings.autoscale_run_dir)
-            return self._status.read()
+        """``kedasuite status --json`` for the workloads this pump serves, from the reader the
+        face that built the app gave it (``kedasuite serve``: :func:`kedasuite.tools.status.pump_status`)."""
+        if self._status is None:
+            raise NotServed("this pump serves no /status: it was built without a status reader; run it with "
+                            "`kedasuite serve`, which reads the brokers and the manifests for it")
+        return self._status()
 
     def readiness(self) -> dict[str, str]:
         """Each configured workload's broker: "ok" or the error text."""
@@ -84,11 +84,12 @@ class Pump:
         return report
 
 
-def create_app(settings: PumpSettings | None = None) -> Flask:
-    settings = settings or PumpSettings.from_env()
+def create_app(settings: PumpSettings, status: Callable[[], dict[str, Any]] | None = None) -> Flask:
+    """The pump's app. ``status`` answers ``GET /status`` (what KEDA would decide now); the face
+    passes it, so the pump itself stays on the brokers' side of the layers."""
     # A server whose default workload is not served would fail every bare /pump: say so now.
     wl.resolve(None, settings.workloads, settings.default_workload)
-    pump = Pump(settings)
+    pump = Pump(settings, status)
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pump"] = pump

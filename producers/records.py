@@ -18,7 +18,7 @@ import random
 import secrets
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _js  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
@@ -55,7 +55,7 @@ class _MillisecondClock:
         ms = int(time.time() * 1000)
         if ms != self._ms:
             self._ms = ms
-            stamp = datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+            stamp = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
             self._text = _js(stamp)
         return self._text
 

@@ -7,14 +7,13 @@ names the class; the HTTP pump, the CLI pump and ``workload=all`` pick them up f
 from __future__ import annotations
 
 import importlib
-
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from kedasuite.core.errors import InputError, NotConfigured
 from kedasuite.core.names import Env
-from kedasuite.core.workloads import WORKLOADS, Workload
 from kedasuite.core.settings import BrokerConfig
+from kedasuite.core.workloads import WORKLOADS, Workload
 from kedasuite.producers.records import UserRecord
 
 

@@ -232,9 +232,9 @@ def ping_rtt(client: redis.Redis, count: int = 20_000) -> float:
 
 def workqueue_rate(url: str, count: int) -> float:
     """(d) one Job runner, zero work time: lease + complete-and-record per item."""
+    from kedasuite.core.worktime import WorkTime
     from kedasuite.jobs.runner import Runner
     from kedasuite.jobs.workqueue import WorkQueue
-    from kedasuite.core.worktime import WorkTime
     from kedasuite.producers.workqueue_publisher import WorkQueuePublisher
 
     publisher = WorkQueuePublisher(url)
@@ -272,8 +272,8 @@ def drain_rate(url: str, workload: str, count: int, stock: bool = False) -> floa
     library's own worker (:func:`stock_worker`) instead of the suite's."""
     from datetime import datetime
 
+    from kedasuite.core.results import fetch_results
     from kedasuite.producers.records import record_ids
-    from kedasuite.workers.results import fetch_results
 
     prefix = f"drain{workload}{'stock' if stock else ''}"
     pumped = subprocess.run(
@@ -493,7 +493,7 @@ def _pump(workload: str, brokers: Any, count: int) -> list[str]:
 
 def _wait_results(client: redis.Redis, ids: list[str], deadline: float, also: Any = None) -> dict[str, Any]:
     """Poll the results until every id has one (and ``also()`` holds) or the deadline passes."""
-    from kedasuite.workers.results import fetch_results
+    from kedasuite.core.results import fetch_results
 
     results = fetch_results(client, ids)
     while (len(results) < len(ids) or (also is not None and not also())) and time.monotonic() < deadline:
@@ -633,17 +633,15 @@ def _fixed_pool_run(target: Any, replicas: int, env: Any, brokers: Any, client: 
 def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: float) -> None:
     """Per workload, a step load of ``count`` records through the local autoscaler with the demo's timings
     on embedded brokers, against a fixed pool of the model's peak replicas started up front."""
-    from kedasuite.producers.workloads import BrokerConfig
-
-    from kedasuite.autoscale.command import worker_env
+    from kedasuite.autoscale.processes import worker_env
     from kedasuite.autoscale.targets import load_targets
-    from kedasuite.core import defaults
+    from kedasuite.core import defaults, tansu
     from kedasuite.core.embedded import embedded_kafka
     from kedasuite.core.names import WORKLOAD_KAFKA, Env
     from kedasuite.core.settings import KafkaSettings
-    from kedasuite.keda.model import Options
-    from kedasuite.core import tansu
     from kedasuite.core.worktime import parse_work_time
+    from kedasuite.keda.model import Options
+    from kedasuite.producers.workloads import BrokerConfig
     from kedasuite.tools.demo import DEMO_JOB_IDLE_S, DEMO_TIMINGS
 
     work_time, concurrency = defaults.DEMO_WORK_TIME, 2

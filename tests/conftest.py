@@ -26,8 +26,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from kedasuite.core.settings import KafkaSettings
-from kedasuite.core.settings import redact_url, with_redis_db
+from kedasuite.core.settings import KafkaSettings, redact_url, with_redis_db
 from tests import servers
 from tests.support import Proc
 

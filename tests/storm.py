@@ -40,13 +40,13 @@ from datetime import datetime
 
 import redis
 
+from kedasuite.core.results import Result, fetch_results
 from kedasuite.core.settings import KafkaSettings
 from kedasuite.producers.records import RecordFactory, record_ids
 from kedasuite.producers.workloads import BrokerConfig, make_publisher
 from tests.conftest import FAULT_ROWS
 from tests.support import Proc, describe_procs, wait_for
 from tests.whereabouts import processed, wait_drained
-from kedasuite.workers.results import Result, fetch_results
 
 KILLS = int(os.environ.get("KILL_STORM", "200"))
 SEED = int(os.environ.get("KILL_STORM_SEED", "20261201"))
@@ -194,7 +194,7 @@ def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILL
         publisher.close()
     results = fetch_results(client, ids)
     for worker in workers:  # the survivors stop cleanly on SIGTERM, as on scale-down
-        wait_for(lambda: is_ready(worker), 60, f"a {target.name} worker's line {target.ready!r} before its SIGTERM",
+        wait_for(lambda worker=worker: is_ready(worker), 60, f"a {target.name} worker's line {target.ready!r} before its SIGTERM",
                  seen=worker.describe)
         worker.signal(signal.SIGTERM)
     for worker in workers:
@@ -209,7 +209,7 @@ def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILL
 
 
 def worker_name(proc: Proc) -> str:
-    """The name a worker gives itself in its results (``workers/results.py``: host name and pid)."""
+    """The name a worker gives itself in its results (``kedasuite/core/results.py``: host name and pid)."""
     return f"{socket.gethostname()}:{proc.pid}"
 
 

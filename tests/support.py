@@ -21,7 +21,8 @@ from kedasuite.autoscale.processes import descendants, proc_stat
 
 if TYPE_CHECKING:
     import redis
-    from kedasuite.workers.results import Result
+
+    from kedasuite.core.results import Result
 
 T = TypeVar("T")
 
@@ -160,7 +161,7 @@ def tail(text: str, lines: int = 30, width: int = 4000, indent: str = "  ") -> s
     return "\n".join(f"{indent}{line}" for line in kept)[-width:] or f"{indent}(empty)"
 
 
-def describe_procs(procs: Iterable["Proc"], *, dump: bool = True, log_lines: int = 15) -> str:
+def describe_procs(procs: Iterable[Proc], *, dump: bool = True, log_lines: int = 15) -> str:
     """Several test processes: each one's state (see :meth:`Proc.describe`), for a wait on a group of workers."""
     return "\n".join(proc.describe(dump=dump, log_lines=log_lines) for proc in procs) or "no process"
 
@@ -409,13 +410,13 @@ def pump(workload: str, count: int, prefix: str | None = None, *, redis_url: str
     return record_ids(count, stream.id_prefix)
 
 
-def all_processed(client: "redis.Redis", ids: list[str]) -> Callable[[], "dict[str, Result] | None"]:
+def all_processed(client: redis.Redis, ids: list[str]) -> Callable[[], dict[str, Result] | None]:
     """A wait_for predicate: every id has a result (the results, when they all do)."""
-    from kedasuite.workers.results import fetch_results, record_key
+    from kedasuite.core.results import fetch_results, record_key
 
     keys = [record_key(record_id) for record_id in ids]
 
-    def check() -> "dict[str, Result] | None":
+    def check() -> dict[str, Result] | None:
         # EXISTS over every key first (one reply, a number): reading every result each poll
         # costs the test and Redis more than the workers it waits for.
         if sum(client.exists(*keys[i:i + 1000]) for i in range(0, len(keys), 1000)) < len(keys):
@@ -426,7 +427,7 @@ def all_processed(client: "redis.Redis", ids: list[str]) -> Callable[[], "dict[s
     return check
 
 
-def missing_and_workers(client: "redis.Redis", workload: str, ids: list[str], procs: Iterable[Proc],
+def missing_and_workers(client: redis.Redis, workload: str, ids: list[str], procs: Iterable[Proc],
                         kafka: Any = None) -> Callable[[], str]:
     """A ``seen`` for a wait on records: where the ones without a result are
     (``tests/whereabouts.py``), and what the workers are doing."""
@@ -464,7 +465,7 @@ def refused_port() -> int:
 
 
 def http_json(url: str, *, method: str = "GET", token: str | None = None,
-              timeout: float = 30) -> "tuple[int, dict[str, str], Any]":
+              timeout: float = 30) -> tuple[int, dict[str, str], Any]:
     """(status, headers, parsed JSON body) of one request; error statuses are answers too."""
     import json
     import urllib.error

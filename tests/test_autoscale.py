@@ -32,8 +32,8 @@ from kedasuite.core.workloads import NAMES
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.model import Options
 from kedasuite.keda.model_triggers import Value
+from kedasuite.keda.objects import bundled_text, workload_of
 from kedasuite.keda.scaling import Scaler, Trigger, scalers_in
-from kedasuite.keda.status import bundled_text, workload_of
 from tests.support import AutoscalerWatch, Proc, run_cli, wait_for
 from tests.support import pump as pump_records
 from tests.whereabouts import missing_report
@@ -397,7 +397,7 @@ def grace_of(run_dir: Path) -> float:
 
 def missing(redis_client: Any, kafka: Any, ids_by_workload: dict[str, list[str]]) -> str:
     """Per workload with records lacking a result: how many, and where they are."""
-    from kedasuite.workers.results import fetch_results
+    from kedasuite.core.results import fetch_results
 
     return "\n".join(missing_report(w, redis_client, ids, kafka) for w, ids in ids_by_workload.items()
                      if len(fetch_results(redis_client, ids)) < len(ids)) or "every record has its result"
@@ -416,7 +416,7 @@ def test_processes_take_every_workload_from_zero_to_n_and_back(spawn, redis_url,
     by_workload = {workload: pump(redis_url, kafka, workload, n) for workload, n in counts.items()}
     ids = [i for workload_ids in by_workload.values() for i in workload_ids]
 
-    from kedasuite.workers.results import fetch_results
+    from kedasuite.core.results import fetch_results
 
     def not_scaled_up() -> list[str]:
         return [w for w in NAMES if not any(after > 0 for _, after in changes(auto.log()).get(w, []))]
@@ -479,7 +479,7 @@ def test_a_killed_autoscaler_leaves_its_workers_to_the_next_one(spawn, redis_url
     watch = AutoscalerWatch(second, run_dir)
     second.wait_for_log(rf"rq: adopted {len(pods)} process", timeout=10)
 
-    from kedasuite.workers.results import fetch_results
+    from kedasuite.core.results import fetch_results
 
     wait_for(lambda: len(fetch_results(redis_client, ids)) == len(ids), START_MARGIN_S + 30 * 0.2,
              "every record processed",

@@ -36,8 +36,8 @@ from kedasuite.core import tansu
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
 from kedasuite.core.workloads import workload as workload_row
+from kedasuite.keda.objects import bundled_text, workload_of
 from kedasuite.keda.scaling import Scaler, scaled_job_new_jobs, scalers_in
-from kedasuite.keda.status import bundled_text, workload_of
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -608,7 +608,7 @@ def follow(spawn: Any, argv: Sequence[str], env: dict[str, str], pump_all: Calla
     stopped with SIGTERM and must exit 0."""
     import redis as redis_lib
 
-    from kedasuite.workers.results import fetch_results
+    from kedasuite.core.results import fetch_results
 
     assert all(_containers(s) == 0 for s in services), "the workers start at 0"
     auto = spawn("autoscale", "--backend", "compose", "--compose-project", PROJECT, *argv, *TIMINGS, env=env)
@@ -756,7 +756,7 @@ def test_compose_job_count_never_exceeds_the_containers_nor_max(stack, monkeypat
     assert "failed (exit" not in "\n".join(lines), lines
     import redis as redis_lib
 
-    from kedasuite.workers.results import fetch_results
+    from kedasuite.core.results import fetch_results
 
     client = redis_lib.Redis.from_url(f"redis://127.0.0.1:{port}/0")
     try:

@@ -102,9 +102,9 @@ class StateSampler:
         return next((w for w in self.last.get("workloads", []) if w["workload"] == workload), {})
 
 
-def start(spawn: Callable[..., Proc], redis_url: str, kafka: KafkaSettings, run_dir: Path) -> Proc:
+def start(spawn: Callable[..., Proc], redis_url: str, kafka: KafkaSettings, directory: Path) -> Proc:
     proc = spawn("autoscale", "--redis-url", redis_url, "--bootstrap-servers", kafka.bootstrap, "--topic",
-                 kafka.topic, "--group", kafka.group, "--run-dir", str(run_dir), *TIMINGS, env=WORKER_ENV)
+                 kafka.topic, "--group", kafka.group, "--run-dir", str(directory), *TIMINGS, env=WORKER_ENV)
     proc.wait_for_log(r"autoscale: backend processes", timeout=START_MARGIN_S)
     return proc
 
@@ -153,7 +153,7 @@ def test_redis_workloads_scale_on_time_beside_any_kafka(spawn, own_redis, kafka_
         by_workload = {w: pump_records(w, n, redis_url=own_redis.url) for w, n in counts.items()}
         ids = [i for workload_ids in by_workload.values() for i in workload_ids]
 
-        from kedasuite.workers.results import fetch_results
+        from kedasuite.core.results import fetch_results
 
         def not_back() -> list[str]:
             seen = changes(auto.log())
@@ -227,7 +227,7 @@ def test_a_redis_outage_leaves_the_kafka_workload_scaling(spawn, own_redis, kafk
         sampler.close()
     client = redis.Redis.from_url(own_redis.url)
     try:
-        from kedasuite.workers.results import fetch_results
+        from kedasuite.core.results import fetch_results
 
         wait_for(lambda: len(fetch_results(client, ids)) == len(ids), START_MARGIN_S + 30,
                  "the Kafka records processed once Redis is back",

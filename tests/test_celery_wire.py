@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from kedasuite.core.names import CELERY_QUEUE, CELERY_TASK
+from kedasuite.core.results import fetch_results
 from kedasuite.producers.celery_publisher import CeleryMessageEncoder, CeleryPublisher
 from kedasuite.producers.records import RecordFactory, record_ids
 from tests.support import wait_for
-from kedasuite.workers.results import fetch_results
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pytest
 
 from kedasuite.core.names import CELERY_QUEUE, CELERY_UNACKED_HASH
+from kedasuite.core.results import dead_letter_key, fetch_results
 from tests.support import Proc, all_processed, missing_and_workers, run_cli, wait_for
 from tests.support import pump as pump_records
-from kedasuite.workers.results import dead_letter_key, fetch_results
 
 pytestmark = pytest.mark.integration
 

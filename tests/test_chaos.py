@@ -23,18 +23,18 @@ from dataclasses import dataclass
 import pytest
 import redis
 
+from kedasuite.core.results import fetch_results
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.producers.records import record_ids
-from tests.conftest import FAULT_ROWS, KAFKA_FAILOVER_ENV
 from kedasuite.jobs.workqueue import redelivery_bound as workqueue_bound
-from tests.storm import repeats_unexplained, worker_name
-from tests.support import Proc, describe_procs, pump, wait_for
-from tests.whereabouts import processed, wait_drained, wait_processed
+from kedasuite.producers.records import record_ids
 from kedasuite.workers.celery_app import redelivery_bound as celery_bound
 from kedasuite.workers.kafka_consumer import redelivery_bound as kafka_bound
 from kedasuite.workers.kafka_consumer import repeat_bound
-from kedasuite.workers.results import fetch_results
 from kedasuite.workers.rq_queue import redelivery_bound as rq_bound
+from tests.conftest import FAULT_ROWS, KAFKA_FAILOVER_ENV
+from tests.storm import repeats_unexplained, worker_name
+from tests.support import Proc, describe_procs, pump, wait_for
+from tests.whereabouts import processed, wait_drained, wait_processed
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -22,8 +22,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from kedasuite.core import defaults
 from kedasuite.cli import main as cli_main
+from kedasuite.core import defaults
 from kedasuite.core.errors import SuiteError
 from kedasuite.core.names import Env
 from kedasuite.core.workloads import WORKLOADS

@@ -10,7 +10,6 @@ stand-in for the Kubernetes API.
 from __future__ import annotations
 
 import csv
-
 import io
 import subprocess
 import sys
@@ -27,11 +26,10 @@ from click.testing import CliRunner
 from click.testing import Result as CliResult
 
 from kedasuite.cli import main as cli_main
-from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
-from kedasuite.keda.scaling import kafka_capped_metric
+from kedasuite.cli.e2e import parse_workloads
+from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, capped_total_lag, keda_lag
 from kedasuite.tools.e2e import calibrate, driver, plan, probe
 from kedasuite.tools.e2e import verdicts as judge
-from kedasuite.tools.e2e.command import parse_workloads
 from kedasuite.tools.e2e.plan import (
     DEFAULT_SPECS,
     SCALED_JOB,
@@ -129,7 +127,7 @@ def expected_jobs_accurate(queue_len: int, target: int, max_replicas: int, runni
     ],
 )
 def test_kafka_cap_uses_integer_division(lag: int, threshold: int, partitions: int, metric: int) -> None:
-    assert kafka_capped_metric(lag, threshold, partitions) == metric
+    assert capped_total_lag(lag, threshold, partitions) == metric
     assert plan.load_metric(so_spec(threshold, partitions=partitions), lag) == metric
 
 
@@ -139,7 +137,7 @@ def test_kafka_cap_agrees_with_the_lag_module() -> None:
     for total in range(80):
         parts = [total // 5 + (1 if i < total % 5 else 0) for i in range(5)]
         report = keda_lag([PartitionOffsets(i, lag, 0) for i, lag in enumerate(parts)], trigger)
-        assert kafka_capped_metric(total, 5, 5) == report.metric, total
+        assert capped_total_lag(total, 5, 5) == report.metric, total
 
 
 @pytest.mark.parametrize(
@@ -292,7 +290,7 @@ def test_spec_from_a_live_scaledobject() -> None:
 
 def test_default_specs_are_the_bundled_render_read_as_status_reads_it() -> None:
     """DEFAULT_SPECS is no table of its own: the same parser over the same file as status."""
-    from kedasuite.keda.status import BUNDLED, load_scalers, workload_of
+    from kedasuite.keda.objects import BUNDLED, load_scalers, workload_of
 
     scalers, _source = load_scalers(manifests=str(Path(plan.__file__).parents[2] / "keda" / BUNDLED))
     assert {w: s for s in scalers if (w := workload_of(s))} == {w: s.scaler for w, s in DEFAULT_SPECS.items()}
@@ -682,12 +680,14 @@ class FakeKube:
 @pytest.fixture
 def pump_url(redis_url: str) -> Iterator[str]:
     """The real HTTP pump (kedasuite serve's app) on a loopback port, serving three workloads."""
-    from kedasuite.producers.http_pump import PumpSettings, create_app
-    from kedasuite.producers.workloads import BrokerConfig
     from werkzeug.serving import make_server
 
+    from kedasuite.producers.http_pump import PumpSettings, create_app
+    from kedasuite.producers.workloads import BrokerConfig
+    from kedasuite.tools.status import pump_status
+
     settings = PumpSettings(brokers=BrokerConfig(redis_url=redis_url), workloads=["celery", "rq", "workqueue"])
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+    server = make_server("127.0.0.1", 0, create_app(settings, pump_status(settings)), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -993,8 +993,8 @@ def test_check_of_a_missing_timeline(tmp_path: Path) -> None:
 def test_every_e2e_option_reads_an_environment_variable_named_in_env() -> None:
     import click
 
+    from kedasuite.cli.e2e import e2e
     from kedasuite.core.names import Env
-    from kedasuite.tools.e2e.command import e2e
 
     names = {v for k, v in vars(Env).items() if k.isupper()}
     for command in e2e.commands.values():

@@ -8,17 +8,26 @@ import pytest
 
 from kedasuite.core.embedded import free_port
 from kedasuite.core.names import CELERY_QUEUE
-from kedasuite.core.settings import PumpSettings
+from kedasuite.core.settings import BrokerConfig, PumpSettings
 from kedasuite.producers.http_pump import create_app
-from kedasuite.core.settings import BrokerConfig
+from kedasuite.tools.status import pump_status
 from tests.support import http_json, refused_port, wait_for
 
 pytestmark = pytest.mark.integration
 
 
 def make_client(redis_url: str, **overrides: Any):
+    """The app as ``kedasuite serve`` builds it, /status included."""
     settings = PumpSettings(brokers=BrokerConfig(redis_url=redis_url), **overrides)
-    return create_app(settings).test_client()
+    return create_app(settings, pump_status(settings)).test_client()
+
+
+def test_a_pump_built_without_a_status_reader_says_so_on_status(redis_url: str) -> None:
+    client = create_app(PumpSettings(brokers=BrokerConfig(redis_url=redis_url))).test_client()
+    response = client.get("/status")
+    assert response.status_code == 501
+    assert response.get_json()["error"].startswith("this pump serves no /status")
+    assert client.get("/healthz").status_code == 200
 
 
 def unreachable_url() -> str:

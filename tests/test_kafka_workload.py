@@ -15,12 +15,13 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from kedasuite.core.clients import ensure_topic, kafka_admin
-from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
 from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, Env
+from kedasuite.core.results import assignments_key, fetch_results, record_key
 from kedasuite.core.settings import KafkaSettings
-from tests.conftest import KAFKA_FAILOVER_ENV
+from kedasuite.keda.kafka_lag import KafkaTrigger, keda_lag
+from kedasuite.keda.reads import fetch_offsets
 from kedasuite.workers.kafka_consumer import COMMIT_INTERVAL_S
-from kedasuite.workers.results import assignments_key, fetch_results, record_key
+from tests.conftest import KAFKA_FAILOVER_ENV
 from tests.support import Proc, all_processed, missing_and_workers, refused_port, run_cli, wait_for
 from tests.support import pump as pump_records
 
@@ -363,9 +364,9 @@ def test_a_consumer_stops_in_time_when_the_broker_stops_answering(spawn, redis_u
     revocation waits for a poll the commit itself holds up), and close() waits for that
     commit. A SIGTERMed consumer must still finish and save the record in hand, give the
     commit up after STOP_COMMIT_WAIT_S and exit 0, well within a pod's grace period."""
+    from kedasuite.core import tansu
     from kedasuite.core.embedded import EmbeddedKafka
     from kedasuite.workers.kafka_consumer import CLOSE_WAIT_S, STOP_COMMIT_WAIT_S
-    from kedasuite.core import tansu
 
     work = 2.0
     with EmbeddedKafka() as broker:

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kedasuite.jobs.workqueue import WorkQueue
 from kedasuite.core.embedded import free_port
 from kedasuite.core.names import RQ_QUEUE, RQ_TASK, WORKQUEUE_LIST, Env
+from kedasuite.jobs.workqueue import WorkQueue
 from tests.support import all_processed, http_json, pump, run_cli, wait_for
 
 pytestmark = pytest.mark.integration
@@ -78,7 +78,7 @@ def test_pump_metrics_count_requests_by_route_and_items_per_workload(spawn, redi
     wait_for(lambda: server.popen.poll() is None and _answers(base + "/healthz"), 30, "the pump to answer")
     runs = [get(f"/pump?count={n}&workload={w}")[1] for n, w in ((120, "celery"), (30, "rq"), (7, "celery"))]
     for run in runs:
-        wait_for(lambda: get(run["status_url"])[1]["done"], 30, f"run {run['id']} to finish")
+        wait_for(lambda run=run: get(run["status_url"])[1]["done"], 30, f"run {run['id']} to finish")
     assert get("/pump?count=abc")[0] == 400
     assert get("/pumps/no-such-run")[0] == 404
     assert get("/no/such/path")[0] == 404

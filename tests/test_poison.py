@@ -22,13 +22,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kedasuite.core.clients import ensure_topic, kafka_admin
-from kedasuite.core.names import CELERY_QUEUE, KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, RQ_QUEUE_LIST, WORKQUEUE_LIST
+from kedasuite.core.names import (
+    CELERY_QUEUE,
+    KAFKA_DLQ_REASON_HEADER,
+    KAFKA_DLQ_SOURCE_HEADER,
+    RQ_QUEUE_LIST,
+    WORKQUEUE_LIST,
+)
+from kedasuite.core.results import dead_letter_key, fetch_results
 from kedasuite.core.settings import KafkaSettings
 from kedasuite.producers.celery_publisher import CeleryMessageEncoder
 from kedasuite.producers.records import RecordFactory, UserRecord
 from tests.conftest import own_database
 from tests.support import Proc, wait_for
-from kedasuite.workers.results import dead_letter_key, fetch_results
 
 pytestmark = pytest.mark.integration
 
@@ -192,9 +198,9 @@ def test_work_queue_runner_ends_every_item_once(db_url: str, items: list[bytes])
     Either way each item ends exactly once, as a result or dead-lettered, and the runner ends
     with the queue empty (its exit 0). The runner exits when its queue is empty, so it runs in
     this process, once per example; ``tests/test_workqueue.py`` runs it as a process."""
+    from kedasuite.core.worktime import parse_work_time
     from kedasuite.jobs.runner import Runner
     from kedasuite.jobs.workqueue import WorkQueue
-    from kedasuite.core.worktime import parse_work_time
 
     client = redis.Redis.from_url(db_url)
     client.flushdb()

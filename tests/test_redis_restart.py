@@ -16,15 +16,15 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from kedasuite.producers.records import record_ids
-from tests.conftest import FAULT_ROWS
+from kedasuite.core.results import fetch_results
 from kedasuite.jobs.workqueue import redelivery_bound as workqueue_bound
+from kedasuite.producers.records import record_ids
+from kedasuite.workers.celery_app import redelivery_bound as celery_bound
+from kedasuite.workers.rq_queue import redelivery_bound as rq_bound
+from tests.conftest import FAULT_ROWS
 from tests.support import Proc, describe_procs, wait_for
 from tests.support import pump as pump_records
 from tests.whereabouts import processed, wait_drained
-from kedasuite.workers.celery_app import redelivery_bound as celery_bound
-from kedasuite.workers.rq_queue import redelivery_bound as rq_bound
-from kedasuite.workers.results import fetch_results
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

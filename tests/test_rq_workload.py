@@ -12,10 +12,10 @@ import pytest
 
 from kedasuite.autoscale.processes import descendants
 from kedasuite.core.names import RQ_QUEUE_LIST
+from kedasuite.core.results import fetch_results
 from kedasuite.producers.records import record_ids
 from tests.support import Proc, all_processed, run_cli, wait_for
 from tests.support import pump as pump_records
-from kedasuite.workers.results import fetch_results
 
 pytestmark = pytest.mark.integration
 
@@ -320,10 +320,11 @@ def test_a_warm_shutdown_whose_stop_was_swallowed_still_stops_the_worker(redis_u
     the worker must still stop, before its next wait and from inside its idle loop."""
     import logging
 
+    from rq.exceptions import StopRequested
+
     from kedasuite.core.clients import redis_client as make_client
     from kedasuite.core.names import RQ_QUEUE
     from kedasuite.workers.rq_queue import PoisonSafeQueue, SuiteWorker
-    from rq.exceptions import StopRequested
 
     connection = make_client(redis_url)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

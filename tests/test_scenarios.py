@@ -18,13 +18,20 @@ import pytest
 from click.testing import CliRunner
 
 from kedasuite.autoscale.processes import descendants
-from kedasuite.core.defaults import SCENARIO_DEADLINE_FACTOR
 from kedasuite.cli import main
+from kedasuite.core.defaults import SCENARIO_DEADLINE_FACTOR
 from kedasuite.core.errors import InputError
 from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
 from kedasuite.keda.model import Step
-from kedasuite.scenarios import celery_inflight, celery_prefetch, cooldown, kafka_partition_cap, \
-    kafka_persistent_lag, kafka_rebalance, scaledjob_duplicates
+from kedasuite.scenarios import (
+    celery_inflight,
+    celery_prefetch,
+    cooldown,
+    kafka_partition_cap,
+    kafka_persistent_lag,
+    kafka_rebalance,
+    scaledjob_duplicates,
+)
 from kedasuite.scenarios.assignments import Change, ownership
 from kedasuite.scenarios.base import Sample, Trace
 from kedasuite.scenarios.catalogue import SCENARIOS, scenario

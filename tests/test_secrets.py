@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from kedasuite.keda.manifest_checks import render
-from kedasuite.tools.secret_checks import (
+from kedasuite.keda.secret_checks import (
     compose_problems,
     detect_secrets_findings,
     dockerfile_problems,

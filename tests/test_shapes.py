@@ -11,13 +11,12 @@ import redis
 
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import CELERY_QUEUE
-from kedasuite.producers import workloads as wl
 from kedasuite.core.settings import PumpSettings
+from kedasuite.producers import workloads as wl
 from kedasuite.producers.engine import prepare_run
 from kedasuite.producers.http_pump import create_app
 from kedasuite.producers.profiles import parse_profile, parse_seconds, resolve, steady
 from tests.support import run_cli, wait_for
-
 
 # --- the schedule ------------------------------------------------------------------------------
 

@@ -22,15 +22,24 @@ import pytest
 import redis
 import yaml
 
-from kedasuite.keda import scaling
-from kedasuite.keda.manifest_checks import render
 from kedasuite.core.names import CELERY_UNACKED_HASH, WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
-from kedasuite.keda.scaling import Reading, Scaler, Trigger, decide_scaled_job, decide_scaled_object, scaled_job_new_jobs
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.keda.status import BUNDLED, StatusReader, bundled_text, keda_objects, load_scalers, workload_of
+from kedasuite.keda import scaling
+from kedasuite.keda.kafka_lag import capped_total_lag
+from kedasuite.keda.manifest_checks import render
+from kedasuite.keda.objects import BUNDLED, bundled_text, keda_objects, load_scalers, workload_of
+from kedasuite.keda.scaling import (
+    Reading,
+    Scaler,
+    Trigger,
+    decide_scaled_job,
+    decide_scaled_object,
+    scaled_job_new_jobs,
+)
 from kedasuite.producers import workloads as wl
 from kedasuite.producers.engine import new_run, pump_stream
 from kedasuite.producers.records import RecordFactory
+from kedasuite.tools.status import StatusReader
 from tests.support import Proc, own_tmpdir, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +106,7 @@ def test_an_unreadable_trigger_leaves_the_count_to_keda() -> None:
 ])
 def test_kafka_partition_cap(lag: int, max_replicas: int, replicas: int) -> None:
     trigger = Trigger(name="lag", type="kafka", source="t", target=5, activation=2)
-    metric = scaling.kafka_capped_metric(lag, 5, 5)
+    metric = capped_total_lag(lag, 5, 5)
     decision = decide_scaled_object(so(trigger, max_replicas=max_replicas),
                                     [Reading(trigger, metric, activation_metric=lag)])
     assert decision.count == replicas
@@ -161,7 +170,7 @@ def test_the_bundled_render_matches_the_local_overlay() -> None:
     bundled = [d for d in yaml.safe_load_all(bundled_text()) if d]
     assert bundled == keda_objects(render(LOCAL)), (
         f"kedasuite/{BUNDLED} is stale: regenerate it with "
-        "`python -m kedasuite.keda.status > kedasuite/bundled/keda-local.yaml`")
+        "`python -m kedasuite.keda.objects > kedasuite/keda/bundled/keda-local.yaml`")
 
 
 def test_without_a_checkout_the_bundled_render_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -319,10 +328,11 @@ def test_unreachable_brokers_are_reported_per_workload(free_port: int) -> None:
 def test_the_pump_serves_status_for_its_workloads(redis_url: str) -> None:
     from kedasuite.core.settings import PumpSettings
     from kedasuite.producers.http_pump import create_app
+    from kedasuite.tools.status import pump_status
 
     settings = PumpSettings(brokers=wl.BrokerConfig(redis_url=redis_url), workloads=["celery", "rq"],
                             keda_overlay=LOCAL)
-    client = create_app(settings).test_client()
+    client = create_app(settings, pump_status(settings)).test_client()
     assert client.get("/pump?count=21&workload=rq").status_code == 202
 
     def rq_entry() -> dict | None:
@@ -544,7 +554,7 @@ def test_no_autoscaler_state_means_no_block(tmp_path: Path, monkeypatch: pytest.
     ``autoscale`` and ``autoscaler`` are null and the table says nothing about an autoscaler."""
     import tempfile
 
-    from kedasuite.keda.status import render_text
+    from kedasuite.tools.status import render_text
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the registry: none of the other tests' autoscalers
     scalers, source = load_scalers(overlay=LOCAL)
@@ -660,7 +670,8 @@ def test_a_stop_is_stopping_until_its_grace_period_is_over_then_stopped(tmp_path
 def test_the_words_say_whose_state_how_old_and_the_fix(tmp_path: Path) -> None:
     """The note every face shows, from a summary: a stale state with a live autoscaler elsewhere,
     several elsewhere, none; no state at all; nothing for a live one."""
-    from kedasuite.autoscale.view import default_run_dir, note
+    from kedasuite.autoscale.view import note
+    from kedasuite.core.defaults import autoscale_run_dir
 
     other = {"pid": 42, "backend": "processes", "run_dir": "/runs/b", "started": "2026-01-01T00:00:00+00:00"}
     stale = {"run_dir": "/runs/a", "state": "stale", "pid": 7, "backend": "none",
@@ -677,7 +688,7 @@ def test_the_words_say_whose_state_how_old_and_the_fix(tmp_path: Path) -> None:
     assert two.endswith("autoscalers run now elsewhere: pid 42 (backend processes) with run dir /runs/b; pid 43 "
                         "(backend processes) with run dir /runs/c; set AUTOSCALE_RUN_DIR=<its run dir> or pass "
                         "--autoscale-run-dir <its run dir> to see one")
-    assert (note({**stale, "elsewhere": [], "run_dir": default_run_dir()}) or "").endswith(
+    assert (note({**stale, "elsewhere": [], "run_dir": autoscale_run_dir()}) or "").endswith(
         "no autoscaler of this user runs on this host now: start one (`kedasuite autoscale`), or, for one that "
         "writes elsewhere, set AUTOSCALE_RUN_DIR=<its run dir> or pass --autoscale-run-dir <its run dir>")
     assert note({**stale, "state": "absent"}) == (

@@ -17,12 +17,12 @@ import pytest
 import redis
 
 from kedasuite.core.names import CELERY_FETCHERS, CELERY_UNACKED_HASH
+from kedasuite.core.results import fetch_results
+from kedasuite.workers.celery_app import redelivery_bound as celery_bound
 from tests.conftest import FAULT_ROWS
 from tests.storm import KILLS, SEED, Target, report, storm, timeout_for
 from tests.support import Proc, pump
 from tests.whereabouts import wait_drained
-from kedasuite.workers.celery_app import redelivery_bound as celery_bound
-from kedasuite.workers.results import fetch_results
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -14,10 +14,10 @@ import pytest
 import redis
 
 from kedasuite.core.settings import KafkaSettings
+from kedasuite.workers.kafka_consumer import redelivery_bound, repeat_bound
 from tests.servers import KafkaUnderTest
 from tests.storm import KAFKA_KILLS, Target, report, storm, timeout_for
 from tests.support import Proc
-from kedasuite.workers.kafka_consumer import redelivery_bound, repeat_bound
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

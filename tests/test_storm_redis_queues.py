@@ -8,10 +8,10 @@ import pytest
 import redis
 
 from kedasuite.core.names import RQ_QUEUE_LIST, RQ_STARTED_REGISTRY, WORKQUEUE_PROCESSING
-from tests.storm import KILLS, Target, report, storm, timeout_for
 from kedasuite.jobs.workqueue import redelivery_bound as workqueue_bound
-from tests.support import Proc
 from kedasuite.workers.rq_queue import redelivery_bound as rq_bound
+from tests.storm import KILLS, Target, report, storm, timeout_for
+from tests.support import Proc
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -19,7 +19,7 @@ import yaml
 from kedasuite.core import names
 from kedasuite.core.errors import InputError
 from kedasuite.core.workloads import NAMES, SCALED_JOB, WORKLOADS, by_trigger, workload
-from kedasuite.keda.status import bundled_text, keda_objects
+from kedasuite.keda.objects import bundled_text, keda_objects
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where source lives; the table itself and the naming contract are allowed their names.

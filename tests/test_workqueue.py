@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import pytest
 
-from kedasuite.jobs.workqueue import DEAD_LETTER_LIST, Lease, Outcome, WorkQueue
 from kedasuite.core.names import ITEM_KEY_PREFIX, WORKQUEUE_LIST, WORKQUEUE_PROCESSING
+from kedasuite.core.results import fetch_results
+from kedasuite.jobs.workqueue import DEAD_LETTER_LIST, Lease, Outcome, WorkQueue
 from tests.support import Proc, run_cli, wait_for
 from tests.support import pump as pump_records
-from kedasuite.workers.results import fetch_results
 
 pytestmark = pytest.mark.integration
 

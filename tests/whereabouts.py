@@ -34,8 +34,8 @@ from kedasuite.core.names import (
     WORKQUEUE_PROCESSING,
     WORKQUEUE_RETRY_PREFIX,
 )
+from kedasuite.core.results import fetch_results
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.workers.results import fetch_results
 
 NOWHERE = "nowhere"
 _CELERY_ID = re.compile(rb"<user ([^>]+)>")
@@ -119,7 +119,7 @@ def _kafka(settings: KafkaSettings, wanted: set[str]) -> dict[str, str]:
     """Read the topic and the DLQ: a record past its partition's committed offset is backlog."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from kedasuite.keda.kafka_lag import fetch_offsets
+    from kedasuite.keda.reads import fetch_offsets
 
     committed = {p.partition: p.committed for p in fetch_offsets(settings.bootstrap, settings.group, settings.topic)}
     reader = Consumer({"bootstrap.servers": settings.bootstrap, "group.id": f"{settings.group}-whereabouts",

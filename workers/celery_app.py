@@ -40,10 +40,10 @@ from kedasuite.core import defaults, metrics
 from kedasuite.core.clients import redis_client
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY, Env
+from kedasuite.core.results import PoisonMessage, ResultStore, validate_record, worker_identity
 from kedasuite.core.settings import CeleryWorkerSettings, env_flag, redis_tls_options, redis_url_from_env
 from kedasuite.core.worktime import WorkTime, parse_work_time
 from kedasuite.workers.celery_transport import DEAD_LETTER_TASK
-from kedasuite.workers.results import PoisonMessage, ResultStore, validate_record, worker_identity
 
 log = logging.getLogger(__name__)
 

@@ -50,7 +50,6 @@ import redis
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from kedasuite.core import metrics
-from kedasuite.core.errors import BrokerUnavailable, InputError
 from kedasuite.core.clients import (
     check_kafka,
     ensure_topic,
@@ -61,11 +60,12 @@ from kedasuite.core.clients import (
     redis_client,
     stop_retrying,
 )
-from kedasuite.core.stopping import StopFlag
+from kedasuite.core.errors import BrokerUnavailable, InputError
 from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, WORKLOAD_KAFKA, Env
-from kedasuite.core.settings import KafkaSettings, KafkaWorkerSettings, LOG_FORMAT
+from kedasuite.core.results import PoisonMessage, ResultStore, assignments_key, validate_record, worker_identity
+from kedasuite.core.settings import LOG_FORMAT, KafkaSettings, KafkaWorkerSettings
+from kedasuite.core.stopping import StopFlag
 from kedasuite.core.worktime import WorkTime
-from kedasuite.workers.results import PoisonMessage, ResultStore, assignments_key, validate_record, worker_identity
 
 log = logging.getLogger(__name__)
 

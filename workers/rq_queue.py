@@ -42,9 +42,9 @@ from typing import Any
 import redis
 from redis import Redis
 from rq import Queue, Worker
+from rq.exceptions import StopRequested
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
-from rq.exceptions import StopRequested
 from rq.registry import StartedJobRegistry
 from rq.utils import current_timestamp, now, parse_composite_key
 from rq.worker import WorkerStatus
@@ -52,8 +52,8 @@ from rq.worker import WorkerStatus
 from kedasuite.core import defaults
 from kedasuite.core.errors import BrokerUnavailable
 from kedasuite.core.names import WORKLOAD_RQ, Env
+from kedasuite.core.results import ResultStore
 from kedasuite.core.settings import RQWorkerSettings, redact_url
-from kedasuite.workers.results import ResultStore
 
 
 def entry_problem(connection: Redis, raw: bytes | str) -> str | None:

@@ -17,8 +17,8 @@ from rq import get_current_job
 
 from kedasuite.core import defaults, metrics
 from kedasuite.core.names import WORKLOAD_RQ, Env
+from kedasuite.core.results import PoisonMessage, ResultStore, validate_record
 from kedasuite.core.worktime import parse_work_time
-from kedasuite.workers.results import PoisonMessage, ResultStore, validate_record
 
 log = logging.getLogger(__name__)
 

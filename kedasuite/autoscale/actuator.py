@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import os
 import socket
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kedasuite.autoscale.targets import Target
-from kedasuite.core.stopping import Stoppable, StopFlag
+from kedasuite.core.stopping import StopFlag, Stoppable
 from kedasuite.keda.model import Loop, Options, Step, loop_for
 from kedasuite.keda.model_triggers import Value
 from kedasuite.keda.scaling import Trigger
@@ -147,6 +148,11 @@ def _clock_text(wall: float) -> str:
     return datetime.fromtimestamp(wall).strftime("%H:%M:%S")
 
 
+
+def _same(counts: tuple[int, int], _t: float) -> tuple[int, int]:
+    """The Jobs the backend reported, whatever the instant (a ScaledJob's cluster-side counts)."""
+    return counts
+
 class Actuator:
     """The model over every target, made real by ``backend``."""
 
@@ -229,8 +235,7 @@ class Actuator:
         if target.is_job:
             tr.jobs = self.backend.jobs(target)
             if tr.jobs is not None:
-                counts = tr.jobs
-                jobs_fn = lambda _t: counts
+                jobs_fn = functools.partial(_same, tr.jobs)
         # One instant may hold two events (KEDA's poll, then the HPA's sync): each is shown, the last one acted on.
         steps = tr.loop.advance(t, self._read_fn(tr), jobs_fn)
         for step in steps:

@@ -50,7 +50,9 @@ from typing import IO, Any, ParamSpec, TypeVar
 
 from kedasuite.autoscale.targets import Target
 from kedasuite.core.errors import InputError
-from kedasuite.core.names import Env
+from kedasuite.core.names import WORKLOAD_KAFKA, Env
+from kedasuite.core.settings import KafkaSettings
+from kedasuite.core.workloads import NAMES
 
 PROCESSES_FILE = "processes.json"
 LOCK_FILE = "lock"
@@ -118,6 +120,23 @@ def _kill_quietly(pid: int, sig: int, group: bool = False) -> None:
         (os.killpg if group else os.kill)(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def worker_env(redis_url: str, kafka: KafkaSettings) -> dict[str, dict[str, str]]:
+    """Per workload, what its processes get on top of this environment: where the brokers are.
+
+    Everything else (``WORK_TIME``, ``WORKER_CONCURRENCY``, ``WORKQUEUE_IDLE_TIMEOUT``, ``LOG_LEVEL``, …)
+    they take from the environment the autoscaler was started in.
+    """
+    base = {Env.REDIS_URL: redis_url}
+    out = {name: dict(base) for name in NAMES}
+    out[WORKLOAD_KAFKA] |= {
+        Env.KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrap, Env.KAFKA_TOPIC: kafka.topic,
+        Env.KAFKA_CONSUMER_GROUP: kafka.group, Env.KAFKA_PARTITIONS: str(kafka.partitions),
+    }
+    if kafka.extra:
+        out[WORKLOAD_KAFKA][Env.KAFKA_PROPERTIES] = " ".join(f"{k}={v}" for k, v in kafka.extra.items())
+    return out
 
 
 _REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")

@@ -1,6 +1,6 @@
 """Live reads for the actuator: each trigger's raw value as KEDA's scalers read it.
 
-The same reads as ``status`` (:mod:`kedasuite.keda.status`): a Redis key's length by its type
+The same reads as ``status`` (:mod:`kedasuite.keda.reads`): a Redis key's length by its type
 (the same Lua script), a Kafka group's lag per partition with the trigger's
 ``offsetResetPolicy`` (:mod:`kedasuite.keda.kafka_lag`). The model
 (:class:`~kedasuite.keda.model_triggers.TriggerReader`) applies the caps and activation. A
@@ -25,10 +25,10 @@ from kedasuite.core import defaults
 from kedasuite.core.clients import redis_client, unreachable_redis
 from kedasuite.core.names import Env
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, fetch_offsets
+from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets
 from kedasuite.keda.model_triggers import Value
+from kedasuite.keda.reads import LENGTH_LUA, fetch_offsets
 from kedasuite.keda.scaling import Trigger
-from kedasuite.keda.status import _LENGTH_LUA
 
 #: How long past its deadline a read's thread is waited for: a library's own timeout
 #: (a socket's, librdkafka's) ends a little after the time it was given.
@@ -119,7 +119,7 @@ class LiveReads:
             with self._lock:
                 if self._redis is None:
                     client = redis_client(self.redis_url, socket_timeout=self.timeout)
-                    self._redis = (client, client.register_script(_LENGTH_LUA))
+                    self._redis = (client, client.register_script(LENGTH_LUA))
                 held = self._redis
             length = int(held[1](keys=[trigger.source]))
         except redis.RedisError as exc:
@@ -142,7 +142,7 @@ class LiveReads:
         except LookupError as exc:
             raise _ReadError(f"{exc} (it is created on the first pump)") from None
         except Exception as exc:  # noqa: BLE001 - librdkafka's KafkaException and timeouts alike
-            from kedasuite.keda.kafka_lag import AdvertisedBrokerUnreachable
+            from kedasuite.keda.reads import AdvertisedBrokerUnreachable
 
             if isinstance(exc, AdvertisedBrokerUnreachable):  # its words already name the address and the fix
                 raise _ReadError(exc.message) from None

@@ -1,16 +1,13 @@
 """What ``kedasuite autoscale`` scales: each ScaledObject / ScaledJob of the manifests, the
 workload that runs it, and the pod template's ``terminationGracePeriodSeconds``.
 
-The manifests come from where ``status`` takes them (``--manifests``, ``--overlay``, the
-checkout's ``k8s/overlays/local`` rendered with kubectl, else the render bundled with the
-package). The bundled render holds the KEDA objects only, so a Deployment's grace period is
+The manifests come from where every face takes them (:mod:`kedasuite.keda.objects`). The bundled render holds the KEDA objects only, so a Deployment's grace period is
 then read from ``k8s/base`` when this is a checkout, else it is Kubernetes' default (30 s),
 and the target says which.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +17,8 @@ from kedasuite.core import defaults
 from kedasuite.core.errors import InputError
 from kedasuite.core.workloads import NAMES, WORKLOADS, Workload
 from kedasuite.core.workloads import workload as workload_row
+from kedasuite.keda.objects import load_objects, parse, workload_of
 from kedasuite.keda.scaling import SCALED_JOB, Scaler, scalers_in
-from kedasuite.keda.status import BUNDLED, BUNDLED_OVERLAY, _parse, bundled_text, workload_of
 
 #: The kubelet's default when a pod spec leaves ``terminationGracePeriodSeconds`` out.
 DEFAULT_GRACE_SECONDS = float(defaults.KUBERNETES_GRACE_PERIOD_S)
@@ -60,31 +57,6 @@ class Target:
         return min(width, c) if c else width
 
 
-def load_objects(manifests: str | None, overlay: str | None) -> tuple[list[Obj], str]:
-    """Every rendered object, and where they came from (the precedence of ``status``)."""
-    if manifests:
-        path = Path(manifests)
-        if not path.is_file():
-            raise InputError(f"--manifests {manifests}: no such file; pass a file holding rendered manifests "
-                             f"(kubectl kustomize k8s/overlays/local > rendered.yaml)")
-        return _parse(path.read_text(), str(path)), str(path)
-    explicit = overlay is not None
-    overlay = overlay or BUNDLED_OVERLAY
-    if Path(overlay).is_dir() and shutil.which("kubectl"):
-        from kedasuite.keda.manifest_checks import render
-
-        try:
-            return list(render(overlay)), overlay
-        except Exception as exc:  # noqa: BLE001 - SuiteError from kubectl, or YAML that does not parse
-            message = getattr(exc, "message", str(exc))
-            raise InputError(f"--overlay {overlay} does not render: {message}") from None
-    if explicit and overlay != BUNDLED_OVERLAY:
-        why = "no such directory" if not Path(overlay).is_dir() else "kubectl (with kustomize) is not installed"
-        raise InputError(f"--overlay {overlay}: {why}; pass a kustomize directory, or --manifests with a "
-                         "rendered file")
-    return _parse(bundled_text(), BUNDLED), f"{BUNDLED_OVERLAY} (bundled render)"
-
-
 def _pod_spec_grace(pod_spec: Any) -> float | None:
     if isinstance(pod_spec, Mapping) and pod_spec.get("terminationGracePeriodSeconds") is not None:
         return float(pod_spec["terminationGracePeriodSeconds"])
@@ -100,7 +72,7 @@ def _base_deployments(base: Path) -> dict[str, Obj]:
     if base.is_dir():
         for path in sorted(base.glob("*.yaml")):
             try:
-                found |= _deployments(_parse(path.read_text(), str(path)))
+                found |= _deployments(parse(path.read_text(), str(path)))
             except InputError:
                 continue
     return found

@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kedasuite.core import defaults
 from kedasuite.core.names import Env
 
 #: A state not rewritten for this long is stale whatever the polling interval (a pass can
@@ -45,11 +46,6 @@ STALE_POLLS = 3
 #: (kedasuite.cli.options.autoscale_run_dir_option).
 RUN_DIR_VARIABLE = Env.AUTOSCALE_RUN_DIR
 RUN_DIR_OPTION = "--autoscale-run-dir"
-
-
-def default_run_dir() -> str:
-    """``kedasuite autoscale``'s run directory unless ``--run-dir`` / ``AUTOSCALE_RUN_DIR`` says otherwise."""
-    return str(Path(tempfile.gettempdir()) / f"kedasuite-autoscale-{os.getuid()}")
 
 
 def registry_dir() -> Path:
@@ -304,7 +300,7 @@ def fix(run_dir: str, others: Sequence[Mapping[str, Any]]) -> str:
                            for o in others)
         return (f"autoscalers run now elsewhere: {listed}; set {RUN_DIR_VARIABLE}=<its run dir> or pass "
                 f"{RUN_DIR_OPTION} <its run dir> to see one")
-    start = "kedasuite autoscale" if _same(run_dir, default_run_dir()) else f"kedasuite autoscale --run-dir {run_dir}"
+    start = "kedasuite autoscale" if _same(run_dir, defaults.autoscale_run_dir()) else f"kedasuite autoscale --run-dir {run_dir}"
     return (f"no autoscaler of this user runs on this host now: start one (`{start}`), or, for one that writes "
             f"elsewhere, set {RUN_DIR_VARIABLE}=<its run dir> or pass {RUN_DIR_OPTION} <its run dir>")
 

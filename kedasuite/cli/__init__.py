@@ -1,9 +1,9 @@
 """The command line: ``kedasuite`` (or ``python -m kedasuite``).
 
-One module per family of commands (:mod:`.pumps`, :mod:`.workers`, :mod:`.inspect`,
-:mod:`.local`), shared options in :mod:`.options`, the group in :mod:`.app`. Commands
-defined beside their tools (``e2e``, ``timeline``) import :mod:`.options` only, so the group
-is loaded on first use of :data:`main`, not on import of this package.
+Every command lives here, one module per command or family (:mod:`.pumps`, :mod:`.workers`,
+:mod:`.inspect`, :mod:`.local`, :mod:`.simulate`, :mod:`.autoscale`, :mod:`.scenario`,
+:mod:`.e2e`, :mod:`.timeline`), each a face over the logic in the packages below; shared
+options in :mod:`.options`, the group in :mod:`.app`, which loads a command on first use.
 """
 
 from __future__ import annotations

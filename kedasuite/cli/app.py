@@ -21,14 +21,14 @@ COMMANDS: dict[str, str] = {
     "kafka-lag": "kedasuite.cli.inspect:kafka_lag",
     "status": "kedasuite.cli.inspect:status",
     "check-manifests": "kedasuite.cli.inspect:check_manifests",
-    "simulate": "kedasuite.keda.simulate:simulate",
-    "autoscale": "kedasuite.autoscale.command:autoscale",
+    "simulate": "kedasuite.cli.simulate:simulate",
+    "autoscale": "kedasuite.cli.autoscale:autoscale",
     "demo": "kedasuite.cli.local:demo",
-    "scenario": "kedasuite.scenarios.command:scenario",
+    "scenario": "kedasuite.cli.scenario:scenario",
     "redis-server": "kedasuite.cli.local:redis_server",
     "kafka-server": "kedasuite.cli.local:kafka_server",
-    "e2e": "kedasuite.tools.e2e.command:e2e",
-    "timeline": "kedasuite.tools.timeline.command:timeline",
+    "e2e": "kedasuite.cli.e2e:e2e",
+    "timeline": "kedasuite.cli.timeline:timeline",
 }
 
 

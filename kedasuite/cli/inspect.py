@@ -39,7 +39,8 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
     from confluent_kafka import KafkaException
 
     from kedasuite.core.clients import check_kafka, kafka_admin, kafka_error
-    from kedasuite.keda.kafka_lag import KafkaTrigger, fetch_offsets, keda_lag
+    from kedasuite.keda.kafka_lag import KafkaTrigger, keda_lag
+    from kedasuite.keda.reads import fetch_offsets
 
     settings = kafka_settings(group=group, **kafka)
     check_kafka(kafka_admin(settings.bootstrap, settings.extra), settings.bootstrap)
@@ -99,7 +100,8 @@ def status(redis_url: str, group: str, overlay: str | None, manifests: str | Non
     import json
     import time
 
-    from kedasuite.keda.status import StatusReader, load_scalers, render_text
+    from kedasuite.keda.objects import load_scalers
+    from kedasuite.tools.status import StatusReader, render_text
 
     scalers, source = load_scalers(manifests, overlay)
     reader = StatusReader(scalers, source, redis_url, kafka_settings(group=group, **kafka),

@@ -129,16 +129,10 @@ def keda_source_options(func: F) -> F:
     return func
 
 
-def _default_run_dir() -> str:
-    from kedasuite.autoscale.view import default_run_dir
-
-    return default_run_dir()
-
-
 #: Where ``status``, the pump's ``/status`` and ``timeline`` look for a local autoscaler's
 #: state: the run directory of ``kedasuite autoscale`` (the same variable, the same default).
 autoscale_run_dir_option = option(
-    "--autoscale-run-dir", envvar=Env.AUTOSCALE_RUN_DIR, default=_default_run_dir,
+    "--autoscale-run-dir", envvar=Env.AUTOSCALE_RUN_DIR, default=defaults.autoscale_run_dir,
     show_default="<tmp>/kedasuite-autoscale-<uid>, as kedasuite autoscale", type=click.Path(file_okay=False),
     help="Run directory of a local `kedasuite autoscale` (its --run-dir): its state.json (actual and model "
          "replicas, the next step and why) is shown per workload, marked stale once that autoscaler is gone, with "

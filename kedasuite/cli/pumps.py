@@ -102,8 +102,9 @@ def serve(host: str, port: int, threads: int, max_runs: int, max_queued_items: i
 
     from kedasuite.producers.http_pump import create_app
     from kedasuite.producers.server import serve as run_server
+    from kedasuite.tools.status import pump_status
 
     configured = dataclasses.replace(pump_settings(**settings), keda_overlay=overlay, keda_manifests=manifests,
                                         autoscale_run_dir=autoscale_run_dir or None,
                                         max_runs=max_runs, max_queued_items=max_queued_items, token=token or None)
-    run_server(create_app(configured), host, port, threads)
+    run_server(create_app(configured, pump_status(configured)), host, port, threads)

@@ -6,6 +6,9 @@ Containers and manifests override them through the variables in :mod:`kedasuite.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Final
 
 from kedasuite.core import names
@@ -108,3 +111,9 @@ TIMELINE_INTERVAL: Final = 5.0
 TIMELINE_CSV: Final = "timeline.csv"
 #: Where the suite's manifests deploy; the recorder reads replica counts there.
 KUBE_NAMESPACE: Final = "kedasuite"
+
+
+def autoscale_run_dir() -> str:
+    """``kedasuite autoscale``'s run directory unless ``--run-dir`` / ``AUTOSCALE_RUN_DIR`` says
+    otherwise: ``<tmp>/kedasuite-autoscale-<uid>``, one per user of the machine."""
+    return str(Path(tempfile.gettempdir()) / f"kedasuite-autoscale-{os.getuid()}")

@@ -505,7 +505,7 @@ class EmbeddedApacheKafka(_ServerProcess):
         (root / "log4j2.properties").write_text(_LOG4J2)
         properties = root / "server.properties"
         try:
-            for attempt in range(1 if self._requested_port else 3):  # a free port may be taken before the bind
+            for _attempt in range(1 if self._requested_port else 3):  # a free port may be taken before the bind
                 self.port = self._requested_port or free_port()
                 self.controller_port = free_port()
                 self.scram_port = free_port() if self.scram_listener else 0

@@ -155,12 +155,6 @@ class BrokerConfig:
     kafka: KafkaSettings | None = None
 
 
-def _default_run_dir() -> str:
-    from kedasuite.autoscale.view import default_run_dir
-
-    return default_run_dir()
-
-
 @dataclass(frozen=True)
 class PumpSettings:
     """What a pump (HTTP or CLI) needs: brokers, workloads, limits."""
@@ -174,7 +168,7 @@ class PumpSettings:
     max_runs: int = defaults.PUMP_MAX_RUNS
     max_queued_items: int = defaults.PUMP_MAX_QUEUED_ITEMS
     token: str | None = None
-    #: Where /status finds the ScaledObjects and the ScaledJob (see :mod:`kedasuite.keda.status`).
+    #: Where /status finds the ScaledObjects and the ScaledJob (see :mod:`kedasuite.keda.objects`).
     keda_manifests: str | None = None
     keda_overlay: str | None = None
     #: A local ``kedasuite autoscale``'s run directory: /status shows its state (``None``: not looked for).
@@ -187,22 +181,6 @@ class PumpSettings:
                                  f"{', '.join(workload_names)}")
         if self.batch_size < 1:
             raise InputError(f"{Env.PUMP_BATCH_SIZE} must be at least 1, got {self.batch_size}")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> PumpSettings:
-        return cls(
-            brokers=BrokerConfig(redis_url=redis_url_from_env(environ), kafka=KafkaSettings.from_env(environ)),
-            workloads=parse_workload_list(environ.get(Env.PUMP_WORKLOADS, defaults.PUMP_WORKLOADS)),
-            default_workload=environ.get(Env.PUMP_DEFAULT_WORKLOAD, defaults.PUMP_DEFAULT_WORKLOAD),
-            max_count=int(environ.get(Env.PUMP_MAX_COUNT, defaults.PUMP_MAX_COUNT)),
-            batch_size=int(environ.get(Env.PUMP_BATCH_SIZE, defaults.PUMP_BATCH_SIZE)),
-            max_runs=int(environ.get(Env.PUMP_MAX_RUNS, defaults.PUMP_MAX_RUNS)),
-            max_queued_items=int(environ.get(Env.PUMP_MAX_QUEUED_ITEMS, defaults.PUMP_MAX_QUEUED_ITEMS)),
-            token=environ.get(Env.PUMP_TOKEN) or None,
-            keda_manifests=environ.get(Env.KEDA_MANIFESTS) or None,
-            keda_overlay=environ.get(Env.KEDA_OVERLAY) or None,
-            autoscale_run_dir=environ.get(Env.AUTOSCALE_RUN_DIR) or _default_run_dir(),
-        )
 
 
 # --- Workers: what each worker's run() needs; the CLI (or any caller) builds one ------------------

@@ -23,17 +23,17 @@ from kedasuite.core import defaults
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import Env
 from kedasuite.keda import manifest_checks as mc
-from kedasuite.keda.kafka_lag import KafkaTrigger
+from kedasuite.keda.kafka_lag import KafkaTrigger, capped_total_lag
 from kedasuite.keda.model_hpa import (
     DOWNSCALE_STABILIZATION,
     SYNC_PERIOD,
-    TOLERANCE,
     Behavior,
     behavior_from_manifest,
     legacy_scale_up_syncs,
     metric_proposal,
+    tolerances_for_hpa,
 )
-from kedasuite.keda.scaling import SCALED_JOB, SCALED_OBJECT, Scaler, Trigger, kafka_capped_metric
+from kedasuite.keda.scaling import SCALED_JOB, SCALED_OBJECT, Scaler, Trigger
 
 Severity = Literal["error", "warning", "info"]
 #: Worst first: the order findings are printed in.
@@ -158,10 +158,7 @@ def tolerances(s: Subject) -> tuple[float, float]:
         behavior = behavior_from_manifest(s.scaler.hpa_behavior)
     except InputError:
         behavior = None
-    if behavior is None:
-        return TOLERANCE, TOLERANCE
-    up, down = behavior.up.tolerance, behavior.down.tolerance
-    return (TOLERANCE if up is None else up), (TOLERANCE if down is None else down)
+    return tolerances_for_hpa(behavior)
 
 
 @checks({"kafka-replicas-over-partitions": "maxReplicaCount above the topic's partitions (no allowIdleConsumers)"})
@@ -190,7 +187,7 @@ def dead_zone(count: int, t: int, current: int, up: float, down: float) -> tuple
     (``ceil(M / T) > current``, within the tolerance): those below ``(P + 1) × T`` in full, whether every
     larger lag (capped at ``P × T``) is one of them, and the lags past the zone that do add a replica."""
     def stays(lag: int) -> bool:
-        return metric_proposal(kafka_capped_metric(lag, t, count), t, current, "AverageValue", up, down)[0] <= current
+        return metric_proposal(capped_total_lag(lag, t, count), t, current, "AverageValue", up, down)[0] <= current
 
     uncapped = range(current * t + 1, (count + 1) * t)  # M = lag here: the cap starts at floor(lag / T) > P
     band = [lag for lag in uncapped[: math.floor(up * current * t) + 2] if stays(lag)]

@@ -385,6 +385,6 @@ def _kafka_problems(obj: Obj, container: Obj, triggers: list[Obj]) -> list[str]:
 
 
 def check(objs: list[Obj], version: str = KUBERNETES_VERSION) -> list[str]:
-    from kedasuite.tools.secret_checks import manifest_problems
+    from kedasuite.keda.secret_checks import manifest_problems
 
     return schema_problems(objs) + core_problems(objs, version) + contract_problems(objs) + manifest_problems(objs)

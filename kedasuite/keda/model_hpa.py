@@ -154,6 +154,33 @@ class SyncResult:
     reason: str
 
 
+
+def tolerances_for_hpa(behavior: Behavior | None, default: float = TOLERANCE) -> tuple[float, float]:
+    """The (scale-up, scale-down) tolerance of one HPA: a behavior's own ``tolerance`` where it sets
+    one, else the controller's (``--horizontal-pod-autoscaler-tolerance``, 10 %). Kubernetes'
+    ``tolerancesForHpa`` in ``pkg/controller/podautoscaler/horizontal.go``."""
+    if behavior is None:
+        return default, default
+    up, down = behavior.up.tolerance, behavior.down.tolerance
+    return (default if up is None else up), (default if down is None else down)
+
+
+def compute_replicas_for_metrics(metrics: Sequence[MetricInput], current: int, up: float = TOLERANCE,
+                                 down: float = TOLERANCE) -> tuple[int, list[tuple[str, int, str]], list[MetricInput]]:
+    """The HPA's proposal from its metrics at ``current`` replicas, before stabilization, rate
+    limits and the min/max clamp: the largest of the readable metrics' proposals (0 when none),
+    each proposal with how it was reached, and the metrics that could not be read. Kubernetes'
+    ``computeReplicasForMetrics`` (``pkg/controller/podautoscaler/horizontal.go``)."""
+    proposals: list[tuple[str, int, str]] = []
+    invalid: list[MetricInput] = []
+    for m in metrics:
+        if m.metric is None:
+            invalid.append(m)
+            continue
+        n, how = metric_proposal(m.metric, m.target, current, m.metric_type, up, down)
+        proposals.append((m.name, n, how))
+    return max((n for _, n, _ in proposals), default=0), proposals, invalid
+
 class HPA:
     """One HorizontalPodAutoscaler's state: recommendations and (with ``behavior``) scale events."""
 
@@ -166,10 +193,7 @@ class HPA:
         self.down_events: list[list[float]] = []
 
     def _tolerances(self) -> tuple[float, float]:
-        if self.behavior is None:
-            return self.tolerance, self.tolerance
-        up, down = self.behavior.up.tolerance, self.behavior.down.tolerance
-        return (self.tolerance if up is None else up), (self.tolerance if down is None else down)
+        return tolerances_for_hpa(self.behavior, self.tolerance)
 
     def sync(self, now: float, current: int, metrics: Sequence[MetricInput]) -> SyncResult:
         if not self.recommendations:  # recordInitialRecommendation
@@ -183,17 +207,9 @@ class HPA:
             return self._rescale(now, current, self.min, None, None, None,
                                  f"HPA: {current} replicas below minReplicas {self.min}: sets {self.min}")
         up_tol, down_tol = self._tolerances()
-        proposals: list[tuple[str, int, str]] = []
-        invalid: list[MetricInput] = []
-        for m in metrics:
-            if m.metric is None:
-                invalid.append(m)
-                continue
-            n, how = metric_proposal(m.metric, m.target, current, m.metric_type, up_tol, down_tol)
-            proposals.append((m.name, n, how))
+        wanted, proposals, invalid = compute_replicas_for_metrics(metrics, current, up_tol, down_tol)
         terms = "; ".join(f"{name} {how}" for name, _, how in proposals)
         unreadable = ", ".join(f"{m.name} ({m.error or 'unreadable'})" for m in invalid)
-        wanted = max((n for _, n, _ in proposals), default=0)
         if invalid and (not proposals or wanted < current):
             return SyncResult(current, None, None, None,
                               f"HPA holds {current}: cannot read {unreadable}"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from kedasuite.core.errors import InputError
+from kedasuite.keda.model import Options, Step, loop_for
 from kedasuite.keda.model_hpa import (
     DOWNSCALE_STABILIZATION,
 )
@@ -21,7 +22,6 @@ from kedasuite.keda.scaling import SCALED_JOB, Scaler
 Read = Callable[[str, float], Value]
 #: Observed (running, pending) Jobs at a time, when a cluster (or a series) knows them.
 Jobs = Callable[[float], tuple[int, int]]
-from kedasuite.keda.model import Options, Step, loop_for
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,9 @@ def replay(scaler: Scaler, series: Mapping[str, Series], duration: float | None 
     jobs: Jobs | None = None
     if scaler.kind == SCALED_JOB and "running" in series:
         running, pending = series["running"], series.get("pending", Series(((0.0, 0.0),)))
-        jobs = lambda t: (int(running.at(t) or 0), min(int(pending.at(t) or 0), int(running.at(t) or 0)))
+
+        def jobs(t: float) -> tuple[int, int]:
+            return int(running.at(t) or 0), min(int(pending.at(t) or 0), int(running.at(t) or 0))
 
     def read(name: str, t: float) -> Value:
         return series[name].at(t) if name in series else 0.0

@@ -1,6 +1,6 @@
 """What KEDA and the HPA will decide, from a ScaledObject or ScaledJob and metric values.
 
-Pure functions, no I/O: :mod:`kedasuite.keda.status` reads the metrics from the brokers and
+Pure functions, no I/O: ``status`` (:mod:`kedasuite.tools.status`, with :mod:`kedasuite.keda.reads`) reads the metrics from the brokers and
 hands them here; the tests feed hand-computed cases from the rules in ``docs/keda-model.md``
 (KEDA v2.20.2; its sections #activation, #scaledobject-the-hpa and #scaledjob).
 
@@ -26,8 +26,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-SCALED_OBJECT = "ScaledObject"
-SCALED_JOB = "ScaledJob"
+from kedasuite.core.errors import InputError
+from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT  # the kinds, named once (re-exported here)
+from kedasuite.keda.model_hpa import (
+    MetricInput,
+    behavior_from_manifest,
+    compute_replicas_for_metrics,
+    tolerances_for_hpa,
+)
 
 # KEDA's defaults when a manifest leaves a field out.
 DEFAULT_POLLING_INTERVAL = 30
@@ -182,20 +188,6 @@ def scalers_in(objs: Iterable[Mapping[str, Any]]) -> list[Scaler]:
 # --- The formulas ---------------------------------------------------------------------------------
 
 
-def kafka_capped_metric(total_lag: int, lag_threshold: int, partitions: int) -> int:
-    """The metric KEDA's kafka scaler reports for ``total_lag`` (``allowIdleConsumers`` off).
-
-    The cap exists so KEDA never asks for more consumers than partitions, but it tests
-    ``floor(lag / T) > P`` with integer division: a lag strictly between ``P*T`` and
-    ``(P+1)*T`` is *not* capped, and the HPA can then ask for ``P + 1`` replicas.
-    """
-    if lag_threshold <= 0:
-        raise ValueError("lagThreshold must be positive")
-    if total_lag // lag_threshold > partitions:
-        return partitions * lag_threshold
-    return max(total_lag, 0)
-
-
 def hpa_proposal(metric: float, target: float) -> int:
     """One AverageValue metric's proposal: ``ceil(M / T)`` (the HPA's tolerance aside)."""
     if target <= 0:
@@ -295,10 +287,28 @@ def _reading_text(r: Reading) -> str:
     return f"{r.trigger.name} {_fmt(shown)} {op} activation {_fmt(r.trigger.activation)}"
 
 
-def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading]) -> Decision:
-    """KEDA's activation and the HPA's target for a ScaledObject (docs/keda-model.md#scaledobject-the-hpa)."""
+def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading], current: int | None = None) -> Decision:
+    """KEDA's activation and the HPA's target for a ScaledObject (docs/keda-model.md#scaledobject-the-hpa).
+
+    With ``current``, the replicas running, each proposal is the HPA's own at that count
+    (:func:`~kedasuite.keda.model_hpa.compute_replicas_for_metrics`, the model's rule: its
+    tolerance included); without it, ``ceil(M / T)``, as no tolerance can apply."""
     proposals: dict[str, int | None] = {}
+    hows: dict[str, str] = {}
+    if current:
+        try:
+            behavior = behavior_from_manifest(scaler.hpa_behavior)
+        except InputError:  # the manifest check names it; the controller's tolerance meanwhile
+            behavior = None
+        up, down = tolerances_for_hpa(behavior)
+        _, computed, _ = compute_replicas_for_metrics(
+            [MetricInput(r.trigger.name, r.metric, r.trigger.target, r.trigger.metric_type) for r in readings],
+            current, up, down)
+        proposals = {r.trigger.name: None for r in readings} | {name: n for name, n, _ in computed}
+        hows = {name: how for name, _, how in computed}
     for r in readings:
+        if current:
+            break
         if r.metric is None:
             proposals[r.trigger.name] = None
         elif r.trigger.metric_type == "Value":
@@ -312,7 +322,8 @@ def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading]) -> Decisio
     known = [p for p in proposals.values() if p is not None]
     if active:
         count = hpa_replicas(known, scaler.min_replicas, scaler.max_replicas)
-        terms = ", ".join(f"ceil({_fmt(r.metric)}/{_fmt(r.trigger.target)})={proposals[r.trigger.name]}"
+        terms = ", ".join(hows.get(r.trigger.name)
+                          or f"ceil({_fmt(r.metric)}/{_fmt(r.trigger.target)})={proposals[r.trigger.name]}"
                           for r in readings if proposals.get(r.trigger.name) is not None)
         floor = max(scaler.min_replicas, 1)
         reason = f"{why}: active; max({terms}) within [{floor}, {scaler.max_replicas}] = {count}"
@@ -365,7 +376,9 @@ def decide_scaled_job(scaler: Scaler, readings: Sequence[Reading], running: int 
     return Decision(active, jobs, "jobs", proposals, reason)
 
 
-def decide(scaler: Scaler, readings: Sequence[Reading], running_jobs: int = 0, pending_jobs: int = 0) -> Decision:
+def decide(scaler: Scaler, readings: Sequence[Reading], running_jobs: int = 0, pending_jobs: int = 0,
+           replicas: int | None = None) -> Decision:
+    """``replicas``: a ScaledObject's replicas running, when known (the HPA's tolerance compares with them)."""
     if scaler.kind == SCALED_JOB:
         return decide_scaled_job(scaler, readings, running_jobs, pending_jobs)
-    return decide_scaled_object(scaler, readings)
+    return decide_scaled_object(scaler, readings, replicas)

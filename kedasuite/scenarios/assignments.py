@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import redis
 
-from kedasuite.workers.results import assignments_key
+from kedasuite.core.results import assignments_key
 
 ASSIGNED, REVOKED, LOST, STOPPED = "assigned", "revoked", "lost", "stopped"
 

@@ -20,8 +20,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kedasuite.core.names import CELERY_UNACKED_HASH, WORKLOAD_CELERY
-from kedasuite.scenarios.base import FIX, PITFALL, Judged, Pump, Scenario, Trace, Variant, Verdict, Workers, \
-    done_at, drained_and_idle
+from kedasuite.scenarios.base import (
+    FIX,
+    PITFALL,
+    Judged,
+    Pump,
+    Scenario,
+    Trace,
+    Variant,
+    Verdict,
+    Workers,
+    done_at,
+    drained_and_idle,
+)
 from kedasuite.scenarios.manifests import DELETE, derive
 
 WORK_S = 5.0

@@ -14,8 +14,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kedasuite.core.names import WORKLOAD_CELERY
-from kedasuite.scenarios.base import FIX, PITFALL, Judged, Pump, Sample, Scenario, Trace, Variant, Verdict, Workers, \
-    done_at, drained_and_idle, seconds, time_when
+from kedasuite.scenarios.base import (
+    FIX,
+    PITFALL,
+    Judged,
+    Pump,
+    Sample,
+    Scenario,
+    Trace,
+    Variant,
+    Verdict,
+    Workers,
+    done_at,
+    drained_and_idle,
+    seconds,
+    time_when,
+)
 from kedasuite.scenarios.manifests import DELETE, derive
 
 CONCURRENCY = 2

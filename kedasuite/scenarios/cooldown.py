@@ -16,8 +16,19 @@ from collections.abc import Mapping
 
 from kedasuite.core.names import WORKLOAD_CELERY
 from kedasuite.keda.model import Step
-from kedasuite.scenarios.base import FIX, PITFALL, Judged, Pump, Scenario, Trace, Variant, Verdict, Workers, \
-    drained_and_idle, seconds
+from kedasuite.scenarios.base import (
+    FIX,
+    PITFALL,
+    Judged,
+    Pump,
+    Scenario,
+    Trace,
+    Variant,
+    Verdict,
+    Workers,
+    drained_and_idle,
+    seconds,
+)
 from kedasuite.scenarios.manifests import derive
 
 COOLDOWN_S = 3.0

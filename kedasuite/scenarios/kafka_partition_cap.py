@@ -16,8 +16,19 @@ from collections.abc import Mapping
 from kedasuite.core.names import WORKLOAD_KAFKA
 from kedasuite.keda.model_hpa import TOLERANCE, metric_proposal
 from kedasuite.keda.scaling import Scaler
-from kedasuite.scenarios.base import FIX, PITFALL, Judged, Pump, Scenario, Trace, Variant, Verdict, Workers, \
-    done_at, drained_and_idle
+from kedasuite.scenarios.base import (
+    FIX,
+    PITFALL,
+    Judged,
+    Pump,
+    Scenario,
+    Trace,
+    Variant,
+    Verdict,
+    Workers,
+    done_at,
+    drained_and_idle,
+)
 from kedasuite.scenarios.manifests import derive
 
 WORK_S = 1.0

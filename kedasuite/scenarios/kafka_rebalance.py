@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kedasuite.core.names import WORKLOAD_KAFKA
-from kedasuite.scenarios.base import FIX, PITFALL, Judged, Pump, Scenario, Trace, Variant, Verdict, Workers, \
-    seconds
+from kedasuite.scenarios.base import FIX, PITFALL, Judged, Pump, Scenario, Trace, Variant, Verdict, Workers, seconds
 from kedasuite.scenarios.manifests import derive
 
 WORK_S = 0.25

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import redis
 
-from kedasuite.autoscale.command import worker_env
-from kedasuite.autoscale.processes import ProcessBackend
+from kedasuite.autoscale.processes import ProcessBackend, worker_env
 from kedasuite.autoscale.reads import LiveReads
 from kedasuite.autoscale.targets import Target
 from kedasuite.core import defaults, tansu
 from kedasuite.core.clients import redis_client
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import CELERY_UNACKED_HASH, CELERY_UNACKED_INDEX, Env
+from kedasuite.core.results import assignments_key, fetch_results, processed_count_key, redelivered_count_key
 from kedasuite.core.settings import BrokerConfig, KafkaSettings
 from kedasuite.core.workloads import Workload
 from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, partition_lag
@@ -41,7 +41,6 @@ from kedasuite.scenarios.assignments import ownership, read_log
 from kedasuite.scenarios.base import Pump, Sample, Scenario, Trace, Variant
 from kedasuite.scenarios.runner import drive, target_for
 from kedasuite.tools.demo import pump_records, start_brokers
-from kedasuite.workers.results import assignments_key, fetch_results, processed_count_key, redelivered_count_key
 
 #: Seconds between the samples' own reads of a Kafka group's offsets (each read is a client).
 KAFKA_SAMPLE_S = 0.5

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kedasuite.core.workloads import workload as workload_row
-from kedasuite.keda.status import BUNDLED, _parse, bundled_text
+from kedasuite.keda.objects import BUNDLED, bundled_text, parse
 
 #: A change that removes the field (or the list item) at its path.
 DELETE = object()
@@ -25,7 +25,7 @@ _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 @functools.cache
 def _bundled() -> tuple[Mapping[str, Any], ...]:
-    return tuple(_parse(bundled_text(), BUNDLED))
+    return tuple(parse(bundled_text(), BUNDLED))
 
 
 def bundled(workload: str) -> dict[str, Any]:

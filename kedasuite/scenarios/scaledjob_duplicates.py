@@ -18,8 +18,19 @@ from collections.abc import Mapping
 
 from kedasuite.core.names import WORKLOAD_WORKQUEUE
 from kedasuite.keda.scaling import Scaler
-from kedasuite.scenarios.base import FIX, PITFALL, Judged, Pump, Scenario, Trace, Variant, Verdict, Workers, \
-    done_at, drained_and_idle
+from kedasuite.scenarios.base import (
+    FIX,
+    PITFALL,
+    Judged,
+    Pump,
+    Scenario,
+    Trace,
+    Variant,
+    Verdict,
+    Workers,
+    done_at,
+    drained_and_idle,
+)
 from kedasuite.scenarios.manifests import DELETE, derive
 
 START_DELAY_S = 4.0
@@ -46,7 +57,7 @@ def duplicates(trace: Trace) -> int:
     starting, the new ones included."""
     found = 0
     for step in trace.steps:
-        after = trace.first(lambda s: s.t >= step.t) if step.created else None
+        after = trace.first(lambda s, at=step.t: s.t >= at) if step.created else None
         if after is not None and after.extra.get("starting", 0) - (step.created or 0) > 0:
             found += step.created or 0
     return found

@@ -25,10 +25,11 @@ from typing import Any
 
 import click
 
-from kedasuite.core import defaults, tansu
+from kedasuite.core import tansu
 from kedasuite.core.clients import redis_client
 from kedasuite.core.embedded import EmbeddedRedis, embedded_kafka
 from kedasuite.core.names import WORKLOAD_KAFKA, Env
+from kedasuite.core.results import fetch_results, record_key
 from kedasuite.core.settings import KafkaSettings, redact_url
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.core.worktime import parse_work_time
@@ -36,7 +37,6 @@ from kedasuite.producers.engine import StreamStatus, new_run, pump_stream
 from kedasuite.producers.profiles import Profile
 from kedasuite.producers.records import RecordFactory, record_ids
 from kedasuite.producers.workloads import BrokerConfig, make_publisher
-from kedasuite.workers.results import fetch_results, record_key
 
 #: KEDA's and the HPA's timings for the demo, instead of the manifests' (15 s polls, 200 s
 #: cooldown, 15 s syncs, 300 s scale-down window): the same rules, minutes shorter.
@@ -85,7 +85,7 @@ def pump_records(workload: str, brokers: BrokerConfig, count: int, profile: Prof
                  stop: threading.Event | None = None, stream: StreamStatus | None = None
                  ) -> tuple[StreamStatus, list[str]]:
     """Pump ``count`` records into ``workload`` (at once, or paced by ``profile``); the run's status
-    and the records' ids (what :func:`~kedasuite.workers.results.fetch_results` looks up). A caller
+    and the records' ids (what :func:`~kedasuite.core.results.fetch_results` looks up). A caller
     that watches the run from another thread hands in ``stream`` (``new_run(...).streams[0]``)."""
     publisher = make_publisher(workload, brokers)
     try:
@@ -100,8 +100,7 @@ def pump_records(workload: str, brokers: BrokerConfig, count: int, profile: Prof
 def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequence[str], count: int,
              work_time: str, concurrency: int, timeout: float) -> int:
     from kedasuite.autoscale.actuator import STATE_FILE, Actuator, read_state
-    from kedasuite.autoscale.command import worker_env
-    from kedasuite.autoscale.processes import ProcessBackend
+    from kedasuite.autoscale.processes import ProcessBackend, worker_env
     from kedasuite.autoscale.reads import LiveReads
     from kedasuite.autoscale.targets import load_targets
     from kedasuite.keda.model import Options

@@ -27,8 +27,9 @@ import yaml
 from kedasuite.core import defaults
 from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT, WORKLOADS, by_trigger, workload
 from kedasuite.keda import scaling
+from kedasuite.keda.kafka_lag import capped_total_lag
 from kedasuite.keda.model import legacy_scale_up_syncs
-from kedasuite.keda.scaling import Reading, Scaler, Trigger, kafka_capped_metric
+from kedasuite.keda.scaling import Reading, Scaler, Trigger
 
 #: The Kubernetes HPA controller's default sync period (``--horizontal-pod-autoscaler-sync-period``).
 HPA_SYNC_SECONDS = 15.0
@@ -120,7 +121,7 @@ def spec_from_object(name: str, obj: Mapping[str, Any], partitions: int | None =
 
 def bundled_specs() -> dict[str, Spec]:
     """The specs of the render of ``k8s/overlays/local`` bundled with the package."""
-    from kedasuite.keda.status import bundled_text, workload_of
+    from kedasuite.keda.objects import bundled_text, workload_of
 
     objs = [d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, Mapping)]
     found = {w: s for s in scaling.scalers_in(objs) if (w := workload_of(s)) is not None}
@@ -130,7 +131,7 @@ def bundled_specs() -> dict[str, Spec]:
 DEFAULT_SPECS: Mapping[str, Spec]
 """The values ``k8s/`` is meant to deploy (``plan`` and the tests use them; ``run`` reads the
 live objects). Read on first use: every ``kedasuite`` command imports this module, and only
-``plan`` needs the bundled render (and :mod:`kedasuite.keda.status` with its Redis client)."""
+``plan`` needs the bundled render (and :mod:`kedasuite.tools.status` with its Redis client)."""
 
 
 def __getattr__(name: str) -> Any:
@@ -143,7 +144,7 @@ def __getattr__(name: str) -> Any:
 def load_metric(spec: Spec, load: int) -> float:
     """The metric KEDA hands the HPA for ``load`` items (kafka: lag, with the partition cap)."""
     if spec.partitions is not None:
-        return kafka_capped_metric(load, int(spec.target), spec.partitions)
+        return capped_total_lag(load, int(spec.target), spec.partitions)
     return load
 
 

@@ -2,7 +2,7 @@
 the Kubernetes API, never by parsing a command's human-readable output.
 
 * Backlog, in-flight work, results so far and KEDA's predicted count come from the pump's
-  ``GET /status`` (:mod:`kedasuite.keda.status` inside the cluster, where the brokers are);
+  ``GET /status`` (:mod:`kedasuite.tools.status` inside the cluster, where the brokers are);
   ``scripts/e2e`` reaches the pump through ``kubectl port-forward``.
 * Replicas running, the ScaledJob's running and failed Jobs, and the live ScaledObjects /
   ScaledJob come from the Kubernetes API (:class:`kedasuite.tools.timeline.sources.Cluster`,

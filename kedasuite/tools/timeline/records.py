@@ -98,7 +98,7 @@ def cells(item: Row | Mark) -> list[str]:
 def rows_from_status(status: Mapping[str, Any], actual: Mapping[str, int | None] | None = None,
                      workloads: Sequence[str] | None = None, failed: Mapping[str, int | None] | None = None,
                      when: datetime | None = None) -> list[Row]:
-    """The rows of one ``status --json`` snapshot (the contract in :mod:`kedasuite.keda.status`).
+    """The rows of one ``status --json`` snapshot (the contract in :mod:`kedasuite.tools.status`).
 
     ``when`` replaces the snapshot's own time (the e2e driver stamps a round when it starts).
     """

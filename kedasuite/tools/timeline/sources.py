@@ -251,7 +251,8 @@ def local_actual(status: Mapping[str, Any], note: Callable[..., None],
     ``--backend none`` (which runs nothing). A state that is not live is noted with whose it
     is, how old, and what fixes it; so is a run directory with no state while an autoscaler
     writes to another."""
-    from kedasuite.autoscale.view import ago, fix, note as words, stopping_text
+    from kedasuite.autoscale.view import ago, fix, stopping_text
+    from kedasuite.autoscale.view import note as words
 
     summary = status.get("autoscaler") if isinstance(status.get("autoscaler"), Mapping) else None
     actual: dict[str, int | None] = {}

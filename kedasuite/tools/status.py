@@ -12,97 +12,31 @@ and whether the state is stale (:mod:`kedasuite.autoscale.view`); ``null`` other
 top-level ``autoscaler`` says, once, whose state that is and, when it is not live (stale, or
 absent while an autoscaler runs with another run directory), how old it is and what fixes it.
 
-The manifests come from, in order: a rendered YAML file (``--manifests``), an overlay
-rendered with ``kubectl kustomize`` (``--overlay``, default ``k8s/overlays/local`` when that
-directory exists), or the render of ``k8s/overlays/local`` shipped inside the package (so
-the pump in a container, which has neither kubectl nor ``k8s/``, still predicts; a test
-keeps that copy equal to the overlay).
+The manifests come from where every face takes them (:mod:`kedasuite.keda.objects`).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import resources
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
-import yaml
 
 from kedasuite.core import defaults
 from kedasuite.core.clients import redis_client, unreachable_redis
-from kedasuite.core.errors import InputError, SuiteError
-from kedasuite.keda.kafka_lag import AdvertisedBrokerUnreachable, KafkaTrigger, fetch_offsets, keda_lag
+from kedasuite.core.errors import InputError
 from kedasuite.core.names import DEAD_LETTER_PREFIX, PROCESSED_COUNT_PREFIX, Env
+from kedasuite.core.settings import KafkaSettings, PumpSettings
 from kedasuite.core.workloads import NAMES as WORKLOADS
-from kedasuite.core.workloads import by_trigger, workload as row
-from kedasuite.keda.scaling import SCALED_JOB, Reading, Scaler, Trigger, decide, scalers_in
-from kedasuite.core.settings import KafkaSettings
-
-#: The package's copy of ``kubectl kustomize k8s/overlays/local``, KEDA objects only.
-BUNDLED = "bundled/keda-local.yaml"
-BUNDLED_OVERLAY = "k8s/overlays/local"
-
-#: KEDA's redis scaler measures a key by its type (list, set, sorted set, hash; missing = 0).
-#: Any other type is an error there, and -1 here.
-_LENGTH_LUA = """
-local t = redis.call('TYPE', KEYS[1])['ok']
-if t == 'list' or t == 'none' then return redis.call('LLEN', KEYS[1]) end
-if t == 'set' then return redis.call('SCARD', KEYS[1]) end
-if t == 'zset' then return redis.call('ZCARD', KEYS[1]) end
-if t == 'hash' then return redis.call('HLEN', KEYS[1]) end
-return -1
-"""
-
-
-def bundled_text() -> str:
-    return resources.files("kedasuite.keda").joinpath(BUNDLED).read_text()
-
-
-def keda_objects(objs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [o for o in objs if o.get("kind") in ("ScaledObject", "ScaledJob")]
-
-
-def load_scalers(manifests: str | None = None, overlay: str | None = None) -> tuple[list[Scaler], str]:
-    """The ScaledObjects and ScaledJobs to predict from, and where they came from.
-
-    An ``overlay`` or ``manifests`` named explicitly must be usable; the default overlay
-    falls back to the bundled render when this is not a checkout (or has no kubectl).
-    """
-    if manifests:
-        path = Path(manifests)
-        if not path.is_file():
-            raise InputError(f"--manifests {manifests}: no such file; pass a file holding rendered manifests "
-                             f"(kubectl kustomize k8s/overlays/local > rendered.yaml)")
-        return scalers_in(_parse(path.read_text(), str(path))), str(path)
-    explicit = overlay is not None
-    overlay = overlay or BUNDLED_OVERLAY
-    if Path(overlay).is_dir() and shutil.which("kubectl"):
-        from kedasuite.keda.manifest_checks import render
-
-        return scalers_in(render(overlay)), overlay
-    if explicit and overlay != BUNDLED_OVERLAY:
-        why = "no such directory" if not Path(overlay).is_dir() else "kubectl (with kustomize) is not installed"
-        raise InputError(f"--overlay {overlay}: {why}; pass a kustomize directory, or --manifests with a "
-                         "rendered file")
-    return scalers_in(_parse(bundled_text(), BUNDLED)), f"{BUNDLED_OVERLAY} (bundled render)"
-
-
-def _parse(text: str, where: str) -> list[Mapping[str, Any]]:
-    try:
-        return [d for d in yaml.safe_load_all(text) if isinstance(d, Mapping)]
-    except yaml.YAMLError as exc:
-        raise InputError(f"{where} is not valid YAML: {exc}") from None
-
-
-def workload_of(scaler: Scaler) -> str | None:
-    """The suite workload a ScaledObject / ScaledJob scales, by the backlog it watches."""
-    found = (by_trigger(t.type, t.source) for t in scaler.triggers)
-    return next((w.name for w in found if w is not None), None)
+from kedasuite.core.workloads import by_trigger
+from kedasuite.core.workloads import workload as row
+from kedasuite.keda.kafka_lag import KafkaTrigger, keda_lag
+from kedasuite.keda.objects import load_scalers, workload_of
+from kedasuite.keda.reads import LENGTH_LUA, AdvertisedBrokerUnreachable, fetch_offsets
+from kedasuite.keda.scaling import SCALED_JOB, Reading, Scaler, Trigger, decide
 
 
 def _backlog_trigger(workload: str, scaler: Scaler) -> Trigger | None:
@@ -174,7 +108,7 @@ class StatusReader:
         try:
             if self._client is None:
                 self._client = redis_client(self.redis_url, socket_timeout=self.kafka_timeout)
-                self._length = self._client.register_script(_LENGTH_LUA)
+                self._length = self._client.register_script(LENGTH_LUA)
             pipe = self._client.pipeline(transaction=False)
             for key in keys:
                 self._length(keys=[key], client=pipe)
@@ -228,7 +162,9 @@ class StatusReader:
                 readings.append(Reading(trigger, None, error=f"{trigger.type} triggers are not read by status"))
         return readings
 
-    def workload_status(self, workload: str, facts: _RedisFacts) -> dict[str, Any]:
+    def workload_status(self, workload: str, facts: _RedisFacts, running: int | None = None) -> dict[str, Any]:
+        """``running``: the ScaledObject's replicas, where a live local autoscaler says (the HPA's
+        tolerance compares the metric with them, as ``simulate`` and ``autoscale`` do)."""
         scaler = self.scalers.get(workload)
         in_flight_key = row(workload).in_flight if row(workload).broker == "redis" else None
         entry: dict[str, Any] = {
@@ -253,7 +189,7 @@ class StatusReader:
                               "add its component to the overlay")
             return entry
         readings = self._readings(scaler, facts)
-        decision = decide(scaler, readings, self.running_jobs, self.pending_jobs)
+        decision = decide(scaler, readings, self.running_jobs, self.pending_jobs, replicas=running)
         backlog = _backlog_trigger(workload, scaler)
         for r in readings:
             entry["triggers"].append({
@@ -275,16 +211,23 @@ class StatusReader:
         from kedasuite.autoscale import view
 
         facts = self._read_redis()
-        entries = [self.workload_status(w, facts) for w in self.workloads]
         autoscale, summary = view.read(self.autoscale_run_dir)
+        entries = [self.workload_status(w, facts, _running(autoscale.get(w))) for w in self.workloads]
         for entry in entries:
             entry["autoscale"] = autoscale.get(entry["workload"])
         return {
-            "time": datetime.now(timezone.utc).isoformat(),
+            "time": datetime.now(UTC).isoformat(),
             "source": self.source,
             "workloads": entries,
             "autoscaler": summary,
         }
+
+
+def _running(block: Mapping[str, Any] | None) -> int | None:
+    """The replicas a live local autoscaler runs for a workload; None when none is known."""
+    if not block or block.get("stale") or not isinstance(block.get("actual"), int):
+        return None
+    return int(block["actual"])
 
 
 def _num(value: float | None) -> int | float | None:
@@ -328,32 +271,18 @@ def render_text(status: Mapping[str, Any], reasons: bool = True) -> str:
     return "\n".join(lines)
 
 
-def reader_from_env(environ: Mapping[str, str] = os.environ, workloads: Sequence[str] = WORKLOADS,
-                    manifests: str | None = None, overlay: str | None = None) -> StatusReader:
-    """A reader configured as every other command is: REDIS_*, KAFKA_*, AUTOSCALE_RUN_DIR variables."""
-    from kedasuite.autoscale.view import default_run_dir
-    from kedasuite.core.settings import redis_url_if_configured
+def pump_status(settings: PumpSettings) -> Callable[[], dict[str, Any]]:
+    """The pump's ``GET /status``: one reader for the workloads it serves, made at the first
+    request and reused, with a local autoscaler's state when its run directory has one."""
+    lock = threading.Lock()
+    reader: list[StatusReader] = []
 
-    scalers, source = load_scalers(manifests or environ.get(Env.KEDA_MANIFESTS) or None,
-                                   overlay or environ.get(Env.KEDA_OVERLAY) or None)
-    redis_url = redis_url_if_configured(environ) or defaults.REDIS_URL
-    try:
-        kafka = KafkaSettings.from_env(environ)
-    except SuiteError:
-        kafka = None
-    return StatusReader(scalers, source, redis_url, kafka, workloads,
-                        autoscale_run_dir=environ.get(Env.AUTOSCALE_RUN_DIR) or default_run_dir())
+    def read() -> dict[str, Any]:
+        with lock:
+            if not reader:
+                scalers, source = load_scalers(settings.keda_manifests, settings.keda_overlay)
+                reader.append(StatusReader(scalers, source, settings.brokers.redis_url, settings.brokers.kafka,
+                                           settings.workloads, autoscale_run_dir=settings.autoscale_run_dir))
+            return reader[0].read()
 
-
-def render_bundled(overlay: str = BUNDLED_OVERLAY) -> str:
-    """The text of :data:`BUNDLED`: ``python -m kedasuite.keda.status > kedasuite/bundled/keda-local.yaml``."""
-    from kedasuite.keda.manifest_checks import render
-
-    head = (f"# Generated from `kubectl kustomize {overlay}` (KEDA objects only) by\n"
-            "# `python -m kedasuite.keda.status > kedasuite/bundled/keda-local.yaml`; tests/test_status.py\n"
-            "# fails when it no longer matches the overlay. Used where k8s/ and kubectl are absent.\n")
-    return head + yaml.safe_dump_all(keda_objects(render(overlay)), sort_keys=True)
-
-
-if __name__ == "__main__":
-    print(render_bundled(), end="")
+    return read

@@ -90,7 +90,8 @@ def timeline(csv_path: str, png: str | None, interval: float, duration: float | 
     if status_url:
         source = HttpStatus(status_url)
     else:
-        from kedasuite.keda.status import StatusReader, load_scalers
+        from kedasuite.keda.objects import load_scalers
+        from kedasuite.tools.status import StatusReader
 
         scalers, where = load_scalers(manifests, overlay)
         source = LocalStatus(StatusReader(scalers, where, redis_url, kafka_settings(group=group, **kafka),

@@ -13,7 +13,7 @@ import os
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -43,11 +43,11 @@ local function save_once(key, fields)
   end
   redis.call('HSET', key, 'deliveries', 1, unpack(fields))
   for i = 1, #fields - 1, 2 do
-    if fields[i] == 'workload' then redis.call('INCR', %s .. fields[i + 1]) end
+    if fields[i] == 'workload' then redis.call('INCR', PREFIX .. fields[i + 1]) end
   end
   return 1
 end
-""" % json.dumps(PROCESSED_COUNT_PREFIX)
+""".replace("PREFIX", json.dumps(PROCESSED_COUNT_PREFIX))
 _SAVE_ONCE = SAVE_ONCE_LUA + "return save_once(KEYS[1], ARGV)"
 
 
@@ -61,7 +61,7 @@ def worker_identity() -> str:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def record_key(record_id: str) -> str:

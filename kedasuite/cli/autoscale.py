@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from kedasuite.autoscale.view import default_run_dir, register, unregister
+from kedasuite.autoscale.view import register, unregister
 from kedasuite.cli.options import (
     kafka_options,
     kafka_settings,
@@ -20,34 +20,16 @@ from kedasuite.cli.options import (
     redis_url_option,
     reports_errors,
 )
+from kedasuite.core import defaults
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import KAFKA_CONSUMER_GROUP, Env
-from kedasuite.core.settings import KafkaSettings, redact_url
+from kedasuite.core.settings import redact_url
 from kedasuite.core.stopping import StopFlag
 from kedasuite.core.workloads import NAMES
 
 BACKENDS = ("processes", "compose", "none")
 #: The compose project ``--backend compose`` scales by default (compose.yaml's ``name:``).
 COMPOSE_PROJECT = "kedasuite"
-
-
-def worker_env(redis_url: str, kafka: KafkaSettings) -> dict[str, dict[str, str]]:
-    """Per workload, what its processes get on top of this environment: where the brokers are.
-
-    Everything else (``WORK_TIME``, ``WORKER_CONCURRENCY``, ``WORKQUEUE_IDLE_TIMEOUT``, ``LOG_LEVEL``, …)
-    they take from the environment the autoscaler was started in.
-    """
-    from kedasuite.core.names import WORKLOAD_KAFKA
-
-    base = {Env.REDIS_URL: redis_url}
-    out = {name: dict(base) for name in NAMES}
-    out[WORKLOAD_KAFKA] |= {
-        Env.KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrap, Env.KAFKA_TOPIC: kafka.topic,
-        Env.KAFKA_CONSUMER_GROUP: kafka.group, Env.KAFKA_PARTITIONS: str(kafka.partitions),
-    }
-    if kafka.extra:
-        out[WORKLOAD_KAFKA][Env.KAFKA_PROPERTIES] = " ".join(f"{k}={v}" for k, v in kafka.extra.items())
-    return out
 
 
 @click.command()
@@ -74,7 +56,7 @@ def worker_env(redis_url: str, kafka: KafkaSettings) -> dict[str, dict[str, str]
         default=None, help="Override the HPA's scale-down stabilization window (default: the behavior's, else 300 s).")
 @option("--sync-period", envvar=Env.AUTOSCALE_SYNC_PERIOD, type=click.FloatRange(min=1), default=None,
         help="Override the HPA's sync period (default: Kubernetes' 15 s).")
-@option("--run-dir", envvar=Env.AUTOSCALE_RUN_DIR, default=default_run_dir, show_default="<tmp>/kedasuite-autoscale-<uid>",
+@option("--run-dir", envvar=Env.AUTOSCALE_RUN_DIR, default=defaults.autoscale_run_dir, show_default="<tmp>/kedasuite-autoscale-<uid>",
         type=click.Path(file_okay=False), help="Workers' logs, the process bookkeeping a restarted autoscaler adopts "
                                                  "from, and state.json (what /status can show).")
 @option("--duration", envvar=Env.AUTOSCALE_DURATION, type=click.FloatRange(min=0), default=None,
@@ -114,12 +96,12 @@ def autoscale(backend: str, compose_project: str, compose_files: tuple[str, ...]
                       sync_period=SYNC_PERIOD if sync_period is None else sync_period)
     targets, source = load_targets(manifests, overlay, workloads)
     settings = kafka_settings(group=group, **kafka)
-    echo = lambda line: click.echo(line)
+    echo: Callable[[str], None] = click.echo
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     chosen: Backend
     if backend == "processes":
-        from kedasuite.autoscale.processes import ProcessBackend
+        from kedasuite.autoscale.processes import ProcessBackend, worker_env
 
         chosen = ProcessBackend(run, worker_env(redis_url, settings), {t.name: t.grace_seconds for t in targets},
                                 emit=echo)

@@ -54,7 +54,8 @@ def scenario(name: str | None, list_only: bool, model_only: bool, out: str, redi
     kedasuite scenario cooldown --model-only        # the model and simulated workers, instantly
     kedasuite scenario all --model-only
     """
-    from kedasuite.scenarios.catalogue import SCENARIOS, scenario as find
+    from kedasuite.scenarios.catalogue import SCENARIOS
+    from kedasuite.scenarios.catalogue import scenario as find
 
     if list_only or not name:
         width = max(len(n) for n in SCENARIOS)
