@@ -1,7 +1,7 @@
 """``status`` and ``simulate`` agree: the same readings at the same replicas give the same HPA target.
 
-``status`` decides with :func:`kedasuite.keda.scaling.decide`; ``simulate`` (and ``autoscale``, and
-the scenarios) with the model's HPA (:class:`kedasuite.keda.model_hpa.HPA`, driven by
+``status`` decides with :func:`kedasuite.keda.rules.scaling.decide`; ``simulate`` (and ``autoscale``, and
+the scenarios) with the model's HPA (:class:`kedasuite.keda.rules.hpa.HPA`, driven by
 :class:`kedasuite.keda.model.Loop`). Over generated states of every bundled ScaledObject (trigger
 readings, replicas running, behaviors with their own tolerance), the HPA's proposal before
 stabilization and rate limits, clamped to its bounds, is the count ``status`` shows.
@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kedasuite.keda.model import Options, loop_for
-from kedasuite.keda.model_hpa import MetricInput
 from kedasuite.keda.objects import bundled_text, parse
-from kedasuite.keda.scaling import SCALED_OBJECT, Reading, Scaler, decide, scalers_in
+from kedasuite.keda.rules.hpa import MetricInput
+from kedasuite.keda.rules.scaling import SCALED_OBJECT, Reading, Scaler, decide, scalers_in
 
 OBJECTS = [s for s in scalers_in(parse(bundled_text(), "bundled")) if s.kind == SCALED_OBJECT]
 

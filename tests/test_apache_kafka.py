@@ -34,8 +34,8 @@ from kedasuite.core.embedded import (
 )
 from kedasuite.core.errors import InputError, SuiteError
 from kedasuite.core.kafka_jars import KafkaJarsMissing, cached_jars, kafka_version, resolve_jars
-from kedasuite.keda.kafka_lag import KafkaTrigger, keda_lag
 from kedasuite.keda.reads import fetch_offsets
+from kedasuite.keda.rules.kafka import KafkaTrigger, keda_lag
 from tests.servers import SCRAM_USER, KafkaUnderTest
 from tests.support import Proc, alive, run_cli, wait_for
 

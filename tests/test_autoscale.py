@@ -31,9 +31,9 @@ from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, W
 from kedasuite.core.workloads import NAMES
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.model import Options
-from kedasuite.keda.model_triggers import Value
+from kedasuite.keda.model.triggers import Value
 from kedasuite.keda.objects import bundled_text, workload_of
-from kedasuite.keda.scaling import Scaler, Trigger, scalers_in
+from kedasuite.keda.rules.scaling import Scaler, Trigger, scalers_in
 from tests.support import AutoscalerWatch, Proc, run_cli, wait_for
 from tests.support import pump as pump_records
 from tests.whereabouts import missing_report

@@ -1,7 +1,7 @@
 """The end-to-end test's decision logic, with no cluster: expectations, checks, timelines, driver.
 
 The expectations are checked against hand-computed KEDA v2.20.2 cases, computed through the
-shared model (kedasuite.keda.scaling, as status computes them); the checks against
+shared model (kedasuite.keda.rules.scaling, as status computes them); the checks against
 hand-made timelines, passing and failing; the driver against a fake cluster that behaves
 like KEDA (or refuses to) in fast-forward; the probe against the real HTTP pump and a
 stand-in for the Kubernetes API.
@@ -27,7 +27,7 @@ from click.testing import Result as CliResult
 
 from kedasuite.cli import main as cli_main
 from kedasuite.cli.e2e import parse_workloads
-from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, capped_total_lag, keda_lag
+from kedasuite.keda.rules.kafka import KafkaTrigger, PartitionOffsets, capped_total_lag, keda_lag
 from kedasuite.tools.e2e import calibrate, driver, plan, probe
 from kedasuite.tools.e2e import verdicts as judge
 from kedasuite.tools.e2e.plan import (
@@ -132,7 +132,7 @@ def test_kafka_cap_uses_integer_division(lag: int, threshold: int, partitions: i
 
 
 def test_kafka_cap_agrees_with_the_lag_module() -> None:
-    """The same rule as kedasuite.keda.kafka_lag, which works from per-partition offsets."""
+    """The same rule as kedasuite.keda.rules.kafka, which works from per-partition offsets."""
     trigger = KafkaTrigger(lag_threshold=5)
     for total in range(80):
         parts = [total // 5 + (1 if i < total % 5 else 0) for i in range(5)]
@@ -176,7 +176,7 @@ def test_a_zero_target_is_refused() -> None:
     with pytest.raises(ValueError):
         expected_jobs_accurate(10, 0, 10)
     # and the shared function refuses it too, whoever calls it
-    from kedasuite.keda.scaling import hpa_proposal, scaled_job_new_jobs
+    from kedasuite.keda.rules.scaling import hpa_proposal, scaled_job_new_jobs
 
     with pytest.raises(ValueError):
         hpa_proposal(10, 0)

@@ -30,9 +30,9 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from kedasuite.autoscale.reads import LiveReads
 from kedasuite.core.embedded import EmbeddedKafka
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.keda.kafka_lag import PartitionOffsets
 from kedasuite.keda.reads import AdvertisedBrokerUnreachable, fetch_offsets
-from kedasuite.keda.scaling import Trigger
+from kedasuite.keda.rules.kafka import PartitionOffsets
+from kedasuite.keda.rules.scaling import Trigger
 from tests.support import refused_port, run_cli
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
+from kedasuite.keda.rules.kafka import KafkaTrigger, PartitionOffsets, keda_lag
 
 
 def offsets(*pairs: tuple[int, int | None]) -> list[PartitionOffsets]:

@@ -18,8 +18,8 @@ from kedasuite.core.clients import ensure_topic, kafka_admin
 from kedasuite.core.names import KAFKA_DLQ_REASON_HEADER, KAFKA_DLQ_SOURCE_HEADER, Env
 from kedasuite.core.results import assignments_key, fetch_results, record_key
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.keda.kafka_lag import KafkaTrigger, keda_lag
 from kedasuite.keda.reads import fetch_offsets
+from kedasuite.keda.rules.kafka import KafkaTrigger, keda_lag
 from kedasuite.workers.kafka_consumer import COMMIT_INTERVAL_S
 from tests.conftest import KAFKA_FAILOVER_ENV
 from tests.support import Proc, all_processed, missing_and_workers, refused_port, run_cli, wait_for

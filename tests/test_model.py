@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from kedasuite.core.errors import InputError
 from kedasuite.keda.model import Options, legacy_scale_up_limit, legacy_scale_up_syncs
-from kedasuite.keda.model_replay import Series, replay, step_response
+from kedasuite.keda.model.replay import Series, replay, step_response
 from kedasuite.keda.objects import bundled_text
-from kedasuite.keda.scaling import SCALED_OBJECT, Scaler, Trigger, scalers_in
+from kedasuite.keda.rules.scaling import SCALED_OBJECT, Scaler, Trigger, scalers_in
 
 BUNDLED = {s.name: s for s in scalers_in(d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, dict))}
 CELERY = BUNDLED["celery-worker"]  # poll 15, cooldown 200, min 0, max 10; backlog T 10 A 5, in-flight T 10 A 0

@@ -21,8 +21,8 @@ from kedasuite.autoscale.processes import descendants
 from kedasuite.cli import main
 from kedasuite.core.defaults import SCENARIO_DEADLINE_FACTOR
 from kedasuite.core.errors import InputError
-from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
 from kedasuite.keda.model import Step
+from kedasuite.keda.rules.kafka import KafkaTrigger, PartitionOffsets, keda_lag
 from kedasuite.scenarios import (
     celery_inflight,
     celery_prefetch,

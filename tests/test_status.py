@@ -24,11 +24,11 @@ import yaml
 
 from kedasuite.core.names import CELERY_UNACKED_HASH, WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.keda import scaling
-from kedasuite.keda.kafka_lag import capped_total_lag
 from kedasuite.keda.manifest_checks import render
 from kedasuite.keda.objects import BUNDLED, bundled_text, keda_objects, load_scalers, workload_of
-from kedasuite.keda.scaling import (
+from kedasuite.keda.rules import scaling
+from kedasuite.keda.rules.kafka import capped_total_lag
+from kedasuite.keda.rules.scaling import (
     Reading,
     Scaler,
     Trigger,

@@ -2,8 +2,8 @@
 
 The same reads as ``status`` (:mod:`kedasuite.keda.reads`): a Redis key's length by its type
 (the same Lua script), a Kafka group's lag per partition with the trigger's
-``offsetResetPolicy`` (:mod:`kedasuite.keda.kafka_lag`). The model
-(:class:`~kedasuite.keda.model_triggers.TriggerReader`) applies the caps and activation. A
+``offsetResetPolicy`` (:mod:`kedasuite.keda.rules.kafka`). The model
+(:class:`~kedasuite.keda.model.triggers.TriggerReader`) applies the caps and activation. A
 read that fails gives ``None`` (the model then holds or follows ``fallback``, as KEDA does) and
 leaves its reason in :attr:`LiveReads.errors`.
 
@@ -25,10 +25,10 @@ from kedasuite.core import defaults
 from kedasuite.core.clients import redis_client, unreachable_redis
 from kedasuite.core.names import Env
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets
-from kedasuite.keda.model_triggers import Value
+from kedasuite.keda.model.triggers import Value
 from kedasuite.keda.reads import LENGTH_LUA, fetch_offsets
-from kedasuite.keda.scaling import Trigger
+from kedasuite.keda.rules.kafka import KafkaTrigger, PartitionOffsets
+from kedasuite.keda.rules.scaling import Trigger
 
 #: How long past its deadline a read's thread is waited for: a library's own timeout
 #: (a socket's, librdkafka's) ends a little after the time it was given.

@@ -86,7 +86,7 @@ def autoscale(backend: str, compose_project: str, compose_files: tuple[str, ...]
     from kedasuite.autoscale.reads import LiveReads
     from kedasuite.autoscale.targets import load_targets
     from kedasuite.keda.model import Options
-    from kedasuite.keda.model_hpa import SYNC_PERIOD
+    from kedasuite.keda.rules.hpa import SYNC_PERIOD
     from kedasuite.keda.simulate import describe
 
     if backend not in BACKENDS:

@@ -39,8 +39,8 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
     from confluent_kafka import KafkaException
 
     from kedasuite.core.clients import check_kafka, kafka_admin, kafka_error
-    from kedasuite.keda.kafka_lag import KafkaTrigger, keda_lag
     from kedasuite.keda.reads import fetch_offsets
+    from kedasuite.keda.rules.kafka import KafkaTrigger, keda_lag
 
     settings = kafka_settings(group=group, **kafka)
     check_kafka(kafka_admin(settings.bootstrap, settings.extra), settings.bootstrap)

@@ -10,9 +10,9 @@ from kedasuite.cli.options import option, reports_errors
 from kedasuite.core.names import WORKLOAD_CELERY, Env
 from kedasuite.core.workloads import NAMES
 from kedasuite.keda.model import Options
-from kedasuite.keda.model_hpa import TOLERANCE
-from kedasuite.keda.model_replay import default_duration, replay
-from kedasuite.keda.scaling import SCALED_JOB
+from kedasuite.keda.model.replay import default_duration, replay
+from kedasuite.keda.rules.hpa import TOLERANCE
+from kedasuite.keda.rules.scaling import SCALED_JOB
 from kedasuite.keda.simulate import EXAMPLE, describe, parse_series, render, scaler_for
 
 

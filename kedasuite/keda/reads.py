@@ -2,7 +2,7 @@
 
 * A Redis key's length by its type, as the ``redis`` scaler measures it (:data:`LENGTH_LUA`).
 * A Kafka group's committed offsets and the topic's high watermarks, as the ``kafka`` scaler
-  reads them (:func:`fetch_offsets`); the pure :func:`~kedasuite.keda.kafka_lag.keda_lag`
+  reads them (:func:`fetch_offsets`); the pure :func:`~kedasuite.keda.rules.kafka.keda_lag`
   turns them into KEDA's metric. Its ``timeout`` bounds the whole read. When the bootstrap
   broker answers but the brokers it advertises cannot be reached from here (the usual Docker
   mistake), it says so: :class:`AdvertisedBrokerUnreachable`.
@@ -20,7 +20,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 from kedasuite.core.clients import kafka_client, kafka_config
 from kedasuite.core.errors import BrokerUnavailable
 from kedasuite.core.names import Env
-from kedasuite.keda.kafka_lag import PartitionOffsets
+from kedasuite.keda.rules.kafka import PartitionOffsets
 
 #: KEDA's redis scaler measures a key by its type (list, set, sorted set, hash; missing = 0).
 #: Any other type is an error there, and -1 here.

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 from kedasuite.core.errors import InputError
 from kedasuite.keda.model import Options, Step
-from kedasuite.keda.model_hpa import DOWNSCALE_STABILIZATION
-from kedasuite.keda.model_replay import Series
-from kedasuite.keda.model_triggers import Value
-from kedasuite.keda.scaling import SCALED_JOB, Scaler
+from kedasuite.keda.model.replay import Series
+from kedasuite.keda.model.triggers import Value
+from kedasuite.keda.rules.hpa import DOWNSCALE_STABILIZATION
+from kedasuite.keda.rules.scaling import SCALED_JOB, Scaler
 
 EXAMPLE = "backlog=0:0,30:95,400:0"
 #: Series a ScaledJob takes besides its triggers: the Jobs a cluster reports.

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kedasuite.core.names import WORKLOAD_KAFKA
-from kedasuite.keda.model_hpa import TOLERANCE, metric_proposal
-from kedasuite.keda.scaling import Scaler
+from kedasuite.keda.rules.hpa import TOLERANCE, metric_proposal
+from kedasuite.keda.rules.scaling import Scaler
 from kedasuite.scenarios.base import (
     FIX,
     PITFALL,
@@ -47,7 +47,7 @@ VARIANTS = (
 def dead_zone(variant: Variant) -> tuple[int, int] | None:
     """The lags (first, last) at which the HPA, at ``partitions − 1`` replicas, holds there although
     ``ceil(lag / lagThreshold)`` is the partition count: the tolerance just below the cap (the model's
-    :func:`~kedasuite.keda.model_hpa.metric_proposal`)."""
+    :func:`~kedasuite.keda.rules.hpa.metric_proposal`)."""
     trigger = Scaler.from_manifest(variant.manifest).triggers[0]
     p, t = variant.partitions, int(trigger.target)
     held = [lag for lag in range((p - 1) * t + 1, p * t + 1) if metric_proposal(lag, t, p - 1)[0] == p - 1]

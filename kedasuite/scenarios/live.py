@@ -33,8 +33,8 @@ from kedasuite.core.names import CELERY_UNACKED_HASH, CELERY_UNACKED_INDEX, Env
 from kedasuite.core.results import assignments_key, fetch_results, processed_count_key, redelivered_count_key
 from kedasuite.core.settings import BrokerConfig, KafkaSettings
 from kedasuite.core.workloads import Workload
-from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, partition_lag
-from kedasuite.keda.scaling import Trigger
+from kedasuite.keda.rules.kafka import KafkaTrigger, PartitionOffsets, partition_lag
+from kedasuite.keda.rules.scaling import Trigger
 from kedasuite.producers.engine import StreamStatus, new_run
 from kedasuite.producers.profiles import steady
 from kedasuite.scenarios.assignments import ownership, read_log

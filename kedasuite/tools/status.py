@@ -3,7 +3,7 @@
 For each workload this reads the metric each trigger of its ScaledObject / ScaledJob would
 read right now (the same key with the same type rules as KEDA's redis scaler; the Kafka
 group's lag with the kafka scaler's rules), the work in flight and the results so far,
-and hands them to :mod:`kedasuite.keda.scaling` for the decision.
+and hands them to :mod:`kedasuite.keda.rules.scaling` for the decision.
 
 When a local ``kedasuite autoscale`` writes its state in the run directory given
 (``autoscale_run_dir``), each workload also gets an ``autoscale`` block: what that autoscaler
@@ -33,10 +33,10 @@ from kedasuite.core.settings import KafkaSettings, PumpSettings
 from kedasuite.core.workloads import NAMES as WORKLOADS
 from kedasuite.core.workloads import by_trigger
 from kedasuite.core.workloads import workload as row
-from kedasuite.keda.kafka_lag import KafkaTrigger, keda_lag
 from kedasuite.keda.objects import load_scalers, workload_of
 from kedasuite.keda.reads import LENGTH_LUA, AdvertisedBrokerUnreachable, fetch_offsets
-from kedasuite.keda.scaling import SCALED_JOB, Reading, Scaler, Trigger, decide
+from kedasuite.keda.rules.kafka import KafkaTrigger, keda_lag
+from kedasuite.keda.rules.scaling import SCALED_JOB, Reading, Scaler, Trigger, decide
 
 
 def _backlog_trigger(workload: str, scaler: Scaler) -> Trigger | None:

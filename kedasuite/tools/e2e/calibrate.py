@@ -4,7 +4,7 @@ A run on a real cluster is the model's calibration. :func:`calibrate` takes one 
 readings from a saved e2e timeline (the backlog and in-flight counts the pump's ``/status``
 reported, the replicas or Jobs the cluster ran) and replays the observed readings through
 the same model ``kedasuite simulate`` and ``kedasuite autoscale`` use
-(:func:`kedasuite.keda.model_replay.replay`), with the live object's settings from the plan
+(:func:`kedasuite.keda.model.replay.replay`), with the live object's settings from the plan
 mark. Each reading then has a predicted count beside the observed one, and each change the
 model made has the time the cluster reached the same count: the lag of the real controllers
 behind the model.
@@ -33,7 +33,7 @@ from kedasuite.core.defaults import KAFKA_PARTITIONS
 from kedasuite.core.workloads import by_trigger
 from kedasuite.core.workloads import workload as row_of
 from kedasuite.keda.model import Options, Step
-from kedasuite.keda.model_replay import Series, replay
+from kedasuite.keda.model.replay import Series, replay
 from kedasuite.tools.e2e.plan import HPA_SYNC_SECONDS, Plan
 from kedasuite.tools.e2e.verdicts import MARK_PLAN, Timeline
 from kedasuite.tools.timeline.records import Row

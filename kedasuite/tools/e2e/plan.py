@@ -1,10 +1,10 @@
 """What the end-to-end run expects of each workload: pure, from the shared KEDA model.
 
 A :class:`Spec` is one workload's ScaledObject or ScaledJob, parsed by
-:class:`kedasuite.keda.scaling.Scaler` (the parser ``kedasuite status`` uses, with KEDA's
+:class:`kedasuite.keda.rules.scaling.Scaler` (the parser ``kedasuite status`` uses, with KEDA's
 defaults kept there), plus the workload's backlog trigger, chosen the way status chooses it
 (:func:`kedasuite.core.workloads.by_trigger`). The counts a load should lead to come from
-:func:`kedasuite.keda.scaling.decide`, the function behind ``status``'s predictions; what
+:func:`kedasuite.keda.rules.scaling.decide`, the function behind ``status``'s predictions; what
 is added here is only what a run needs on top: the HPA's scale-up ramp (for deadlines),
 the load to pump under the activation threshold, and the windows of each phase.
 
@@ -26,10 +26,10 @@ import yaml
 
 from kedasuite.core import defaults
 from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT, WORKLOADS, by_trigger, workload
-from kedasuite.keda import scaling
-from kedasuite.keda.kafka_lag import capped_total_lag
 from kedasuite.keda.model import legacy_scale_up_syncs
-from kedasuite.keda.scaling import Reading, Scaler, Trigger
+from kedasuite.keda.rules import scaling
+from kedasuite.keda.rules.kafka import capped_total_lag
+from kedasuite.keda.rules.scaling import Reading, Scaler, Trigger
 
 #: The Kubernetes HPA controller's default sync period (``--horizontal-pod-autoscaler-sync-period``).
 HPA_SYNC_SECONDS = 15.0
@@ -150,7 +150,7 @@ def load_metric(spec: Spec, load: int) -> float:
 
 def expected_count(spec: Spec, load: int, running: int = 0, pending: int = 0) -> int:
     """Replicas a ScaledObject settles at for ``load`` on its backlog, or Jobs a ScaledJob
-    creates at one poll with ``running`` (``pending``) Jobs: :func:`kedasuite.keda.scaling.decide`.
+    creates at one poll with ``running`` (``pending``) Jobs: :func:`kedasuite.keda.rules.scaling.decide`.
 
     Activation compares the raw load with ``A`` (KEDA: strictly above), the proposal the
     capped metric with ``T``; the HPA's tolerance and rate limits decide how fast, not where.

@@ -7,7 +7,7 @@ that governs nothing, Celery work hidden from the list, a grace period shorter t
 task, a ScaledJob strategy that starts too few Jobs. Each :class:`Finding` carries the
 rule, the severity (``error`` only where the manifest cannot work; ``info`` never fails),
 the object, the manifest's numbers, why it matters and the fix. The rules live in
-:mod:`kedasuite.keda.lint_rules` and :mod:`kedasuite.keda.lint_workloads`; ``docs/lint.md``
+:mod:`kedasuite.keda.lint.rules` and :mod:`kedasuite.keda.lint.workloads`; ``docs/lint.md``
 lists them with their sources in KEDA v2.20.2 and Kubernetes.
 
 A finding that is known and accepted is suppressed on the object it names, with a reason
@@ -25,10 +25,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kedasuite.keda import lint_workloads  # noqa: F401  (registers its rules)
 from kedasuite.keda import manifest_checks as mc
-from kedasuite.keda.lint_rules import CHECKS, RULES, SEVERITIES, Finding, Severity, Subject
-from kedasuite.keda.scaling import SCALED_JOB, SCALED_OBJECT, Scaler
+from kedasuite.keda.lint import workloads  # noqa: F401  (registers its rules)
+from kedasuite.keda.lint.rules import CHECKS, RULES, SEVERITIES, Finding, Severity, Subject
+from kedasuite.keda.rules.scaling import SCALED_JOB, SCALED_OBJECT, Scaler
 
 IGNORE = "kedasuite.io/lint-ignore"
 IGNORE_REASON = "kedasuite.io/lint-ignore-reason"

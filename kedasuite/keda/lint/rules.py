@@ -5,9 +5,9 @@ rule, how bad it is, the object, what the manifest says (its numbers), why that 
 and the fix. Rules are functions of one :class:`Subject` (a ScaledObject or ScaledJob with
 the pod it scales), registered with :func:`checks`; this module holds the rules about
 KEDA's and the HPA's arithmetic (kafka partitions, cooldown, polling, activation, the HPA
-path), :mod:`kedasuite.keda.lint_workloads` those about what the pods do. Every number is
+path), :mod:`kedasuite.keda.lint.workloads` those about what the pods do. Every number is
 read with :meth:`Scaler.from_manifest` and worked out with the model's own functions
-(:mod:`kedasuite.keda.scaling`, :mod:`kedasuite.keda.model_hpa`): the lint has no second
+(:mod:`kedasuite.keda.rules.scaling`, :mod:`kedasuite.keda.rules.hpa`): the lint has no second
 reading of KEDA's rules. The rules, their reasons and upstream sources: ``docs/lint.md``.
 """
 
@@ -23,8 +23,7 @@ from kedasuite.core import defaults
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import Env
 from kedasuite.keda import manifest_checks as mc
-from kedasuite.keda.kafka_lag import KafkaTrigger, capped_total_lag
-from kedasuite.keda.model_hpa import (
+from kedasuite.keda.rules.hpa import (
     DOWNSCALE_STABILIZATION,
     SYNC_PERIOD,
     Behavior,
@@ -33,7 +32,8 @@ from kedasuite.keda.model_hpa import (
     metric_proposal,
     tolerances_for_hpa,
 )
-from kedasuite.keda.scaling import SCALED_JOB, SCALED_OBJECT, Scaler, Trigger
+from kedasuite.keda.rules.kafka import KafkaTrigger, capped_total_lag
+from kedasuite.keda.rules.scaling import SCALED_JOB, SCALED_OBJECT, Scaler, Trigger
 
 Severity = Literal["error", "warning", "info"]
 #: Worst first: the order findings are printed in.

@@ -1,6 +1,6 @@
 """KEDA's and the HPA's control loop over time, for one ScaledObject or ScaledJob: a pure model.
 
-No I/O and no clock of its own: a loop is built from the same parsed :class:`~kedasuite.keda.scaling.Scaler`
+No I/O and no clock of its own: a loop is built from the same parsed :class:`~kedasuite.keda.rules.scaling.Scaler`
 ``status`` uses, and :meth:`ScaledObjectLoop.advance` is handed ``now`` (seconds since the
 object was created) and a ``read(trigger_name, t)`` callable giving each trigger's raw value.
 It runs every event due by then, in order (KEDA's polls every ``pollingInterval`` from 0,
@@ -10,8 +10,8 @@ recommendation and the reason in words. :func:`replay` does that over a metric s
 (``kedasuite simulate``); an actuator calls ``advance`` with the wall clock and live reads.
 
 The rules and their upstream sources: ``docs/keda-model.md#the-model-the-control-loop-over-time``.
-The instant formulas of :mod:`kedasuite.keda.scaling` are the building blocks
-(the ScaledJob's strategies, the kafka cap through :mod:`kedasuite.keda.kafka_lag`).
+The instant formulas of :mod:`kedasuite.keda.rules.scaling` are the building blocks
+(the ScaledJob's strategies, the kafka cap through :mod:`kedasuite.keda.rules.kafka`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from typing import Any
 
 from kedasuite.core.defaults import KAFKA_PARTITIONS
 from kedasuite.core.errors import InputError
-from kedasuite.keda.model_hpa import (
+from kedasuite.keda.model.hpa import HPA
+from kedasuite.keda.model.triggers import TriggerReader, TriggerState, Value
+from kedasuite.keda.rules.hpa import (
     DOWNSCALE_STABILIZATION,
-    HPA,
     SYNC_PERIOD,
     TOLERANCE,
     MetricInput,
@@ -34,8 +35,7 @@ from kedasuite.keda.model_hpa import (
     legacy_scale_up_limit,
     legacy_scale_up_syncs,
 )
-from kedasuite.keda.model_triggers import TriggerReader, TriggerState, Value
-from kedasuite.keda.scaling import SCALED_JOB, Reading, Scaler, decide_scaled_job
+from kedasuite.keda.rules.scaling import SCALED_JOB, Reading, Scaler, decide_scaled_job
 
 Read = Callable[[str, float], Value]
 #: Observed (running, pending) Jobs at a time, when a cluster (or a series) knows them.

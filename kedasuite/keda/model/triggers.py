@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kedasuite.core.errors import InputError
-from kedasuite.keda.scaling import Scaler, Trigger
+from kedasuite.keda.rules.scaling import Scaler, Trigger
 
 #: A trigger's raw reading: a number, per-partition lags or offsets (kafka,
-#: :class:`~kedasuite.keda.kafka_lag.PartitionOffsets`), or ``None``: the read failed.
+#: :class:`~kedasuite.keda.rules.kafka.PartitionOffsets`), or ``None``: the read failed.
 Value = float | tuple[float, ...] | tuple[Any, ...] | None
 FALLBACK_BEHAVIORS = ("static", "currentReplicas", "currentReplicasIfHigher", "currentReplicasIfLower")
 #: The part of expr-lang (KEDA's formula language) the model evaluates.
@@ -165,10 +165,10 @@ def spread(total: float, partitions: int) -> tuple[int, ...]:
 
 def kafka_metric(trigger: Trigger, value: float | tuple[Any, ...], partitions: int,
                  previous: dict[int, int] | None = None) -> tuple[float, float, str]:
-    """(metric, summed lag, note) for a kafka trigger: ``kafka_lag.keda_lag`` on the partitions' lags
+    """(metric, summed lag, note) for a kafka trigger: ``rules.kafka.keda_lag`` on the partitions' lags
     (a total spread over ``partitions``, lags, or offsets; ``previous``: the scaler's memory of
     committed offsets for ``excludePersistentLag``)."""
-    from kedasuite.keda.kafka_lag import KafkaTrigger, PartitionOffsets, keda_lag
+    from kedasuite.keda.rules.kafka import KafkaTrigger, PartitionOffsets, keda_lag
 
     try:
         config = KafkaTrigger.from_metadata(trigger.metadata)

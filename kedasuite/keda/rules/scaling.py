@@ -12,7 +12,7 @@ hands them here; the tests feed hand-computed cases from the rules in ``docs/ked
 * A **ScaledJob** creates Jobs at each poll: :func:`scaled_job_new_jobs` follows
   ``scale_jobs.go`` for the four strategies.
 * The ``kafka`` trigger's metric already carries the partition cap
-  (:func:`kedasuite.keda.kafka_lag.keda_lag`): it is handed over as KEDA would hand it to the HPA.
+  (:func:`kedasuite.keda.rules.kafka.keda_lag`): it is handed over as KEDA would hand it to the HPA.
 
 What the predictions leave out, on purpose: the HPA's 10 % tolerance, its scale-up
 limit and its 300 s scale-down window (they decide how fast the count moves, not where it settles),
@@ -28,7 +28,7 @@ from typing import Any
 
 from kedasuite.core.errors import InputError
 from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT  # the kinds, named once (re-exported here)
-from kedasuite.keda.model_hpa import (
+from kedasuite.keda.rules.hpa import (
     MetricInput,
     behavior_from_manifest,
     compute_replicas_for_metrics,
@@ -291,7 +291,7 @@ def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading], current: i
     """KEDA's activation and the HPA's target for a ScaledObject (docs/keda-model.md#scaledobject-the-hpa).
 
     With ``current``, the replicas running, each proposal is the HPA's own at that count
-    (:func:`~kedasuite.keda.model_hpa.compute_replicas_for_metrics`, the model's rule: its
+    (:func:`~kedasuite.keda.rules.hpa.compute_replicas_for_metrics`, the model's rule: its
     tolerance included); without it, ``ceil(M / T)``, as no tolerance can apply."""
     proposals: dict[str, int | None] = {}
     hows: dict[str, str] = {}

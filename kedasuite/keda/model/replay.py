@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from kedasuite.core.errors import InputError
 from kedasuite.keda.model import Options, Step, loop_for
-from kedasuite.keda.model_hpa import (
+from kedasuite.keda.model.triggers import Value
+from kedasuite.keda.rules.hpa import (
     DOWNSCALE_STABILIZATION,
 )
-from kedasuite.keda.model_triggers import Value
-from kedasuite.keda.scaling import SCALED_JOB, Scaler
+from kedasuite.keda.rules.scaling import SCALED_JOB, Scaler
 
 Read = Callable[[str, float], Value]
 #: Observed (running, pending) Jobs at a time, when a cluster (or a series) knows them.
