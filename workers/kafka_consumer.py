@@ -269,10 +269,15 @@ class KafkaWorker:
         signal.signal(signal.SIGINT, self.stop)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # A partition (re)gained starts afresh: what this member knew of it belongs to an older generation.
+        """A partition (re)gained starts afresh: what this member knew of it belongs to an older
+        generation. Unpaused, too: librdkafka keeps a partition's pause across its revocation and
+        a later reassignment (cooperative-sticky), so one revoked while this member held
+        (:meth:`_hold_while_unconfirmed`) or stuck would come back paused, and never be consumed."""
         self._forget(partitions)
         for p in partitions:
             self._stuck.discard((p.topic, p.partition))
+        if partitions:
+            consumer.resume(partitions)
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing")
         self._note("assigned", partitions)
 
@@ -316,10 +321,12 @@ class KafkaWorker:
             log.warning("could not log %s partitions %s to Redis: %s", event, entry["partitions"], exc)
 
     def _forget(self, partitions: list[TopicPartition]) -> None:
+        gone = {(p.topic, p.partition) for p in partitions}
+        if self._held is not None:
+            self._held = [p for p in self._held if (p.topic, p.partition) not in gone]
         for p in partitions:
             for known in (self._stored, self._committed, self._sent, self._waiting_since):
                 known.pop((p.topic, p.partition), None)
-        gone = {(p.topic, p.partition) for p in partitions}
         self._sent_at = {k: t for k, t in self._sent_at.items() if k[0] not in gone}
 
     @property
