@@ -269,8 +269,9 @@ def test_real_workers_show_the_pitfall_and_not_the_fix(name: str, redis_url: str
                       lambda key, line: lines.append(f"{key}: {line}"))
     verdict = chosen.verdict(traces)
     (tmp_path / "log.txt").write_text("\n".join(lines))
-    assert verdict.holds(chosen.variants), (verdict.problem, verdict.conclusion, [r for r in verdict.rows],
-                                            _seen(traces, lines))
+    table = "\n".join(f"  {r.variant} | {r.measure} | {r.figure}" for r in verdict.rows)
+    assert verdict.holds(chosen.variants), (
+        f"shows the pitfall: {verdict.problem}\n{verdict.conclusion}\n{table}\n{_seen(traces, lines)}")
     late = [key for key, t in traces.items() if t.variant.role == "fix" and t.timed_out]
     assert not late, f"a fix must play out; {', '.join(late)} reached its deadline. {_seen(traces, lines)}"
     left = [f"{pid}: {' '.join(_argv(pid))}" for pid in descendants(os.getpid()) if _runs_kedasuite(_argv(pid))]
