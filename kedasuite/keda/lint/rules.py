@@ -30,10 +30,9 @@ from kedasuite.keda.rules.hpa import (
     behavior_from_manifest,
     legacy_scale_up_syncs,
     metric_proposal,
-    tolerances_for_hpa,
 )
 from kedasuite.keda.rules.kafka import KafkaTrigger, capped_total_lag
-from kedasuite.keda.rules.scaling import SCALED_JOB, SCALED_OBJECT, Scaler, Trigger
+from kedasuite.keda.rules.scaling import SCALED_JOB, SCALED_OBJECT, Scaler, Trigger, hpa_tolerances
 
 Severity = Literal["error", "warning", "info"]
 #: Worst first: the order findings are printed in.
@@ -154,11 +153,7 @@ def partitions(s: Subject) -> tuple[int, str]:
 
 def tolerances(s: Subject) -> tuple[float, float]:
     """The HPA's (up, down) tolerance: a behavior's own ``tolerance``, else the controller's 10 %."""
-    try:
-        behavior = behavior_from_manifest(s.scaler.hpa_behavior)
-    except InputError:
-        behavior = None
-    return tolerances_for_hpa(behavior)
+    return hpa_tolerances(s.scaler)
 
 
 @checks({"kafka-replicas-over-partitions": "maxReplicaCount above the topic's partitions (no allowIdleConsumers)"})

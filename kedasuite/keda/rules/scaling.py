@@ -287,35 +287,34 @@ def _reading_text(r: Reading) -> str:
     return f"{r.trigger.name} {_fmt(shown)} {op} activation {_fmt(r.trigger.activation)}"
 
 
+def hpa_tolerances(scaler: Scaler) -> tuple[float, float]:
+    """The (up, down) tolerance of the HPA KEDA makes for ``scaler``: its behavior's own, else the
+    controller's. A behavior the manifest check refuses counts as none here (the check names it)."""
+    try:
+        behavior = behavior_from_manifest(scaler.hpa_behavior)
+    except InputError:
+        behavior = None
+    return tolerances_for_hpa(behavior)
+
+
 def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading], current: int | None = None) -> Decision:
     """KEDA's activation and the HPA's target for a ScaledObject (docs/keda-model.md#scaledobject-the-hpa).
 
     With ``current``, the replicas running, each proposal is the HPA's own at that count
     (:func:`~kedasuite.keda.rules.hpa.compute_replicas_for_metrics`, the model's rule: its
     tolerance included); without it, ``ceil(M / T)``, as no tolerance can apply."""
-    proposals: dict[str, int | None] = {}
+    proposals: dict[str, int | None] = {r.trigger.name: None for r in readings}
     hows: dict[str, str] = {}
     if current:
-        try:
-            behavior = behavior_from_manifest(scaler.hpa_behavior)
-        except InputError:  # the manifest check names it; the controller's tolerance meanwhile
-            behavior = None
-        up, down = tolerances_for_hpa(behavior)
         _, computed, _ = compute_replicas_for_metrics(
             [MetricInput(r.trigger.name, r.metric, r.trigger.target, r.trigger.metric_type) for r in readings],
-            current, up, down)
-        proposals = {r.trigger.name: None for r in readings} | {name: n for name, n, _ in computed}
+            current, *hpa_tolerances(scaler))
+        proposals |= {name: n for name, n, _ in computed}
         hows = {name: how for name, _, how in computed}
-    for r in readings:
-        if current:
-            break
-        if r.metric is None:
-            proposals[r.trigger.name] = None
-        elif r.trigger.metric_type == "Value":
-            # ceil(readyPods * M / T): depends on the pods running now, which only a cluster knows.
-            proposals[r.trigger.name] = None
-        else:
-            proposals[r.trigger.name] = hpa_proposal(r.metric, r.trigger.target)
+    else:
+        # A Value metric's proposal, ceil(readyPods * M / T), depends on the pods running: unknown here.
+        proposals |= {r.trigger.name: hpa_proposal(r.metric, r.trigger.target) for r in readings
+                      if r.metric is not None and r.trigger.metric_type != "Value"}
     active = any(r.active for r in readings)
     errors = [r for r in readings if r.metric is None]
     why = "; ".join(_reading_text(r) for r in readings)
