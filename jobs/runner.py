@@ -78,10 +78,18 @@ def parse_item(raw: bytes, token: str) -> tuple[str, dict[str, str]]:
 
 
 class Runner:
-    def __init__(self, queue: WorkQueue, work_time: WorkTime, *, max_items: int | None = None,
-                 idle_timeout: float = defaults.WORKQUEUE_IDLE_TIMEOUT,
-                 grace_period: float = defaults.WORKQUEUE_GRACE_PERIOD, fail_pattern: str | None = None,
-                 poll_interval: float = 0.5, holder: str | None = None) -> None:
+    def __init__(
+        self,
+        queue: WorkQueue,
+        work_time: WorkTime,
+        *,
+        max_items: int | None = None,
+        idle_timeout: float = defaults.WORKQUEUE_IDLE_TIMEOUT,
+        grace_period: float = defaults.WORKQUEUE_GRACE_PERIOD,
+        fail_pattern: str | None = None,
+        poll_interval: float = 0.5,
+        holder: str | None = None,
+    ) -> None:
         self.queue = queue
         self.work_time = work_time
         self.max_items = max_items
@@ -127,8 +135,9 @@ class Runner:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if not self._stop.is_set():
                 raise
-            self.summary.reason = (f"stopped by signal with Redis unreachable ({exc}): a lease in hand expires and "
-                                   "its item is re-queued")
+            self.summary.reason = (
+                f"stopped by signal with Redis unreachable ({exc}): a lease in hand expires and its item is re-queued"
+            )
             log.warning("exiting (%s): %s", self.summary.reason, self.summary)
             return self.summary
         finally:
@@ -197,8 +206,9 @@ class Runner:
                 log.warning("dead-lettered item %s: %s", lease.token, exc)
                 return None
             seconds = self.work_time.sample()
-            log.info("processing item %s (attempt %d) for %.2f s as %s", lease.token, lease.attempts, seconds,
-                     self.holder)
+            log.info(
+                "processing item %s (attempt %d) for %.2f s as %s", lease.token, lease.attempts, seconds, self.holder
+            )
             if not self._work(seconds):
                 self._let_go()
                 self.queue.release(lease)
@@ -257,10 +267,14 @@ def run(settings: WorkQueueJobSettings) -> tuple[Runner, Summary]:
     metrics.serve_worker_metrics(settings.metrics_port)
     client = redis_client(settings.redis_url)
     check_redis(client, settings.redis_url)
-    runner = Runner(WorkQueue(client, max_attempts=settings.max_attempts, lease_seconds=settings.lease_seconds),
-                    parse_work_time(settings.work_time), max_items=settings.max_items,
-                    idle_timeout=settings.idle_timeout, grace_period=settings.grace_period,
-                    fail_pattern=settings.fail_pattern)
+    runner = Runner(
+        WorkQueue(client, max_attempts=settings.max_attempts, lease_seconds=settings.lease_seconds),
+        parse_work_time(settings.work_time),
+        max_items=settings.max_items,
+        idle_timeout=settings.idle_timeout,
+        grace_period=settings.grace_period,
+        fail_pattern=settings.fail_pattern,
+    )
     runner.install_signal_handlers()
     runner.start_up(settings.start_delay, settings.ready_file)
     summary = runner.run()

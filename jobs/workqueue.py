@@ -203,8 +203,13 @@ _OUTCOMES = {1: Outcome.COMPLETED, 0: Outcome.DUPLICATE, -1: Outcome.NOT_HOLDER}
 
 
 class WorkQueue:
-    def __init__(self, client: redis.Redis, *, max_attempts: int = defaults.WORKQUEUE_MAX_ATTEMPTS,
-                 lease_seconds: float = defaults.WORKQUEUE_LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        max_attempts: int = defaults.WORKQUEUE_MAX_ATTEMPTS,
+        lease_seconds: float = defaults.WORKQUEUE_LEASE_SECONDS,
+    ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.client = client
@@ -212,9 +217,18 @@ class WorkQueue:
         self.max_attempts = max_attempts
         self.lease_ms = int(lease_seconds * 1000)
         self._keys = [WORKQUEUE_LIST, WORKQUEUE_PROCESSING, WORKQUEUE_SEQUENCE, DEAD_LETTER_LIST]
-        scripts = {name: client.register_script(_script(body, max_attempts)) for name, body in (
-            ("lease", _LEASE), ("reap", _REAP), ("complete", _COMPLETE), ("complete_and_lease", _COMPLETE_AND_LEASE),
-            ("fail", _FAIL), ("release", _RELEASE), ("renew", _RENEW))}
+        scripts = {
+            name: client.register_script(_script(body, max_attempts))
+            for name, body in (
+                ("lease", _LEASE),
+                ("reap", _REAP),
+                ("complete", _COMPLETE),
+                ("complete_and_lease", _COMPLETE_AND_LEASE),
+                ("fail", _FAIL),
+                ("release", _RELEASE),
+                ("renew", _RENEW),
+            )
+        }
         self._scripts = scripts
 
     def _call(self, name: str, *args: object) -> Any:

@@ -98,8 +98,10 @@ class StreamStatus:
         """``could not keep up: ...`` when a paced stream fell behind its schedule, else None."""
         if self.kept_up or self.asked_rate is None:
             return None
-        return (f"could not keep up: asked {self.asked_rate:,.0f}/s on average, achieved {self.rate:,.0f}/s "
-                f"(at most {self.max_behind} items behind the schedule)")
+        return (
+            f"could not keep up: asked {self.asked_rate:,.0f}/s on average, achieved {self.rate:,.0f}/s "
+            f"(at most {self.max_behind} items behind the schedule)"
+        )
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -115,8 +117,13 @@ class StreamStatus:
         }
         if self.profile is not None:
             asked = self.asked_rate
-            body.update(profile=self.profile.spec, asked_rate=round(asked, 1) if asked else None,
-                        behind_items=self.max_behind, kept_up=self.kept_up, note=self.pace_note())
+            body.update(
+                profile=self.profile.spec,
+                asked_rate=round(asked, 1) if asked else None,
+                behind_items=self.max_behind,
+                kept_up=self.kept_up,
+                note=self.pace_note(),
+            )
         return body
 
 
@@ -137,8 +144,11 @@ def pump_stream(
     status.started = time.monotonic()
     try:
         records = factory.records(status.count, status.id_prefix)
-        chunks = batches(records, batch_size) if status.profile is None else \
-            _paced(records, status, batch_size, stop or threading.Event())
+        chunks = (
+            batches(records, batch_size)
+            if status.profile is None
+            else _paced(records, status, batch_size, stop or threading.Event())
+        )
         for batch in chunks:
             status.sent += publisher.publish(batch)
             if on_batch:
@@ -158,8 +168,9 @@ def pump_stream(
     return status
 
 
-def _paced(records: Iterator[UserRecord], status: StreamStatus, batch_size: int,
-           stop: threading.Event) -> Iterator[list[UserRecord]]:
+def _paced(
+    records: Iterator[UserRecord], status: StreamStatus, batch_size: int, stop: threading.Event
+) -> Iterator[list[UserRecord]]:
     """Batches of what is due, against the schedule's cumulative count (no drift)."""
     profile = status.profile
     assert profile is not None
@@ -243,9 +254,13 @@ class RunRegistry:
             return [r for r in self._runs.values() if not r.done]
 
 
-def pump_all(run: PumpRun, publishers: list[Publisher], batch_size: int,
-             on_progress: Callable[[StreamStatus], None] = lambda _s: None,
-             on_batch: Callable[[StreamStatus, int], None] = lambda _s, _n: None) -> None:
+def pump_all(
+    run: PumpRun,
+    publishers: list[Publisher],
+    batch_size: int,
+    on_progress: Callable[[StreamStatus], None] = lambda _s: None,
+    on_batch: Callable[[StreamStatus, int], None] = lambda _s, _n: None,
+) -> None:
     """Pump every stream of ``run``, closing each publisher; paced streams run side by side.
 
     Unpaced streams go one after the other (each already saturates its broker); paced ones
@@ -281,12 +296,12 @@ def pump_all(run: PumpRun, publishers: list[Publisher], batch_size: int,
             one(*pair)
 
 
-def new_run(count: int, workloads: list[str], seed: int | None, id_prefix: str | None = None,
-            profile: Profile | None = None) -> PumpRun:
+def new_run(
+    count: int, workloads: list[str], seed: int | None, id_prefix: str | None = None, profile: Profile | None = None
+) -> PumpRun:
     run_id = id_prefix or new_id_prefix()
     streams = [
-        StreamStatus(w, count, run_id if len(workloads) == 1 else f"{run_id}-{w}", profile=profile)
-        for w in workloads
+        StreamStatus(w, count, run_id if len(workloads) == 1 else f"{run_id}-{w}", profile=profile) for w in workloads
     ]
     return PumpRun(id=run_id, count=count, seed=seed, streams=streams)
 
@@ -300,10 +315,18 @@ def parse_seed(raw: object) -> int | None:
         raise InputError(f"seed must be an integer, got {str(raw)!r}") from None
 
 
-def prepare_run(settings: PumpSettings, count: object, workload: str | None, seed: object = None,
-                id_prefix: str | None = None, rate: object = None, duration: object = None,
-                profile: object = None, default_count: int | None = None,
-                any_workload: bool = False) -> tuple[PumpRun, list[wl.Publisher]]:
+def prepare_run(
+    settings: PumpSettings,
+    count: object,
+    workload: str | None,
+    seed: object = None,
+    id_prefix: str | None = None,
+    rate: object = None,
+    duration: object = None,
+    profile: object = None,
+    default_count: int | None = None,
+    any_workload: bool = False,
+) -> tuple[PumpRun, list[wl.Publisher]]:
     """Validate a request and check its brokers; nothing is sent unless all of it is sound.
 
     Shared by the HTTP pump and the CLI pump, so both refuse the same input with the same words.

@@ -67,9 +67,14 @@ def require_token(app: Flask, token: str | None) -> None:
         if given and hmac.compare_digest(given.encode(), expected):
             return None
         why = "no Authorization header" if not given else "the token does not match"
-        return (jsonify(error=f"unauthorized: {why}; send 'Authorization: Bearer <token>' with the token "
-                              f"the pump was started with ({Env.PUMP_TOKEN})"),
-                401, {"WWW-Authenticate": 'Bearer realm="kedasuite pump"'})
+        return (
+            jsonify(
+                error=f"unauthorized: {why}; send 'Authorization: Bearer <token>' with the token "
+                f"the pump was started with ({Env.PUMP_TOKEN})"
+            ),
+            401,
+            {"WWW-Authenticate": 'Bearer realm="kedasuite pump"'},
+        )
 
 
 class Admission:
@@ -95,12 +100,17 @@ class Admission:
         runs = self._running()
         queued = sum(_left(r) for r in runs)
         if len(runs) >= self.max_runs:
-            raise Overloaded(f"too many pump runs in progress ({len(runs)}, the limit is {self.max_runs}, "
-                             f"set by {Env.PUMP_MAX_RUNS}); retry later", _retry_after(runs, queued, 1))
+            raise Overloaded(
+                f"too many pump runs in progress ({len(runs)}, the limit is {self.max_runs}, "
+                f"set by {Env.PUMP_MAX_RUNS}); retry later",
+                _retry_after(runs, queued, 1),
+            )
         if queued + count > self.max_queued_items:
-            raise Overloaded(f"too many items queued: {queued} not yet sent plus {count} asked for is over "
-                             f"{self.max_queued_items} (set by {Env.PUMP_MAX_QUEUED_ITEMS}); retry later",
-                             _retry_after(runs, queued, queued + count - self.max_queued_items))
+            raise Overloaded(
+                f"too many items queued: {queued} not yet sent plus {count} asked for is over "
+                f"{self.max_queued_items} (set by {Env.PUMP_MAX_QUEUED_ITEMS}); retry later",
+                _retry_after(runs, queued, queued + count - self.max_queued_items),
+            )
 
 
 def _left(run: PumpRun) -> int:

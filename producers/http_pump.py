@@ -42,10 +42,18 @@ class Pump:
         self.on_progress: Callable[[StreamStatus], None] = lambda stream: None
         self._status = status
 
-    def start(self, count: object, workload: str | None, seed: object = None, rate: object = None,
-              duration: object = None, profile: object = None) -> PumpRun:
-        run, publishers = prepare_run(self.settings, count, workload, seed, rate=rate, duration=duration,
-                                      profile=profile)
+    def start(
+        self,
+        count: object,
+        workload: str | None,
+        seed: object = None,
+        rate: object = None,
+        duration: object = None,
+        profile: object = None,
+    ) -> PumpRun:
+        run, publishers = prepare_run(
+            self.settings, count, workload, seed, rate=rate, duration=duration, profile=profile
+        )
         with self.admission.lock:  # check and register together: simultaneous requests cannot all slip in
             try:
                 self.admission.check(sum(s.count for s in run.streams))
@@ -64,8 +72,10 @@ class Pump:
         """``kedasuite status --json`` for the workloads this pump serves, from the reader the
         face that built the app gave it (``kedasuite serve``: :func:`kedasuite.tools.status.pump_status`)."""
         if self._status is None:
-            raise NotServed("this pump serves no /status: it was built without a status reader; run it with "
-                            "`kedasuite serve`, which reads the brokers and the manifests for it")
+            raise NotServed(
+                "this pump serves no /status: it was built without a status reader; run it with "
+                "`kedasuite serve`, which reads the brokers and the manifests for it"
+            )
         return self._status()
 
     def readiness(self) -> dict[str, str]:
@@ -119,8 +129,14 @@ def create_app(settings: PumpSettings, status: Callable[[], dict[str, Any]] | No
     @app.route("/pump", methods=["GET", "POST"])
     def start_pump() -> tuple[Any, int]:
         params = request.values
-        run = pump.start(params.get("count"), params.get("workload"), params.get("seed"), params.get("rate"),
-                         params.get("duration"), params.get("profile"))
+        run = pump.start(
+            params.get("count"),
+            params.get("workload"),
+            params.get("seed"),
+            params.get("rate"),
+            params.get("duration"),
+            params.get("profile"),
+        )
         body = {
             "message": f"request submitted: count={run.count}",
             "status_url": url_for("pump_status", run_id=run.id),
@@ -132,7 +148,9 @@ def create_app(settings: PumpSettings, status: Callable[[], dict[str, Any]] | No
     def pump_status(run_id: str) -> tuple[Any, int]:
         run = pump.runs.get(run_id)
         if run is None:
-            return jsonify(error=f"no pump run {run_id!r} on this pump (runs live in the pump's memory and are lost on restart)"), 404
+            return jsonify(
+                error=f"no pump run {run_id!r} on this pump (runs live in the pump's memory and are lost on restart)"
+            ), 404
         return jsonify(run.to_json()), 200
 
     @app.get("/status")

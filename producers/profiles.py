@@ -117,8 +117,9 @@ def steady(rate: float, seconds: float) -> Profile:
 def _fields(spec: str, kind: str, count: int, usage: str) -> list[str]:
     parts = spec.split(":")[1:]
     if len(parts) != count or not all(p.strip() for p in parts):
-        raise InputError(f"profile {spec!r}: {kind} takes {usage}, e.g. "
-                         f"{next(e for e in EXAMPLES if e.startswith(kind))}")
+        raise InputError(
+            f"profile {spec!r}: {kind} takes {usage}, e.g. {next(e for e in EXAMPLES if e.startswith(kind))}"
+        )
     return [p.strip() for p in parts]
 
 
@@ -154,8 +155,9 @@ def parse_profile(spec: str) -> Profile:
         t_at = 0.0 if at in ("0", "0s") else parse_seconds(at, "spike AT")
         t_len, t_total = parse_seconds(length, "spike LENGTH"), parse_seconds(total, "spike TOTAL")
         if t_at + t_len > t_total:
-            raise InputError(f"profile {spec!r}: the spike (AT + LENGTH = {t_at + t_len:g} s) must end within "
-                             f"TOTAL ({t_total:g} s)")
+            raise InputError(
+                f"profile {spec!r}: the spike (AT + LENGTH = {t_at + t_len:g} s) must end within TOTAL ({t_total:g} s)"
+            )
         segments = (Segment(0.0, t_total, b, b), Segment(t_at, t_at + t_len, p - b, p - b))
         return _checked(Profile(text, segments, (), t_total))
     if kind == "burst":
@@ -163,8 +165,7 @@ def parse_profile(spec: str) -> Profile:
         try:
             items, repeats = int(n), int(times)
         except ValueError:
-            raise InputError(f"profile {spec!r}: burst N and TIMES must be whole numbers, e.g. {EXAMPLES[3]}") \
-                from None
+            raise InputError(f"profile {spec!r}: burst N and TIMES must be whole numbers, e.g. {EXAMPLES[3]}") from None
         if items < 1 or repeats < 1:
             raise InputError(f"profile {spec!r}: burst N and TIMES must be at least 1, e.g. {EXAMPLES[3]}")
         gap = parse_seconds(every, "burst EVERY")
@@ -186,8 +187,9 @@ def given(value: object) -> bool:
     return value is not None and str(value).strip() != ""
 
 
-def resolve(rate: object = None, duration: object = None, profile: object = None,
-            count: int | None = None) -> Profile | None:
+def resolve(
+    rate: object = None, duration: object = None, profile: object = None, count: int | None = None
+) -> Profile | None:
     """The shape a request asks for, or None for "as fast as possible".
 
     ``rate`` with ``count`` and no ``duration`` paces ``count`` items at ``rate``.

@@ -35,13 +35,24 @@ class PumpMetrics:
         from prometheus_client import CollectorRegistry, Counter, Gauge
 
         self.registry = CollectorRegistry()
-        self.requests = Counter(PUMP_REQUESTS_METRIC.removesuffix("_total"), "HTTP requests the pump answered, "
-                                "by URL rule, method and status.", ["route", "method", "status"],
-                                registry=self.registry)
-        self.sent = Counter(f"{PREFIX}_pump_items_sent", "Items the broker confirmed, per workload.", ["workload"],
-                            registry=self.registry)
-        self.failed = Counter(f"{PREFIX}_pump_items_failed", "Items of a run that did not reach the broker, "
-                              "per workload.", ["workload"], registry=self.registry)
+        self.requests = Counter(
+            PUMP_REQUESTS_METRIC.removesuffix("_total"),
+            "HTTP requests the pump answered, by URL rule, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.sent = Counter(
+            f"{PREFIX}_pump_items_sent",
+            "Items the broker confirmed, per workload.",
+            ["workload"],
+            registry=self.registry,
+        )
+        self.failed = Counter(
+            f"{PREFIX}_pump_items_failed",
+            "Items of a run that did not reach the broker, per workload.",
+            ["workload"],
+            registry=self.registry,
+        )
         self.runs = Gauge(f"{PREFIX}_pump_runs_in_progress", "Pump runs still sending.", registry=self.registry)
         self.runs.set_function(pump.runs.running)
         # Per stream being pumped: what has been counted of it so far.

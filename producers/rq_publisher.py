@@ -26,8 +26,9 @@ def _whole(name: str, default: int, least: int) -> int:
     except ValueError:
         value = least - 1
     if value < least:
-        raise InputError(f"{name}={raw!r} is not a whole number >= {least}; set it to one, or unset it "
-                         f"for the default ({default})")
+        raise InputError(
+            f"{name}={raw!r} is not a whole number >= {least}; set it to one, or unset it for the default ({default})"
+        )
     return value
 
 
@@ -43,8 +44,14 @@ class RQPublisher(RedisPublisher):
 
     def publish(self, records: Sequence[UserRecord]) -> int:
         jobs = [
-            Queue.prepare_data(RQ_TASK, args=(r.json,), job_id=f"user-{r.id}", timeout=self._timeout,
-                               retry=self._retry, description=f"process_user({r.id})")
+            Queue.prepare_data(
+                RQ_TASK,
+                args=(r.json,),
+                job_id=f"user-{r.id}",
+                timeout=self._timeout,
+                retry=self._retry,
+                description=f"process_user({r.id})",
+            )
             for r in records
         ]
 

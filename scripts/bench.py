@@ -91,9 +91,23 @@ def cli_pump(url: str, count: int) -> tuple[float, float, float]:
     """The CLI pump as users run it: (its reported publish rate, wall seconds, peak RSS in MB)."""
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _PUMP_WITH_PEAK, "pump", "celery", "--count", str(count), "--redis-url", url,
-         "--no-progress", "--max-count", str(count)],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-c",
+            _PUMP_WITH_PEAK,
+            "pump",
+            "celery",
+            "--count",
+            str(count),
+            "--redis-url",
+            url,
+            "--no-progress",
+            "--max-count",
+            str(count),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -126,9 +140,27 @@ def kafka_raw(bootstrap: str, topic: str, payloads: list[tuple[str, str]]) -> fl
 
 def kafka_pump(bootstrap: str, topic: str, count: int) -> float:
     proc = subprocess.run(
-        [sys.executable, "-m", "kedasuite", "pump", "kafka", "--count", str(count), "--workloads", "kafka",
-         "--bootstrap-servers", bootstrap, "--topic", topic, "--no-progress", "--max-count", str(count)],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "kedasuite",
+            "pump",
+            "kafka",
+            "--count",
+            str(count),
+            "--workloads",
+            "kafka",
+            "--bootstrap-servers",
+            bootstrap,
+            "--topic",
+            topic,
+            "--no-progress",
+            "--max-count",
+            str(count),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     match = re.search(r"sent (\d+), failed 0 in [\d.]+ s \(([\d,]+) msgs/s\)", proc.stdout)
     if proc.returncode or not match or int(match.group(1)) != count:
@@ -143,9 +175,15 @@ def kafka_raw_consume(bootstrap: str, topic: str, count: int) -> tuple[float, fl
     its leave included), and to the last record."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-raw", "auto.offset.reset": "earliest",
-                         "session.timeout.ms": int(os.environ.get("KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS", 6000)),
-                         "enable.auto.commit": True})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"{topic}-raw",
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": int(os.environ.get("KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS", 6000)),
+            "enable.auto.commit": True,
+        }
+    )
     consumer.subscribe([topic])
     first: float | None = None
     seen = 0
@@ -183,8 +221,9 @@ def kafka_drain(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
             self.last = time.perf_counter()
 
     os.environ.setdefault("KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS", "6000")
-    worker = TimedWorker(KafkaSettings(bootstrap=bootstrap, topic=topic, group=f"{topic}-drain"),
-                         parse_work_time("0"), redis_url=None)
+    worker = TimedWorker(
+        KafkaSettings(bootstrap=bootstrap, topic=topic, group=f"{topic}-drain"), parse_work_time("0"), redis_url=None
+    )
     worker.run(max_messages=count)
     assert worker.first is not None and worker.counters.processed == count
     return (count - 1) / (time.perf_counter() - worker.first), (count - 1) / (worker.last - worker.first)
@@ -213,13 +252,19 @@ def bench_kafka(count: int, drain_count: int) -> None:
         drain_topic = f"bench-drain-{suffix}"
         kafka_pump(bootstrap, drain_topic, drain_count)
         raw, raw_last = kafka_raw_consume(bootstrap, drain_topic, drain_count)
-        print(f"(g) raw confluent-kafka consumer, fresh group, no processing, auto commit, {drain_count:,} records: "
-              f"{raw:10,.0f} records/s (to the last record: {raw_last:,.0f})")
+        print(
+            f"(g) raw confluent-kafka consumer, fresh group, no processing, auto commit, {drain_count:,} records: "
+            f"{raw:10,.0f} records/s (to the last record: {raw_last:,.0f})"
+        )
         rate_d, rate_last = kafka_drain(bootstrap, drain_topic, drain_count)
-        print(f"    one consumer draining {drain_count:,} records, zero work time, offsets committed every "
-              f"{COMMIT_INTERVAL_S * 1000:g} ms: {rate_d:10,.0f} records/s (to the last record: {rate_last:,.0f})")
-        print(f"drain / (g) = {rate_d / raw:6.1%}   (to the last record: {rate_last / raw_last:.1%}; "
-              "timed from the first record to the consumer closed, final commit included)")
+        print(
+            f"    one consumer draining {drain_count:,} records, zero work time, offsets committed every "
+            f"{COMMIT_INTERVAL_S * 1000:g} ms: {rate_d:10,.0f} records/s (to the last record: {rate_last:,.0f})"
+        )
+        print(
+            f"drain / (g) = {rate_d / raw:6.1%}   (to the last record: {rate_last / raw_last:.1%}; "
+            "timed from the first record to the consumer closed, final commit included)"
+        )
 
 
 def ping_rtt(client: redis.Redis, count: int = 20_000) -> float:
@@ -277,16 +322,54 @@ def drain_rate(url: str, workload: str, count: int, stock: bool = False) -> floa
 
     prefix = f"drain{workload}{'stock' if stock else ''}"
     pumped = subprocess.run(
-        [sys.executable, "-m", "kedasuite", "pump", workload, "--count", str(count), "--id-prefix", prefix,
-         "--workloads", workload, "--redis-url", url, "--no-progress"], capture_output=True, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "kedasuite",
+            "pump",
+            workload,
+            "--count",
+            str(count),
+            "--id-prefix",
+            prefix,
+            "--workloads",
+            workload,
+            "--redis-url",
+            url,
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if pumped.returncode:
         raise SystemExit(pumped.stderr)
     worker_args = {"celery": ["--concurrency", "1"], "rq": ["--burst"]}[workload]
-    command = stock_worker(workload, url) if stock else [
-        sys.executable, "-m", "kedasuite", "worker", workload, "--redis-url", url, "--work-time", "0",
-        "--loglevel", "WARNING", *worker_args]
-    worker = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "REDIS_URL": url, "WORK_TIME": "0"})
+    command = (
+        stock_worker(workload, url)
+        if stock
+        else [
+            sys.executable,
+            "-m",
+            "kedasuite",
+            "worker",
+            workload,
+            "--redis-url",
+            url,
+            "--work-time",
+            "0",
+            "--loglevel",
+            "WARNING",
+            *worker_args,
+        ]
+    )
+    worker = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "REDIS_URL": url, "WORK_TIME": "0"},
+    )
     client = redis.Redis.from_url(url)
     ids = record_ids(count, prefix)
     deadline = time.monotonic() + 600
@@ -305,19 +388,27 @@ def bench_redis_workers(url: str, wq_count: int, drain_count: int) -> None:
     print(f"Redis round trip (sequential PING): {rtt * 1e6:,.0f} us")
     rate_d = workqueue_rate(url, wq_count)
     per_item = 1 / rate_d
-    print(f"(d) work-queue runner, zero work, {wq_count:,} items: {rate_d:10,.0f} items/s = "
-          f"{per_item / rtt:.1f} round trips per item (target <= 4)")
+    print(
+        f"(d) work-queue runner, zero work, {wq_count:,} items: {rate_d:10,.0f} items/s = "
+        f"{per_item / rtt:.1f} round trips per item (target <= 4)"
+    )
     stock = drain_rate(url, "celery", drain_count, stock=True)
-    print(f"(e) celery worker on kombu's stock transport (1 process), zero work, {drain_count:,} records: "
-          f"{stock:10,.0f} records/s")
+    print(
+        f"(e) celery worker on kombu's stock transport (1 process), zero work, {drain_count:,} records: "
+        f"{stock:10,.0f} records/s"
+    )
     rate = drain_rate(url, "celery", drain_count)
-    print(f"    celery worker (1 process), zero work, {drain_count:,} records: {rate:10,.0f} records/s = "
-          f"{rate / stock:.2f} x (e), the atomic fetch's cost")
+    print(
+        f"    celery worker (1 process), zero work, {drain_count:,} records: {rate:10,.0f} records/s = "
+        f"{rate / stock:.2f} x (e), the atomic fetch's cost"
+    )
     stock_rq = drain_rate(url, "rq", drain_count, stock=True)
     print(f"(f) RQ's own rq worker (1 process), zero work, {drain_count:,} records: {stock_rq:10,.0f} records/s")
     rate = drain_rate(url, "rq", drain_count)
-    print(f"    rq worker (1 process), zero work, {drain_count:,} records: {rate:10,.0f} records/s = "
-          f"{rate / stock_rq:.2f} x (f), the task preloaded before the work horses fork")
+    print(
+        f"    rq worker (1 process), zero work, {drain_count:,} records: {rate:10,.0f} records/s = "
+        f"{rate / stock_rq:.2f} x (f), the task preloaded before the work horses fork"
+    )
 
 
 def main() -> None:
@@ -328,22 +419,32 @@ def main() -> None:
     parser.add_argument("--kafka-count", type=int, default=200_000, help="records for the Kafka pump and raw loop")
     # 50,000: at tens of thousands of records a second (hundreds of thousands for (g)), 5,000 take
     # about as long as a consumer's close (leaving the group), which both drain figures include.
-    parser.add_argument("--drain-count", type=int, default=50_000,
-                        help="records for the consumer drain rate and its baseline (g)")
+    parser.add_argument(
+        "--drain-count", type=int, default=50_000, help="records for the consumer drain rate and its baseline (g)"
+    )
     parser.add_argument("--wq-count", type=int, default=20_000, help="items for the work-queue runner")
     parser.add_argument("--worker-drain-count", type=int, default=2_000, help="records for Celery/RQ drain rates")
     parser.add_argument("--autoscale-count", type=int, default=100, help="records pumped per workload (autoscale)")
-    parser.add_argument("--autoscale-workloads", default="celery,kafka,rq,workqueue",
-                        help="comma-separated workloads for the autoscale group")
-    parser.add_argument("--autoscale-warmup", type=float, default=15.0,
-                        help="seconds the fixed pool (the autoscale baseline) runs before the pump")
+    parser.add_argument(
+        "--autoscale-workloads",
+        default="celery,kafka,rq,workqueue",
+        help="comma-separated workloads for the autoscale group",
+    )
+    parser.add_argument(
+        "--autoscale-warmup",
+        type=float,
+        default=15.0,
+        help="seconds the fixed pool (the autoscale baseline) runs before the pump",
+    )
     parser.add_argument("--autoscale-timeout", type=float, default=120.0, help="seconds per autoscale run")
-    parser.add_argument("--only", choices=["pump", "kafka", "workers", "pacing", "autoscale"], default=None,
-                        help="run one group")
+    parser.add_argument(
+        "--only", choices=["pump", "kafka", "workers", "pacing", "autoscale"], default=None, help="run one group"
+    )
     args = parser.parse_args()
     if args.only == "autoscale":
-        bench_autoscale(args.autoscale_count, args.autoscale_workloads.split(","), args.autoscale_warmup,
-                        args.autoscale_timeout)
+        bench_autoscale(
+            args.autoscale_count, args.autoscale_workloads.split(","), args.autoscale_warmup, args.autoscale_timeout
+        )
         return
     if args.only in (None, "kafka"):
         bench_kafka(args.kafka_count, args.drain_count)
@@ -370,8 +471,9 @@ def main() -> None:
         if server:
             server.stop()
     if args.only is None:
-        bench_autoscale(args.autoscale_count, args.autoscale_workloads.split(","), args.autoscale_warmup,
-                        args.autoscale_timeout)
+        bench_autoscale(
+            args.autoscale_count, args.autoscale_workloads.split(","), args.autoscale_warmup, args.autoscale_timeout
+        )
 
 
 def cleanup(client: redis.Redis) -> None:
@@ -394,8 +496,10 @@ def bench_celery_pump(url: str, client: redis.Redis, count: int, naive_count: in
     print(f"(b) naive Faker + send_task loop, {naive_count:,} items:   {rate_b:10,.0f} msgs/s")
     rate_p, wall, _ = cli_pump(url, count)
     client.delete(CELERY_QUEUE)
-    print(f"    kedasuite pump celery, {count:,} items:          {rate_p:10,.0f} msgs/s "
-          f"({wall:.2f} s wall, process start included)")
+    print(
+        f"    kedasuite pump celery, {count:,} items:          {rate_p:10,.0f} msgs/s "
+        f"({wall:.2f} s wall, process start included)"
+    )
     print(f"pump / (a) = {rate_p / rate_a:6.1%}   (target >= 20%)")
     print(f"pump / (a2) = {rate_p / rate_a2:6.1%}  (target >= 20%; raw bytes, no encoding: the ceiling)")
     print(f"pump / (b) = {rate_p / rate_b:6.1f}x  (target >= 10x)")
@@ -526,8 +630,16 @@ def _lags_from_timelines(model: list[tuple[float, int]], actual: list[tuple[floa
     return lags
 
 
-def _autoscaled_run(target: Any, options: Any, env: Any, brokers: Any, client: redis.Redis, count: int,
-                    timeout: float, beside: Any = None) -> dict[str, Any]:
+def _autoscaled_run(
+    target: Any,
+    options: Any,
+    env: Any,
+    brokers: Any,
+    client: redis.Redis,
+    count: int,
+    timeout: float,
+    beside: Any = None,
+) -> dict[str, Any]:
     """One workload from 0 under the autoscaler: pump ``count`` at once, wait until drained and back at 0.
 
     ``beside``: (another target, the Kafka settings its reads use) the same autoscaler follows too."""
@@ -550,11 +662,18 @@ def _autoscaled_run(target: Any, options: Any, env: Any, brokers: Any, client: r
     lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="kedasuite-bench-") as tmp:
         run_dir = Path(tmp)
-        backend = _RecordingBackend(ProcessBackend(run_dir, env, {target.name: target.grace_seconds},
-                                                   emit=lines.append), target)
+        backend = _RecordingBackend(
+            ProcessBackend(run_dir, env, {target.name: target.grace_seconds}, emit=lines.append), target
+        )
         reads = LiveReads(brokers.redis_url, beside[1] if beside else brokers.kafka)
-        actuator = RecordingActuator([target, *([beside[0]] if beside else [])], reads, backend, options,
-                                     emit=lines.append, state_path=run_dir / STATE_FILE)
+        actuator = RecordingActuator(
+            [target, *([beside[0]] if beside else [])],
+            reads,
+            backend,
+            options,
+            emit=lines.append,
+            state_path=run_dir / STATE_FILE,
+        )
         stop = threading.Event()
         loop = threading.Thread(target=actuator.run, args=(stop,), name="autoscale", daemon=True)
         loop.start()
@@ -586,7 +705,8 @@ def _autoscaled_run(target: Any, options: Any, env: Any, brokers: Any, client: r
     if not zero_ok:
         print(f"{target.name}: not back at 0 after {timeout:g} s; the autoscaler said:\n" + "\n".join(lines[-20:]))
     return {
-        "processed": len(results), "duplicates": sum(r.deliveries - 1 for r in results.values()),
+        "processed": len(results),
+        "duplicates": sum(r.deliveries - 1 for r in results.values()),
         "peak": peak,
         "first_replica": next((t for t, n in actual_rel if t >= 0 and n > 0), None),
         "first": stamps[0] if stamps else None,
@@ -599,8 +719,9 @@ def _autoscaled_run(target: Any, options: Any, env: Any, brokers: Any, client: r
     }
 
 
-def _fixed_pool_run(target: Any, replicas: int, env: Any, brokers: Any, client: redis.Redis, count: int,
-                    warmup: float, timeout: float) -> dict[str, Any]:
+def _fixed_pool_run(
+    target: Any, replicas: int, env: Any, brokers: Any, client: redis.Redis, count: int, warmup: float, timeout: float
+) -> dict[str, Any]:
     """The baseline, no autoscaler: ``replicas`` workers started ``warmup`` s before the same pump; for a
     ScaledJob ``replicas`` Jobs created right after it (a runner exits at once on an empty queue)."""
     import tempfile
@@ -616,8 +737,10 @@ def _fixed_pool_run(target: Any, replicas: int, env: Any, brokers: Any, client: 
                 time.sleep(warmup)
                 backend.refresh()
                 if backend.replicas(target) != replicas:
-                    raise SystemExit(f"{target.name}: fixed pool has {backend.replicas(target)} of {replicas} "
-                                     f"after {warmup:g} s:\n" + "\n".join(lines[-10:]))
+                    raise SystemExit(
+                        f"{target.name}: fixed pool has {backend.replicas(target)} of {replicas} "
+                        f"after {warmup:g} s:\n" + "\n".join(lines[-10:])
+                    )
             pump_wall = time.time()
             ids = _pump(target.name, brokers, count)
             if target.is_job:
@@ -626,8 +749,11 @@ def _fixed_pool_run(target: Any, replicas: int, env: Any, brokers: Any, client: 
         finally:
             backend.close()
     stamps = _stamps(results, pump_wall)
-    return {"processed": len(results), "first": stamps[0] if stamps else None,
-            "drained": stamps[-1] if len(stamps) == count else None}
+    return {
+        "processed": len(results),
+        "first": stamps[0] if stamps else None,
+        "drained": stamps[-1] if len(stamps) == count else None,
+    }
 
 
 def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: float) -> None:
@@ -655,44 +781,68 @@ def bench_autoscale(count: int, workloads: list[str], warmup: float, timeout: fl
             for key, value in tansu.workarounds(bootstrap, parse_work_time(work_time).max_seconds).items():
                 os.environ.setdefault(key, value)
         kafka = KafkaSettings.from_env(bootstrap=bootstrap) if bootstrap else KafkaSettings.from_env()
-        os.environ.update({Env.WORK_TIME: work_time, Env.WORKER_CONCURRENCY: str(concurrency),
-                           Env.WORKQUEUE_IDLE_TIMEOUT: DEMO_JOB_IDLE_S, Env.LOG_LEVEL: "WARNING"})
+        os.environ.update(
+            {
+                Env.WORK_TIME: work_time,
+                Env.WORKER_CONCURRENCY: str(concurrency),
+                Env.WORKQUEUE_IDLE_TIMEOUT: DEMO_JOB_IDLE_S,
+                Env.LOG_LEVEL: "WARNING",
+            }
+        )
         brokers = BrokerConfig(redis_url=server.url, kafka=kafka if bootstrap else None)
         env = worker_env(server.url, kafka)
         client = redis.Redis.from_url(server.url)
         stack.callback(client.close)
         targets, source = load_targets(None, None, workloads)
         options = Options(**DEMO_TIMINGS)
-        print(f"Autoscale: embedded brokers; {count} records pumped at once per workload, one workload at a time; "
-              f"manifests from {source}; demo timings: "
-              + ", ".join(f"{k.replace('_', ' ')} {v:g} s" for k, v in DEMO_TIMINGS.items())
-              + f"; work time {work_time}, worker concurrency {concurrency}, Job idle timeout {DEMO_JOB_IDLE_S} s")
+        print(
+            f"Autoscale: embedded brokers; {count} records pumped at once per workload, one workload at a time; "
+            f"manifests from {source}; demo timings: "
+            + ", ".join(f"{k.replace('_', ' ')} {v:g} s" for k, v in DEMO_TIMINGS.items())
+            + f"; work time {work_time}, worker concurrency {concurrency}, Job idle timeout {DEMO_JOB_IDLE_S} s"
+        )
         print("seconds from the pump (the moment publishing began):")
-        print(f"{'workload':<10} {'peak':>4} {'1st replica':>11} {'1st record':>10} {'at peak':>7} {'drained':>7} "
-              f"{'at 0':>5} {'lag med/max':>11} {'lag* med/max':>12} {'lost':>4} {'dup':>3} {'fixed pool':>10} "
-              f"{'drained/fixed':>13}")
+        print(
+            f"{'workload':<10} {'peak':>4} {'1st replica':>11} {'1st record':>10} {'at peak':>7} {'drained':>7} "
+            f"{'at 0':>5} {'lag med/max':>11} {'lag* med/max':>12} {'lost':>4} {'dup':>3} {'fixed pool':>10} "
+            f"{'drained/fixed':>13}"
+        )
         lost_total, jobs, alone = 0, [], {}
         for target in targets:
             auto = alone[target.name] = _autoscaled_run(target, options, env, brokers, client, count, timeout)
-            fixed = (_fixed_pool_run(target, auto["peak"], env, brokers, client, count, warmup, timeout)
-                     if auto["peak"] else None)
+            fixed = (
+                _fixed_pool_run(target, auto["peak"], env, brokers, client, count, warmup, timeout)
+                if auto["peak"]
+                else None
+            )
             lost = count - auto["processed"]
             lost_total += lost + (count - fixed["processed"] if fixed else 0)
             jobs += [target.name] if target.is_job else []
             print(_autoscale_row(target.name, auto, fixed, lost), flush=True)
-        lost_total += _beside_broken_kafka([t for t in targets if t.name != WORKLOAD_KAFKA], alone, options, env,
-                                           brokers, client, count, timeout)
-    print(f"peak: the model's largest count (Jobs for {', '.join(jobs) or 'a ScaledJob'}); a replica counts from "
-          "its process's start; lag: actual behind the model, per change, as the autoscaler records it (model "
-          "step -> backend acted); lag*: the same from the recorded timelines; fixed pool: drained with the peak "
-          f"count of replicas started {warmup:g} s before the same pump, or of Jobs created right after it; "
-          f"lost over all runs (autoscaled and fixed): {lost_total} (target 0)")
+        lost_total += _beside_broken_kafka(
+            [t for t in targets if t.name != WORKLOAD_KAFKA], alone, options, env, brokers, client, count, timeout
+        )
+    print(
+        f"peak: the model's largest count (Jobs for {', '.join(jobs) or 'a ScaledJob'}); a replica counts from "
+        "its process's start; lag: actual behind the model, per change, as the autoscaler records it (model "
+        "step -> backend acted); lag*: the same from the recorded timelines; fixed pool: drained with the peak "
+        f"count of replicas started {warmup:g} s before the same pump, or of Jobs created right after it; "
+        f"lost over all runs (autoscaled and fixed): {lost_total} (target 0)"
+    )
     if lost_total:
         raise SystemExit(f"{lost_total} records lost")
 
 
-def _beside_broken_kafka(targets: list[Any], alone: dict[str, Any], options: Any, env: Any, brokers: Any,
-                         client: redis.Redis, count: int, timeout: float) -> int:
+def _beside_broken_kafka(
+    targets: list[Any],
+    alone: dict[str, Any],
+    options: Any,
+    env: Any,
+    brokers: Any,
+    client: redis.Redis,
+    count: int,
+    timeout: float,
+) -> int:
     """The Redis workloads again, each with the Kafka workload beside it in the same autoscaler, its
     broker answering metadata but advertising a closed port (every lag read waits out its deadline).
     The lag and the drain must match the runs alone: a broken scaler touches its own object only."""
@@ -714,26 +864,35 @@ def _beside_broken_kafka(targets: list[Any], alone: dict[str, Any], options: Any
         # offsets, which wait for the advertised address.
         asking = Producer({"bootstrap.servers": broken.bootstrap, "log_level": 0})
         deadline = time.monotonic() + 10
-        while asking.list_topics(settings.topic, timeout=10).topics[settings.topic].error is not None \
-                and time.monotonic() < deadline:
+        while (
+            asking.list_topics(settings.topic, timeout=10).topics[settings.topic].error is not None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.1)
-        print(f"\nbeside a broken Kafka ({broken.describe()}, advertising {broken.advertised}): each Redis "
-              "workload again, the Kafka workload in the same autoscaler")
-        print(f"{'workload':<10} {'lag alone':>11} {'lag beside':>11} {'drained alone':>13} {'drained beside':>14} "
-              f"{'beside/alone':>12} {'lost':>4}")
+        print(
+            f"\nbeside a broken Kafka ({broken.describe()}, advertising {broken.advertised}): each Redis "
+            "workload again, the Kafka workload in the same autoscaler"
+        )
+        print(
+            f"{'workload':<10} {'lag alone':>11} {'lag beside':>11} {'drained alone':>13} {'drained beside':>14} "
+            f"{'beside/alone':>12} {'lost':>4}"
+        )
         said = ""
         for target in targets:
-            auto = _autoscaled_run(target, options, env, brokers, client, count, timeout,
-                                   beside=(kafka_target, settings))
+            auto = _autoscaled_run(
+                target, options, env, brokers, client, count, timeout, beside=(kafka_target, settings)
+            )
             lost = count - auto["processed"]
             lost_total += lost
             said = said or "; ".join(auto["beside_errors"])
             before = alone[target.name]
 
-            ratio = (f"{auto['drained'] / before['drained']:.2f} x" if auto["drained"] and before["drained"]
-                     else "-")
-            print(f"{target.name:<10} {_lag_text(before['lag']):>11} {_lag_text(auto['lag']):>11} "
-                  f"{_secs(before['drained']):>13} {_secs(auto['drained']):>14} {ratio:>12} {lost:>4}", flush=True)
+            ratio = f"{auto['drained'] / before['drained']:.2f} x" if auto["drained"] and before["drained"] else "-"
+            print(
+                f"{target.name:<10} {_lag_text(before['lag']):>11} {_lag_text(auto['lag']):>11} "
+                f"{_secs(before['drained']):>13} {_secs(auto['drained']):>14} {ratio:>12} {lost:>4}",
+                flush=True,
+            )
         print(f"the Kafka workload's read error meanwhile: {said or '(none recorded)'}")
     return lost_total
 
@@ -753,9 +912,11 @@ def _autoscale_row(name: str, auto: dict[str, Any], fixed: dict[str, Any] | None
     tl = auto["timeline_lag"]
     tl_text = "-" if tl is None else f"{tl[0]:.2f}/{tl[1]:.2f}"
     ratio = f"{auto['drained'] / fixed['drained']:.2f} x" if fixed and auto["drained"] and fixed["drained"] else "-"
-    return (f"{name:<10} {auto['peak']:>4} {s(auto['first_replica']):>11} {s(auto['first']):>10} "
-            f"{s(auto['at_peak']):>7} {s(auto['drained']):>7} {s(auto['zero']):>5} {lag_text:>11} {tl_text:>12} "
-            f"{lost:>4} {auto['duplicates']:>3} {s(fixed['drained'] if fixed else None):>10} {ratio:>13}")
+    return (
+        f"{name:<10} {auto['peak']:>4} {s(auto['first_replica']):>11} {s(auto['first']):>10} "
+        f"{s(auto['at_peak']):>7} {s(auto['drained']):>7} {s(auto['zero']):>5} {lag_text:>11} {tl_text:>12} "
+        f"{lost:>4} {auto['duplicates']:>3} {s(fixed['drained'] if fixed else None):>10} {ratio:>13}"
+    )
 
 
 if __name__ == "__main__":

@@ -89,7 +89,8 @@ def read_xml(run: Run, path: Path, root: Path) -> None:
                 run.skipped += 1
             elif child.tag in ("failure", "error") and ident not in run.failures:
                 line = first_line(child.get("message")) or next(
-                    (ln[1:].strip() for ln in (child.text or "").splitlines() if ln.startswith("E ")), child.tag)
+                    (ln[1:].strip() for ln in (child.text or "").splitlines() if ln.startswith("E ")), child.tag
+                )
                 run.failures[ident] = line
 
 
@@ -145,8 +146,7 @@ def table(rows: list[list[str]]) -> list[str]:
 def spread(label: str, values: list[float]) -> str:
     if not values:
         return f"{label}: -"
-    return (f"{label}: min {min(values):.0f} s, median {statistics.median(values):.0f} s,"
-            f" max {max(values):.0f} s")
+    return f"{label}: min {min(values):.0f} s, median {statistics.median(values):.0f} s, max {max(values):.0f} s"
 
 
 def report(soak_dir: Path, root: Path) -> list[str]:
@@ -168,12 +168,26 @@ def report(soak_dir: Path, root: Path) -> list[str]:
     rows = [["run", "exit", "wall", "suite", "tests", "skipped", "failed", "note"]]
     for run in runs:
         suite = "-" if run.suite_seconds is None else f"{run.suite_seconds:.0f} s"
-        rows.append([str(run.number), str(run.exit), f"{run.wall} s", suite, number(run.tests),
-                     number(run.skipped), str(len(run.failures)), note(run)])
+        rows.append(
+            [
+                str(run.number),
+                str(run.exit),
+                f"{run.wall} s",
+                suite,
+                number(run.tests),
+                number(run.skipped),
+                str(len(run.failures)),
+                note(run),
+            ]
+        )
     out = table(rows)
     out.append(spread("wall (scripts/test with its bootstrap)", [r.wall for r in runs]))
-    out.append(spread("suite (scripts/test's own total, or pytest's time with ARGS)",
-                      [r.suite_seconds for r in runs if r.suite_seconds is not None]))
+    out.append(
+        spread(
+            "suite (scripts/test's own total, or pytest's time with ARGS)",
+            [r.suite_seconds for r in runs if r.suite_seconds is not None],
+        )
+    )
 
     failed_in: dict[str, list[Run]] = {}
     for run in runs:
@@ -194,8 +208,10 @@ def report(soak_dir: Path, root: Path) -> list[str]:
     else:
         out.append("failures: none")
     bad = [r for r in runs if r.failed]
-    out.append(f"{len(runs) - len(bad)} of {len(runs)} runs green" + (
-        f"; failed: run{'s' if len(bad) > 1 else ''} {', '.join(str(r.number) for r in bad)}" if bad else ""))
+    out.append(
+        f"{len(runs) - len(bad)} of {len(runs)} runs green"
+        + (f"; failed: run{'s' if len(bad) > 1 else ''} {', '.join(str(r.number) for r in bad)}" if bad else "")
+    )
     return out
 
 

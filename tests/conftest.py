@@ -67,7 +67,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ.pop(SHARED_KAFKA_VARIABLE, None)
 
 
-
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[servers.KafkaUnderTest]:
     """The Kafka the tests share: the controller's under xdist, else one started here."""
@@ -217,18 +216,23 @@ def forked(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     url = os.environ.get("REDIS_URL")
-    lines = [f"redis: {redact_url(url)} (REDIS_URL)" if url else "redis: testcontainers if Docker answers, else embedded"]
+    lines = [
+        f"redis: {redact_url(url)} (REDIS_URL)" if url else "redis: testcontainers if Docker answers, else embedded"
+    ]
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         lines.append(f"kafka: {os.environ['KAFKA_BOOTSTRAP_SERVERS']} (KAFKA_BOOTSTRAP_SERVERS)")
     else:
         from kedasuite.core.embedded import choose_kafka_flavor
         from kedasuite.core.kafka_jars import cached_jars, java_binary
 
-        flavor = choose_kafka_flavor(os.environ.get("KAFKA_EMBEDDED", ""), java_binary() is not None,
-                                     cached_jars() is not None)
+        flavor = choose_kafka_flavor(
+            os.environ.get("KAFKA_EMBEDDED", ""), java_binary() is not None, cached_jars() is not None
+        )
         shared = ", one broker for every worker" if config.stash.get(_SHARED_KAFKA, None) else ""
-        lines.append(f"kafka: testcontainers if Docker answers, else embedded {flavor}{shared} "
-                     "(what started: at the end of the run)")
+        lines.append(
+            f"kafka: testcontainers if Docker answers, else embedded {flavor}{shared} "
+            "(what started: at the end of the run)"
+        )
     return lines
 
 
@@ -262,10 +266,23 @@ def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> 
         terminalreporter.write_line(f"kafka: {used}")  # type: ignore[attr-defined]
     if not FAULT_ROWS:
         return
-    columns = ("fault test", "workload", "kills", "sigterms", "records", "lost", "duplicates", "interrupted (bound)",
-               "storm seconds", "seconds to drain", "worst in flight (s)")
-    rows = [columns] + [tuple(str(r.get(c, "")) for c in columns) for r in sorted(
-        FAULT_ROWS, key=lambda r: (str(r["fault test"]), str(r["workload"])))]
+    columns = (
+        "fault test",
+        "workload",
+        "kills",
+        "sigterms",
+        "records",
+        "lost",
+        "duplicates",
+        "interrupted (bound)",
+        "storm seconds",
+        "seconds to drain",
+        "worst in flight (s)",
+    )
+    rows = [columns] + [
+        tuple(str(r.get(c, "")) for c in columns)
+        for r in sorted(FAULT_ROWS, key=lambda r: (str(r["fault test"]), str(r["workload"])))
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     write = terminalreporter.write_line  # type: ignore[attr-defined]
     terminalreporter.section("faults: nothing lost")  # type: ignore[attr-defined]
@@ -306,8 +323,11 @@ def _worksteal_shares(total: int, workers: int) -> list[int]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--save-durations", action="store_true",
-                     help=f"write this run's test durations to {DURATIONS_FILE.name} (the order a fresh clone uses)")
+    parser.addoption(
+        "--save-durations",
+        action="store_true",
+        help=f"write this run's test durations to {DURATIONS_FILE.name} (the order a fresh clone uses)",
+    )
 
 
 def _committed_durations() -> dict[str, float]:
@@ -382,5 +402,7 @@ def _print_tiers(terminalreporter: object) -> None:
     for name in ("fast", *TIERS):
         if name in TIER_TIMES:
             count, busy, first, last = TIER_TIMES[name]
-            write(f"{name:8} {int(count):4} tests  {last - first:6.1f} s wall (first start to last end)  "
-                  f"{busy:7.1f} s of test time")
+            write(
+                f"{name:8} {int(count):4} tests  {last - first:6.1f} s wall (first start to last end)  "
+                f"{busy:7.1f} s of test time"
+            )

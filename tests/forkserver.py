@@ -183,9 +183,13 @@ class ForkServer:
 
     def __init__(self, log_path: Path) -> None:
         self._stderr = open(log_path, "wb")
-        self._proc = subprocess.Popen([sys.executable, "-m", "tests.forkserver"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=self._stderr,
-                                      cwd=Path(__file__).resolve().parents[1])
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.forkserver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            cwd=Path(__file__).resolve().parents[1],
+        )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._stdin: IO[bytes] = self._proc.stdin
         self._lock = threading.Lock()

@@ -45,15 +45,17 @@ def _reason(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def container_or_none(kind: str, image: str, make: Callable[[], Any],
-                      address: Callable[[Any], str]) -> Iterator[str | None]:
+def container_or_none(
+    kind: str, image: str, make: Callable[[], Any], address: Callable[[Any], str]
+) -> Iterator[str | None]:
     """Start a container and yield its address, or warn in one line and yield None."""
     try:
         container = make()
         container.start()
     except Exception as exc:  # noqa: BLE001 - whatever the engine refused, the next choice works
-        warnings.warn(f"{kind}: container {image} could not start ({_reason(exc)}); using the next choice",
-                      stacklevel=1)
+        warnings.warn(
+            f"{kind}: container {image} could not start ({_reason(exc)}); using the next choice", stacklevel=1
+        )
         yield None
         return
     try:
@@ -63,8 +65,14 @@ def container_or_none(kind: str, image: str, make: Callable[[], Any],
 
 
 @contextlib.contextmanager
-def _choose(variable: str, kind: str, image: str, make: Callable[[], Any], address: Callable[[Any], str],
-            embedded: Callable[[], contextlib.AbstractContextManager[str]]) -> Iterator[str]:
+def _choose(
+    variable: str,
+    kind: str,
+    image: str,
+    make: Callable[[], Any],
+    address: Callable[[Any], str],
+    embedded: Callable[[], contextlib.AbstractContextManager[str]],
+) -> Iterator[str]:
     """The README's order: ``variable`` if set, else a container that starts, else ``embedded``."""
     configured = os.environ.get(variable)
     if configured:
@@ -107,11 +115,16 @@ def _embedded_kafka() -> Iterator[str]:
 
     with tempfile.TemporaryDirectory(prefix="kedasuite-kafka-pki-") as pki_dir:
         pki = make_pki(Path(pki_dir))
-        with EmbeddedApacheKafka(scram_listener=True, username=SCRAM_USER,
-                                 tls=(pki.server_cert, pki.server_key)) as broker:
-            _STARTED.append({"described": broker.describe(),
-                             "scram": [broker.scram_bootstrap, broker.username, broker.password],
-                             "tls": [broker.tls_bootstrap, broker.sasl_ssl_bootstrap, str(pki.ca)]})
+        with EmbeddedApacheKafka(
+            scram_listener=True, username=SCRAM_USER, tls=(pki.server_cert, pki.server_key)
+        ) as broker:
+            _STARTED.append(
+                {
+                    "described": broker.describe(),
+                    "scram": [broker.scram_bootstrap, broker.username, broker.password],
+                    "tls": [broker.tls_bootstrap, broker.sasl_ssl_bootstrap, str(pki.ca)],
+                }
+            )
             yield broker.bootstrap
 
 
@@ -142,8 +155,7 @@ def kafka_bootstrap(image: str = KAFKA_IMAGE) -> contextlib.AbstractContextManag
 
         return KafkaContainer(image).with_kraft()
 
-    return _choose("KAFKA_BOOTSTRAP_SERVERS", "kafka", image, make, lambda c: c.get_bootstrap_server(),
-                   _embedded_kafka)
+    return _choose("KAFKA_BOOTSTRAP_SERVERS", "kafka", image, make, lambda c: c.get_bootstrap_server(), _embedded_kafka)
 
 
 @dataclass(frozen=True)
@@ -176,8 +188,13 @@ def kafka_under_test() -> Iterator[KafkaUnderTest]:
         found = tansu.cluster_id(bootstrap, timeout=30)
         started = _STARTED[0] if _STARTED else {"described": f"Kafka at {bootstrap} (cluster {found})"}
         scram, tls = started.get("scram"), started.get("tls")
-        yield KafkaUnderTest(bootstrap, started["described"], tansu.is_tansu(found), tuple(scram) if scram else None,
-                             tuple(tls) if tls else None)
+        yield KafkaUnderTest(
+            bootstrap,
+            started["described"],
+            tansu.is_tansu(found),
+            tuple(scram) if scram else None,
+            tuple(tls) if tls else None,
+        )
 
 
 class SharedKafka:
@@ -195,8 +212,15 @@ class SharedKafka:
     def _run(self) -> None:
         try:
             with kafka_under_test() as found:
-                self._write({"bootstrap": found.bootstrap, "described": found.described, "tansu": found.tansu,
-                             "scram": found.scram, "tls": found.tls})
+                self._write(
+                    {
+                        "bootstrap": found.bootstrap,
+                        "described": found.described,
+                        "tansu": found.tansu,
+                        "scram": found.scram,
+                        "tls": found.tls,
+                    }
+                )
                 self._stop.wait()
         except BaseException as exc:  # noqa: BLE001 - every worker's Kafka test reports it
             self._write({"error": f"{type(exc).__name__}: {exc}"})
@@ -224,12 +248,19 @@ def wait_for_shared_kafka(path: Path, timeout: float = 240.0) -> KafkaUnderTest:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the shared Kafka broker was not up {timeout:g} s after the run began "
-                               f"(nothing in {path}); the controller starts it, see its output")
+            raise RuntimeError(
+                f"the shared Kafka broker was not up {timeout:g} s after the run began "
+                f"(nothing in {path}); the controller starts it, see its output"
+            )
         time.sleep(0.1)
     found = json.loads(path.read_text())
     if "error" in found:
         raise RuntimeError(f"the shared Kafka broker did not start: {found['error']}")
     scram, tls = found.get("scram"), found.get("tls")
-    return KafkaUnderTest(found["bootstrap"], found["described"], bool(found["tansu"]), tuple(scram) if scram else None,
-                          tuple(tls) if tls else None)
+    return KafkaUnderTest(
+        found["bootstrap"],
+        found["described"],
+        bool(found["tansu"]),
+        tuple(scram) if scram else None,
+        tuple(tls) if tls else None,
+    )

@@ -121,7 +121,6 @@ class InFlightSampler(threading.Thread):
         self.worst = max([self.worst, *(now - t for t in self.first_seen.values())])
 
 
-
 def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILLS, seed: int = SEED) -> Outcome:
     rng = random.Random(f"{seed}-{target.name}")
     publisher = make_publisher(target.name, BrokerConfig(redis_url, target.kafka))
@@ -159,9 +158,13 @@ def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILL
                 top_up()
             if rng.random() < 0.75:  # a worker that is consuming: the fetch and ack paths
                 # Looked for every 50 ms throughout: the next kill waits on this, 200 times.
-                wait_for(lambda: any(is_ready(w) for w in workers), 60,
-                         f"a {target.name} worker's line {target.ready!r}", longest_interval=0.05,
-                         seen=lambda: describe_procs(workers))
+                wait_for(
+                    lambda: any(is_ready(w) for w in workers),
+                    60,
+                    f"a {target.name} worker's line {target.ready!r}",
+                    longest_interval=0.05,
+                    seen=lambda: describe_procs(workers),
+                )
                 index = rng.choice([i for i, w in enumerate(workers) if is_ready(w)])
                 consuming += 1
                 pause = rng.uniform(0, 0.25)
@@ -184,8 +187,15 @@ def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILL
         storm_seconds = time.monotonic() - began
         ids = record_ids(pumped, prefix)
         drained = time.monotonic()
-        wait_drained(client, target.name, ids, target.redelivery_bound, target.kafka,
-                     f"after a storm of {done} kills (seed {seed})", lambda: describe_procs(workers))
+        wait_drained(
+            client,
+            target.name,
+            ids,
+            target.redelivery_bound,
+            target.kafka,
+            f"after a storm of {done} kills (seed {seed})",
+            lambda: describe_procs(workers),
+        )
         drain_seconds = time.monotonic() - drained
     finally:
         if sampler:
@@ -194,18 +204,31 @@ def storm(target: Target, client: redis.Redis, redis_url: str, kills: int = KILL
         publisher.close()
     results = fetch_results(client, ids)
     for worker in workers:  # the survivors stop cleanly on SIGTERM, as on scale-down
-        wait_for(lambda worker=worker: is_ready(worker), 60, f"a {target.name} worker's line {target.ready!r} before its SIGTERM",
-                 seen=worker.describe)
+        wait_for(
+            lambda worker=worker: is_ready(worker),
+            60,
+            f"a {target.name} worker's line {target.ready!r} before its SIGTERM",
+            seen=worker.describe,
+        )
         worker.signal(signal.SIGTERM)
     for worker in workers:
         code = worker.wait(60, f"a {target.name} worker to exit on SIGTERM after the storm")
         assert code == 0, f"a {target.name} worker exited {code} on SIGTERM after the storm:\n{worker.describe()}"
-    return Outcome(kills=done, kills_while_consuming=consuming, pumped=pumped, lost=pumped - len(results),
-                   duplicates=sum(r.deliveries - 1 for r in results.values()), storm_seconds=storm_seconds,
-                   drain_seconds=drain_seconds, worst_in_flight=sampler.worst if sampler else None, ids=ids,
-                   repeat_window=target.repeat_window,
-                   unexplained=repeats_unexplained(results, killed, target.repeat_window)
-                   if target.repeat_window is not None else [])
+    return Outcome(
+        kills=done,
+        kills_while_consuming=consuming,
+        pumped=pumped,
+        lost=pumped - len(results),
+        duplicates=sum(r.deliveries - 1 for r in results.values()),
+        storm_seconds=storm_seconds,
+        drain_seconds=drain_seconds,
+        worst_in_flight=sampler.worst if sampler else None,
+        ids=ids,
+        repeat_window=target.repeat_window,
+        unexplained=repeats_unexplained(results, killed, target.repeat_window)
+        if target.repeat_window is not None
+        else [],
+    )
 
 
 def worker_name(proc: Proc) -> str:
@@ -230,13 +253,18 @@ def repeats_unexplained(results: Mapping[str, Result], killed: Mapping[str, floa
         if killed_at is None:
             found.extend(f"{record_id}: first done by {worker}, which was not killed" for _, record_id in items)
             continue
-        found.extend(f"{record_id}: first done by {worker} {done - killed_at:.2f} s after its kill"
-                     for done, record_id in items if done > killed_at)
+        found.extend(
+            f"{record_id}: first done by {worker} {done - killed_at:.2f} s after its kill"
+            for done, record_id in items
+            if done > killed_at
+        )
         span = items[-1][0] - items[0][0]
         if span > window:
-            found.append(f"{worker}: its {len(items)} repeated items span {span:.2f} s of its work (more than "
-                         f"{window:g} s), {killed_at - items[0][0]:.2f} to {killed_at - items[-1][0]:.2f} s "
-                         "before its kill")
+            found.append(
+                f"{worker}: its {len(items)} repeated items span {span:.2f} s of its work (more than "
+                f"{window:g} s), {killed_at - items[0][0]:.2f} to {killed_at - items[-1][0]:.2f} s "
+                "before its kill"
+            )
     return found
 
 
@@ -244,21 +272,35 @@ def report(target: str, outcome: Outcome) -> None:
     """Add the storm's row to the fault table, print it, and assert 0 lost."""
     worst = "-" if outcome.worst_in_flight is None else f"{outcome.worst_in_flight:.1f}"
     window = "" if outcome.repeat_window is None else f", {outcome.repeat_window:g} s repeatable"
-    FAULT_ROWS.append({"fault test": "kill storm", "workload": target, "kills": outcome.kills,
-                       "sigterms": 0, "lost": outcome.lost, "duplicates": outcome.duplicates,
-                       "interrupted (bound)": f"{outcome.kills_while_consuming} ready{window}",
-                       "seconds to drain": f"{outcome.drain_seconds:.1f}", "worst in flight (s)": worst,
-                       "records": outcome.pumped, "storm seconds": f"{outcome.storm_seconds:.0f}"})
-    print(f"{target}: {outcome.kills} kills ({outcome.kills_while_consuming} of them consuming), seed {SEED}, "
-          f"{outcome.pumped} records, {outcome.lost} lost, {outcome.duplicates} duplicates, storm "
-          f"{outcome.storm_seconds:.0f} s, drained in {outcome.drain_seconds:.1f} s, worst in flight {worst} s")
+    FAULT_ROWS.append(
+        {
+            "fault test": "kill storm",
+            "workload": target,
+            "kills": outcome.kills,
+            "sigterms": 0,
+            "lost": outcome.lost,
+            "duplicates": outcome.duplicates,
+            "interrupted (bound)": f"{outcome.kills_while_consuming} ready{window}",
+            "seconds to drain": f"{outcome.drain_seconds:.1f}",
+            "worst in flight (s)": worst,
+            "records": outcome.pumped,
+            "storm seconds": f"{outcome.storm_seconds:.0f}",
+        }
+    )
+    print(
+        f"{target}: {outcome.kills} kills ({outcome.kills_while_consuming} of them consuming), seed {SEED}, "
+        f"{outcome.pumped} records, {outcome.lost} lost, {outcome.duplicates} duplicates, storm "
+        f"{outcome.storm_seconds:.0f} s, drained in {outcome.drain_seconds:.1f} s, worst in flight {worst} s"
+    )
     assert outcome.lost == 0
     if outcome.repeat_window is None:
         # Each kill can interrupt at most the items its worker held (one here).
         assert outcome.duplicates <= outcome.kills
     else:
-        assert not outcome.unexplained, (f"{len(outcome.unexplained)} of {outcome.duplicates} duplicates no kill "
-                                         "explains:\n" + "\n".join(outcome.unexplained[:20]))
+        assert not outcome.unexplained, (
+            f"{len(outcome.unexplained)} of {outcome.duplicates} duplicates no kill "
+            "explains:\n" + "\n".join(outcome.unexplained[:20])
+        )
 
 
 def timeout_for(kills: int, seconds_per_kill: float, redelivery_bound: float) -> float:

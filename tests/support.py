@@ -27,8 +27,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05,
-             longest_interval: float = 0.25, *, seen: Callable[[], str] | None = None) -> T:
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+    longest_interval: float = 0.25,
+    *,
+    seen: Callable[[], str] | None = None,
+) -> T:
     """Poll until ``predicate()`` is truthy; fail naming ``what`` after ``timeout`` seconds.
 
     The first looks come every ``interval``; a wait that goes on looks less often (up to
@@ -74,8 +81,16 @@ def _saw(seen: Callable[[], str] | None, value: object) -> str:
 PY_SPY_TIMEOUT_S = 5.0
 #: Processes dumped in one description at most (a dozen workers and their pool children).
 MOST_DUMPS = 16
-_STATES = {"R": "running", "S": "sleeping", "D": "in uninterruptible sleep", "Z": "a zombie (exited, not reaped)",
-           "T": "stopped", "t": "stopped by a tracer", "X": "dead", "I": "idle"}
+_STATES = {
+    "R": "running",
+    "S": "sleeping",
+    "D": "in uninterruptible sleep",
+    "Z": "a zombie (exited, not reaped)",
+    "T": "stopped",
+    "t": "stopped by a tracer",
+    "X": "dead",
+    "I": "idle",
+}
 
 
 def _read(path: str) -> str:
@@ -100,8 +115,9 @@ def py_spy(pid: int) -> str:
     if command is None:
         return "py-spy: not installed (it is in kedasuite's test extras: pip install py-spy)"
     try:
-        done = subprocess.run([command, "dump", "--pid", str(pid)], capture_output=True, text=True,
-                              timeout=PY_SPY_TIMEOUT_S, check=False)
+        done = subprocess.run(
+            [command, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=PY_SPY_TIMEOUT_S, check=False
+        )
     except subprocess.TimeoutExpired:
         return f"py-spy: no dump within {PY_SPY_TIMEOUT_S:g} s"
     except OSError as exc:
@@ -187,8 +203,9 @@ class Proc:
     #: a deadline overrun counts from.
     signalled: tuple[str, float] | None = None
 
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None,
-                 module: str = "kedasuite") -> None:
+    def __init__(
+        self, args: list[str], log_path: Path, env: dict[str, str] | None = None, module: str = "kedasuite"
+    ) -> None:
         self.args = args
         self.module = module
         self.log_path = log_path
@@ -221,15 +238,18 @@ class Proc:
             head += f", {time.monotonic() - self.signalled[1]:.1f} s after {self.signalled[0]}"
         if code is None:
             head += "\n" + textwrap.indent(describe_processes([self.pid], dump=dump), "  ")
-        return f"{head}\n  its log ({self.log_path}), last {log_lines} lines:\n" + \
-            tail(self.log(), log_lines, indent="    ")
+        return f"{head}\n  its log ({self.log_path}), last {log_lines} lines:\n" + tail(
+            self.log(), log_lines, indent="    "
+        )
 
     def wait_for_log(self, pattern: str, timeout: float) -> re.Match[str]:
         regex = re.compile(pattern)
 
         def found() -> re.Match[str] | None:
             if self.popen.poll() is not None and not regex.search(self.log()):
-                raise AssertionError(f"process exited ({self.popen.returncode}) before logging {pattern!r}:\n{self.log()[-3000:]}")
+                raise AssertionError(
+                    f"process exited ({self.popen.returncode}) before logging {pattern!r}:\n{self.log()[-3000:]}"
+                )
             return regex.search(self.log())
 
         return wait_for(found, timeout, f"log line {pattern!r} from {self}", seen=self.describe)
@@ -259,10 +279,15 @@ class Proc:
             return self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             pass
-        since = f"{time.monotonic() - self.signalled[1]:.1f} s after {self.signalled[0]}" if self.signalled \
+        since = (
+            f"{time.monotonic() - self.signalled[1]:.1f} s after {self.signalled[0]}"
+            if self.signalled
             else "never signalled"
-        message = (f"{what + ': ' if what else ''}{self} still running after the {timeout:g} s deadline ({since}); "
-                   f"what it was doing before its SIGKILL:\n{self.describe()}")
+        )
+        message = (
+            f"{what + ': ' if what else ''}{self} still running after the {timeout:g} s deadline ({since}); "
+            f"what it was doing before its SIGKILL:\n{self.describe()}"
+        )
         self.signal(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(10)
@@ -315,7 +340,8 @@ class AutoscalerWatch:
                     f"{pod['workload']} pod {pod['name']} still running {now - sent:.1f} s after SIGTERM (its grace "
                     f"period: {kill_at - sent:g} s, then SIGKILL):\n"
                     + textwrap.indent(describe_processes([pod["pid"]]), "  ")
-                    + f"\n  its log, last 10 lines:\n{tail(_read(pod.get('log', '')), 10, indent='    ')}")
+                    + f"\n  its log, last 10 lines:\n{tail(_read(pod.get('log', '')), 10, indent='    ')}"
+                )
 
     def state(self) -> str:
         """``state.json`` in a line per workload: counts, pods, the last step and the next."""
@@ -332,14 +358,22 @@ class AutoscalerWatch:
             age = "written at an unknown time"
         lines = [f"{STATE_FILE} ({age} by pid {state.get('pid')}):"]
         for w in state.get("workloads", []):
-            pods = ", ".join(f"{p['name']} (pid {p['pid']}{', terminating' if p.get('terminating') else ''})"
-                             for p in w.get("backend", {}).get("pods", [])) or "none"
+            pods = (
+                ", ".join(
+                    f"{p['name']} (pid {p['pid']}{', terminating' if p.get('terminating') else ''})"
+                    for p in w.get("backend", {}).get("pods", [])
+                )
+                or "none"
+            )
             nxt = w.get("next_step")
-            upcoming = f"{nxt['actor']} → {nxt['replicas']} in {nxt['in_seconds']:g} s ({nxt['reason']})" if nxt \
-                else "none"
+            upcoming = (
+                f"{nxt['actor']} → {nxt['replicas']} in {nxt['in_seconds']:g} s ({nxt['reason']})" if nxt else "none"
+            )
             errors = f"; read errors: {w['read_errors']}" if w.get("read_errors") else ""
-            lines.append(f"  {w['workload']}: actual {w['actual']}, model {w['model']}, pods: {pods}; "
-                         f"last: {w.get('reason')}; next: {upcoming}{errors}")
+            lines.append(
+                f"  {w['workload']}: actual {w['actual']}, model {w['model']}, pods: {pods}; "
+                f"last: {w.get('reason')}; next: {upcoming}{errors}"
+            )
         lines += [f"  {mark}: {state[mark]}" for mark in ("stopping", "stopped") if mark in state]
         return "\n".join(lines)
 
@@ -356,14 +390,19 @@ class AutoscalerWatch:
         code = self.proc.popen.poll()
         pods = self.pods()
         living = [p for p in pods if alive(p["pid"], p.get("ticks"))]
-        parts = [f"autoscaler {self.proc}: " + ("running" if code is None else f"exited {code}"),
-                 f"its log, last {self.log_lines} lines:\n{tail(self.proc.log(), self.log_lines)}",
-                 self.state(),
-                 f"processes.json: {len(pods)} pods, {len(living)} alive" + "".join(
-                     f"\n  {p['workload']} {p['name']} (pid {p['pid']}): "
-                     + ("alive" if p in living else "gone")
-                     + (f", SIGTERMed {time.time() - p['terminating']:.1f} s ago" if p.get("terminating") else "")
-                     + (", SIGKILLed" if p.get("killed") else "") for p in pods)]
+        parts = [
+            f"autoscaler {self.proc}: " + ("running" if code is None else f"exited {code}"),
+            f"its log, last {self.log_lines} lines:\n{tail(self.proc.log(), self.log_lines)}",
+            self.state(),
+            f"processes.json: {len(pods)} pods, {len(living)} alive"
+            + "".join(
+                f"\n  {p['workload']} {p['name']} (pid {p['pid']}): "
+                + ("alive" if p in living else "gone")
+                + (f", SIGTERMed {time.time() - p['terminating']:.1f} s ago" if p.get("terminating") else "")
+                + (", SIGKILLed" if p.get("killed") else "")
+                for p in pods
+            ),
+        ]
         pids = ([self.proc.pid] if code is None else []) + [p["pid"] for p in living]
         if pids:
             parts.append("processes alive (the autoscaler's and its pods'):\n" + describe_processes(pids))
@@ -385,12 +424,16 @@ def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None)
     """Run ``kedasuite ARGS`` to completion and return its exit code and output."""
     return subprocess.run(
         [sys.executable, "-m", "kedasuite", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
-def pump(workload: str, count: int, prefix: str | None = None, *, redis_url: str | None = None,
-         kafka: Any = None) -> list[str]:
+def pump(
+    workload: str, count: int, prefix: str | None = None, *, redis_url: str | None = None, kafka: Any = None
+) -> list[str]:
     """Send ``count`` records to ``workload`` through the pump's engine, in this process, and
     return their ids: what ``kedasuite pump WORKLOAD --count N --id-prefix P`` does (the same
     ``prepare_run``, broker check and topic creation included, and ``pump_all``), without a
@@ -401,8 +444,9 @@ def pump(workload: str, count: int, prefix: str | None = None, *, redis_url: str
     from kedasuite.producers.records import record_ids
     from kedasuite.producers.workloads import BrokerConfig
 
-    settings = PumpSettings(brokers=BrokerConfig(redis_url=redis_url, kafka=kafka), workloads=[workload],
-                            default_workload=workload)
+    settings = PumpSettings(
+        brokers=BrokerConfig(redis_url=redis_url, kafka=kafka), workloads=[workload], default_workload=workload
+    )
     run, publishers = prepare_run(settings, count, workload, id_prefix=prefix)
     pump_all(run, publishers, settings.batch_size)
     stream = run.streams[0]
@@ -419,7 +463,7 @@ def all_processed(client: redis.Redis, ids: list[str]) -> Callable[[], dict[str,
     def check() -> dict[str, Result] | None:
         # EXISTS over every key first (one reply, a number): reading every result each poll
         # costs the test and Redis more than the workers it waits for.
-        if sum(client.exists(*keys[i:i + 1000]) for i in range(0, len(keys), 1000)) < len(keys):
+        if sum(client.exists(*keys[i : i + 1000]) for i in range(0, len(keys), 1000)) < len(keys):
             return None
         results = fetch_results(client, ids)
         return results if len(results) == len(ids) else None
@@ -427,8 +471,9 @@ def all_processed(client: redis.Redis, ids: list[str]) -> Callable[[], dict[str,
     return check
 
 
-def missing_and_workers(client: redis.Redis, workload: str, ids: list[str], procs: Iterable[Proc],
-                        kafka: Any = None) -> Callable[[], str]:
+def missing_and_workers(
+    client: redis.Redis, workload: str, ids: list[str], procs: Iterable[Proc], kafka: Any = None
+) -> Callable[[], str]:
     """A ``seen`` for a wait on records: where the ones without a result are
     (``tests/whereabouts.py``), and what the workers are doing."""
     from tests.whereabouts import missing_report
@@ -464,8 +509,9 @@ def refused_port() -> int:
     return int(sock.getsockname()[1])
 
 
-def http_json(url: str, *, method: str = "GET", token: str | None = None,
-              timeout: float = 30) -> tuple[int, dict[str, str], Any]:
+def http_json(
+    url: str, *, method: str = "GET", token: str | None = None, timeout: float = 30
+) -> tuple[int, dict[str, str], Any]:
     """(status, headers, parsed JSON body) of one request; error statuses are answers too."""
     import json
     import urllib.error
@@ -496,8 +542,15 @@ BASH = shutil.which("bash") or "/bin/bash"
 def run_script(script: Path, *args: str, path: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """``script`` under bash with exactly ``path`` as PATH (and nothing else from the environment)."""
     env = {"PATH": path, "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run([BASH, str(script), *args], cwd=Path(__file__).resolve().parents[1], env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [BASH, str(script), *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def stub(folder: Path, name: str, exit_code: int = 0) -> None:

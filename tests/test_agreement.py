@@ -30,27 +30,39 @@ def _with_tolerance(scaler: Scaler, tolerance: float | None) -> Scaler:
 
 
 @settings(max_examples=300, deadline=None)
-@given(index=st.integers(0, len(OBJECTS) - 1), data=st.data(),
-       tolerance=st.one_of(st.none(), st.sampled_from([0.0, 0.05, 0.2, 0.5])))
-def test_status_and_the_models_hpa_propose_the_same_replicas(index: int, data: st.DataObject,
-                                                              tolerance: float | None) -> None:
+@given(
+    index=st.integers(0, len(OBJECTS) - 1),
+    data=st.data(),
+    tolerance=st.one_of(st.none(), st.sampled_from([0.0, 0.05, 0.2, 0.5])),
+)
+def test_status_and_the_models_hpa_propose_the_same_replicas(
+    index: int, data: st.DataObject, tolerance: float | None
+) -> None:
     scaler = _with_tolerance(OBJECTS[index], tolerance)
     current = data.draw(st.integers(1, scaler.max_replicas), label="replicas running")
     # Around the replicas running, where the tolerance decides: metric = ratio × target × current.
-    ratios = [data.draw(st.floats(0.0, 3.0, allow_nan=False), label=f"{t.name} / (target × current)")
-              for t in scaler.triggers]
+    ratios = [
+        data.draw(st.floats(0.0, 3.0, allow_nan=False), label=f"{t.name} / (target × current)") for t in scaler.triggers
+    ]
     metrics = [round(r * t.target * current) for r, t in zip(ratios, scaler.triggers)]
     readings = [Reading(t, float(m)) for t, m in zip(scaler.triggers, metrics)]
     decision = decide(scaler, readings, replicas=current)
 
     hpa = loop_for(scaler, Options()).hpa  # type: ignore[attr-defined]
-    result = hpa.sync(0.0, current, [MetricInput(t.name, float(m), t.target, t.metric_type)
-                                     for t, m in zip(scaler.triggers, metrics)])
+    result = hpa.sync(
+        0.0, current, [MetricInput(t.name, float(m), t.target, t.metric_type) for t, m in zip(scaler.triggers, metrics)]
+    )
     if decision.active:
         floor = max(scaler.min_replicas, 1)
         assert result.recommendation is not None
         assert decision.count == min(scaler.max_replicas, max(floor, result.recommendation)), (
-            scaler.name, current, metrics, tolerance, decision.reason, result.reason)
+            scaler.name,
+            current,
+            metrics,
+            tolerance,
+            decision.reason,
+            result.reason,
+        )
 
 
 def test_the_tolerance_holds_the_replicas_in_both() -> None:

@@ -44,24 +44,31 @@ JARS = cached_jars()
 needs_apache_kafka = pytest.mark.skipif(
     JAVA is None or JARS is None,
     reason="the embedded Apache Kafka needs java on PATH and its jars resolved (scripts/bootstrap runs mvn when "
-           "java and mvn are installed)" if JAVA is None or JARS is None else "")
+    "java and mvn are installed)"
+    if JAVA is None or JARS is None
+    else "",
+)
 #: No Redis for these workers: results are only counted (REDIS_URL from the caller's shell is ignored).
 NO_REDIS = {"REDIS_URL": "", "REDIS_ADDRESS": ""}
 
 
 # --- Selection: which embedded Kafka, and the jar cache ------------------------------------------
 
-@pytest.mark.parametrize(("setting", "java", "jars", "chosen"), [
-    ("auto", True, True, "apache"),
-    ("auto", True, False, "tansu"),
-    ("auto", False, True, "tansu"),
-    ("auto", False, False, "tansu"),
-    ("", True, True, "apache"),  # unset is auto
-    (" Apache ", False, False, "apache"),  # asked for explicitly: kept, and its start says what is missing
-    ("apache", True, True, "apache"),
-    ("tansu", True, True, "tansu"),
-    ("tansu", False, False, "tansu"),
-])
+
+@pytest.mark.parametrize(
+    ("setting", "java", "jars", "chosen"),
+    [
+        ("auto", True, True, "apache"),
+        ("auto", True, False, "tansu"),
+        ("auto", False, True, "tansu"),
+        ("auto", False, False, "tansu"),
+        ("", True, True, "apache"),  # unset is auto
+        (" Apache ", False, False, "apache"),  # asked for explicitly: kept, and its start says what is missing
+        ("apache", True, True, "apache"),
+        ("tansu", True, True, "tansu"),
+        ("tansu", False, False, "tansu"),
+    ],
+)
 def test_the_setting_chooses_the_broker(setting: str, java: bool, jars: bool, chosen: str) -> None:
     assert choose_kafka_flavor(setting, java, jars) == chosen
 
@@ -109,8 +116,9 @@ def test_resolving_without_java_or_mvn_names_both(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no java, no mvn
     with pytest.raises(KafkaJarsMissing) as caught:
         resolve_jars({"KAFKA_JARS_DIR": str(tmp_path / "cache")})
-    assert caught.value.message.startswith(f"cannot resolve the Apache Kafka {kafka_version()} jars: no java and no "
-                                           "mvn on PATH.")
+    assert caught.value.message.startswith(
+        f"cannot resolve the Apache Kafka {kafka_version()} jars: no java and no mvn on PATH."
+    )
     assert "KAFKA_EMBEDDED=tansu" in caught.value.message
 
 
@@ -148,6 +156,7 @@ def test_resolving_again_reads_the_cache_and_runs_no_mvn(monkeypatch: pytest.Mon
 
 # --- The broker -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Login:
     """A listener that demands a SCRAM login, and the user created for it."""
@@ -181,24 +190,33 @@ def _names() -> tuple[str, str]:
 def _lag(bootstrap: str, group: str, topic: str, extra: dict[str, str] | None = None) -> tuple[int, int, int]:
     """KEDA's lag, the sum of high watermarks and of committed offsets."""
     offsets = fetch_offsets(bootstrap, group, topic, extra)
-    return (keda_lag(offsets, KafkaTrigger(offset_reset_policy="earliest")).total,
-            sum(p.high_watermark for p in offsets), sum(p.committed or 0 for p in offsets))
+    return (
+        keda_lag(offsets, KafkaTrigger(offset_reset_policy="earliest")).total,
+        sum(p.high_watermark for p in offsets),
+        sum(p.committed or 0 for p in offsets),
+    )
 
 
 def test_the_broker_says_its_release_and_where_logins_go() -> None:
     plain, login = EmbeddedApacheKafka(port=9092), EmbeddedApacheKafka(authentication=True, port=9093, username="app")
     assert plain.describe() == f"Apache Kafka {kafka_version()} (KRaft) at 127.0.0.1:9092"
-    assert login.describe() == f"Apache Kafka {kafka_version()} (KRaft) at 127.0.0.1:9093, SASL/SCRAM-SHA-512 user 'app'"
+    assert (
+        login.describe() == f"Apache Kafka {kafka_version()} (KRaft) at 127.0.0.1:9093, SASL/SCRAM-SHA-512 user 'app'"
+    )
     both = EmbeddedApacheKafka(port=9092, scram_listener=True, username="app")
     both.scram_port = 9094
     assert both.describe().endswith(", and SASL/SCRAM-SHA-512 user 'app' at 127.0.0.1:9094")
-    assert (plain.scram_bootstrap, login.scram_bootstrap, both.scram_bootstrap) == (None, "127.0.0.1:9093",
-                                                                                   "127.0.0.1:9094")
+    assert (plain.scram_bootstrap, login.scram_bootstrap, both.scram_bootstrap) == (
+        None,
+        "127.0.0.1:9093",
+        "127.0.0.1:9094",
+    )
     assert plain.flavor == "apache" and plain.version == kafka_version()
 
 
 def test_records_pumped_with_default_batching_are_consumed_and_the_committed_lag_reaches_zero(
-        kafka_broker: KafkaUnderTest) -> None:
+    kafka_broker: KafkaUnderTest,
+) -> None:
     """The pump's producer as it ships (batches of many records), the consumer worker as it
     ships: the high watermarks count every record, and the group's commits bring KEDA's lag to 0."""
     if kafka_broker.tansu:
@@ -206,13 +224,38 @@ def test_records_pumped_with_default_batching_are_consumed_and_the_committed_lag
     apache = kafka_broker
     topic, group = _names()
     count = 300
-    pumped = run_cli("pump", "kafka", "--count", str(count), "--workloads", "kafka", "--bootstrap-servers",
-                     apache.bootstrap, "--topic", topic, env=NO_REDIS)
+    pumped = run_cli(
+        "pump",
+        "kafka",
+        "--count",
+        str(count),
+        "--workloads",
+        "kafka",
+        "--bootstrap-servers",
+        apache.bootstrap,
+        "--topic",
+        topic,
+        env=NO_REDIS,
+    )
     assert pumped.returncode == 0, pumped.stderr
     assert _lag(apache.bootstrap, group, topic) == (count, count, 0)
 
-    consumed = run_cli("worker", "kafka", "--bootstrap-servers", apache.bootstrap, "--topic", topic, "--group", group,
-                       "--work-time", "0", "--max-messages", str(count), env=NO_REDIS, timeout=120)
+    consumed = run_cli(
+        "worker",
+        "kafka",
+        "--bootstrap-servers",
+        apache.bootstrap,
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--work-time",
+        "0",
+        "--max-messages",
+        str(count),
+        env=NO_REDIS,
+        timeout=120,
+    )
     assert consumed.returncode == 0, consumed.stderr[-3000:]
     assert f"processed {count}" in consumed.stderr, consumed.stderr[-2000:]
     assert _lag(apache.bootstrap, group, topic) == (0, count, count)
@@ -223,13 +266,42 @@ def test_a_scram_login_through_the_suites_variables_produces_and_consumes(scram:
     """The pump logs in with the plainly named variables; the consumer with KAFKA_CONFIG_* (what
     the managed overlay's pods get); the lag read logs in as KEDA's TriggerAuthentication does."""
     topic, group = _names()
-    pumped = run_cli("pump", "kafka", "--count", "40", "--workloads", "kafka", "--bootstrap-servers", scram.bootstrap,
-                     "--topic", topic, env={**NO_REDIS, **scram.client_env()})
+    pumped = run_cli(
+        "pump",
+        "kafka",
+        "--count",
+        "40",
+        "--workloads",
+        "kafka",
+        "--bootstrap-servers",
+        scram.bootstrap,
+        "--topic",
+        topic,
+        env={**NO_REDIS, **scram.client_env()},
+    )
     assert pumped.returncode == 0, pumped.stderr
-    overlay = {"KAFKA_CONFIG_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_CONFIG_SASL_MECHANISM": "SCRAM-SHA-512",
-               "KAFKA_CONFIG_SASL_USERNAME": scram.username, "KAFKA_CONFIG_SASL_PASSWORD": scram.password}
-    consumed = run_cli("worker", "kafka", "--bootstrap-servers", scram.bootstrap, "--topic", topic, "--group", group,
-                       "--work-time", "0", "--max-messages", "40", env={**NO_REDIS, **overlay}, timeout=120)
+    overlay = {
+        "KAFKA_CONFIG_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_CONFIG_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_CONFIG_SASL_USERNAME": scram.username,
+        "KAFKA_CONFIG_SASL_PASSWORD": scram.password,
+    }
+    consumed = run_cli(
+        "worker",
+        "kafka",
+        "--bootstrap-servers",
+        scram.bootstrap,
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--work-time",
+        "0",
+        "--max-messages",
+        "40",
+        env={**NO_REDIS, **overlay},
+        timeout=120,
+    )
     assert consumed.returncode == 0, consumed.stderr[-3000:]
     assert _lag(scram.bootstrap, group, topic, scram.client_config()) == (0, 40, 40)
 
@@ -237,12 +309,14 @@ def test_a_scram_login_through_the_suites_variables_produces_and_consumes(scram:
 @needs_apache_kafka
 def test_a_wrong_scram_password_is_refused_with_the_variables_to_check(scram: Login) -> None:
     env = {**NO_REDIS, **scram.client_env(), "KAFKA_SASL_PASSWORD": "not-the-password"}
-    done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", scram.bootstrap,
-                   env=env)
+    done = run_cli(
+        "pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", scram.bootstrap, env=env
+    )
     assert done.returncode == 2, done.stderr
     message = done.stderr.strip().splitlines()[-1]
-    assert message.startswith(f"Error: Kafka at {scram.bootstrap} refused SCRAM-SHA-512 authentication of user "
-                              "'app' ("), message
+    assert message.startswith(
+        f"Error: Kafka at {scram.bootstrap} refused SCRAM-SHA-512 authentication of user 'app' ("
+    ), message
     assert "invalid credentials" in message, message
     assert message.endswith("Check KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM")
     assert "not-the-password" not in done.stdout + done.stderr
@@ -250,13 +324,15 @@ def test_a_wrong_scram_password_is_refused_with_the_variables_to_check(scram: Lo
 
 @needs_apache_kafka
 def test_a_client_without_a_login_gets_nothing_from_a_scram_broker(scram: Login) -> None:
-    done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", scram.bootstrap,
-                   env=NO_REDIS)
+    done = run_cli(
+        "pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", scram.bootstrap, env=NO_REDIS
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(f"Error: cannot reach Kafka at {scram.bootstrap} (")
 
 
 # --- kedasuite kafka-server ----------------------------------------------------------------------
+
 
 @needs_apache_kafka
 @pytest.mark.e2e  # a whole command end to end: the e2e tier
@@ -289,8 +365,9 @@ def test_kafka_server_prints_its_bootstrap_serves_a_client_and_stops_on_sigterm(
     consumer.close()
     assert sorted(seen) == [b"record 0", b"record 1", b"record 2"]
     if shutil.which("kcat"):  # a client that is not ours lists it too (tests/test_kcat.py reads records)
-        listed = subprocess.run(["kcat", "-L", "-b", bootstrap, "-t", topic], capture_output=True, text=True,
-                                timeout=60, check=False)
+        listed = subprocess.run(
+            ["kcat", "-L", "-b", bootstrap, "-t", topic], capture_output=True, text=True, timeout=60, check=False
+        )
         assert listed.returncode == 0 and f'topic "{topic}" with ' in listed.stdout, listed.stdout + listed.stderr
 
     server.signal(signal.SIGTERM)
@@ -303,8 +380,15 @@ def test_kafka_server_prints_its_bootstrap_serves_a_client_and_stops_on_sigterm(
 def test_kafka_server_help_names_its_setting_and_options() -> None:
     done = run_cli("kafka-server", "--help")
     assert done.returncode == 0, done.stderr
-    for word in ("--port", "EMBEDDED_KAFKA_PORT", "--flavor", "KAFKA_EMBEDDED", "--scram-user", "--scram-password",
-                 "9092"):
+    for word in (
+        "--port",
+        "EMBEDDED_KAFKA_PORT",
+        "--flavor",
+        "KAFKA_EMBEDDED",
+        "--scram-user",
+        "--scram-password",
+        "9092",
+    ):
         assert word in done.stdout
 
 

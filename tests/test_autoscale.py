@@ -105,12 +105,21 @@ class FakeBackend:
 DEMO = Options(polling_interval=1, cooldown_period=3, stabilization_window=2, sync_period=1)
 
 
-def actuator(t: Target, backend: FakeBackend, reads: FakeReads, options: Options = DEMO,
-             state: Path | None = None) -> tuple[Actuator, list[str], Callable[[float], None]]:
+def actuator(
+    t: Target, backend: FakeBackend, reads: FakeReads, options: Options = DEMO, state: Path | None = None
+) -> tuple[Actuator, list[str], Callable[[float], None]]:
     clock = [100.0]
     lines: list[str] = []
-    act = Actuator([t], reads, backend, options, clock=lambda: clock[0], wall=lambda: 1_700_000_000 + clock[0],
-                   emit=lines.append, state_path=state)
+    act = Actuator(
+        [t],
+        reads,
+        backend,
+        options,
+        clock=lambda: clock[0],
+        wall=lambda: 1_700_000_000 + clock[0],
+        emit=lines.append,
+        state_path=state,
+    )
     backend.now = act.now
 
     def at(seconds: float) -> None:
@@ -212,18 +221,31 @@ def test_a_hanging_read_delays_no_other_target(tmp_path: Path) -> None:
     reads = HangingReads({"celery"})
     reads.values[RQ_BACKLOG] = 40
     backend = NoBackend()
-    act = Actuator([target(WORKLOAD_CELERY), target(WORKLOAD_RQ)], reads, backend, DEMO, emit=lambda _line: None,
-                   state_path=tmp_path / "state.json")
+    act = Actuator(
+        [target(WORKLOAD_CELERY), target(WORKLOAD_RQ)],
+        reads,
+        backend,
+        DEMO,
+        emit=lambda _line: None,
+        state_path=tmp_path / "state.json",
+    )
     stop = threading.Event()
     loop = threading.Thread(target=act.run, args=(stop,), daemon=True)
     loop.start()
     try:
         wait_for(reads.hanging.is_set, 10, "celery's read to start hanging")
-        wait_for(lambda: backend.counts.get(WORKLOAD_RQ) == 4, 10, "rq scaled 0 → 4 while celery's read hangs",
-                 seen=lambda: f"counts {backend.counts}, state {read_state(tmp_path)}")
+        wait_for(
+            lambda: backend.counts.get(WORKLOAD_RQ) == 4,
+            10,
+            "rq scaled 0 → 4 while celery's read hangs",
+            seen=lambda: f"counts {backend.counts}, state {read_state(tmp_path)}",
+        )
         first = read_state(tmp_path)
-        wait_for(lambda: (read_state(tmp_path) or {}).get("time") != (first or {}).get("time"), 5,
-                 "the state rewritten while celery's read hangs")
+        wait_for(
+            lambda: (read_state(tmp_path) or {}).get("time") != (first or {}).get("time"),
+            5,
+            "the state rewritten while celery's read hangs",
+        )
         celery = next(w for w in read_state(tmp_path)["workloads"] if w["workload"] == WORKLOAD_CELERY)
         assert celery["reading_for_seconds"] is not None, celery
     finally:
@@ -268,11 +290,15 @@ def test_a_scaled_job_gets_the_jobs_the_strategy_asks_for() -> None:
 def test_the_grace_period_comes_from_the_pod_template_or_the_default(tmp_path: Path) -> None:
     objs = [d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, dict)]
     # The bundled render has no Deployments: k8s/base has them, else Kubernetes' default.
-    assert grace_period(bundled(WORKLOAD_CELERY), objs, "bundled", ROOT / "k8s/base") == \
-        (30.0, f"Deployment celery-worker in {ROOT / 'k8s/base'}/")
+    assert grace_period(bundled(WORKLOAD_CELERY), objs, "bundled", ROOT / "k8s/base") == (
+        30.0,
+        f"Deployment celery-worker in {ROOT / 'k8s/base'}/",
+    )
     seconds, where = grace_period(bundled(WORKLOAD_RQ), objs, "bundled", tmp_path)
     assert seconds == DEFAULT_GRACE_SECONDS and where.startswith("Kubernetes' default")
-    assert grace_period(bundled(WORKLOAD_WORKQUEUE), objs, "bundled")[1].startswith("ScaledJob workqueue's pod template")
+    assert grace_period(bundled(WORKLOAD_WORKQUEUE), objs, "bundled")[1].startswith(
+        "ScaledJob workqueue's pod template"
+    )
 
 
 def write_manifests(tmp_path: Path, edit: Callable[[list[dict]], None]) -> str:
@@ -285,8 +311,15 @@ def write_manifests(tmp_path: Path, edit: Callable[[list[dict]], None]) -> str:
 
 def test_a_process_gets_its_pod_name_and_references_to_it_expand_as_the_kubelet_does() -> None:
     base = {"POD_NAME": "kafka-consumer-3", "READY_FILE": "/run/ready", "HOME": "/root"}
-    env = pod_env(base, {"KAFKA_CONSUMER_CONFIG_GROUP_INSTANCE_ID": "$(POD_NAME)", "A": "$(HOME)/x-$(NOPE)",
-                         "B": "$$(POD_NAME) costs $$5", "POD_NAME": "mine"})
+    env = pod_env(
+        base,
+        {
+            "KAFKA_CONSUMER_CONFIG_GROUP_INSTANCE_ID": "$(POD_NAME)",
+            "A": "$(HOME)/x-$(NOPE)",
+            "B": "$$(POD_NAME) costs $$5",
+            "POD_NAME": "mine",
+        },
+    )
     assert env["KAFKA_CONSUMER_CONFIG_GROUP_INSTANCE_ID"] == "kafka-consumer-3"
     assert env["A"] == "/root/x-$(NOPE)"  # an unknown name stays as written
     assert env["B"] == "$(POD_NAME) costs $5"  # $$ is a literal $
@@ -314,10 +347,26 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
 def test_an_unreachable_redis_is_a_visible_state(tmp_path: Path) -> None:
     from tests.support import refused_port
 
-    done = run_cli("autoscale", "--backend", "none", "-w", "rq", "--redis-url", f"redis://127.0.0.1:{refused_port()}/0",
-                   "--run-dir", str(tmp_path), "--polling-interval", "1", "--duration", "1.5", timeout=60)
+    done = run_cli(
+        "autoscale",
+        "--backend",
+        "none",
+        "-w",
+        "rq",
+        "--redis-url",
+        f"redis://127.0.0.1:{refused_port()}/0",
+        "--run-dir",
+        str(tmp_path),
+        "--polling-interval",
+        "1",
+        "--duration",
+        "1.5",
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
-    assert re.search(r"rq\s+read failed: backlog, in-flight: cannot reach Redis .* no fallback: keeps 0", done.stdout), done.stdout
+    assert re.search(
+        r"rq\s+read failed: backlog, in-flight: cannot reach Redis .* no fallback: keeps 0", done.stdout
+    ), done.stdout
     state = read_state(tmp_path)
     assert state is not None and state["workloads"][0]["read_errors"], state
 
@@ -360,8 +409,22 @@ def run_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def start_autoscaler(spawn: Callable[..., Proc], redis_url: str, kafka: Any, run_dir: Path, *args: str) -> Proc:
-    proc = spawn("autoscale", "--redis-url", redis_url, "--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic,
-                 "--group", kafka.group, "--run-dir", str(run_dir), *TIMINGS, *args, env=WORKER_ENV)
+    proc = spawn(
+        "autoscale",
+        "--redis-url",
+        redis_url,
+        "--bootstrap-servers",
+        kafka.bootstrap,
+        "--topic",
+        kafka.topic,
+        "--group",
+        kafka.group,
+        "--run-dir",
+        str(run_dir),
+        *TIMINGS,
+        *args,
+        env=WORKER_ENV,
+    )
     proc.wait_for_log(r"autoscale: backend processes", timeout=START_MARGIN_S)
     return proc
 
@@ -391,22 +454,32 @@ def no_sigkill(watch: AutoscalerWatch, log: str) -> None:
 def grace_of(run_dir: Path) -> float:
     """The longest grace period the autoscaler gives a pod (the pod templates': 30 s)."""
     state = read_state(run_dir)
-    return max((w["grace_seconds"] for w in state["workloads"]), default=DEFAULT_GRACE_SECONDS) if state \
+    return (
+        max((w["grace_seconds"] for w in state["workloads"]), default=DEFAULT_GRACE_SECONDS)
+        if state
         else DEFAULT_GRACE_SECONDS
+    )
 
 
 def missing(redis_client: Any, kafka: Any, ids_by_workload: dict[str, list[str]]) -> str:
     """Per workload with records lacking a result: how many, and where they are."""
     from kedasuite.core.results import fetch_results
 
-    return "\n".join(missing_report(w, redis_client, ids, kafka) for w, ids in ids_by_workload.items()
-                     if len(fetch_results(redis_client, ids)) < len(ids)) or "every record has its result"
+    return (
+        "\n".join(
+            missing_report(w, redis_client, ids, kafka)
+            for w, ids in ids_by_workload.items()
+            if len(fetch_results(redis_client, ids)) < len(ids)
+        )
+        or "every record has its result"
+    )
 
 
 @pytest.mark.integration
 @pytest.mark.e2e  # a whole command end to end: the e2e tier
-def test_processes_take_every_workload_from_zero_to_n_and_back(spawn, redis_url, redis_client, kafka, run_dir,
-                                                               monkeypatch) -> None:
+def test_processes_take_every_workload_from_zero_to_n_and_back(
+    spawn, redis_url, redis_client, kafka, run_dir, monkeypatch
+) -> None:
     monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # Tansu's watermark (conftest)
     auto = start_autoscaler(spawn, redis_url, kafka, run_dir)
     watch = AutoscalerWatch(auto, run_dir)
@@ -423,18 +496,28 @@ def test_processes_take_every_workload_from_zero_to_n_and_back(spawn, redis_url,
 
     # Deadlines from the timings: a poll and a sync to scale up, the workers' start, the work
     # (≤ 12 × 0.2 s on one replica), then cooldown + a poll, the window + a sync, and the SIGTERMs.
-    wait_for(lambda: not not_scaled_up(), 1 + 1 + START_MARGIN_S, "every workload scaled up from 0",
-             seen=lambda: f"not scaled up: {', '.join(not_scaled_up())}\n{watch.report()}")
-    wait_for(lambda: len(fetch_results(redis_client, ids)) == len(ids), START_MARGIN_S + max(counts.values()) * 0.2,
-             f"all {len(ids)} records processed",
-             seen=lambda: f"{missing(redis_client, kafka, by_workload)}\n{watch.report()}")
+    wait_for(
+        lambda: not not_scaled_up(),
+        1 + 1 + START_MARGIN_S,
+        "every workload scaled up from 0",
+        seen=lambda: f"not scaled up: {', '.join(not_scaled_up())}\n{watch.report()}",
+    )
+    wait_for(
+        lambda: len(fetch_results(redis_client, ids)) == len(ids),
+        START_MARGIN_S + max(counts.values()) * 0.2,
+        f"all {len(ids)} records processed",
+        seen=lambda: f"{missing(redis_client, kafka, by_workload)}\n{watch.report()}",
+    )
 
     def not_at_zero() -> list[str]:
         state = read_state(run_dir)
         if not state:
             return ["(no state written yet)"]
-        return [f"{w['workload']} (actual {w['actual']}, model {w['model']}, {len(w['backend']['pods'])} pods)"
-                for w in state["workloads"] if w["actual"] or w["model"] or w["backend"]["pods"]]
+        return [
+            f"{w['workload']} (actual {w['actual']}, model {w['model']}, {len(w['backend']['pods'])} pods)"
+            for w in state["workloads"]
+            if w["actual"] or w["model"] or w["backend"]["pods"]
+        ]
 
     def all_at_zero() -> bool:
         watch.look()
@@ -443,9 +526,12 @@ def test_processes_take_every_workload_from_zero_to_n_and_back(spawn, redis_url,
     # A scale-down is a SIGTERM the worker has the grace period to obey (the autoscaler SIGKILLs
     # it after that, which fails below with the pod's dump): cooldown + a poll, the window + a
     # sync, the grace, and the margin of a loaded machine.
-    wait_for(all_at_zero, 3 + 1 + 2 + 1 + grace_of(run_dir) + START_MARGIN_S,
-             "every workload back at 0 with no process left",
-             seen=lambda: f"not at 0: {', '.join(not_at_zero())}\n{watch.report()}")
+    wait_for(
+        all_at_zero,
+        3 + 1 + 2 + 1 + grace_of(run_dir) + START_MARGIN_S,
+        "every workload back at 0 with no process left",
+        seen=lambda: f"not at 0: {', '.join(not_at_zero())}\n{watch.report()}",
+    )
     log = stop(watch, 30)
 
     seen = changes(log)
@@ -456,7 +542,9 @@ def test_processes_take_every_workload_from_zero_to_n_and_back(spawn, redis_url,
     sigterms = re.findall(r"^(\w+): SIGTERM (\S+)", log, re.MULTILINE)
     obeyed = re.findall(r"^(\w+): (\S+) \(pid \d+\) exited 0 [\d.]+ s after SIGTERM", log, re.MULTILINE)
     assert sigterms and sorted(sigterms) == sorted(obeyed), log
-    assert {w for w, _ in sigterms} == {WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ}, "each worker scaled down by SIGTERM"
+    assert {w for w, _ in sigterms} == {WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ}, (
+        "each worker scaled down by SIGTERM"
+    )
     assert "by itself" not in log, "a worker exited without being asked"
     jobs = re.findall(r"^workqueue: Job \S+ finished: runner \S+ \(pid \d+\) exited (\d+)", log, re.MULTILINE)
     assert jobs and set(jobs) == {"0"}, log
@@ -481,13 +569,18 @@ def test_a_killed_autoscaler_leaves_its_workers_to_the_next_one(spawn, redis_url
 
     from kedasuite.core.results import fetch_results
 
-    wait_for(lambda: len(fetch_results(redis_client, ids)) == len(ids), START_MARGIN_S + 30 * 0.2,
-             "every record processed",
-             seen=lambda: f"{missing(redis_client, kafka, {WORKLOAD_RQ: ids})}\n{watch.report()}")
+    wait_for(
+        lambda: len(fetch_results(redis_client, ids)) == len(ids),
+        START_MARGIN_S + 30 * 0.2,
+        "every record processed",
+        seen=lambda: f"{missing(redis_client, kafka, {WORKLOAD_RQ: ids})}\n{watch.report()}",
+    )
     # The adopted workers have their grace period to obey the SIGTERM, then the autoscaler exits.
     log = stop(watch, grace_of(run_dir) + 10)
     no_sigkill(watch, log)
-    stopped = re.findall(r"^rq: (\S+) \(pid \d+\) exit code unknown \(adopted\) [\d.]+ s after SIGTERM", log, re.MULTILINE)
+    stopped = re.findall(
+        r"^rq: (\S+) \(pid \d+\) exit code unknown \(adopted\) [\d.]+ s after SIGTERM", log, re.MULTILINE
+    )
     assert sorted(stopped) == sorted(p["name"] for p in pods), watch.report()
     still = [p for p in pods if _start_ticks(p["pid"]) == p["ticks"]]
     assert not still, f"the adopted workers were stopped, yet these run: {still}\n{watch.report()}"

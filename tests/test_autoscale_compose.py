@@ -57,24 +57,61 @@ def target(workload: str, grace: float = 30.0) -> Target:
 
 def test_the_commands_are_the_compose_cli_s() -> None:
     assert scale_command("p", (), "celery-worker", 3, 30.0) == [
-        "docker", "compose", "-p", "p", "up", "-d", "--no-deps", "--no-recreate", "--timeout", "30",
-        "--scale", "celery-worker=3", "celery-worker"]
+        "docker",
+        "compose",
+        "-p",
+        "p",
+        "up",
+        "-d",
+        "--no-deps",
+        "--no-recreate",
+        "--timeout",
+        "30",
+        "--scale",
+        "celery-worker=3",
+        "celery-worker",
+    ]
     assert scale_command("p", ("a.yaml", "b.yaml"), "rq-worker", 0, 12.4)[:8] == [
-        "docker", "compose", "-p", "p", "-f", "a.yaml", "-f", "b.yaml"]
+        "docker",
+        "compose",
+        "-p",
+        "p",
+        "-f",
+        "a.yaml",
+        "-f",
+        "b.yaml",
+    ]
     assert scale_command("p", (), "rq-worker", 0, 12.4)[-4:] == ["12", "--scale", "rq-worker=0", "rq-worker"]
     assert run_command("p", ("c.yaml",), "workqueue", "p-workqueue-job-1") == [
-        "docker", "compose", "-p", "p", "-f", "c.yaml", "run", "-d", "--rm", "--no-deps", "--name", "p-workqueue-job-1",
-        "workqueue"]
+        "docker",
+        "compose",
+        "-p",
+        "p",
+        "-f",
+        "c.yaml",
+        "run",
+        "-d",
+        "--rm",
+        "--no-deps",
+        "--name",
+        "p-workqueue-job-1",
+        "workqueue",
+    ]
     ps = ps_command("proj")
     assert ps[:4] == ["docker", "ps", "--filter", "label=com.docker.compose.project=proj"]
     assert ps[-1].split("\t")[:2] == ["{{.ID}}", "{{.Names}}"]
 
 
 def test_docker_ps_output_names_the_containers_per_service_and_one_off() -> None:
-    text = ("a1\tp-celery-worker-1\tcelery-worker\tFalse\nb2\tp-celery-worker-2\tcelery-worker\tFalse\n"
-            "c3\tp-workqueue-job-9\tworkqueue\tTrue\nd4\tp-redis-1\tredis\t\n\n")
-    assert parse_ps(text) == {("celery-worker", False): {"p-celery-worker-1", "p-celery-worker-2"},
-                              ("workqueue", True): {"p-workqueue-job-9"}, ("redis", False): {"p-redis-1"}}
+    text = (
+        "a1\tp-celery-worker-1\tcelery-worker\tFalse\nb2\tp-celery-worker-2\tcelery-worker\tFalse\n"
+        "c3\tp-workqueue-job-9\tworkqueue\tTrue\nd4\tp-redis-1\tredis\t\n\n"
+    )
+    assert parse_ps(text) == {
+        ("celery-worker", False): {"p-celery-worker-1", "p-celery-worker-2"},
+        ("workqueue", True): {"p-workqueue-job-9"},
+        ("redis", False): {"p-redis-1"},
+    }
 
 
 class FakePopen:
@@ -105,8 +142,15 @@ class Engine:
 def backend(engine: Engine, *targets: Target) -> tuple[ComposeBackend, list[str]]:
     lines: list[str] = []
     clock = iter(range(0, 10_000, 5))  # every read is a fresh `docker ps`
-    return ComposeBackend("p", ("compose.yaml",), emit=lines.append, clock=lambda: float(next(clock)),
-                          runner=engine.run, ps=lambda: engine.text, targets=targets), lines
+    return ComposeBackend(
+        "p",
+        ("compose.yaml",),
+        emit=lines.append,
+        clock=lambda: float(next(clock)),
+        runner=engine.run,
+        ps=lambda: engine.text,
+        targets=targets,
+    ), lines
 
 
 def ps_lines(service: str, names: Sequence[str], oneoff: bool = False) -> str:
@@ -300,8 +344,9 @@ def test_a_finished_run_counts_until_a_docker_ps_begun_after_it_shows_it_or_not(
         engine.text = ps_lines("workqueue", [name], oneoff=True)  # now it runs
         engine.started[0].returncode = 0  # and its `run -d` has ended
         within(b.refresh, "refresh() while docker ps hangs")
-        assert within(lambda: b.jobs(wq), "jobs() while another thread reads docker ps") == (1, 1), \
+        assert within(lambda: b.jobs(wq), "jobs() while another thread reads docker ps") == (1, 1), (
             "read 1 does not show it: pending"
+        )
     finally:
         ps.held = False
         ps.go.set()
@@ -320,7 +365,9 @@ def test_a_slow_docker_ps_holds_no_other_thread_once_there_is_an_answer() -> Non
     engine, clock = Engine(), Clock()
     celery, rq, wq = target(WORKLOAD_CELERY), target(WORKLOAD_RQ), target(WORKLOAD_WORKQUEUE)
     ps = SlowPs(engine)
-    b = ComposeBackend("p", (), emit=lambda _line: None, clock=clock, runner=engine.run, ps=ps, targets=[celery, rq, wq])
+    b = ComposeBackend(
+        "p", (), emit=lambda _line: None, clock=clock, runner=engine.run, ps=ps, targets=[celery, rq, wq]
+    )
     engine.text = workers("celery-worker", 2) + workers("rq-worker", 3)
     assert b.replicas(celery) == 2  # the first answer
     engine.text = workers("celery-worker", 4) + workers("rq-worker", 1)
@@ -366,8 +413,9 @@ def test_a_failing_docker_ps_keeps_the_last_answer_and_says_why() -> None:
     described = b.describe(celery)
     assert described["ps_error"] == "`docker ps` did not answer within 20 s", described
     assert described["ps_failures"] == 2 and described["ps_answer_age_seconds"] == PS_EVERY_S, described
-    assert any("docker ps failed: `docker ps` did not answer within 20 s; counting with its last answer" in ln
-               for ln in lines), lines
+    assert any(
+        "docker ps failed: `docker ps` did not answer within 20 s; counting with its last answer" in ln for ln in lines
+    ), lines
     failure.clear()
     engine.text = workers("celery-worker", 3)
     clock.advance(PS_EVERY_S)
@@ -452,8 +500,9 @@ def test_close_kills_a_compose_command_still_running_past_its_bound(monkeypatch:
         return hung[-1]
 
     celery, lines = target(WORKLOAD_CELERY, 0.5), list[str]()
-    b = ComposeBackend("p", (), emit=lines.append, runner=runner, ps=lambda: workers("celery-worker", 1),
-                       targets=[celery])
+    b = ComposeBackend(
+        "p", (), emit=lines.append, runner=runner, ps=lambda: workers("celery-worker", 1), targets=[celery]
+    )
     try:
         b.scale(celery, 2, "test")  # under way when the autoscaler stops
         closer = threading.Thread(target=b.close, daemon=True)
@@ -545,14 +594,31 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         pytest.skip(reason)
     port, kafka_port = _free_port(), _free_port()
     overlay = tmp_path / "compose.test.yaml"
-    overlay.write_text(yaml.safe_dump({"services": {
-        "redis": {"ports": [f"127.0.0.1:{port}:6379"]},
-        "kafka": {"ports": [f"127.0.0.1:{kafka_port}:9092"],
-                  "environment": {"KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{kafka_port}"}},
-        "celery-worker": {"scale": 0}, "rq-worker": {"scale": 0},
-        "kafka-consumer": {"scale": 0, "network_mode": "host", "environment": {
-            "REDIS_ADDRESS": f"127.0.0.1:{port}", "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
-            "METRICS_PORT": "0", **tansu.CLIENT_ENV}}}}))  # the stand-in image is Tansu
+    overlay.write_text(
+        yaml.safe_dump(
+            {
+                "services": {
+                    "redis": {"ports": [f"127.0.0.1:{port}:6379"]},
+                    "kafka": {
+                        "ports": [f"127.0.0.1:{kafka_port}:9092"],
+                        "environment": {"KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{kafka_port}"},
+                    },
+                    "celery-worker": {"scale": 0},
+                    "rq-worker": {"scale": 0},
+                    "kafka-consumer": {
+                        "scale": 0,
+                        "network_mode": "host",
+                        "environment": {
+                            "REDIS_ADDRESS": f"127.0.0.1:{port}",
+                            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
+                            "METRICS_PORT": "0",
+                            **tansu.CLIENT_ENV,
+                        },
+                    },
+                }
+            }
+        )
+    )  # the stand-in image is Tansu
     files = [str(ROOT / "compose.yaml"), str(overlay)]
 
     def compose(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -563,8 +629,15 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         builder = {} if _answers("docker", "buildx", "version") else {"DOCKER_BUILDKIT": "0"}
         import os
 
-        built = subprocess.run(["docker", "build", "-t", IMAGE, "."], cwd=ROOT, check=False, capture_output=True, text=True,
-                               timeout=1800, env={**os.environ, **builder})
+        built = subprocess.run(
+            ["docker", "build", "-t", IMAGE, "."],
+            cwd=ROOT,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            env={**os.environ, **builder},
+        )
         assert built.returncode == 0, built.stderr[-3000:]
     compose("down", "-v", "--remove-orphans", timeout=120)
     up = compose("up", "-d", "--no-build", "--wait", "redis", timeout=300)
@@ -596,13 +669,22 @@ class Followed:
 
     def summary(self, records: int) -> str:
         firsts = ", ".join(f"{s} {t:.1f} s" for s, t in self.firsts.items())
-        return (f"\ncompose backend: {records} records; first container {firsts}; peaks {self.peaks}; all processed "
-                f"after {self.done_at:.1f} s, back to 0 after {self.zero_at:.1f} s; {len(self.missing)} lost\n"
-                + "\n".join(ln for ln in self.log.splitlines() if "→" in ln or "docker compose" in ln))
+        return (
+            f"\ncompose backend: {records} records; first container {firsts}; peaks {self.peaks}; all processed "
+            f"after {self.done_at:.1f} s, back to 0 after {self.zero_at:.1f} s; {len(self.missing)} lost\n"
+            + "\n".join(ln for ln in self.log.splitlines() if "→" in ln or "docker compose" in ln)
+        )
 
 
-def follow(spawn: Any, argv: Sequence[str], env: dict[str, str], pump_all: Callable[[], list[str]],
-           redis_url: str, services: Sequence[str], jobs: str | None = None) -> Followed:
+def follow(
+    spawn: Any,
+    argv: Sequence[str],
+    env: dict[str, str],
+    pump_all: Callable[[], list[str]],
+    redis_url: str,
+    services: Sequence[str],
+    jobs: str | None = None,
+) -> Followed:
     """Start ``kedasuite autoscale --backend compose ARGV``, pump, and follow ``services`` (and the
     one-off containers of ``jobs``) from 0 to containers and back to 0; the autoscaler is
     stopped with SIGTERM and must exit 0."""
@@ -631,12 +713,14 @@ def follow(spawn: Any, argv: Sequence[str], env: dict[str, str], pump_all: Calla
         """``condition``, with the containers counted on every try (peaks and first times kept)."""
         return lambda: watch() >= 0 and condition()
 
-    wait_for(watched(lambda: len(firsts) == len(services)), 120,
-             f"{', '.join(services)} containers started by the autoscaler")
+    wait_for(
+        watched(lambda: len(firsts) == len(services)),
+        120,
+        f"{', '.join(services)} containers started by the autoscaler",
+    )
     client = redis_lib.Redis.from_url(redis_url)
     try:
-        wait_for(watched(lambda: len(fetch_results(client, ids)) == len(ids)), 300,
-                 f"all {len(ids)} records processed")
+        wait_for(watched(lambda: len(fetch_results(client, ids)) == len(ids)), 300, f"all {len(ids)} records processed")
         done_at = time.monotonic() - t0
         wait_for(lambda: watch() == 0, 180, f"{', '.join(services)} back at 0 containers, no Job container left")
         zero_at = time.monotonic() - t0
@@ -657,10 +741,24 @@ def test_compose_workers_appear_and_return_to_zero(stack, spawn, monkeypatch) ->
     env = {"CELERY_WORK_TIME": "fixed:0.3", "WORKQUEUE_WORK_TIME": "fixed:0.2", "WORKER_CONCURRENCY": "2"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)  # compose interpolates them into the containers the autoscaler starts
-    argv = [*[a for f in files for a in ("--compose-file", f)], "--redis-url", redis_url,
-            "-w", WORKLOAD_CELERY, "-w", WORKLOAD_WORKQUEUE]
-    run = follow(spawn, argv, env, lambda: pump(redis_url, None, WORKLOAD_CELERY, COUNT)
-                 + pump(redis_url, None, WORKLOAD_WORKQUEUE, 20), redis_url, ["celery-worker"], jobs="workqueue")
+    argv = [
+        *[a for f in files for a in ("--compose-file", f)],
+        "--redis-url",
+        redis_url,
+        "-w",
+        WORKLOAD_CELERY,
+        "-w",
+        WORKLOAD_WORKQUEUE,
+    ]
+    run = follow(
+        spawn,
+        argv,
+        env,
+        lambda: pump(redis_url, None, WORKLOAD_CELERY, COUNT) + pump(redis_url, None, WORKLOAD_WORKQUEUE, 20),
+        redis_url,
+        ["celery-worker"],
+        jobs="workqueue",
+    )
     print(run.summary(COUNT + 20))
     assert not run.missing, f"lost {len(run.missing)} of {COUNT + 20} records, e.g. {run.missing[:5]}"
     assert re.search(r"celery-worker=\d", run.log) and "celery-worker=0" in run.log, run.log[-3000:]
@@ -684,11 +782,26 @@ def test_compose_kafka_consumers_and_rq_workers_follow_the_model(stack, spawn, m
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("KAFKA_PRODUCER_CONFIG_BATCH_NUM_MESSAGES", "1")  # Tansu's watermark (tests/conftest.py)
-    argv = [*[a for f in files for a in ("--compose-file", f)], "--redis-url", redis_url,
-            "--bootstrap-servers", bootstrap, "-w", WORKLOAD_KAFKA, "-w", WORKLOAD_RQ]
+    argv = [
+        *[a for f in files for a in ("--compose-file", f)],
+        "--redis-url",
+        redis_url,
+        "--bootstrap-servers",
+        bootstrap,
+        "-w",
+        WORKLOAD_KAFKA,
+        "-w",
+        WORKLOAD_RQ,
+    ]
     kafka = KafkaSettings(bootstrap=bootstrap)
-    run = follow(spawn, argv, env, lambda: pump(redis_url, kafka, WORKLOAD_KAFKA, COUNT)
-                 + pump(redis_url, None, WORKLOAD_RQ, COUNT), redis_url, ["kafka-consumer", "rq-worker"])
+    run = follow(
+        spawn,
+        argv,
+        env,
+        lambda: pump(redis_url, kafka, WORKLOAD_KAFKA, COUNT) + pump(redis_url, None, WORKLOAD_RQ, COUNT),
+        redis_url,
+        ["kafka-consumer", "rq-worker"],
+    )
     print(run.summary(2 * COUNT))
     assert not run.missing, f"lost {len(run.missing)} of {2 * COUNT} records, e.g. {run.missing[:5]}"
     for service in run.peaks:
@@ -713,8 +826,11 @@ def test_compose_job_count_never_exceeds_the_containers_nor_max(stack, monkeypat
     runs: list[subprocess.Popen[str]] = []
 
     def runner(argv: list[str]) -> subprocess.Popen[str]:
-        runs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True, cwd=ROOT))
+        runs.append(
+            subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, cwd=ROOT
+            )
+        )
         return runs[-1]
 
     lines: list[str] = []

@@ -103,8 +103,21 @@ class StateSampler:
 
 
 def start(spawn: Callable[..., Proc], redis_url: str, kafka: KafkaSettings, directory: Path) -> Proc:
-    proc = spawn("autoscale", "--redis-url", redis_url, "--bootstrap-servers", kafka.bootstrap, "--topic",
-                 kafka.topic, "--group", kafka.group, "--run-dir", str(directory), *TIMINGS, env=WORKER_ENV)
+    proc = spawn(
+        "autoscale",
+        "--redis-url",
+        redis_url,
+        "--bootstrap-servers",
+        kafka.bootstrap,
+        "--topic",
+        kafka.topic,
+        "--group",
+        kafka.group,
+        "--run-dir",
+        str(directory),
+        *TIMINGS,
+        env=WORKER_ENV,
+    )
     proc.wait_for_log(r"autoscale: backend processes", timeout=START_MARGIN_S)
     return proc
 
@@ -157,16 +170,28 @@ def test_redis_workloads_scale_on_time_beside_any_kafka(spawn, own_redis, kafka_
 
         def not_back() -> list[str]:
             seen = changes(auto.log())
-            return [w for w in counts if not (any(a > 0 for _, a in seen.get(w, []))
-                                              and sampler.entry(w).get("actual") == 0
-                                              and sampler.entry(w).get("model") == 0)]
+            return [
+                w
+                for w in counts
+                if not (
+                    any(a > 0 for _, a in seen.get(w, []))
+                    and sampler.entry(w).get("actual") == 0
+                    and sampler.entry(w).get("model") == 0
+                )
+            ]
 
-        wait_for(lambda: len(fetch_results(client, ids)) == len(ids), 1 + 1 + START_MARGIN_S + 12 * 0.2,
-                 f"all {len(ids)} records processed",
-                 seen=lambda: f"{missing(client, kafka, by_workload)}\n{watch.report()}")
-        wait_for(lambda: not not_back(), 3 + 1 + 2 + 1 + grace_of(run_dir) + START_MARGIN_S,
-                 "celery, rq and workqueue scaled up and back at 0",
-                 seen=lambda: f"not yet: {', '.join(not_back())}\n{watch.report()}")
+        wait_for(
+            lambda: len(fetch_results(client, ids)) == len(ids),
+            1 + 1 + START_MARGIN_S + 12 * 0.2,
+            f"all {len(ids)} records processed",
+            seen=lambda: f"{missing(client, kafka, by_workload)}\n{watch.report()}",
+        )
+        wait_for(
+            lambda: not not_back(),
+            3 + 1 + 2 + 1 + grace_of(run_dir) + START_MARGIN_S,
+            "celery, rq and workqueue scaled up and back at 0",
+            seen=lambda: f"not yet: {', '.join(not_back())}\n{watch.report()}",
+        )
         kafka_errors = sampler.errors.get(WORKLOAD_KAFKA, set())
         gap = sampler.longest_gap()
     finally:
@@ -179,19 +204,27 @@ def test_redis_workloads_scale_on_time_beside_any_kafka(spawn, own_redis, kafka_
     for workload in counts:
         assert workload in measured, f"no actuation lag for {workload}:\n{log}"
         median, most, _n = measured[workload]
-        assert most <= LAG_BOUND_S, (f"{workload}: a model step waited {most:.2f} s for the backend with a "
-                                     f"{case} Kafka beside it (bound {LAG_BOUND_S:g} s)\n{watch.report()}")
+        assert most <= LAG_BOUND_S, (
+            f"{workload}: a model step waited {most:.2f} s for the backend with a "
+            f"{case} Kafka beside it (bound {LAG_BOUND_S:g} s)\n{watch.report()}"
+        )
     assert gap <= STATE_GAP_BOUND_S, f"state.json went {gap:.1f} s unwritten ({case} Kafka)\n{watch.report()}"
     if case == "healthy":
         assert not kafka_errors, kafka_errors
     else:
         said = " ".join(kafka_errors)
-        assert advertised in said and "cannot reach" in said, \
+        assert advertised in said and "cannot reach" in said, (
             f"the Kafka read error does not name the advertised {advertised} it cannot reach: {kafka_errors}"
+        )
 
 
-def test_a_redis_outage_leaves_the_kafka_workload_scaling(spawn, own_redis, kafka, run_dir,  # noqa: F811
-                                                          monkeypatch) -> None:
+def test_a_redis_outage_leaves_the_kafka_workload_scaling(
+    spawn,
+    own_redis,
+    kafka,
+    run_dir,  # noqa: F811
+    monkeypatch,
+) -> None:
     """Redis frozen for 30 s: every read of it hangs until its deadline, and the Kafka workload
     (read from the broker alone) still scales up on time, the state file still fresh."""
     # A consumer saving a result waits out the outage inside its handler. On Tansu the tests'
@@ -212,14 +245,23 @@ def test_a_redis_outage_leaves_the_kafka_workload_scaling(spawn, own_redis, kafk
         def kafka_up() -> bool:
             return any(a > 0 for _, a in changes(auto.log()).get(WORKLOAD_KAFKA, []))
 
-        wait_for(kafka_up, 1 + 1 + 5, "the Kafka workload scaled up while Redis was frozen",
-                 seen=lambda: f"Redis frozen {time.monotonic() - frozen_at:.1f} s ago\n{watch.report()}")
+        wait_for(
+            kafka_up,
+            1 + 1 + 5,
+            "the Kafka workload scaled up while Redis was frozen",
+            seen=lambda: f"Redis frozen {time.monotonic() - frozen_at:.1f} s ago\n{watch.report()}",
+        )
         up_after = time.monotonic() - frozen_at
-        wait_for(lambda: WORKLOAD_CELERY in sampler.errors and sampler.errors[WORKLOAD_CELERY], 10,
-                 "celery's reads of the frozen Redis reported as failing", seen=watch.report)
+        wait_for(
+            lambda: WORKLOAD_CELERY in sampler.errors and sampler.errors[WORKLOAD_CELERY],
+            10,
+            "celery's reads of the frozen Redis reported as failing",
+            seen=watch.report,
+        )
         # The outage lasts its 30 s; the state must stay fresh through all of it.
-        wait_for(lambda: time.monotonic() - frozen_at >= OUTAGE_S, OUTAGE_S + 5, f"{OUTAGE_S:g} s of outage",
-                 interval=0.5)
+        wait_for(
+            lambda: time.monotonic() - frozen_at >= OUTAGE_S, OUTAGE_S + 5, f"{OUTAGE_S:g} s of outage", interval=0.5
+        )
         gap = sampler.longest_gap()
         during = sampler.entry(WORKLOAD_KAFKA)
     finally:
@@ -229,19 +271,25 @@ def test_a_redis_outage_leaves_the_kafka_workload_scaling(spawn, own_redis, kafk
     try:
         from kedasuite.core.results import fetch_results
 
-        wait_for(lambda: len(fetch_results(client, ids)) == len(ids), START_MARGIN_S + 30,
-                 "the Kafka records processed once Redis is back",
-                 seen=lambda: f"{missing(client, kafka, {WORKLOAD_KAFKA: ids})}\n{watch.report()}")
+        wait_for(
+            lambda: len(fetch_results(client, ids)) == len(ids),
+            START_MARGIN_S + 30,
+            "the Kafka records processed once Redis is back",
+            seen=lambda: f"{missing(client, kafka, {WORKLOAD_KAFKA: ids})}\n{watch.report()}",
+        )
     finally:
         client.close()
     log = stop(watch, grace_of(run_dir) + 30)
     measured = lags(log)
-    print(f"\nRedis frozen {OUTAGE_S:g} s: Kafka scaled up {up_after:.1f} s into it; actuation lag {measured}; "
-          f"state rewritten at least every {gap:.2f} s")
+    print(
+        f"\nRedis frozen {OUTAGE_S:g} s: Kafka scaled up {up_after:.1f} s into it; actuation lag {measured}; "
+        f"state rewritten at least every {gap:.2f} s"
+    )
     assert during.get("model", 0) >= 1, f"the Kafka workload was not up during the outage: {during}"
     assert gap <= STATE_GAP_BOUND_S, f"state.json went {gap:.1f} s unwritten while Redis was frozen\n{watch.report()}"
-    assert WORKLOAD_KAFKA in measured and measured[WORKLOAD_KAFKA][1] <= LAG_BOUND_S, \
+    assert WORKLOAD_KAFKA in measured and measured[WORKLOAD_KAFKA][1] <= LAG_BOUND_S, (
         f"the Kafka workload's actuation lag while Redis was frozen: {measured}\n{log}"
+    )
 
 
 def test_one_deadline_bounds_all_the_reads_of_a_poll(own_redis) -> None:

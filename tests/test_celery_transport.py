@@ -50,7 +50,8 @@ def test_a_claim_moves_the_message_into_unacked_in_one_step(redis_url: str, redi
 
 
 def test_a_silent_consumers_fetch_list_goes_back_and_its_late_claim_is_refused(
-        redis_url: str, redis_client: redis.Redis) -> None:
+    redis_url: str, redis_client: redis.Redis
+) -> None:
     chan = channel(redis_url, fetch_lease=2)
     chan._stamp(CELERY_QUEUE)
     [first, second] = push(redis_client, 2)
@@ -82,11 +83,14 @@ def test_closing_returns_what_was_fetched(redis_url: str, redis_client: redis.Re
     assert redis_client.lrange(CELERY_QUEUE, 0, -1) == [entry]
 
 
-@pytest.mark.parametrize(("options", "says"), [
-    ({"global_keyprefix": "app:"}, "REDIS_URL=redis://host:6379/<db>"),
-    ({"priority_steps": [0, 3, 6, 9]}, "leave priority_steps out"),
-    ({"fetch_lease": 1}, "must be longer than brpop_timeout"),
-])
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"global_keyprefix": "app:"}, "REDIS_URL=redis://host:6379/<db>"),
+        ({"priority_steps": [0, 3, 6, 9]}, "leave priority_steps out"),
+        ({"fetch_lease": 1}, "must be longer than brpop_timeout"),
+    ],
+)
 def test_options_the_design_cannot_honour_are_refused(redis_url: str, options: dict[str, object], says: str) -> None:
     with pytest.raises(InputError, match=says.replace("(", r"\(").replace("<", "<")):
         channel(redis_url, **options)

@@ -57,8 +57,16 @@ def test_the_stock_celery_command_consumes_pumped_messages(spawn, redis_url, red
     records = list(factory.records(50, "stock"))
     assert publisher.publish(records) == 50
     publisher.close()
-    spawn("-A", "kedasuite.workers.celery_app", "worker", "--concurrency=1", "--without-mingle", "--without-gossip",
-          module="celery", env={"REDIS_URL": redis_url, "WORK_TIME": "0"})
+    spawn(
+        "-A",
+        "kedasuite.workers.celery_app",
+        "worker",
+        "--concurrency=1",
+        "--without-mingle",
+        "--without-gossip",
+        module="celery",
+        env={"REDIS_URL": redis_url, "WORK_TIME": "0"},
+    )
     ids = record_ids(50, "stock")
     wait_for(lambda: len(fetch_results(redis_client, ids)) == 50, 60, "50 records processed by stock celery")
     assert redis_client.llen(CELERY_QUEUE) == 0

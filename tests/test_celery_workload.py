@@ -19,10 +19,28 @@ pytestmark = pytest.mark.integration
 READY = r"ready\."
 
 
-def start_worker(spawn: Callable[..., Proc], redis_url: str, *, work_time: str = "0.01",
-                 concurrency: int = 1, visibility_timeout: int = 300) -> Proc:
-    worker = spawn("worker", "celery", "--redis-url", redis_url, "--concurrency", str(concurrency),
-                   "--work-time", work_time, "--visibility-timeout", str(visibility_timeout), "--loglevel", "INFO")
+def start_worker(
+    spawn: Callable[..., Proc],
+    redis_url: str,
+    *,
+    work_time: str = "0.01",
+    concurrency: int = 1,
+    visibility_timeout: int = 300,
+) -> Proc:
+    worker = spawn(
+        "worker",
+        "celery",
+        "--redis-url",
+        redis_url,
+        "--concurrency",
+        str(concurrency),
+        "--work-time",
+        work_time,
+        "--visibility-timeout",
+        str(visibility_timeout),
+        "--loglevel",
+        "INFO",
+    )
     worker.wait_for_log(READY, timeout=60)
     return worker
 
@@ -35,8 +53,12 @@ def test_two_workers_process_every_record_exactly_once(spawn, redis_url, redis_c
     workers = [start_worker(spawn, redis_url, work_time="0.01") for _ in range(2)]
     ids = pump(redis_url, 200, "twice")
 
-    results = wait_for(all_processed(redis_client, ids), 60, "200 records processed",
-                       seen=missing_and_workers(redis_client, "celery", ids, workers))
+    results = wait_for(
+        all_processed(redis_client, ids),
+        60,
+        "200 records processed",
+        seen=missing_and_workers(redis_client, "celery", ids, workers),
+    )
 
     assert all(r.deliveries == 1 for r in results.values()), "a record was processed twice"
     per_worker = collections.Counter(r.worker for r in results.values())
@@ -51,8 +73,12 @@ def test_two_workers_process_every_record_exactly_once(spawn, redis_url, redis_c
 def test_sigterm_mid_backlog_then_a_new_worker_loses_nothing(spawn, redis_url, redis_client) -> None:
     first = start_worker(spawn, redis_url, work_time="0.05")
     ids = pump(redis_url, 200, "term")
-    wait_for(lambda: len(fetch_results(redis_client, ids)) >= 20, 60, "the first worker to make progress",
-             seen=first.describe)
+    wait_for(
+        lambda: len(fetch_results(redis_client, ids)) >= 20,
+        60,
+        "the first worker to make progress",
+        seen=first.describe,
+    )
 
     first.signal(signal.SIGTERM)  # what Kubernetes sends on scale-down
     assert first.wait(30, "a SIGTERMed Celery worker to stop") == 0, first.describe()
@@ -61,8 +87,12 @@ def test_sigterm_mid_backlog_then_a_new_worker_loses_nothing(spawn, redis_url, r
     assert redis_client.hlen(CELERY_UNACKED_HASH) == 0, "SIGTERM must hand reserved tasks back, not keep them"
 
     second = start_worker(spawn, redis_url, work_time="0.01")
-    results = wait_for(all_processed(redis_client, ids), 60, "all 200 records processed",
-                       seen=missing_and_workers(redis_client, "celery", ids, [second]))
+    results = wait_for(
+        all_processed(redis_client, ids),
+        60,
+        "all 200 records processed",
+        seen=missing_and_workers(redis_client, "celery", ids, [second]),
+    )
     assert all(r.deliveries == 1 for r in results.values()), "a graceful stop must not cause duplicates"
 
 
@@ -78,8 +108,12 @@ def test_sigkilled_workers_task_is_processed_by_another(spawn, redis_url, redis_
     assert redis_client.hlen(CELERY_UNACKED_HASH) == 1, "the killed worker's task should be unacknowledged"
 
     rescuer = start_worker(spawn, redis_url, work_time="fixed:0.1", visibility_timeout=4)
-    results = wait_for(all_processed(redis_client, ids), 60, "every record, the killed one included",
-                       seen=missing_and_workers(redis_client, "celery", ids, [rescuer]))
+    results = wait_for(
+        all_processed(redis_client, ids),
+        60,
+        "every record, the killed one included",
+        seen=missing_and_workers(redis_client, "celery", ids, [rescuer]),
+    )
 
     assert results[in_hand].worker != victim_identity
     assert results[in_hand].deliveries == 1
@@ -97,8 +131,12 @@ def test_poison_records_are_dead_lettered_and_the_worker_goes_on(spawn, redis_ur
     ids = pump(redis_url, 5, "good")
     worker = start_worker(spawn, redis_url)
 
-    wait_for(all_processed(redis_client, ids), 30, "the good records after the poison ones",
-             seen=missing_and_workers(redis_client, "celery", ids, [worker]))
+    wait_for(
+        all_processed(redis_client, ids),
+        30,
+        "the good records after the poison ones",
+        seen=missing_and_workers(redis_client, "celery", ids, [worker]),
+    )
     parked = [json.loads(x) for x in redis_client.lrange(dead_letter_key("celery"), 0, -1)]
     assert [p["reason"] for p in parked] == [
         "expected a JSON object with id, name, email, address, got str",
@@ -108,8 +146,9 @@ def test_poison_records_are_dead_lettered_and_the_worker_goes_on(spawn, redis_ur
 
 
 def test_a_visibility_timeout_shorter_than_the_longest_task_is_refused(redis_url) -> None:
-    done = run_cli("worker", "celery", "--redis-url", redis_url, "--work-time", "uniform:1:9",
-                   "--visibility-timeout", "5")
+    done = run_cli(
+        "worker", "celery", "--redis-url", redis_url, "--work-time", "uniform:1:9", "--visibility-timeout", "5"
+    )
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "Error: CELERY_VISIBILITY_TIMEOUT (5 s) must be longer than the longest task "
@@ -136,7 +175,11 @@ def test_a_worker_stops_in_time_when_redis_stops_answering(spawn) -> None:
         try:
             worker.signal(signal.SIGTERM)
             # About three broker waits (the remote-control channel, the fetch, its list), and room to spare.
-            assert worker.wait(4 * BROKER_SOCKET_TIMEOUT_S + 15,
-                               "a SIGTERMed Celery worker whose Redis went silent to stop") == 0, worker.describe()
+            assert (
+                worker.wait(
+                    4 * BROKER_SOCKET_TIMEOUT_S + 15, "a SIGTERMed Celery worker whose Redis went silent to stop"
+                )
+                == 0
+            ), worker.describe()
         finally:
             server.thaw()

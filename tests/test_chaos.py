@@ -62,9 +62,9 @@ class Workload:
     repeat_window: float | None = None
 
 
-
-def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], seed: int,
-          kafka: KafkaSettings | None = None) -> None:
+def chaos(
+    workload: Workload, client: redis.Redis, pump: Callable[[], None], seed: int, kafka: KafkaSettings | None = None
+) -> None:
     rng = random.Random(seed)
 
     def ready(proc: Proc) -> bool:
@@ -72,8 +72,12 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
 
     def a_ready_one() -> Proc:
         """A worker that is working (started up): the victim of a kill or of the SIGTERM."""
-        wait_for(lambda: any(ready(w) for w in workers), 60, f"a {workload.name} worker to be ready",
-                 seen=lambda: describe_procs(workers))
+        wait_for(
+            lambda: any(ready(w) for w in workers),
+            60,
+            f"a {workload.name} worker to be ready",
+            seen=lambda: describe_procs(workers),
+        )
         chosen = rng.choice([w for w in workers if ready(w)])
         workers.remove(chosen)
         return chosen
@@ -82,8 +86,12 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
     if workload.pump_first:
         pump()
     workers = [workload.start() for _ in range(3)]
-    wait_for(lambda: all(ready(w) for w in workers), 60, f"three {workload.name} workers ready",
-             seen=lambda: describe_procs(w for w in workers if not ready(w)))
+    wait_for(
+        lambda: all(ready(w) for w in workers),
+        60,
+        f"three {workload.name} workers ready",
+        seen=lambda: describe_procs(w for w in workers if not ready(w)),
+    )
     if not workload.pump_first:
         pump()
     kills = terms = 0
@@ -91,8 +99,9 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
     step = COUNT // (KILLS + 3)
     mark = step
     while kills < KILLS:
-        wait_processed(client, workload.name, mark, workload.redelivery_bound, f"{mark} results",
-                       lambda: describe_procs(workers))
+        wait_processed(
+            client, workload.name, mark, workload.redelivery_bound, f"{mark} results", lambda: describe_procs(workers)
+        )
         if processed(client, workload.name) >= COUNT:
             break
         if kills == KILLS // 2 and not terms:
@@ -110,22 +119,44 @@ def chaos(workload: Workload, client: redis.Redis, pump: Callable[[], None], see
         # with the work (a mark every ninth of it), however long a start takes on a busy machine.
         workers.append(workload.start())
         mark += step
-    wait_for(lambda: all(ready(w) for w in workers), 60, f"the {workload.name} replacements ready",
-             seen=lambda: describe_procs(w for w in workers if not ready(w)))
+    wait_for(
+        lambda: all(ready(w) for w in workers),
+        60,
+        f"the {workload.name} replacements ready",
+        seen=lambda: describe_procs(w for w in workers if not ready(w)),
+    )
     assert kills >= 5, f"only {kills} kills before the {workload.name} backlog was done; slow the work down"
     ids = record_ids(COUNT, f"chaos-{workload.name}")
-    wait_drained(client, workload.name, ids, workload.redelivery_bound, kafka, f"after {kills} kills",
-                 lambda: describe_procs(workers))
+    wait_drained(
+        client,
+        workload.name,
+        ids,
+        workload.redelivery_bound,
+        kafka,
+        f"after {kills} kills",
+        lambda: describe_procs(workers),
+    )
     results = fetch_results(client, ids)
     drained = time.monotonic() - began
     duplicates = sum(r.deliveries - 1 for r in results.values())
     window = workload.repeat_window
     bound = f"{window:g} s of work per kill" if window is not None else kills * workload.in_hand
-    FAULT_ROWS.append({"fault test": "kill and replace", "workload": workload.name, "kills": kills, "sigterms": terms,
-                       "lost": COUNT - len(results), "duplicates": duplicates,
-                       "interrupted (bound)": bound, "seconds to drain": f"{drained:.1f}"})
-    print(f"{workload.name}: {kills} kills, {terms} SIGTERM, 0 lost, {duplicates} duplicates "
-          f"(bound {bound}), drained in {drained:.1f} s")
+    FAULT_ROWS.append(
+        {
+            "fault test": "kill and replace",
+            "workload": workload.name,
+            "kills": kills,
+            "sigterms": terms,
+            "lost": COUNT - len(results),
+            "duplicates": duplicates,
+            "interrupted (bound)": bound,
+            "seconds to drain": f"{drained:.1f}",
+        }
+    )
+    print(
+        f"{workload.name}: {kills} kills, {terms} SIGTERM, 0 lost, {duplicates} duplicates "
+        f"(bound {bound}), drained in {drained:.1f} s"
+    )
     if window is None:
         assert duplicates <= kills * workload.in_hand
     else:
@@ -152,18 +183,49 @@ def test_celery(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.
     # fetch lease if it was only fetched, at the next sweep (whose lock lapses after two).
     visibility = 5
     bound = celery_bound(visibility)
-    w = Workload("celery", 2, lambda: spawn("worker", "celery", "--redis-url", redis_url, "--concurrency", "1",
-                                             "--work-time", WORK_TIME, "--visibility-timeout", str(visibility)),
-                 r"ready\.", bound)
+    w = Workload(
+        "celery",
+        2,
+        lambda: spawn(
+            "worker",
+            "celery",
+            "--redis-url",
+            redis_url,
+            "--concurrency",
+            "1",
+            "--work-time",
+            WORK_TIME,
+            "--visibility-timeout",
+            str(visibility),
+        ),
+        r"ready\.",
+        bound,
+    )
     chaos(w, redis_client, pump_into("celery", redis_url), 1)
 
 
 def test_work_queue(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
     # A killed runner's lease lapses after 2 s and the next lease call of another runner
     # takes the item back.
-    w = Workload("workqueue", 1, lambda: spawn("job", "workqueue", "--redis-url", redis_url, "--work-time", WORK_TIME,
-                                                "--lease-seconds", "2", "--idle-timeout", "30"), None, workqueue_bound(2),
-                 pump_first=True)
+    w = Workload(
+        "workqueue",
+        1,
+        lambda: spawn(
+            "job",
+            "workqueue",
+            "--redis-url",
+            redis_url,
+            "--work-time",
+            WORK_TIME,
+            "--lease-seconds",
+            "2",
+            "--idle-timeout",
+            "30",
+        ),
+        None,
+        workqueue_bound(2),
+        pump_first=True,
+    )
     chaos(w, redis_client, pump_into("workqueue", redis_url), 2)
 
 
@@ -173,23 +235,57 @@ def test_rq(spawn: Callable[..., Proc], redis_url: str, redis_client: redis.Redi
     # found by a clean-up every maintenance interval.
     monitoring, maintenance = 1, 2
     bound = rq_bound(monitoring, maintenance)
-    w = Workload("rq", 1, lambda: spawn("worker", "rq", "--redis-url", redis_url, "--work-time", WORK_TIME,
-                                         "--job-monitoring-interval", str(monitoring),
-                                         "--maintenance-interval", str(maintenance)),
-                 r"Listening on", bound)
+    w = Workload(
+        "rq",
+        1,
+        lambda: spawn(
+            "worker",
+            "rq",
+            "--redis-url",
+            redis_url,
+            "--work-time",
+            WORK_TIME,
+            "--job-monitoring-interval",
+            str(monitoring),
+            "--maintenance-interval",
+            str(maintenance),
+        ),
+        r"Listening on",
+        bound,
+    )
     chaos(w, redis_client, pump_into("rq", redis_url), 3)
 
 
-def test_kafka(spawn: Callable[..., Proc], kafka: KafkaSettings, kafka_env: dict[str, str], redis_url: str,
-               redis_client: redis.Redis) -> None:
+def test_kafka(
+    spawn: Callable[..., Proc],
+    kafka: KafkaSettings,
+    kafka_env: dict[str, str],
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> None:
     # A killed consumer's partitions move after the session timeout (6 s here; on Tansu the
     # group takes about half a session more to rebalance); its record in hand, and those it
     # did since its last confirmed commit, were not committed and are processed again (one
     # more second for the record in hand and a busy machine).
     env = {**kafka_env, **KAFKA_FAILOVER_ENV}
     args = ["--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic]
-    w = Workload("kafka", 1, lambda: spawn("worker", "kafka", *args, "--group", kafka.group, "--work-time", WORK_TIME,
-                                            "--redis-url", redis_url, env=env),
-                 r"consuming ", kafka_bound(int(env["KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS"])),
-                 repeat_window=repeat_bound() + 1.0)
+    w = Workload(
+        "kafka",
+        1,
+        lambda: spawn(
+            "worker",
+            "kafka",
+            *args,
+            "--group",
+            kafka.group,
+            "--work-time",
+            WORK_TIME,
+            "--redis-url",
+            redis_url,
+            env=env,
+        ),
+        r"consuming ",
+        kafka_bound(int(env["KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS"])),
+        repeat_window=repeat_bound() + 1.0,
+    )
     chaos(w, redis_client, pump_into("kafka", redis_url, kafka), 4, kafka)

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.integration
 def test_cli_pump_sends_and_summarises(redis_url, redis_client) -> None:
     done = run_cli("pump", "celery", "--count", "1234", "--id-prefix", "cli", "--redis-url", redis_url)
     assert done.returncode == 0, done.stderr
-    assert re.fullmatch(r"celery: sent 1234, failed 0 in [\d.]+ s \([\d,]+ msgs/s\); ids cli-1\.\.cli-1234\n",
-                        done.stdout), done.stdout
+    assert re.fullmatch(
+        r"celery: sent 1234, failed 0 in [\d.]+ s \([\d,]+ msgs/s\); ids cli-1\.\.cli-1234\n", done.stdout
+    ), done.stdout
     assert redis_client.llen(CELERY_QUEUE) == 1234
 
 
@@ -32,7 +33,10 @@ def test_cli_reads_the_environment_and_flags_win(redis_url, redis_client) -> Non
         (["--count", "ten"], "count must be an integer from 1 to 1000000, got 'ten'"),
         (["--count", "0"], "count must be an integer from 1 to 1000000, got 0"),
         (["--count", "-2"], "count must be an integer from 1 to 1000000, got -2"),
-        (["--count", "11", "--max-count", "10"], "count must be an integer from 1 to 10, got 11 (the limit is set by PUMP_MAX_COUNT)"),
+        (
+            ["--count", "11", "--max-count", "10"],
+            "count must be an integer from 1 to 10, got 11 (the limit is set by PUMP_MAX_COUNT)",
+        ),
         (["sidekiq", "--count", "1"], "unknown workload 'sidekiq': choose one of celery, kafka, rq, workqueue, all"),
         (["--count", "1", "--seed", "x"], "seed must be an integer, got 'x'"),
     ],
@@ -124,22 +128,39 @@ def test_demo_with_embedded_servers_needs_nothing_but_python() -> None:
     and every record is processed once."""
     # 24 records: every workload goes above one replica (or Job) at its targets; more would only
     # start more worker processes, whose CPU the rest of the suite shares.
-    done = run_cli("demo", "--count", str(DEMO_COUNT), "--work-time", "0.02",
-                   env={"REDIS_URL": "", "KAFKA_BOOTSTRAP_SERVERS": ""}, timeout=240)
+    done = run_cli(
+        "demo",
+        "--count",
+        str(DEMO_COUNT),
+        "--work-time",
+        "0.02",
+        env={"REDIS_URL": "", "KAFKA_BOOTSTRAP_SERVERS": ""},
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert out.startswith("started embedded redis-server at redis://127.0.0.1:")
-    assert re.search(r"^started embedded Kafka: (Apache Kafka \S+ \(KRaft\)|Tansu \S+) at 127\.0\.0\.1:\d+$", out, re.M), out
+    assert re.search(
+        r"^started embedded Kafka: (Apache Kafka \S+ \(KRaft\)|Tansu \S+) at 127\.0\.0\.1:\d+$", out, re.M
+    ), out
     assert "with demo timings: polling interval 1 s, cooldown period 3 s, sync period 1 s" in out
-    for workload, key in (("celery", "celery"), ("kafka", "test-topic"), ("workqueue", "job"),
-                          ("rq", "rq:queue:default")):
+    for workload, key in (
+        ("celery", "celery"),
+        ("kafka", "test-topic"),
+        ("workqueue", "job"),
+        ("rq", "rq:queue:default"),
+    ):
         assert f"pumped {DEMO_COUNT} records into {workload} ({key})\n" in out
         timeline = re.search(rf"^  {workload} +(.*)$", out, flags=re.M)
         assert timeline, out
         counts = [int(n) for n in re.findall(r"(?:^| → )(\d+)", timeline.group(1))]
         assert counts[0] == 0 and max(counts) > 0 and counts[-1] == 0, f"{workload}: {timeline.group(1)}"
-        done_line = re.search(rf"^{workload}: all {DEMO_COUNT} records processed, duplicates (\d+); stopped by SIGTERM (\d+), "
-                              r"killed after the grace period (\d+)$", out, flags=re.M)
+        done_line = re.search(
+            rf"^{workload}: all {DEMO_COUNT} records processed, duplicates (\d+); stopped by SIGTERM (\d+), "
+            r"killed after the grace period (\d+)$",
+            out,
+            flags=re.M,
+        )
         assert done_line, out
         duplicates, killed = int(done_line.group(1)), int(done_line.group(3))
         # Exactly once on the normal path; a worker that outlived its grace period was SIGKILLed
@@ -151,8 +172,9 @@ def test_demo_with_embedded_servers_needs_nothing_but_python() -> None:
 
 def test_demo_uses_redis_url_when_given(redis_url) -> None:
     # The work queue: its Jobs end by themselves, so the demo is over in seconds (no cooldown, no SIGTERMs).
-    done = run_cli("demo", "--count", "10", "--work-time", "0", "--redis-url", redis_url, "--workloads", "workqueue",
-                   timeout=120)
+    done = run_cli(
+        "demo", "--count", "10", "--work-time", "0", "--redis-url", redis_url, "--workloads", "workqueue", timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith(f"using Redis at {redis_url}\n")
     assert "kafka" not in done.stdout
@@ -166,8 +188,9 @@ def test_demo_refuses_workloads_it_does_not_run() -> None:
 def test_the_cli_pump_sends_to_the_workload_the_user_names(redis_url) -> None:
     """PUMP_WORKLOADS is a server's setting (what it serves, what 'all' means); a one-shot
     ``kedasuite pump rq`` goes to RQ whatever it says."""
-    done = run_cli("pump", "rq", "--count", "3", "--id-prefix", "named", "--redis-url", redis_url,
-                   env={"PUMP_WORKLOADS": "celery"})
+    done = run_cli(
+        "pump", "rq", "--count", "3", "--id-prefix", "named", "--redis-url", redis_url, env={"PUMP_WORKLOADS": "celery"}
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("rq: sent 3, failed 0 in "), done.stdout
     unknown = run_cli("pump", "sqs", "--count", "3", "--redis-url", redis_url)

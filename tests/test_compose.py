@@ -159,7 +159,10 @@ def schema_problems(path: Path) -> list[str]:
     """Validate against the compose-spec JSON schema that ships inside check-jsonschema."""
     done = subprocess.run(
         [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec", str(path)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     if done.returncode == 0:
         return []
@@ -189,16 +192,23 @@ def compose_problems(path: Path) -> list[str]:
     # Kafka: where clients must connect, and the partition count of the contract.
     kafka_env = environment(services.get(KAFKA_SERVICE) or {})
     advertised = kafka_env.get("KAFKA_ADVERTISED_LISTENERS") or ""
-    kafka_addresses = {listener.split("://", 1)[1] for listener in advertised.split(",") if "://" in listener
-                       and listener.split("://", 1)[0].strip() == "PLAINTEXT"}
+    kafka_addresses = {
+        listener.split("://", 1)[1]
+        for listener in advertised.split(",")
+        if "://" in listener and listener.split("://", 1)[0].strip() == "PLAINTEXT"
+    }
     if KAFKA_SERVICE in services:
         if not any(address.split(":")[0] == KAFKA_SERVICE for address in kafka_addresses):
-            problems.append(f"{KAFKA_SERVICE}: KAFKA_ADVERTISED_LISTENERS must advertise PLAINTEXT://{KAFKA_SERVICE}:PORT, "
-                            f"got {advertised!r}")
+            problems.append(
+                f"{KAFKA_SERVICE}: KAFKA_ADVERTISED_LISTENERS must advertise PLAINTEXT://{KAFKA_SERVICE}:PORT, "
+                f"got {advertised!r}"
+            )
         partitions = kafka_env.get("KAFKA_NUM_PARTITIONS")
         if partitions != str(defaults.KAFKA_PARTITIONS):
-            problems.append(f"{KAFKA_SERVICE}: KAFKA_NUM_PARTITIONS is {partitions!r}, the contract says "
-                            f"{defaults.KAFKA_PARTITIONS} (kedasuite.core.defaults.KAFKA_PARTITIONS)")
+            problems.append(
+                f"{KAFKA_SERVICE}: KAFKA_NUM_PARTITIONS is {partitions!r}, the contract says "
+                f"{defaults.KAFKA_PARTITIONS} (kedasuite.core.defaults.KAFKA_PARTITIONS)"
+            )
 
     for name, service in services.items():
         service = service or {}
@@ -210,8 +220,9 @@ def compose_problems(path: Path) -> list[str]:
             problems.append(f"{where}: no memory limit (deploy.resources.limits.memory or mem_limit)")
         for host_ip, published, target in published_ports(service):
             if host_ip not in ("127.0.0.1", "::1", "localhost"):
-                problems.append(f"{where}: port {published or '?'}:{target} is published on every interface; "
-                                f"bind it to 127.0.0.1")
+                problems.append(
+                    f"{where}: port {published or '?'}:{target} is published on every interface; bind it to 127.0.0.1"
+                )
 
         # A service others wait for must say when it is healthy, and give itself time to start.
         for dependency, how in _depends_on(service).items():
@@ -233,36 +244,48 @@ def compose_problems(path: Path) -> list[str]:
         env = environment(service)
         for variable in env:
             if variable not in names and not variable.startswith(prefixes):
-                problems.append(f"{where}: environment variable {variable} is not in the contract (kedasuite.core.names.Env)")
+                problems.append(
+                    f"{where}: environment variable {variable} is not in the contract (kedasuite.core.names.Env)"
+                )
         for variable in sorted(REQUIRED_ENV.get(name, set()) - env.keys()):
             problems.append(f"{where}: {variable} is not set")
         if Env.REDIS_URL in env:
-            problems.append(f"{where}: set {Env.REDIS_ADDRESS} (host:port, what KEDA's addressFromEnv reads), "
-                            f"not {Env.REDIS_URL}, as the Kubernetes manifests do")
+            problems.append(
+                f"{where}: set {Env.REDIS_ADDRESS} (host:port, what KEDA's addressFromEnv reads), "
+                f"not {Env.REDIS_URL}, as the Kubernetes manifests do"
+            )
         resolved: dict[str, str] = {}
         for variable, value in env.items():
             resolved[variable], unresolved = resolve("" if value is None else value)
             problems.extend(f"{where}: {variable}: {message}" for message in unresolved)
 
         if Env.REDIS_ADDRESS in resolved and resolved[Env.REDIS_ADDRESS] != f"{REDIS_SERVICE}:{REDIS_PORT}":
-            problems.append(f"{where}: {Env.REDIS_ADDRESS} is {resolved[Env.REDIS_ADDRESS]!r}, "
-                            f"expected {REDIS_SERVICE}:{REDIS_PORT} (the redis service)")
+            problems.append(
+                f"{where}: {Env.REDIS_ADDRESS} is {resolved[Env.REDIS_ADDRESS]!r}, "
+                f"expected {REDIS_SERVICE}:{REDIS_PORT} (the redis service)"
+            )
         if Env.KAFKA_BOOTSTRAP_SERVERS in resolved:
             servers = {s.strip() for s in resolved[Env.KAFKA_BOOTSTRAP_SERVERS].split(",") if s.strip()}
             if not servers or not servers <= kafka_addresses:
-                problems.append(f"{where}: {Env.KAFKA_BOOTSTRAP_SERVERS} is {resolved[Env.KAFKA_BOOTSTRAP_SERVERS]!r}, "
-                                f"not the kafka service's advertised listener ({', '.join(sorted(kafka_addresses))})")
+                problems.append(
+                    f"{where}: {Env.KAFKA_BOOTSTRAP_SERVERS} is {resolved[Env.KAFKA_BOOTSTRAP_SERVERS]!r}, "
+                    f"not the kafka service's advertised listener ({', '.join(sorted(kafka_addresses))})"
+                )
         if Env.METRICS_PORT in resolved:
             exposed = {str(p).split("/")[0] for p in service.get("expose") or []}
             exposed |= {target for _, _, target in published_ports(service)}
             if resolved[Env.METRICS_PORT] not in exposed:
-                problems.append(f"{where}: {Env.METRICS_PORT} is {resolved[Env.METRICS_PORT]}, but the service neither "
-                                f"exposes nor publishes that port (expose: [\"{resolved[Env.METRICS_PORT]}\"])")
+                problems.append(
+                    f"{where}: {Env.METRICS_PORT} is {resolved[Env.METRICS_PORT]}, but the service neither "
+                    f'exposes nor publishes that port (expose: ["{resolved[Env.METRICS_PORT]}"])'
+                )
         if name == PUMP_SERVICE:
             listed = [w.strip() for w in resolved.get(Env.PUMP_WORKLOADS, "").split(",") if w.strip()]
             if sorted(listed) != sorted(PUBLISHERS):
-                problems.append(f"{where}: {Env.PUMP_WORKLOADS} is {','.join(listed)!r}; the pumps know "
-                                f"{','.join(PUBLISHERS)} and compose runs a worker for each")
+                problems.append(
+                    f"{where}: {Env.PUMP_WORKLOADS} is {','.join(listed)!r}; the pumps know "
+                    f"{','.join(PUBLISHERS)} and compose runs a worker for each"
+                )
             wanted = ("127.0.0.1", str(defaults.PUMP_PORT), resolved.get(Env.PUMP_PORT, str(defaults.PUMP_PORT)))
             if published_ports(service) != [wanted]:
                 problems.append(f"{where}: publish the pump as {':'.join(wanted)}, got {service.get('ports')!r}")
@@ -294,8 +317,10 @@ def compose_problems(path: Path) -> list[str]:
                 problems.append(f"{where}: {Env.WORK_TIME}: {exc}")
             else:
                 if grace <= longest:
-                    problems.append(f"{where}: stop_grace_period is {grace:g} s, not more than the longest task "
-                                    f"({Env.WORK_TIME}={spec}: {longest:g} s)")
+                    problems.append(
+                        f"{where}: stop_grace_period is {grace:g} s, not more than the longest task "
+                        f"({Env.WORK_TIME}={spec}: {longest:g} s)"
+                    )
 
         restart = str(service.get("restart", "no"))
         if name == JOB_SERVICE:
@@ -348,9 +373,13 @@ def test_every_env_name_of_our_services_is_in_the_contract() -> None:
 
 def test_work_times_follow_the_seeds_and_the_host_can_override_them() -> None:
     data = yaml.safe_load(COMPOSE.read_text())
-    work_times = {name: environment(data["services"][name])[Env.WORK_TIME] for name in OUR_SERVICES if name != PUMP_SERVICE}
+    work_times = {
+        name: environment(data["services"][name])[Env.WORK_TIME] for name in OUR_SERVICES if name != PUMP_SERVICE
+    }
     for name, value in work_times.items():
-        assert value is not None and value.startswith("${"), f"{name}: WORK_TIME should come from the host, with a default"
+        assert value is not None and value.startswith("${"), (
+            f"{name}: WORK_TIME should come from the host, with a default"
+        )
     assert {name: resolve(value)[0] for name, value in work_times.items()} == {
         "celery-worker": defaults.WORK_TIME,
         "kafka-consumer": defaults.KAFKA_WORK_TIME,
@@ -368,7 +397,10 @@ def test_helpers() -> None:
     assert parse_duration("1m30s") == 90 and parse_duration("500ms") == 0.5 and parse_duration(12) == 12
     assert parse_duration("30 seconds") is None
     assert published_ports({"ports": ["127.0.0.1:8080:8080", "9000:9000", {"target": 1, "published": 2}]}) == [
-        ("127.0.0.1", "8080", "8080"), ("", "9000", "9000"), ("", "2", "1")]
+        ("127.0.0.1", "8080", "8080"),
+        ("", "9000", "9000"),
+        ("", "2", "1"),
+    ]
 
 
 # --- broken copies: each check reports what it should -----------------------------------------
@@ -392,64 +424,106 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 _DELETE = object()
 
 BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
-    "env name typo": (_set("services/celery-worker/environment/WORK_TYME", "1"),
-                      "celery-worker: environment variable WORK_TYME is not in the contract (kedasuite.core.names.Env)"),
-    "REDIS_URL instead of REDIS_ADDRESS": (_set("services/rq-worker/environment/REDIS_URL", "redis://redis:6379/0"),
-                                           "rq-worker: set REDIS_ADDRESS (host:port"),
-    "consumer without Redis": (_set("services/kafka-consumer/environment/REDIS_ADDRESS", _DELETE),
-                               "kafka-consumer: REDIS_ADDRESS is not set"),
-    "wrong Redis port": (_set("services/celery-worker/environment/REDIS_ADDRESS", "redis:6380"),
-                         "celery-worker: REDIS_ADDRESS is 'redis:6380', expected redis:6379"),
-    "bootstrap on localhost": (_set("services/kafka-consumer/environment/KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
-                               "kafka-consumer: KAFKA_BOOTSTRAP_SERVERS is 'localhost:9092', not the kafka service's"),
-    "pump without rq": (_set("services/pump/environment/PUMP_WORKLOADS", "celery,kafka,workqueue"),
-                        "pump: PUMP_WORKLOADS is 'celery,kafka,workqueue'; the pumps know"),
-    "three partitions": (_set("services/kafka/environment/KAFKA_NUM_PARTITIONS", 3),
-                         "kafka: KAFKA_NUM_PARTITIONS is '3', the contract says 5"),
-    "unknown command": (_set("services/celery-worker/command", ["worker", "celerie"]),
-                        "celery-worker: command 'worker celerie' is not a kedasuite command"),
-    "wrong role": (_set("services/rq-worker/command", ["worker", "celery"]),
-                   "rq-worker: command is ['worker', 'celery'], expected ['worker', 'rq']"),
-    "shell-form command": (_set("services/rq-worker/command", "worker rq"),
-                           "rq-worker: command must be a list (exec form)"),
-    "grace shorter than a Kafka record": (_set("services/kafka-consumer/stop_grace_period", "10s"),
-                                          ("kafka-consumer: stop_grace_period is 10 s, not more than the longest task "
-                                           "(WORK_TIME=fixed:10: 10 s)")),
-    "default grace": (_set("services/kafka-consumer/stop_grace_period", _DELETE),
-                      "kafka-consumer: stop_grace_period is 10 s"),
-    "slower work than the grace": (_set("services/celery-worker/environment/WORK_TIME", "${CELERY_WORK_TIME:-uniform:1:60}"),
-                                   ("celery-worker: stop_grace_period is 30 s, not more than the longest task "
-                                    "(WORK_TIME=uniform:1:60: 60 s)")),
-    "work time without default": (_set("services/rq-worker/environment/WORK_TIME", "${RQ_WORK_TIME}"),
-                                  "rq-worker: WORK_TIME: ${RQ_WORK_TIME} has no default"),
-    "no memory limit": (_set("services/rq-worker/deploy", _DELETE),
-                        "rq-worker: no memory limit"),
+    "env name typo": (
+        _set("services/celery-worker/environment/WORK_TYME", "1"),
+        "celery-worker: environment variable WORK_TYME is not in the contract (kedasuite.core.names.Env)",
+    ),
+    "REDIS_URL instead of REDIS_ADDRESS": (
+        _set("services/rq-worker/environment/REDIS_URL", "redis://redis:6379/0"),
+        "rq-worker: set REDIS_ADDRESS (host:port",
+    ),
+    "consumer without Redis": (
+        _set("services/kafka-consumer/environment/REDIS_ADDRESS", _DELETE),
+        "kafka-consumer: REDIS_ADDRESS is not set",
+    ),
+    "wrong Redis port": (
+        _set("services/celery-worker/environment/REDIS_ADDRESS", "redis:6380"),
+        "celery-worker: REDIS_ADDRESS is 'redis:6380', expected redis:6379",
+    ),
+    "bootstrap on localhost": (
+        _set("services/kafka-consumer/environment/KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
+        "kafka-consumer: KAFKA_BOOTSTRAP_SERVERS is 'localhost:9092', not the kafka service's",
+    ),
+    "pump without rq": (
+        _set("services/pump/environment/PUMP_WORKLOADS", "celery,kafka,workqueue"),
+        "pump: PUMP_WORKLOADS is 'celery,kafka,workqueue'; the pumps know",
+    ),
+    "three partitions": (
+        _set("services/kafka/environment/KAFKA_NUM_PARTITIONS", 3),
+        "kafka: KAFKA_NUM_PARTITIONS is '3', the contract says 5",
+    ),
+    "unknown command": (
+        _set("services/celery-worker/command", ["worker", "celerie"]),
+        "celery-worker: command 'worker celerie' is not a kedasuite command",
+    ),
+    "wrong role": (
+        _set("services/rq-worker/command", ["worker", "celery"]),
+        "rq-worker: command is ['worker', 'celery'], expected ['worker', 'rq']",
+    ),
+    "shell-form command": (
+        _set("services/rq-worker/command", "worker rq"),
+        "rq-worker: command must be a list (exec form)",
+    ),
+    "grace shorter than a Kafka record": (
+        _set("services/kafka-consumer/stop_grace_period", "10s"),
+        ("kafka-consumer: stop_grace_period is 10 s, not more than the longest task (WORK_TIME=fixed:10: 10 s)"),
+    ),
+    "default grace": (
+        _set("services/kafka-consumer/stop_grace_period", _DELETE),
+        "kafka-consumer: stop_grace_period is 10 s",
+    ),
+    "slower work than the grace": (
+        _set("services/celery-worker/environment/WORK_TIME", "${CELERY_WORK_TIME:-uniform:1:60}"),
+        ("celery-worker: stop_grace_period is 30 s, not more than the longest task (WORK_TIME=uniform:1:60: 60 s)"),
+    ),
+    "work time without default": (
+        _set("services/rq-worker/environment/WORK_TIME", "${RQ_WORK_TIME}"),
+        "rq-worker: WORK_TIME: ${RQ_WORK_TIME} has no default",
+    ),
+    "no memory limit": (_set("services/rq-worker/deploy", _DELETE), "rq-worker: no memory limit"),
     "no memory limit on redis": (_set("services/redis/deploy", _DELETE), "redis: no memory limit"),
-    "healthcheck without start_period": (_set("services/kafka/healthcheck/start_period", _DELETE),
-                                         "kafka: its healthcheck has no start_period"),
-    "no healthcheck on redis": (_set("services/redis/healthcheck", _DELETE),
-                                "redis: celery-worker waits for it to be healthy, but it has no healthcheck"),
-    "pump on every interface": (_set("services/pump/ports", ["8080:8080"]),
-                                "pump: port 8080:8080 is published on every interface"),
-    "pump on another port": (_set("services/pump/ports", ["127.0.0.1:9090:8080"]),
-                             "pump: publish the pump as 127.0.0.1:8080:8080"),
-    "restarting job": (_set("services/workqueue/restart", "unless-stopped"),
-                       "workqueue: a Job exits when the queue is drained"),
-    "job without profile": (_set("services/workqueue/profiles", _DELETE),
-                            "workqueue: put the Job under a profile"),
-    "worker not restarted": (_set("services/rq-worker/restart", _DELETE),
-                             "rq-worker: long-running, so restart: unless-stopped"),
-    "another image": (_set("services/rq-worker/image", "kedasuite:other"),
-                      "rq-worker: use build: . with image: kedasuite:dev"),
-    "no persistence": (_set("services/redis/command", ["redis-server"]),
-                       "redis: run redis-server with --appendonly yes"),
-    "metrics port not exposed": (_set("services/rq-worker/expose", _DELETE),
-                                 "rq-worker: METRICS_PORT is 9100, but the service neither exposes nor publishes that "
-                                 "port"),
-    "worker without metrics": (_set("services/celery-worker/environment/METRICS_PORT", _DELETE),
-                               "celery-worker: METRICS_PORT is not set"),
-    "missing service": (_set("services/kafka-consumer", _DELETE),
-                        "services missing: kafka-consumer"),
+    "healthcheck without start_period": (
+        _set("services/kafka/healthcheck/start_period", _DELETE),
+        "kafka: its healthcheck has no start_period",
+    ),
+    "no healthcheck on redis": (
+        _set("services/redis/healthcheck", _DELETE),
+        "redis: celery-worker waits for it to be healthy, but it has no healthcheck",
+    ),
+    "pump on every interface": (
+        _set("services/pump/ports", ["8080:8080"]),
+        "pump: port 8080:8080 is published on every interface",
+    ),
+    "pump on another port": (
+        _set("services/pump/ports", ["127.0.0.1:9090:8080"]),
+        "pump: publish the pump as 127.0.0.1:8080:8080",
+    ),
+    "restarting job": (
+        _set("services/workqueue/restart", "unless-stopped"),
+        "workqueue: a Job exits when the queue is drained",
+    ),
+    "job without profile": (_set("services/workqueue/profiles", _DELETE), "workqueue: put the Job under a profile"),
+    "worker not restarted": (
+        _set("services/rq-worker/restart", _DELETE),
+        "rq-worker: long-running, so restart: unless-stopped",
+    ),
+    "another image": (
+        _set("services/rq-worker/image", "kedasuite:other"),
+        "rq-worker: use build: . with image: kedasuite:dev",
+    ),
+    "no persistence": (
+        _set("services/redis/command", ["redis-server"]),
+        "redis: run redis-server with --appendonly yes",
+    ),
+    "metrics port not exposed": (
+        _set("services/rq-worker/expose", _DELETE),
+        "rq-worker: METRICS_PORT is 9100, but the service neither exposes nor publishes that port",
+    ),
+    "worker without metrics": (
+        _set("services/celery-worker/environment/METRICS_PORT", _DELETE),
+        "celery-worker: METRICS_PORT is not set",
+    ),
+    "missing service": (_set("services/kafka-consumer", _DELETE), "services missing: kafka-consumer"),
 }
 
 

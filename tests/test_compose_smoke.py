@@ -80,9 +80,21 @@ def test_help_needs_no_tools(tmp_path: Path, flag: str) -> None:
     done = run_smoke(flag, path=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: scripts/compose-smoke [-h|--help]")
-    for word in ("SMOKE_PROJECT", "kedasuite-smoke", "SMOKE_COUNT", "SMOKE_WORK_TIME", "SMOKE_STOP_WORK_TIME",
-                 "SMOKE_VISIBILITY_TIMEOUT", "SMOKE_UP_TIMEOUT", "SMOKE_BUILD_TIMEOUT", "SMOKE_MARGIN",
-                 "SMOKE_BUILDER", "WORKER_CONCURRENCY", "PUMP_TOKEN", "down -v --remove-orphans"):
+    for word in (
+        "SMOKE_PROJECT",
+        "kedasuite-smoke",
+        "SMOKE_COUNT",
+        "SMOKE_WORK_TIME",
+        "SMOKE_STOP_WORK_TIME",
+        "SMOKE_VISIBILITY_TIMEOUT",
+        "SMOKE_UP_TIMEOUT",
+        "SMOKE_BUILD_TIMEOUT",
+        "SMOKE_MARGIN",
+        "SMOKE_BUILDER",
+        "WORKER_CONCURRENCY",
+        "PUMP_TOKEN",
+        "down -v --remove-orphans",
+    ):
         assert word in done.stdout
     assert done.stderr == ""
 

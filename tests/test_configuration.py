@@ -67,8 +67,9 @@ def test_every_cli_option_reads_a_variable_named_in_env() -> None:
 
 
 def test_no_module_reads_the_environment_by_a_literal_name() -> None:
-    hits = [hit for folder in SOURCE_DIRS for path in sorted((ROOT / folder).rglob("*.py"))
-            for hit in literal_reads(path)]
+    hits = [
+        hit for folder in SOURCE_DIRS for path in sorted((ROOT / folder).rglob("*.py")) for hit in literal_reads(path)
+    ]
     assert not hits, "read these through kedasuite.core.names.Env:\n" + "\n".join(hits)
 
 

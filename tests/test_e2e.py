@@ -62,8 +62,14 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def Sample(time: datetime, workload: str, backlog: int | None, replicas: int | None,
-           in_flight: int | None = None, failed: int | None = None) -> Reading:
+def Sample(
+    time: datetime,
+    workload: str,
+    backlog: int | None,
+    replicas: int | None,
+    in_flight: int | None = None,
+    failed: int | None = None,
+) -> Reading:
     """A reading as the e2e driver records it: the timeline's row, ``actual`` = replicas running."""
     unit = "jobs" if workload == "workqueue" else "replicas"
     return Reading(time, workload, backlog, in_flight, None, None, unit, None, replicas, failed)
@@ -79,37 +85,77 @@ def e2e_cli(*args: str) -> CliResult:
 # --------------------------------------------------------------------------------------------
 
 
-def so_spec(target: int, min_replicas: int = 0, max_replicas: int = 100, partitions: int | None = None,
-            activation: int | None = None) -> Spec:
+def so_spec(
+    target: int,
+    min_replicas: int = 0,
+    max_replicas: int = 100,
+    partitions: int | None = None,
+    activation: int | None = None,
+) -> Spec:
     """A ScaledObject with one trigger: kafka when ``partitions`` is given, else a redis list."""
     if partitions is not None:
-        trigger = {"type": "kafka", "metadata": {"topic": "test-topic", "lagThreshold": str(target),
-                                                  "activationLagThreshold": str(activation or 0)}}
+        trigger = {
+            "type": "kafka",
+            "metadata": {
+                "topic": "test-topic",
+                "lagThreshold": str(target),
+                "activationLagThreshold": str(activation or 0),
+            },
+        }
     else:
-        trigger = {"type": "redis", "metadata": {"listName": "celery", "listLength": str(target),
-                                                  "activationListLength": str(activation or 0)}}
-    obj = {"kind": SCALED_OBJECT, "metadata": {"name": "so"},
-           "spec": {"minReplicaCount": min_replicas, "maxReplicaCount": max_replicas, "triggers": [trigger]}}
+        trigger = {
+            "type": "redis",
+            "metadata": {"listName": "celery", "listLength": str(target), "activationListLength": str(activation or 0)},
+        }
+    obj = {
+        "kind": SCALED_OBJECT,
+        "metadata": {"name": "so"},
+        "spec": {"minReplicaCount": min_replicas, "maxReplicaCount": max_replicas, "triggers": [trigger]},
+    }
     return plan.spec_from_object("kafka" if partitions is not None else "celery", obj, partitions)
 
 
-def job_spec(target: int, max_replicas: int, min_replicas: int = 0, activation: int = 0,
-             strategy: str = "accurate") -> Spec:
-    obj = {"kind": SCALED_JOB, "metadata": {"name": "workqueue"},
-           "spec": {"minReplicaCount": min_replicas, "maxReplicaCount": max_replicas,
-                    "scalingStrategy": {"strategy": strategy},
-                    "triggers": [{"type": "redis", "metadata": {"listName": "job", "listLength": str(target),
-                                                                "activationListLength": str(activation)}}]}}
+def job_spec(
+    target: int, max_replicas: int, min_replicas: int = 0, activation: int = 0, strategy: str = "accurate"
+) -> Spec:
+    obj = {
+        "kind": SCALED_JOB,
+        "metadata": {"name": "workqueue"},
+        "spec": {
+            "minReplicaCount": min_replicas,
+            "maxReplicaCount": max_replicas,
+            "scalingStrategy": {"strategy": strategy},
+            "triggers": [
+                {
+                    "type": "redis",
+                    "metadata": {"listName": "job", "listLength": str(target), "activationListLength": str(activation)},
+                }
+            ],
+        },
+    }
     return plan.spec_from_object("workqueue", obj)
 
 
-def expected_replicas_scaledobject(metric: int, target: int, min_replicas: int = 0, max_replicas: int = 100,
-                                   partitions: int | None = None, activation: int | None = None) -> int:
+def expected_replicas_scaledobject(
+    metric: int,
+    target: int,
+    min_replicas: int = 0,
+    max_replicas: int = 100,
+    partitions: int | None = None,
+    activation: int | None = None,
+) -> int:
     return expected_count(so_spec(target, min_replicas, max_replicas, partitions, activation), metric)
 
 
-def expected_jobs_accurate(queue_len: int, target: int, max_replicas: int, running: int = 0, pending: int = 0,
-                           min_replicas: int = 0, activation: int = 0) -> int:
+def expected_jobs_accurate(
+    queue_len: int,
+    target: int,
+    max_replicas: int,
+    running: int = 0,
+    pending: int = 0,
+    min_replicas: int = 0,
+    activation: int = 0,
+) -> int:
     return expected_count(job_spec(target, max_replicas, min_replicas, activation), queue_len, running, pending)
 
 
@@ -230,8 +276,8 @@ def test_accurate_strategy_never_runs_more_than_max_jobs() -> None:
 
 
 @pytest.mark.parametrize(
-    ("start", "goal", "steps"), [(1, 1, 0), (1, 4, 1), (1, 5, 2), (1, 10, 3), (1, 20, 4), (5, 10, 1), (2, 6, 2),
-                                 (0, 2, 1)]
+    ("start", "goal", "steps"),
+    [(1, 1, 0), (1, 4, 1), (1, 5, 2), (1, 10, 3), (1, 20, 4), (5, 10, 1), (2, 6, 2), (0, 2, 1)],
 )
 def test_the_plan_ramps_on_the_legacy_path(start: int, goal: int, steps: int) -> None:
     """KEDA's HPAs have no behavior, so the legacy limit max(2 x current, 4) applies per sync
@@ -246,7 +292,6 @@ def test_the_plan_ramps_on_the_legacy_path(start: int, goal: int, steps: int) ->
 def test_below_activation_load_never_exceeds_the_threshold(activation: int, load: int) -> None:
     assert plan.below_activation_load(activation) == load
     assert load <= activation
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,8 +311,15 @@ CELERY_SO = {
         "triggers": [
             # in-flight first: the backlog trigger must be found by its listName, not position
             {"type": "redis", "metadata": {"listName": "unacked", "listLength": "10", "addressFromEnv": "X"}},
-            {"type": "redis", "metadata": {"listName": "celery", "listLength": "10", "activationListLength": "5",
-                                           "addressFromEnv": "REDIS_ADDRESS"}},
+            {
+                "type": "redis",
+                "metadata": {
+                    "listName": "celery",
+                    "listLength": "10",
+                    "activationListLength": "5",
+                    "addressFromEnv": "REDIS_ADDRESS",
+                },
+            },
         ],
     },
 }
@@ -275,16 +327,39 @@ CELERY_SO = {
 
 def numbers(spec: Spec) -> tuple[object, ...]:
     """What a plan is computed from (the parsed objects also keep every trigger's metadata)."""
-    return (spec.workload, spec.kind, spec.resource, spec.deployment, spec.target, spec.activation,
-            spec.min_replicas, spec.max_replicas, spec.polling_interval, spec.cooldown_period, spec.partitions,
-            spec.scaler.strategy)
+    return (
+        spec.workload,
+        spec.kind,
+        spec.resource,
+        spec.deployment,
+        spec.target,
+        spec.activation,
+        spec.min_replicas,
+        spec.max_replicas,
+        spec.polling_interval,
+        spec.cooldown_period,
+        spec.partitions,
+        spec.scaler.strategy,
+    )
 
 
 def test_spec_from_a_live_scaledobject() -> None:
     spec = plan.spec_from_object("celery", CELERY_SO)
     assert numbers(spec) == numbers(DEFAULT_SPECS["celery"])
-    assert numbers(spec) == ("celery", "ScaledObject", "celery-worker", "celery-worker", 10, 5, 0, 10, 15, 200,
-                             None, "default")
+    assert numbers(spec) == (
+        "celery",
+        "ScaledObject",
+        "celery-worker",
+        "celery-worker",
+        10,
+        5,
+        0,
+        10,
+        15,
+        200,
+        None,
+        "default",
+    )
     assert spec.trigger.source == "celery"
 
 
@@ -298,32 +373,59 @@ def test_default_specs_are_the_bundled_render_read_as_status_reads_it() -> None:
 
 
 def test_spec_uses_keda_defaults_for_missing_fields() -> None:
-    obj = {"kind": "ScaledObject", "metadata": {"name": "rq-worker"},
-           "spec": {"scaleTargetRef": {"name": "rq"}, "triggers": [{"type": "redis",
-                                                                    "metadata": {"listName": "rq:queue:default"}}]}}
+    obj = {
+        "kind": "ScaledObject",
+        "metadata": {"name": "rq-worker"},
+        "spec": {
+            "scaleTargetRef": {"name": "rq"},
+            "triggers": [{"type": "redis", "metadata": {"listName": "rq:queue:default"}}],
+        },
+    }
     spec = plan.spec_from_object("rq", obj)
     assert (spec.target, spec.activation, spec.min_replicas, spec.max_replicas) == (5, 0, 0, 100)
     assert (spec.polling_interval, spec.cooldown_period, spec.deployment) == (30, 300, "rq")
 
 
 def test_spec_from_kafka_and_scaledjob() -> None:
-    kafka = {"kind": "ScaledObject", "metadata": {"name": "kafka-consumer"},
-             "spec": {"scaleTargetRef": {"name": "kafka-consumer"}, "pollingInterval": 15, "cooldownPeriod": 60,
-                      "maxReplicaCount": 5,
-                      "triggers": [{"type": "kafka", "metadata": {"topic": "test-topic", "lagThreshold": "5",
-                                                                  "activationLagThreshold": "2"}}]}}
+    kafka = {
+        "kind": "ScaledObject",
+        "metadata": {"name": "kafka-consumer"},
+        "spec": {
+            "scaleTargetRef": {"name": "kafka-consumer"},
+            "pollingInterval": 15,
+            "cooldownPeriod": 60,
+            "maxReplicaCount": 5,
+            "triggers": [
+                {
+                    "type": "kafka",
+                    "metadata": {"topic": "test-topic", "lagThreshold": "5", "activationLagThreshold": "2"},
+                }
+            ],
+        },
+    }
     assert numbers(plan.spec_from_object("kafka", kafka)) == numbers(DEFAULT_SPECS["kafka"])
     assert plan.spec_from_object("kafka", kafka, partitions=3).partitions == 3
-    job = {"kind": "ScaledJob", "metadata": {"name": "workqueue"},
-           "spec": {"pollingInterval": 10, "maxReplicaCount": 10, "scalingStrategy": {"strategy": "accurate"},
-                    "triggers": [{"type": "redis", "metadata": {"listName": "job", "listLength": "5",
-                                                                "activationListLength": "2"}}]}}
+    job = {
+        "kind": "ScaledJob",
+        "metadata": {"name": "workqueue"},
+        "spec": {
+            "pollingInterval": 10,
+            "maxReplicaCount": 10,
+            "scalingStrategy": {"strategy": "accurate"},
+            "triggers": [
+                {"type": "redis", "metadata": {"listName": "job", "listLength": "5", "activationListLength": "2"}}
+            ],
+        },
+    }
     assert numbers(plan.spec_from_object("workqueue", job)) == numbers(DEFAULT_SPECS["workqueue"])
 
 
 def test_spec_without_the_backlog_trigger_is_an_error() -> None:
-    obj = {"kind": "ScaledObject", "metadata": {"name": "celery-worker"},
-           "spec": {"triggers": [{"type": "redis", "metadata": {"listName": "celery-typo"}}]}}
+    obj = {
+        "kind": "ScaledObject",
+        "metadata": {"name": "celery-worker"},
+        "spec": {"triggers": [{"type": "redis", "metadata": {"listName": "celery-typo"}}]},
+    }
     with pytest.raises(ValueError, match="no trigger on 'celery'"):
         plan.spec_from_object("celery", obj)
 
@@ -364,8 +466,11 @@ def test_timeline_round_trip() -> None:
     writer.write([Sample(at(1.25), "celery", 3, 0, 1, None), Sample(at(2), "kafka", None, None)])
     writer.write([Mark(at(3), "celery", "error", 'pump celery: got "nothing", really')])
     header = buf.getvalue().splitlines()[0]
-    assert header == ",".join(COLUMNS) == ("time,workload,backlog,in_flight,processed,predicted,unit,active,actual,"
-                                           "failed,mark,value")
+    assert (
+        header
+        == ",".join(COLUMNS)
+        == ("time,workload,backlog,in_flight,processed,predicted,unit,active,actual,failed,mark,value")
+    )
     # microseconds: a mark and the reading right after it must not share a timestamp
     assert buf.getvalue().splitlines()[2] == "2026-01-01T12:00:01.250000+00:00,celery,3,1,,,replicas,,0,,,"
     timeline = judge.parse_timeline(io.StringIO(buf.getvalue()))
@@ -373,7 +478,6 @@ def test_timeline_round_trip() -> None:
     assert Plan.from_json(timeline.mark("celery", "plan").value) == celery  # type: ignore[union-attr]
     assert timeline.mark("celery", "error").value == 'pump celery: got "nothing", really'  # type: ignore[union-attr]
     assert timeline.workloads() == ["celery"]
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -434,8 +538,18 @@ def test_a_timeline_that_scales_above_max_fails() -> None:
 
 
 def test_drained_at_is_where_the_backlog_stays_empty() -> None:
-    s = samples([(0, 1, 10, 0), (5, 2, 0, 2), (10, 2, 0, 0), (15, 2, 4, 0), (20, 2, 0, 0), (25, 1, 0, 0),
-                 (30, 1, None, None), (35, 0, 0, 0)])
+    s = samples(
+        [
+            (0, 1, 10, 0),
+            (5, 2, 0, 2),
+            (10, 2, 0, 0),
+            (15, 2, 4, 0),
+            (20, 2, 0, 0),
+            (25, 1, 0, 0),
+            (30, 1, None, None),
+            (35, 0, 0, 0),
+        ]
+    )
     # at +5 in-flight work remains; +10 is empty but more work comes at +15; +20 for good
     assert find_drained_at(s, "celery", at(0)) == at(20)
     assert find_drained_at(s, "celery", at(0), until=at(12)) == at(10)
@@ -477,22 +591,40 @@ def test_failed_jobs_count_from_the_burst_on() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def scenario(workload: str, replicas: Callable[[float], int], backlog: Callable[[float], int],
-             processed: int | None = None, in_flight: Callable[[float], int] = lambda t: 0,
-             failed: Callable[[float], int] = lambda t: 0, end: float = 600.0) -> Timeline:
+def scenario(
+    workload: str,
+    replicas: Callable[[float], int],
+    backlog: Callable[[float], int],
+    processed: int | None = None,
+    in_flight: Callable[[float], int] = lambda t: 0,
+    failed: Callable[[float], int] = lambda t: 0,
+    end: float = 600.0,
+) -> Timeline:
     """A run with the default plan: settle at 5, idle 10-40, below 45-75, burst at 80."""
     plan = make_plan(DEFAULT_SPECS[workload])
     is_job = plan.spec.kind == SCALED_JOB
-    marks = [Mark(at(0), workload, "plan", plan.to_json()), Mark(at(5), workload, "settled"),
-             Mark(at(10), workload, "idle-start"), Mark(at(40), workload, "idle-end"),
-             Mark(at(45), workload, "below-activation", str(plan.below)),
-             Mark(at(75), workload, "below-activation-end"),
-             Mark(at(80), workload, "burst", str(plan.burst))]
+    marks = [
+        Mark(at(0), workload, "plan", plan.to_json()),
+        Mark(at(5), workload, "settled"),
+        Mark(at(10), workload, "idle-start"),
+        Mark(at(40), workload, "idle-end"),
+        Mark(at(45), workload, "below-activation", str(plan.below)),
+        Mark(at(75), workload, "below-activation-end"),
+        Mark(at(80), workload, "burst", str(plan.burst)),
+    ]
     rows = []
     for t in range(0, int(end), 5):
         b = backlog(t) if workload != "kafka" or t >= 45 else None  # no topic before the first pump
-        rows.append(Sample(at(t), workload, b, replicas(t), in_flight(t) if workload != "kafka" else None,
-                           failed(t) if is_job else None))
+        rows.append(
+            Sample(
+                at(t),
+                workload,
+                b,
+                replicas(t),
+                in_flight(t) if workload != "kafka" else None,
+                failed(t) if is_job else None,
+            )
+        )
     marks.append(Mark(at(end), workload, "processed", "" if processed is None else str(processed)))
     marks.append(Mark(at(end + 1), workload, "end"))
     return Timeline(samples=rows, marks=marks)
@@ -522,8 +654,16 @@ def verdicts(timeline: Timeline) -> dict[str, bool]:
 
 def test_a_good_scaledobject_run_passes_every_phase() -> None:
     results = evaluate(scenario("celery", celery_replicas, celery_backlog, processed=203))
-    assert [r.phase for r in results] == ["settle", "idle", "below activation", "scale-out", "ceiling", "drain",
-                                          "scale-in", "processed"]
+    assert [r.phase for r in results] == [
+        "settle",
+        "idle",
+        "below activation",
+        "scale-out",
+        "ceiling",
+        "drain",
+        "scale-in",
+        "processed",
+    ]
     assert all(r.passed for r in results), judge.render_table(results)
     by_phase = {r.phase: r for r in results}
     assert by_phase["scale-out"].expected == "10 replicas within 135 s"  # legacy ramp: 1 -> 4 -> 8 -> 10
@@ -537,16 +677,21 @@ def test_runs_that_fail_fail_where_they_should() -> None:
     assert never["scale-out"] is False and never["drain"] is False and never["processed"] is False
     assert "scale-in" not in never  # nothing to judge without a drain
 
-    too_many = verdicts(scenario("celery", lambda t: 12 if celery_replicas(t) == 10 else celery_replicas(t),
-                                 celery_backlog, processed=203))
+    too_many = verdicts(
+        scenario(
+            "celery", lambda t: 12 if celery_replicas(t) == 10 else celery_replicas(t), celery_backlog, processed=203
+        )
+    )
     assert too_many["scale-out"] is False and too_many["ceiling"] is False and too_many["scale-in"] is True
 
-    stuck = verdicts(scenario("celery", lambda t: celery_replicas(t) or (1 if t >= 95 else 0), celery_backlog,
-                              processed=203))
+    stuck = verdicts(
+        scenario("celery", lambda t: celery_replicas(t) or (1 if t >= 95 else 0), celery_backlog, processed=203)
+    )
     assert stuck["scale-in"] is False and stuck["scale-out"] is True
 
-    woke_early = verdicts(scenario("celery", lambda t: 1 if 50 <= t < 80 else celery_replicas(t), celery_backlog,
-                                   processed=203))
+    woke_early = verdicts(
+        scenario("celery", lambda t: 1 if 50 <= t < 80 else celery_replicas(t), celery_backlog, processed=203)
+    )
     assert woke_early["below activation"] is False and woke_early["idle"] is True
 
     lost = verdicts(scenario("celery", celery_replicas, celery_backlog, processed=190))
@@ -559,7 +704,8 @@ def test_an_unsettled_workload_stops_at_settle() -> None:
     timeline.marks.insert(1, Mark(at(300), "celery", "settle-timeout", "2 replicas, backlog 7, in flight 0"))
     results = evaluate(timeline)
     assert [(r.phase, r.passed, r.observed) for r in results] == [
-        ("settle", False, "not settled: 2 replicas, backlog 7, in flight 0")]
+        ("settle", False, "not settled: 2 replicas, backlog 7, in flight 0")
+    ]
 
 
 def test_an_error_mark_fails_the_run() -> None:
@@ -599,17 +745,21 @@ def test_scaledjob_run() -> None:
     scale_out = next(r for r in results if r.phase == "scale-out")
     assert scale_out.expected == "1..10 Jobs within 70 s (first poll: 10)"
 
-    failing = verdicts(scenario("workqueue", jobs, queue, processed=101, in_flight=processing,
-                                failed=lambda t: 1 if t >= 150 else 0))
+    failing = verdicts(
+        scenario("workqueue", jobs, queue, processed=101, in_flight=processing, failed=lambda t: 1 if t >= 150 else 0)
+    )
     assert failing["jobs"] is False and failing["processed"] is False
-    lingering = verdicts(scenario("workqueue", lambda t: 2 if t >= 150 else jobs(t), queue, processed=102,
-                                  in_flight=processing))
+    lingering = verdicts(
+        scenario("workqueue", lambda t: 2 if t >= 150 else jobs(t), queue, processed=102, in_flight=processing)
+    )
     assert lingering["scale-in"] is False
 
 
 def test_render_table() -> None:
-    results = [judge.Result("celery", "idle", "0 replicas for 30 s", "0 in all 6 readings", True),
-               judge.Result("celery", "scale-out", "10 replicas within 120 s", "peak 5 by +120 s", False)]
+    results = [
+        judge.Result("celery", "idle", "0 replicas for 30 s", "0 in all 6 readings", True),
+        judge.Result("celery", "scale-out", "10 replicas within 120 s", "peak 5 by +120 s", False),
+    ]
     table = judge.render_table(results)
     lines = table.splitlines()
     assert lines[0].split() == ["workload", "phase", "expected", "observed", "verdict"]
@@ -617,8 +767,6 @@ def test_render_table() -> None:
     assert lines[0].index("expected") == lines[1].index("0 replicas")  # columns line up
     assert lines[-1] == "1 of 2 checks passed; 1 FAILED"
     assert judge.render_table([]).splitlines()[-1] == "no checks ran"
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -632,7 +780,10 @@ def test_the_keys_sampled_are_the_workload_tables() -> None:
     from kedasuite.core.workloads import workload
 
     assert [(workload(w).backlog, workload(w).in_flight) for w in ("celery", "rq", "workqueue")] == [
-        ("celery", "unacked"), ("rq:queue:default", "rq:wip:default"), ("job", "job:processing")]
+        ("celery", "unacked"),
+        ("rq:queue:default", "rq:wip:default"),
+        ("job", "job:processing"),
+    ]
 
 
 def test_replicas_and_jobs_from_the_kubernetes_api() -> None:
@@ -641,19 +792,34 @@ def test_replicas_and_jobs_from_the_kubernetes_api() -> None:
     cluster = Cluster.__new__(Cluster)
     cluster.namespace, cluster._targets = "kedasuite", {}
     deployments = {"celery-worker": 4, "rq-worker": None}
-    cluster.apps = SimpleNamespace(read_namespaced_deployment=lambda name, ns, **kw: SimpleNamespace(
-        status=SimpleNamespace(replicas=deployments[name])))
-    cluster.custom = SimpleNamespace(get_namespaced_custom_object=lambda group, version, ns, plural, name, **kw: {
-        "kind": "ScaledObject", "spec": {"scaleTargetRef": {"name": name}}})
+    cluster.apps = SimpleNamespace(
+        read_namespaced_deployment=lambda name, ns, **kw: SimpleNamespace(
+            status=SimpleNamespace(replicas=deployments[name])
+        )
+    )
+    cluster.custom = SimpleNamespace(
+        get_namespaced_custom_object=lambda group, version, ns, plural, name, **kw: {
+            "kind": "ScaledObject",
+            "spec": {"scaleTargetRef": {"name": name}},
+        }
+    )
     assert cluster.replicas("celery-worker") == 4
     assert cluster.replicas("rq-worker") == 0  # .status.replicas absent: 0
 
     def job(name: str, *conditions: tuple[str, str]) -> SimpleNamespace:
-        return SimpleNamespace(metadata=SimpleNamespace(name=name), status=SimpleNamespace(
-            conditions=[SimpleNamespace(type=t, status=s) for t, s in conditions]))
+        return SimpleNamespace(
+            metadata=SimpleNamespace(name=name),
+            status=SimpleNamespace(conditions=[SimpleNamespace(type=t, status=s) for t, s in conditions]),
+        )
 
-    jobs = [job("a"), job("b", ("Complete", "True")), job("c", ("Failed", "True")), job("d", ("Complete", "False")),
-            job("e", ("FailureTarget", "True")), job("f", ("SuccessCriteriaMet", "True"), ("Complete", "True"))]
+    jobs = [
+        job("a"),
+        job("b", ("Complete", "True")),
+        job("c", ("Failed", "True")),
+        job("d", ("Complete", "False")),
+        job("e", ("FailureTarget", "True")),
+        job("f", ("SuccessCriteriaMet", "True"), ("Complete", "True")),
+    ]
     assert count_jobs(jobs) == (["a", "d", "e"], 1)
     assert count_jobs([]) == ([], 0)
 
@@ -668,8 +834,9 @@ class FakeKube:
         self.calls.append(("keda_object", kind, name))
         return CELERY_SO
 
-    def read_counts(self, objects: Any) -> tuple[dict[str, int | None], dict[str, int | None], tuple[int, int],
-                                                 list[str]]:
+    def read_counts(
+        self, objects: Any
+    ) -> tuple[dict[str, int | None], dict[str, int | None], tuple[int, int], list[str]]:
         objects = list(objects)
         self.calls.append(("read_counts", *objects))
         actual = {w: (1 if kind == SCALED_JOB else 3) for w, kind, _name in objects}
@@ -708,11 +875,17 @@ def test_probe_reads_status_and_the_cluster(pump_url: str, redis_client: Any) ->
     got = {s.workload: s for s in p.sample(["celery", "workqueue"], DEFAULT_SPECS)}
     assert (got["celery"].backlog, got["celery"].in_flight, got["celery"].actual) == (7, 2, 3)
     assert (got["celery"].predicted, got["celery"].active, got["celery"].unit) == (1, True, "replicas")
-    assert (got["workqueue"].backlog, got["workqueue"].in_flight, got["workqueue"].actual,
-            got["workqueue"].failed, got["workqueue"].unit) == (0, 0, 1, 1, "jobs")
+    assert (
+        got["workqueue"].backlog,
+        got["workqueue"].in_flight,
+        got["workqueue"].actual,
+        got["workqueue"].failed,
+        got["workqueue"].unit,
+    ) == (0, 0, 1, 1, "jobs")
     assert before <= got["celery"].time <= datetime.now(UTC)  # stamped when the round started
-    assert kube.calls == [("read_counts", ("celery", "ScaledObject", "celery-worker"),
-                           ("workqueue", "ScaledJob", "workqueue"))]
+    assert kube.calls == [
+        ("read_counts", ("celery", "ScaledObject", "celery-worker"), ("workqueue", "ScaledJob", "workqueue"))
+    ]
     assert p.spec("celery").resource == "celery-worker"
     assert kube.calls[-1] == ("keda_object", "ScaledObject", "celery-worker")
     assert p.processed("rq") == 2
@@ -730,11 +903,23 @@ def test_probe_reports_what_the_pump_refuses(pump_url: str) -> None:
 def test_probe_reads_the_kafka_lag_from_status() -> None:
     """kafka's backlog is the group's total lag as status reports it (uncapped); unknown
     (no topic yet) is an empty cell, not an error."""
+
     class Api:
         def read_status(self) -> dict[str, Any]:
-            return {"time": "2026-01-01T12:00:00+00:00", "workloads": [
-                {"workload": "kafka", "backlog": 12, "in_flight": None, "processed": 0, "replicas": 3,
-                 "unit": "replicas", "active": True}]}
+            return {
+                "time": "2026-01-01T12:00:00+00:00",
+                "workloads": [
+                    {
+                        "workload": "kafka",
+                        "backlog": 12,
+                        "in_flight": None,
+                        "processed": 0,
+                        "replicas": 3,
+                        "unit": "replicas",
+                        "active": True,
+                    }
+                ],
+            }
 
     p = probe.ClusterProbe(Api(), FakeKube(), log=lambda m: None)  # type: ignore[arg-type]
     [row] = p.sample(["kafka"], DEFAULT_SPECS)
@@ -742,8 +927,13 @@ def test_probe_reads_the_kafka_lag_from_status() -> None:
 
 
 def test_a_pump_that_loses_records_is_an_error() -> None:
-    run = {"id": "r1", "done": True, "sent": 4, "failed": 1,
-           "workloads": {"rq": {"sent": 4, "failed": 1, "error": None}}}
+    run = {
+        "id": "r1",
+        "done": True,
+        "sent": 4,
+        "failed": 1,
+        "workloads": {"rq": {"sent": 4, "failed": 1, "error": None}},
+    }
     with pytest.raises(probe.ProbeError, match="expected 'sent 5, failed 0', got 'sent 4, failed 1'"):
         probe.check_pumped("rq", 5, run)
     probe.check_pumped("rq", 4, {**run, "workloads": {"rq": {"sent": 4, "failed": 0}}})
@@ -800,8 +990,16 @@ class FakeCluster:
             for w in workloads:
                 self._step(w)
                 is_job = specs[w].kind == SCALED_JOB
-                out.append(Sample(datetime.now(UTC), w, self.backlog[w], self.replicas[w],
-                                  None if w == "kafka" else 0, 0 if is_job else None))
+                out.append(
+                    Sample(
+                        datetime.now(UTC),
+                        w,
+                        self.backlog[w],
+                        self.replicas[w],
+                        None if w == "kafka" else 0,
+                        0 if is_job else None,
+                    )
+                )
             return out
 
     def pump(self, workload: str, count: int) -> None:
@@ -817,8 +1015,10 @@ FAST = Settings(idle_s=0.15, hold_s=0.15, interval_s=0.02, margin_s=0.5, drain_t
 
 
 def fast_specs() -> dict[str, Spec]:
-    return {w: s.with_timing(polling_interval=0.05, cooldown_period=0.2 if s.kind == SCALED_OBJECT else 0.0)
-            for w, s in DEFAULT_SPECS.items()}
+    return {
+        w: s.with_timing(polling_interval=0.05, cooldown_period=0.2 if s.kind == SCALED_OBJECT else 0.0)
+        for w, s in DEFAULT_SPECS.items()
+    }
 
 
 def drive(cluster: FakeCluster, workloads: Sequence[str], path: Path, parallel: bool) -> list[judge.Result]:
@@ -886,11 +1086,11 @@ def test_the_models_trace_beside_a_cluster_that_scaled() -> None:
     cal = calibrate.calibrate(scenario("celery", celery_replicas, celery_backlog, processed=203), "celery")
     assert cal is not None
     assert [(c.t, c.before, c.after) for c in cal.changes] == [
-        (90.0, 0, 1),     # first poll seeing 203 > 5: KEDA wakes it, 0 -> max(min, 1)
-        (90.0, 1, 4),     # the HPA's sync at the same instant: ceil(203/10) = 21, legacy limit max(2 x 1, 4)
-        (105.0, 4, 8),    # 193 left: ceil(193/10) = 20, limit max(2 x 4, 4) = 8
-        (120.0, 8, 10),   # 178 left: 18, clamped to maxReplicaCount 10
-        (495.0, 10, 0),   # last active poll +285 s (13 > 5), + cooldown 200 = 485; the next poll is +495 s
+        (90.0, 0, 1),  # first poll seeing 203 > 5: KEDA wakes it, 0 -> max(min, 1)
+        (90.0, 1, 4),  # the HPA's sync at the same instant: ceil(203/10) = 21, legacy limit max(2 x 1, 4)
+        (105.0, 4, 8),  # 193 left: ceil(193/10) = 20, limit max(2 x 4, 4) = 8
+        (120.0, 8, 10),  # 178 left: 18, clamped to maxReplicaCount 10
+        (495.0, 10, 0),  # last active poll +285 s (13 > 5), + cooldown 200 = 485; the next poll is +495 s
     ]
     # The cluster ran 1 from +95 s, 5 from +110 s, 10 from +125 s and 0 from +515 s: each change is
     # met at the first reading at or beyond it (4 and 8 by the 5 and 10 it jumped to).
@@ -903,8 +1103,7 @@ def test_the_models_trace_beside_a_cluster_that_scaled() -> None:
 
 
 def test_a_cluster_that_never_scales_misses_every_change_of_the_model() -> None:
-    cal = calibrate.calibrate(scenario("celery", lambda t: 0, lambda t: celery_backlog(t) if t < 80 else 203),
-                              "celery")
+    cal = calibrate.calibrate(scenario("celery", lambda t: 0, lambda t: celery_backlog(t) if t < 80 else 203), "celery")
     assert cal is not None
     assert [c.after for c in cal.missed] == [1, 4, 8, 10] and cal.lags == []
     assert "never reached: 1, 4, 8, 10" in cal.summary()
@@ -913,11 +1112,17 @@ def test_a_cluster_that_never_scales_misses_every_change_of_the_model() -> None:
 def test_the_scaledjob_calibration_counts_new_jobs_against_the_clusters() -> None:
     """workqueue: accurate, listLength 5, max 10, poll 10 s; 102 queued at +80 s: ceil(102/5) = 21,
     capped at max 10 - 0 running = 10 new Jobs at the poll of +80 s; the cluster showed 10 from +90 s."""
+
     def queue(t: float) -> int:
         return 0 if t < 45 else 2 if t < 80 else max(0, 102 - int((t - 90) * 2)) if t > 90 else 102
 
-    timeline = scenario("workqueue", lambda t: 10 if 90 <= t < 150 else 0, queue, processed=102,
-                        in_flight=lambda t: 10 if 90 <= t < 145 else 0)
+    timeline = scenario(
+        "workqueue",
+        lambda t: 10 if 90 <= t < 150 else 0,
+        queue,
+        processed=102,
+        in_flight=lambda t: 10 if 90 <= t < 145 else 0,
+    )
     cal = calibrate.calibrate(timeline, "workqueue")
     assert cal is not None and cal.unit == "Jobs"
     assert [(c.t, c.before, c.after, c.lag) for c in cal.changes] == [(80.0, 0, 10, 10.0)]
@@ -961,15 +1166,25 @@ def test_check_command_as_a_subcommand(tmp_path: Path) -> None:
     timeline = scenario("celery", celery_replicas, celery_backlog, processed=203)
     with open(path, "w", newline="") as f:
         CsvWriter(f).write(sorted([*timeline.samples, *timeline.marks], key=lambda x: x.time))
-    done = subprocess.run([sys.executable, "-m", "kedasuite", "e2e", "check", str(path)], capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "kedasuite", "e2e", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "8 of 8 checks passed"
     # a failing timeline exits 1
     with open(path, "a", newline="") as f:
         f.write(",".join(["2026-01-01T12:11:40.000000+00:00", "celery", *[""] * 8, "error", "boom"]) + "\n")
-    done = subprocess.run([sys.executable, "-m", "kedasuite", "e2e", "check", str(path)], capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "kedasuite", "e2e", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 1
 
 

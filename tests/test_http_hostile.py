@@ -31,8 +31,7 @@ def get(url: str, token: str | None = None, method: str = "GET") -> tuple[int, d
 
 def start_pump(spawn: Callable[..., Proc], redis_url: str, *extra: str, env: dict[str, str] | None = None) -> str:
     port = free_port()
-    pump = spawn("serve", "--port", str(port), "--redis-url", redis_url, "--workloads", "celery,rq", *extra,
-                 env=env)
+    pump = spawn("serve", "--port", str(port), "--redis-url", redis_url, "--workloads", "celery,rq", *extra, env=env)
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -60,12 +59,20 @@ def test_no_server_error_and_every_answer_fits_the_document(spawn: Callable[...,
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {f"{o.method.upper()} {o.path}" for o in operations} >= {
-        "GET /pump", "POST /pump", "GET /pumps/{run_id}", "GET /status", "GET /healthz", "GET /readyz", "GET /metrics"}
+        "GET /pump",
+        "POST /pump",
+        "GET /pumps/{run_id}",
+        "GET /status",
+        "GET /healthz",
+        "GET /readyz",
+        "GET /metrics",
+    }
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck),
-                  database=None)
+        @settings(
+            max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None
+        )
         def check(case: Any) -> None:
             # Not "schema-valid data is accepted": `count` is required unless a load shape is given,
             # and durations and profiles have a grammar; OpenAPI cannot say either, so such a
@@ -79,7 +86,8 @@ def test_no_server_error_and_every_answer_fits_the_document(spawn: Callable[...,
 
 
 def test_200_simultaneous_requests_get_202_or_429_and_every_accepted_run_completes(
-        spawn: Callable[..., Proc], redis_url: str) -> None:
+    spawn: Callable[..., Proc], redis_url: str
+) -> None:
     # At most 4 runs at once and 10 runs' items queued: most of the 200 are refused, for either reason.
     base = start_pump(spawn, redis_url, "--max-runs", "4", "--max-queued-items", "5000", "--threads", "16")
 
@@ -112,8 +120,10 @@ def test_items_queued_over_the_limit_get_429_naming_the_limit(spawn: Callable[..
     base = start_pump(spawn, redis_url, "--max-queued-items", "100")
     status, headers, body = get(f"{base}/pump?count=101")
     assert status == 429 and int(headers["Retry-After"]) >= 1
-    assert body == {"error": "too many items queued: 0 not yet sent plus 101 asked for is over 100 "
-                             "(set by PUMP_MAX_QUEUED_ITEMS); retry later"}
+    assert body == {
+        "error": "too many items queued: 0 not yet sent plus 101 asked for is over 100 "
+        "(set by PUMP_MAX_QUEUED_ITEMS); retry later"
+    }
     assert get(f"{base}/pump?count=100")[0] == 202
 
 
@@ -126,8 +136,10 @@ def guarded(spawn: Callable[..., Proc], redis_url: str) -> Iterator[str]:
 
 
 def test_without_the_token_only_probes_and_metrics_answer(guarded: str) -> None:
-    expected = ("unauthorized: no Authorization header; send 'Authorization: Bearer <token>' with the token "
-                "the pump was started with (PUMP_TOKEN)")
+    expected = (
+        "unauthorized: no Authorization header; send 'Authorization: Bearer <token>' with the token "
+        "the pump was started with (PUMP_TOKEN)"
+    )
     for path in ("/pump?count=1", "/pumps/x", "/status", "/openapi.json"):
         status, headers, body = get(f"{guarded}{path}")
         assert (status, body) == (401, {"error": expected}), path
@@ -143,8 +155,11 @@ def test_without_the_token_only_probes_and_metrics_answer(guarded: str) -> None:
 
 def test_a_wrong_token_is_refused_and_the_right_one_pumps(guarded: str) -> None:
     status, _, body = get(f"{guarded}/pump?count=3", token="guess")
-    assert (status, body["error"]) == (401, "unauthorized: the token does not match; send 'Authorization: Bearer "
-                                            "<token>' with the token the pump was started with (PUMP_TOKEN)")
+    assert (status, body["error"]) == (
+        401,
+        "unauthorized: the token does not match; send 'Authorization: Bearer "
+        "<token>' with the token the pump was started with (PUMP_TOKEN)",
+    )
     status, _, body = get(f"{guarded}/pump?count=3", token=TOKEN)
     assert status == 202 and body["count"] == 3
 

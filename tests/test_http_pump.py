@@ -88,7 +88,9 @@ def test_unreachable_broker_is_a_503_that_names_the_fix() -> None:
     assert response.status_code == 503
     error = response.get_json()["error"]
     assert error.startswith(f"cannot reach Redis at {url} (")
-    assert error.endswith("Connection refused). Start Redis there, or point REDIS_URL (or REDIS_ADDRESS) at a reachable server")
+    assert error.endswith(
+        "Connection refused). Start Redis there, or point REDIS_URL (or REDIS_ADDRESS) at a reachable server"
+    )
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.get_json() == {"status": "unavailable", "workloads": {"celery": error}}
@@ -99,11 +101,14 @@ def test_health_readiness_and_unknown_runs(redis_url) -> None:
     client = make_client(redis_url)
     assert client.get("/healthz").get_json() == {"status": "ok"}
     assert (client.get("/readyz").status_code, client.get("/readyz").get_json()) == (
-        200, {"status": "ready", "workloads": {"celery": "ok"}})
+        200,
+        {"status": "ready", "workloads": {"celery": "ok"}},
+    )
     missing = client.get("/pumps/nope")
     assert missing.status_code == 404
     assert missing.get_json() == {
-        "error": "no pump run 'nope' on this pump (runs live in the pump's memory and are lost on restart)"}
+        "error": "no pump run 'nope' on this pump (runs live in the pump's memory and are lost on restart)"
+    }
     assert client.get("/nowhere").status_code == 404
     assert client.delete("/pump").status_code == 405
 
@@ -149,8 +154,7 @@ def test_through_a_real_gunicorn(spawn, redis_url, redis_client) -> None:
     assert get("/pump?count=abc") == (400, {"error": "count must be an integer from 1 to 1000000, got 'abc'"})
 
 
-def test_status_carries_the_local_autoscalers_state_and_fits_the_document(redis_url, redis_client,
-                                                                            tmp_path) -> None:
+def test_status_carries_the_local_autoscalers_state_and_fits_the_document(redis_url, redis_client, tmp_path) -> None:
     """The real actuator (the model, live reads on the real Redis, the ``none`` backend; a stepped
     monotonic clock so its syncs come at once, wall time real) writes its state; /status shows it
     per workload in words, and every answer fits the OpenAPI document."""
@@ -176,24 +180,42 @@ def test_status_carries_the_local_autoscalers_state_and_fits_the_document(redis_
     targets, source = load_targets(None, None, ["celery"])
     clock = [0.0]
     reads = LiveReads(redis_url, None)
-    actuator = Actuator(targets, reads, NoBackend(), Options(polling_interval=1, cooldown_period=3,
-                                                               stabilization_window=2, sync_period=1),
-                        clock=lambda: clock[0], emit=lambda line: None, source=source,
-                        state_path=tmp_path / STATE_FILE)
+    actuator = Actuator(
+        targets,
+        reads,
+        NoBackend(),
+        Options(polling_interval=1, cooldown_period=3, stabilization_window=2, sync_period=1),
+        clock=lambda: clock[0],
+        emit=lambda line: None,
+        source=source,
+        state_path=tmp_path / STATE_FILE,
+    )
     try:
         actuator.tick()  # t = 0: KEDA wakes it (0 → 1), the HPA's sync at the same instant: 1 → 4
         entries = status()
         assert entries["rq"]["autoscale"] is None  # this autoscaler runs celery only
         block = entries["celery"]["autoscale"]
         assert (block["actual"], block["model"], block["unit"], block["backend"], block["stale"]) == (
-            None, 4, "replicas", "none", False)
-        assert block["reason"] == ("HPA wants 10, limited to 4 this sync: legacy scale-up limit max(2 × 1, 4) "
-                                   "[backlog ceil(95/10) = 10; in-flight ceil(0/10) = 0]")
-        assert block["next_step"]["reason"] == ("KEDA: backlog 95 > 5, in-flight 0 <= 0: active; 4 replicas, "
-                                                "the HPA is in charge")
+            None,
+            4,
+            "replicas",
+            "none",
+            False,
+        )
+        assert block["reason"] == (
+            "HPA wants 10, limited to 4 this sync: legacy scale-up limit max(2 × 1, 4) "
+            "[backlog ceil(95/10) = 10; in-flight ceil(0/10) = 0]"
+        )
+        assert block["next_step"]["reason"] == (
+            "KEDA: backlog 95 > 5, in-flight 0 <= 0: active; 4 replicas, the HPA is in charge"
+        )
         assert 0 < block["next_step"]["in_seconds"] <= 1
-        assert block["deviations"] == ["pollingInterval 1 s (manifest: 15 s)", "cooldownPeriod 3 s (manifest: 200 s)",
-                                       "scale-down stabilization 2 s (default 300 s)", "HPA sync 1 s (default 15 s)"]
+        assert block["deviations"] == [
+            "pollingInterval 1 s (manifest: 15 s)",
+            "cooldownPeriod 3 s (manifest: 200 s)",
+            "scale-down stabilization 2 s (default 300 s)",
+            "HPA sync 1 s (default 15 s)",
+        ]
 
         for t in (1.0, 2.0):  # 4 → 8 → 10
             clock[0] = t

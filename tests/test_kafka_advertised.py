@@ -93,13 +93,15 @@ def unresolvable() -> Iterator[Broker]:
 def timed_failure(broker: Broker, timeout: float = TIMEOUT) -> tuple[BaseException, float]:
     start = time.monotonic()
     with pytest.raises(Exception) as caught:
-        fetch_offsets(broker.bootstrap, f"group-{uuid.uuid4().hex[:8]}", broker.topic, {"log_level": "0"},
-                      timeout=timeout)
+        fetch_offsets(
+            broker.bootstrap, f"group-{uuid.uuid4().hex[:8]}", broker.topic, {"log_level": "0"}, timeout=timeout
+        )
     return caught.value, time.monotonic() - start
 
 
 def resolver_time(name: str, limit: float) -> str:
     """How long this host's resolver takes over ``name``, waiting at most ``limit`` seconds."""
+
     def lookup() -> None:
         with contextlib.suppress(OSError):
             socket.getaddrinfo(name, 9092)
@@ -112,8 +114,10 @@ def resolver_time(name: str, limit: float) -> str:
 
 
 def assert_names_the_advertised_address(message: str, broker: Broker, why: tuple[str, ...]) -> None:
-    assert message.startswith(f"the Kafka broker at {broker.bootstrap} answered, but it advertises itself as "
-                              f"{broker.advertised}, which this host cannot reach ("), message
+    assert message.startswith(
+        f"the Kafka broker at {broker.bootstrap} answered, but it advertises itself as "
+        f"{broker.advertised}, which this host cannot reach ("
+    ), message
     assert any(f"cannot reach ({reason}" in message for reason in why), message
     assert FIX in message and "KAFKA_BOOTSTRAP_SERVERS (--bootstrap-servers)" in message, message
     assert "check KAFKA_BOOTSTRAP_SERVERS" not in message, message
@@ -135,15 +139,31 @@ def test_an_advertised_name_that_does_not_resolve_is_named_within_the_deadline(u
     error, elapsed = timed_failure(unresolvable)
     assert isinstance(error, AdvertisedBrokerUnreachable), f"{type(error).__name__}: {error} after {elapsed:.2f} s"
     assert elapsed <= TIMEOUT + MARGIN, f"the read took {elapsed:.2f} s (the resolver: {resolver})"
-    assert_names_the_advertised_address(str(error), unresolvable,
-                                        ("the name does not resolve", "the name did not resolve within"))
+    assert_names_the_advertised_address(
+        str(error), unresolvable, ("the name does not resolve", "the name did not resolve within")
+    )
 
 
 def test_status_shows_the_advertised_address_and_the_fix(closed_port: Broker, redis_url: str) -> None:
     k = closed_port.settings()
     start = time.monotonic()
-    done = run_cli("status", "--redis-url", redis_url, "--bootstrap-servers", k.bootstrap, "--topic", k.topic,
-                   "--group", k.group, "-w", "kafka", "--overlay", LOCAL, "--json", timeout=60)
+    done = run_cli(
+        "status",
+        "--redis-url",
+        redis_url,
+        "--bootstrap-servers",
+        k.bootstrap,
+        "--topic",
+        k.topic,
+        "--group",
+        k.group,
+        "-w",
+        "kafka",
+        "--overlay",
+        LOCAL,
+        "--json",
+        timeout=60,
+    )
     elapsed = time.monotonic() - start
     assert done.returncode == 0, done.stderr
     (entry,) = json.loads(done.stdout)["workloads"]
@@ -175,8 +195,9 @@ def test_the_autoscalers_reads_show_the_advertised_address_and_the_fix(unresolva
         reads.close()
     elapsed = time.monotonic() - start
     assert elapsed <= TIMEOUT + MARGIN, f"the read took {elapsed:.2f} s"
-    assert_names_the_advertised_address(reads.errors[("kafka", k.topic)], unresolvable,
-                                        ("the name does not resolve", "the name did not resolve within"))
+    assert_names_the_advertised_address(
+        reads.errors[("kafka", k.topic)], unresolvable, ("the name does not resolve", "the name did not resolve within")
+    )
 
 
 # --- a reachable advertised address: fast when it answers, the deadline when it does not -------

@@ -51,7 +51,9 @@ def test_allow_idle_consumers_lifts_the_cap() -> None:
 
 
 def test_limit_to_partitions_with_lag() -> None:
-    report = keda_lag(offsets((100, 0), (5, 5), (5, 5)), KafkaTrigger(lag_threshold=10, limit_to_partitions_with_lag=True))
+    report = keda_lag(
+        offsets((100, 0), (5, 5), (5, 5)), KafkaTrigger(lag_threshold=10, limit_to_partitions_with_lag=True)
+    )
     assert report.metric == 10
 
 
@@ -69,16 +71,22 @@ def test_activation_is_strictly_greater_and_uses_the_uncapped_sum() -> None:
 
 
 def test_metadata_strings_are_read_with_kedas_defaults() -> None:
-    trigger = KafkaTrigger.from_metadata({"lagThreshold": "5", "offsetResetPolicy": "earliest", "allowIdleConsumers": "TRUE"})
+    trigger = KafkaTrigger.from_metadata(
+        {"lagThreshold": "5", "offsetResetPolicy": "earliest", "allowIdleConsumers": "TRUE"}
+    )
     assert trigger == KafkaTrigger(lag_threshold=5, offset_reset_policy="earliest", allow_idle_consumers=True)
     assert KafkaTrigger.from_metadata({}) == KafkaTrigger()
 
 
 @pytest.mark.parametrize(
     ("metadata", "error"),
-    [({"lagThreshold": "0"}, "lagThreshold must be positive number"),
-     ({"allowIdleConsumers": "true", "limitToPartitionsWithLag": "true"},
-      "allowIdleConsumers and limitToPartitionsWithLag cannot be set simultaneously")],
+    [
+        ({"lagThreshold": "0"}, "lagThreshold must be positive number"),
+        (
+            {"allowIdleConsumers": "true", "limitToPartitionsWithLag": "true"},
+            "allowIdleConsumers and limitToPartitionsWithLag cannot be set simultaneously",
+        ),
+    ],
 )
 def test_invalid_trigger_metadata_is_refused_like_keda(metadata: dict[str, str], error: str) -> None:
     with pytest.raises(ValueError, match=error):

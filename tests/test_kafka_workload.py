@@ -28,7 +28,6 @@ from tests.support import pump as pump_records
 pytestmark = pytest.mark.integration
 
 
-
 def kafka_args(k: KafkaSettings) -> list[str]:
     return ["--bootstrap-servers", k.bootstrap, "--topic", k.topic]
 
@@ -38,10 +37,27 @@ def pump(k: KafkaSettings, count: int, prefix: str) -> list[str]:
     return pump_records("kafka", count, prefix, kafka=k)
 
 
-def start_consumer(spawn: Callable[..., Proc], k: KafkaSettings, redis_url: str, work_time: str = "0.01",
-                   *extra: str, env: dict[str, str] | None = None) -> Proc:
-    consumer = spawn("worker", "kafka", *kafka_args(k), "--group", k.group, "--work-time", work_time,
-                     "--redis-url", redis_url, *extra, env=env)
+def start_consumer(
+    spawn: Callable[..., Proc],
+    k: KafkaSettings,
+    redis_url: str,
+    work_time: str = "0.01",
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> Proc:
+    consumer = spawn(
+        "worker",
+        "kafka",
+        *kafka_args(k),
+        "--group",
+        k.group,
+        "--work-time",
+        work_time,
+        "--redis-url",
+        redis_url,
+        *extra,
+        env=env,
+    )
     consumer.wait_for_log(rf"assigned {k.topic}\[", timeout=60)
     return consumer
 
@@ -60,10 +76,25 @@ def lag(k: KafkaSettings, policy: str = "earliest") -> int:
 def test_two_consumers_share_the_partitions_and_process_each_record_once(spawn, kafka, redis_url, redis_client) -> None:
     # Both join at once: one rebalance, not a second member's join and the cooperative
     # hand-over that follows (each round takes seconds on the embedded broker).
-    consumers = [spawn("worker", "kafka", *kafka_args(kafka), "--group", kafka.group, "--work-time", "0.01",
-                       "--redis-url", redis_url) for _ in range(2)]
-    wait_for(lambda: all(re.search(rf"assigned {kafka.topic}\[", c.log()) for c in consumers), 60,
-             "both consumers assigned partitions")
+    consumers = [
+        spawn(
+            "worker",
+            "kafka",
+            *kafka_args(kafka),
+            "--group",
+            kafka.group,
+            "--work-time",
+            "0.01",
+            "--redis-url",
+            redis_url,
+        )
+        for _ in range(2)
+    ]
+    wait_for(
+        lambda: all(re.search(rf"assigned {kafka.topic}\[", c.log()) for c in consumers),
+        60,
+        "both consumers assigned partitions",
+    )
     ids = pump(kafka, 500, "pair")
 
     results = wait_for(all_processed(redis_client, ids), 90, "500 records processed")
@@ -75,7 +106,9 @@ def test_two_consumers_share_the_partitions_and_process_each_record_once(spawn, 
 
 
 @pytest.mark.faults  # a worker or broker killed mid-run: the faults tier
-def test_a_sigkilled_consumers_uncommitted_records_are_processed_by_the_other(spawn, kafka, redis_url, redis_client) -> None:
+def test_a_sigkilled_consumers_uncommitted_records_are_processed_by_the_other(
+    spawn, kafka, redis_url, redis_client
+) -> None:
     victim = start_consumer(spawn, kafka, redis_url, "0.02")
     survivor = start_consumer(spawn, kafka, redis_url, "0.02")
     ids = pump(kafka, 500, "kill")
@@ -102,8 +135,9 @@ def group_reader(k: KafkaSettings) -> Consumer:
     return Consumer({"bootstrap.servers": k.bootstrap, "group.id": k.group, "enable.auto.commit": False})
 
 
-def test_offsets_are_committed_after_the_work_in_batches_not_one_per_record(spawn, kafka, redis_url,
-                                                                            redis_client) -> None:
+def test_offsets_are_committed_after_the_work_in_batches_not_one_per_record(
+    spawn, kafka, redis_url, redis_client
+) -> None:
     """One partition, so offset i is the i-th record pumped. Read every few milliseconds while a
     consumer works (5 ms a record), the committed offset is never past a record whose result is
     not saved yet; it moves in steps of many records (a commit per record would show about one
@@ -122,29 +156,38 @@ def test_offsets_are_committed_after_the_work_in_batches_not_one_per_record(spaw
         if committed > checked:
             saved = redis_client.exists(*(record_key(i) for i in ids[checked:committed]))
             assert saved == committed - checked, (
-                f"offset {committed} committed with only {checked + saved} of the first {committed} records saved")
+                f"offset {committed} committed with only {checked + saved} of the first {committed} records saved"
+            )
             checked = committed
         if not seen or seen[-1] != committed:
             seen.append(committed)
         return committed == count
 
     try:
-        wait_for(sample, 60, f"the group's committed offset to reach {count}", interval=0.005,
-                 longest_interval=0.005, seen=lambda: f"committed offsets seen {seen}\n{consumer.describe()}")
+        wait_for(
+            sample,
+            60,
+            f"the group's committed offset to reach {count}",
+            interval=0.005,
+            longest_interval=0.005,
+            seen=lambda: f"committed offsets seen {seen}\n{consumer.describe()}",
+        )
     finally:
         reader.close()
     assert consumer.popen.poll() is None, "the commit of the last records came from the timer, the consumer still runs"
     assert 3 <= len(seen) <= count // 5, f"committed offsets seen, in order: {seen}"
-    assert [(p.high_watermark, p.committed) for p in fetch_offsets(kafka.bootstrap, kafka.group, kafka.topic)] == \
-        [(count, count)]
+    assert [(p.high_watermark, p.committed) for p in fetch_offsets(kafka.bootstrap, kafka.group, kafka.topic)] == [
+        (count, count)
+    ]
     results = all_processed(redis_client, ids)()
     assert results and all(r.deliveries == 1 for r in results.values()), results
     consumer.signal(signal.SIGTERM)
     assert consumer.wait(30) == 0, consumer.describe(dump=False)
 
 
-def test_partitions_taken_by_a_new_consumer_are_committed_before_they_move(spawn, kafka, redis_url,
-                                                                          redis_client) -> None:
+def test_partitions_taken_by_a_new_consumer_are_committed_before_they_move(
+    spawn, kafka, redis_url, redis_client
+) -> None:
     """A consumer joining mid-run takes partitions from one that is working on them. The records
     done on those are committed when they are revoked, before they move (while the group
     rebalances no timed commit is confirmed), so the newcomer starts after them and processes
@@ -155,14 +198,23 @@ def test_partitions_taken_by_a_new_consumer_are_committed_before_they_move(spawn
     count = 6000
     first = start_consumer(spawn, kafka, redis_url, "0.002", env=interleaved)
     # Batches of four, unless the broker's settings set them (Tansu: one record each, kedasuite/core/tansu.py).
-    batches = {} if os.environ.get(f"{Env.KAFKA_PRODUCER_CONFIG_PREFIX}BATCH_NUM_MESSAGES") \
-        else {"batch.num.messages": "4"}
+    batches = (
+        {} if os.environ.get(f"{Env.KAFKA_PRODUCER_CONFIG_PREFIX}BATCH_NUM_MESSAGES") else {"batch.num.messages": "4"}
+    )
     ids = pump(dataclasses.replace(kafka, extra={**kafka.extra, **batches}), count, "moved")
-    wait_for(lambda: len(fetch_results(redis_client, ids)) >= 500, 60, "the first consumer to do 500 records",
-             seen=first.describe)
+    wait_for(
+        lambda: len(fetch_results(redis_client, ids)) >= 500,
+        60,
+        "the first consumer to do 500 records",
+        seen=first.describe,
+    )
     second = start_consumer(spawn, kafka, redis_url, "0.002", env=interleaved)
-    results = wait_for(all_processed(redis_client, ids), 120, f"all {count} records",
-                       seen=missing_and_workers(redis_client, "kafka", ids, [first, second], kafka))
+    results = wait_for(
+        all_processed(redis_client, ids),
+        120,
+        f"all {count} records",
+        seen=missing_and_workers(redis_client, "kafka", ids, [first, second], kafka),
+    )
     assert re.search(rf"revoked {kafka.topic}\[", first.log()), first.describe(dump=False)
     per_worker = collections.Counter(r.worker for r in results.values())
     assert len(per_worker) == 2, f"the newcomer was to take partitions while records were left: {per_worker}"
@@ -172,7 +224,8 @@ def test_partitions_taken_by_a_new_consumer_are_committed_before_they_move(spawn
 
 @pytest.mark.faults  # a worker killed mid-run: the faults tier
 def test_a_sigkilled_consumer_loses_nothing_and_its_successor_repeats_only_what_was_not_committed(
-        spawn, kafka, redis_url, redis_client) -> None:
+    spawn, kafka, redis_url, redis_client
+) -> None:
     """Killed between two timed commits, a consumer leaves records done but not committed. Its
     successor starts at the committed offset: every record is processed, and the duplicates are
     exactly the records saved past that offset (never one before it: the commit is never ahead)."""
@@ -182,8 +235,12 @@ def test_a_sigkilled_consumer_loses_nothing_and_its_successor_repeats_only_what_
     victim = start_consumer(spawn, kafka, redis_url, str(work), env=KAFKA_FAILOVER_ENV)
     reader = group_reader(kafka)
     try:
-        wait_for(lambda: committed_offset(reader, kafka.topic) >= 50, 60, "the victim to commit 50 records",
-                 seen=victim.describe)
+        wait_for(
+            lambda: committed_offset(reader, kafka.topic) >= 50,
+            60,
+            "the victim to commit 50 records",
+            seen=victim.describe,
+        )
     finally:
         reader.close()
     victim.signal(signal.SIGKILL)
@@ -192,8 +249,12 @@ def test_a_sigkilled_consumer_loses_nothing_and_its_successor_repeats_only_what_
     assert saved < count, "the victim was to be killed mid-run"
 
     successor = start_consumer(spawn, kafka, redis_url, str(work), env=KAFKA_FAILOVER_ENV)
-    results = wait_for(all_processed(redis_client, ids), 120, f"all {count} records, the victim's included",
-                       seen=missing_and_workers(redis_client, "kafka", ids, [successor], kafka))
+    results = wait_for(
+        all_processed(redis_client, ids),
+        120,
+        f"all {count} records, the victim's included",
+        seen=missing_and_workers(redis_client, "kafka", ids, [successor], kafka),
+    )
     start = int(re.search(r"processing \S+ .*\(partition 0, offset (\d+)\)", successor.log()).group(1))
     duplicates = sum(r.deliveries - 1 for r in results.values())
     assert start <= saved, f"offset {start} was committed with only {saved} records saved"
@@ -232,9 +293,20 @@ def test_a_commit_refused_after_the_group_moved_on_is_survived(spawn, kafka, red
     record is processed again (a duplicate the result store records), and it exits 0."""
     ensure_topic(kafka_admin(kafka.bootstrap), kafka.topic, 1, 1)
     ids = pump(kafka, 1, "stale")
-    worker = spawn("worker", "kafka", *kafka_args(kafka), "--group", kafka.group, "--work-time", "9",
-                   "--redis-url", redis_url, "--max-messages", "2",
-                   env={**KAFKA_FAILOVER_ENV, "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": "6000"})
+    worker = spawn(
+        "worker",
+        "kafka",
+        *kafka_args(kafka),
+        "--group",
+        kafka.group,
+        "--work-time",
+        "9",
+        "--redis-url",
+        redis_url,
+        "--max-messages",
+        "2",
+        env={**KAFKA_FAILOVER_ENV, "KAFKA_CONSUMER_CONFIG_MAX_POLL_INTERVAL_MS": "6000"},
+    )
     assert worker.wait(90) == 0, worker.log()[-3000:]
     assert f"commit of {kafka.topic}[0] offset 0 refused (Commit failed: Broker: Unknown member)" in worker.log()
     assert "commits refused 2" in worker.log(), worker.log()[-2000:]
@@ -242,7 +314,9 @@ def test_a_commit_refused_after_the_group_moved_on_is_survived(spawn, kafka, red
     assert results and results[ids[0]].deliveries == 2, results
 
 
-def test_poison_goes_to_the_dead_letter_topic_and_the_next_record_is_processed(spawn, kafka, redis_url, redis_client) -> None:
+def test_poison_goes_to_the_dead_letter_topic_and_the_next_record_is_processed(
+    spawn, kafka, redis_url, redis_client
+) -> None:
     admin = kafka_admin(kafka.bootstrap)
     ensure_topic(admin, kafka.topic, 1, 1)
     producer = Producer({"bootstrap.servers": kafka.bootstrap})
@@ -253,8 +327,14 @@ def test_poison_goes_to_the_dead_letter_topic_and_the_next_record_is_processed(s
     start_consumer(spawn, kafka, redis_url)
 
     wait_for(all_processed(redis_client, ids), 60, "the good record after the poison ones")
-    reader = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": f"{kafka.group}-dlq-reader",
-                       "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
+    reader = Consumer(
+        {
+            "bootstrap.servers": kafka.bootstrap,
+            "group.id": f"{kafka.group}-dlq-reader",
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+        }
+    )
     reader.subscribe([kafka.dlq_topic])
     parked = []
     deadline = time.monotonic() + 60
@@ -275,7 +355,9 @@ def count_unconsumed(k: KafkaSettings) -> int:
     """Read every record after the group's committed offsets: what lag should count."""
     offsets = fetch_offsets(k.bootstrap, k.group, k.topic)
     reader = Consumer({"bootstrap.servers": k.bootstrap, "group.id": f"{k.group}-counter", "enable.auto.commit": False})
-    reader.assign([TopicPartition(k.topic, p.partition, p.committed if p.committed is not None else 0) for p in offsets])
+    reader.assign(
+        [TopicPartition(k.topic, p.partition, p.committed if p.committed is not None else 0) for p in offsets]
+    )
     expected_ends = {p.partition: p.high_watermark for p in offsets}
     positions = {p.partition: (p.committed or 0) for p in offsets}
     count = 0
@@ -298,19 +380,41 @@ def test_lag_agrees_with_the_broker_before_and_after_commits(spawn, kafka, redis
     assert lag(kafka, "earliest") == 7 == count_unconsumed(kafka)
     assert lag(kafka, "latest") == 5, "no commit under 'latest' counts 1 per partition"
 
-    consumer = spawn("worker", "kafka", *kafka_args(kafka), "--group", kafka.group, "--work-time", "0",
-                     "--redis-url", redis_url, "--max-messages", "3")
+    consumer = spawn(
+        "worker",
+        "kafka",
+        *kafka_args(kafka),
+        "--group",
+        kafka.group,
+        "--work-time",
+        "0",
+        "--redis-url",
+        redis_url,
+        "--max-messages",
+        "3",
+    )
     assert consumer.wait(60) == 0, consumer.log()[-2000:]
 
-    report = keda_lag(fetch_offsets(kafka.bootstrap, kafka.group, kafka.topic), KafkaTrigger(offset_reset_policy="earliest"))
+    report = keda_lag(
+        fetch_offsets(kafka.bootstrap, kafka.group, kafka.topic), KafkaTrigger(offset_reset_policy="earliest")
+    )
     assert report.total == 4 == count_unconsumed(kafka)
     assert report.metric == 4 and report.active
 
-    shown = run_cli("kafka-lag", *kafka_args(kafka), "--group", kafka.group, "--lag-threshold", "5",
-                    "--offset-reset-policy", "earliest")
+    shown = run_cli(
+        "kafka-lag",
+        *kafka_args(kafka),
+        "--group",
+        kafka.group,
+        "--lag-threshold",
+        "5",
+        "--offset-reset-policy",
+        "earliest",
+    )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines()[-1] == (
-        "total lag 4; KEDA metric 4 (lagThreshold 5, offsetResetPolicy earliest, 5 partitions); active")
+        "total lag 4; KEDA metric 4 (lagThreshold 5, offsetResetPolicy earliest, 5 partitions); active"
+    )
 
 
 def test_pump_to_an_unreachable_kafka_exits_2_and_names_the_fix() -> None:
@@ -327,7 +431,8 @@ def test_a_consumer_with_no_broker_exits_2_and_names_the_fix() -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
         f"Error: cannot reach Kafka at {bootstrap} (Failed to get metadata: Local: Broker transport failure). "
-        "Start a broker there, or point KAFKA_BOOTSTRAP_SERVERS at a reachable one")
+        "Start a broker there, or point KAFKA_BOOTSTRAP_SERVERS at a reachable one"
+    )
 
 
 @pytest.mark.faults  # a worker or broker killed mid-run: the faults tier
@@ -340,10 +445,12 @@ def test_a_kafka_broker_lost_mid_run_is_reported_exactly() -> None:
 
     with EmbeddedKafka() as broker:
         # A small producer queue keeps the pump at the broker's pace, so the crash lands mid-run.
-        kafka = KafkaSettings(bootstrap=broker.bootstrap, extra={"message.timeout.ms": "3000",
-                                                                 "queue.buffering.max.messages": "2000"})
-        settings = PumpSettings(brokers=BrokerConfig(redis_url=None, kafka=kafka), workloads=["kafka"],
-                                default_workload="kafka")
+        kafka = KafkaSettings(
+            bootstrap=broker.bootstrap, extra={"message.timeout.ms": "3000", "queue.buffering.max.messages": "2000"}
+        )
+        settings = PumpSettings(
+            brokers=BrokerConfig(redis_url=None, kafka=kafka), workloads=["kafka"], default_workload="kafka"
+        )
         client = create_app(settings).test_client()
         response = client.get("/pump?count=1000000")
         assert response.status_code == 202
@@ -371,8 +478,18 @@ def test_a_consumer_stops_in_time_when_the_broker_stops_answering(spawn, redis_u
     work = 2.0
     with EmbeddedKafka() as broker:
         k = KafkaSettings(bootstrap=broker.bootstrap, topic="silent", group="silent-group")
-        consumer = spawn("worker", "kafka", *kafka_args(k), "--group", k.group, "--work-time", str(work),
-                         "--redis-url", redis_url, env=dict(tansu.CLIENT_ENV))
+        consumer = spawn(
+            "worker",
+            "kafka",
+            *kafka_args(k),
+            "--group",
+            k.group,
+            "--work-time",
+            str(work),
+            "--redis-url",
+            redis_url,
+            env=dict(tansu.CLIENT_ENV),
+        )
         consumer.wait_for_log(rf"assigned {k.topic}\[", timeout=60)
         ids = pump(k, 1, "silent")
         consumer.wait_for_log("processing silent-1", timeout=60)
@@ -380,13 +497,19 @@ def test_a_consumer_stops_in_time_when_the_broker_stops_answering(spawn, redis_u
         try:
             consumer.signal(signal.SIGTERM)
             # The work left, the stop's wait for the commit, a close (skipped here), and room to spare.
-            assert consumer.wait(work + STOP_COMMIT_WAIT_S + CLOSE_WAIT_S + 15,
-                                 "a SIGTERMed consumer whose broker went silent to stop") == 0, consumer.describe()
+            assert (
+                consumer.wait(
+                    work + STOP_COMMIT_WAIT_S + CLOSE_WAIT_S + 15,
+                    "a SIGTERMed consumer whose broker went silent to stop",
+                )
+                == 0
+            ), consumer.describe()
         finally:
             broker.thaw()
     assert all_processed(redis_client, ids)(), "the record in hand must be finished and saved"
-    assert f"the commit of {k.topic}[" in consumer.log() and "leaving without it" in consumer.log(), \
-        consumer.describe(dump=False)
+    assert f"the commit of {k.topic}[" in consumer.log() and "leaving without it" in consumer.log(), consumer.describe(
+        dump=False
+    )
 
 
 @pytest.mark.faults  # Redis lost mid-run: the faults tier
@@ -404,8 +527,12 @@ def test_a_consumer_waiting_for_a_lost_redis_stops_at_once_on_sigterm(spawn, kaf
         pump(kafka, 1, "lost")
         consumer.wait_for_log(r"Redis at \S+ is unreachable", timeout=60)
         consumer.signal(signal.SIGTERM)
-        assert consumer.wait(2 * CONNECT_TIMEOUT_S + CLOSE_WAIT_S + 10,
-                             "a SIGTERMed consumer waiting for a lost Redis to stop") == 0, consumer.describe()
+        assert (
+            consumer.wait(
+                2 * CONNECT_TIMEOUT_S + CLOSE_WAIT_S + 10, "a SIGTERMed consumer waiting for a lost Redis to stop"
+            )
+            == 0
+        ), consumer.describe()
     assert "stopping as asked with Redis unreachable" in consumer.log(), consumer.describe(dump=False)
     assert "is neither saved nor committed" in consumer.log()
 
@@ -422,12 +549,20 @@ def test_a_partition_revoked_while_paused_is_consumed_when_it_comes_back(kafka, 
     settings = dataclasses.replace(kafka, partitions=2)
     worker = KafkaWorker(settings, parse_work_time("0"), redis_url)
     consumer = worker._consumer
-    other = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": kafka.group, "auto.offset.reset": "earliest",
-                      "partition.assignment.strategy": "cooperative-sticky", "enable.auto.commit": False,
-                      "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS})
+    other = Consumer(
+        {
+            "bootstrap.servers": kafka.bootstrap,
+            "group.id": kafka.group,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "cooperative-sticky",
+            "enable.auto.commit": False,
+            "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
+        }
+    )
     try:
-        consumer.subscribe([kafka.topic], on_assign=worker._on_assign, on_revoke=worker._on_revoke,
-                           on_lost=worker._on_lost)
+        consumer.subscribe(
+            [kafka.topic], on_assign=worker._on_assign, on_revoke=worker._on_revoke, on_lost=worker._on_lost
+        )
 
         def owned() -> set[int]:
             consumer.poll(0.1)
@@ -459,7 +594,11 @@ def test_a_partition_revoked_while_paused_is_consumed_when_it_comes_back(kafka, 
                 seen[msg.partition()] += 1
             return seen[0] >= 3 and seen[1] >= 3
 
-        wait_for(both_consumed, 60, "three records from each partition",
-                 seen=lambda: f"consumed per partition: {dict(seen)}; assigned {sorted(owned())}")
+        wait_for(
+            both_consumed,
+            60,
+            "three records from each partition",
+            seen=lambda: f"consumed per partition: {dict(seen)}; assigned {sorted(owned())}",
+        )
     finally:
         consumer.close()

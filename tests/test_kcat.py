@@ -22,9 +22,13 @@ from tests.support import run_cli
 KCAT = shutil.which("kcat")
 NO_REDIS = {"REDIS_URL": "", "REDIS_ADDRESS": ""}
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(KCAT is None, reason="kcat is not installed (scripts/bootstrap installs "
-                                                      "Debian's kcat as root; apt-get install kcat)")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        KCAT is None,
+        reason="kcat is not installed (scripts/bootstrap installs Debian's kcat as root; apt-get install kcat)",
+    ),
+]
 
 
 @pytest.fixture
@@ -43,8 +47,21 @@ def kcat(*args: str, timeout: float = 60) -> str:
 
 def test_kcat_lists_the_broker_and_reads_every_record_the_pump_sent(broker: KafkaUnderTest) -> None:
     topic = f"kcat-{uuid.uuid4().hex[:8]}"
-    pumped = run_cli("pump", "kafka", "--count", "25", "--workloads", "kafka", "--bootstrap-servers", broker.bootstrap,
-                     "--topic", topic, "--id-prefix", "kcat", env=NO_REDIS)
+    pumped = run_cli(
+        "pump",
+        "kafka",
+        "--count",
+        "25",
+        "--workloads",
+        "kafka",
+        "--bootstrap-servers",
+        broker.bootstrap,
+        "--topic",
+        topic,
+        "--id-prefix",
+        "kcat",
+        env=NO_REDIS,
+    )
     assert pumped.returncode == 0, pumped.stderr
 
     listed = kcat("-L", "-b", broker.bootstrap, "-t", topic)
@@ -60,16 +77,47 @@ def test_kcat_lists_the_broker_and_reads_every_record_the_pump_sent(broker: Kafk
 
 def test_kcat_reads_the_dead_letter_of_a_poison_record(broker: KafkaUnderTest) -> None:
     topic, group = f"kcat-poison-{uuid.uuid4().hex[:8]}", f"kcat-{uuid.uuid4().hex[:8]}"
-    kcat_in = subprocess.run([KCAT or "kcat", "-P", "-b", broker.bootstrap, "-t", topic, "-p", "0", "-K", ":"],
-                             input="bad-1:{not json\n", capture_output=True, text=True, timeout=60, check=False)
+    kcat_in = subprocess.run(
+        [KCAT or "kcat", "-P", "-b", broker.bootstrap, "-t", topic, "-p", "0", "-K", ":"],
+        input="bad-1:{not json\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert kcat_in.returncode == 0, kcat_in.stderr
 
-    consumed = run_cli("worker", "kafka", "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--group", group,
-                       "--work-time", "0", "--max-messages", "1", env=NO_REDIS, timeout=120)
+    consumed = run_cli(
+        "worker",
+        "kafka",
+        "--bootstrap-servers",
+        broker.bootstrap,
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--work-time",
+        "0",
+        "--max-messages",
+        "1",
+        env=NO_REDIS,
+        timeout=120,
+    )
     assert consumed.returncode == 0, consumed.stderr[-3000:]
 
-    parked = kcat("-C", "-b", broker.bootstrap, "-t", topic + KAFKA_DLQ_SUFFIX, "-o", "beginning", "-e", "-q",
-                  "-f", "%k\t%s\t%h\n")
+    parked = kcat(
+        "-C",
+        "-b",
+        broker.bootstrap,
+        "-t",
+        topic + KAFKA_DLQ_SUFFIX,
+        "-o",
+        "beginning",
+        "-e",
+        "-q",
+        "-f",
+        "%k\t%s\t%h\n",
+    )
     (line,) = parked.splitlines()
     key, value, headers = line.split("\t")
     assert (key, value) == ("bad-1", "{not json"), line

@@ -26,6 +26,7 @@ MAPPED = ("producers", "workers", "jobs")
 
 def _as_imported(into: Path) -> Path:
     """The tree's Python files under ``into/kedasuite``, as Python imports them; ``into``."""
+
     def copy(src: Path, dst: Path) -> None:
         for path in src.rglob("*.py"):
             if "__pycache__" not in path.parts:
@@ -43,8 +44,15 @@ def _as_imported(into: Path) -> Path:
 def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
     command = Path(sys.executable).with_name("lint-imports")
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    return subprocess.run([str(command), "--no-cache", "pyproject.toml"], cwd=tree, env=env, capture_output=True,
-                          text=True, timeout=240, check=False)
+    return subprocess.run(
+        [str(command), "--no-cache", "pyproject.toml"],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
 
 
 def test_the_layers_import_downward_only(tmp_path: Path) -> None:
@@ -67,17 +75,26 @@ def test_an_upward_import_and_a_broker_in_the_model_are_caught(tmp_path: Path) -
 
 def _ruff(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     command = Path(sys.executable).with_name("ruff")
-    return subprocess.run([str(command), "check", "--no-cache", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run([str(command), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_ruff_finds_nothing(tmp_path: Path) -> None:
     """ruff's checks as pyproject.toml selects them, over the whole repository; and they bite."""
-    done = _ruff(".")
+    done = _ruff("check", "--no-cache", ".")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     planted = tmp_path / "planted.py"
     planted.write_text("import os\nimport sys\n\n\ndef f(xs):\n    return [lambda: x for x in xs]\n")
     shutil.copyfile(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    done = _ruff("planted.py", cwd=tmp_path)
+    done = _ruff("check", "--no-cache", "planted.py", cwd=tmp_path)
     assert done.returncode == 1
     assert "F401" in done.stdout and "B023" in done.stdout, done.stdout
+
+
+def test_the_code_is_formatted_as_ruff_formats_it(tmp_path: Path) -> None:
+    """``ruff format --check`` over the repository is clean; a file laid out by hand is reported."""
+    done = _ruff("format", "--check", "--no-cache", ".")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    shutil.copyfile(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "planted.py").write_text("x = {  'a':1 }\n")
+    done = _ruff("format", "--check", "--no-cache", "planted.py", cwd=tmp_path)
+    assert done.returncode == 1 and "planted.py" in done.stdout, done.stdout

@@ -83,8 +83,13 @@ def test_without_networkpolicies_drops_exactly_the_policies(local, tmp_path: Pat
 
 def test_workloads_reach_only_dns_and_the_brokers_they_use(local) -> None:
     policies = {o["metadata"]["name"]: o["spec"] for o in local if o["kind"] == "NetworkPolicy"}
-    uses = {"pump": {"redis", "kafka"}, "celery-worker": {"redis"}, "kafka-consumer": {"redis", "kafka"},
-            "rq-worker": {"redis"}, "workqueue": {"redis"}}
+    uses = {
+        "pump": {"redis", "kafka"},
+        "celery-worker": {"redis"},
+        "kafka-consumer": {"redis", "kafka"},
+        "rq-worker": {"redis"},
+        "workqueue": {"redis"},
+    }
     for name, brokers in uses.items():
         spec = policies[name]
         assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": name}}
@@ -101,8 +106,12 @@ def test_workloads_reach_only_dns_and_the_brokers_they_use(local) -> None:
 
 def test_local_overlay_scales_every_workload(local) -> None:
     kinds = {(o["kind"], o["metadata"]["name"]) for o in local}
-    assert {("ScaledObject", "celery-worker"), ("ScaledObject", "kafka-consumer"), ("ScaledObject", "rq-worker"),
-            ("ScaledJob", "workqueue")} <= kinds
+    assert {
+        ("ScaledObject", "celery-worker"),
+        ("ScaledObject", "kafka-consumer"),
+        ("ScaledObject", "rq-worker"),
+        ("ScaledJob", "workqueue"),
+    } <= kinds
     assert ("Job", "workqueue") not in kinds, "the ScaledJob replaces the base's plain Job"
 
 
@@ -126,9 +135,16 @@ def prometheus() -> list[dict[str, Any]]:
 def test_prometheus_overlay_is_local_plus_prometheus_and_the_pump_scaler(local, prometheus) -> None:
     kinds = {(o["kind"], o["metadata"]["name"]) for o in prometheus}
     added = kinds - {(o["kind"], o["metadata"]["name"]) for o in local}
-    assert added == {("Deployment", "prometheus"), ("Service", "prometheus"), ("ConfigMap", "prometheus"),
-                     ("ServiceAccount", "prometheus"), ("Role", "prometheus"), ("RoleBinding", "prometheus"),
-                     ("NetworkPolicy", "prometheus"), ("ScaledObject", "pump")}
+    assert added == {
+        ("Deployment", "prometheus"),
+        ("Service", "prometheus"),
+        ("ConfigMap", "prometheus"),
+        ("ServiceAccount", "prometheus"),
+        ("Role", "prometheus"),
+        ("RoleBinding", "prometheus"),
+        ("NetworkPolicy", "prometheus"),
+        ("ScaledObject", "pump"),
+    }
     (trigger,) = find(prometheus, "ScaledObject", "pump")["spec"]["triggers"]
     assert trigger["metadata"]["query"] == "sum(rate(kedasuite_pump_http_requests_total[2m]))"
     assert trigger["metadata"]["threshold"] == "3"
@@ -140,11 +156,17 @@ def test_prometheus_may_scrape_the_workers_and_nothing_else_opens(local, prometh
     for name in ("celery-worker", "kafka-consumer", "rq-worker", "workqueue"):
         assert find(local, "NetworkPolicy", name)["spec"]["ingress"] == [], name
         assert find(prometheus, "NetworkPolicy", name)["spec"]["ingress"] == [
-            {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
-             "ports": [{"port": "metrics"}]}], name
+            {
+                "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+                "ports": [{"port": "metrics"}],
+            }
+        ], name
     assert find(prometheus, "NetworkPolicy", "prometheus")["spec"]["ingress"] == [
-        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}],
-         "ports": [{"port": 9090}]}]
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}],
+            "ports": [{"port": 9090}],
+        }
+    ]
     (rule,) = find(prometheus, "Role", "prometheus")["rules"]
     assert (rule["resources"], rule["verbs"]) == (["pods", "endpoints"], ["list", "watch"])
 
@@ -177,8 +199,12 @@ def checkov() -> str:
 def run_checkov(paths: list[Path], frameworks: list[str]) -> subprocess.CompletedProcess[str]:
     """One checkov run over every file (it takes seconds to start: once, not once per file)."""
     files = [arg for path in paths for arg in ("-f", str(path))]
-    return subprocess.run([checkov(), *files, "--framework", *frameworks, "--compact", "--quiet", "--skip-download"],
-                          capture_output=True, text=True, env={**os.environ, "LOG_LEVEL": "ERROR"})
+    return subprocess.run(
+        [checkov(), *files, "--framework", *frameworks, "--compact", "--quiet", "--skip-download"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LOG_LEVEL": "ERROR"},
+    )
 
 
 CHECKOV_RENDERS = ["base", "overlays/local", "overlays/managed", "overlays/prometheus"]
@@ -220,73 +246,97 @@ Breakage = Callable[[list[dict[str, Any]]], None]
 BREAKAGES: dict[str, tuple[Breakage, str]] = {
     "unknown field": (
         lambda o: find(o, "ScaledObject", "celery-worker")["spec"].update(pollingIntervall=5),
-        "ScaledObject/celery-worker: spec: Additional properties are not allowed ('pollingIntervall' was unexpected)"),
+        "ScaledObject/celery-worker: spec: Additional properties are not allowed ('pollingIntervall' was unexpected)",
+    ),
     "misspelt trigger field": (
         lambda o: find(o, "ScaledObject", "rq-worker")["spec"]["triggers"][0].update(metdata={}),
-        "ScaledObject/rq-worker: spec.triggers.0: Additional properties are not allowed ('metdata' was unexpected)"),
+        "ScaledObject/rq-worker: spec.triggers.0: Additional properties are not allowed ('metdata' was unexpected)",
+    ),
     "number in metadata": (
         lambda o: find(o, "ScaledObject", "celery-worker")["spec"]["triggers"][0]["metadata"].update(listLength=10),
-        "ScaledObject/celery-worker: trigger 0 (redis): metadata.listLength must be a string, e.g. \"10\"; "
-        "KEDA rejects 10"),
+        'ScaledObject/celery-worker: trigger 0 (redis): metadata.listLength must be a string, e.g. "10"; '
+        "KEDA rejects 10",
+    ),
     "missing target": (
         lambda o: find(o, "ScaledObject", "rq-worker")["spec"]["scaleTargetRef"].update(name="rq-workers"),
-        "ScaledObject/rq-worker: scaleTargetRef names Deployment/rq-workers, which is not in this render"),
+        "ScaledObject/rq-worker: scaleTargetRef names Deployment/rq-workers, which is not in this render",
+    ),
     "env var not in the container": (
         lambda o: find(o, "ScaledObject", "celery-worker")["spec"]["triggers"][0]["metadata"].update(
-            addressFromEnv="REDIS_HOST"),
+            addressFromEnv="REDIS_HOST"
+        ),
         "ScaledObject/celery-worker: trigger 0 (redis): addressFromEnv names REDIS_HOST, which container "
-        "celery-worker does not set"),
+        "celery-worker does not set",
+    ),
     "wrong list": (
         lambda o: find(o, "ScaledObject", "celery-worker")["spec"]["triggers"][0]["metadata"].update(
-            listName="celery-tasks"),
+            listName="celery-tasks"
+        ),
         "ScaledObject/celery-worker: scales `worker celery`, which works on listName 'celery', but its redis "
-        "triggers watch ['celery-tasks', 'unacked']"),
+        "triggers watch ['celery-tasks', 'unacked']",
+    ),
     "a list the workload does not use": (
         lambda o: find(o, "ScaledObject", "rq-worker")["spec"]["triggers"][1]["metadata"].update(
-            listName="rq:queue:high"),
+            listName="rq:queue:high"
+        ),
         "ScaledObject/rq-worker: redis trigger listName 'rq:queue:high' is not one `worker rq` uses "
-        "(rq:queue:default, rq:wip:default)"),
+        "(rq:queue:default, rq:wip:default)",
+    ),
     "wrong work-queue list": (
         lambda o: find(o, "ScaledJob", "workqueue")["spec"]["triggers"][0]["metadata"].update(listName="jobs"),
         "ScaledJob/workqueue: scales `job workqueue`, which works on listName 'job', but its redis triggers "
-        "watch ['jobs']"),
+        "watch ['jobs']",
+    ),
     "wrong topic": (
         lambda o: find(o, "ScaledObject", "kafka-consumer")["spec"]["triggers"][0]["metadata"].update(topic="users"),
-        "ScaledObject/kafka-consumer: kafka trigger topic 'users' is not the consumers' topic 'test-topic'"),
+        "ScaledObject/kafka-consumer: kafka trigger topic 'users' is not the consumers' topic 'test-topic'",
+    ),
     "wrong group": (
         lambda o: find(o, "ScaledObject", "kafka-consumer")["spec"]["triggers"][0]["metadata"].update(
-            consumerGroup="other"),
+            consumerGroup="other"
+        ),
         "ScaledObject/kafka-consumer: kafka trigger consumerGroup 'other' is not the consumers' group "
-        "'test-consumer-group' (contract: 'test-consumer-group')"),
+        "'test-consumer-group' (contract: 'test-consumer-group')",
+    ),
     "reset policies differ": (
         lambda o: find(o, "ScaledObject", "kafka-consumer")["spec"]["triggers"][0]["metadata"].update(
-            offsetResetPolicy="latest"),
+            offsetResetPolicy="latest"
+        ),
         "ScaledObject/kafka-consumer: kafka trigger offsetResetPolicy 'latest' differs from the consumers' "
-        "KAFKA_OFFSET_RESET 'earliest': KEDA would count lag the consumers do not have"),
+        "KAFKA_OFFSET_RESET 'earliest': KEDA would count lag the consumers do not have",
+    ),
     "a metricType in a ScaledJob trigger": (
         lambda o: find(o, "ScaledJob", "workqueue")["spec"]["triggers"][0].update(metricType="AverageValue"),
         "ScaledJob/workqueue: trigger 0 (redis): metricType 'AverageValue' is set; KEDA refuses any metricType in a "
-        "ScaledJob's triggers (\"Cannot set metricType in ScaledJob triggers\") and never starts its scale loop: "
-        "remove it"),
+        'ScaledJob\'s triggers ("Cannot set metricType in ScaledJob triggers") and never starts its scale loop: '
+        "remove it",
+    ),
     "job pods that restart always": (
         lambda o: find(o, "ScaledJob", "workqueue")["spec"]["jobTargetRef"]["template"]["spec"].update(
-            restartPolicy="Always"),
+            restartPolicy="Always"
+        ),
         "ScaledJob/workqueue: jobTargetRef pods need restartPolicy Never or OnFailure, not Always: every Job "
-        "creation would fail"),
+        "creation would fail",
+    ),
     "name too long": (
         lambda o: find(o, "ScaledObject", "rq-worker")["metadata"].update(name="r" * 55),
-        f"ScaledObject/{'r' * 55}: name longer than 54 characters: KEDA's HPA name keda-hpa-<name> would exceed 63"),
+        f"ScaledObject/{'r' * 55}: name longer than 54 characters: KEDA's HPA name keda-hpa-<name> would exceed 63",
+    ),
     "two scaledobjects, one workload": (
         lambda o: o.append(dict(copy.deepcopy(find(o, "ScaledObject", "rq-worker")), metadata={"name": "rq-2"})),
-        "Deployment/rq-worker: targeted by 2 ScaledObjects; KEDA allows one"),
+        "Deployment/rq-worker: targeted by 2 ScaledObjects; KEDA allows one",
+    ),
     "unknown authentication": (
         lambda o: find(o, "ScaledObject", "celery-worker")["spec"]["triggers"][0].update(
-            authenticationRef={"name": "nope"}),
+            authenticationRef={"name": "nope"}
+        ),
         "ScaledObject/celery-worker: trigger 0 (redis): authenticationRef names TriggerAuthentication/nope, "
-        "which is not in this render"),
+        "which is not in this render",
+    ),
     "core object typo": (
         lambda o: find(o, "Deployment", "pump")["spec"].update(replica=2),
-        "Deployment/pump: spec: Additional properties are not allowed ('replica' was unexpected)"),
+        "Deployment/pump: spec: Additional properties are not allowed ('replica' was unexpected)",
+    ),
 }
 
 
@@ -295,31 +345,46 @@ def _pump_trigger(objs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 PROMETHEUS_BREAKAGES: dict[str, tuple[Breakage, str]] = {
-    "no scheme": (lambda o: _pump_trigger(o).update(serverAddress="prometheus.kedasuite.svc:9090"),
-                  "ScaledObject/pump: trigger 0 (prometheus): serverAddress 'prometheus.kedasuite.svc:9090' needs a "
-                  "scheme and a host, e.g. http://prometheus.kedasuite.svc:9090"),
-    "trailing slash": (lambda o: _pump_trigger(o).update(serverAddress="http://prometheus.kedasuite.svc:9090/"),
-                       "ScaledObject/pump: trigger 0 (prometheus): serverAddress 'http://prometheus.kedasuite.svc:9090/' "
-                       "ends in '/'; KEDA appends /api/v1/query to it"),
-    "no such service": (lambda o: _pump_trigger(o).update(serverAddress="http://prom.kedasuite.svc:9090"),
-                        "ScaledObject/pump: trigger 0 (prometheus): serverAddress names Service/prom, which is not in "
-                        "this render (add the prometheus component)"),
-    "wrong port": (lambda o: _pump_trigger(o).update(serverAddress="http://prometheus.kedasuite.svc:80"),
-                   "ScaledObject/pump: trigger 0 (prometheus): serverAddress port 80 is not a port of Service/prometheus"),
-    "another metric": (lambda o: _pump_trigger(o).update(query="sum(rate(http_requests_total[2m]))"),
-                       "ScaledObject/pump: trigger 0 (prometheus): scales the pump, but its query does not read "
-                       "kedasuite_pump_http_requests_total"),
-    "pump to zero": (lambda o: find(o, "ScaledObject", "pump")["spec"].update(minReplicaCount=0),
-                     "ScaledObject/pump: the pump is the entry point: minReplicaCount must be at least 1, or no replica "
-                     "answers the requests that would scale it up"),
+    "no scheme": (
+        lambda o: _pump_trigger(o).update(serverAddress="prometheus.kedasuite.svc:9090"),
+        "ScaledObject/pump: trigger 0 (prometheus): serverAddress 'prometheus.kedasuite.svc:9090' needs a "
+        "scheme and a host, e.g. http://prometheus.kedasuite.svc:9090",
+    ),
+    "trailing slash": (
+        lambda o: _pump_trigger(o).update(serverAddress="http://prometheus.kedasuite.svc:9090/"),
+        "ScaledObject/pump: trigger 0 (prometheus): serverAddress 'http://prometheus.kedasuite.svc:9090/' "
+        "ends in '/'; KEDA appends /api/v1/query to it",
+    ),
+    "no such service": (
+        lambda o: _pump_trigger(o).update(serverAddress="http://prom.kedasuite.svc:9090"),
+        "ScaledObject/pump: trigger 0 (prometheus): serverAddress names Service/prom, which is not in "
+        "this render (add the prometheus component)",
+    ),
+    "wrong port": (
+        lambda o: _pump_trigger(o).update(serverAddress="http://prometheus.kedasuite.svc:80"),
+        "ScaledObject/pump: trigger 0 (prometheus): serverAddress port 80 is not a port of Service/prometheus",
+    ),
+    "another metric": (
+        lambda o: _pump_trigger(o).update(query="sum(rate(http_requests_total[2m]))"),
+        "ScaledObject/pump: trigger 0 (prometheus): scales the pump, but its query does not read "
+        "kedasuite_pump_http_requests_total",
+    ),
+    "pump to zero": (
+        lambda o: find(o, "ScaledObject", "pump")["spec"].update(minReplicaCount=0),
+        "ScaledObject/pump: the pump is the entry point: minReplicaCount must be at least 1, or no replica "
+        "answers the requests that would scale it up",
+    ),
     "scrape a port nobody serves": (
         lambda o: find(o, "Deployment", "rq-worker")["spec"]["template"]["metadata"]["annotations"].update(
-            {"prometheus.io/port": "9200"}),
-        "Deployment/rq-worker: annotation prometheus.io/port '9200' is not a containerPort of its pod (9100)"),
+            {"prometheus.io/port": "9200"}
+        ),
+        "Deployment/rq-worker: annotation prometheus.io/port '9200' is not a containerPort of its pod (9100)",
+    ),
     "metrics on another port": (
         lambda o: set_env(container_of(o, "celery-worker"), "METRICS_PORT", "9200"),
         "Deployment/celery-worker: container celery-worker serves metrics on METRICS_PORT=9200, not the scraped "
-        "port 9100"),
+        "port 9100",
+    ),
 }
 
 
@@ -352,11 +417,16 @@ def test_a_scaled_job_pod_may_leave_its_restart_policy_out(local) -> None:
 
 
 def test_check_manifests_command(tmp_path: Path) -> None:
-    good = subprocess.run([sys.executable, "-m", "kedasuite", "check-manifests", "k8s/overlays/local"],
-                          capture_output=True, text=True, cwd=ROOT)
+    good = subprocess.run(
+        [sys.executable, "-m", "kedasuite", "check-manifests", "k8s/overlays/local"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert good.returncode == 0, good.stdout
-    assert good.stdout.splitlines()[-1] == ("k8s/overlays/local: 28 objects, no problems; "
-                                            "lint: 0 errors, 0 warnings, 4 notes")
+    assert good.stdout.splitlines()[-1] == (
+        "k8s/overlays/local: 28 objects, no problems; lint: 0 errors, 0 warnings, 4 notes"
+    )
 
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -364,7 +434,8 @@ def test_check_manifests_command(tmp_path: Path) -> None:
     find(objs, "ScaledObject", "celery-worker")["spec"]["triggers"][0]["metadata"]["listName"] = "tasks"
     (broken / "all.yaml").write_text(yaml.safe_dump_all(objs))
     (broken / "kustomization.yaml").write_text("resources: [all.yaml]\n")
-    bad = subprocess.run([sys.executable, "-m", "kedasuite", "check-manifests", str(broken)],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "kedasuite", "check-manifests", str(broken)], capture_output=True, text=True
+    )
     assert bad.returncode == 1
     assert f"{broken}: 28 objects, 1 problem;" in bad.stdout.splitlines()[-1]

@@ -37,8 +37,11 @@ WORK_COUNT = "kedasuite_worker_work_seconds_count"
 def scrape(port: int) -> Samples:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
         text = reply.read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -67,8 +70,7 @@ def wait_for_metric(port: int, name: str, expected: float, timeout: float, **lab
 
 def test_pump_metrics_count_requests_by_route_and_items_per_workload(spawn, redis_url) -> None:
     port = free_port()
-    server = spawn("serve", "--port", str(port), "--redis-url", redis_url, "--workloads", "celery,rq",
-                   "--threads", "4")
+    server = spawn("serve", "--port", str(port), "--redis-url", redis_url, "--workloads", "celery,rq", "--threads", "4")
     base = f"http://127.0.0.1:{port}"
 
     def get(path: str) -> tuple[int, dict[str, Any]]:
@@ -125,8 +127,19 @@ def test_prefork_celery_counts_add_up_across_its_processes(spawn, redis_url, red
 
     port = free_port()
     tmp, env = private_tmp(tmp_path)
-    worker = spawn("worker", "celery", "--redis-url", redis_url, "--concurrency", "2", "--work-time", "0.05",
-                   "--metrics-port", str(port), env=env)
+    worker = spawn(
+        "worker",
+        "celery",
+        "--redis-url",
+        redis_url,
+        "--concurrency",
+        "2",
+        "--work-time",
+        "0.05",
+        "--metrics-port",
+        str(port),
+        env=env,
+    )
     sender = Celery(broker=redis_url)
     sender.send_task(CELERY_TASK, args=["not a record"], ignore_result=True)
     ids = pump("celery", 40, "metrics", redis_url=redis_url)
@@ -154,8 +167,17 @@ def test_rq_counts_every_work_horse_and_folds_the_dead_ones(spawn, redis_url, re
     metrics_dir.mkdir()
     (metrics_dir / "counter_12345.db").write_bytes(b"stale, from an earlier run")
     port = free_port()
-    spawn("worker", "rq", "--redis-url", redis_url, "--work-time", "0.01", "--metrics-port", str(port),
-          env={Env.PROMETHEUS_MULTIPROC_DIR: str(metrics_dir)}).wait_for_log("Listening on", timeout=60)
+    spawn(
+        "worker",
+        "rq",
+        "--redis-url",
+        redis_url,
+        "--work-time",
+        "0.01",
+        "--metrics-port",
+        str(port),
+        env={Env.PROMETHEUS_MULTIPROC_DIR: str(metrics_dir)},
+    ).wait_for_log("Listening on", timeout=60)
     ids = pump("rq", 25, "horses", redis_url=redis_url)
     Queue(RQ_QUEUE, connection=redis_client).enqueue(RQ_TASK, "not json")
 
@@ -184,8 +206,23 @@ def test_kafka_consumer_counts_processed_and_dead_lettered(spawn, kafka, redis_u
     assert producer.flush(10) == 0
     pump("kafka", 20, "lag", kafka=kafka)
     port = free_port()
-    spawn("worker", "kafka", "--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic, "--group", kafka.group,
-          "--work-time", "0", "--redis-url", redis_url, "--metrics-port", str(port), env=private_tmp(tmp_path)[1])
+    spawn(
+        "worker",
+        "kafka",
+        "--bootstrap-servers",
+        kafka.bootstrap,
+        "--topic",
+        kafka.topic,
+        "--group",
+        kafka.group,
+        "--work-time",
+        "0",
+        "--redis-url",
+        redis_url,
+        "--metrics-port",
+        str(port),
+        env=private_tmp(tmp_path)[1],
+    )
 
     samples = wait_for_metric(port, PROCESSED, 20, 60, workload="kafka")
     samples = wait_for_metric(port, DEAD, 1, 10, workload="kafka")
@@ -194,19 +231,36 @@ def test_kafka_consumer_counts_processed_and_dead_lettered(spawn, kafka, redis_u
     assert value(samples, IN_FLIGHT, workload="kafka") == 0
 
 
-def test_workqueue_runner_counts_processed_failed_and_dead_lettered(spawn, redis_url, redis_client,
-                                                                    tmp_path: Path) -> None:
+def test_workqueue_runner_counts_processed_failed_and_dead_lettered(
+    spawn, redis_url, redis_client, tmp_path: Path
+) -> None:
     # The test holds one item, so the runner waits for it instead of exiting once the rest is done.
     redis_client.rpush(WORKQUEUE_LIST, "held")
     queue = WorkQueue(redis_client, max_attempts=1)
     held = queue.lease("the-test").lease
     assert held is not None and held.item == b"held"
-    redis_client.rpush(WORKQUEUE_LIST, *[f"item-{i}" for i in range(15)], "bad-1",
-                       json.dumps({"id": "x-1", "name": "No Email"}))
+    redis_client.rpush(
+        WORKQUEUE_LIST, *[f"item-{i}" for i in range(15)], "bad-1", json.dumps({"id": "x-1", "name": "No Email"})
+    )
     port = free_port()
     tmp, env = private_tmp(tmp_path)
-    runner = spawn("job", "workqueue", "--redis-url", redis_url, "--work-time", "0", "--max-attempts", "1",
-                   "--fail-pattern", "^bad", "--idle-timeout", "60", "--metrics-port", str(port), env=env)
+    runner = spawn(
+        "job",
+        "workqueue",
+        "--redis-url",
+        redis_url,
+        "--work-time",
+        "0",
+        "--max-attempts",
+        "1",
+        "--fail-pattern",
+        "^bad",
+        "--idle-timeout",
+        "60",
+        "--metrics-port",
+        str(port),
+        env=env,
+    )
 
     samples = wait_for_metric(port, PROCESSED, 15, 60, workload="workqueue")
     # Every item's work is timed once it ends, after the item was counted: wait for the last timing.
@@ -230,7 +284,8 @@ def test_a_busy_metrics_port_is_refused_with_the_fix() -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
         f"Error: cannot serve metrics on port {port}: Address already in use; choose another port with "
-        "--metrics-port or METRICS_PORT (0 turns metrics off)")
+        "--metrics-port or METRICS_PORT (0 turns metrics off)"
+    )
 
 
 def test_every_worker_command_takes_the_metrics_port_option() -> None:
@@ -239,5 +294,6 @@ def test_every_worker_command_takes_the_metrics_port_option() -> None:
         assert "--metrics-port" in done.stdout and "METRICS_PORT" in done.stdout, command
     done = run_cli("worker", "rq", "--metrics-port", "70000")
     assert done.returncode == 2
-    assert done.stderr.splitlines()[-1] == ("Error: Invalid value for '--metrics-port' (env var: 'METRICS_PORT'): "
-                                            "70000 is not in the range 0<=x<=65535.")
+    assert done.stderr.splitlines()[-1] == (
+        "Error: Invalid value for '--metrics-port' (env var: 'METRICS_PORT'): 70000 is not in the range 0<=x<=65535."
+    )

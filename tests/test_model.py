@@ -43,7 +43,12 @@ def series(**kw: tuple) -> dict[str, Series]:
 
 
 def test_the_local_overlay_numbers_the_traces_use() -> None:
-    assert (CELERY.polling_interval, CELERY.cooldown_period, CELERY.min_replicas, CELERY.max_replicas) == (15, 200, 0, 10)
+    assert (CELERY.polling_interval, CELERY.cooldown_period, CELERY.min_replicas, CELERY.max_replicas) == (
+        15,
+        200,
+        0,
+        10,
+    )
     assert [(t.name, t.target, t.activation) for t in CELERY.triggers] == [("backlog", 10, 5), ("in-flight", 10, 0)]
     assert CELERY.hpa_behavior is None and CELERY.fallback is None  # the legacy path
     assert (KAFKA.polling_interval, KAFKA.cooldown_period, KAFKA.max_replicas) == (15, 60, 5)
@@ -68,7 +73,8 @@ def test_celery_step_0_95_0_on_the_legacy_path() -> None:
     # t=600 KEDA: 600 > 590 -> scales 10 -> 0 directly (the HPA's window would hold until 390 + 300).
     assert changes(steps) == [(30, 1), (30, 4), (45, 8), (60, 10), (600, 0)]
     assert at(steps, 30, "hpa").reason.startswith(
-        "HPA wants 10, limited to 4 this sync: legacy scale-up limit max(2 × 1, 4)")
+        "HPA wants 10, limited to 4 this sync: legacy scale-up limit max(2 × 1, 4)"
+    )
     assert (at(steps, 30, "hpa").recommendation, at(steps, 30, "hpa").limit) == (10, 4)
     assert at(steps, 75, "hpa").reason.startswith("HPA wants 10")
     assert "95/(10 × 10) = 0.95 within tolerance" in at(steps, 75, "hpa").reason
@@ -80,8 +86,9 @@ def test_celery_step_0_95_0_on_the_legacy_path() -> None:
 
 
 def test_celery_with_a_behavior_block() -> None:
-    behavior = {"scaleDown": {"stabilizationWindowSeconds": 60,
-                              "policies": [{"type": "Pods", "value": 2, "periodSeconds": 30}]}}
+    behavior = {
+        "scaleDown": {"stabilizationWindowSeconds": 60, "policies": [{"type": "Pods", "value": 2, "periodSeconds": 30}]}
+    }
     scaler = dataclasses.replace(CELERY, hpa_behavior=behavior)
     steps = replay(scaler, series(backlog=[(0, 0), (30, 95), (400, 0)]), 700)
     # scaleUp left out: Kubernetes' defaults, window 0, Pods 4 and Percent 100 per 15 s, selectPolicy Max.
@@ -92,16 +99,18 @@ def test_celery_with_a_behavior_block() -> None:
     # t=465: the event at 450 is after 435: the period started at 10 -> 8 (no change).
     # t=480: 8 - 2 = 6; 510: 4; 540: 2; 570: max(2 - 2, minReplicas 1) = 1.
     # t=600 KEDA: last active 390 + 200 < 600 -> 0.
-    assert changes(steps) == [(30, 1), (30, 5), (45, 10), (450, 8), (480, 6), (510, 4), (540, 2), (570, 1),
-                              (600, 0)]
-    assert "behavior.scaleUp policies 1 + 4 pods per 15 s = 5; ceil(1 × 200 %) per 15 s = 2" in at(steps, 30, "hpa").reason
+    assert changes(steps) == [(30, 1), (30, 5), (45, 10), (450, 8), (480, 6), (510, 4), (540, 2), (570, 1), (600, 0)]
+    assert (
+        "behavior.scaleUp policies 1 + 4 pods per 15 s = 5; ceil(1 × 200 %) per 15 s = 2" in at(steps, 30, "hpa").reason
+    )
     assert "limited to 8 this sync" in at(steps, 450, "hpa").reason
 
 
 def test_behavior_defaults_go_straight_down_after_their_window() -> None:
     # behavior: {} -> every default: scaleDown window 300 (the controller's), Percent 100 per 15 s.
-    steps = replay(dataclasses.replace(CELERY, hpa_behavior={}, cooldown_period=1000),
-                   series(backlog=[(0, 95), (100, 0)]), 500)
+    steps = replay(
+        dataclasses.replace(CELERY, hpa_behavior={}, cooldown_period=1000), series(backlog=[(0, 95), (100, 0)]), 500
+    )
     # t=0: 1 -> 5, t=15: 5 -> 10 (Pods 4 from 5 = 9, Percent 100 = 10).
     # Last recommendation of 10 at t=90; window 300 is exclusive (after t - 300): gone at t=390;
     # trunc(10 * 0 %) = 0, floored at minReplicas 1.
@@ -127,13 +136,25 @@ def test_kafka_lag_between_p_t_and_p_plus_1_t_escapes_the_cap() -> None:
 
 
 def test_kafka_limit_to_partitions_with_lag_and_allow_idle_consumers() -> None:
-    limited = dataclasses.replace(KAFKA, triggers=(dataclasses.replace(
-        KAFKA.triggers[0], metadata={**KAFKA.triggers[0].metadata, "limitToPartitionsWithLag": "true"}),))
+    limited = dataclasses.replace(
+        KAFKA,
+        triggers=(
+            dataclasses.replace(
+                KAFKA.triggers[0], metadata={**KAFKA.triggers[0].metadata, "limitToPartitionsWithLag": "true"}
+            ),
+        ),
+    )
     steps = replay(limited, series(lag=[(0, (0, 40, 0))]), 60, Options(partitions=3))
     # one partition has lag: 40 // 5 = 8 > 1 -> metric 1 * 5 = 5 -> one consumer.
     assert changes(steps) == [(0, 1)]
-    idle = dataclasses.replace(KAFKA, triggers=(dataclasses.replace(
-        KAFKA.triggers[0], metadata={**KAFKA.triggers[0].metadata, "allowIdleConsumers": "true"}),))
+    idle = dataclasses.replace(
+        KAFKA,
+        triggers=(
+            dataclasses.replace(
+                KAFKA.triggers[0], metadata={**KAFKA.triggers[0].metadata, "allowIdleConsumers": "true"}
+            ),
+        ),
+    )
     steps = replay(idle, series(lag=[(0, 200)]), 60, Options(partitions=3))
     # no cap: ceil(200/5) = 40; limit max(2, 4) = 4, then max 5.
     assert changes(steps) == [(0, 1), (0, 4), (15, 5)]
@@ -183,8 +204,9 @@ def test_without_fallback_an_unreadable_trigger_holds_the_count() -> None:
 
 
 def test_fallback_current_replicas_if_higher() -> None:
-    scaler = dataclasses.replace(CELERY, fallback={"failureThreshold": 0, "replicas": 2,
-                                                   "behavior": "currentReplicasIfHigher"})
+    scaler = dataclasses.replace(
+        CELERY, fallback={"failureThreshold": 0, "replicas": 2, "behavior": "currentReplicasIfHigher"}
+    )
     steps = replay(scaler, series(backlog=[(0, 95), (60, None)]), 90)
     fb = at(steps, 60, "keda").triggers[0]  # first failure > 0; max(current 10, 2) = 10 -> 100
     assert (fb.fallback, fb.metric) == (True, 100)
@@ -201,36 +223,46 @@ def sj(strategy: str, **kw) -> Scaler:
     return dataclasses.replace(WORKQUEUE, strategy=strategy, **kw)
 
 
-@pytest.mark.parametrize(("strategy", "extra", "expected"), [
-    # queue 30 from t=5, T 5 -> maxScale = ceil(min(30/5, MAXC 10)) = 6; Jobs wait 15 s pending and
-    # run 25 s: a Job created at t counts as running until t + 40 and as pending until t + 15.
-    # default: E = maxScale - R. 10: 6; 20..40: 6 - 6 = 0; 50: the first six ended, 6.
-    ("default", {}, [(0, 0, 0), (10, 6, 6), (20, 0, 6), (30, 0, 6), (40, 0, 6), (50, 6, 6)]),
-    # accurate: 10: 6 + 0 - 0 <= 10 -> 6 - P 0 = 6. 20: R 6, P 6: 6 + 6 - 6 <= 10 -> 6 - 6 = 0.
-    # 30: P 0: 6 + 6 > 10 -> 10 - 6 = 4. 40: R 10, P 4: 12 > 10 -> 0. 50: R 4 -> 6 - 0 = 6.
-    ("accurate", {}, [(0, 0, 0), (10, 6, 6), (20, 0, 6), (30, 4, 10), (40, 0, 10), (50, 6, 10)]),
-    # eager: E = min(MAXC - R - P, maxScale), scaleTo MAXC. 10: 6. 20: min(10 - 6 - 6, 6) < 0 -> 0.
-    # 30: min(4, 6) = 4. 40: min(10 - 10 - 4, 6) -> 0. 50: min(6, 6) = 6.
-    ("eager", {}, [(0, 0, 0), (10, 6, 6), (20, 0, 6), (30, 4, 10), (40, 0, 10), (50, 6, 10)]),
-    # custom, deduction 0, 50 %: E = min(6 - trunc(R * 0.5), 10). 10: 6. 20: 6 - 3 = 3 (9).
-    # 30: 6 - trunc(4.5) = 2 (11: custom does not cap by running Jobs). 40: 6 - 5 = 1 (12).
-    # 50: the six of t=10 ended, R 6: 6 - 3 = 3 (9).
-    ("custom", {"custom_running_percentage": 0.5},
-     [(0, 0, 0), (10, 6, 6), (20, 3, 9), (30, 2, 11), (40, 1, 12), (50, 3, 9)]),
-])
+@pytest.mark.parametrize(
+    ("strategy", "extra", "expected"),
+    [
+        # queue 30 from t=5, T 5 -> maxScale = ceil(min(30/5, MAXC 10)) = 6; Jobs wait 15 s pending and
+        # run 25 s: a Job created at t counts as running until t + 40 and as pending until t + 15.
+        # default: E = maxScale - R. 10: 6; 20..40: 6 - 6 = 0; 50: the first six ended, 6.
+        ("default", {}, [(0, 0, 0), (10, 6, 6), (20, 0, 6), (30, 0, 6), (40, 0, 6), (50, 6, 6)]),
+        # accurate: 10: 6 + 0 - 0 <= 10 -> 6 - P 0 = 6. 20: R 6, P 6: 6 + 6 - 6 <= 10 -> 6 - 6 = 0.
+        # 30: P 0: 6 + 6 > 10 -> 10 - 6 = 4. 40: R 10, P 4: 12 > 10 -> 0. 50: R 4 -> 6 - 0 = 6.
+        ("accurate", {}, [(0, 0, 0), (10, 6, 6), (20, 0, 6), (30, 4, 10), (40, 0, 10), (50, 6, 10)]),
+        # eager: E = min(MAXC - R - P, maxScale), scaleTo MAXC. 10: 6. 20: min(10 - 6 - 6, 6) < 0 -> 0.
+        # 30: min(4, 6) = 4. 40: min(10 - 10 - 4, 6) -> 0. 50: min(6, 6) = 6.
+        ("eager", {}, [(0, 0, 0), (10, 6, 6), (20, 0, 6), (30, 4, 10), (40, 0, 10), (50, 6, 10)]),
+        # custom, deduction 0, 50 %: E = min(6 - trunc(R * 0.5), 10). 10: 6. 20: 6 - 3 = 3 (9).
+        # 30: 6 - trunc(4.5) = 2 (11: custom does not cap by running Jobs). 40: 6 - 5 = 1 (12).
+        # 50: the six of t=10 ended, R 6: 6 - 3 = 3 (9).
+        (
+            "custom",
+            {"custom_running_percentage": 0.5},
+            [(0, 0, 0), (10, 6, 6), (20, 3, 9), (30, 2, 11), (40, 1, 12), (50, 3, 9)],
+        ),
+    ],
+)
 def test_scaled_job_under_each_strategy(strategy: str, extra: dict, expected: list) -> None:
-    steps = replay(sj(strategy, **extra), series(backlog=[(0, 0), (5, 30)]), 50,
-                   Options(job_seconds=25, job_pending_seconds=15))
+    steps = replay(
+        sj(strategy, **extra), series(backlog=[(0, 0), (5, 30)]), 50, Options(job_seconds=25, job_pending_seconds=15)
+    )
     assert jobs(steps) == expected
 
 
-@pytest.mark.parametrize(("strategy", "extra", "created"), [
-    # Observed by a cluster: 6 running, 2 of them pending; queue 30 -> maxScale 6, MAXC 10.
-    ("default", {}, 0),  # 6 - 6
-    ("accurate", {}, 4),  # 6 + 6 - 2 = 10, not > 10 -> 6 - 2
-    ("eager", {}, 2),  # min(10 - 6 - 2, 6)
-    ("custom", {"custom_running_percentage": 0.5}, 3),  # min(6 - 0 - trunc(3.0), 10)
-])
+@pytest.mark.parametrize(
+    ("strategy", "extra", "created"),
+    [
+        # Observed by a cluster: 6 running, 2 of them pending; queue 30 -> maxScale 6, MAXC 10.
+        ("default", {}, 0),  # 6 - 6
+        ("accurate", {}, 4),  # 6 + 6 - 2 = 10, not > 10 -> 6 - 2
+        ("eager", {}, 2),  # min(10 - 6 - 2, 6)
+        ("custom", {"custom_running_percentage": 0.5}, 3),  # min(6 - 0 - trunc(3.0), 10)
+    ],
+)
 def test_scaled_job_strategies_with_running_and_pending_jobs(strategy: str, extra: dict, created: int) -> None:
     steps = replay(sj(strategy, **extra), series(backlog=[(0, 30)], running=[(0, 6)], pending=[(0, 2)]), 0)
     assert (steps[0].created, steps[0].pending, steps[0].replicas) == (created, 2, 6 + created)
@@ -240,8 +272,16 @@ def test_scaled_job_parallelism_and_completions() -> None:
     scaler = sj("default", job_parallelism=2, job_completions=4)
     steps = replay(scaler, series(backlog=[(0, 10)]), 120, Options(job_seconds=30))
     # maxScale ceil(10/5) = 2 Jobs; each runs ceil(4/2) = 2 waves of 30 s = 60 s with 2 pods.
-    assert jobs(steps)[:8] == [(0, 2, 2), (10, 0, 2), (20, 0, 2), (30, 0, 2), (40, 0, 2), (50, 0, 2), (60, 2, 2),
-                               (70, 0, 2)]
+    assert jobs(steps)[:8] == [
+        (0, 2, 2),
+        (10, 0, 2),
+        (20, 0, 2),
+        (30, 0, 2),
+        (40, 0, 2),
+        (50, 0, 2),
+        (60, 2, 2),
+        (70, 0, 2),
+    ]
     assert steps[0].pods == 4
 
 
@@ -273,8 +313,12 @@ def test_initial_cooldown_period_before_the_first_activity() -> None:
 
 
 def test_what_if_overrides() -> None:
-    steps = replay(CELERY, series(backlog=[(0, 0), (30, 95), (400, 0)]), 700,
-                   Options(cooldown_period=60, stabilization_window=30, polling_interval=5))
+    steps = replay(
+        CELERY,
+        series(backlog=[(0, 0), (30, 95), (400, 0)]),
+        700,
+        Options(cooldown_period=60, stabilization_window=30, polling_interval=5),
+    )
     # polls every 5 s: last active 395, zero once t > 455 -> 460; the HPA's 30 s window lets it down first:
     # recommendations of 10 until 390, 0 from 405. The legacy path drops only those *before* t - 30
     # (Before(cutoff)), so at 420 the 10 of 390 still counts; at 435 it is gone -> floor 1.
@@ -285,8 +329,15 @@ def test_what_if_overrides() -> None:
 def test_scaling_modifiers_are_modelled() -> None:
     a = Trigger("a", "redis", "a", target=10, activation=0)
     b = Trigger("b", "redis", "b", target=10, activation=0)
-    scaler = Scaler(SCALED_OBJECT, "so", (a, b), max_replicas=20, polling_interval=15, cooldown_period=60,
-                    scaling_modifiers={"formula": "a + 2 * b", "target": "5", "activationTarget": "10"})
+    scaler = Scaler(
+        SCALED_OBJECT,
+        "so",
+        (a, b),
+        max_replicas=20,
+        polling_interval=15,
+        cooldown_period=60,
+        scaling_modifiers={"formula": "a + 2 * b", "target": "5", "activationTarget": "10"},
+    )
     steps = replay(scaler, series(a=[(0, 4), (30, 12)], b=[(0, 3)]), 60)
     # 0: 4 + 2 * 3 = 10, not > activationTarget 10. 30: 12 + 6 = 18 > 10 -> 1; HPA: ceil(18/5) = 4, limit 4.
     assert changes(steps) == [(30, 1), (30, 4)]
@@ -377,8 +428,9 @@ def test_properties_on_the_legacy_path(points: list[tuple[int, int]], cooldown: 
 @settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(points=backlogs)
 def test_properties_with_a_behavior(points: list[tuple[int, int]]) -> None:
-    scaler = dataclasses.replace(CELERY, hpa_behavior={"scaleUp": {"policies": [
-        {"type": "Pods", "value": 2, "periodSeconds": 60}]}})
+    scaler = dataclasses.replace(
+        CELERY, hpa_behavior={"scaleUp": {"policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]}}
+    )
     steps = replay(scaler, _series(points), 1200)
     check_properties(scaler, steps)
     # The Pods policy as the HPA applies it (calculateScaleUpLimitWithScalingRules in

@@ -19,11 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def _source_modules() -> set[str]:
     """Where each source file lands in the wheel: kedasuite/ as it is, the design card's
     top-level folders under kedasuite/."""
-    found = {p.relative_to(ROOT).as_posix() for p in (ROOT / "kedasuite").rglob("*.py")
-             if "__pycache__" not in p.parts}
+    found = {p.relative_to(ROOT).as_posix() for p in (ROOT / "kedasuite").rglob("*.py") if "__pycache__" not in p.parts}
     for folder in ("producers", "workers", "jobs"):
-        found |= {f"kedasuite/{folder}/{p.relative_to(ROOT / folder).as_posix()}"
-                  for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts}
+        found |= {
+            f"kedasuite/{folder}/{p.relative_to(ROOT / folder).as_posix()}"
+            for p in (ROOT / folder).rglob("*.py")
+            if "__pycache__" not in p.parts
+        }
     return found
 
 
@@ -36,9 +38,23 @@ def test_the_wheel_has_exactly_one_top_level_package(tmp_path: Path) -> None:
     for folder in ("kedasuite", "producers", "workers", "jobs"):
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "-w", str(tmp_path / "dist"), str(source)],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = (tmp_path / "dist").glob("kedasuite-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -46,8 +62,11 @@ def test_the_wheel_has_exactly_one_top_level_package(tmp_path: Path) -> None:
     assert top == {"kedasuite"}, f"top-level names in the wheel: {sorted(top)}"
     missing = sorted(m for m in _source_modules() if m not in names)
     assert not missing, f"missing from the wheel (add their packages to pyproject.toml): {missing}"
-    for data in ("kedasuite/keda/bundled/keda-local.yaml", "kedasuite/producers/ui/static/index.html",
-                 "kedasuite/core/kafka-broker/pom.xml"):
+    for data in (
+        "kedasuite/keda/bundled/keda-local.yaml",
+        "kedasuite/producers/ui/static/index.html",
+        "kedasuite/core/kafka-broker/pom.xml",
+    ):
         assert data in names, f"{data} is missing from the wheel"
 
 
@@ -61,6 +80,10 @@ def test_names_other_processes_rely_on_are_pinned() -> None:
     assert names.RQ_TASK == "kedasuite.workers.rq_tasks.process_user"
     module, _, function = names.RQ_TASK.rpartition(".")
     assert module == rq_tasks.__name__ and callable(getattr(rq_tasks, function))
-    assert (names.CELERY_QUEUE, names.RQ_QUEUE_LIST, names.WORKQUEUE_LIST, names.KAFKA_TOPIC,
-            names.KAFKA_CONSUMER_GROUP) == ("celery", "rq:queue:default", "job", "test-topic",
-                                            "test-consumer-group")
+    assert (
+        names.CELERY_QUEUE,
+        names.RQ_QUEUE_LIST,
+        names.WORKQUEUE_LIST,
+        names.KAFKA_TOPIC,
+        names.KAFKA_CONSUMER_GROUP,
+    ) == ("celery", "rq:queue:default", "job", "test-topic", "test-consumer-group")

@@ -38,15 +38,21 @@ from tests.support import Proc, wait_for
 
 pytestmark = pytest.mark.integration
 
-HYPOTHESIS = settings(max_examples=12, deadline=None, derandomize=True,
-                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+HYPOTHESIS = settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 #: Arbitrary bytes, plus the shapes most likely to get past a first check.
 POISON = st.one_of(
     st.binary(max_size=80),
     st.text(max_size=40).map(str.encode),
-    st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-                 lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-                 max_leaves=8).map(lambda v: json.dumps(v).encode()),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        max_leaves=8,
+    ).map(lambda v: json.dumps(v).encode()),
 )
 _ids = itertools.count(1)
 
@@ -129,8 +135,13 @@ def test_celery_parks_each_kind_of_poison_with_its_reason(celery_feed: Feed) -> 
     envelope = json.loads(CeleryMessageEncoder().encode(record("shape")))
     bad_body = {**envelope, "body": "!!not base64"}
     other_task = {**envelope, "headers": {**envelope["headers"], "task": "os.system"}}
-    poison = [b"\xff\x00 not json", b'{"not": "an envelope"}', b"[1, 2, 3]", json.dumps(bad_body).encode(),
-              json.dumps(other_task).encode()]
+    poison = [
+        b"\xff\x00 not json",
+        b'{"not": "an envelope"}',
+        b"[1, 2, 3]",
+        json.dumps(bad_body).encode(),
+        json.dumps(other_task).encode(),
+    ]
     parked = celery_feed.run(push_celery(celery_feed), poison)
     assert [p["reason"] for p in parked] == [
         "not a JSON message: Expecting value: line 1 column 1 (char 0)",
@@ -178,8 +189,10 @@ def push_rq(feed: Feed, as_job_argument: bool) -> Callable[[list[bytes], UserRec
 
 def test_rq_parks_entries_that_are_not_jobs(rq_feed: Feed) -> None:
     parked = rq_feed.run(push_rq(rq_feed, as_job_argument=False), [b"\xff\xfe", b"no-such-job"])
-    assert [p["reason"] for p in parked] == ["not a job id: not UTF-8 (invalid start byte at byte 0)",
-                                             "no such job: 'rq:job:no-such-job' does not exist"]
+    assert [p["reason"] for p in parked] == [
+        "not a job id: not UTF-8 (invalid start byte at byte 0)",
+        "no such job: 'rq:job:no-such-job' does not exist",
+    ]
 
 
 @given(poison=st.lists(POISON, min_size=1, max_size=3), as_job_argument=st.booleans())
@@ -226,21 +239,36 @@ def _is_json_object(raw: bytes) -> bool:
 
 
 @pytest.fixture(scope="module")
-def kafka_topic(kafka_bootstrap: str, kafka_env: dict[str, str], db_url: str,
-                module_spawn: Callable[..., Proc]) -> Iterator[KafkaSettings]:
+def kafka_topic(
+    kafka_bootstrap: str, kafka_env: dict[str, str], db_url: str, module_spawn: Callable[..., Proc]
+) -> Iterator[KafkaSettings]:
     suffix = uuid.uuid4().hex[:8]
     k = KafkaSettings(bootstrap=kafka_bootstrap, topic=f"poison-{suffix}", group=f"poison-{suffix}")
     ensure_topic(kafka_admin(k.bootstrap), k.topic, 1, 1)
-    consumer = module_spawn("worker", "kafka", "--bootstrap-servers", k.bootstrap, "--topic", k.topic, "--group",
-                            k.group, "--work-time", "0", "--redis-url", db_url, env=kafka_env)
+    consumer = module_spawn(
+        "worker",
+        "kafka",
+        "--bootstrap-servers",
+        k.bootstrap,
+        "--topic",
+        k.topic,
+        "--group",
+        k.group,
+        "--work-time",
+        "0",
+        "--redis-url",
+        db_url,
+        env=kafka_env,
+    )
     consumer.wait_for_log(rf"assigned {k.topic}\[", timeout=60)
     yield k
 
 
 @given(poison=st.lists(POISON, min_size=1, max_size=4))
 @HYPOTHESIS
-def test_kafka_dead_letters_each_poison_record_once(kafka_topic: KafkaSettings, db_url: str,
-                                                    poison: list[bytes]) -> None:
+def test_kafka_dead_letters_each_poison_record_once(
+    kafka_topic: KafkaSettings, db_url: str, poison: list[bytes]
+) -> None:
     k = kafka_topic
     client = redis.Redis.from_url(db_url)
     producer = Producer({"bootstrap.servers": k.bootstrap})
@@ -253,8 +281,9 @@ def test_kafka_dead_letters_each_poison_record_once(kafka_topic: KafkaSettings, 
     wait_for(lambda: fetch_results(client, [good.id]), 30, "the good record after the poison")
 
     # assign, not subscribe: a group join costs seconds on Tansu (see conftest)
-    reader = Consumer({"bootstrap.servers": k.bootstrap, "group.id": f"dlq-{uuid.uuid4().hex[:8]}",
-                       "enable.auto.commit": False})
+    reader = Consumer(
+        {"bootstrap.servers": k.bootstrap, "group.id": f"dlq-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
+    )
     # The worker parks each poison record (and waits for the broker's ack) before it takes the
     # next: once the good record is processed, the dead-letter topic holds all it will hold for
     # this key. Read it to its end offsets: a record parked twice would be there.

@@ -68,17 +68,28 @@ def test_a_sigkilled_workers_job_is_done_by_the_other(spawn, redis_url, redis_cl
 
 
 @pytest.mark.faults  # a worker or broker killed mid-run: the faults tier
-def test_a_job_whose_worker_is_killed_more_often_than_its_retries_is_still_done(
-        spawn, redis_url, redis_client) -> None:
+def test_a_job_whose_worker_is_killed_more_often_than_its_retries_is_still_done(spawn, redis_url, redis_client) -> None:
     """A killed worker is not a failed job: with no retries at all (``RQ_RETRIES=0``), a job
     whose worker is SIGKILLed twice while running it is requeued each time, not failed."""
-    done = run_cli("pump", "rq", "--count", "1", "--id-prefix", "twice", "--workloads", "rq",
-                   "--redis-url", redis_url, env={"RQ_RETRIES": "0"})
+    done = run_cli(
+        "pump",
+        "rq",
+        "--count",
+        "1",
+        "--id-prefix",
+        "twice",
+        "--workloads",
+        "rq",
+        "--redis-url",
+        redis_url,
+        env={"RQ_RETRIES": "0"},
+    )
     assert done.returncode == 0, done.stderr
     ids = record_ids(1, "twice")
     for _ in range(2):
-        victim = start_worker(spawn, redis_url, "fixed:30", "--job-monitoring-interval", "1",
-                              "--maintenance-interval", "1")
+        victim = start_worker(
+            spawn, redis_url, "fixed:30", "--job-monitoring-interval", "1", "--maintenance-interval", "1"
+        )
         victim.wait_for_log(r"processing twice-1 ", timeout=60)
         victim.signal(signal.SIGKILL)
         victim.wait(10)
@@ -121,8 +132,9 @@ def test_a_stopping_worker_gives_back_the_job_it_moved_but_did_not_start(redis_u
     pump(redis_url, 2, "handed")
     intermediate = f"{RQ_QUEUE_LIST}:intermediate"
     connection = make_client(redis_url)
-    worker = SuiteWorker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
-                         queue_class=PoisonSafeQueue)
+    worker = SuiteWorker(
+        [PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection, queue_class=PoisonSafeQueue
+    )
     # this worker's dequeue moves user-handed-1; "another worker" moves user-handed-2
     assert PoisonSafeQueue.lmove(connection, RQ_QUEUE_LIST, None)[1] == b"user-handed-1"
     assert redis_client.lmove(RQ_QUEUE_LIST, intermediate, "LEFT", "RIGHT") == b"user-handed-2"
@@ -148,12 +160,14 @@ def test_a_stop_between_the_dequeue_and_the_start_gives_the_job_back(redis_url, 
 
     pump(redis_url, 1, "between")
     connection = make_client(redis_url)
-    worker = StoppedBeforeTheStart([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
-                                   queue_class=PoisonSafeQueue)
+    worker = StoppedBeforeTheStart(
+        [PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection, queue_class=PoisonSafeQueue
+    )
     worker.work(burst=True)
     intermediate = f"{RQ_QUEUE_LIST}:intermediate"
-    assert redis_client.lrange(RQ_QUEUE_LIST, 0, -1) == [b"user-between-1"], \
+    assert redis_client.lrange(RQ_QUEUE_LIST, 0, -1) == [b"user-between-1"], (
         f"queue {redis_client.lrange(RQ_QUEUE_LIST, 0, -1)}, intermediate {redis_client.lrange(intermediate, 0, -1)}"
+    )
     assert redis_client.llen(intermediate) == 0
 
 
@@ -204,8 +218,17 @@ def test_sigterm_while_waiting_for_a_lost_redis_stops_the_wait(spawn) -> None:
     from kedasuite.core.embedded import EmbeddedRedis
 
     with EmbeddedRedis(databases=1) as server:
-        worker = spawn("worker", "rq", "--redis-url", server.url, "--work-time", "fixed:1",
-                       "--job-monitoring-interval", "1", env={"REDIS_RETRY_SECONDS": "600"})
+        worker = spawn(
+            "worker",
+            "rq",
+            "--redis-url",
+            server.url,
+            "--work-time",
+            "fixed:1",
+            "--job-monitoring-interval",
+            "1",
+            env={"REDIS_RETRY_SECONDS": "600"},
+        )
         worker.wait_for_log(READY, timeout=60)
         pump_records("rq", 1, "cut", redis_url=server.url)
         worker.wait_for_log(r"processing cut-1 ", timeout=30)
@@ -236,8 +259,9 @@ def test_a_stopping_worker_does_not_wait_for_a_pubsub_thread_that_read_the_reply
     from kedasuite.workers.rq_queue import PUBSUB_JOIN_S, PoisonSafeQueue, SuiteWorker
 
     connection = make_client(redis_url)
-    worker = SuiteWorker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
-                         queue_class=PoisonSafeQueue)
+    worker = SuiteWorker(
+        [PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection, queue_class=PoisonSafeQueue
+    )
     worker.subscribe()
     assert worker.pubsub is not None and worker.pubsub_thread is not None
     pubsub, thread = worker.pubsub, worker.pubsub_thread
@@ -249,8 +273,9 @@ def test_a_stopping_worker_does_not_wait_for_a_pubsub_thread_that_read_the_reply
     stopper.start()
     # A safety net: the bound is PUBSUB_JOIN_S; without it the wait is the thread's 60 s.
     stopper.join(PUBSUB_JOIN_S + 10)
-    assert done.is_set(), (f"unsubscribe still waiting after {PUBSUB_JOIN_S + 10:g} s; pubsub thread "
-                           f"alive: {thread.is_alive()}")
+    assert done.is_set(), (
+        f"unsubscribe still waiting after {PUBSUB_JOIN_S + 10:g} s; pubsub thread alive: {thread.is_alive()}"
+    )
     assert pubsub.connection is None, "the worker's pubsub connection was not given back"
 
 
@@ -309,8 +334,9 @@ def test_rq_workers_stop_promptly_with_the_cpu_contended(forked, redis_url) -> N
         for worker in idle:
             worker.signal(signal.SIGTERM)
         problems += stopped(idle, STOP_DEADLINE_S)
-    assert not problems, f"{len(problems)} of 20 RQ workers did not stop within {STOP_DEADLINE_S} s:\n" + \
-        "\n".join(problems)
+    assert not problems, f"{len(problems)} of 20 RQ workers did not stop within {STOP_DEADLINE_S} s:\n" + "\n".join(
+        problems
+    )
 
 
 def test_a_warm_shutdown_whose_stop_was_swallowed_still_stops_the_worker(redis_url, caplog) -> None:
@@ -330,8 +356,9 @@ def test_a_warm_shutdown_whose_stop_was_swallowed_still_stops_the_worker(redis_u
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def swallowed_stop() -> SuiteWorker:
-        worker = SuiteWorker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
-                             queue_class=PoisonSafeQueue)
+        worker = SuiteWorker(
+            [PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection, queue_class=PoisonSafeQueue
+        )
         with contextlib.suppress(StopRequested):  # as logging's emit swallows it
             worker.request_stop(signal.SIGTERM, None)
         return worker

@@ -44,6 +44,7 @@ NAMES = list(SCENARIOS)
 
 # --- every scenario, model only --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", NAMES)
 def test_the_model_shows_the_pitfall_and_not_the_fix(name: str) -> None:
     chosen = scenario(name)
@@ -52,7 +53,9 @@ def test_the_model_shows_the_pitfall_and_not_the_fix(name: str) -> None:
     # Simulated time, not waited out: a tenth of the model's time is a safety net a loaded machine
     # stays far under (about 0.05 s here), and a run that slept its way through cannot meet.
     wall, simulated = time.monotonic() - started, sum(t.seconds for t in traces.values())
-    assert wall < simulated / 10, f"the model-only run took {wall:.2f} s of wall time for {simulated:.0f} s of model time"
+    assert wall < simulated / 10, (
+        f"the model-only run took {wall:.2f} s of wall time for {simulated:.0f} s of model time"
+    )
     verdict = chosen.verdict(traces)
     assert verdict.holds(chosen.variants), (verdict.problem, verdict.conclusion)
     assert {v.key for v in chosen.variants} == set(traces) and len(chosen.variants) >= 2
@@ -108,12 +111,19 @@ def test_kafka_rebalance_model_figures() -> None:
 
 
 def _changes(*rows: tuple[float, str, str, str]) -> list[Change]:
-    return [Change(at, member, event, tuple(int(p) for p in parts.split(",") if p)) for at, member, event, parts in rows]
+    return [
+        Change(at, member, event, tuple(int(p) for p in parts.split(",") if p)) for at, member, event, parts in rows
+    ]
 
 
 def test_ownership_counts_an_eager_stop_and_not_a_cooperative_hand_over() -> None:
-    eager = _changes((1, "a", "assigned", "0,1,2,3"), (5, "a", "revoked", "0,1,2,3"), (5, "b", "revoked", ""),
-                     (5.5, "a", "assigned", "0,1"), (5.6, "b", "assigned", "2,3"))
+    eager = _changes(
+        (1, "a", "assigned", "0,1,2,3"),
+        (5, "a", "revoked", "0,1,2,3"),
+        (5, "b", "revoked", ""),
+        (5.5, "a", "assigned", "0,1"),
+        (5.6, "b", "assigned", "2,3"),
+    )
     figures = ownership(eager, 10)
     assert figures["group_stops"] == 1 and figures["group_stop_s"] == pytest.approx(0.5)
     assert (figures["revoked"], figures["moved"]) == (4, 2) and figures["unowned_s"] == pytest.approx(0.6)
@@ -125,15 +135,15 @@ def test_ownership_counts_an_eager_stop_and_not_a_cooperative_hand_over() -> Non
 
 def test_ownership_counts_a_stopped_members_partitions_until_someone_has_them() -> None:
     # A static member stops without a revocation: its partitions wait until they are assigned again.
-    log = _changes((0.5, "a", "assigned", "0"), (1, "b", "assigned", "1,2"), (4, "b", "stopped", ""),
-                   (14, "a", "assigned", "1,2"))
+    log = _changes(
+        (0.5, "a", "assigned", "0"), (1, "b", "assigned", "1,2"), (4, "b", "stopped", ""), (14, "a", "assigned", "1,2")
+    )
     figures = ownership(log, 20)
     assert figures["unowned_s"] == pytest.approx(10) and figures["revoked"] == 2 and figures["moved"] == 2
     # Never reassigned: counted to the end of the window; a killed member's partitions move without a revocation.
     assert ownership(log[:3], 9)["unowned_s"] == pytest.approx(5)
     killed = _changes((1, "a", "assigned", "0,1"), (3, "b", "assigned", "0,1"))
-    assert ownership(killed, 5) == {"revoked": 2, "moved": 2, "group_stops": 0, "group_stop_s": 0,
-                                    "unowned_s": 0}
+    assert ownership(killed, 5) == {"revoked": 2, "moved": 2, "group_stops": 0, "group_stop_s": 0, "unowned_s": 0}
     assert ownership([], 5)["group_stops"] == 0
 
 
@@ -159,6 +169,7 @@ def test_cooldown_model_figures() -> None:
 
 # --- the verdicts' helpers on hand-made traces -------------------------------------------------------
 
+
 def _trace(key: str, samples: list[Sample], **counts: float) -> Trace:
     trace = Trace(celery_inflight.SCENARIO.variant(key), "model", samples)
     trace.counts.update(counts)
@@ -180,15 +191,21 @@ def test_hidden_work_is_a_lower_bound_from_observable_numbers() -> None:
 
 
 def test_n_to_1_and_1_to_0_are_read_from_the_steps() -> None:
-    steps = [Step(1, "hpa", 1, 4, "", recommendation=4), Step(5, "hpa", 4, 4, "", recommendation=2),
-             Step(6, "hpa", 4, 4, "", recommendation=1), Step(9, "hpa", 4, 1, "", recommendation=1),
-             Step(10, "keda", 1, 1, "", active=True), Step(11, "keda", 1, 1, "", active=False),
-             Step(14, "keda", 1, 0, "", active=False)]
+    steps = [
+        Step(1, "hpa", 1, 4, "", recommendation=4),
+        Step(5, "hpa", 4, 4, "", recommendation=2),
+        Step(6, "hpa", 4, 4, "", recommendation=1),
+        Step(9, "hpa", 4, 1, "", recommendation=1),
+        Step(10, "keda", 1, 1, "", active=True),
+        Step(11, "keda", 1, 1, "", active=False),
+        Step(14, "keda", 1, 0, "", active=False),
+    ]
     assert cooldown.down_to_one(steps) == (6, 9)
     assert cooldown.one_to_zero(steps) == (10, 14)
 
 
 # --- what the lab added to the suite -------------------------------------------------------------------
+
 
 def test_exclude_persistent_lag_leaves_an_unmoved_offset_out_of_the_metric_not_of_activation() -> None:
     trigger = KafkaTrigger(lag_threshold=10, activation_lag_threshold=2, exclude_persistent_lag=True)
@@ -213,15 +230,24 @@ def test_the_stuck_record_setting_reads_partition_and_offset() -> None:
 
 def test_variants_change_only_what_they_say() -> None:
     base = bundled("celery")
-    changed = derive("celery", {"spec.triggers[1]": DELETE, "spec.maxReplicaCount": 3,
-                                "spec.advanced.horizontalPodAutoscalerConfig.behavior": {"scaleDown": {}}})
+    changed = derive(
+        "celery",
+        {
+            "spec.triggers[1]": DELETE,
+            "spec.maxReplicaCount": 3,
+            "spec.advanced.horizontalPodAutoscalerConfig.behavior": {"scaleDown": {}},
+        },
+    )
     assert len(changed["spec"]["triggers"]) == len(base["spec"]["triggers"]) - 1
-    assert changed["spec"]["maxReplicaCount"] == 3 and "behavior" in changed["spec"]["advanced"][
-        "horizontalPodAutoscalerConfig"]
+    assert (
+        changed["spec"]["maxReplicaCount"] == 3
+        and "behavior" in changed["spec"]["advanced"]["horizontalPodAutoscalerConfig"]
+    )
     assert bundled("celery") == base, "deriving must not touch the bundled objects"
 
 
 # --- the command ---------------------------------------------------------------------------------------------
+
 
 def test_list_names_every_scenario_in_one_line_each() -> None:
     result = CliRunner().invoke(main, ["scenario", "--list"])
@@ -247,6 +273,7 @@ def test_an_unknown_scenario_names_the_known_ones() -> None:
 
 # --- every scenario, live ---------------------------------------------------------------------------------
 
+
 def _live(name: str) -> object:
     """The scenario, with a pytest timeout its variants' deadlines allow (every variant to the
     end of its stretched deadline, one after the other, and a minute for brokers and clean-up),
@@ -259,19 +286,26 @@ def _live(name: str) -> object:
 @pytest.mark.integration
 @pytest.mark.faults
 @pytest.mark.parametrize("name", [_live(n) for n in NAMES])
-def test_real_workers_show_the_pitfall_and_not_the_fix(name: str, redis_url: str, kafka_bootstrap: str,
-                                                        tmp_path: Path) -> None:
+def test_real_workers_show_the_pitfall_and_not_the_fix(
+    name: str, redis_url: str, kafka_bootstrap: str, tmp_path: Path
+) -> None:
     from kedasuite.scenarios.live import run_live
 
     chosen = scenario(name)
     lines: list[str] = []
-    traces = run_live(chosen, redis_url, kafka_bootstrap if chosen.workload == "kafka" else None, lines.append,
-                      lambda key, line: lines.append(f"{key}: {line}"))
+    traces = run_live(
+        chosen,
+        redis_url,
+        kafka_bootstrap if chosen.workload == "kafka" else None,
+        lines.append,
+        lambda key, line: lines.append(f"{key}: {line}"),
+    )
     verdict = chosen.verdict(traces)
     (tmp_path / "log.txt").write_text("\n".join(lines))
     table = "\n".join(f"  {r.variant} | {r.measure} | {r.figure}" for r in verdict.rows)
     assert verdict.holds(chosen.variants), (
-        f"shows the pitfall: {verdict.problem}\n{verdict.conclusion}\n{table}\n{_seen(traces, lines)}")
+        f"shows the pitfall: {verdict.problem}\n{verdict.conclusion}\n{table}\n{_seen(traces, lines)}"
+    )
     late = [key for key, t in traces.items() if t.variant.role == "fix" and t.timed_out]
     assert not late, f"a fix must play out; {', '.join(late)} reached its deadline. {_seen(traces, lines)}"
     left = [f"{pid}: {' '.join(_argv(pid))}" for pid in descendants(os.getpid()) if _runs_kedasuite(_argv(pid))]
@@ -282,11 +316,15 @@ def _seen(traces: dict[str, Trace], lines: list[str], samples: int = 12, logged:
     """What a failed live scenario saw: each variant's last samples, then the end of the log."""
     parts = []
     for key, trace in traces.items():
-        tail = "\n".join(f"  t={s.t:6.1f} backlog={s.backlog:g} in_flight={s.in_flight:g} replicas={s.replicas} "
-                         f"model={s.model} pods={s.pods} processed={s.processed} metric={s.metric} {s.extra}"
-                         for s in trace.samples[-samples:])
-        parts.append(f"{key} ({len(trace.samples)} samples, {trace.seconds:.1f} s, timed out: {trace.timed_out}, "
-                     f"counts {trace.counts}):\n{tail}")
+        tail = "\n".join(
+            f"  t={s.t:6.1f} backlog={s.backlog:g} in_flight={s.in_flight:g} replicas={s.replicas} "
+            f"model={s.model} pods={s.pods} processed={s.processed} metric={s.metric} {s.extra}"
+            for s in trace.samples[-samples:]
+        )
+        parts.append(
+            f"{key} ({len(trace.samples)} samples, {trace.seconds:.1f} s, timed out: {trace.timed_out}, "
+            f"counts {trace.counts}):\n{tail}"
+        )
     return "\n".join(parts) + "\nthe log's end:\n" + "\n".join(lines[-logged:])
 
 

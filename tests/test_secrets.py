@@ -55,16 +55,23 @@ def test_key_material_stays_out_of_the_build_context() -> None:
 
 
 def deployment(env: list[dict]) -> dict:
-    return {"kind": "Deployment", "metadata": {"name": "w"},
-            "spec": {"template": {"spec": {"containers": [{"name": "c", "env": env}]}}}}
+    return {
+        "kind": "Deployment",
+        "metadata": {"name": "w"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "env": env}]}}},
+    }
 
 
 def test_planted_manifest_secrets_are_named() -> None:
     objs = [
-        deployment([{"name": "REDIS_PASSWORD", "value": "hunter2"},
-                    {"name": "PUMP_TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
-                    {"name": "REDIS_URL", "value": "redis://app:s3cret@redis:6379/0"},
-                    {"name": "WORKQUEUE_LEASE_SECONDS", "value": "30"}]),
+        deployment(
+            [
+                {"name": "REDIS_PASSWORD", "value": "hunter2"},
+                {"name": "PUMP_TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                {"name": "REDIS_URL", "value": "redis://app:s3cret@redis:6379/0"},
+                {"name": "WORKQUEUE_LEASE_SECONDS", "value": "30"},
+            ]
+        ),
         {"kind": "Secret", "metadata": {"name": "creds"}, "stringData": {"password": "hunter2"}},
         {"kind": "TriggerAuthentication", "metadata": {"name": "a"}, "spec": {"password": "x"}},
     ]
@@ -79,11 +86,18 @@ def test_planted_manifest_secrets_are_named() -> None:
 
 
 def test_planted_compose_secrets_are_named() -> None:
-    compose = {"services": {
-        "pump": {"environment": {"PUMP_TOKEN": "abc123", "REDIS_PASSWORD": "${REDIS_PASSWORD:?set it}",
-                                 "KAFKA_SASL_PASSWORD": "${KAFKA_SASL_PASSWORD:-letmein}"}},
-        "worker": {"environment": ["REDIS_PASSWORD=hunter2", "REDIS_URL=redis://:pw@redis:6379/0"]},
-    }}
+    compose = {
+        "services": {
+            "pump": {
+                "environment": {
+                    "PUMP_TOKEN": "abc123",
+                    "REDIS_PASSWORD": "${REDIS_PASSWORD:?set it}",
+                    "KAFKA_SASL_PASSWORD": "${KAFKA_SASL_PASSWORD:-letmein}",
+                }
+            },
+            "worker": {"environment": ["REDIS_PASSWORD=hunter2", "REDIS_URL=redis://:pw@redis:6379/0"]},
+        }
+    }
     assert compose_problems(compose) == [
         "compose service pump: PUMP_TOKEN is set inline; pass it from the environment: PUMP_TOKEN: ${PUMP_TOKEN}",
         "compose service pump: KAFKA_SASL_PASSWORD is set inline; pass it from the environment: "
@@ -108,4 +122,6 @@ def test_detect_secrets_catches_what_the_rules_do_not_know() -> None:
     key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA1c8Yg\n-----END RSA PRIVATE KEY-----\n"
     aws = "aws_access_key_id: AKIAIOSFODNN7EXAMPLE\n"
     assert detect_secrets_findings({"a.yaml": key, "b.yaml": aws}) == [
-        "a.yaml:1: Private Key", "b.yaml:1: AWS Access Key"]
+        "a.yaml:1: Private Key",
+        "b.yaml:1: AWS Access Key",
+    ]

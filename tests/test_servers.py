@@ -81,8 +81,9 @@ def test_an_engine_that_cannot_pull_falls_back_to_the_embedded_redis(registryles
     assert "no such host" in lines[0] and lines[0].endswith("using the next choice")
 
 
-def test_an_engine_that_cannot_pull_falls_back_to_the_embedded_kafka(registryless_engine: str,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_engine_that_cannot_pull_falls_back_to_the_embedded_kafka(
+    registryless_engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from confluent_kafka.admin import AdminClient
 
     monkeypatch.setenv("KAFKA_EMBEDDED", "tansu")  # the fallback is under test, not the broker: the quick one
@@ -92,8 +93,9 @@ def test_an_engine_that_cannot_pull_falls_back_to_the_embedded_kafka(registryles
         with servers.kafka_bootstrap() as bootstrap:
             metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10)
             assert metadata.brokers
-    assert any(str(w.message).startswith(f"kafka: container {servers.KAFKA_IMAGE} could not start (")
-               for w in caught), [str(w.message) for w in caught]
+    assert any(
+        str(w.message).startswith(f"kafka: container {servers.KAFKA_IMAGE} could not start (") for w in caught
+    ), [str(w.message) for w in caught]
 
 
 def test_no_engine_means_no_container_and_no_warning(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -52,18 +52,26 @@ def test_bursts_are_due_at_once() -> None:
     assert p.time_of(201) == pytest.approx(30)
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("zigzag:1", "unknown profile 'zigzag:1': use step, ramp, spike or burst; examples: step:10/30s,50/30s,10/30s, "
-                 "ramp:10:200:60s, spike:10:300:20s:5s:60s, burst:200:30s:4"),
-    ("ramp:10:200", "profile 'ramp:10:200': ramp takes FROM:TO:OVER, e.g. ramp:10:200:60s"),
-    ("step:10-30s", "profile 'step:10-30s': step stage '10-30s' must be RATE/DURATION, e.g. 50/30s"),
-    ("step:", "profile 'step:': step takes RATE/DURATION stages, e.g. step:10/30s,50/30s,10/30s"),
-    ("burst:x:1s:2", "profile 'burst:x:1s:2': burst N and TIMES must be whole numbers, e.g. burst:200:30s:4"),
-    ("spike:1:9:50s:20s:60s", "profile 'spike:1:9:50s:20s:60s': the spike (AT + LENGTH = 70 s) must end within "
-                              "TOTAL (60 s)"),
-    ("ramp:0:0:10s", "profile 'ramp:0:0:10s' sends no items; raise a rate or a duration"),
-    ("ramp:-5:10:10s", "ramp FROM must be more than 0 items per second, got '-5'"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            "zigzag:1",
+            "unknown profile 'zigzag:1': use step, ramp, spike or burst; examples: step:10/30s,50/30s,10/30s, "
+            "ramp:10:200:60s, spike:10:300:20s:5s:60s, burst:200:30s:4",
+        ),
+        ("ramp:10:200", "profile 'ramp:10:200': ramp takes FROM:TO:OVER, e.g. ramp:10:200:60s"),
+        ("step:10-30s", "profile 'step:10-30s': step stage '10-30s' must be RATE/DURATION, e.g. 50/30s"),
+        ("step:", "profile 'step:': step takes RATE/DURATION stages, e.g. step:10/30s,50/30s,10/30s"),
+        ("burst:x:1s:2", "profile 'burst:x:1s:2': burst N and TIMES must be whole numbers, e.g. burst:200:30s:4"),
+        (
+            "spike:1:9:50s:20s:60s",
+            "profile 'spike:1:9:50s:20s:60s': the spike (AT + LENGTH = 70 s) must end within TOTAL (60 s)",
+        ),
+        ("ramp:0:0:10s", "profile 'ramp:0:0:10s' sends no items; raise a rate or a duration"),
+        ("ramp:-5:10:10s", "ramp FROM must be more than 0 items per second, got '-5'"),
+    ],
+)
 def test_bad_profiles_name_the_problem_and_show_a_valid_one(spec: str, message: str) -> None:
     with pytest.raises(InputError) as caught:
         parse_profile(spec)
@@ -121,8 +129,9 @@ def test_cli_pump_paces_rate_for_duration(redis_url: str, redis_client: redis.Re
 @pytest.mark.integration
 def test_a_pump_that_cannot_keep_up_says_so(redis_url: str) -> None:
     # one record per round trip cannot make a million a second (1,000 records, under a second here)
-    done = run_cli("pump", "celery", "--rate", "1000000", "--duration", "0.001", "--batch-size", "1", "--redis-url",
-                   redis_url)
+    done = run_cli(
+        "pump", "celery", "--rate", "1000000", "--duration", "0.001", "--batch-size", "1", "--redis-url", redis_url
+    )
     assert done.returncode == 0, done.stderr
     assert "celery: could not keep up: asked 1,000,000/s on average, achieved " in done.stdout
 
@@ -137,19 +146,28 @@ def test_http_pump_takes_rate_and_duration_and_reports_them(redis_url: str, redi
     stream = run["workloads"]["celery"]
     assert (run["state"], run["count"], stream["sent"]) == ("succeeded", 100, 100)
     assert (stream["profile"], stream["asked_rate"], stream["kept_up"], stream["note"]) == (
-        "rate 100/s for 1 s", 100.0, True, None)
+        "rate 100/s for 1 s",
+        100.0,
+        True,
+        None,
+    )
     assert stream["elapsed_s"] >= 0.95
     assert redis_client.llen(CELERY_QUEUE) == 100
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("query", "error"), [
-    ("rate=fast&duration=1s", "rate must be a number of items per second, got 'fast'"),
-    ("rate=10", "rate needs a duration or a count (e.g. rate=50&duration=60s)"),
-    ("profile=burst:5:1s:0", "profile 'burst:5:1s:0': burst N and TIMES must be at least 1, e.g. burst:200:30s:4"),
-    ("rate=1000&duration=24h", "count must be an integer from 1 to 1000000, got 86400000 (the limit is set by "
-                               "PUMP_MAX_COUNT)"),
-])
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("rate=fast&duration=1s", "rate must be a number of items per second, got 'fast'"),
+        ("rate=10", "rate needs a duration or a count (e.g. rate=50&duration=60s)"),
+        ("profile=burst:5:1s:0", "profile 'burst:5:1s:0': burst N and TIMES must be at least 1, e.g. burst:200:30s:4"),
+        (
+            "rate=1000&duration=24h",
+            "count must be an integer from 1 to 1000000, got 86400000 (the limit is set by PUMP_MAX_COUNT)",
+        ),
+    ],
+)
 def test_http_pump_refuses_bad_shapes_with_the_cli_words(redis_url: str, query: str, error: str) -> None:
     client = create_app(PumpSettings(brokers=wl.BrokerConfig(redis_url=redis_url))).test_client()
     answer = client.get(f"/pump?{query}")
@@ -166,20 +184,34 @@ def test_count_caps_a_shape(redis_url: str) -> None:
 
 
 @pytest.mark.integration
-def test_ctrl_c_ends_a_paced_pump_of_several_workloads_at_once(spawn, redis_url: str,
-                                                              redis_client: redis.Redis) -> None:
+def test_ctrl_c_ends_a_paced_pump_of_several_workloads_at_once(
+    spawn, redis_url: str, redis_client: redis.Redis
+) -> None:
     """Paced streams run on threads of their own; an interrupt used to end only the main
     thread's wait for them, and the process lived on until the schedules' end (a minute here)."""
     import signal
 
     from kedasuite.core.names import WORKQUEUE_LIST
 
-    pump = spawn("pump", "all", "--rate", "5", "--duration", "60s", "--redis-url", redis_url,
-                 env={"PUMP_WORKLOADS": "celery,workqueue"})
+    pump = spawn(
+        "pump",
+        "all",
+        "--rate",
+        "5",
+        "--duration",
+        "60s",
+        "--redis-url",
+        redis_url,
+        env={"PUMP_WORKLOADS": "celery,workqueue"},
+    )
     pump.wait_for_log(r"pacing rate 5/s for 60 s", timeout=30)
     # A first record of each out: both streams are in their schedules' waits.
-    wait_for(lambda: redis_client.llen(CELERY_QUEUE) and redis_client.llen(WORKQUEUE_LIST), 30,
-             "a first record on each list", seen=pump.describe)
+    wait_for(
+        lambda: redis_client.llen(CELERY_QUEUE) and redis_client.llen(WORKQUEUE_LIST),
+        30,
+        "a first record on each list",
+        seen=pump.describe,
+    )
     pump.signal(signal.SIGINT)
     # Safety net: it stops within a batch's flush; the fault was the schedule's remaining minute.
     assert pump.wait(30, "an interrupted paced pump to stop") == 1, pump.describe()

@@ -50,8 +50,15 @@ SCRIPTS = bash_scripts()
 
 def test_every_known_script_is_found() -> None:
     names = {str(p.relative_to(ROOT)) for p in SCRIPTS}
-    assert {"scripts/bootstrap", "scripts/test", "scripts/demo", "scripts/bench", "scripts/e2e", "scripts/soak",
-            ".ci/run"} <= names
+    assert {
+        "scripts/bootstrap",
+        "scripts/test",
+        "scripts/demo",
+        "scripts/bench",
+        "scripts/e2e",
+        "scripts/soak",
+        ".ci/run",
+    } <= names
 
 
 @pytest.mark.lint
@@ -62,8 +69,14 @@ def test_shellcheck_is_installed() -> None:
 @pytest.mark.lint
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shellcheck_finds_nothing(script: Path) -> None:
-    done = subprocess.run([str(SHELLCHECK), "--shell=bash", "--severity=style", str(script)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [str(SHELLCHECK), "--shell=bash", "--severity=style", str(script)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
 
 
@@ -82,8 +95,19 @@ def test_help_needs_no_tools(tmp_path: Path, flag: str) -> None:
     done = run_e2e(flag, path=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: scripts/e2e [--keep] [--no-build] [WORKLOAD...]")
-    for word in ("--keep", "E2E_KEEP", "E2E_CLUSTER", "kedasuite-e2e", "E2E_TIMELINE", "KEDA_CHART_VERSION",
-                 "2.20.2", "celery", "kafka", "rq", "workqueue"):
+    for word in (
+        "--keep",
+        "E2E_KEEP",
+        "E2E_CLUSTER",
+        "kedasuite-e2e",
+        "E2E_TIMELINE",
+        "KEDA_CHART_VERSION",
+        "2.20.2",
+        "celery",
+        "kafka",
+        "rq",
+        "workqueue",
+    ):
         assert word in done.stdout
     assert done.stderr == ""
 
@@ -143,25 +167,36 @@ def test_soak_help_is_its_header_comment(flag: str) -> None:
     done = run_script(SOAK, "3", flag, path=f"{Path(sed).parent}{os.pathsep}{Path(BASH).parent}")
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.startswith("Soak: the README's test command (scripts/test")
-    for words in ("scripts/soak N [--hog K] [--keep] [-- ARGS...]", "--hog K", "--keep", "-- ARGS", "CI=true",
-                  "PYTEST_ADDOPTS=--junitxml=", "uncommitted changes", "Example: scripts/soak 4 --hog 1"):
+    for words in (
+        "scripts/soak N [--hog K] [--keep] [-- ARGS...]",
+        "--hog K",
+        "--keep",
+        "-- ARGS",
+        "CI=true",
+        "PYTEST_ADDOPTS=--junitxml=",
+        "uncommitted changes",
+        "Example: scripts/soak 4 --hog 1",
+    ):
         assert words in done.stdout
     assert "set -euo pipefail" not in done.stdout and "#" not in done.stdout.replace("#!", "")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ((), "missing N, the number of runs"),
-    (("0",), "N must be a whole number of runs from 1 to 9999, got '0'"),
-    (("-2",), "N must be a whole number of runs from 1 to 9999, got '-2'"),
-    (("two",), "N must be a whole number of runs from 1 to 9999, got 'two'"),
-    (("2", "3"), "one N only (got 2 and 3); arguments for scripts/test go after --"),
-    (("2", "--hog"), "--hog needs K, the number of busy loops"),
-    (("2", "--hog", "many"), "--hog K: K must be a whole number of busy loops (0 or more), got 'many'"),
-    (("2", "--hog=-1"), "--hog K: K must be a whole number of busy loops (0 or more), got '-1'"),
-    (("2", "--frobnicate"), "unknown option: --frobnicate"),
-], ids=["no-N", "zero", "negative", "word", "two-Ns", "hog-without-K", "hog-word", "hog-negative", "unknown-option"])
-def test_soak_refuses_bad_arguments_before_doing_anything(tmp_path: Path, args: tuple[str, ...],
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "missing N, the number of runs"),
+        (("0",), "N must be a whole number of runs from 1 to 9999, got '0'"),
+        (("-2",), "N must be a whole number of runs from 1 to 9999, got '-2'"),
+        (("two",), "N must be a whole number of runs from 1 to 9999, got 'two'"),
+        (("2", "3"), "one N only (got 2 and 3); arguments for scripts/test go after --"),
+        (("2", "--hog"), "--hog needs K, the number of busy loops"),
+        (("2", "--hog", "many"), "--hog K: K must be a whole number of busy loops (0 or more), got 'many'"),
+        (("2", "--hog=-1"), "--hog K: K must be a whole number of busy loops (0 or more), got '-1'"),
+        (("2", "--frobnicate"), "unknown option: --frobnicate"),
+    ],
+    ids=["no-N", "zero", "negative", "word", "two-Ns", "hog-without-K", "hog-word", "hog-negative", "unknown-option"],
+)
+def test_soak_refuses_bad_arguments_before_doing_anything(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     """Exit 2 with the reason and the usage; PATH holds bash alone, so no git, clone or run can have started."""
     done = run_script(SOAK, *args, path=f"{tmp_path}{os.pathsep}{Path(BASH).parent}")
     assert done.returncode == 2, done.stderr
@@ -187,26 +222,35 @@ long text</failure></testcase>
 def test_soak_report_counts_each_failure_across_runs(tmp_path: Path) -> None:
     """The table from the files of three runs: a green one, a failing test, and lint failing alone."""
     (tmp_path / "runs.tsv").write_text("1\t0\t290\t\n2\t1\t301\t\n3\t1\t280\t\n")
-    green = _JUNIT.replace('failures="1"', 'failures="0"').split("<testcase classname=\"tests.test_autoscale")[0]
+    green = _JUNIT.replace('failures="1"', 'failures="0"').split('<testcase classname="tests.test_autoscale')[0]
     (tmp_path / "run-1.xml").write_text(green + "</testsuite></testsuites>\n")
     (tmp_path / "run-2.xml").write_text(_JUNIT)
     (tmp_path / "run-3.xml").write_text(_JUNIT.replace("<failure", "<skipped").replace("</failure>", "</skipped>"))
-    wall = ("==> wall times: fast + faults + browser {rest} s (exit {status}; each tier's span is under 'tiers' above);"
-            " lint 31 s beside them (scripts/lint, exit {lint}); total {total} s\n")
+    wall = (
+        "==> wall times: fast + faults + browser {rest} s (exit {status}; each tier's span is under 'tiers' above);"
+        " lint 31 s beside them (scripts/lint, exit {lint}); total {total} s\n"
+    )
     (tmp_path / "run-1.log").write_text(wall.format(rest=205, status=0, lint=0, total=206))
     (tmp_path / "run-2.log").write_text(
         "=========================== short test summary info ============================\n"
         "FAILED tests/test_autoscale.py::test_back_to_zero - AssertionError: timed out after 22 s waiting\n"
         "======================== 1 failed, 3 passed in 201.50s =========================\n"
-        + wall.format(rest=210, status=1, lint=0, total=211))
+        + wall.format(rest=210, status=1, lint=0, total=211)
+    )
     (tmp_path / "run-3.log").write_text(
         "FAILED tests/test_not_in_a_summary.py::test_x - printed by a test, not a failure\n"
         "=========================== short test summary info ============================\n"
         "FAILED tests/test_lint.py::test_ruff[scripts] - AssertionError: scripts/soak_report.py:1: E501\n"
         "========================= 1 failed, 30 passed in 33.0s =========================\n"
-        + wall.format(rest=200, status=0, lint=1, total=201))
-    done = subprocess.run([sys.executable, str(SOAK_REPORT), str(tmp_path), str(ROOT)], capture_output=True,
-                          text=True, timeout=60, check=False)
+        + wall.format(rest=200, status=0, lint=1, total=201)
+    )
+    done = subprocess.run(
+        [sys.executable, str(SOAK_REPORT), str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert (done.returncode, done.stderr) == (0, "")
     lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
     assert lines == [
@@ -227,8 +271,9 @@ def test_soak_report_counts_each_failure_across_runs(tmp_path: Path) -> None:
 def test_soak_report_names_a_run_that_failed_without_a_failed_test(tmp_path: Path) -> None:
     (tmp_path / "runs.tsv").write_text("1\t5\t95\t\n2\t2\t40\t\n3\t130\t60\tinterrupted\n")
     (tmp_path / "run-1.xml").write_text('<testsuites><testsuite time="0.5" /></testsuites>')
-    done = subprocess.run([sys.executable, str(SOAK_REPORT), str(tmp_path)], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, str(SOAK_REPORT), str(tmp_path)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
     assert lines[1:4] == [

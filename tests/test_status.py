@@ -50,23 +50,32 @@ LOCAL = str(ROOT / "k8s" / "overlays" / "local")
 
 
 def so(*triggers: Trigger, min_replicas: int = 0, max_replicas: int = 10, cooldown: float = 200) -> Scaler:
-    return Scaler(kind=scaling.SCALED_OBJECT, name="so", triggers=triggers, min_replicas=min_replicas,
-                  max_replicas=max_replicas, cooldown_period=cooldown)
+    return Scaler(
+        kind=scaling.SCALED_OBJECT,
+        name="so",
+        triggers=triggers,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        cooldown_period=cooldown,
+    )
 
 
 def redis_trigger(name: str = "backlog", target: float = 10, activation: float = 5) -> Trigger:
     return Trigger(name=name, type="redis", source=name, target=target, activation=activation)
 
 
-@pytest.mark.parametrize(("metric", "active", "replicas"), [
-    (0, False, 0),
-    (5, False, 0),    # activation is strict: 5 is not > 5
-    (6, True, 1),     # A < M < T: the HPA's floor is 1, never 0
-    (10, True, 1),
-    (11, True, 2),    # ceil(11 / 10)
-    (95, True, 10),
-    (101, True, 10),  # maxReplicaCount
-])
+@pytest.mark.parametrize(
+    ("metric", "active", "replicas"),
+    [
+        (0, False, 0),
+        (5, False, 0),  # activation is strict: 5 is not > 5
+        (6, True, 1),  # A < M < T: the HPA's floor is 1, never 0
+        (10, True, 1),
+        (11, True, 2),  # ceil(11 / 10)
+        (95, True, 10),
+        (101, True, 10),  # maxReplicaCount
+    ],
+)
 def test_scaled_object_single_trigger(metric: int, active: bool, replicas: int) -> None:
     trigger = redis_trigger()
     decision = decide_scaled_object(so(trigger), [Reading(trigger, metric)])
@@ -96,45 +105,52 @@ def test_an_unreadable_trigger_leaves_the_count_to_keda() -> None:
     assert decision.reason.endswith("KEDA keeps the current count while a trigger errors (no fallback here)")
 
 
-@pytest.mark.parametrize(("lag", "max_replicas", "replicas"), [
-    (2, 5, 0),     # activationLagThreshold 2, strict
-    (3, 5, 1),
-    (25, 5, 5),
-    (27, 10, 6),   # 27 // 5 = 5 is not > 5 partitions: uncapped, so the HPA asks for P + 1
-    (30, 10, 5),   # 30 // 5 = 6 > 5: capped at 5 * 5
-    (500, 10, 5),
-])
+@pytest.mark.parametrize(
+    ("lag", "max_replicas", "replicas"),
+    [
+        (2, 5, 0),  # activationLagThreshold 2, strict
+        (3, 5, 1),
+        (25, 5, 5),
+        (27, 10, 6),  # 27 // 5 = 5 is not > 5 partitions: uncapped, so the HPA asks for P + 1
+        (30, 10, 5),  # 30 // 5 = 6 > 5: capped at 5 * 5
+        (500, 10, 5),
+    ],
+)
 def test_kafka_partition_cap(lag: int, max_replicas: int, replicas: int) -> None:
     trigger = Trigger(name="lag", type="kafka", source="t", target=5, activation=2)
     metric = capped_total_lag(lag, 5, 5)
-    decision = decide_scaled_object(so(trigger, max_replicas=max_replicas),
-                                    [Reading(trigger, metric, activation_metric=lag)])
+    decision = decide_scaled_object(
+        so(trigger, max_replicas=max_replicas), [Reading(trigger, metric, activation_metric=lag)]
+    )
     assert decision.count == replicas
 
 
-@pytest.mark.parametrize(("kwargs", "jobs"), [
-    # accurate, q 12, T 5, max 10: maxScale 3, scaleTo 12, E = 3
-    ({"queue": 12, "strategy": "accurate"}, 3),
-    # accurate with 8 running: 3 + 8 - 0 > 10, so E = MAXC - r = 2
-    ({"queue": 12, "strategy": "accurate", "running": 8}, 2),
-    # accurate with 8 running of which 2 pending: 3 + 8 - 2 = 9 <= 10, so E = maxScale - P = 1
-    ({"queue": 12, "strategy": "accurate", "running": 8, "pending": 2}, 1),
-    # default subtracts running Jobs: 3 - 2
-    ({"queue": 12, "strategy": "default", "running": 2}, 1),
-    # eager: E = min(MAXC - r - P, maxScale) and scaleTo = MAXC
-    ({"queue": 12, "strategy": "eager", "running": 1}, 3),
-    # custom: min(maxScale - deduction - trunc(r * pct), MAXC) = 6 - 1 - 2
-    ({"queue": 30, "strategy": "custom", "running": 4, "deduction": 1, "running_percentage": 0.5}, 3),
-    # custom without a percentage silently becomes default: 6 - 4
-    ({"queue": 30, "strategy": "custom", "running": 4}, 2),
-    # scaleTo is the raw queue: 1 item, 1 Job
-    ({"queue": 1, "strategy": "accurate"}, 1),
-    # queue / target above MAXC: maxScale = 10
-    ({"queue": 400, "strategy": "accurate"}, 10),
-    # MIN 2, nothing running: top-up to MIN even with an empty queue (forced active)
-    ({"queue": 0, "strategy": "accurate", "min_replicas": 2, "active": False}, 2),
-    ({"queue": 12, "strategy": "accurate", "active": False}, 0),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "jobs"),
+    [
+        # accurate, q 12, T 5, max 10: maxScale 3, scaleTo 12, E = 3
+        ({"queue": 12, "strategy": "accurate"}, 3),
+        # accurate with 8 running: 3 + 8 - 0 > 10, so E = MAXC - r = 2
+        ({"queue": 12, "strategy": "accurate", "running": 8}, 2),
+        # accurate with 8 running of which 2 pending: 3 + 8 - 2 = 9 <= 10, so E = maxScale - P = 1
+        ({"queue": 12, "strategy": "accurate", "running": 8, "pending": 2}, 1),
+        # default subtracts running Jobs: 3 - 2
+        ({"queue": 12, "strategy": "default", "running": 2}, 1),
+        # eager: E = min(MAXC - r - P, maxScale) and scaleTo = MAXC
+        ({"queue": 12, "strategy": "eager", "running": 1}, 3),
+        # custom: min(maxScale - deduction - trunc(r * pct), MAXC) = 6 - 1 - 2
+        ({"queue": 30, "strategy": "custom", "running": 4, "deduction": 1, "running_percentage": 0.5}, 3),
+        # custom without a percentage silently becomes default: 6 - 4
+        ({"queue": 30, "strategy": "custom", "running": 4}, 2),
+        # scaleTo is the raw queue: 1 item, 1 Job
+        ({"queue": 1, "strategy": "accurate"}, 1),
+        # queue / target above MAXC: maxScale = 10
+        ({"queue": 400, "strategy": "accurate"}, 10),
+        # MIN 2, nothing running: top-up to MIN even with an empty queue (forced active)
+        ({"queue": 0, "strategy": "accurate", "min_replicas": 2, "active": False}, 2),
+        ({"queue": 12, "strategy": "accurate", "active": False}, 0),
+    ],
+)
 def test_scaled_job_strategies(kwargs: dict, jobs: int) -> None:
     args = {"target": 5, "max_replicas": 10, **kwargs}
     assert scaled_job_new_jobs(**args) == jobs
@@ -145,8 +161,14 @@ def test_scaled_job_combines_active_triggers_only() -> None:
     sj = Scaler(kind=scaling.SCALED_JOB, name="sj", triggers=(a, b), max_replicas=10, strategy="accurate")
     # b (q 9) is not above its activation 10, so only a (q 4) counts: ceil(4/5) = 1
     assert decide_scaled_job(sj, [Reading(a, 4), Reading(b, 9)]).count == 1
-    summed = Scaler(kind=scaling.SCALED_JOB, name="sj", triggers=(a, b), max_replicas=10, strategy="accurate",
-                    multiple_scalers_calculation="sum")
+    summed = Scaler(
+        kind=scaling.SCALED_JOB,
+        name="sj",
+        triggers=(a, b),
+        max_replicas=10,
+        strategy="accurate",
+        multiple_scalers_calculation="sum",
+    )
     # both active: q = 11 + 14 = 25, m = 11/5 + 14/5 = 5
     assert decide_scaled_job(summed, [Reading(a, 11), Reading(b, 14)]).count == 5
 
@@ -161,7 +183,9 @@ def test_the_local_overlay_is_read_with_its_numbers() -> None:
     celery = by_workload[WORKLOAD_CELERY]
     assert (celery.min_replicas, celery.max_replicas, celery.cooldown_period) == (0, 10, 200)
     assert [(t.name, t.source, t.target, t.activation) for t in celery.triggers] == [
-        ("backlog", "celery", 10, 5), ("in-flight", CELERY_UNACKED_HASH, 10, 0)]
+        ("backlog", "celery", 10, 5),
+        ("in-flight", CELERY_UNACKED_HASH, 10, 0),
+    ]
     job = by_workload[WORKLOAD_WORKQUEUE]
     assert (job.kind, job.strategy, job.max_replicas) == ("ScaledJob", "accurate", 10)
 
@@ -170,7 +194,8 @@ def test_the_bundled_render_matches_the_local_overlay() -> None:
     bundled = [d for d in yaml.safe_load_all(bundled_text()) if d]
     assert bundled == keda_objects(render(LOCAL)), (
         f"kedasuite/{BUNDLED} is stale: regenerate it with "
-        "`python -m kedasuite.keda.objects > kedasuite/keda/bundled/keda-local.yaml`")
+        "`python -m kedasuite.keda.objects > kedasuite/keda/bundled/keda-local.yaml`"
+    )
 
 
 def test_without_a_checkout_the_bundled_render_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,8 +207,10 @@ def test_without_a_checkout_the_bundled_render_is_used(tmp_path: Path, monkeypat
 def test_bad_sources_name_the_fix(tmp_path: Path) -> None:
     done = run_cli("status", "--overlay", str(tmp_path / "nope"))
     assert done.returncode == 2
-    assert done.stderr.strip() == (f"Error: --overlay {tmp_path / 'nope'}: no such directory; pass a kustomize "
-                                   "directory, or --manifests with a rendered file")
+    assert done.stderr.strip() == (
+        f"Error: --overlay {tmp_path / 'nope'}: no such directory; pass a kustomize "
+        "directory, or --manifests with a rendered file"
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: [")
     done = run_cli("status", "--manifests", str(bad))
@@ -232,8 +259,9 @@ def expected_scaled_object(backlog: int, target: int, activation: int, max_repli
 
 @pytest.mark.integration
 @pytest.mark.parametrize("workload", [WORKLOAD_CELERY, WORKLOAD_RQ])
-def test_redis_scaled_objects_predict_around_the_thresholds(workload: str, redis_url: str,
-                                                            local_scalers: list[Scaler]) -> None:
+def test_redis_scaled_objects_predict_around_the_thresholds(
+    workload: str, redis_url: str, local_scalers: list[Scaler]
+) -> None:
     pumper = Pumper(redis_url)
     with StatusReader(local_scalers, LOCAL, redis_url, None, [workload]) as reader:
         idle = only(reader.read(), workload)
@@ -264,8 +292,9 @@ def test_the_work_queue_scaled_job_predicts_new_jobs(redis_url: str, local_scale
 
 
 @pytest.mark.integration
-def test_kafka_lag_prediction_follows_the_partition_cap(kafka: KafkaSettings, redis_url: str,
-                                                        local_scalers: list[Scaler]) -> None:
+def test_kafka_lag_prediction_follows_the_partition_cap(
+    kafka: KafkaSettings, redis_url: str, local_scalers: list[Scaler]
+) -> None:
     pumper = Pumper(redis_url, kafka)
     # lagThreshold 5, activationLagThreshold 2, 5 partitions, maxReplicaCount 5, offsetResetPolicy earliest
     expected = {2: (False, 0), 3: (True, 1), 5: (True, 1), 6: (True, 2), 24: (True, 5), 40: (True, 5)}
@@ -280,8 +309,9 @@ def test_kafka_lag_prediction_follows_the_partition_cap(kafka: KafkaSettings, re
 
 
 @pytest.mark.integration
-def test_a_busy_celery_worker_keeps_the_deployment_active(spawn, redis_url: str, redis_client: redis.Redis,
-                                                          local_scalers: list[Scaler]) -> None:
+def test_a_busy_celery_worker_keeps_the_deployment_active(
+    spawn, redis_url: str, redis_client: redis.Redis, local_scalers: list[Scaler]
+) -> None:
     """Late acks: tasks being worked on sit in `unacked`, not in `celery`. The in-flight trigger
     is what keeps KEDA from scaling a busy deployment to zero."""
     worker: Proc = spawn("worker", "celery", "--redis-url", redis_url, "--concurrency", "2", "--work-time", "fixed:60")
@@ -290,8 +320,9 @@ def test_a_busy_celery_worker_keeps_the_deployment_active(spawn, redis_url: str,
     with StatusReader(local_scalers, LOCAL, redis_url, None, [WORKLOAD_CELERY]) as reader:
         from tests.support import wait_for
 
-        entry = wait_for(lambda: (e := only(reader.read(), WORKLOAD_CELERY))["in_flight"] >= 2 and e, 30,
-                         "two tasks in flight")
+        entry = wait_for(
+            lambda: (e := only(reader.read(), WORKLOAD_CELERY))["in_flight"] >= 2 and e, 30, "two tasks in flight"
+        )
     assert entry["backlog"] <= 1 and entry["active"] and entry["replicas"] == 1, entry
     (backlog, in_flight) = entry["triggers"]
     assert not backlog["active"] and in_flight["active"]
@@ -308,14 +339,25 @@ def test_cli_json_and_table(redis_url: str) -> None:
     lines = table.stdout.splitlines()
     assert lines[1].split() == ["WORKLOAD", "KIND", "BACKLOG", "IN-FLIGHT", "PROCESSED", "ACTIVE", "KEDA", "TARGET"]
     assert lines[2].split() == ["celery", "ScaledObject", "11", "0", "0", "yes", "2", "replicas"]
-    assert lines[3] == ("celery: backlog 11 > activation 5; in-flight 0 <= activation 0: active; "
-                        "max(ceil(11/10)=2, ceil(0/10)=0) within [1, 10] = 2")
+    assert lines[3] == (
+        "celery: backlog 11 > activation 5; in-flight 0 <= activation 0: active; "
+        "max(ceil(11/10)=2, ceil(0/10)=0) within [1, 10] = 2"
+    )
 
 
 @pytest.mark.integration
 def test_unreachable_brokers_are_reported_per_workload(free_port: int) -> None:
-    done = run_cli("status", "--redis-url", f"redis://127.0.0.1:{free_port}/0", "--bootstrap-servers",
-                   f"127.0.0.1:{free_port}", "--overlay", LOCAL, "--json", timeout=60)
+    done = run_cli(
+        "status",
+        "--redis-url",
+        f"redis://127.0.0.1:{free_port}/0",
+        "--bootstrap-servers",
+        f"127.0.0.1:{free_port}",
+        "--overlay",
+        LOCAL,
+        "--json",
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     entries = {w["workload"]: w for w in json.loads(done.stdout)["workloads"]}
     assert entries["celery"]["error"].startswith(f"cannot reach Redis at redis://127.0.0.1:{free_port}/0")
@@ -330,8 +372,9 @@ def test_the_pump_serves_status_for_its_workloads(redis_url: str) -> None:
     from kedasuite.producers.http_pump import create_app
     from kedasuite.tools.status import pump_status
 
-    settings = PumpSettings(brokers=wl.BrokerConfig(redis_url=redis_url), workloads=["celery", "rq"],
-                            keda_overlay=LOCAL)
+    settings = PumpSettings(
+        brokers=wl.BrokerConfig(redis_url=redis_url), workloads=["celery", "rq"], keda_overlay=LOCAL
+    )
     client = create_app(settings, pump_status(settings)).test_client()
     assert client.get("/pump?count=21&workload=rq").status_code == 202
 
@@ -358,8 +401,16 @@ def free_port() -> Iterator[int]:
 
 # --- a local autoscaler's state (kedasuite autoscale) in status and /status -------------------------
 
-AUTOSCALE_TIMINGS = ("--polling-interval", "1", "--cooldown-period", "3", "--sync-period", "1",
-                     "--stabilization-window", "2")
+AUTOSCALE_TIMINGS = (
+    "--polling-interval",
+    "1",
+    "--cooldown-period",
+    "3",
+    "--sync-period",
+    "1",
+    "--stabilization-window",
+    "2",
+)
 
 
 @functools.cache
@@ -369,8 +420,9 @@ def local_source() -> tuple[list[Scaler], str]:
 
 def autoscale_block(run_dir: Path, workload: str, redis_url: str | None = None) -> dict | None:
     scalers, source = local_source()
-    with StatusReader(scalers, source, redis_url, None, [WORKLOAD_CELERY, workload],
-                      autoscale_run_dir=str(run_dir)) as reader:
+    with StatusReader(
+        scalers, source, redis_url, None, [WORKLOAD_CELERY, workload], autoscale_run_dir=str(run_dir)
+    ) as reader:
         status = reader.read()
     assert only(status, WORKLOAD_CELERY)["autoscale"] is None, "the autoscaler runs one workload only"
     return only(status, workload)["autoscale"]
@@ -378,8 +430,9 @@ def autoscale_block(run_dir: Path, workload: str, redis_url: str | None = None) 
 
 @pytest.mark.integration
 @pytest.mark.e2e  # a whole command end to end: the e2e tier
-def test_status_shows_a_local_autoscaler_live_then_stale(spawn, redis_url: str, redis_client: redis.Redis,
-                                                           tmp_path: Path) -> None:
+def test_status_shows_a_local_autoscaler_live_then_stale(
+    spawn, redis_url: str, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     """A real `kedasuite autoscale --backend none` on the real Redis: its model's count, the last
     step and the next one in words, the deviations; once it exits, the same state shown as stale,
     how old it is, and how to see a live one."""
@@ -390,18 +443,44 @@ def test_status_shows_a_local_autoscaler_live_then_stale(spawn, redis_url: str, 
     run_dir = tmp_path / "run"
     env = own_tmpdir(tmp_path)
     Pumper(redis_url).to(WORKLOAD_RQ, 21)
-    auto = spawn("autoscale", "--backend", "none", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(run_dir),
-                 "--overlay", LOCAL, *AUTOSCALE_TIMINGS, env=env)
-    wait_for(lambda: (s := read_state(run_dir)) and s["workloads"][0]["model"] == 3, 60, "the model at 3 replicas",
-             seen=lambda: f"state {read_state(run_dir)}\n{auto.describe()}")
+    auto = spawn(
+        "autoscale",
+        "--backend",
+        "none",
+        "-w",
+        "rq",
+        "--redis-url",
+        redis_url,
+        "--run-dir",
+        str(run_dir),
+        "--overlay",
+        LOCAL,
+        *AUTOSCALE_TIMINGS,
+        env=env,
+    )
+    wait_for(
+        lambda: (s := read_state(run_dir)) and s["workloads"][0]["model"] == 3,
+        60,
+        "the model at 3 replicas",
+        seen=lambda: f"state {read_state(run_dir)}\n{auto.describe()}",
+    )
 
     block = autoscale_block(run_dir, WORKLOAD_RQ, redis_url)
     assert block is not None
     # --backend none runs nothing: no actual count, only the model's (ceil(21/10) = 3)
     assert (block["actual"], block["model"], block["unit"], block["backend"], block["pid"]) == (
-        None, 3, "replicas", "none", auto.pid)
+        None,
+        3,
+        "replicas",
+        "none",
+        auto.pid,
+    )
     assert (block["stale"], block["stale_reason"], block["stopping"], block["run_dir"]) == (
-        False, None, None, str(run_dir))
+        False,
+        None,
+        None,
+        str(run_dir),
+    )
     assert block["reason"].startswith("HPA wants 3"), block["reason"]
     # the next poll or sync keeps 3 while the backlog stays
     assert (block["next_step"]["replicas"], block["next_step"]["actor"] in ("keda", "hpa")) == (3, True), block
@@ -412,18 +491,26 @@ def test_status_shows_a_local_autoscaler_live_then_stale(spawn, redis_url: str, 
     # The backlog goes (as if drained): the next step becomes KEDA's cooldown, counted down.
     redis_client.delete(RQ_QUEUE_LIST)
     cooldown = re.compile(r"^KEDA: backlog 0 <= 5, in-flight 0 <= 0: cooldown: [\d.]+ s of 3 left$")
-    wait_for(lambda: (b := autoscale_block(run_dir, WORKLOAD_RQ)) and b["next_step"]
-             and cooldown.match(b["next_step"]["reason"]), 30, "KEDA's cooldown as the next step",
-             seen=lambda: repr(autoscale_block(run_dir, WORKLOAD_RQ)))
-    text = run_cli("status", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL,
-                   "--autoscale-run-dir", str(run_dir), env=env)
+    wait_for(
+        lambda: (
+            (b := autoscale_block(run_dir, WORKLOAD_RQ)) and b["next_step"] and cooldown.match(b["next_step"]["reason"])
+        ),
+        30,
+        "KEDA's cooldown as the next step",
+        seen=lambda: repr(autoscale_block(run_dir, WORKLOAD_RQ)),
+    )
+    text = run_cli(
+        "status", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL, "--autoscale-run-dir", str(run_dir), env=env
+    )
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     head = next(line for line in lines if line.startswith("autoscaler ("))
     assert head.startswith(f"autoscaler (pid {auto.pid}, backend none, run dir {run_dir}), state ")
     assert any(line.startswith("  rq: nothing runs (model only), model ") for line in lines), text.stdout
-    assert ("  rq: timings differ from the manifest: pollingInterval 1 s (manifest: 15 s); cooldownPeriod 3 s "
-            "(manifest: 120 s)") in text.stdout
+    assert (
+        "  rq: timings differ from the manifest: pollingInterval 1 s (manifest: 15 s); cooldownPeriod 3 s "
+        "(manifest: 120 s)"
+    ) in text.stdout
     assert not any(line.startswith("autoscaler: ") for line in lines), "a live state needs no fix"
 
     auto.signal(signal.SIGTERM)
@@ -432,22 +519,28 @@ def test_status_shows_a_local_autoscaler_live_then_stale(spawn, redis_url: str, 
     assert block is not None
     stopped = rf"the autoscaler \(pid {auto.pid}\) is not running: it stopped \(SIGTERM\)"
     assert (block["stale"], block["next_step"]) == (True, None) and re.fullmatch(stopped, block["stale_reason"]), block
-    text = run_cli("status", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL,
-                   "--autoscale-run-dir", str(run_dir), env=env)
+    text = run_cli(
+        "status", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL, "--autoscale-run-dir", str(run_dir), env=env
+    )
     lines = text.stdout.splitlines()
     head = next(line for line in lines if line.startswith("autoscaler ("))
-    assert re.fullmatch(rf"autoscaler \(pid {auto.pid}, backend none, run dir {re.escape(str(run_dir))}\): STALE, "
-                        rf"{stopped}; its last state, written at \d\d:\d\d:\d\d \([\d.]+ s ago\), is not live:",
-                        head), text.stdout
-    assert lines[-1] == ("autoscaler: no autoscaler of this user runs on this host now: start one (`kedasuite "
-                         f"autoscale --run-dir {run_dir}`), or, for one that writes elsewhere, set "
-                         "AUTOSCALE_RUN_DIR=<its run dir> or pass --autoscale-run-dir <its run dir>"), text.stdout
+    assert re.fullmatch(
+        rf"autoscaler \(pid {auto.pid}, backend none, run dir {re.escape(str(run_dir))}\): STALE, "
+        rf"{stopped}; its last state, written at \d\d:\d\d:\d\d \([\d.]+ s ago\), is not live:",
+        head,
+    ), text.stdout
+    assert lines[-1] == (
+        "autoscaler: no autoscaler of this user runs on this host now: start one (`kedasuite "
+        f"autoscale --run-dir {run_dir}`), or, for one that writes elsewhere, set "
+        "AUTOSCALE_RUN_DIR=<its run dir> or pass --autoscale-run-dir <its run dir>"
+    ), text.stdout
 
 
 @pytest.mark.integration
 @pytest.mark.e2e  # a whole command end to end: the e2e tier
 def test_status_names_the_run_directory_an_autoscaler_writes_to_when_its_own_is_not_live(
-        spawn, redis_url: str, tmp_path: Path) -> None:
+    spawn, redis_url: str, tmp_path: Path
+) -> None:
     """What a user met: `kedasuite status` reads the default run directory, while `kedasuite
     autoscale` runs with --run-dir elsewhere. With nothing in the default one, and then with an
     old run's state there, status says whose state it reads, how old, and which variable or
@@ -458,15 +551,31 @@ def test_status_names_the_run_directory_an_autoscaler_writes_to_when_its_own_is_
     env = own_tmpdir(tmp_path)
     default = Path(env["TMPDIR"]) / f"kedasuite-autoscale-{os.getuid()}"
     other = tmp_path / "other"
-    live = spawn("autoscale", "--backend", "none", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(other),
-                 "--overlay", LOCAL, *AUTOSCALE_TIMINGS, env=env)
+    live = spawn(
+        "autoscale",
+        "--backend",
+        "none",
+        "-w",
+        "rq",
+        "--redis-url",
+        redis_url,
+        "--run-dir",
+        str(other),
+        "--overlay",
+        LOCAL,
+        *AUTOSCALE_TIMINGS,
+        env=env,
+    )
     wait_for(lambda: read_state(other), 60, f"the live autoscaler's state in {other}", seen=live.describe)
-    fix = (f"an autoscaler runs now with pid {live.pid} (backend none) and run dir {other}: "
-           f"set AUTOSCALE_RUN_DIR={other} or pass --autoscale-run-dir {other} to see it")
+    fix = (
+        f"an autoscaler runs now with pid {live.pid} (backend none) and run dir {other}: "
+        f"set AUTOSCALE_RUN_DIR={other} or pass --autoscale-run-dir {other} to see it"
+    )
 
     def status(*more: str, **variables: str) -> list[str]:
-        done = run_cli("status", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL, *more,
-                       env={**env, **variables})
+        done = run_cli(
+            "status", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL, *more, env={**env, **variables}
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout.splitlines()
 
@@ -474,24 +583,44 @@ def test_status_names_the_run_directory_an_autoscaler_writes_to_when_its_own_is_
     assert status()[-1] == f"autoscaler: no autoscaler state in {default}; {fix}"
 
     # An old run there: an autoscaler that ran for a second and stopped.
-    old = run_cli("autoscale", "--backend", "none", "-w", "rq", "--redis-url", redis_url, "--overlay", LOCAL,
-                  "--duration", "1", env=env)
+    old = run_cli(
+        "autoscale",
+        "--backend",
+        "none",
+        "-w",
+        "rq",
+        "--redis-url",
+        redis_url,
+        "--overlay",
+        LOCAL,
+        "--duration",
+        "1",
+        env=env,
+    )
     assert old.returncode == 0, old.stdout + old.stderr
     old_pid = read_state(default)["pid"]
     lines = status()
     head = next(line for line in lines if line.startswith("autoscaler ("))
-    assert re.fullmatch(rf"autoscaler \(pid {old_pid}, backend none, run dir {re.escape(str(default))}\): STALE, the "
-                        rf"autoscaler \(pid {old_pid}\) is not running: it stopped \(--duration 1 s reached\); "
-                        r"its last state, written at \d\d:\d\d:\d\d \([\d.]+ s ago\), is not live:",
-                        head), lines
+    assert re.fullmatch(
+        rf"autoscaler \(pid {old_pid}, backend none, run dir {re.escape(str(default))}\): STALE, the "
+        rf"autoscaler \(pid {old_pid}\) is not running: it stopped \(--duration 1 s reached\); "
+        r"its last state, written at \d\d:\d\d:\d\d \([\d.]+ s ago\), is not live:",
+        head,
+    ), lines
     assert lines[-1] == f"autoscaler: {fix}"
     summary = json.loads("\n".join(status("--json")))["autoscaler"]
     assert (summary["state"], summary["run_dir"], summary["pid"], [e["pid"] for e in summary["elsewhere"]]) == (
-        "stale", str(default), old_pid, [live.pid])
-    assert re.fullmatch(rf"the autoscaler state in {re.escape(str(default))} is stale: the autoscaler \(pid {old_pid}\) "
-                        r"is not running: it stopped \(--duration 1 s reached\); its numbers are the last that "
-                        rf"autoscaler \(pid {old_pid}, backend none\) wrote [\d.]+ s ago, not live; {re.escape(fix)}",
-                        summary["note"]), summary["note"]
+        "stale",
+        str(default),
+        old_pid,
+        [live.pid],
+    )
+    assert re.fullmatch(
+        rf"the autoscaler state in {re.escape(str(default))} is stale: the autoscaler \(pid {old_pid}\) "
+        r"is not running: it stopped \(--duration 1 s reached\); its numbers are the last that "
+        rf"autoscaler \(pid {old_pid}, backend none\) wrote [\d.]+ s ago, not live; {re.escape(fix)}",
+        summary["note"],
+    ), summary["note"]
 
     # The advice, followed.
     lines = status(AUTOSCALE_RUN_DIR=str(other))
@@ -511,8 +640,19 @@ def test_an_autoscaler_stopping_its_workers_is_stopping_not_hung(spawn, redis_ur
 
     work = STALE_MIN_SECONDS + 6  # the job's length: the stop outlasts the staleness limit
     run_dir = tmp_path / "run"
-    auto = spawn("autoscale", "-w", "rq", "--redis-url", redis_url, "--run-dir", str(run_dir), "--overlay", LOCAL,
-                 *AUTOSCALE_TIMINGS, env={**own_tmpdir(tmp_path), "WORK_TIME": f"fixed:{work:g}"})
+    auto = spawn(
+        "autoscale",
+        "-w",
+        "rq",
+        "--redis-url",
+        redis_url,
+        "--run-dir",
+        str(run_dir),
+        "--overlay",
+        LOCAL,
+        *AUTOSCALE_TIMINGS,
+        env={**own_tmpdir(tmp_path), "WORK_TIME": f"fixed:{work:g}"},
+    )
     watch = AutoscalerWatch(auto, run_dir)
     Pumper(redis_url).to(WORKLOAD_RQ, 6)  # over the activation of 5: one replica
 
@@ -521,8 +661,12 @@ def test_an_autoscaler_stopping_its_workers_is_stopping_not_hung(spawn, redis_ur
         with StatusReader(scalers, source, redis_url, None, [WORKLOAD_RQ], autoscale_run_dir=str(run_dir)) as reader:
             return only(reader.read(), WORKLOAD_RQ)
 
-    wait_for(lambda: (e := entry())["in_flight"] == 1 and (e["autoscale"] or {}).get("actual") == 1, 60,
-             "a replica working on a job", seen=watch.report)
+    wait_for(
+        lambda: (e := entry())["in_flight"] == 1 and (e["autoscale"] or {}).get("actual") == 1,
+        60,
+        "a replica working on a job",
+        seen=watch.report,
+    )
     auto.signal(signal.SIGTERM)
     sent = time.monotonic()
     seen: list[tuple[float, str]] = []
@@ -574,9 +718,17 @@ def hand_state(pid: int, written: float, started: float, host: str | None = None
     def iso(t: float) -> str:
         return datetime.fromtimestamp(t, UTC).isoformat()
 
-    entry = {"workload": "rq", "unit": "replicas", "actual": 2, "model": 2, "reason": "HPA wants 2",
-             "next_step": {"in_seconds": 5.0, "actor": "keda", "replicas": 0, "reason": "cooldown: 5 s of 10 left"},
-             "deviations": [], "read_errors": [], "polling_interval": 2}
+    entry = {
+        "workload": "rq",
+        "unit": "replicas",
+        "actual": 2,
+        "model": 2,
+        "reason": "HPA wants 2",
+        "next_step": {"in_seconds": 5.0, "actor": "keda", "replicas": 0, "reason": "cooldown: 5 s of 10 left"},
+        "deviations": [],
+        "read_errors": [],
+        "polling_interval": 2,
+    }
     state = {"time": iso(written), "started": iso(started), "pid": pid, "backend": "processes", "workloads": [entry]}
     if host is not None:
         state["host"] = host
@@ -601,17 +753,25 @@ def test_stale_state_is_never_shown_as_live(tmp_path: Path) -> None:
     assert staleness(live, now) == (1.0, None)
     (tmp_path / "state.json").write_text(json.dumps(live))
     block = blocks(tmp_path, now)["rq"]
-    assert (block["stale"], block["actual"], block["next_step"]["in_seconds"]) == (False, 2, 4.0)  # 5 s, written 1 s ago
+    assert (block["stale"], block["actual"], block["next_step"]["in_seconds"]) == (
+        False,
+        2,
+        4.0,
+    )  # 5 s, written 1 s ago
 
     assert staleness(hand_state(gone.pid, now - 1.0, now - 5.0, here), now) == (
-        1.0, f"the autoscaler (pid {gone.pid}) is not running")
+        1.0,
+        f"the autoscaler (pid {gone.pid}) is not running",
+    )
     # This test's own pid, but the state says its autoscaler started long before this process did.
     assert staleness(hand_state(os.getpid(), now - 1.0, now - 10 * 365 * 86400, here), now)[1] == (
-        f"the autoscaler (pid {os.getpid()}) is not running: that pid is now another process")
+        f"the autoscaler (pid {os.getpid()}) is not running: that pid is now another process"
+    )
     old = now - STALE_MIN_SECONDS - 1
     # (started: after this process did, so the pid is still that autoscaler's)
     assert staleness(hand_state(os.getpid(), old, now - 1, here), now)[1] == (
-        f"the state was not rewritten for more than {STALE_MIN_SECONDS:g} s: the autoscaler is hung or gone")
+        f"the state was not rewritten for more than {STALE_MIN_SECONDS:g} s: the autoscaler is hung or gone"
+    )
     # Another host (a container): its pids mean nothing here; a fresh file is live, an old one stale.
     assert staleness(hand_state(gone.pid, now - 1.0, now - 5.0, "elsewhere"), now) == (1.0, None)
     assert staleness(hand_state(gone.pid, old, old - 5, "elsewhere"), now)[1] is not None
@@ -640,15 +800,18 @@ def test_a_stop_is_stopping_until_its_grace_period_is_over_then_stopped(tmp_path
     me = _proc(os.getpid())
     assert me is not None and me[1] is not None
     # This test's pid as the autoscaler's, started when this process did.
-    stopping = {**hand_state(os.getpid(), now - 25, me[1], here),
-                "stopping": {"since": since, "why": "SIGTERM", "within_seconds": 30.0}}
+    stopping = {
+        **hand_state(os.getpid(), now - 25, me[1], here),
+        "stopping": {"since": since, "why": "SIGTERM", "within_seconds": 30.0},
+    }
     assert staleness(stopping, now) == (25.0, None)  # 25 s into a 30 s grace period: still stopping
     late = now + 30 + STALE_MIN_SECONDS
-    assert staleness(stopping, late)[1] == (f"the autoscaler (pid {os.getpid()}) began stopping and has not finished "
-                                            f"within {30 + STALE_MIN_SECONDS:g} s: it is hung or gone")
+    assert staleness(stopping, late)[1] == (
+        f"the autoscaler (pid {os.getpid()}) began stopping and has not finished "
+        f"within {30 + STALE_MIN_SECONDS:g} s: it is hung or gone"
+    )
     stopped = {**stopping, "stopped": {"at": since, "why": "SIGTERM"}}
-    assert staleness(stopped, now) == (25.0, f"the autoscaler (pid {os.getpid()}) is not running: it stopped "
-                                             "(SIGTERM)")
+    assert staleness(stopped, now) == (25.0, f"the autoscaler (pid {os.getpid()}) is not running: it stopped (SIGTERM)")
 
     zombie = subprocess.Popen(["true"])  # exited, not reaped until the end of this test: signal 0 still reaches it
 
@@ -658,11 +821,14 @@ def test_a_stop_is_stopping_until_its_grace_period_is_over_then_stopped(tmp_path
         except OSError:
             return "gone"
 
-    wait_for(lambda: state_of(zombie.pid) == "Z", 10, f"pid {zombie.pid} to be a zombie",
-             seen=lambda: state_of(zombie.pid))
+    wait_for(
+        lambda: state_of(zombie.pid) == "Z", 10, f"pid {zombie.pid} to be a zombie", seen=lambda: state_of(zombie.pid)
+    )
     try:
         assert staleness(hand_state(zombie.pid, now - 1, now - 5, here), now) == (
-            1.0, f"the autoscaler (pid {zombie.pid}) is not running")
+            1.0,
+            f"the autoscaler (pid {zombie.pid}) is not running",
+        )
     finally:
         zombie.wait()
 
@@ -674,24 +840,37 @@ def test_the_words_say_whose_state_how_old_and_the_fix(tmp_path: Path) -> None:
     from kedasuite.core.defaults import autoscale_run_dir
 
     other = {"pid": 42, "backend": "processes", "run_dir": "/runs/b", "started": "2026-01-01T00:00:00+00:00"}
-    stale = {"run_dir": "/runs/a", "state": "stale", "pid": 7, "backend": "none",
-             "updated": "2026-01-01T00:00:00+00:00", "age_seconds": 185.0, "stale_reason": "the autoscaler (pid 7) "
-             "is not running", "stopping": None, "elsewhere": [other]}
+    stale = {
+        "run_dir": "/runs/a",
+        "state": "stale",
+        "pid": 7,
+        "backend": "none",
+        "updated": "2026-01-01T00:00:00+00:00",
+        "age_seconds": 185.0,
+        "stale_reason": "the autoscaler (pid 7) is not running",
+        "stopping": None,
+        "elsewhere": [other],
+    }
     words = note(stale)
     assert words == (
         "the autoscaler state in /runs/a is stale: the autoscaler (pid 7) is not running; its numbers are the last "
         "that autoscaler (pid 7, backend none) wrote 3 min 5 s ago, not live; an autoscaler runs now with pid 42 "
         "(backend processes) and run dir /runs/b: set AUTOSCALE_RUN_DIR=/runs/b or pass --autoscale-run-dir /runs/b "
-        "to see it")
+        "to see it"
+    )
     assert "wrote, not live" in (note(stale, with_age=False) or "")
     two = note({**stale, "elsewhere": [other, {**other, "pid": 43, "run_dir": "/runs/c"}]}) or ""
-    assert two.endswith("autoscalers run now elsewhere: pid 42 (backend processes) with run dir /runs/b; pid 43 "
-                        "(backend processes) with run dir /runs/c; set AUTOSCALE_RUN_DIR=<its run dir> or pass "
-                        "--autoscale-run-dir <its run dir> to see one")
+    assert two.endswith(
+        "autoscalers run now elsewhere: pid 42 (backend processes) with run dir /runs/b; pid 43 "
+        "(backend processes) with run dir /runs/c; set AUTOSCALE_RUN_DIR=<its run dir> or pass "
+        "--autoscale-run-dir <its run dir> to see one"
+    )
     assert (note({**stale, "elsewhere": [], "run_dir": autoscale_run_dir()}) or "").endswith(
         "no autoscaler of this user runs on this host now: start one (`kedasuite autoscale`), or, for one that "
-        "writes elsewhere, set AUTOSCALE_RUN_DIR=<its run dir> or pass --autoscale-run-dir <its run dir>")
+        "writes elsewhere, set AUTOSCALE_RUN_DIR=<its run dir> or pass --autoscale-run-dir <its run dir>"
+    )
     assert note({**stale, "state": "absent"}) == (
         "no autoscaler state in /runs/a; an autoscaler runs now with pid 42 (backend processes) and run dir /runs/b: "
-        "set AUTOSCALE_RUN_DIR=/runs/b or pass --autoscale-run-dir /runs/b to see it")
+        "set AUTOSCALE_RUN_DIR=/runs/b or pass --autoscale-run-dir /runs/b to see it"
+    )
     assert note({**stale, "state": "live"}) is None and note({**stale, "state": "stopping"}) is None

@@ -37,8 +37,10 @@ def test_a_signal_handler_setting_the_flag_never_hangs_the_thread_waiting_on_it(
     try:
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired as exc:
-        raise AssertionError(f"the waiting thread hung on a stop request set by a signal handler "
-                             f"(after {time.monotonic() - started:.0f} s): {exc.stdout!r}") from None
+        raise AssertionError(
+            f"the waiting thread hung on a stop request set by a signal handler "
+            f"(after {time.monotonic() - started:.0f} s): {exc.stdout!r}"
+        ) from None
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) >= 10, f"too few signals handled to mean anything: {done.stdout}"
 

@@ -35,8 +35,9 @@ REDELIVERY_BOUND = celery_bound(VISIBILITY)
 def celery_in_flight(client: redis.Redis) -> set[str]:
     keys = {k.decode() for k in client.hkeys(CELERY_UNACKED_HASH)}
     for fetch_list in client.zrange(CELERY_FETCHERS, 0, -1):
-        keys.update(f"{fetch_list.decode()}/{e.decode(errors='replace')[-60:]}"
-                    for e in client.lrange(fetch_list, 0, -1))
+        keys.update(
+            f"{fetch_list.decode()}/{e.decode(errors='replace')[-60:]}" for e in client.lrange(fetch_list, 0, -1)
+        )
     return keys
 
 
@@ -44,8 +45,18 @@ def celery_in_flight(client: redis.Redis) -> set[str]:
 def test_celery_storm(forked: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
     target = Target(
         "celery",
-        lambda slot: forked("worker", "celery", "--redis-url", redis_url, "--concurrency", "1", "--work-time", "0",
-                           "--visibility-timeout", str(VISIBILITY)),
+        lambda slot: forked(
+            "worker",
+            "celery",
+            "--redis-url",
+            redis_url,
+            "--concurrency",
+            "1",
+            "--work-time",
+            "0",
+            "--visibility-timeout",
+            str(VISIBILITY),
+        ),
         r"ready\.",
         redelivery_bound=REDELIVERY_BOUND,
         in_flight=celery_in_flight,
@@ -53,15 +64,26 @@ def test_celery_storm(forked: Callable[..., Proc], redis_url: str, redis_client:
     report("celery", storm(target, redis_client, redis_url))
 
 
-def test_one_worker_killed_40_times_loses_nothing(forked: Callable[..., Proc], redis_url: str,
-                                                   redis_client: redis.Redis) -> None:
+def test_one_worker_killed_40_times_loses_nothing(
+    forked: Callable[..., Proc], redis_url: str, redis_client: redis.Redis
+) -> None:
     """The issue's reproduction as a user ran it: 3,000 records, one worker, 40 kills, each
     0.3 to 1.1 s after the worker's start. The workers are forked (``tests/forkserver.py``),
     so the kills land in its consuming rather than in its interpreter's imports."""
     count, kills = 3000, 40
     pump("celery", count, "repro", redis_url=redis_url)
-    args = ["worker", "celery", "--redis-url", redis_url, "--concurrency", "1", "--work-time", "fixed:0.005",
-            "--visibility-timeout", str(VISIBILITY)]
+    args = [
+        "worker",
+        "celery",
+        "--redis-url",
+        redis_url,
+        "--concurrency",
+        "1",
+        "--work-time",
+        "fixed:0.005",
+        "--visibility-timeout",
+        str(VISIBILITY),
+    ]
     rng = random.Random(SEED)
     for _ in range(kills):
         worker = forked(*args)
@@ -74,9 +96,17 @@ def test_one_worker_killed_40_times_loses_nothing(forked: Callable[..., Proc], r
     ids = [f"repro-{n}" for n in range(1, count + 1)]
     wait_drained(redis_client, "celery", ids, REDELIVERY_BOUND, when=f"after {kills} kills of one worker")
     results = fetch_results(redis_client, ids)
-    FAULT_ROWS.append({"fault test": "one worker, 40 kills", "workload": "celery", "kills": kills, "sigterms": 0,
-                       "records": count, "lost": count - len(results),
-                       "duplicates": sum(r.deliveries - 1 for r in results.values()),
-                       "seconds to drain": f"{time.monotonic() - began:.1f}"})
+    FAULT_ROWS.append(
+        {
+            "fault test": "one worker, 40 kills",
+            "workload": "celery",
+            "kills": kills,
+            "sigterms": 0,
+            "records": count,
+            "lost": count - len(results),
+            "duplicates": sum(r.deliveries - 1 for r in results.values()),
+            "seconds to drain": f"{time.monotonic() - began:.1f}",
+        }
+    )
     last.signal(signal.SIGTERM)
     assert last.wait(60) == 0

@@ -31,11 +31,20 @@ REPEAT_WINDOW_S = repeat_bound() + 1.0
 
 
 @pytest.mark.timeout(timeout_for(KAFKA_KILLS, 6.0, redelivery_bound(max(SESSION_MS.values()))))
-def test_kafka_storm(forked: Callable[..., Proc], kafka: KafkaSettings, kafka_broker: KafkaUnderTest,
-                     kafka_env: dict[str, str], redis_url: str, redis_client: redis.Redis) -> None:
+def test_kafka_storm(
+    forked: Callable[..., Proc],
+    kafka: KafkaSettings,
+    kafka_broker: KafkaUnderTest,
+    kafka_env: dict[str, str],
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> None:
     session = SESSION_MS["tansu" if kafka_broker.tansu else "apache"]
-    env = {**kafka_env, "KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": str(session),
-           "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": str(session // 5)}
+    env = {
+        **kafka_env,
+        "KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": str(session),
+        "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": str(session // 5),
+    }
     args = ["--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic, "--group", kafka.group]
     target = Target(
         "kafka",

@@ -33,13 +33,26 @@ def test_work_queue_storm(forked: Callable[..., Proc], redis_url: str, redis_cli
         "workqueue",
         # Many attempts: an item may be in hand at several kills in a row; here it must be
         # retried, not dead-lettered.
-        lambda slot: forked("job", "workqueue", "--redis-url", redis_url, "--work-time", "0.001", "--lease-seconds",
-                           str(LEASE), "--idle-timeout", "60", "--max-attempts", "1000"),
+        lambda slot: forked(
+            "job",
+            "workqueue",
+            "--redis-url",
+            redis_url,
+            "--work-time",
+            "0.001",
+            "--lease-seconds",
+            str(LEASE),
+            "--idle-timeout",
+            "60",
+            "--max-attempts",
+            "1000",
+        ),
         r"processing item",
         redelivery_bound=WORKQUEUE_BOUND,
         in_flight=lambda c: {t.decode() for t in c.lrange(WORKQUEUE_PROCESSING, 0, -1)},
         # A runner takes hundreds of items a second: a deep backlog keeps them from running dry.
-        batch=1500, low_water=1000,
+        batch=1500,
+        low_water=1000,
     )
     report("workqueue", storm(target, redis_client, redis_url))
 
@@ -48,11 +61,23 @@ def test_work_queue_storm(forked: Callable[..., Proc], redis_url: str, redis_cli
 def test_rq_storm(forked: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> None:
     target = Target(
         "rq",
-        lambda slot: forked("worker", "rq", "--redis-url", redis_url, "--work-time", "0",
-                           "--job-monitoring-interval", str(MONITORING), "--maintenance-interval", str(MAINTENANCE)),
+        lambda slot: forked(
+            "worker",
+            "rq",
+            "--redis-url",
+            redis_url,
+            "--work-time",
+            "0",
+            "--job-monitoring-interval",
+            str(MONITORING),
+            "--maintenance-interval",
+            str(MAINTENANCE),
+        ),
         r"Listening on",
         redelivery_bound=RQ_BOUND,
-        in_flight=lambda c: {j.decode() for j in [*c.lrange(f"{RQ_QUEUE_LIST}:intermediate", 0, -1),
-                                                  *c.zrange(RQ_STARTED_REGISTRY, 0, -1)]},
+        in_flight=lambda c: {
+            j.decode()
+            for j in [*c.lrange(f"{RQ_QUEUE_LIST}:intermediate", 0, -1), *c.zrange(RQ_STARTED_REGISTRY, 0, -1)]
+        },
     )
     report("rq", storm(target, redis_client, redis_url))

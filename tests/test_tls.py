@@ -30,8 +30,10 @@ from tests.support import Proc, all_processed, run_cli, wait_for
 from tests.tls_support import APP_USER, Pki, TlsRedis, TlsRelay, make_pki, tls_redis_binary
 
 BINARY = tls_redis_binary()
-needs_tls_redis = pytest.mark.skipif(BINARY is None, reason="Debian's redis-server (built with TLS) is not "
-                                     "installed; scripts/bootstrap installs it as root")
+needs_tls_redis = pytest.mark.skipif(
+    BINARY is None,
+    reason="Debian's redis-server (built with TLS) is not installed; scripts/bootstrap installs it as root",
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +65,14 @@ def test_tls_options_follow_the_variables(tmp_path: Path) -> None:
     ca.write_text("-")
     assert redis_tls_options("redis://h:1/0", {"REDIS_TLS_CA_FILE": str(ca)}) == {}
     assert redis_tls_options("rediss://h:1/0", {"REDIS_TLS_CA_FILE": str(ca)}) == {
-        "ssl_cert_reqs": "required", "ssl_check_hostname": True, "ssl_ca_certs": str(ca)}
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+        "ssl_ca_certs": str(ca),
+    }
     assert redis_tls_options("rediss://h:1/0", {"REDIS_TLS_VERIFY": "false"}) == {
-        "ssl_cert_reqs": "none", "ssl_check_hostname": False}
+        "ssl_cert_reqs": "none",
+        "ssl_check_hostname": False,
+    }
     with pytest.raises(InputError) as missing:
         redis_tls_options("rediss://h:1/0", {"REDIS_TLS_CA_FILE": str(tmp_path / "nope.crt")})
     assert missing.value.message == f"REDIS_TLS_CA_FILE={tmp_path / 'nope.crt'}: no such file; point it at a PEM file"
@@ -77,15 +84,27 @@ def test_tls_options_follow_the_variables(tmp_path: Path) -> None:
 def test_kafka_sasl_ssl_variables_reach_producer_and_consumer(tmp_path: Path) -> None:
     ca = tmp_path / "ca.crt"
     ca.write_text("a PEM file")
-    env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-           "KAFKA_SASL_USERNAME": "app", "KAFKA_SASL_PASSWORD": "pw", "KAFKA_SSL_CA_FILE": str(ca)}
-    expected = {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "app",
-                "sasl.password": "pw", "ssl.ca.location": str(ca)}
+    env = {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "app",
+        "KAFKA_SASL_PASSWORD": "pw",
+        "KAFKA_SSL_CA_FILE": str(ca),
+    }
+    expected = {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "app",
+        "sasl.password": "pw",
+        "ssl.ca.location": str(ca),
+    }
     assert kafka_overrides("producer", env) == expected
     assert kafka_overrides("consumer", env) == expected
     # an explicit librdkafka variable still wins
-    assert kafka_overrides("consumer", {**env, "KAFKA_CONSUMER_CONFIG_SASL_MECHANISM": "PLAIN"})[
-        "sasl.mechanism"] == "PLAIN"
+    assert (
+        kafka_overrides("consumer", {**env, "KAFKA_CONSUMER_CONFIG_SASL_MECHANISM": "PLAIN"})["sasl.mechanism"]
+        == "PLAIN"
+    )
 
 
 # --- real: a TLS-only Redis with an ACL user ------------------------------------------------------
@@ -94,14 +113,26 @@ def test_kafka_sasl_ssl_variables_reach_producer_and_consumer(tmp_path: Path) ->
 @needs_tls_redis
 @pytest.mark.integration
 @pytest.mark.parametrize(("workload", "db"), [("celery", 1), ("rq", 2), ("workqueue", 3)])
-def test_each_redis_workload_runs_end_to_end_over_tls(workload: str, db: int, server: TlsRedis, pki: Pki,
-                                                      spawn: Callable[..., Proc]) -> None:
+def test_each_redis_workload_runs_end_to_end_over_tls(
+    workload: str, db: int, server: TlsRedis, pki: Pki, spawn: Callable[..., Proc]
+) -> None:
     url = server.url(db=db)
     env = tls_env(pki)
     check = client(server, pki, db)
     check.flushdb()
-    done = run_cli("pump", workload, "--count", "25", "--id-prefix", f"tls{db}", "--workloads", workload,
-                   "--redis-url", url, env=env)
+    done = run_cli(
+        "pump",
+        workload,
+        "--count",
+        "25",
+        "--id-prefix",
+        f"tls{db}",
+        "--workloads",
+        workload,
+        "--redis-url",
+        url,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     if workload == "celery":
         worker = spawn("worker", "celery", "--redis-url", url, "--concurrency", "1", "--work-time", "0", env=env)
@@ -124,28 +155,33 @@ def test_a_wrong_password_names_the_user_and_the_variables(server: TlsRedis, pki
     assert done.stderr.strip() == (
         f"Error: Redis at rediss://{APP_USER}:***@127.0.0.1:{server.port}/0 refused the credentials of user "
         f"'{APP_USER}' (invalid username-password pair or user is disabled). Check REDIS_USERNAME / "
-        "REDIS_PASSWORD (or the user and password in REDIS_URL)")
+        "REDIS_PASSWORD (or the user and password in REDIS_URL)"
+    )
     assert "not-the-password" not in done.stdout + done.stderr
 
 
 @needs_tls_redis
 @pytest.mark.integration
 def test_an_untrusted_server_certificate_names_the_ca_variable(server: TlsRedis, pki: Pki) -> None:
-    done = run_cli("pump", "celery", "--count", "1", "--redis-url", server.url(),
-                   env={"REDIS_TLS_CA_FILE": str(pki.other_ca)})
+    done = run_cli(
+        "pump", "celery", "--count", "1", "--redis-url", server.url(), env={"REDIS_TLS_CA_FILE": str(pki.other_ca)}
+    )
     assert done.returncode == 2
     message = done.stderr.strip()
     assert message.startswith(f"Error: TLS with Redis at rediss://{APP_USER}:***@127.0.0.1:{server.port}/0 failed (")
     assert "certificate verify failed" in message
-    assert message.endswith("Check REDIS_TLS_CA_FILE (the CA that signed the server's certificate), and "
-                            "REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE if the server wants a client certificate")
+    assert message.endswith(
+        "Check REDIS_TLS_CA_FILE (the CA that signed the server's certificate), and "
+        "REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE if the server wants a client certificate"
+    )
 
 
 @needs_tls_redis
 @pytest.mark.integration
 def test_a_plain_client_against_the_tls_port_is_told_to_use_rediss(server: TlsRedis) -> None:
-    done = run_cli("pump", "celery", "--count", "1", "--redis-url",
-                   f"redis://{APP_USER}:x@127.0.0.1:{server.port}/0", timeout=60)
+    done = run_cli(
+        "pump", "celery", "--count", "1", "--redis-url", f"redis://{APP_USER}:x@127.0.0.1:{server.port}/0", timeout=60
+    )
     assert done.returncode == 2
     assert done.stderr.strip().endswith("If it speaks TLS, use rediss:// (or REDIS_TLS=true)"), done.stderr
 
@@ -162,8 +198,9 @@ def test_a_server_that_wants_client_certificates(pki: Pki, tmp_path: Path, spawn
         done = run_cli("pump", "celery", "--count", "10", "--id-prefix", "mtls", "--redis-url", strict.url(), env=env)
         assert done.returncode == 0, done.stderr
         spawn("worker", "celery", "--redis-url", strict.url(), "--concurrency", "1", "--work-time", "0", env=env)
-        check = redis.Redis.from_url(strict.url(), ssl_ca_certs=str(pki.ca), ssl_certfile=str(pki.client_cert),
-                                     ssl_keyfile=str(pki.client_key))
+        check = redis.Redis.from_url(
+            strict.url(), ssl_ca_certs=str(pki.ca), ssl_certfile=str(pki.client_cert), ssl_keyfile=str(pki.client_key)
+        )
         wait_for(all_processed(check, record_ids(10, "mtls")), 60, "10 records with mutual TLS")
         check.close()
     finally:
@@ -223,16 +260,27 @@ def kafka_tls_env(kafka: TlsKafka, ca: Path, **more: str) -> dict[str, str]:
 
 
 @pytest.mark.integration
-def test_the_kafka_workload_runs_end_to_end_over_tls(kafka_over_tls: TlsKafka, pki: Pki, redis_url: str,
-                                                     redis_client: redis.Redis, spawn: Callable[..., Proc]) -> None:
+def test_the_kafka_workload_runs_end_to_end_over_tls(
+    kafka_over_tls: TlsKafka, pki: Pki, redis_url: str, redis_client: redis.Redis, spawn: Callable[..., Proc]
+) -> None:
     suffix = uuid.uuid4().hex[:8]
     topic = ["--bootstrap-servers", kafka_over_tls.bootstrap, "--topic", f"tls-topic-{suffix}"]
     env = kafka_tls_env(kafka_over_tls, kafka_over_tls.ca)
     done = run_cli("pump", "kafka", "--count", "100", "--id-prefix", "ktls", "--workloads", "kafka", *topic, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("kafka: sent 100, failed 0 in "), done.stdout
-    consumer = spawn("worker", "kafka", *topic, "--group", f"tls-group-{suffix}", "--work-time", "0", "--redis-url", redis_url,
-                     env=env)
+    consumer = spawn(
+        "worker",
+        "kafka",
+        *topic,
+        "--group",
+        f"tls-group-{suffix}",
+        "--work-time",
+        "0",
+        "--redis-url",
+        redis_url,
+        env=env,
+    )
     results = wait_for(all_processed(redis_client, record_ids(100, "ktls")), 90, "100 records over Kafka TLS")
     assert all(r.deliveries == 1 for r in results.values())
     consumer.signal(signal.SIGTERM)
@@ -246,35 +294,51 @@ def test_an_untrusted_kafka_certificate_names_the_ca_variable(kafka_over_tls: Tl
         done = run_cli(*command, "--bootstrap-servers", bootstrap, env=kafka_tls_env(kafka_over_tls, pki.other_ca))
         assert done.returncode == 2, done.stderr
         message = done.stderr.strip().splitlines()[-1]
-        assert message.startswith(f"Error: the TLS handshake with Kafka at {bootstrap} failed (SSL handshake "
-                                  "failed: "), message
+        assert message.startswith(
+            f"Error: the TLS handshake with Kafka at {bootstrap} failed (SSL handshake failed: "
+        ), message
         assert "certificate verify failed" in message
-        assert message.endswith("Point KAFKA_SSL_CA_FILE at the CA that signed the broker's certificate, and check "
-                                "KAFKA_SECURITY_PROTOCOL (SSL or SASL_SSL)")
+        assert message.endswith(
+            "Point KAFKA_SSL_CA_FILE at the CA that signed the broker's certificate, and check "
+            "KAFKA_SECURITY_PROTOCOL (SSL or SASL_SSL)"
+        )
 
 
 @pytest.mark.integration
 def test_sasl_scram_over_tls_logs_in_and_a_wrong_password_is_refused_by_name(
-        kafka_over_tls: TlsKafka, pki: Pki, redis_url: str, redis_client: redis.Redis,
-        spawn: Callable[..., Proc]) -> None:
+    kafka_over_tls: TlsKafka, pki: Pki, redis_url: str, redis_client: redis.Redis, spawn: Callable[..., Proc]
+) -> None:
     """SASL_SSL with SCRAM-SHA-512, as managed Kafka wants it, through the variables the managed
     overlay's TriggerAuthentication and pods use: the login produces and consumes; a wrong
     password is refused with a message naming the user and the variables, and not the password."""
     if kafka_over_tls.login is None:
         pytest.skip("Tansu accepts no SCRAM user once it demands logins (its refusal: the next test)")
     bootstrap, user, password = kafka_over_tls.login
-    login = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-             "KAFKA_SASL_USERNAME": user}
+    login = {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": user,
+    }
     suffix = uuid.uuid4().hex[:8]
     topic = ["--bootstrap-servers", bootstrap, "--topic", f"sasl-ssl-topic-{suffix}"]
     env = kafka_tls_env(kafka_over_tls, kafka_over_tls.ca, **login, KAFKA_SASL_PASSWORD=password)
-    done = run_cli("pump", "kafka", "--count", "20", "--id-prefix", "sasl-ssl", "--workloads", "kafka", *topic,
-                   env=env)
+    done = run_cli("pump", "kafka", "--count", "20", "--id-prefix", "sasl-ssl", "--workloads", "kafka", *topic, env=env)
     assert done.returncode == 0 and done.stdout.startswith("kafka: sent 20, failed 0 in "), done.stdout + done.stderr
-    consumer = spawn("worker", "kafka", *topic, "--group", f"sasl-ssl-group-{suffix}", "--work-time", "0", "--redis-url",
-                     redis_url, env=env)
-    wait_for(all_processed(redis_client, record_ids(20, "sasl-ssl")), 90, "20 records over SASL_SSL",
-             seen=consumer.describe)
+    consumer = spawn(
+        "worker",
+        "kafka",
+        *topic,
+        "--group",
+        f"sasl-ssl-group-{suffix}",
+        "--work-time",
+        "0",
+        "--redis-url",
+        redis_url,
+        env=env,
+    )
+    wait_for(
+        all_processed(redis_client, record_ids(20, "sasl-ssl")), 90, "20 records over SASL_SSL", seen=consumer.describe
+    )
     consumer.signal(signal.SIGTERM)
     assert consumer.wait(30) == 0, consumer.log()[-2000:]
 
@@ -282,8 +346,9 @@ def test_sasl_scram_over_tls_logs_in_and_a_wrong_password_is_refused_by_name(
     done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", *topic, env=wrong)
     assert done.returncode == 2, done.stderr
     message = done.stderr.strip().splitlines()[-1]
-    assert message.startswith(f"Error: Kafka at {bootstrap} refused SCRAM-SHA-512 authentication of user '{user}' ("), \
+    assert message.startswith(f"Error: Kafka at {bootstrap} refused SCRAM-SHA-512 authentication of user '{user}' ("), (
         message
+    )
     assert message.endswith("Check KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM")
     assert "not-the-password" not in done.stdout + done.stderr
 
@@ -295,15 +360,22 @@ def test_sasl_scram_over_tls_meets_tansu_and_its_refusal_names_the_variables(pki
     refuse: the client completes the TLS handshake and the SCRAM exchange, and the refusal names
     user and variables."""
     with tansu_behind_tls(pki, authentication=True) as bootstrap:
-        env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SSL_CA_FILE": str(pki.ca), **tansu.CLIENT_ENV,
-               "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_USERNAME": "app",
-               "KAFKA_SASL_PASSWORD": "scram-test-password"}
-        done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", bootstrap,
-                       env=env)
+        env = {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SSL_CA_FILE": str(pki.ca),
+            **tansu.CLIENT_ENV,
+            "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "KAFKA_SASL_USERNAME": "app",
+            "KAFKA_SASL_PASSWORD": "scram-test-password",
+        }
+        done = run_cli(
+            "pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", bootstrap, env=env
+        )
     assert done.returncode == 2, done.stderr
     message = done.stderr.strip().splitlines()[-1]
-    assert message.startswith(f"Error: Kafka at {bootstrap} refused SCRAM-SHA-512 authentication of user 'app' ("), \
+    assert message.startswith(f"Error: Kafka at {bootstrap} refused SCRAM-SHA-512 authentication of user 'app' ("), (
         message
+    )
     assert "SASL SCRAM authentication failed: broker responded with unknown-user" in message
     assert message.endswith("Check KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM")
     assert "scram-test-password" not in done.stdout + done.stderr
@@ -311,17 +383,37 @@ def test_sasl_scram_over_tls_meets_tansu_and_its_refusal_names_the_variables(pki
 
 def test_a_missing_kafka_ca_file_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "nope.crt"
-    done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", "localhost:1",
-                   env={"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_FILE": str(missing)})
+    done = run_cli(
+        "pump",
+        "kafka",
+        "--count",
+        "1",
+        "--workloads",
+        "kafka",
+        "--bootstrap-servers",
+        "localhost:1",
+        env={"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_FILE": str(missing)},
+    )
     assert done.returncode == 2
     assert done.stderr.strip() == f"Error: KAFKA_SSL_CA_FILE={missing}: no such file; point it at a PEM file"
 
 
 def test_a_property_librdkafka_refuses_is_an_error_not_a_traceback() -> None:
-    done = run_cli("pump", "kafka", "--count", "1", "--workloads", "kafka", "--bootstrap-servers", "localhost:1",
-                   env={"KAFKA_SECURITY_PROTOCOL": "CARRIER_PIGEON"})
+    done = run_cli(
+        "pump",
+        "kafka",
+        "--count",
+        "1",
+        "--workloads",
+        "kafka",
+        "--bootstrap-servers",
+        "localhost:1",
+        env={"KAFKA_SECURITY_PROTOCOL": "CARRIER_PIGEON"},
+    )
     assert done.returncode == 2
     assert done.stderr.strip().startswith("Error: the Kafka client refused its configuration (")
     assert "security.protocol" in done.stderr
-    assert done.stderr.strip().endswith("Check the KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_FILE and KAFKA_SASL_* "
-                                        "variables, KAFKA_CONFIG_* and -X properties")
+    assert done.stderr.strip().endswith(
+        "Check the KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_FILE and KAFKA_SASL_* "
+        "variables, KAFKA_CONFIG_* and -X properties"
+    )

@@ -71,7 +71,9 @@ def test_records_are_unique_complete_json() -> None:
 
 def test_seed_makes_records_reproducible() -> None:
     def content(seed: int) -> list[tuple[str, str, str]]:
-        return [(d["name"], d["email"], d["address"]) for d in (r.data() for r in RecordFactory(seed).records(200, "x"))]
+        return [
+            (d["name"], d["email"], d["address"]) for d in (r.data() for r in RecordFactory(seed).records(200, "x"))
+        ]
 
     assert content(7) == content(7)
     assert content(7) != content(8)
@@ -79,8 +81,12 @@ def test_seed_makes_records_reproducible() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "expected"),
-    [("0", WorkTime(0, 0)), ("2.5", WorkTime(2.5, 2.5)), ("fixed:10", WorkTime(10, 10)),
-     ("uniform:1:9", WorkTime(1, 9))],
+    [
+        ("0", WorkTime(0, 0)),
+        ("2.5", WorkTime(2.5, 2.5)),
+        ("fixed:10", WorkTime(10, 10)),
+        ("uniform:1:9", WorkTime(1, 9)),
+    ],
 )
 def test_work_time_specs(spec: str, expected: WorkTime) -> None:
     parsed = parse_work_time(spec)
@@ -92,11 +98,20 @@ def test_work_time_specs(spec: str, expected: WorkTime) -> None:
     ("spec", "message"),
     [
         ("soon", "work time 'soon' is not understood: use seconds ('0', '2.5'), 'fixed:S' or 'uniform:MIN:MAX'"),
-        ("uniform:3", "work time 'uniform:3' is not understood: use seconds ('0', '2.5'), 'fixed:S' or 'uniform:MIN:MAX'"),
-        ("uniform:9:1", "work time 'uniform:9:1' is out of range: need 0 <= MIN <= MAX; use seconds ('0', '2.5'), "
-                        "'fixed:S' or 'uniform:MIN:MAX'"),
-        ("-1", "work time '-1' is out of range: need 0 <= MIN <= MAX; use seconds ('0', '2.5'), "
-               "'fixed:S' or 'uniform:MIN:MAX'"),
+        (
+            "uniform:3",
+            "work time 'uniform:3' is not understood: use seconds ('0', '2.5'), 'fixed:S' or 'uniform:MIN:MAX'",
+        ),
+        (
+            "uniform:9:1",
+            "work time 'uniform:9:1' is out of range: need 0 <= MIN <= MAX; use seconds ('0', '2.5'), "
+            "'fixed:S' or 'uniform:MIN:MAX'",
+        ),
+        (
+            "-1",
+            "work time '-1' is out of range: need 0 <= MIN <= MAX; use seconds ('0', '2.5'), "
+            "'fixed:S' or 'uniform:MIN:MAX'",
+        ),
     ],
 )
 def test_bad_work_time(spec: str, message: str) -> None:
@@ -110,7 +125,10 @@ def test_redis_url_from_pieces_as_kubernetes_sets_them() -> None:
     assert redis_url_from_env(env) == "rediss://:p%40ss%2Fword@redis.example:6380/0"
     assert redis_url_from_env({"REDIS_URL": "redis://a:1/2", **env}) == "redis://a:1/2"
     assert redis_url_from_env({}) == "redis://127.0.0.1:6379/0"
-    assert redis_url_from_env({"REDIS_ADDRESS": "r:6379", "REDIS_USERNAME": "app", "REDIS_DB": "3"}) == "redis://app@r:6379/3"
+    assert (
+        redis_url_from_env({"REDIS_ADDRESS": "r:6379", "REDIS_USERNAME": "app", "REDIS_DB": "3"})
+        == "redis://app@r:6379/3"
+    )
 
 
 def test_passwords_never_reach_messages() -> None:

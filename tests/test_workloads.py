@@ -50,12 +50,16 @@ def _base_commands() -> dict[str, list[str]]:
 @pytest.mark.parametrize("row", WORKLOADS, ids=NAMES)
 def test_the_row_agrees_with_its_keda_object(row) -> None:
     objs = _keda()
-    assert (row.keda_kind, row.keda_name) in objs, \
+    assert (row.keda_kind, row.keda_name) in objs, (
         f"no {row.keda_kind} {row.keda_name!r} in k8s/overlays/local (the bundled render): {sorted(objs)}"
+    )
     obj = objs[(row.keda_kind, row.keda_name)]
     triggers = obj["spec"]["triggers"]
-    watched = [t for t in triggers if by_trigger(t["type"], t.get("metadata", {}).get(
-        "topic" if t["type"] == "kafka" else "listName", "")) == row]
+    watched = [
+        t
+        for t in triggers
+        if by_trigger(t["type"], t.get("metadata", {}).get("topic" if t["type"] == "kafka" else "listName", "")) == row
+    ]
     assert watched, f"{row.keda_name}: no trigger watches {row.backlog!r}: {triggers}"
     if row.keda_kind == SCALED_JOB:
         assert row.deployment == ""
@@ -70,8 +74,9 @@ def test_the_row_agrees_with_its_keda_object(row) -> None:
 def test_the_row_agrees_with_k8s_base_and_compose(row) -> None:
     target = row.deployment or row.keda_name
     commands = _base_commands()
-    assert commands.get(target) == list(row.command), \
+    assert commands.get(target) == list(row.command), (
         f"k8s/base: {target} runs {commands.get(target)}, the table says {list(row.command)}"
+    )
     services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
     assert row.compose_service in services, f"compose.yaml has no service {row.compose_service!r}"
     assert services[row.compose_service]["command"] == list(row.command)
@@ -94,9 +99,12 @@ def private_lists(path: Path, root: Path = ROOT) -> list[str]:
             items = node.elts
         else:
             continue
-        named = {item.attr if isinstance(item, ast.Attribute) else item.id for item in items
-                 if isinstance(item, (ast.Name, ast.Attribute))
-                 and (item.attr if isinstance(item, ast.Attribute) else item.id) in WORKLOAD_CONSTANTS}
+        named = {
+            item.attr if isinstance(item, ast.Attribute) else item.id
+            for item in items
+            if isinstance(item, (ast.Name, ast.Attribute))
+            and (item.attr if isinstance(item, ast.Attribute) else item.id) in WORKLOAD_CONSTANTS
+        }
         named |= {item.value for item in items if isinstance(item, ast.Constant) and item.value in NAMES}
         if len(named) >= 2:
             found.append(f"{path.relative_to(root)}:{node.lineno}: {sorted(named)}")
@@ -104,15 +112,23 @@ def private_lists(path: Path, root: Path = ROOT) -> list[str]:
 
 
 def test_no_module_keeps_its_own_list_of_workloads() -> None:
-    found = [hit for folder in SOURCE_DIRS for path in sorted((ROOT / folder).rglob("*.py"))
-             if path not in ALLOWED for hit in private_lists(path)]
-    assert not found, ("these modules list workloads themselves; read kedasuite.core.workloads instead:\n"
-                       + "\n".join(found))
+    found = [
+        hit
+        for folder in SOURCE_DIRS
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if path not in ALLOWED
+        for hit in private_lists(path)
+    ]
+    assert not found, "these modules list workloads themselves; read kedasuite.core.workloads instead:\n" + "\n".join(
+        found
+    )
 
 
 def test_the_scan_finds_a_private_list(tmp_path: Path) -> None:
     sample = tmp_path / "mine.py"
-    sample.write_text("from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_RQ\n"
-                      "MINE = (WORKLOAD_CELERY, WORKLOAD_RQ)\nKEYS = {'celery': 'x', 'kafka': 'y'}\n")
+    sample.write_text(
+        "from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_RQ\n"
+        "MINE = (WORKLOAD_CELERY, WORKLOAD_RQ)\nKEYS = {'celery': 'x', 'kafka': 'y'}\n"
+    )
     hits = private_lists(sample, tmp_path)
     assert len(hits) == 2 and hits[0].endswith("['WORKLOAD_CELERY', 'WORKLOAD_RQ']")

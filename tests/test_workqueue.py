@@ -165,13 +165,25 @@ def test_sigterm_with_redis_lost_exits_0_at_once_instead_of_waiting_for_it(spawn
     with EmbeddedRedis(databases=1) as server:
         pump(server.url, 1, "lost")
         # Renewals every 0.5 s: one is waiting for Redis, holding the lease lock, when the SIGTERM lands.
-        proc = spawn("job", "workqueue", "--redis-url", server.url, "--work-time", "fixed:60", "--grace-period", "1",
-                     "--lease-seconds", "1.5", env={"REDIS_RETRY_SECONDS": "60"})
+        proc = spawn(
+            "job",
+            "workqueue",
+            "--redis-url",
+            server.url,
+            "--work-time",
+            "fixed:60",
+            "--grace-period",
+            "1",
+            "--lease-seconds",
+            "1.5",
+            env={"REDIS_RETRY_SECONDS": "60"},
+        )
         proc.wait_for_log(r"processing item", timeout=30)
         server.crash()
         proc.wait_for_log(r"could not renew|Redis at \S+ is unreachable", timeout=10)
         proc.signal(signal.SIGTERM)
         # A refused connection fails at once; a connection attempt under way, within its timeout.
-        assert proc.wait(2 * CONNECT_TIMEOUT_S + 10, "a SIGTERMed runner whose Redis is gone to stop") == 0, \
+        assert proc.wait(2 * CONNECT_TIMEOUT_S + 10, "a SIGTERMed runner whose Redis is gone to stop") == 0, (
             proc.describe()
+        )
     assert "stopped by signal with Redis unreachable" in proc.log(), proc.describe(dump=False)

@@ -69,7 +69,10 @@ def _rq(client: redis.Redis, wanted: set[str]) -> dict[str, str]:
 
     places = [
         (f"backlog ({RQ_QUEUE_LIST})", record_ids(client.lrange(RQ_QUEUE_LIST, 0, -1))),
-        (f"in flight ({RQ_QUEUE_LIST}:intermediate)", record_ids(client.lrange(f"{RQ_QUEUE_LIST}:intermediate", 0, -1))),
+        (
+            f"in flight ({RQ_QUEUE_LIST}:intermediate)",
+            record_ids(client.lrange(f"{RQ_QUEUE_LIST}:intermediate", 0, -1)),
+        ),
         (f"in flight ({RQ_STARTED_REGISTRY})", record_ids(client.zrange(RQ_STARTED_REGISTRY, 0, -1))),
     ]
     for key in client.scan_iter(match="rq:failed:*"):
@@ -89,12 +92,17 @@ def _workqueue(client: redis.Redis, wanted: set[str]) -> dict[str, str]:
 
     pending = []
     for entry in client.lrange(WORKQUEUE_LIST, 0, -1):
-        pending.append(item_of(entry[len(WORKQUEUE_RETRY_PREFIX):])
-                       if entry.startswith(WORKQUEUE_RETRY_PREFIX.encode()) else entry)
+        pending.append(
+            item_of(entry[len(WORKQUEUE_RETRY_PREFIX) :])
+            if entry.startswith(WORKQUEUE_RETRY_PREFIX.encode())
+            else entry
+        )
     places = [
         (f"backlog ({WORKQUEUE_LIST})", _ids_in(pending, _JSON_ID)),
-        (f"in flight ({WORKQUEUE_PROCESSING})", _ids_in(map(item_of, client.lrange(WORKQUEUE_PROCESSING, 0, -1)),
-                                                        _JSON_ID)),
+        (
+            f"in flight ({WORKQUEUE_PROCESSING})",
+            _ids_in(map(item_of, client.lrange(WORKQUEUE_PROCESSING, 0, -1)), _JSON_ID),
+        ),
     ]
     return _first_place(wanted, places, client, WORKLOAD_WORKQUEUE)
 
@@ -103,8 +111,9 @@ def _mentions(entry: bytes, record_id: str) -> bool:
     return re.search(rb"(?<![\w-])" + re.escape(record_id.encode()) + rb"(?![\w-])", entry) is not None
 
 
-def _first_place(wanted: set[str], places: Sequence[tuple[str, set[str]]], client: redis.Redis,
-                 workload: str) -> dict[str, str]:
+def _first_place(
+    wanted: set[str], places: Sequence[tuple[str, set[str]]], client: redis.Redis, workload: str
+) -> dict[str, str]:
     dead_key = f"{DEAD_LETTER_PREFIX}{workload}"
     dead = client.lrange(dead_key, 0, -1)
     where = {}
@@ -122,8 +131,13 @@ def _kafka(settings: KafkaSettings, wanted: set[str]) -> dict[str, str]:
     from kedasuite.keda.reads import fetch_offsets
 
     committed = {p.partition: p.committed for p in fetch_offsets(settings.bootstrap, settings.group, settings.topic)}
-    reader = Consumer({"bootstrap.servers": settings.bootstrap, "group.id": f"{settings.group}-whereabouts",
-                       "enable.auto.commit": False})
+    reader = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap,
+            "group.id": f"{settings.group}-whereabouts",
+            "enable.auto.commit": False,
+        }
+    )
     where: dict[str, str] = {}
     try:
         for topic in (settings.topic, settings.dlq_topic):
@@ -147,15 +161,19 @@ def _kafka(settings: KafkaSettings, wanted: set[str]) -> dict[str, str]:
                     elif record_id not in where:
                         mark = committed.get(msg.partition())
                         at = f"{topic}[{msg.partition()}] offset {msg.offset()}, group committed {mark}"
-                        where[record_id] = f"backlog ({at})" if mark is None or msg.offset() >= mark \
+                        where[record_id] = (
+                            f"backlog ({at})"
+                            if mark is None or msg.offset() >= mark
                             else f"{NOWHERE}: committed past it ({at})"
+                        )
     finally:
         reader.close()
     return {record_id: where.get(record_id, f"{NOWHERE}: not on {settings.topic}") for record_id in wanted}
 
 
-def locate(workload: str, client: redis.Redis, ids: Iterable[str],
-           kafka: KafkaSettings | None = None) -> dict[str, str]:
+def locate(
+    workload: str, client: redis.Redis, ids: Iterable[str], kafka: KafkaSettings | None = None
+) -> dict[str, str]:
     """For each id: where the record is now (see the module docstring)."""
     wanted = set(ids)
     if workload == WORKLOAD_KAFKA:
@@ -163,12 +181,16 @@ def locate(workload: str, client: redis.Redis, ids: Iterable[str],
             raise ValueError("locating Kafka records needs the KafkaSettings of the run")
         return _kafka(kafka, wanted)
     finder: Callable[[redis.Redis, set[str]], dict[str, str]] = {
-        WORKLOAD_CELERY: _celery, WORKLOAD_RQ: _rq, WORKLOAD_WORKQUEUE: _workqueue}[workload]
+        WORKLOAD_CELERY: _celery,
+        WORKLOAD_RQ: _rq,
+        WORKLOAD_WORKQUEUE: _workqueue,
+    }[workload]
     return finder(client, wanted)
 
 
-def missing_report(workload: str, client: redis.Redis, ids: Sequence[str], kafka: KafkaSettings | None = None,
-                   shown: int = 10) -> str:
+def missing_report(
+    workload: str, client: redis.Redis, ids: Sequence[str], kafka: KafkaSettings | None = None, shown: int = 10
+) -> str:
     """'N of M <workload> records have no result', then up to ``shown`` ids with their places."""
     results = fetch_results(client, ids)
     missing = [i for i in ids if i not in results]
@@ -179,8 +201,10 @@ def missing_report(workload: str, client: redis.Redis, ids: Sequence[str], kafka
     for place in where.values():
         kind = re.split(r" \(|:", place)[0]
         tally[kind] = tally.get(kind, 0) + 1
-    lines = [f"{len(missing)} of {len(ids)} {workload} records have no result "
-             f"(of the {len(where)} shown: " + ", ".join(f"{n} {k}" for k, n in sorted(tally.items())) + ")"]
+    lines = [
+        f"{len(missing)} of {len(ids)} {workload} records have no result "
+        f"(of the {len(where)} shown: " + ", ".join(f"{n} {k}" for k, n in sorted(tally.items())) + ")"
+    ]
     lines += [f"  {record_id}: {where[record_id]}" for record_id in missing[:shown]]
     return "\n".join(lines)
 
@@ -190,8 +214,14 @@ def processed(client: redis.Redis, workload: str) -> int:
     return int(client.get(f"{PROCESSED_COUNT_PREFIX}{workload}") or 0)
 
 
-def wait_processed(client: redis.Redis, workload: str, at_least: int, redelivery_bound: float, what: str,
-                   on_stall: Callable[[], str] = lambda: "") -> None:
+def wait_processed(
+    client: redis.Redis,
+    workload: str,
+    at_least: int,
+    redelivery_bound: float,
+    what: str,
+    on_stall: Callable[[], str] = lambda: "",
+) -> None:
     """Until the workers have written ``at_least`` distinct results; fail when none arrives
     for longer than the redelivery bound (+ 15 s for a loaded machine).
 
@@ -208,18 +238,34 @@ def wait_processed(client: redis.Redis, workload: str, at_least: int, redelivery
         if count != last_count:
             last_count, last_progress = count, now
         elif now - last_progress > patience:
-            raise AssertionError(f"no new {workload} result for {patience:g} s (redelivery bound "
-                                 f"{redelivery_bound:g} s + 15 s) waiting for {what}, {count} so far\n" + on_stall())
+            raise AssertionError(
+                f"no new {workload} result for {patience:g} s (redelivery bound "
+                f"{redelivery_bound:g} s + 15 s) waiting for {what}, {count} so far\n" + on_stall()
+            )
         threading.Event().wait(0.2)
 
 
-def wait_drained(client: redis.Redis, workload: str, ids: Sequence[str], redelivery_bound: float,
-                 kafka: KafkaSettings | None = None, when: str = "",
-                 on_stall: Callable[[], str] = lambda: "") -> None:
+def wait_drained(
+    client: redis.Redis,
+    workload: str,
+    ids: Sequence[str],
+    redelivery_bound: float,
+    kafka: KafkaSettings | None = None,
+    when: str = "",
+    on_stall: Callable[[], str] = lambda: "",
+) -> None:
     """Until every id has a result (see :func:`wait_processed`); a stall reports each missing
     id's place, then ``on_stall()`` (the workers: what they were doing)."""
-    wait_processed(client, workload, len(ids), redelivery_bound, f"all {len(ids)} results {when}".rstrip(),
-                   lambda: "\n".join(filter(None, [missing_report(workload, client, ids, kafka), on_stall()])))
+    wait_processed(
+        client,
+        workload,
+        len(ids),
+        redelivery_bound,
+        f"all {len(ids)} results {when}".rstrip(),
+        lambda: "\n".join(filter(None, [missing_report(workload, client, ids, kafka), on_stall()])),
+    )
     if len(fetch_results(client, ids)) != len(ids):
-        raise AssertionError(f"{PROCESSED_COUNT_PREFIX}{workload} counts {len(ids)} results, but:\n"
-                             + missing_report(workload, client, ids, kafka))
+        raise AssertionError(
+            f"{PROCESSED_COUNT_PREFIX}{workload} counts {len(ids)} results, but:\n"
+            + missing_report(workload, client, ids, kafka)
+        )

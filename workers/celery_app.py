@@ -178,21 +178,31 @@ def dead_letter(payload: str, reason: str) -> str:
     return "dead-lettered"
 
 
-def worker_options(concurrency: int, loglevel: str, nodename: str,
-                   prefetch_multiplier: int = defaults.CELERY_PREFETCH_MULTIPLIER) -> dict[str, Any]:
+def worker_options(
+    concurrency: int, loglevel: str, nodename: str, prefetch_multiplier: int = defaults.CELERY_PREFETCH_MULTIPLIER
+) -> dict[str, Any]:
     """The worker's options, named as ``celery worker`` names them: one queue, no chatter
     between workers.
 
     Gossip, mingle and heartbeats make workers talk to each other at start-up; a pod
     that KEDA just created should start consuming at once instead.
     """
-    return {"queues": CELERY_QUEUE, "concurrency": concurrency, "loglevel": loglevel, "hostname": nodename,
-            "pool": "prefork", "prefetch_multiplier": prefetch_multiplier,
-            "without_gossip": True, "without_mingle": True, "without_heartbeat": True}
+    return {
+        "queues": CELERY_QUEUE,
+        "concurrency": concurrency,
+        "loglevel": loglevel,
+        "hostname": nodename,
+        "pool": "prefork",
+        "prefetch_multiplier": prefetch_multiplier,
+        "without_gossip": True,
+        "without_mingle": True,
+        "without_heartbeat": True,
+    }
 
 
-def worker_argv(concurrency: int, loglevel: str, nodename: str,
-                prefetch_multiplier: int = defaults.CELERY_PREFETCH_MULTIPLIER) -> list[str]:
+def worker_argv(
+    concurrency: int, loglevel: str, nodename: str, prefetch_multiplier: int = defaults.CELERY_PREFETCH_MULTIPLIER
+) -> list[str]:
     """:func:`worker_options` as arguments for ``app.worker_main`` (the benchmark's stock worker)."""
     options = worker_options(concurrency, loglevel, nodename, prefetch_multiplier)
     flags = (f"--{name.replace('_', '-')}" + ("" if value is True else f"={value}") for name, value in options.items())
@@ -211,15 +221,28 @@ def run(settings: CeleryWorkerSettings) -> None:
     from celery.utils.nodenames import default_nodename, host_format
 
     metrics.serve_worker_metrics(settings.metrics_port)  # before the pool forks: it inherits the directory
-    configure(app, settings.redis_url, parse_work_time(settings.work_time), settings.visibility_timeout,
-              settings.prefetch_multiplier, settings.acks_late)
-    options = worker_options(settings.concurrency, settings.loglevel,
-                             settings.name or f"celery.{os.getpid()}@%h", settings.prefetch_multiplier)
+    configure(
+        app,
+        settings.redis_url,
+        parse_work_time(settings.work_time),
+        settings.visibility_timeout,
+        settings.prefetch_multiplier,
+        settings.acks_late,
+    )
+    options = worker_options(
+        settings.concurrency,
+        settings.loglevel,
+        settings.name or f"celery.{os.getpid()}@%h",
+        settings.prefetch_multiplier,
+    )
     # What the command line's option types would make of them: a list of queues, the node name
     # with %h expanded, the pool's class.
     pool = options.pop("pool")
-    options.update(queues=[options["queues"]], hostname=host_format(default_nodename(options["hostname"])),
-                   pool_cls=concurrency.get_implementation(pool))
+    options.update(
+        queues=[options["queues"]],
+        hostname=host_format(default_nodename(options["hostname"])),
+        pool_cls=concurrency.get_implementation(pool),
+    )
     worker = app.Worker(**options)
     worker.start()
     raise SystemExit(worker.exitcode)

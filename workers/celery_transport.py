@@ -88,8 +88,11 @@ def _loads(text: str) -> Any:
     try:
         return kombu_redis.loads(text)
     except (ValueError, TypeError, RecursionError) as exc:
-        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") \
-            if isinstance(text, str) else repr(text)
+        shown = (
+            text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            if isinstance(text, str)
+            else repr(text)
+        )
         return Undecodable(shown, f"not a JSON message: {exc}")
 
 
@@ -115,8 +118,12 @@ def envelope_problem(message: Any) -> str | None:
         decoded = json.loads(raw)
     except (binascii.Error, TypeError, ValueError, RecursionError) as exc:
         return f"undecodable message body: {exc}"
-    if not (isinstance(decoded, list) and len(decoded) == 3 and isinstance(decoded[0], list)
-            and isinstance(decoded[1], dict)):
+    if not (
+        isinstance(decoded, list)
+        and len(decoded) == 3
+        and isinstance(decoded[0], list)
+        and isinstance(decoded[1], dict)
+    ):
         return "message body is not [args, kwargs, embed]"
     args, kwargs = decoded[0], decoded[1]
     wanted = 1 if task == CELERY_TASK else 2
@@ -139,17 +146,34 @@ def _excerpt(message: Any) -> str:
 def poison_envelope(message: Any, reason: str, queue: str) -> dict[str, Any]:
     """A well-formed message asking :data:`DEAD_LETTER_TASK` to park ``message``."""
     task_id = str(uuid.uuid4())
-    body = json.dumps([[_excerpt(message), reason], {}, {"callbacks": None, "errbacks": None, "chain": None,
-                                                          "chord": None}])
+    body = json.dumps(
+        [[_excerpt(message), reason], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
+    )
     return {
         "body": base64.b64encode(body.encode()).decode("ascii"),
         "content-encoding": "utf-8",
         "content-type": "application/json",
-        "headers": {"lang": "py", "task": DEAD_LETTER_TASK, "id": task_id, "root_id": task_id, "parent_id": None,
-                    "group": None, "retries": 0, "timelimit": [None, None], "argsrepr": "(<poison>)",
-                    "kwargsrepr": "{}", "ignore_result": True},
-        "properties": {"correlation_id": task_id, "delivery_mode": 2, "priority": 0, "body_encoding": "base64",
-                       "delivery_info": {"exchange": "", "routing_key": queue}, "delivery_tag": str(uuid.uuid4())},
+        "headers": {
+            "lang": "py",
+            "task": DEAD_LETTER_TASK,
+            "id": task_id,
+            "root_id": task_id,
+            "parent_id": None,
+            "group": None,
+            "retries": 0,
+            "timelimit": [None, None],
+            "argsrepr": "(<poison>)",
+            "kwargsrepr": "{}",
+            "ignore_result": True,
+        },
+        "properties": {
+            "correlation_id": task_id,
+            "delivery_mode": 2,
+            "priority": 0,
+            "body_encoding": "base64",
+            "delivery_info": {"exchange": "", "routing_key": queue},
+            "delivery_tag": str(uuid.uuid4()),
+        },
     }
 
 
@@ -173,15 +197,20 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
 # KEYS: the fetchers set. ARGV: fetch list keys to stamp with the server's time.
-_BEAT = _NOW + """
+_BEAT = (
+    _NOW
+    + """
 for _, key in ipairs(ARGV) do redis.call('ZADD', KEYS[1], now, key) end
 return #ARGV
 """
+)
 
 # KEYS: the fetchers set. ARGV: lease seconds, forget seconds, infix, consumer id length.
 # Every entry of a silent consumer's list goes back to the consuming (right) end of its
 # queue, oldest last, so it is the next taken. Returns how many entries went back.
-_SWEEP = _NOW + """
+_SWEEP = (
+    _NOW
+    + """
 local lease, forget, infix, idlen = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local returned = 0
 local silent = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - lease, 'WITHSCORES')
@@ -193,6 +222,7 @@ for i = 1, #silent, 2 do
 end
 return returned
 """
+)
 
 # KEYS: one fetch list, its queue. Returns how many entries went back.
 _RETURN = """
@@ -232,14 +262,20 @@ class Channel(kombu_redis.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.global_keyprefix:
-            raise InputError("the suite's Celery transport does not support global_keyprefix: use a Redis database "
-                             "of its own (REDIS_URL=redis://host:6379/<db>) instead")
+            raise InputError(
+                "the suite's Celery transport does not support global_keyprefix: use a Redis database "
+                "of its own (REDIS_URL=redis://host:6379/<db>) instead"
+            )
         if list(self.priority_steps) != [0]:
-            raise InputError(f"the suite's Celery transport consumes one priority level (priority_steps=[0]), "
-                             f"not {list(self.priority_steps)}: leave priority_steps out of the transport options")
+            raise InputError(
+                f"the suite's Celery transport consumes one priority level (priority_steps=[0]), "
+                f"not {list(self.priority_steps)}: leave priority_steps out of the transport options"
+            )
         if not self.fetch_lease or float(self.fetch_lease) <= float(self.brpop_timeout or 1):
-            raise InputError(f"fetch_lease ({self.fetch_lease} s) must be longer than brpop_timeout "
-                             f"({self.brpop_timeout} s): a fetch may block that long")
+            raise InputError(
+                f"fetch_lease ({self.fetch_lease} s) must be longer than brpop_timeout "
+                f"({self.brpop_timeout} s): a fetch may block that long"
+            )
         self.consumer_id = uuid.uuid4().hex
         #: The delivery tag being delivered right after its claim (see :meth:`QoS.append`).
         self._claimed: str | None = None
@@ -314,12 +350,17 @@ class Channel(kombu_redis.Channel):
         properties = payload["properties"]
         tag, info = properties["delivery_tag"], properties["delivery_info"]
         entry = dumps([payload, info["exchange"], info["routing_key"]])
-        claimed = self._run("claim", _CLAIM, [fetch_key, self.unacked_key, self.unacked_index_key],
-                            [raw, tag, entry, time.time()])
+        claimed = self._run(
+            "claim", _CLAIM, [fetch_key, self.unacked_key, self.unacked_index_key], [raw, tag, entry, time.time()]
+        )
         self._stranded.discard(fetch_key)
         if not claimed:
-            log.warning("a message fetched from %r went back to the queue while this consumer was silent for over "
-                        "%s s; another worker takes it", queue, self.fetch_lease)
+            log.warning(
+                "a message fetched from %r went back to the queue while this consumer was silent for over "
+                "%s s; another worker takes it",
+                queue,
+                self.fetch_lease,
+            )
             return
         self._claimed = tag
         try:
@@ -340,8 +381,14 @@ class Channel(kombu_redis.Channel):
     def sweep_fetch_lists(self) -> int:
         """Return the fetch lists of consumers silent for longer than the lease to their queues."""
         lease = float(self.fetch_lease)
-        returned = int(self._run("sweep", _SWEEP, [CELERY_FETCHERS],
-                                 [lease, lease * FORGET_AFTER_LEASES, CELERY_FETCH_INFIX, len(self.consumer_id)]))
+        returned = int(
+            self._run(
+                "sweep",
+                _SWEEP,
+                [CELERY_FETCHERS],
+                [lease, lease * FORGET_AFTER_LEASES, CELERY_FETCH_INFIX, len(self.consumer_id)],
+            )
+        )
         if returned:
             log.warning("returned %d message(s) fetched by stopped consumers to the queue", returned)
         return returned
@@ -376,4 +423,3 @@ class Transport(kombu_redis.Transport):
     """``broker_transport`` of the suite's Celery app."""
 
     Channel = Channel
-

@@ -125,9 +125,11 @@ CONSUMER_BASE: dict[str, Any] = {
 }
 
 
-def consumer_config(settings: KafkaSettings, work_time: WorkTime,
-                    on_commit: Callable[[KafkaError | None, list[TopicPartition]], None] | None = None
-                    ) -> dict[str, Any]:
+def consumer_config(
+    settings: KafkaSettings,
+    work_time: WorkTime,
+    on_commit: Callable[[KafkaError | None, list[TopicPartition]], None] | None = None,
+) -> dict[str, Any]:
     config = kafka_config(
         "consumer",
         settings.bootstrap,
@@ -145,7 +147,8 @@ def consumer_config(settings: KafkaSettings, work_time: WorkTime,
         raise InputError(
             f"enable.auto.offset.store={config['enable.auto.offset.store']} would commit records before they are "
             f"processed (at-most-once): unset {Env.KAFKA_CONFIG_PREFIX}ENABLE_AUTO_OFFSET_STORE and "
-            f"{Env.KAFKA_CONSUMER_CONFIG_PREFIX}ENABLE_AUTO_OFFSET_STORE, and drop -X enable.auto.offset.store")
+            f"{Env.KAFKA_CONSUMER_CONFIG_PREFIX}ENABLE_AUTO_OFFSET_STORE, and drop -X enable.auto.offset.store"
+        )
     return config
 
 
@@ -205,8 +208,13 @@ Partition = tuple[str, int]
 
 
 class KafkaWorker:
-    def __init__(self, settings: KafkaSettings, work_time: WorkTime, redis_url: str | None,
-                 stuck_at: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        work_time: WorkTime,
+        redis_url: str | None,
+        stuck_at: tuple[int, int] | None = None,
+    ) -> None:
         self.settings = settings
         self.stuck_at = stuck_at
         self.work_time = work_time
@@ -250,8 +258,9 @@ class KafkaWorker:
         check_kafka(admin, settings.bootstrap)
         ensure_topic(admin, settings.topic, settings.partitions, settings.replication)
         ensure_topic(admin, settings.dlq_topic, 1, settings.replication)
-        self._dlq = kafka_client(Producer, kafka_config("producer", settings.bootstrap, {"enable.idempotence": True},
-                                                        settings.extra))
+        self._dlq = kafka_client(
+            Producer, kafka_config("producer", settings.bootstrap, {"enable.idempotence": True}, settings.extra)
+        )
         config = consumer_config(settings, work_time, self._on_commit)
         session_s = int(config.get("session.timeout.ms", DEFAULT_SESSION_TIMEOUT_MS)) / 1000
         self._commit_patience = session_s + COMMIT_MARGIN_S
@@ -312,11 +321,19 @@ class KafkaWorker:
         wait on Redis, so a failed write is logged and dropped."""
         if self._log_client is None:
             return
-        entry = {"member": self.identity, "event": event, "at": f"{time.time():.6f}",
-                 "partitions": ",".join(str(p.partition) for p in partitions)}
+        entry = {
+            "member": self.identity,
+            "event": event,
+            "at": f"{time.time():.6f}",
+            "partitions": ",".join(str(p.partition) for p in partitions),
+        }
         try:
-            self._log_client.xadd(assignments_key(self.settings.group), entry,  # type: ignore[arg-type]
-                             maxlen=ASSIGNMENT_LOG_LENGTH, approximate=True)
+            self._log_client.xadd(
+                assignments_key(self.settings.group),
+                entry,  # type: ignore[arg-type]
+                maxlen=ASSIGNMENT_LOG_LENGTH,
+                approximate=True,
+            )
         except redis.RedisError as exc:
             log.warning("could not log %s partitions %s to Redis: %s", event, entry["partitions"], exc)
 
@@ -336,8 +353,9 @@ class KafkaWorker:
 
     def run(self, max_messages: int | None = None) -> Counters:
         consumer = self._consumer
-        consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
-                           on_lost=self._on_lost)
+        consumer.subscribe(
+            [self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
         log.info("consuming %s as group %s (%s)", self.settings.topic, self.settings.group, self.identity)
         handled = 0
         try:
@@ -352,23 +370,35 @@ class KafkaWorker:
                     if msg.error().code() != KafkaError._PARTITION_EOF:
                         log.warning("consumer error: %s", msg.error())
                     continue
-                if self.stuck_at is not None and msg.partition() == self.stuck_at[0] \
-                        and msg.offset() >= self.stuck_at[1]:
+                if (
+                    self.stuck_at is not None
+                    and msg.partition() == self.stuck_at[0]
+                    and msg.offset() >= self.stuck_at[1]
+                ):
                     # Never processed, never stored; paused so it is not fetched again. The
                     # pause ends with the assignment: a new owner gets here and stops the same way.
                     consumer.pause([TopicPartition(msg.topic(), msg.partition())])
                     self._stuck.add((msg.topic(), msg.partition()))
-                    log.warning("partition %d is stuck at offset %d (%s): not processing it, not committing",
-                                msg.partition(), msg.offset(), Env.KAFKA_STUCK_AT)
+                    log.warning(
+                        "partition %d is stuck at offset %d (%s): not processing it, not committing",
+                        msg.partition(),
+                        msg.offset(),
+                        Env.KAFKA_STUCK_AT,
+                    )
                     continue
                 try:
                     self.handle(msg)
                 except (redis.ConnectionError, redis.TimeoutError) as exc:
                     if not self._stop.is_set():
                         raise
-                    log.warning("stopping as asked with Redis unreachable (%s): %s[%d] offset %d is neither saved "
-                                "nor committed; its next owner processes it again", exc, msg.topic(),
-                                msg.partition(), msg.offset())
+                    log.warning(
+                        "stopping as asked with Redis unreachable (%s): %s[%d] offset %d is neither saved "
+                        "nor committed; its next owner processes it again",
+                        exc,
+                        msg.topic(),
+                        msg.partition(),
+                        msg.offset(),
+                    )
                     break
                 self._store(msg)
                 handled += 1
@@ -379,9 +409,13 @@ class KafkaWorker:
             self._close()  # leaves the group: the others rebalance at once
             self._note("stopped", [])
             self._dlq.flush(10)
-            log.info("stopped: processed %d, duplicates %d, dead-lettered %d, commits refused %d",
-                     self.counters.processed, self.counters.duplicates, self.counters.dead_lettered,
-                     self.counters.commit_refused)
+            log.info(
+                "stopped: processed %d, duplicates %d, dead-lettered %d, commits refused %d",
+                self.counters.processed,
+                self.counters.duplicates,
+                self.counters.dead_lettered,
+                self.counters.commit_refused,
+            )
         return self.counters
 
     def _store(self, msg: Message) -> None:
@@ -426,12 +460,17 @@ class KafkaWorker:
                 self._held = [p for p in self._consumer.assignment() if (p.topic, p.partition) not in self._stuck]
                 if self._held:
                     self._consumer.pause(self._held)
-                log.info("no commit confirmed for %.1f s (the group is rebalancing?): taking no new record until "
-                         "one is", time.monotonic() - since)
+                log.info(
+                    "no commit confirmed for %.1f s (the group is rebalancing?): taking no new record until one is",
+                    time.monotonic() - since,
+                )
         elif self._held is not None:
             assigned = {(p.topic, p.partition) for p in self._consumer.assignment()}
-            resumed = [p for p in self._held if (p.topic, p.partition) in assigned
-                       and (p.topic, p.partition) not in self._stuck]
+            resumed = [
+                p
+                for p in self._held
+                if (p.topic, p.partition) in assigned and (p.topic, p.partition) not in self._stuck
+            ]
             if resumed:
                 self._consumer.resume(resumed)
             self._held = None
@@ -473,17 +512,22 @@ class KafkaWorker:
     def _uncommitted(self, partitions: set[Partition] | None = None, unsent: bool = False) -> list[TopicPartition]:
         """The stored offsets the group has not confirmed committed (of ``partitions``, or all;
         ``unsent``: only those no commit has asked for yet)."""
-        return [TopicPartition(topic, partition, offset, leader_epoch=epoch)
-                for (topic, partition), (offset, epoch) in self._stored.items()
-                if (partitions is None or (topic, partition) in partitions)
-                and offset > self._committed.get((topic, partition), -1)
-                and not (unsent and offset <= self._sent.get((topic, partition), -1))]
+        return [
+            TopicPartition(topic, partition, offset, leader_epoch=epoch)
+            for (topic, partition), (offset, epoch) in self._stored.items()
+            if (partitions is None or (topic, partition) in partitions)
+            and offset > self._committed.get((topic, partition), -1)
+            and not (unsent and offset <= self._sent.get((topic, partition), -1))
+        ]
 
     def _commit_stored(self) -> None:
         """On the way out: commit what is stored and not known committed, and wait for the answer."""
         if self._pending is not None:
-            log.warning("not committing on the way out (a commit is still waiting for Kafka at %s): the next "
-                        "owners process the records since the last commit again", self.settings.bootstrap)
+            log.warning(
+                "not committing on the way out (a commit is still waiting for Kafka at %s): the next "
+                "owners process the records since the last commit again",
+                self.settings.bootstrap,
+            )
             return
         offsets = self._uncommitted()
         if offsets:
@@ -527,8 +571,14 @@ class KafkaWorker:
             return  # counted already: the first refusal since the partition's last confirmed commit
         self._refused[key] = offset
         self.counters.commit_refused += 1
-        log.warning("commit of %s[%d] offset %d refused (%s): unless a later commit lands, the partition's next "
-                    "owner processes the records up to it again", key[0], key[1], offset - 1, error.str())
+        log.warning(
+            "commit of %s[%d] offset %d refused (%s): unless a later commit lands, the partition's next "
+            "owner processes the records up to it again",
+            key[0],
+            key[1],
+            offset - 1,
+            error.str(),
+        )
 
     def _commit(self, offsets: list[TopicPartition]) -> bool:
         """Commit ``offsets`` and wait for the answer. False when a stopping consumer gave up
@@ -541,19 +591,25 @@ class KafkaWorker:
         """
         where = ", ".join(f"{p.topic}[{p.partition}] offset {p.offset - 1}" for p in offsets)
         answers: list[TopicPartition] = []
-        call = _Call("kafka-commit",
-                     lambda: answers.extend(self._consumer.commit(offsets=offsets, asynchronous=False) or []))
+        call = _Call(
+            "kafka-commit", lambda: answers.extend(self._consumer.commit(offsets=offsets, asynchronous=False) or [])
+        )
         if not self._wait(call, self._commit_patience):
             self._pending = call
             if self._stop.is_set():
-                log.warning("the commit of %s was not answered within the %g s a stopping consumer waits (Kafka at "
-                            "%s is not answering): leaving without it; its next owner may process it again", where,
-                            STOP_COMMIT_WAIT_S, self.settings.bootstrap)
+                log.warning(
+                    "the commit of %s was not answered within the %g s a stopping consumer waits (Kafka at "
+                    "%s is not answering): leaving without it; its next owner may process it again",
+                    where,
+                    STOP_COMMIT_WAIT_S,
+                    self.settings.bootstrap,
+                )
                 return False
             raise BrokerUnavailable(
                 f"Kafka at {self.settings.bootstrap} did not answer the commit of {where} within "
                 f"{self._commit_patience:g} s (session.timeout.ms + {COMMIT_MARGIN_S:g} s); the worker exits "
-                "so that a fresh one takes over, and the partitions' next owners process those records again")
+                "so that a fresh one takes over, and the partitions' next owners process those records again"
+            )
         if call.error is not None:
             if not isinstance(call.error, KafkaException):
                 raise call.error
@@ -586,15 +642,21 @@ class KafkaWorker:
         after ``session.timeout.ms``.
         """
         if self._pending is not None:
-            log.warning("leaving without closing the consumer (a commit is still waiting for Kafka at %s): the "
-                        "group notices after session.timeout.ms", self.settings.bootstrap)
+            log.warning(
+                "leaving without closing the consumer (a commit is still waiting for Kafka at %s): the "
+                "group notices after session.timeout.ms",
+                self.settings.bootstrap,
+            )
             return
         call = _Call("kafka-close", self._consumer.close)
         if not call.wait(CLOSE_WAIT_S):
             self._pending = call
-            log.warning("the consumer did not leave the group within %g s (Kafka at %s is not answering): exiting "
-                        "without it; the group notices after session.timeout.ms", CLOSE_WAIT_S,
-                        self.settings.bootstrap)
+            log.warning(
+                "the consumer did not leave the group within %g s (Kafka at %s is not answering): exiting "
+                "without it; the group notices after session.timeout.ms",
+                CLOSE_WAIT_S,
+                self.settings.bootstrap,
+            )
         elif call.error is not None:
             raise call.error
 
@@ -609,8 +671,14 @@ class KafkaWorker:
             self.dead_letter(msg, str(exc))
             return
         seconds = self.work_time.sample()
-        log.info("processing %s for %.2f s as %s (partition %d, offset %d)",
-                 record["id"], seconds, self.identity, msg.partition(), msg.offset())
+        log.info(
+            "processing %s for %.2f s as %s (partition %d, offset %d)",
+            record["id"],
+            seconds,
+            self.identity,
+            msg.partition(),
+            msg.offset(),
+        )
         _sleep(seconds)
         if self._results is None:
             metrics.count_processed(WORKLOAD_KAFKA)  # with Redis, ResultStore.save counts it
@@ -633,13 +701,20 @@ class KafkaWorker:
             KAFKA_DLQ_SOURCE_HEADER: source.encode(),
         }
         reports: list[KafkaError | None] = []
-        self._dlq.produce(self.settings.dlq_topic, msg.value(), msg.key(), headers=list(headers.items()),
-                          on_delivery=lambda error, _: reports.append(error))
+        self._dlq.produce(
+            self.settings.dlq_topic,
+            msg.value(),
+            msg.key(),
+            headers=list(headers.items()),
+            on_delivery=lambda error, _: reports.append(error),
+        )
         if self._dlq.flush(DLQ_WAIT_S) or not reports or reports[0] is not None:
             why = reports[0].str() if reports and reports[0] is not None else f"no answer within {DLQ_WAIT_S:g} s"
-            raise RuntimeError(f"could not park poison message {source} on {self.settings.dlq_topic} ({why}); it is "
-                               f"not committed, so the partition's next owner tries again: check that Kafka at "
-                               f"{self.settings.bootstrap} takes writes to {self.settings.dlq_topic}")
+            raise RuntimeError(
+                f"could not park poison message {source} on {self.settings.dlq_topic} ({why}); it is "
+                f"not committed, so the partition's next owner tries again: check that Kafka at "
+                f"{self.settings.bootstrap} takes writes to {self.settings.dlq_topic}"
+            )
         self.counters.dead_lettered += 1
         metrics.count_dead_lettered(WORKLOAD_KAFKA)
         log.warning("dead-lettered %s to %s: %s", source, self.settings.dlq_topic, reason)
@@ -690,7 +765,6 @@ def run(settings: KafkaWorkerSettings) -> Counters:
     logging.basicConfig(level=settings.loglevel.upper(), format=LOG_FORMAT)
     metrics.serve_worker_metrics(settings.metrics_port)
     assert settings.kafka is not None, "KafkaWorkerSettings.kafka is required"
-    consumer = KafkaWorker(settings.kafka, parse_work_time(settings.work_time), settings.redis_url,
-                           settings.stuck_at)
+    consumer = KafkaWorker(settings.kafka, parse_work_time(settings.work_time), settings.redis_url, settings.stuck_at)
     consumer.install_signal_handlers()
     return consumer.run(settings.max_messages)

@@ -102,16 +102,22 @@ return n
 """
 
 
-def requeue_abandoned(connection: Redis, held: str, kind: str, member: str, job_id: str,
-                      queue_key: str, limit: int = defaults.RQ_ABANDON_LIMIT) -> int:
+def requeue_abandoned(
+    connection: Redis,
+    held: str,
+    kind: str,
+    member: str,
+    job_id: str,
+    queue_key: str,
+    limit: int = defaults.RQ_ABANDON_LIMIT,
+) -> int:
     """Put a job whose worker vanished back on its queue without spending a retry.
 
     Returns the job's abandon count after this one, 0 when it was no longer held (another
     clean-up requeued it), -1 when it is over ``limit`` and RQ's own rule should apply.
     """
     script = connection.register_script(_REQUEUE)
-    return int(script(keys=[held, Job.key_for(job_id), queue_key],
-                      args=[kind, member, job_id, limit, ABANDONED_FIELD]))
+    return int(script(keys=[held, Job.key_for(job_id), queue_key], args=[kind, member, job_id, limit, ABANDONED_FIELD]))
 
 
 class QuickIntermediateQueue(IntermediateQueue):
@@ -126,8 +132,9 @@ class QuickIntermediateQueue(IntermediateQueue):
         return first_seen is not None and now() - first_seen > timedelta(seconds=INTERMEDIATE_GRACE_S)
 
     def cleanup(self, worker: Any, queue: Queue) -> None:
-        started = {parse_composite_key(m.decode())[0]
-                   for m in self.connection.zrange(queue.started_job_registry.key, 0, -1)}
+        started = {
+            parse_composite_key(m.decode())[0] for m in self.connection.zrange(queue.started_job_registry.key, 0, -1)
+        }
         for job_id in self.get_job_ids():
             if job_id in started or self.set_first_seen(job_id) or not self.should_be_cleaned_up(job_id):
                 continue
@@ -267,8 +274,10 @@ class SuiteWorker(Worker):
                 self._unreachable_since = moment
             if moment - self._unreachable_since >= self.redis_patience:
                 self.gave_up = True
-                raise BrokerUnavailable(f"Redis was unreachable for {moment - self._unreachable_since:.0f} s, longer "
-                                        f"than {Env.REDIS_RETRY_SECONDS} ({self.redis_patience:g} s): {exc}") from exc
+                raise BrokerUnavailable(
+                    f"Redis was unreachable for {moment - self._unreachable_since:.0f} s, longer "
+                    f"than {Env.REDIS_RETRY_SECONDS} ({self.redis_patience:g} s): {exc}"
+                ) from exc
             raise
         self._unreachable_since = None
         return result
@@ -322,8 +331,9 @@ class SuiteWorker(Worker):
         ``ZREM`` inside the script, so only one worker's clean-up requeues it.
         """
         for queue in self.queues:
-            registry = StartedJobRegistry(queue.name, connection=self.connection, job_class=self.job_class,
-                                          serializer=self.serializer)
+            registry = StartedJobRegistry(
+                queue.name, connection=self.connection, job_class=self.job_class, serializer=self.serializer
+            )
             for raw in self.connection.zrangebyscore(registry.key, 0, current_timestamp()):
                 member = raw.decode()
                 job_id = parse_composite_key(member)[0]
@@ -352,13 +362,15 @@ def redelivery_bound(monitoring_interval: int, maintenance_interval: int) -> flo
     are acted on by a clean-up, which runs every maintenance interval, and whose lock lapses
     after two intervals when its holder was killed.
     """
-    return max(INTERMEDIATE_GRACE_S, monitoring_interval + abandoned_grace(monitoring_interval)) \
-        + 3 * maintenance_interval
+    return (
+        max(INTERMEDIATE_GRACE_S, monitoring_interval + abandoned_grace(monitoring_interval)) + 3 * maintenance_interval
+    )
 
 
 def _gone(url: str, patience: float, error: BaseException | str) -> BrokerUnavailable:
-    return BrokerUnavailable(f"Redis at {redact_url(url)} did not come back within {Env.REDIS_RETRY_SECONDS} "
-                             f"({patience:g} s): {error}")
+    return BrokerUnavailable(
+        f"Redis at {redact_url(url)} did not come back within {Env.REDIS_RETRY_SECONDS} ({patience:g} s): {error}"
+    )
 
 
 def _stop_waiting(signum: int, frame: Any) -> None:
@@ -403,13 +415,23 @@ def run(settings: RQWorkerSettings) -> None:
     while True:
         # An idle RQ worker blocks in its dequeue for worker_ttl - 15 s (405 s by default) and
         # looks for abandoned jobs only between dequeues: tie the two together.
-        worker = SuiteWorker([PoisonSafeQueue(RQ_QUEUE, connection=connection)], connection=connection,
-                             queue_class=PoisonSafeQueue, maintenance_interval=settings.maintenance_interval,
-                             job_monitoring_interval=settings.job_monitoring_interval,
-                             worker_ttl=settings.maintenance_interval + 15, redis_patience=redis_patience())
+        worker = SuiteWorker(
+            [PoisonSafeQueue(RQ_QUEUE, connection=connection)],
+            connection=connection,
+            queue_class=PoisonSafeQueue,
+            maintenance_interval=settings.maintenance_interval,
+            job_monitoring_interval=settings.job_monitoring_interval,
+            worker_ttl=settings.maintenance_interval + 15,
+            redis_patience=redis_patience(),
+        )
         try:
-            worker.work(burst=settings.burst, max_jobs=settings.max_jobs, max_idle_time=settings.max_idle_time,
-                        logging_level=settings.loglevel.upper(), with_scheduler=False)
+            worker.work(
+                burst=settings.burst,
+                max_jobs=settings.max_jobs,
+                max_idle_time=settings.max_idle_time,
+                logging_level=settings.loglevel.upper(),
+                with_scheduler=False,
+            )
             if worker.gave_up:  # RQ's loop logged our error and quit; Redis answered its teardown
                 raise _gone(settings.redis_url, worker.redis_patience, "it answered only after the worker gave up")
             return
@@ -418,8 +440,11 @@ def run(settings: RQWorkerSettings) -> None:
             if worker.gave_up:
                 raise _gone(settings.redis_url, worker.redis_patience, exc) from exc
             if worker.stop_asked:
-                task_log.warning("stopping as asked, with Redis unreachable (%s): this worker could not "
-                                 "deregister; its registration expires by itself", exc)
+                task_log.warning(
+                    "stopping as asked, with Redis unreachable (%s): this worker could not "
+                    "deregister; its registration expires by itself",
+                    exc,
+                )
                 return
             task_log.warning("lost Redis (%s); waiting for it to come back", exc)
             # RQ's signal handlers need Redis to stop: while waiting, a SIGTERM stops the wait.
@@ -428,8 +453,10 @@ def run(settings: RQWorkerSettings) -> None:
             try:
                 retry_redis(connection.ping, settings.redis_url, worker.redis_patience)
             except StopRequested:
-                task_log.warning("stopping as asked while waiting for Redis; a job the outage cut off is "
-                                 "requeued by the clean-up once Redis is back")
+                task_log.warning(
+                    "stopping as asked while waiting for Redis; a job the outage cut off is "
+                    "requeued by the clean-up once Redis is back"
+                )
                 return
             except (redis.ConnectionError, redis.TimeoutError) as final:
                 raise _gone(settings.redis_url, worker.redis_patience, final) from final

@@ -148,18 +148,29 @@ def _clock_text(wall: float) -> str:
     return datetime.fromtimestamp(wall).strftime("%H:%M:%S")
 
 
-
 def _same(counts: tuple[int, int], _t: float) -> tuple[int, int]:
     """The Jobs the backend reported, whatever the instant (a ScaledJob's cluster-side counts)."""
     return counts
 
+
 class Actuator:
     """The model over every target, made real by ``backend``."""
 
-    def __init__(self, targets: Sequence[Target], reads: Reads, backend: Backend, options: Options | None = None,
-                 *, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 emit: Callable[[str], None] = print, every_step: bool = False, source: str = "",
-                 state_path: Path | None = None, observe: Callable[[Target, Step], None] | None = None) -> None:
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        reads: Reads,
+        backend: Backend,
+        options: Options | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        emit: Callable[[str], None] = print,
+        every_step: bool = False,
+        source: str = "",
+        state_path: Path | None = None,
+        observe: Callable[[Target, Step], None] | None = None,
+    ) -> None:
         """``observe``, when given, sees every step of every target as it is taken (a scenario keeps them)."""
         self.reads, self.backend, self.clock, self.wall, self.emit = reads, backend, clock, wall, emit
         self.observe = observe
@@ -309,8 +320,9 @@ class Actuator:
         at = loop.next_event()
         counts = tr.jobs
         try:
-            steps = loop.advance(at, lambda name, _t: tr.values.get(name, 0.0),
-                                 (lambda _t: counts) if counts is not None else None)
+            steps = loop.advance(
+                at, lambda name, _t: tr.values.get(name, 0.0), (lambda _t: counts) if counts is not None else None
+            )
         except Exception:  # noqa: BLE001 - a prediction never stops the actuator
             return None
         return steps[0] if steps else None
@@ -334,26 +346,49 @@ class Actuator:
             jobs = self.backend.jobs(target) if target.is_job else None
             actual = jobs[0] if jobs is not None else self.backend.replicas(target)
             lags = list(tr.lags)
-            out.append({
-                "workload": target.name, "kind": target.scaler.kind, "name": target.scaler.name, "unit": target.unit,
-                "actual": actual, "model": self.model_count(tr),
-                "last_step": tr.last.to_json() if tr.last else None,
-                "reason": tr.last.reason if tr.last else "no event yet",
-                "next_step": None if nxt is None else {
-                    "in_seconds": round(max(0.0, nxt.t - now), 3), "actor": nxt.actor, "replicas": nxt.replicas,
-                    "reason": nxt.reason},
-                "deviations": deviations(target, tr.options),
-                "polling_interval": tr.options.apply(target.scaler).polling_interval,
-                "grace_seconds": target.grace_seconds, "grace_source": target.grace_source,
-                "read_errors": list(tr.errors),
-                "reading_for_seconds": None if since is None else round(max(0.0, now - since), 3),
-                "actuation_lag_seconds": {"count": len(lags), "median": statistics.median(lags) if lags else None,
-                                          "max": max(lags) if lags else None},
-                "backend": self.backend.describe(target),
-            })
-        return {"time": _iso(self.wall()), "pid": os.getpid(), "host": socket.gethostname(),
-                "backend": self.backend.name, "source": self.source, "seconds": round(now, 3),
-                "started": _iso(self.started), "workloads": out, **copy.deepcopy(self.marks)}
+            out.append(
+                {
+                    "workload": target.name,
+                    "kind": target.scaler.kind,
+                    "name": target.scaler.name,
+                    "unit": target.unit,
+                    "actual": actual,
+                    "model": self.model_count(tr),
+                    "last_step": tr.last.to_json() if tr.last else None,
+                    "reason": tr.last.reason if tr.last else "no event yet",
+                    "next_step": None
+                    if nxt is None
+                    else {
+                        "in_seconds": round(max(0.0, nxt.t - now), 3),
+                        "actor": nxt.actor,
+                        "replicas": nxt.replicas,
+                        "reason": nxt.reason,
+                    },
+                    "deviations": deviations(target, tr.options),
+                    "polling_interval": tr.options.apply(target.scaler).polling_interval,
+                    "grace_seconds": target.grace_seconds,
+                    "grace_source": target.grace_source,
+                    "read_errors": list(tr.errors),
+                    "reading_for_seconds": None if since is None else round(max(0.0, now - since), 3),
+                    "actuation_lag_seconds": {
+                        "count": len(lags),
+                        "median": statistics.median(lags) if lags else None,
+                        "max": max(lags) if lags else None,
+                    },
+                    "backend": self.backend.describe(target),
+                }
+            )
+        return {
+            "time": _iso(self.wall()),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "backend": self.backend.name,
+            "source": self.source,
+            "seconds": round(now, 3),
+            "started": _iso(self.started),
+            "workloads": out,
+            **copy.deepcopy(self.marks),
+        }
 
     def write_state(self) -> None:
         if self.state_path is None:
@@ -398,8 +433,10 @@ class Actuator:
         parts = []
         for tr in self.tracked:
             if tr.lags:
-                parts.append(f"{tr.target.name} median {statistics.median(tr.lags):.2f} s, max {max(tr.lags):.2f} s "
-                             f"over {len(tr.lags)}")
+                parts.append(
+                    f"{tr.target.name} median {statistics.median(tr.lags):.2f} s, max {max(tr.lags):.2f} s "
+                    f"over {len(tr.lags)}"
+                )
         return "; ".join(parts) or "no change to actuate"
 
     # --- the loop ------------------------------------------------------------------------------
@@ -411,8 +448,10 @@ class Actuator:
         On the way out no replica or Job changes any more (the caller closes the backend next);
         a target's thread that failed stops them all, and its error is raised here."""
         done = StopFlag()
-        threads = [threading.Thread(target=self._follow, args=(tr, done), daemon=True,
-                                    name=f"autoscale {tr.target.name}") for tr in self.tracked]
+        threads = [
+            threading.Thread(target=self._follow, args=(tr, done), daemon=True, name=f"autoscale {tr.target.name}")
+            for tr in self.tracked
+        ]
         for thread in threads:
             thread.start()
         try:
@@ -429,8 +468,10 @@ class Actuator:
                 self._closed = True
             late = [t.name for t in threads if (t.join(JOIN_SECONDS), t.is_alive())[1]]
             if late:
-                self.emit(f"autoscale: {', '.join(late)} still busy {JOIN_SECONDS:g} s after the stop (a read or "
-                          "a backend call); stopping without them")
+                self.emit(
+                    f"autoscale: {', '.join(late)} still busy {JOIN_SECONDS:g} s after the stop (a read or "
+                    "a backend call); stopping without them"
+                )
         if self._failure is not None:
             raise self._failure
 

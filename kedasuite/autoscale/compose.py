@@ -67,8 +67,18 @@ def compose_base(project: str, files: Sequence[str] = ()) -> list[str]:
 
 def scale_command(project: str, files: Sequence[str], service: str, replicas: int, grace: float) -> list[str]:
     """The compose command that makes ``replicas`` containers of ``service`` run (and no more)."""
-    return [*compose_base(project, files), "up", "-d", "--no-deps", "--no-recreate",
-            "--timeout", str(max(0, round(grace))), "--scale", f"{service}={replicas}", service]
+    return [
+        *compose_base(project, files),
+        "up",
+        "-d",
+        "--no-deps",
+        "--no-recreate",
+        "--timeout",
+        str(max(0, round(grace))),
+        "--scale",
+        f"{service}={replicas}",
+        service,
+    ]
 
 
 def run_command(project: str, files: Sequence[str], service: str, name: str) -> list[str]:
@@ -100,8 +110,7 @@ Runner = Callable[[list[str]], subprocess.Popen[str]]
 
 
 def _popen(argv: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            text=True)
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
 
 
 def check_compose(run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run) -> str:
@@ -109,15 +118,19 @@ def check_compose(run: Callable[..., subprocess.CompletedProcess[str]] = subproc
     try:
         done = run(["docker", "compose", "version"], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
     except FileNotFoundError:
-        raise InputError("--backend compose needs the docker CLI with Compose v2 or later: docker is not on PATH") \
-            from None
+        raise InputError(
+            "--backend compose needs the docker CLI with Compose v2 or later: docker is not on PATH"
+        ) from None
     except subprocess.TimeoutExpired:
-        raise InputError(f"--backend compose: `docker compose version` did not answer within "
-                         f"{PROBE_TIMEOUT_S:g} s") from None
+        raise InputError(
+            f"--backend compose: `docker compose version` did not answer within {PROBE_TIMEOUT_S:g} s"
+        ) from None
     if done.returncode != 0:
         said = (done.stderr or done.stdout or "").strip().splitlines()
-        raise InputError("--backend compose needs Docker Compose v2 or later, and `docker compose version` failed"
-                         + (f": {said[-1]}" if said else f" (exit {done.returncode})"))
+        raise InputError(
+            "--backend compose needs Docker Compose v2 or later, and `docker compose version` failed"
+            + (f": {said[-1]}" if said else f" (exit {done.returncode})")
+        )
     return done.stdout.strip()
 
 
@@ -188,9 +201,16 @@ class ComposeBackend:
 
     name = "compose"
 
-    def __init__(self, project: str, files: Sequence[str] = (), emit: Callable[[str], None] = print,
-                 clock: Callable[[], float] = time.monotonic, runner: Runner = _popen,
-                 ps: Callable[[], str] | None = None, targets: Sequence[Target] = ()) -> None:
+    def __init__(
+        self,
+        project: str,
+        files: Sequence[str] = (),
+        emit: Callable[[str], None] = print,
+        clock: Callable[[], float] = time.monotonic,
+        runner: Runner = _popen,
+        ps: Callable[[], str] | None = None,
+        targets: Sequence[Target] = (),
+    ) -> None:
         """``targets``: the workloads whose services this backend scales; ``runner`` and ``ps`` stand in
         for ``subprocess.Popen`` and ``docker ps`` in tests."""
         self.project, self.files, self.emit, self.clock, self.runner = project, tuple(files), emit, clock, runner
@@ -220,7 +240,9 @@ class ComposeBackend:
     # --- the engine --------------------------------------------------------------------------
 
     def _docker_ps(self) -> str:
-        done = subprocess.run(ps_command(self.project), check=False, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+        done = subprocess.run(
+            ps_command(self.project), check=False, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S
+        )
         if done.returncode != 0:
             raise InputError(f"docker ps failed: {(done.stderr or done.stdout).strip()}")
         return done.stdout
@@ -267,8 +289,10 @@ class ComposeBackend:
                     self.ps_failures += 1
                     message = _in_words(error)
                     if message != self.ps_error and self._answer is not None:
-                        said = (f"docker ps failed: {message}; counting with its last answer, of "
-                                f"{self._read_at - self._answer.at:.1f} s ago")
+                        said = (
+                            f"docker ps failed: {message}; counting with its last answer, of "
+                            f"{self._read_at - self._answer.at:.1f} s ago"
+                        )
                     self.ps_error = message
                 self._read_ended.notify_all()
                 answer = self._answer
@@ -389,8 +413,9 @@ class ComposeBackend:
             self._count(target.name).jobs_created += count
         for run in started:
             self._start(target.name, run, None)
-        self.emit(f"{target.name}: docker compose run -d --rm {service} ×{runners} "
-                  f"({count} Job{'s' if count > 1 else ''})")
+        self.emit(
+            f"{target.name}: docker compose run -d --rm {service} ×{runners} ({count} Job{'s' if count > 1 else ''})"
+        )
 
     def _ended(self, workload: str, command: _Command, code: int, out: str) -> list[str]:
         """Under the lock: book a command's end; the lines to log."""
@@ -398,8 +423,10 @@ class ComposeBackend:
             return []  # already booked
         command.code = code
         self._stale = True  # a scale done, or a runner up: count from a new read
-        service = next((s for s, svc in self.services.items()
-                        if command is svc.inflight or any(command is r for r in svc.runs)), None)
+        service = next(
+            (s for s, svc in self.services.items() if command is svc.inflight or any(command is r for r in svc.runs)),
+            None,
+        )
         svc = self.services.get(service) if service is not None else None
         if svc is not None and command is svc.inflight:
             svc.inflight = None
@@ -418,9 +445,12 @@ class ComposeBackend:
 
     def refresh(self) -> None:
         with self._lock:
-            running = [(service, c) for service, svc in self.services.items()
-                       for c in [*([svc.inflight] if svc.inflight is not None else []), *svc.runs]
-                       if c.popen is not None and c.code is None]
+            running = [
+                (service, c)
+                for service, svc in self.services.items()
+                for c in [*([svc.inflight] if svc.inflight is not None else []), *svc.runs]
+                if c.popen is not None and c.code is None
+            ]
         ended = []
         for service, command in running:  # polled outside the lock: nothing here waits
             assert command.popen is not None
@@ -459,8 +489,11 @@ class ComposeBackend:
         deadline = time.monotonic() + grace + CLOSE_SLACK_S
         with self._lock:
             self._closing = True
-            waits = [c for svc in self.services.values()
-                     for c in [*([svc.inflight] if svc.inflight is not None else []), *svc.runs]]
+            waits = [
+                c
+                for svc in self.services.values()
+                for c in [*([svc.inflight] if svc.inflight is not None else []), *svc.runs]
+            ]
         for command in waits:
             if command.popen is not None:
                 self._wait(command.argv, command.popen, deadline)
@@ -470,8 +503,7 @@ class ComposeBackend:
         stops = []
         for target in self._targets.values():
             if not target.is_job and self.replicas(target) > 0:
-                argv = scale_command(self.project, self.files, target.workload.compose_service, 0,
-                                     target.grace_seconds)
+                argv = scale_command(self.project, self.files, target.workload.compose_service, 0, target.grace_seconds)
                 stops.append((argv, self.runner(argv)))
         if stops:
             self.emit(f"stopping the workers of compose project {self.project} (docker compose up --scale …=0)")
@@ -487,20 +519,26 @@ class ComposeBackend:
             popen.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 popen.wait(5)
-            self.emit(f"`{' '.join(argv)}` was still running at the close deadline (the longest grace period + "
-                      f"{CLOSE_SLACK_S:g} s): killed it; its containers may still run: see "
-                      f"`docker compose -p {self.project} ps`")
+            self.emit(
+                f"`{' '.join(argv)}` was still running at the close deadline (the longest grace period + "
+                f"{CLOSE_SLACK_S:g} s): killed it; its containers may still run: see "
+                f"`docker compose -p {self.project} ps`"
+            )
 
     def describe(self, target: Target) -> dict[str, Any]:
         with self._lock:
             svc = self._service(target)
             answer = self._answer
-            return {"project": self.project, "service": target.workload.compose_service,
-                    "command_running": None if svc.inflight is None else " ".join(svc.inflight.argv),
-                    "runs_starting": sum(1 for r in svc.runs if r.code is None),
-                    "ps_answer_age_seconds": None if answer is None else round(self.clock() - answer.at, 3),
-                    "ps_error": self.ps_error, "ps_failures": self.ps_failures,
-                    **asdict(self._count(target.name))}
+            return {
+                "project": self.project,
+                "service": target.workload.compose_service,
+                "command_running": None if svc.inflight is None else " ".join(svc.inflight.argv),
+                "runs_starting": sum(1 for r in svc.runs if r.code is None),
+                "ps_answer_age_seconds": None if answer is None else round(self.clock() - answer.at, 3),
+                "ps_error": self.ps_error,
+                "ps_failures": self.ps_failures,
+                **asdict(self._count(target.name)),
+            }
 
 
 def _output(popen: subprocess.Popen[str], code: int) -> str:

@@ -131,8 +131,10 @@ def worker_env(redis_url: str, kafka: KafkaSettings) -> dict[str, dict[str, str]
     base = {Env.REDIS_URL: redis_url}
     out = {name: dict(base) for name in NAMES}
     out[WORKLOAD_KAFKA] |= {
-        Env.KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrap, Env.KAFKA_TOPIC: kafka.topic,
-        Env.KAFKA_CONSUMER_GROUP: kafka.group, Env.KAFKA_PARTITIONS: str(kafka.partitions),
+        Env.KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrap,
+        Env.KAFKA_TOPIC: kafka.topic,
+        Env.KAFKA_CONSUMER_GROUP: kafka.group,
+        Env.KAFKA_PARTITIONS: str(kafka.partitions),
     }
     if kafka.extra:
         out[WORKLOAD_KAFKA][Env.KAFKA_PROPERTIES] = " ".join(f"{k}={v}" for k, v in kafka.extra.items())
@@ -145,6 +147,7 @@ _REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 def pod_env(base: Mapping[str, str], workload: Mapping[str, str]) -> dict[str, str]:
     """A process's environment: ``base`` (with its ``POD_NAME``), then the workload's variables
     with their ``$(NAME)`` references expanded from ``base`` as the kubelet does."""
+
     def expand(value: str) -> str:
         return _REFERENCE.sub(lambda m: "$" if m.group(0) == "$$" else base.get(m.group(1), m.group(0)), value)
 
@@ -201,9 +204,15 @@ class ProcessBackend:
 
     name = "processes"
 
-    def __init__(self, run_dir: Path, env: Mapping[str, Mapping[str, str]], grace: Mapping[str, float] | None = None,
-                 emit: Callable[[str], None] = print, clock: Callable[[], float] = time.time,
-                 python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        env: Mapping[str, Mapping[str, str]],
+        grace: Mapping[str, float] | None = None,
+        emit: Callable[[str], None] = print,
+        clock: Callable[[], float] = time.time,
+        python: str = sys.executable,
+    ) -> None:
         """``env``: per workload, the variables its processes get on top of this environment;
         ``grace``: per workload, the grace period :meth:`close` gives (default 30 s)."""
         self.run_dir, self.env, self.emit, self.clock, self.python = run_dir, env, emit, clock, python
@@ -228,8 +237,9 @@ class ProcessBackend:
             lock.seek(0)
             holder = lock.read().strip() or "another process"
             lock.close()
-            raise InputError(f"another autoscaler (pid {holder}) uses {self.run_dir}; stop it, or pass a different "
-                             "--run-dir") from None
+            raise InputError(
+                f"another autoscaler (pid {holder}) uses {self.run_dir}; stop it, or pass a different --run-dir"
+            ) from None
         lock.seek(0)
         lock.truncate()
         lock.write(str(os.getpid()))
@@ -239,7 +249,9 @@ class ProcessBackend:
     def _save(self) -> None:
         path = self.run_dir / PROCESSES_FILE
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"seq": self.seq, "job_seq": self.job_seq, "pods": [p.to_json() for p in self.pods]}, indent=1))
+        tmp.write_text(
+            json.dumps({"seq": self.seq, "job_seq": self.job_seq, "pods": [p.to_json() for p in self.pods]}, indent=1)
+        )
         os.replace(tmp, path)
 
     def _count(self, workload: str) -> _Counts:
@@ -264,14 +276,18 @@ class ProcessBackend:
             self._count(pod.workload).adopted += 1
             found.setdefault(pod.workload, []).append(f"{pod.name} (pid {pod.pid})")
         for workload, pods in found.items():
-            self.emit(f"{workload}: adopted {len(pods)} process{'es' if len(pods) > 1 else ''} a previous autoscaler "
-                      f"left running: {', '.join(pods)}")
+            self.emit(
+                f"{workload}: adopted {len(pods)} process{'es' if len(pods) > 1 else ''} a previous autoscaler "
+                f"left running: {', '.join(pods)}"
+            )
         self._save()
 
     # --- the Backend protocol --------------------------------------------------------------------
 
     def _active(self, workload: str, jobs: bool = False) -> list[Pod]:
-        return [p for p in self.pods if p.workload == workload and p.terminating is None and (p.job is not None) == jobs]
+        return [
+            p for p in self.pods if p.workload == workload and p.terminating is None and (p.job is not None) == jobs
+        ]
 
     @_locked
     def replicas(self, target: Target) -> int:
@@ -287,8 +303,9 @@ class ProcessBackend:
                 runners.setdefault(p.job, []).append(p)
         if not READY_CONDITIONS & set(target.scaler.pending_pod_conditions):
             return len(runners), 0
-        pending = sum(1 for pods in runners.values()
-                      if not any(p.ready_file and os.path.exists(p.ready_file) for p in pods))
+        pending = sum(
+            1 for pods in runners.values() if not any(p.ready_file and os.path.exists(p.ready_file) for p in pods)
+        )
         return len(runners), pending
 
     def _start(self, target: Target, job: str | None = None) -> Pod:
@@ -299,11 +316,25 @@ class ProcessBackend:
         ready = self.run_dir / "ready" / name
         env = pod_env({**os.environ, Env.POD_NAME: name, Env.READY_FILE: str(ready)}, self.env.get(row.name, {}))
         with open(log_path, "ab") as log:
-            popen = subprocess.Popen([self.python, "-m", "kedasuite", *row.command], stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                     env=env)
-        pod = Pod(row.name, name, popen.pid, _start_ticks(popen.pid) or 0, self.clock(), str(log_path), job,
-                  str(ready), popen=popen)
+            popen = subprocess.Popen(
+                [self.python, "-m", "kedasuite", *row.command],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
+        pod = Pod(
+            row.name,
+            name,
+            popen.pid,
+            _start_ticks(popen.pid) or 0,
+            self.clock(),
+            str(log_path),
+            job,
+            str(ready),
+            popen=popen,
+        )
         self.pods.append(pod)
         self._count(row.name).started += 1
         # On record before anything announces it: an autoscaler SIGKILLed right after it said
@@ -323,7 +354,7 @@ class ProcessBackend:
         elif replicas < len(active):
             # The ReplicaSet's choice among equally ready pods: the newest goes first.
             newest_first = sorted(active, key=lambda p: (p.created, p.name), reverse=True)
-            for pod in newest_first[:len(active) - replicas]:
+            for pod in newest_first[: len(active) - replicas]:
                 self._terminate(target, pod, f"newest of {len(active)}")
         self._save()
 
@@ -332,8 +363,10 @@ class ProcessBackend:
         pod.terminating, pod.kill_at = now, now + target.grace_seconds
         _kill_quietly(pod.pid, signal.SIGTERM)
         self._count(pod.workload).sigterm += 1
-        self.emit(f"{pod.workload}: SIGTERM {pod.name} (pid {pod.pid}, {why}); SIGKILL if it still runs after "
-                  f"{target.grace_seconds:g} s")
+        self.emit(
+            f"{pod.workload}: SIGTERM {pod.name} (pid {pod.pid}, {why}); SIGKILL if it still runs after "
+            f"{target.grace_seconds:g} s"
+        )
 
     @_locked
     def create_jobs(self, target: Target, count: int) -> None:
@@ -354,8 +387,10 @@ class ProcessBackend:
             if pod.alive():
                 if pod.kill_at is not None and now >= pod.kill_at and not pod.killed:
                     self._kill(pod)
-                    self.emit(f"{pod.workload}: SIGKILL {pod.name} (pid {pod.pid}): still running "
-                              f"{now - (pod.terminating or now):.1f} s after SIGTERM (the grace period)")
+                    self.emit(
+                        f"{pod.workload}: SIGKILL {pod.name} (pid {pod.pid}): still running "
+                        f"{now - (pod.terminating or now):.1f} s after SIGTERM (the grace period)"
+                    )
                     changed = True
                 continue
             changed = True
@@ -368,21 +403,27 @@ class ProcessBackend:
             counts.exits[key] = counts.exits.get(key, 0) + 1
             how = "exit code unknown (adopted)" if code is None else f"exited {code}"
             if pod.terminating is not None:
-                self.emit(f"{pod.workload}: {pod.name} (pid {pod.pid}) {how} {now - pod.terminating:.1f} s after "
-                          f"{'SIGKILL' if pod.killed else 'SIGTERM'}")
+                self.emit(
+                    f"{pod.workload}: {pod.name} (pid {pod.pid}) {how} {now - pod.terminating:.1f} s after "
+                    f"{'SIGKILL' if pod.killed else 'SIGTERM'}"
+                )
             elif pod.job is not None:
                 if not any(p.job == pod.job for p in self.pods):
                     counts.jobs_finished += 1
-                    self.emit(f"{pod.workload}: Job {pod.job} finished: runner {pod.name} (pid {pod.pid}) {how}"
-                              + ("" if code in (0, None) else " (failed; not restarted)"))
+                    self.emit(
+                        f"{pod.workload}: Job {pod.job} finished: runner {pod.name} (pid {pod.pid}) {how}"
+                        + ("" if code in (0, None) else " (failed; not restarted)")
+                    )
             else:
                 counts.replaced += 1
                 lived = now - pod.created
                 seconds = self._backoff.get(pod.workload, (0.5, 0.0))[0]
                 seconds = min(seconds * 2, BACKOFF_MAX_S) if lived < CRASH_WINDOW_S else 1.0
                 self._backoff[pod.workload] = (seconds, now + seconds)
-                self.emit(f"{pod.workload}: {pod.name} (pid {pod.pid}) {how} by itself after {lived:.1f} s; the "
-                          f"ReplicaSet replaces it in {seconds:g} s (log: {pod.log})")
+                self.emit(
+                    f"{pod.workload}: {pod.name} (pid {pod.pid}) {how} by itself after {lived:.1f} s; the "
+                    f"ReplicaSet replaces it in {seconds:g} s (log: {pod.log})"
+                )
         if changed:
             self._save()
 
@@ -404,8 +445,10 @@ class ProcessBackend:
                 _kill_quietly(pod.pid, signal.SIGTERM)
                 self._count(pod.workload).sigterm += 1
         if self.pods:
-            self.emit(f"stopping {len(self.pods)} process{'es' if len(self.pods) > 1 else ''} with SIGTERM "
-                      f"(killed if still running after its grace period)")
+            self.emit(
+                f"stopping {len(self.pods)} process{'es' if len(self.pods) > 1 else ''} with SIGTERM "
+                f"(killed if still running after its grace period)"
+            )
         self._save()
         while self.pods:
             self.refresh()
@@ -417,6 +460,11 @@ class ProcessBackend:
     @_locked
     def describe(self, target: Target) -> dict[str, Any]:
         counts = self._count(target.name)
-        return {"pods": [{"name": p.name, "pid": p.pid, "job": p.job, "terminating": p.terminating is not None,
-                          "log": p.log} for p in self.pods if p.workload == target.name],
-                **asdict(counts)}
+        return {
+            "pods": [
+                {"name": p.name, "pid": p.pid, "job": p.job, "terminating": p.terminating is not None, "log": p.log}
+                for p in self.pods
+                if p.workload == target.name
+            ],
+            **asdict(counts),
+        }

@@ -40,8 +40,9 @@ class LiveReads:
 
     Safe to share between threads (the autoscaler's loops read at once)."""
 
-    def __init__(self, redis_url: str | None, kafka: KafkaSettings | None,
-                 timeout: float = defaults.CONNECT_TIMEOUT_S) -> None:
+    def __init__(
+        self, redis_url: str | None, kafka: KafkaSettings | None, timeout: float = defaults.CONNECT_TIMEOUT_S
+    ) -> None:
         """``timeout``: a poll's read deadline when the caller gives none."""
         self.redis_url, self.kafka, self.timeout = redis_url, kafka, timeout
         self._lock = threading.Lock()
@@ -65,8 +66,9 @@ class LiveReads:
         """The trigger's raw value, or ``None`` (the reason in :attr:`errors`) by ``deadline``."""
         key = (trigger.type, trigger.source)
         try:
-            value: Value = self._bounded(key, lambda left: self._read(trigger, left),
-                                         self.deadline() if deadline is None else deadline)
+            value: Value = self._bounded(
+                key, lambda left: self._read(trigger, left), self.deadline() if deadline is None else deadline
+            )
         except _ReadError as exc:
             self.errors[key] = str(exc)
             return None
@@ -85,13 +87,16 @@ class LiveReads:
         left = deadline - time.monotonic()
         what = f"{key[0]} {key[1]!r}"
         if left <= 0:
-            raise _ReadError(f"{what}: not read, the poll's {self.timeout:g} s read deadline was spent by the "
-                             "reads before it")
+            raise _ReadError(
+                f"{what}: not read, the poll's {self.timeout:g} s read deadline was spent by the reads before it"
+            )
         with self._lock:
             running = self._inflight.get(key)
             if running is not None:
-                raise _ReadError(f"{what}: the previous read has not answered for "
-                                 f"{time.monotonic() - running.started:.1f} s; not read again until it does")
+                raise _ReadError(
+                    f"{what}: the previous read has not answered for "
+                    f"{time.monotonic() - running.started:.1f} s; not read again until it does"
+                )
             call = self._inflight[key] = _Call()
         threading.Thread(target=self._run, args=(key, call, read, left), name=f"read {what}", daemon=True).start()
         if not call.done.wait(left + DEADLINE_SLACK_S):
@@ -126,8 +131,9 @@ class LiveReads:
             self.close()
             raise _ReadError(unreachable_redis(self.redis_url, exc).message) from None
         if length < 0:
-            raise _ReadError(f"key {trigger.source!r} is neither a list, set, sorted set nor hash: KEDA's redis "
-                             "scaler errors")
+            raise _ReadError(
+                f"key {trigger.source!r} is neither a list, set, sorted set nor hash: KEDA's redis scaler errors"
+            )
         return float(length)
 
     def _kafka(self, trigger: Trigger, seconds: float) -> tuple[PartitionOffsets, ...]:
@@ -135,8 +141,13 @@ class LiveReads:
             raise _ReadError(f"Kafka is not configured: set {Env.KAFKA_BOOTSTRAP_SERVERS}")
         try:
             KafkaTrigger.from_metadata(trigger.metadata)  # a bad trigger errors here, as KEDA's does
-            offsets = fetch_offsets(self.kafka.bootstrap, self.kafka.group, self.kafka.topic,
-                                    {"log_level": "0", **self.kafka.extra}, timeout=seconds)
+            offsets = fetch_offsets(
+                self.kafka.bootstrap,
+                self.kafka.group,
+                self.kafka.topic,
+                {"log_level": "0", **self.kafka.extra},
+                timeout=seconds,
+            )
         except ValueError as exc:
             raise _ReadError(f"trigger {trigger.name}: {exc}") from None
         except LookupError as exc:
@@ -146,8 +157,9 @@ class LiveReads:
 
             if isinstance(exc, AdvertisedBrokerUnreachable):  # its words already name the address and the fix
                 raise _ReadError(exc.message) from None
-            raise _ReadError(f"cannot read offsets from Kafka at {self.kafka.bootstrap}: {exc}; check "
-                             f"{Env.KAFKA_BOOTSTRAP_SERVERS}") from None
+            raise _ReadError(
+                f"cannot read offsets from Kafka at {self.kafka.bootstrap}: {exc}; check {Env.KAFKA_BOOTSTRAP_SERVERS}"
+            ) from None
         # Offsets, not lags: the model applies offsetResetPolicy, and excludePersistentLag needs them.
         return tuple(offsets)
 

@@ -81,9 +81,11 @@ def _base_deployments(base: Path) -> dict[str, Obj]:
 def grace_period(scaler: Scaler, objs: Sequence[Obj], source: str, base: Path = Path(BASE_DIR)) -> tuple[float, str]:
     """The pod template's ``terminationGracePeriodSeconds`` for ``scaler``'s pods, and where it came from."""
     if scaler.kind == SCALED_JOB:
-        obj = next((o for o in objs if o.get("kind") == SCALED_JOB
-                    and (o.get("metadata") or {}).get("name") == scaler.name), {})
-        template = (((obj.get("spec") or {}).get("jobTargetRef") or {}).get("template") or {})
+        obj = next(
+            (o for o in objs if o.get("kind") == SCALED_JOB and (o.get("metadata") or {}).get("name") == scaler.name),
+            {},
+        )
+        template = ((obj.get("spec") or {}).get("jobTargetRef") or {}).get("template") or {}
         value = _pod_spec_grace(template.get("spec"))
         if value is not None:
             return value, f"ScaledJob {scaler.name}'s pod template in {source}"
@@ -95,8 +97,9 @@ def grace_period(scaler: Scaler, objs: Sequence[Obj], source: str, base: Path = 
             if value is not None:
                 return value, f"Deployment {scaler.target} in {where}"
             return DEFAULT_GRACE_SECONDS, f"Kubernetes' default (Deployment {scaler.target} in {where} sets none)"
-    return DEFAULT_GRACE_SECONDS, (f"Kubernetes' default: Deployment {scaler.target} is in neither {source} "
-                                   f"nor {base}/")
+    return DEFAULT_GRACE_SECONDS, (
+        f"Kubernetes' default: Deployment {scaler.target} is in neither {source} nor {base}/"
+    )
 
 
 def _worker_of(scaler: Scaler) -> Workload:
@@ -104,20 +107,25 @@ def _worker_of(scaler: Scaler) -> Workload:
     if scaler.kind == SCALED_JOB:
         name = workload_of(scaler)
         if name is None or not workload_row(name).is_job:
-            raise InputError(f"ScaledJob {scaler.name} watches no workload's backlog, so kedasuite has no Job "
-                             f"runner command for it; the workloads it can run: {', '.join(NAMES)}")
+            raise InputError(
+                f"ScaledJob {scaler.name} watches no workload's backlog, so kedasuite has no Job "
+                f"runner command for it; the workloads it can run: {', '.join(NAMES)}"
+            )
         return workload_row(name)
     row = next((w for w in WORKLOADS if w.deployment and w.deployment == scaler.target), None)
     if row is None:
-        raise InputError(f"ScaledObject {scaler.name} scales Deployment {scaler.target!r}, which has no worker "
-                         f"command in the workload table (kedasuite/core/workloads.py: "
-                         f"{', '.join(w.deployment for w in WORKLOADS if w.deployment)}); name the workloads to "
-                         "scale with -w, or drop that ScaledObject from the overlay")
+        raise InputError(
+            f"ScaledObject {scaler.name} scales Deployment {scaler.target!r}, which has no worker "
+            f"command in the workload table (kedasuite/core/workloads.py: "
+            f"{', '.join(w.deployment for w in WORKLOADS if w.deployment)}); name the workloads to "
+            "scale with -w, or drop that ScaledObject from the overlay"
+        )
     return row
 
 
-def load_targets(manifests: str | None, overlay: str | None, workloads: Sequence[str] = (),
-                 base: Path = Path(BASE_DIR)) -> tuple[list[Target], str]:
+def load_targets(
+    manifests: str | None, overlay: str | None, workloads: Sequence[str] = (), base: Path = Path(BASE_DIR)
+) -> tuple[list[Target], str]:
     """The targets to scale: every KEDA object of the manifests, or those of ``workloads``."""
     for name in workloads:
         workload_row(name)  # an unknown name is an InputError naming the known ones
@@ -127,17 +135,24 @@ def load_targets(manifests: str | None, overlay: str | None, workloads: Sequence
         raise InputError(f"{source} holds no ScaledObject or ScaledJob; pass an overlay that has them")
     targets: list[Target] = []
     for scaler in scalers:
-        if workloads and workload_of(scaler) not in workloads and not any(
-                w.deployment and w.deployment == scaler.target and w.name in workloads for w in WORKLOADS):
+        if (
+            workloads
+            and workload_of(scaler) not in workloads
+            and not any(w.deployment and w.deployment == scaler.target and w.name in workloads for w in WORKLOADS)
+        ):
             continue
         row = _worker_of(scaler)
         if any(t.workload == row for t in targets):
-            raise InputError(f"{source} has two KEDA objects for workload {row.name} ({scaler.name} and "
-                             f"{next(t.scaler.name for t in targets if t.workload == row)}); keep one")
+            raise InputError(
+                f"{source} has two KEDA objects for workload {row.name} ({scaler.name} and "
+                f"{next(t.scaler.name for t in targets if t.workload == row)}); keep one"
+            )
         seconds, where = grace_period(scaler, objs, source, base)
         targets.append(Target(row, scaler, seconds, where))
     missing = [w for w in workloads if not any(t.name == w for t in targets)]
     if missing:
-        raise InputError(f"{source} has no ScaledObject or ScaledJob for workload {missing[0]!r}; pass --overlay "
-                         "or --manifests holding one")
+        raise InputError(
+            f"{source} has no ScaledObject or ScaledJob for workload {missing[0]!r}; pass --overlay "
+            "or --manifests holding one"
+        )
     return sorted(targets, key=lambda t: NAMES.index(t.name)), source

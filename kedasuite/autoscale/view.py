@@ -56,8 +56,9 @@ def registry_dir() -> Path:
 def stale_after(state: Mapping[str, Any]) -> float:
     """Seconds without a rewrite after which ``state`` is stale: a few of its shortest polling
     interval, or, once it is stopping, the grace period it gave its workers and a margin."""
-    intervals = [w["polling_interval"] for w in state.get("workloads", [])
-                 if isinstance(w.get("polling_interval"), int | float)]
+    intervals = [
+        w["polling_interval"] for w in state.get("workloads", []) if isinstance(w.get("polling_interval"), int | float)
+    ]
     limit = max(STALE_MIN_SECONDS, STALE_POLLS * min(intervals, default=0.0))
     stopping = state.get("stopping")
     if isinstance(stopping, Mapping) and isinstance(stopping.get("within_seconds"), int | float):
@@ -147,8 +148,10 @@ def staleness(state: Mapping[str, Any], now: float | None = None) -> tuple[float
     limit = stale_after(state)
     if age > limit:
         if stopping_mark(state) is not None:
-            return age, (f"the autoscaler (pid {state.get('pid')}) began stopping and has not finished within "
-                         f"{limit:g} s: it is hung or gone")
+            return age, (
+                f"the autoscaler (pid {state.get('pid')}) began stopping and has not finished within "
+                f"{limit:g} s: it is hung or gone"
+            )
         return age, f"the state was not rewritten for more than {limit:g} s: the autoscaler is hung or gone"
     return age, None
 
@@ -173,8 +176,11 @@ def register(run_dir: str | os.PathLike[str], backend: str, started: str) -> Pat
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         running(prune=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "started": started, "backend": backend,
-                                   "run_dir": str(Path(run_dir).resolve())}))
+        tmp.write_text(
+            json.dumps(
+                {"pid": os.getpid(), "started": started, "backend": backend, "run_dir": str(Path(run_dir).resolve())}
+            )
+        )
         os.replace(tmp, path)
     except OSError:
         return None
@@ -218,8 +224,9 @@ def elsewhere(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
 # --- what the faces show -----------------------------------------------------------------------
 
 
-def read(run_dir: str | os.PathLike[str] | None, now: float | None = None
-         ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+def read(
+    run_dir: str | os.PathLike[str] | None, now: float | None = None
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
     """From one read of ``run_dir``: the ``autoscale`` block of ``/status`` per workload, and the
     ``autoscaler`` summary (``None``: no state there and no autoscaler running elsewhere: nothing to say)."""
     if run_dir is None:
@@ -234,23 +241,39 @@ def read(run_dir: str | os.PathLike[str] | None, now: float | None = None
     if state is None:
         if not others:
             return {}, None
-        summary: dict[str, Any] = {"run_dir": str(run_dir), "state": "absent", "pid": None, "backend": None,
-                                   "updated": None, "age_seconds": None, "stale_reason": None, "stopping": None,
-                                   "elsewhere": others}
+        summary: dict[str, Any] = {
+            "run_dir": str(run_dir),
+            "state": "absent",
+            "pid": None,
+            "backend": None,
+            "updated": None,
+            "age_seconds": None,
+            "stale_reason": None,
+            "stopping": None,
+            "elsewhere": others,
+        }
         summary["note"] = note(summary)
         return {}, summary
     age, why = staleness(state, now)
     stopping = None if why is not None else stopping_mark(state)
-    summary = {"run_dir": str(run_dir), "state": "stale" if why else "stopping" if stopping else "live",
-               "pid": state.get("pid"), "backend": state.get("backend"), "updated": state.get("time"),
-               "age_seconds": None if age is None else round(age, 3), "stale_reason": why,
-               "stopping": None if stopping is None else dict(stopping), "elsewhere": others}
+    summary = {
+        "run_dir": str(run_dir),
+        "state": "stale" if why else "stopping" if stopping else "live",
+        "pid": state.get("pid"),
+        "backend": state.get("backend"),
+        "updated": state.get("time"),
+        "age_seconds": None if age is None else round(age, 3),
+        "stale_reason": why,
+        "stopping": None if stopping is None else dict(stopping),
+        "elsewhere": others,
+    }
     summary["note"] = note(summary)
     return _blocks(state, str(run_dir), age, why, summary["stopping"]), summary
 
 
-def _blocks(state: Mapping[str, Any], run_dir: str, age: float | None, why: str | None,
-            stopping: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+def _blocks(
+    state: Mapping[str, Any], run_dir: str, age: float | None, why: str | None, stopping: Mapping[str, Any] | None
+) -> dict[str, dict[str, Any]]:
     backend = state.get("backend")
     out = {}
     for w in state["workloads"]:
@@ -292,17 +315,28 @@ def fix(run_dir: str, others: Sequence[Mapping[str, Any]]) -> str:
     """What to change to see a live autoscaler: the run directory one writes to, else how to start one."""
     if len(others) == 1:
         other = others[0]
-        return (f"an autoscaler runs now with pid {other.get('pid')} (backend {other.get('backend')}) and run dir "
-                f"{other.get('run_dir')}: set {RUN_DIR_VARIABLE}={other.get('run_dir')} or pass {RUN_DIR_OPTION} "
-                f"{other.get('run_dir')} to see it")
+        return (
+            f"an autoscaler runs now with pid {other.get('pid')} (backend {other.get('backend')}) and run dir "
+            f"{other.get('run_dir')}: set {RUN_DIR_VARIABLE}={other.get('run_dir')} or pass {RUN_DIR_OPTION} "
+            f"{other.get('run_dir')} to see it"
+        )
     if others:
-        listed = "; ".join(f"pid {o.get('pid')} (backend {o.get('backend')}) with run dir {o.get('run_dir')}"
-                           for o in others)
-        return (f"autoscalers run now elsewhere: {listed}; set {RUN_DIR_VARIABLE}=<its run dir> or pass "
-                f"{RUN_DIR_OPTION} <its run dir> to see one")
-    start = "kedasuite autoscale" if _same(run_dir, defaults.autoscale_run_dir()) else f"kedasuite autoscale --run-dir {run_dir}"
-    return (f"no autoscaler of this user runs on this host now: start one (`{start}`), or, for one that writes "
-            f"elsewhere, set {RUN_DIR_VARIABLE}=<its run dir> or pass {RUN_DIR_OPTION} <its run dir>")
+        listed = "; ".join(
+            f"pid {o.get('pid')} (backend {o.get('backend')}) with run dir {o.get('run_dir')}" for o in others
+        )
+        return (
+            f"autoscalers run now elsewhere: {listed}; set {RUN_DIR_VARIABLE}=<its run dir> or pass "
+            f"{RUN_DIR_OPTION} <its run dir> to see one"
+        )
+    start = (
+        "kedasuite autoscale"
+        if _same(run_dir, defaults.autoscale_run_dir())
+        else f"kedasuite autoscale --run-dir {run_dir}"
+    )
+    return (
+        f"no autoscaler of this user runs on this host now: start one (`{start}`), or, for one that writes "
+        f"elsewhere, set {RUN_DIR_VARIABLE}=<its run dir> or pass {RUN_DIR_OPTION} <its run dir>"
+    )
 
 
 def _same(a: str, b: str) -> bool:
@@ -325,9 +359,11 @@ def note(summary: Mapping[str, Any] | None, with_age: bool = True) -> str | None
     if summary.get("state") != "stale":
         return None
     old = f" {ago(summary.get('age_seconds'))} ago" if with_age else ""
-    return (f"the autoscaler state in {run_dir} is stale: {summary.get('stale_reason')}; its numbers are the "
-            f"last that autoscaler (pid {summary.get('pid')}, backend {summary.get('backend')}) wrote{old}, not "
-            f"live; {fix(run_dir, others)}")
+    return (
+        f"the autoscaler state in {run_dir} is stale: {summary.get('stale_reason')}; its numbers are the "
+        f"last that autoscaler (pid {summary.get('pid')}, backend {summary.get('backend')}) wrote{old}, not "
+        f"live; {fix(run_dir, others)}"
+    )
 
 
 def next_text(block: Mapping[str, Any]) -> str:
@@ -354,11 +390,14 @@ def render_lines(status: Mapping[str, Any]) -> list[str]:
         first = found[0][1]
         where = f"pid {first['pid']}, backend {first['backend']}, run dir {first['run_dir']}"
         if first["stale"]:
-            lines.append(f"autoscaler ({where}): STALE, {first['stale_reason']}; its last state, written at "
-                         f"{clock(first['updated'])} ({ago(first['age_seconds'])} ago), is not live:")
+            lines.append(
+                f"autoscaler ({where}): STALE, {first['stale_reason']}; its last state, written at "
+                f"{clock(first['updated'])} ({ago(first['age_seconds'])} ago), is not live:"
+            )
         elif first.get("stopping"):
-            lines.append(f"autoscaler ({where}), {stopping_text(first['stopping'])}, state "
-                         f"{first['age_seconds']:.1f} s old:")
+            lines.append(
+                f"autoscaler ({where}), {stopping_text(first['stopping'])}, state {first['age_seconds']:.1f} s old:"
+            )
         else:
             lines.append(f"autoscaler ({where}), state {first['age_seconds']:.1f} s old:")
         for workload, b in found:

@@ -45,28 +45,61 @@ def run_options(func: F) -> F:
     bursts = ", ".join(f"{r.name} {r.e2e_burst}" for r in ROWS)
     options = [
         click.argument("workloads", nargs=-1, metavar="[WORKLOAD]..."),
-        option("--idle", envvar=Env.E2E_IDLE_SECONDS, default=SETTINGS.idle_s, type=float,
-               help="Seconds the idle phase lasts (at least two polling intervals)."),
-        option("--hold", envvar=Env.E2E_HOLD_SECONDS, default=SETTINGS.hold_s, type=float,
-               help="Seconds the below-activation load is held (at least two polling intervals)."),
-        option("--interval", envvar=Env.E2E_INTERVAL, default=SETTINGS.interval_s, type=click.FloatRange(min=0.01),
-               help="Seconds between readings."),
-        option("--margin", envvar=Env.E2E_MARGIN, default=SETTINGS.margin_s, type=float,
-               help="Seconds added to every KEDA-derived deadline."),
-        option("--burst", envvar=Env.E2E_BURST, default=None, type=click.IntRange(min=1),
-               show_default=bursts, help="Burst size for every workload."),
-        option("--drain-timeout", envvar=Env.E2E_DRAIN_TIMEOUT, default=SETTINGS.drain_timeout_s, type=float,
-               help="Seconds the burst may take to drain."),
+        option(
+            "--idle",
+            envvar=Env.E2E_IDLE_SECONDS,
+            default=SETTINGS.idle_s,
+            type=float,
+            help="Seconds the idle phase lasts (at least two polling intervals).",
+        ),
+        option(
+            "--hold",
+            envvar=Env.E2E_HOLD_SECONDS,
+            default=SETTINGS.hold_s,
+            type=float,
+            help="Seconds the below-activation load is held (at least two polling intervals).",
+        ),
+        option(
+            "--interval",
+            envvar=Env.E2E_INTERVAL,
+            default=SETTINGS.interval_s,
+            type=click.FloatRange(min=0.01),
+            help="Seconds between readings.",
+        ),
+        option(
+            "--margin",
+            envvar=Env.E2E_MARGIN,
+            default=SETTINGS.margin_s,
+            type=float,
+            help="Seconds added to every KEDA-derived deadline.",
+        ),
+        option(
+            "--burst",
+            envvar=Env.E2E_BURST,
+            default=None,
+            type=click.IntRange(min=1),
+            show_default=bursts,
+            help="Burst size for every workload.",
+        ),
+        option(
+            "--drain-timeout",
+            envvar=Env.E2E_DRAIN_TIMEOUT,
+            default=SETTINGS.drain_timeout_s,
+            type=float,
+            help="Seconds the burst may take to drain.",
+        ),
     ]
     for decorate in reversed(options):
         func = decorate(func)
     return func
 
 
-def _settings(idle: float, hold: float, interval: float, margin: float, burst: int | None,
-              drain_timeout: float) -> planning.Settings:
-    return planning.Settings(idle_s=idle, hold_s=hold, interval_s=interval, margin_s=margin, burst=burst,
-                    drain_timeout_s=drain_timeout)
+def _settings(
+    idle: float, hold: float, interval: float, margin: float, burst: int | None, drain_timeout: float
+) -> planning.Settings:
+    return planning.Settings(
+        idle_s=idle, hold_s=hold, interval_s=interval, margin_s=margin, burst=burst, drain_timeout_s=drain_timeout
+    )
 
 
 def _workloads(names: Sequence[str]) -> list[str]:
@@ -116,24 +149,62 @@ def e2e() -> None:
 
 @e2e.command("run")
 @run_options
-@option("--pump-url", envvar=Env.E2E_PUMP_URL, default=f"http://127.0.0.1:{defaults.PUMP_PORT}",
-        help="The deployed pump's HTTP address (a kubectl port-forward): readings come from its /status, "
-             "load goes in through its /pump.")
-@option("--pump-token", envvar=Env.PUMP_TOKEN, default=None, show_default="none",
-        help="The pump's bearer token, when it has one. Prefer the variable.")
-@option("--context", envvar=Env.E2E_CONTEXT, default=None, show_default="the current context",
-        help="kubeconfig context of the cluster.")
-@option("--namespace", envvar=Env.E2E_NAMESPACE, default=defaults.KUBE_NAMESPACE,
-        help="Namespace the suite is deployed in.")
-@option("--partitions", envvar=Env.KAFKA_PARTITIONS, default=defaults.KAFKA_PARTITIONS, type=click.IntRange(min=1),
-        help="Partitions of the Kafka topic (KEDA's replica cap for the kafka workload).")
-@option("--timeline", envvar=Env.E2E_TIMELINE, default="artifacts/e2e-timeline.csv",
-        type=click.Path(dir_okay=False), help="Where the timeline CSV goes (the format kedasuite timeline draws).")
-@option("--parallel", envvar=Env.E2E_PARALLEL, is_flag=True,
-        help="Run the workloads at the same time (needs a roomier cluster).")
+@option(
+    "--pump-url",
+    envvar=Env.E2E_PUMP_URL,
+    default=f"http://127.0.0.1:{defaults.PUMP_PORT}",
+    help="The deployed pump's HTTP address (a kubectl port-forward): readings come from its /status, "
+    "load goes in through its /pump.",
+)
+@option(
+    "--pump-token",
+    envvar=Env.PUMP_TOKEN,
+    default=None,
+    show_default="none",
+    help="The pump's bearer token, when it has one. Prefer the variable.",
+)
+@option(
+    "--context",
+    envvar=Env.E2E_CONTEXT,
+    default=None,
+    show_default="the current context",
+    help="kubeconfig context of the cluster.",
+)
+@option(
+    "--namespace", envvar=Env.E2E_NAMESPACE, default=defaults.KUBE_NAMESPACE, help="Namespace the suite is deployed in."
+)
+@option(
+    "--partitions",
+    envvar=Env.KAFKA_PARTITIONS,
+    default=defaults.KAFKA_PARTITIONS,
+    type=click.IntRange(min=1),
+    help="Partitions of the Kafka topic (KEDA's replica cap for the kafka workload).",
+)
+@option(
+    "--timeline",
+    envvar=Env.E2E_TIMELINE,
+    default="artifacts/e2e-timeline.csv",
+    type=click.Path(dir_okay=False),
+    help="Where the timeline CSV goes (the format kedasuite timeline draws).",
+)
+@option(
+    "--parallel",
+    envvar=Env.E2E_PARALLEL,
+    is_flag=True,
+    help="Run the workloads at the same time (needs a roomier cluster).",
+)
 @reports_errors
-def run(workloads: tuple[str, ...], pump_url: str, pump_token: str | None, context: str | None, namespace: str,
-        partitions: int, timeline: str, parallel: bool, **phases: Any) -> None:
+def run(
+    workloads: tuple[str, ...],
+    pump_url: str,
+    pump_token: str | None,
+    context: str | None,
+    namespace: str,
+    partitions: int,
+    timeline: str,
+    parallel: bool,
+    **phases: Any,
+) -> None:
     """Drive the deployed suite through every phase, then judge the timeline."""
     from kedasuite.tools.e2e.driver import Driver
     from kedasuite.tools.e2e.probe import ClusterProbe, PumpApi
@@ -155,8 +226,10 @@ def run(workloads: tuple[str, ...], pump_url: str, pump_token: str | None, conte
             spec = probe.spec(w)
         except Exception as exc:  # noqa: BLE001 - ApiException, ValueError, no cluster: all stop the run
             reason = getattr(exc, "reason", None) or str(exc)
-            raise UserError(f"cannot read {row.keda_kind} {row.keda_name!r} in namespace {namespace!r} "
-                            f"(is k8s/overlays/local applied, with KEDA installed?): {reason}") from None
+            raise UserError(
+                f"cannot read {row.keda_kind} {row.keda_name!r} in namespace {namespace!r} "
+                f"(is k8s/overlays/local applied, with KEDA installed?): {reason}"
+            ) from None
         plans[w] = planning.make_plan(spec, settings)
     path = Path(timeline)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,8 +241,13 @@ def run(workloads: tuple[str, ...], pump_url: str, pump_token: str | None, conte
 
 @e2e.command("check")
 @click.argument("timeline", type=click.Path(dir_okay=False))
-@option("--model-csv", envvar=Env.E2E_MODEL_CSV, default=None, type=click.Path(dir_okay=False),
-        help="Also write each reading's observed and predicted count (and their difference) to this CSV.")
+@option(
+    "--model-csv",
+    envvar=Env.E2E_MODEL_CSV,
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Also write each reading's observed and predicted count (and their difference) to this CSV.",
+)
 @reports_errors
 def check(timeline: str, model_csv: str | None) -> None:
     """Judge a saved TIMELINE (written by run) and print the table, then the model's predicted
@@ -185,5 +263,6 @@ def plan(workloads: tuple[str, ...], **phases: Any) -> None:
     settings = _settings(**phases)
     for w in _workloads(workloads):
         p = planning.make_plan(planning.DEFAULT_SPECS[w], settings)
-        click.echo(f"{w}: idle {p.idle_s:g} s; below activation {p.below} held {p.hold_s:g} s; burst {p.burst}; "
-                   f"{p.why}")
+        click.echo(
+            f"{w}: idle {p.idle_s:g} s; below activation {p.below} held {p.hold_s:g} s; burst {p.burst}; {p.why}"
+        )

@@ -29,10 +29,20 @@ from kedasuite.core.workloads import NAMES as WORKLOADS
 @click.command("kafka-lag")
 @kafka_options
 @option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
-@option("--lag-threshold", envvar=Env.KAFKA_LAG_THRESHOLD, default=defaults.KAFKA_LAG_THRESHOLD,
-        type=click.IntRange(min=1), help="The trigger's lagThreshold.")
-@option("--offset-reset-policy", envvar=Env.KAFKA_OFFSET_RESET, default=defaults.KAFKA_OFFSET_RESET,
-        type=click.Choice(["earliest", "latest"]), help="The trigger's offsetResetPolicy.")
+@option(
+    "--lag-threshold",
+    envvar=Env.KAFKA_LAG_THRESHOLD,
+    default=defaults.KAFKA_LAG_THRESHOLD,
+    type=click.IntRange(min=1),
+    help="The trigger's lagThreshold.",
+)
+@option(
+    "--offset-reset-policy",
+    envvar=Env.KAFKA_OFFSET_RESET,
+    default=defaults.KAFKA_OFFSET_RESET,
+    type=click.Choice(["earliest", "latest"]),
+    help="The trigger's offsetResetPolicy.",
+)
 @reports_errors
 def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka: Any) -> None:
     """Show the group's lag per partition and the metric KEDA's kafka trigger reports."""
@@ -52,8 +62,10 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
         raise UserError(f"{exc}: pump something first, or check --topic / {Env.KAFKA_TOPIC}") from exc
     except KafkaException as exc:
         error = kafka_error(exc)
-        raise UserError(f"cannot read offsets from Kafka at {settings.bootstrap}: "
-                        f"{error.str() if error is not None else exc}; check {Env.KAFKA_BOOTSTRAP_SERVERS}") from exc
+        raise UserError(
+            f"cannot read offsets from Kafka at {settings.bootstrap}: "
+            f"{error.str() if error is not None else exc}; check {Env.KAFKA_BOOTSTRAP_SERVERS}"
+        ) from exc
     trigger = KafkaTrigger(lag_threshold=lag_threshold, offset_reset_policy=offset_reset_policy)
     report = keda_lag(offsets, trigger)
     click.echo(f"topic {settings.topic}, group {group}")
@@ -61,9 +73,11 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
     for p in offsets:
         committed = "-" if p.committed is None else str(p.committed)
         click.echo(f"{p.partition:>9}  {p.high_watermark:>14}  {committed:>9}  {report.per_partition[p.partition]:>3}")
-    click.echo(f"total lag {report.total}; KEDA metric {report.metric} (lagThreshold {lag_threshold}, "
-               f"offsetResetPolicy {offset_reset_policy}, {report.partitions} partitions); "
-               f"{'active' if report.active else 'not active'}")
+    click.echo(
+        f"total lag {report.total}; KEDA metric {report.metric} (lagThreshold {lag_threshold}, "
+        f"offsetResetPolicy {offset_reset_policy}, {report.partitions} partitions); "
+        f"{'active' if report.active else 'not active'}"
+    )
 
 
 @click.command()
@@ -71,22 +85,60 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
 @kafka_options
 @option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
 @keda_source_options
-@option("--workload", "-w", "workloads", envvar=Env.STATUS_WORKLOADS, multiple=True,
-        type=click.Choice(WORKLOADS), help="Only these workloads (repeatable); default: all.")
-@option("--running-jobs", envvar=Env.STATUS_RUNNING_JOBS, default=0, type=click.IntRange(min=0),
-        help="ScaledJob: Jobs running now (KEDA counts them; only a cluster knows).")
-@option("--pending-jobs", envvar=Env.STATUS_PENDING_JOBS, default=0, type=click.IntRange(min=0),
-        help="ScaledJob: of those, Jobs whose pod is not running yet.")
-@option("--json", "as_json", envvar=Env.STATUS_JSON, is_flag=True,
-        help="Print JSON (the pump's GET /status) instead of a table.")
+@option(
+    "--workload",
+    "-w",
+    "workloads",
+    envvar=Env.STATUS_WORKLOADS,
+    multiple=True,
+    type=click.Choice(WORKLOADS),
+    help="Only these workloads (repeatable); default: all.",
+)
+@option(
+    "--running-jobs",
+    envvar=Env.STATUS_RUNNING_JOBS,
+    default=0,
+    type=click.IntRange(min=0),
+    help="ScaledJob: Jobs running now (KEDA counts them; only a cluster knows).",
+)
+@option(
+    "--pending-jobs",
+    envvar=Env.STATUS_PENDING_JOBS,
+    default=0,
+    type=click.IntRange(min=0),
+    help="ScaledJob: of those, Jobs whose pod is not running yet.",
+)
+@option(
+    "--json",
+    "as_json",
+    envvar=Env.STATUS_JSON,
+    is_flag=True,
+    help="Print JSON (the pump's GET /status) instead of a table.",
+)
 @option("--watch", envvar=Env.STATUS_WATCH, is_flag=True, help="Refresh in place until interrupted.")
-@option("--interval", envvar=Env.STATUS_INTERVAL, default=2.0, type=click.FloatRange(min=0.1),
-        help="Seconds between refreshes with --watch.")
+@option(
+    "--interval",
+    envvar=Env.STATUS_INTERVAL,
+    default=2.0,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between refreshes with --watch.",
+)
 @autoscale_run_dir_option
 @reports_errors
-def status(redis_url: str, group: str, overlay: str | None, manifests: str | None, workloads: tuple[str, ...],
-           running_jobs: int, pending_jobs: int, as_json: bool, watch: bool, interval: float, autoscale_run_dir: str,
-           **kafka: Any) -> None:
+def status(
+    redis_url: str,
+    group: str,
+    overlay: str | None,
+    manifests: str | None,
+    workloads: tuple[str, ...],
+    running_jobs: int,
+    pending_jobs: int,
+    as_json: bool,
+    watch: bool,
+    interval: float,
+    autoscale_run_dir: str,
+    **kafka: Any,
+) -> None:
     """What KEDA's triggers read right now and what KEDA and the HPA would decide.
 
     For each workload: the metric of each trigger of its ScaledObject / ScaledJob (list
@@ -104,9 +156,16 @@ def status(redis_url: str, group: str, overlay: str | None, manifests: str | Non
     from kedasuite.tools.status import StatusReader, render_text
 
     scalers, source = load_scalers(manifests, overlay)
-    reader = StatusReader(scalers, source, redis_url, kafka_settings(group=group, **kafka),
-                          list(workloads) or list(WORKLOADS), running_jobs=running_jobs, pending_jobs=pending_jobs,
-                          autoscale_run_dir=autoscale_run_dir or None)
+    reader = StatusReader(
+        scalers,
+        source,
+        redis_url,
+        kafka_settings(group=group, **kafka),
+        list(workloads) or list(WORKLOADS),
+        running_jobs=running_jobs,
+        pending_jobs=pending_jobs,
+        autoscale_run_dir=autoscale_run_dir or None,
+    )
     with reader:
         while True:
             snapshot = reader.read()
@@ -124,10 +183,18 @@ def status(redis_url: str, group: str, overlay: str | None, manifests: str | Non
 
 @click.command("check-manifests")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@option("--kubernetes-version", envvar=Env.KUBERNETES_VERSION, default=None,
-        help="Kubernetes version whose API schemas core objects are checked against (default 1.31).")
-@option("--strict", envvar=Env.CHECK_MANIFESTS_STRICT, is_flag=True,
-        help="Exit 1 on lint warnings too (errors always fail; notes never).")
+@option(
+    "--kubernetes-version",
+    envvar=Env.KUBERNETES_VERSION,
+    default=None,
+    help="Kubernetes version whose API schemas core objects are checked against (default 1.31).",
+)
+@option(
+    "--strict",
+    envvar=Env.CHECK_MANIFESTS_STRICT,
+    is_flag=True,
+    help="Exit 1 on lint warnings too (errors always fail; notes never).",
+)
 @reports_errors
 def check_manifests(paths: tuple[str, ...], kubernetes_version: str | None, strict: bool) -> None:
     """Render each kustomization PATH and check it offline: KEDA v2.20.2 CRD schemas (strict),
@@ -139,8 +206,9 @@ def check_manifests(paths: tuple[str, ...], kubernetes_version: str | None, stri
         from kedasuite.keda import manifest_checks as mc
         from kedasuite.keda.lint import lint
     except ImportError as exc:
-        raise UserError(f"check-manifests needs the 'check' extra ({exc.name} is missing): "
-                        "pip install 'kedasuite[check]'") from exc
+        raise UserError(
+            f"check-manifests needs the 'check' extra ({exc.name} is missing): pip install 'kedasuite[check]'"
+        ) from exc
 
     failed = False
     for path in paths:

@@ -25,23 +25,48 @@ from kedasuite.core.workloads import NAMES as WORKLOADS
 
 
 @click.command()
-@option("--redis-url", envvar=Env.REDIS_URL, default=None,
-              help="Use this Redis instead of starting an embedded one.")
-@option("--bootstrap-servers", envvar=Env.KAFKA_BOOTSTRAP_SERVERS, default=None,
-        help="Use this Kafka instead of starting an embedded one.")
-@option("--workloads", envvar=Env.DEMO_WORKLOADS, default=",".join(WORKLOADS),
-        help="Comma-separated workloads to run.")
-@option("--count", "-n", envvar=Env.DEMO_COUNT, default=defaults.DEMO_COUNT, type=click.IntRange(min=1),
-              help="Records to pump.")
-@option("--work-time", envvar=Env.DEMO_WORK_TIME, default=defaults.DEMO_WORK_TIME,
-              help="Simulated work per task.")
-@option("--concurrency", "-c", envvar=Env.WORKER_CONCURRENCY, default=2, type=click.IntRange(min=1),
-              help="Processes per Celery worker (its prefork pool).")
-@option("--timeout", envvar=Env.DEMO_TIMEOUT, default=defaults.DEMO_TIMEOUT, type=float,
-              help="Seconds to wait for every record to be processed.")
+@option("--redis-url", envvar=Env.REDIS_URL, default=None, help="Use this Redis instead of starting an embedded one.")
+@option(
+    "--bootstrap-servers",
+    envvar=Env.KAFKA_BOOTSTRAP_SERVERS,
+    default=None,
+    help="Use this Kafka instead of starting an embedded one.",
+)
+@option("--workloads", envvar=Env.DEMO_WORKLOADS, default=",".join(WORKLOADS), help="Comma-separated workloads to run.")
+@option(
+    "--count",
+    "-n",
+    envvar=Env.DEMO_COUNT,
+    default=defaults.DEMO_COUNT,
+    type=click.IntRange(min=1),
+    help="Records to pump.",
+)
+@option("--work-time", envvar=Env.DEMO_WORK_TIME, default=defaults.DEMO_WORK_TIME, help="Simulated work per task.")
+@option(
+    "--concurrency",
+    "-c",
+    envvar=Env.WORKER_CONCURRENCY,
+    default=2,
+    type=click.IntRange(min=1),
+    help="Processes per Celery worker (its prefork pool).",
+)
+@option(
+    "--timeout",
+    envvar=Env.DEMO_TIMEOUT,
+    default=defaults.DEMO_TIMEOUT,
+    type=float,
+    help="Seconds to wait for every record to be processed.",
+)
 @reports_errors
-def demo(redis_url: str | None, bootstrap_servers: str | None, workloads: str, count: int, work_time: str,
-         concurrency: int, timeout: float) -> None:
+def demo(
+    redis_url: str | None,
+    bootstrap_servers: str | None,
+    workloads: str,
+    count: int,
+    work_time: str,
+    concurrency: int,
+    timeout: float,
+) -> None:
     """Run the workloads end to end with nothing but Python, then show who did what.
 
     Starts an embedded redis-server (unless --redis-url / REDIS_URL) and an embedded
@@ -71,20 +96,39 @@ def redis_server(port: int) -> None:
     """
     from kedasuite.core.embedded import redis_server_binary
 
-    os.execv(redis_server_binary(), ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                     "--save", "", "--appendonly", "no"])
+    os.execv(
+        redis_server_binary(),
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    )
 
 
 @click.command("kafka-server")
-@option("--port", envvar=Env.EMBEDDED_KAFKA_PORT, default=9092, type=click.IntRange(0, 65535),
-        help="Client port on 127.0.0.1 (0: a free one).")
-@option("--flavor", envvar=Env.KAFKA_EMBEDDED, default="auto",
-        type=click.Choice(["auto", "apache", "tansu"], case_sensitive=False),
-        help="Apache Kafka, Tansu, or auto: Apache Kafka when Java and its resolved jars are there.")
-@option("--scram-user", envvar=Env.KAFKA_SASL_USERNAME, default=None,
-        help="Demand SASL/SCRAM-SHA-512 logins and create this user (Apache Kafka only).")
-@option("--scram-password", envvar=Env.KAFKA_SASL_PASSWORD, default=None,
-        help="The SCRAM user's password (random, and printed, if not given).")
+@option(
+    "--port",
+    envvar=Env.EMBEDDED_KAFKA_PORT,
+    default=9092,
+    type=click.IntRange(0, 65535),
+    help="Client port on 127.0.0.1 (0: a free one).",
+)
+@option(
+    "--flavor",
+    envvar=Env.KAFKA_EMBEDDED,
+    default="auto",
+    type=click.Choice(["auto", "apache", "tansu"], case_sensitive=False),
+    help="Apache Kafka, Tansu, or auto: Apache Kafka when Java and its resolved jars are there.",
+)
+@option(
+    "--scram-user",
+    envvar=Env.KAFKA_SASL_USERNAME,
+    default=None,
+    help="Demand SASL/SCRAM-SHA-512 logins and create this user (Apache Kafka only).",
+)
+@option(
+    "--scram-password",
+    envvar=Env.KAFKA_SASL_PASSWORD,
+    default=None,
+    help="The SCRAM user's password (random, and printed, if not given).",
+)
 @reports_errors
 def kafka_server(port: int, flavor: str, scram_user: str | None, scram_password: str | None) -> None:
     """Run the embedded Kafka broker in the foreground, until Ctrl-C or SIGTERM.
@@ -97,8 +141,9 @@ def kafka_server(port: int, flavor: str, scram_user: str | None, scram_password:
 
     if scram_password and not scram_user:
         raise UserError("--scram-password needs --scram-user (KAFKA_SASL_USERNAME)")
-    broker = embedded_kafka(authentication=bool(scram_user), flavor=flavor, port=port, username=scram_user,
-                            password=scram_password)
+    broker = embedded_kafka(
+        authentication=bool(scram_user), flavor=flavor, port=port, username=scram_user, password=scram_password
+    )
     stopping = threading.Event()
 
     def asked_to_stop(signum: int, frame: FrameType | None) -> None:
@@ -112,8 +157,10 @@ def kafka_server(port: int, flavor: str, scram_user: str | None, scram_password:
         click.echo(f"{Env.KAFKA_BOOTSTRAP_SERVERS}={broker.bootstrap}")
         if apache is not None and apache.authentication:
             # A password the caller chose is theirs already; a random one must be shown to be used.
-            login = {k: "<the --scram-password>" if k == Env.KAFKA_SASL_PASSWORD and scram_password else v
-                     for k, v in apache.client_env().items()}
+            login = {
+                k: "<the --scram-password>" if k == Env.KAFKA_SASL_PASSWORD and scram_password else v
+                for k, v in apache.client_env().items()
+            }
             click.echo(" ".join(f"{k}={v}" for k, v in login.items()))
         if apache is not None:
             click.echo(f"log: {apache.log_path}")

@@ -25,21 +25,48 @@ from kedasuite.core.names import (
 
 @click.command()
 @click.argument("workload", required=False, envvar=Env.PUMP_DEFAULT_WORKLOAD)
-@option("--count", "-n", envvar=Env.PUMP_COUNT, default=None, show_default=f"{defaults.PUMP_COUNT}, or what the load shape sends",
-              help="How many records to send (with a load shape: at most this many).")
+@option(
+    "--count",
+    "-n",
+    envvar=Env.PUMP_COUNT,
+    default=None,
+    show_default=f"{defaults.PUMP_COUNT}, or what the load shape sends",
+    help="How many records to send (with a load shape: at most this many).",
+)
 @option("--rate", envvar=Env.PUMP_RATE, default=None, help="Items per second, steady, for --duration (or --count).")
 @option("--duration", envvar=Env.PUMP_DURATION, default=None, help="How long to pump at --rate: 90s, 2m, 500ms.")
-@option("--profile", envvar=Env.PUMP_PROFILE, default=None,
-        help="A load shape: step:10/30s,50/30s | ramp:10:200:60s | spike:10:300:20s:5s:60s | burst:200:30s:4.")
+@option(
+    "--profile",
+    envvar=Env.PUMP_PROFILE,
+    default=None,
+    help="A load shape: step:10/30s,50/30s | ramp:10:200:60s | spike:10:300:20s:5s:60s | burst:200:30s:4.",
+)
 @option("--seed", envvar=Env.PUMP_SEED, default=None, help="Make the records reproducible.")
-@option("--id-prefix", envvar=Env.PUMP_ID_PREFIX, default=None,
-              help="Record ids are <prefix>-1 .. <prefix>-N (default: random per run).")
-@option("--progress/--no-progress", envvar=Env.PUMP_PROGRESS, default=None,
-              help="Show a progress bar (default: when stderr is a terminal).")
+@option(
+    "--id-prefix",
+    envvar=Env.PUMP_ID_PREFIX,
+    default=None,
+    help="Record ids are <prefix>-1 .. <prefix>-N (default: random per run).",
+)
+@option(
+    "--progress/--no-progress",
+    envvar=Env.PUMP_PROGRESS,
+    default=None,
+    help="Show a progress bar (default: when stderr is a terminal).",
+)
 @pump_settings_options
 @reports_errors
-def pump(workload: str | None, count: str | None, rate: str | None, duration: str | None, profile: str | None,
-         seed: str | None, id_prefix: str | None, progress: bool | None, **settings: Any) -> None:
+def pump(
+    workload: str | None,
+    count: str | None,
+    rate: str | None,
+    duration: str | None,
+    profile: str | None,
+    seed: str | None,
+    id_prefix: str | None,
+    progress: bool | None,
+    **settings: Any,
+) -> None:
     """Send COUNT fake user records to WORKLOAD (or 'all'), then print a summary.
 
     With --rate and --duration (or --count), or --profile, records go out on that
@@ -50,15 +77,28 @@ def pump(workload: str | None, count: str | None, rate: str | None, duration: st
     from kedasuite.producers.engine import prepare_run, pump_all
 
     s = pump_settings(**settings)
-    run, publishers = prepare_run(s, count, workload, seed, id_prefix, rate=rate, duration=duration, profile=profile,
-                                  default_count=defaults.PUMP_COUNT, any_workload=True)
+    run, publishers = prepare_run(
+        s,
+        count,
+        workload,
+        seed,
+        id_prefix,
+        rate=rate,
+        duration=duration,
+        profile=profile,
+        default_count=defaults.PUMP_COUNT,
+        any_workload=True,
+    )
     n = run.count
     show = sys.stderr.isatty() if progress is None else progress
     shape = run.streams[0].profile
     if shape is not None:
         click.echo(f"pacing {shape.spec}: {n} items per workload over {shape.time_of(n):.1f} s", err=True)
-    with click.progressbar(length=n * len(run.streams), label=",".join(st.workload for st in run.streams),
-                           file=sys.stderr if show else open(os.devnull, "w")) as bar:
+    with click.progressbar(
+        length=n * len(run.streams),
+        label=",".join(st.workload for st in run.streams),
+        file=sys.stderr if show else open(os.devnull, "w"),
+    ) as bar:
         pump_all(run, publishers, s.batch_size, on_batch=lambda _stream, k: bar.update(k))
     for stream in run.streams:
         click.echo(
@@ -74,24 +114,55 @@ def pump(workload: str | None, count: str | None, rate: str | None, duration: st
 
 
 @click.command()
-@option("--host", envvar=Env.PUMP_HOST, default=defaults.PUMP_HOST,
-              help="Address to listen on (0.0.0.0 in containers).")
+@option(
+    "--host", envvar=Env.PUMP_HOST, default=defaults.PUMP_HOST, help="Address to listen on (0.0.0.0 in containers)."
+)
 @option("--port", envvar=Env.PUMP_PORT, default=defaults.PUMP_PORT, type=int, help="Port to listen on.")
-@option("--threads", envvar=Env.PUMP_THREADS, default=defaults.PUMP_THREADS, type=int,
-              help="Request threads in the gunicorn worker.")
-@option("--max-runs", envvar=Env.PUMP_MAX_RUNS, default=defaults.PUMP_MAX_RUNS, type=click.IntRange(min=1),
-        help="Pump runs in progress at once; past it, 429 with Retry-After.")
-@option("--max-queued-items", envvar=Env.PUMP_MAX_QUEUED_ITEMS, default=defaults.PUMP_MAX_QUEUED_ITEMS,
-        type=click.IntRange(min=1), help="Items accepted but not yet sent, over all runs; past it, 429.")
-@option("--token", envvar=Env.PUMP_TOKEN, default=None, show_default="none: open (bind to loopback)",
-        help="Bearer token every route but /healthz, /readyz and /metrics requires. Prefer the variable: "
-             "a flag shows in the process list.")
+@option(
+    "--threads",
+    envvar=Env.PUMP_THREADS,
+    default=defaults.PUMP_THREADS,
+    type=int,
+    help="Request threads in the gunicorn worker.",
+)
+@option(
+    "--max-runs",
+    envvar=Env.PUMP_MAX_RUNS,
+    default=defaults.PUMP_MAX_RUNS,
+    type=click.IntRange(min=1),
+    help="Pump runs in progress at once; past it, 429 with Retry-After.",
+)
+@option(
+    "--max-queued-items",
+    envvar=Env.PUMP_MAX_QUEUED_ITEMS,
+    default=defaults.PUMP_MAX_QUEUED_ITEMS,
+    type=click.IntRange(min=1),
+    help="Items accepted but not yet sent, over all runs; past it, 429.",
+)
+@option(
+    "--token",
+    envvar=Env.PUMP_TOKEN,
+    default=None,
+    show_default="none: open (bind to loopback)",
+    help="Bearer token every route but /healthz, /readyz and /metrics requires. Prefer the variable: "
+    "a flag shows in the process list.",
+)
 @pump_settings_options
 @keda_source_options
 @autoscale_run_dir_option
 @reports_errors
-def serve(host: str, port: int, threads: int, max_runs: int, max_queued_items: int, token: str | None,
-          overlay: str | None, manifests: str | None, autoscale_run_dir: str, **settings: Any) -> None:
+def serve(
+    host: str,
+    port: int,
+    threads: int,
+    max_runs: int,
+    max_queued_items: int,
+    token: str | None,
+    overlay: str | None,
+    manifests: str | None,
+    autoscale_run_dir: str,
+    **settings: Any,
+) -> None:
     """Run the HTTP pump under gunicorn: curl "localhost:8080/pump?count=100".
 
     Also serves GET /status (what KEDA would decide now, as ``kedasuite status --json``, with
@@ -104,7 +175,13 @@ def serve(host: str, port: int, threads: int, max_runs: int, max_queued_items: i
     from kedasuite.producers.server import serve as run_server
     from kedasuite.tools.status import pump_status
 
-    configured = dataclasses.replace(pump_settings(**settings), keda_overlay=overlay, keda_manifests=manifests,
-                                        autoscale_run_dir=autoscale_run_dir or None,
-                                        max_runs=max_runs, max_queued_items=max_queued_items, token=token or None)
+    configured = dataclasses.replace(
+        pump_settings(**settings),
+        keda_overlay=overlay,
+        keda_manifests=manifests,
+        autoscale_run_dir=autoscale_run_dir or None,
+        max_runs=max_runs,
+        max_queued_items=max_queued_items,
+        token=token or None,
+    )
     run_server(create_app(configured, pump_status(configured)), host, port, threads)

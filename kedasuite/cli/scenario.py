@@ -31,21 +31,51 @@ DEFAULT_OUT = "artifacts/scenarios"
 
 @click.command()
 @click.argument("name", required=False)
-@option("--list", "list_only", envvar=Env.SCENARIO_LIST, is_flag=True, help="Describe every scenario in one line and exit.")
-@option("--model-only", envvar=Env.SCENARIO_MODEL_ONLY, is_flag=True,
-        help="No brokers, no processes: the model drives simulated workers on a simulated clock.")
-@option("--out", envvar=Env.SCENARIO_OUT, default=DEFAULT_OUT, type=click.Path(file_okay=False),
-        help="Where the timeline PNG, the CSV and the autoscaler's log go.")
-@option("--redis-url", envvar=Env.REDIS_URL, default=None,
-        help="Use this Redis (an empty database) instead of starting an embedded one.")
-@option("--bootstrap-servers", envvar=Env.KAFKA_BOOTSTRAP_SERVERS, default=None,
-        help="Use this Kafka instead of starting an embedded one (each variant gets its own topic and group).")
-@option("--deadline-factor", envvar=Env.SCENARIO_DEADLINE_FACTOR, default=defaults.SCENARIO_DEADLINE_FACTOR,
-        type=click.FloatRange(min=1),
-        help="A live variant stops at the scenario's deadline (from its timings) times this, played out or not.")
+@option(
+    "--list", "list_only", envvar=Env.SCENARIO_LIST, is_flag=True, help="Describe every scenario in one line and exit."
+)
+@option(
+    "--model-only",
+    envvar=Env.SCENARIO_MODEL_ONLY,
+    is_flag=True,
+    help="No brokers, no processes: the model drives simulated workers on a simulated clock.",
+)
+@option(
+    "--out",
+    envvar=Env.SCENARIO_OUT,
+    default=DEFAULT_OUT,
+    type=click.Path(file_okay=False),
+    help="Where the timeline PNG, the CSV and the autoscaler's log go.",
+)
+@option(
+    "--redis-url",
+    envvar=Env.REDIS_URL,
+    default=None,
+    help="Use this Redis (an empty database) instead of starting an embedded one.",
+)
+@option(
+    "--bootstrap-servers",
+    envvar=Env.KAFKA_BOOTSTRAP_SERVERS,
+    default=None,
+    help="Use this Kafka instead of starting an embedded one (each variant gets its own topic and group).",
+)
+@option(
+    "--deadline-factor",
+    envvar=Env.SCENARIO_DEADLINE_FACTOR,
+    default=defaults.SCENARIO_DEADLINE_FACTOR,
+    type=click.FloatRange(min=1),
+    help="A live variant stops at the scenario's deadline (from its timings) times this, played out or not.",
+)
 @reports_errors
-def scenario(name: str | None, list_only: bool, model_only: bool, out: str, redis_url: str | None,
-             bootstrap_servers: str | None, deadline_factor: float) -> None:
+def scenario(
+    name: str | None,
+    list_only: bool,
+    model_only: bool,
+    out: str,
+    redis_url: str | None,
+    bootstrap_servers: str | None,
+    deadline_factor: float,
+) -> None:
     """Reproduce a KEDA pitfall beside its fix: NAME, or 'all'.
 
     \b
@@ -69,8 +99,9 @@ def scenario(name: str | None, list_only: bool, model_only: bool, out: str, redi
     sys.exit(0 if all(results) else 1)
 
 
-def _run(chosen: Scenario, model_only: bool, out: Path, redis_url: str | None, bootstrap: str | None,
-         factor: float) -> bool:
+def _run(
+    chosen: Scenario, model_only: bool, out: Path, redis_url: str | None, bootstrap: str | None, factor: float
+) -> bool:
     from kedasuite.scenarios import render
     from kedasuite.scenarios.runner import run_model
 
@@ -85,8 +116,15 @@ def _run(chosen: Scenario, model_only: bool, out: Path, redis_url: str | None, b
     else:
         from kedasuite.scenarios.live import run_live
 
-        traces = run_live(chosen, redis_url, bootstrap, click.echo, lambda key, line: lines.append(f"{key}: {line}"),
-                          factor, out / f"{chosen.name}-logs")
+        traces = run_live(
+            chosen,
+            redis_url,
+            bootstrap,
+            click.echo,
+            lambda key, line: lines.append(f"{key}: {line}"),
+            factor,
+            out / f"{chosen.name}-logs",
+        )
     elapsed = time.monotonic() - started
     for key, trace in traces.items():
         ended = "stopped at its deadline" if trace.timed_out else "played out"

@@ -41,38 +41,106 @@ option = functools.partial(click.option, cls=EnvOption)
 
 
 @click.command("timeline", context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
-@option("--csv", "csv_path", envvar=Env.TIMELINE_CSV, default=defaults.TIMELINE_CSV,
-        type=click.Path(dir_okay=False), help="Where the samples go (the file is started afresh).")
-@option("--png", envvar=Env.TIMELINE_PNG, default=None, type=click.Path(dir_okay=False),
-        show_default="the CSV path with .png", help="Where the picture goes.")
-@option("--interval", envvar=Env.TIMELINE_INTERVAL, default=defaults.TIMELINE_INTERVAL,
-        type=click.FloatRange(min=0.1), help="Seconds between samples.")
-@option("--duration", envvar=Env.TIMELINE_DURATION, default=None, type=click.FloatRange(min=0),
-        show_default="until Ctrl-C or SIGTERM", help="Seconds to record.")
-@option("--workload", "-w", "workloads", envvar=Env.TIMELINE_WORKLOADS, multiple=True,
-        type=click.Choice(WORKLOADS), help="Only these workloads (repeatable); default: all.")
-@option("--status-url", envvar=Env.TIMELINE_STATUS_URL, default=None,
-        help="Read snapshots from a pump's GET /status (e.g. through kubectl port-forward) instead of "
-             "reading the brokers from here.")
-@option("--namespace", envvar=Env.TIMELINE_NAMESPACE, default=defaults.KUBE_NAMESPACE,
-        help="Kubernetes namespace of the ScaledObjects and the ScaledJob.")
-@option("--kube-context", envvar=Env.TIMELINE_KUBE_CONTEXT, default=None, show_default="the current context",
-        help="kubeconfig context of the cluster whose replicas are recorded.")
-@option("--no-cluster", envvar=Env.TIMELINE_NO_CLUSTER, is_flag=True,
-        help="Do not look for a cluster (the actual column stays empty).")
+@option(
+    "--csv",
+    "csv_path",
+    envvar=Env.TIMELINE_CSV,
+    default=defaults.TIMELINE_CSV,
+    type=click.Path(dir_okay=False),
+    help="Where the samples go (the file is started afresh).",
+)
+@option(
+    "--png",
+    envvar=Env.TIMELINE_PNG,
+    default=None,
+    type=click.Path(dir_okay=False),
+    show_default="the CSV path with .png",
+    help="Where the picture goes.",
+)
+@option(
+    "--interval",
+    envvar=Env.TIMELINE_INTERVAL,
+    default=defaults.TIMELINE_INTERVAL,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between samples.",
+)
+@option(
+    "--duration",
+    envvar=Env.TIMELINE_DURATION,
+    default=None,
+    type=click.FloatRange(min=0),
+    show_default="until Ctrl-C or SIGTERM",
+    help="Seconds to record.",
+)
+@option(
+    "--workload",
+    "-w",
+    "workloads",
+    envvar=Env.TIMELINE_WORKLOADS,
+    multiple=True,
+    type=click.Choice(WORKLOADS),
+    help="Only these workloads (repeatable); default: all.",
+)
+@option(
+    "--status-url",
+    envvar=Env.TIMELINE_STATUS_URL,
+    default=None,
+    help="Read snapshots from a pump's GET /status (e.g. through kubectl port-forward) instead of "
+    "reading the brokers from here.",
+)
+@option(
+    "--namespace",
+    envvar=Env.TIMELINE_NAMESPACE,
+    default=defaults.KUBE_NAMESPACE,
+    help="Kubernetes namespace of the ScaledObjects and the ScaledJob.",
+)
+@option(
+    "--kube-context",
+    envvar=Env.TIMELINE_KUBE_CONTEXT,
+    default=None,
+    show_default="the current context",
+    help="kubeconfig context of the cluster whose replicas are recorded.",
+)
+@option(
+    "--no-cluster",
+    envvar=Env.TIMELINE_NO_CLUSTER,
+    is_flag=True,
+    help="Do not look for a cluster (the actual column stays empty).",
+)
 @option("--title", envvar=Env.TIMELINE_TITLE, default=None, help="Title of the picture.")
-@option("--render-only", envvar=Env.TIMELINE_RENDER_ONLY, type=click.Path(dir_okay=False), default=None, metavar="CSV",
-        help="Do not record: draw the picture of a saved CSV.")
+@option(
+    "--render-only",
+    envvar=Env.TIMELINE_RENDER_ONLY,
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="CSV",
+    help="Do not record: draw the picture of a saved CSV.",
+)
 @redis_url_option
 @kafka_options
 @option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
 @keda_source_options
 @autoscale_run_dir_option
 @reports_errors
-def timeline(csv_path: str, png: str | None, interval: float, duration: float | None,
-             workloads: tuple[str, ...], status_url: str | None, namespace: str, kube_context: str | None,
-             no_cluster: bool, title: str | None, render_only: str | None, redis_url: str, group: str,
-             overlay: str | None, manifests: str | None, autoscale_run_dir: str, **kafka: Any) -> None:
+def timeline(
+    csv_path: str,
+    png: str | None,
+    interval: float,
+    duration: float | None,
+    workloads: tuple[str, ...],
+    status_url: str | None,
+    namespace: str,
+    kube_context: str | None,
+    no_cluster: bool,
+    title: str | None,
+    render_only: str | None,
+    redis_url: str,
+    group: str,
+    overlay: str | None,
+    manifests: str | None,
+    autoscale_run_dir: str,
+    **kafka: Any,
+) -> None:
     """Record backlog, in-flight and replicas over time to a CSV, then draw them as a PNG.
 
     Samples what ``kedasuite status --json`` reports every INTERVAL seconds (and, when
@@ -94,9 +162,16 @@ def timeline(csv_path: str, png: str | None, interval: float, duration: float | 
         from kedasuite.tools.status import StatusReader
 
         scalers, where = load_scalers(manifests, overlay)
-        source = LocalStatus(StatusReader(scalers, where, redis_url, kafka_settings(group=group, **kafka),
-                                          list(workloads) or list(WORKLOADS),
-                                          autoscale_run_dir=autoscale_run_dir or None))
+        source = LocalStatus(
+            StatusReader(
+                scalers,
+                where,
+                redis_url,
+                kafka_settings(group=group, **kafka),
+                list(workloads) or list(WORKLOADS),
+                autoscale_run_dir=autoscale_run_dir or None,
+            )
+        )
     cluster = None
     if not no_cluster:
         cluster, why = Cluster.connect(namespace, kube_context)
@@ -105,18 +180,20 @@ def timeline(csv_path: str, png: str | None, interval: float, duration: float | 
     stop = StopFlag()  # set by the signal handler, waited on by this thread (see kedasuite.core.stopping)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    _stderr(f"timeline: sampling every {interval:g} s into {csv_path}"
-            + (f" for {duration:g} s" if duration is not None else " until Ctrl-C or SIGTERM"))
+    _stderr(
+        f"timeline: sampling every {interval:g} s into {csv_path}"
+        + (f" for {duration:g} s" if duration is not None else " until Ctrl-C or SIGTERM")
+    )
     try:
         with open(csv_path, "w", newline="") as out:
-            samples = record(source, cluster, CsvWriter(out), interval, duration, stop, note,
-                             list(workloads) or None)
+            samples = record(source, cluster, CsvWriter(out), interval, duration, stop, note, list(workloads) or None)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         source.close()
     if samples == 0:
-        raise InputError(f"no sample was taken, so {csv_path} has no rows and no picture was drawn; "
-                         "see the notes above")
+        raise InputError(
+            f"no sample was taken, so {csv_path} has no rows and no picture was drawn; see the notes above"
+        )
     render(read_csv(csv_path), png_path, title)
     _stderr(f"timeline: {samples} samples in {csv_path}; picture in {png_path}")

@@ -150,8 +150,9 @@ def kafka_overrides(role: str, environ: Mapping[str, str] = os.environ) -> dict[
     managed Kafka (SASL/SCRAM, TLS CA files) and test-only settings reach the clients
     without a flag for each of librdkafka's hundreds of properties.
     """
-    config: dict[str, str] = {prop: environ[var].strip() for var, prop in KAFKA_SECURITY_VARIABLES.items()
-                              if environ.get(var, "").strip()}
+    config: dict[str, str] = {
+        prop: environ[var].strip() for var, prop in KAFKA_SECURITY_VARIABLES.items() if environ.get(var, "").strip()
+    }
     if "ssl.ca.location" in config:
         require_pem_file(Env.KAFKA_SSL_CA_FILE, config["ssl.ca.location"])
     prefixes = [Env.KAFKA_CONFIG_PREFIX]
@@ -162,7 +163,7 @@ def kafka_overrides(role: str, environ: Mapping[str, str] = os.environ) -> dict[
     for prefix in prefixes:
         for key, value in sorted(environ.items()):
             if key.startswith(prefix) and len(key) > len(prefix):
-                config[key[len(prefix):].lower().replace("_", ".")] = value
+                config[key[len(prefix) :].lower().replace("_", ".")] = value
     return config
 
 
@@ -177,7 +178,9 @@ def parse_kafka_properties(pairs: Iterable[str]) -> dict[str, str]:
     return config
 
 
-def kafka_config(role: str, bootstrap: str, base: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+def kafka_config(
+    role: str, bootstrap: str, base: Mapping[str, Any], extra: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Client configuration: our settings, then the environment's, then the command line's."""
     return {
         "bootstrap.servers": bootstrap,
@@ -301,7 +304,9 @@ def ensure_topic(admin: AdminClient, topic: str, partitions: int, replication: i
     """Create ``topic`` unless it exists; return its partition count."""
     existing = admin.list_topics(timeout=timeout).topics.get(topic)
     if existing is None or existing.error is not None:
-        future = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=replication)])[topic]
+        future = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=replication)])[
+            topic
+        ]
         try:
             future.result(timeout)
         except KafkaException as exc:

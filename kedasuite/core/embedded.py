@@ -128,14 +128,22 @@ class EmbeddedRedis(_ServerProcess):
         assert self._dir is not None
         return [
             redis_server_binary(),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", self._dir.name,
-            "--save", "",
-            "--appendonly", "yes" if self._appendonly else "no",
-            "--appendfsync", "always",
-            "--databases", str(self._databases),
-            "--logfile", str(self.log_path),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self._dir.name,
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self._appendonly else "no",
+            "--appendfsync",
+            "always",
+            "--databases",
+            str(self._databases),
+            "--logfile",
+            str(self.log_path),
             *self._extra,
         ]
 
@@ -159,7 +167,9 @@ class EmbeddedRedis(_ServerProcess):
         self.crash()
         self._proc = subprocess.Popen(self._args(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not self._wait_ready(timeout):
-            raise SuiteError(f"embedded redis-server did not restart: {self.log_path.read_text(errors='replace')[-2000:]}")
+            raise SuiteError(
+                f"embedded redis-server did not restart: {self.log_path.read_text(errors='replace')[-2000:]}"
+            )
 
     def _wait_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -183,7 +193,6 @@ class EmbeddedRedis(_ServerProcess):
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
-
 
 
 def tansu_binary() -> str:
@@ -245,9 +254,19 @@ class EmbeddedKafka(_ServerProcess):
             url = f"tcp://127.0.0.1:{self.port}"
             advertised = f"tcp://{self.advertised}" if self.advertised else url
             self._proc = subprocess.Popen(
-                [binary, "broker", "--listener-url", url, "--advertised-listener-url", advertised,
-                 "--storage-engine", "memory://tansu/", *(["--authentication"] if self.authentication else [])],
-                stdout=self._log, stderr=subprocess.STDOUT,
+                [
+                    binary,
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    advertised,
+                    "--storage-engine",
+                    "memory://tansu/",
+                    *(["--authentication"] if self.authentication else []),
+                ],
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
             )
             if self._wait_ready(timeout):
                 return self
@@ -279,7 +298,6 @@ class EmbeddedKafka(_ServerProcess):
         if self._log is not None:
             self._log.close()
             self._log = None
-
 
 
 _quiet = logging.getLogger("kedasuite.core.embedded.kafka")
@@ -333,12 +351,21 @@ class EmbeddedApacheKafka(_ServerProcess):
 
     flavor: Final = "apache"
 
-    def __init__(self, advertised: str | None = None, authentication: bool = False, *, port: int = 0,
-                 username: str = "kedasuite", password: str | None = None, scram_listener: bool = False,
-                 partitions: int = defaults.KAFKA_PARTITIONS, heap_mb: int = APACHE_KAFKA_HEAP_MB,
-                 tls: tuple[Path, Path] | None = None) -> None:
+    def __init__(
+        self,
+        advertised: str | None = None,
+        authentication: bool = False,
+        *,
+        port: int = 0,
+        username: str = "kedasuite",
+        password: str | None = None,
+        scram_listener: bool = False,
+        partitions: int = defaults.KAFKA_PARTITIONS,
+        heap_mb: int = APACHE_KAFKA_HEAP_MB,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         if '"' in (password or "") or not username or any(c in username for c in ',="[]'):
-            raise InputError("a SCRAM user name must be non-empty without , = \" [ ], and its password without \"")
+            raise InputError('a SCRAM user name must be non-empty without , = " [ ], and its password without "')
         self.port = port
         self._requested_port = port
         self.controller_port = 0
@@ -431,7 +458,7 @@ class EmbeddedApacheKafka(_ServerProcess):
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
             "controller.listener.names": "CONTROLLER",
             "listeners": f"{client}://127.0.0.1:{self.port}{scram}{listened},"
-                         f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"{client}://{advertised}{scram}{advertised_more}",
             "listener.security.protocol.map": f"{protocols},CONTROLLER:PLAINTEXT",
             "security.inter.broker.protocol": client,
@@ -448,33 +475,53 @@ class EmbeddedApacheKafka(_ServerProcess):
             "log.cleaner.dedupe.buffer.size": str(8 * 1024 * 1024),
         }
         if self._creates_user:
-            jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required '
-                    f'username="{self.username}" password="{self.password}";')
-            lines |= {"sasl.enabled.mechanisms": SCRAM_MECHANISM,
-                      "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM}
+            jaas = (
+                f"org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{self.username}" password="{self.password}";'
+            )
+            lines |= {
+                "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+                "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+            }
             for name in ("sasl_plaintext", "sasl_ssl"):
                 lines[f"listener.name.{name}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = jaas
         if self.tls:
             chain, key = self.tls
-            lines |= {"ssl.keystore.type": "PEM", "ssl.keystore.certificate.chain": chain.read_text(),
-                      "ssl.keystore.key": key.read_text()}
+            lines |= {
+                "ssl.keystore.type": "PEM",
+                "ssl.keystore.certificate.chain": chain.read_text(),
+                "ssl.keystore.key": key.read_text(),
+            }
         # Properties files treat a backslash as an escape (a path might hold one) and end a value
         # at a line's end (a PEM value spans lines): both are escaped.
-        return "".join(f"{key}={value.replace(chr(92), chr(92) * 2).replace(chr(10), chr(92) + 'n')}\n"
-                       for key, value in lines.items())
+        return "".join(
+            f"{key}={value.replace(chr(92), chr(92) * 2).replace(chr(10), chr(92) + 'n')}\n"
+            for key, value in lines.items()
+        )
 
     def jvm_options(self) -> list[str]:
         """The broker JVM's options: a small heap; the serial collector (no collector threads);
         the quick compiler alone (a second less to start, and on two cores the optimising one
         competed with the broker for the CPU: no throughput was lost); an exit rather than a
         limp when the heap runs out."""
-        return [f"-Xmx{self.heap_mb}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:+ExitOnOutOfMemoryError",
-                "-XX:-UsePerfData"]
+        return [
+            f"-Xmx{self.heap_mb}m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-XX:-UsePerfData",
+        ]
 
     def _jvm(self, java: str, lib: Path, *options: str) -> list[str]:
         assert self._dir is not None
-        return [java, *options, "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={Path(self._dir.name) / 'log4j2.properties'}", "-cp", f"{lib}{os.sep}*"]
+        return [
+            java,
+            *options,
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={Path(self._dir.name) / 'log4j2.properties'}",
+            "-cp",
+            f"{lib}{os.sep}*",
+        ]
 
     def _format(self, java: str, lib: Path, properties: Path) -> None:
         """Format the node's storage (``kafka-storage.sh format``), with the SCRAM user when asked.
@@ -489,7 +536,11 @@ class EmbeddedApacheKafka(_ServerProcess):
         argument_file.chmod(0o600)
         done = subprocess.run(
             [*self._jvm(java, lib, *_FORMAT_JVM), "kafka.tools.StorageTool", f"@{argument_file}"],
-            capture_output=True, text=True, timeout=120, check=False)
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if done.returncode != 0:
             said = (done.stdout + done.stderr).replace(self.password, "***")[-3000:]
             raise SuiteError(f"formatting the embedded Apache Kafka {self.version} storage failed: {said}")
@@ -497,8 +548,10 @@ class EmbeddedApacheKafka(_ServerProcess):
     def start(self, timeout: float = 60.0) -> Self:
         java = java_binary()
         if java is None:
-            raise SuiteError(f"the embedded Apache Kafka needs Java (17 or newer) on PATH; install a JDK, or use "
-                             f"Tansu ({Env.KAFKA_EMBEDDED}=tansu)")
+            raise SuiteError(
+                f"the embedded Apache Kafka needs Java (17 or newer) on PATH; install a JDK, or use "
+                f"Tansu ({Env.KAFKA_EMBEDDED}=tansu)"
+            )
         lib = resolve_jars()
         self._dir = tempfile.TemporaryDirectory(prefix="kedasuite-kafka-")
         root = Path(self._dir.name)
@@ -517,18 +570,25 @@ class EmbeddedApacheKafka(_ServerProcess):
                 with open(self.log_path, "ab") as log:
                     self._proc = subprocess.Popen(
                         [*self._jvm(java, lib, *self.jvm_options()), "kafka.Kafka", str(properties)],
-                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                    )
                 if self._wait_ready(timeout):
                     return self
                 self._kill()
                 taken = "Address already in use" in self.log_tail(20_000)
                 if taken and self._requested_port:
-                    raise SuiteError(f"port {self.port} on 127.0.0.1 is taken, so the embedded Apache Kafka cannot "
-                                     f"listen there: choose another (0: a free one)")
+                    raise SuiteError(
+                        f"port {self.port} on 127.0.0.1 is taken, so the embedded Apache Kafka cannot "
+                        f"listen there: choose another (0: a free one)"
+                    )
                 if not taken:
                     break
-            raise SuiteError(f"the embedded Apache Kafka {self.version} did not start within {timeout:g} s; "
-                             f"the end of its log ({self.log_path.name}):\n{self.log_tail()}")
+            raise SuiteError(
+                f"the embedded Apache Kafka {self.version} did not start within {timeout:g} s; "
+                f"the end of its log ({self.log_path.name}):\n{self.log_tail()}"
+            )
         except BaseException:
             self.stop()
             raise
@@ -551,8 +611,14 @@ class EmbeddedApacheKafka(_ServerProcess):
         from confluent_kafka.admin import AdminClient
 
         deadline = time.monotonic() + timeout
-        login = {"bootstrap.servers": self.bootstrap, "logger": _quiet, "log_level": 0,
-                 "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 250, **self.client_config()}
+        login = {
+            "bootstrap.servers": self.bootstrap,
+            "logger": _quiet,
+            "log_level": 0,
+            "reconnect.backoff.ms": 50,
+            "reconnect.backoff.max.ms": 250,
+            **self.client_config(),
+        }
         admin = AdminClient(login)
         probe = Consumer({**login, "group.id": "kedasuite-embedded-ready", "enable.auto.commit": False})
         producer_id = _ProducerIdWatch(login)
@@ -599,14 +665,22 @@ def new_cluster_id() -> str:
 
 def scram_client_config(username: str, password: str) -> dict[str, str]:
     """librdkafka's properties for a SASL/SCRAM login over plain TCP."""
-    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": SCRAM_MECHANISM,
-            "sasl.username": username, "sasl.password": password}
+    return {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": SCRAM_MECHANISM,
+        "sasl.username": username,
+        "sasl.password": password,
+    }
 
 
 def scram_client_env(config: Mapping[str, str]) -> dict[str, str]:
     """A login's librdkafka properties as the suite's variables (what a pod of the managed overlay gets)."""
-    names = {"security.protocol": Env.KAFKA_SECURITY_PROTOCOL, "sasl.mechanism": Env.KAFKA_SASL_MECHANISM,
-             "sasl.username": Env.KAFKA_SASL_USERNAME, "sasl.password": Env.KAFKA_SASL_PASSWORD}
+    names = {
+        "security.protocol": Env.KAFKA_SECURITY_PROTOCOL,
+        "sasl.mechanism": Env.KAFKA_SASL_MECHANISM,
+        "sasl.username": Env.KAFKA_SASL_USERNAME,
+        "sasl.password": Env.KAFKA_SASL_PASSWORD,
+    }
     return {names[key]: value for key, value in config.items()}
 
 
@@ -622,8 +696,9 @@ class _ProducerIdWatch:
         self._logger.propagate = False
         self._logger.setLevel(logging.DEBUG)
         self._logger.addHandler(self._Handler(self.acquired))
-        self._producer = Producer({**login, "enable.idempotence": True, "debug": "eos", "log_level": 7,
-                                   "logger": self._logger})
+        self._producer = Producer(
+            {**login, "enable.idempotence": True, "debug": "eos", "log_level": 7, "logger": self._logger}
+        )
 
     class _Handler(logging.Handler):
         def __init__(self, acquired: threading.Event) -> None:
@@ -662,9 +737,16 @@ def choose_kafka_flavor(setting: str, java: bool, jars: bool) -> str:
     return chosen
 
 
-def embedded_kafka(advertised: str | None = None, authentication: bool = False, *, flavor: str | None = None,
-                   port: int = 0, username: str | None = None, password: str | None = None,
-                   environ: Mapping[str, str] = os.environ) -> EmbeddedKafkaBroker:
+def embedded_kafka(
+    advertised: str | None = None,
+    authentication: bool = False,
+    *,
+    flavor: str | None = None,
+    port: int = 0,
+    username: str | None = None,
+    password: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> EmbeddedKafkaBroker:
     """The embedded Kafka broker the setting asks for (``flavor``, else ``KAFKA_EMBEDDED``, else
     ``auto``), not yet started. Every face that starts "the embedded Kafka" comes here.
 
@@ -673,9 +755,12 @@ def embedded_kafka(advertised: str | None = None, authentication: bool = False, 
     setting = flavor if flavor is not None else environ.get(Env.KAFKA_EMBEDDED, "")
     chosen = choose_kafka_flavor(setting, java_binary() is not None, cached_jars(environ) is not None)
     if chosen == "apache":
-        return EmbeddedApacheKafka(advertised, authentication, port=port, username=username or "kedasuite",
-                                   password=password)
+        return EmbeddedApacheKafka(
+            advertised, authentication, port=port, username=username or "kedasuite", password=password
+        )
     if username or password:
-        raise InputError(f"Tansu keeps no SCRAM users, so it cannot create {username or 'one'!r}: use Apache Kafka "
-                         f"({Env.KAFKA_EMBEDDED}=apache, which needs Java and Maven)")
+        raise InputError(
+            f"Tansu keeps no SCRAM users, so it cannot create {username or 'one'!r}: use Apache Kafka "
+            f"({Env.KAFKA_EMBEDDED}=apache, which needs Java and Maven)"
+        )
     return EmbeddedKafka(advertised, authentication, port=port)

@@ -115,7 +115,8 @@ def resolve_jars(environ: Mapping[str, str] = os.environ, echo: Callable[[str], 
     if missing:
         raise KafkaJarsMissing(
             f"cannot resolve the Apache Kafka {version} jars: no {' and no '.join(missing)} on PATH. Install "
-            f"a JDK (17 or newer) and Maven, then run scripts/bootstrap; or use Tansu ({Env.KAFKA_EMBEDDED}=tansu)")
+            f"a JDK (17 or newer) and Maven, then run scripts/bootstrap; or use Tansu ({Env.KAFKA_EMBEDDED}=tansu)"
+        )
     with _locked(home.parent / f".{version}.lock"):
         found = cached_jars(environ)  # another process may have finished while this one waited
         if found is not None:
@@ -128,13 +129,26 @@ def resolve_jars(environ: Mapping[str, str] = os.environ, echo: Callable[[str], 
             echo(f"resolving the Apache Kafka {version} jars with mvn into {home / 'lib'}")
         try:
             done = subprocess.run(
-                ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(pom), "dependency:copy-dependencies",
-                 f"-DoutputDirectory={staging}"],
-                capture_output=True, text=True, timeout=RESOLVE_TIMEOUT_S, check=False)
+                [
+                    "mvn",
+                    "-q",
+                    "-B",
+                    "-Dstyle.color=never",
+                    "-f",
+                    str(pom),
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={staging}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=RESOLVE_TIMEOUT_S,
+                check=False,
+            )
         except subprocess.TimeoutExpired as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            raise KafkaJarsMissing(f"mvn did not resolve the Apache Kafka {version} jars within "
-                                   f"{RESOLVE_TIMEOUT_S} s") from exc
+            raise KafkaJarsMissing(
+                f"mvn did not resolve the Apache Kafka {version} jars within {RESOLVE_TIMEOUT_S} s"
+            ) from exc
         if done.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
             shutil.rmtree(staging, ignore_errors=True)
             said = _tail(done.stdout + "\n" + done.stderr) or f"exit status {done.returncode}, no output"
@@ -161,8 +175,10 @@ def main() -> int:
         print(f"scripts/bootstrap: {exc.message}\nThe embedded Kafka stays Tansu until this succeeds.", file=sys.stderr)
         return 1
     count = sum(1 for _ in lib.glob("*.jar"))
-    print(f"==> resolved the Apache Kafka {version} jars with mvn ({count} jars, "
-          f"{time.monotonic() - started:.0f} s) into {lib}")
+    print(
+        f"==> resolved the Apache Kafka {version} jars with mvn ({count} jars, "
+        f"{time.monotonic() - started:.0f} s) into {lib}"
+    )
     return 0
 
 

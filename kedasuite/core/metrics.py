@@ -60,19 +60,45 @@ class WorkerMetrics:
         from prometheus_client import Counter, Gauge, Histogram
 
         labels = ["workload"]
-        self.processed = Counter(f"{PREFIX}_worker_items_processed", "Items whose result a worker wrote "
-                                 "(first delivery only; redeliveries count as duplicates).", labels, registry=None)
-        self.duplicates = Counter(f"{PREFIX}_worker_items_duplicates", "Redelivered items whose result existed "
-                                  "(at-least-once delivery after a crash).", labels, registry=None)
-        self.failed = Counter(f"{PREFIX}_worker_items_failed", "Items whose processing raised an error "
-                              "(they are retried or dead-lettered, per workload).", labels, registry=None)
-        self.dead_lettered = Counter(f"{PREFIX}_worker_items_dead_lettered", "Items parked for a person to "
-                                     "look at: poison, or out of attempts.", labels, registry=None)
+        self.processed = Counter(
+            f"{PREFIX}_worker_items_processed",
+            "Items whose result a worker wrote (first delivery only; redeliveries count as duplicates).",
+            labels,
+            registry=None,
+        )
+        self.duplicates = Counter(
+            f"{PREFIX}_worker_items_duplicates",
+            "Redelivered items whose result existed (at-least-once delivery after a crash).",
+            labels,
+            registry=None,
+        )
+        self.failed = Counter(
+            f"{PREFIX}_worker_items_failed",
+            "Items whose processing raised an error (they are retried or dead-lettered, per workload).",
+            labels,
+            registry=None,
+        )
+        self.dead_lettered = Counter(
+            f"{PREFIX}_worker_items_dead_lettered",
+            "Items parked for a person to look at: poison, or out of attempts.",
+            labels,
+            registry=None,
+        )
         # livesum: the sum over processes that are alive; a killed process's items are not in flight.
-        self.in_flight = Gauge(f"{PREFIX}_worker_items_in_flight", "Items being worked on now.", labels,
-                               registry=None, multiprocess_mode="livesum")
-        self.work_seconds = Histogram(f"{PREFIX}_worker_work_seconds", "Time to handle one item, any outcome.",
-                                      labels, registry=None, buckets=WORK_SECONDS_BUCKETS)
+        self.in_flight = Gauge(
+            f"{PREFIX}_worker_items_in_flight",
+            "Items being worked on now.",
+            labels,
+            registry=None,
+            multiprocess_mode="livesum",
+        )
+        self.work_seconds = Histogram(
+            f"{PREFIX}_worker_work_seconds",
+            "Time to handle one item, any outcome.",
+            labels,
+            registry=None,
+            buckets=WORK_SECONDS_BUCKETS,
+        )
 
 
 @functools.cache
@@ -159,8 +185,11 @@ class LiveProcessCollector:
         from prometheus_client import multiprocess
 
         me = os.getpid()
-        dead = {pid for path in glob.glob(os.path.join(self.directory, "*.db"))
-                if (pid := _pid_of(path)) is not None and pid != me and not _alive(pid)}
+        dead = {
+            pid
+            for path in glob.glob(os.path.join(self.directory, "*.db"))
+            if (pid := _pid_of(path)) is not None and pid != me and not _alive(pid)
+        }
         for pid in sorted(dead):
             multiprocess.mark_process_dead(pid, self.directory)  # its in-flight items are not in flight
             for kind in ("counter", "histogram"):
@@ -216,8 +245,10 @@ def prepare_multiprocess() -> tuple[str, bool]:
     private = not directory
     if directory:
         if not os.path.isdir(directory):
-            raise InputError(f"{Env.PROMETHEUS_MULTIPROC_DIR}={directory} is not a directory: create it, or unset "
-                             "it and a private temporary directory is used")
+            raise InputError(
+                f"{Env.PROMETHEUS_MULTIPROC_DIR}={directory} is not a directory: create it, or unset "
+                "it and a private temporary directory is used"
+            )
         for stale in glob.glob(os.path.join(directory, "*.db")):
             os.remove(stale)
     else:
@@ -249,8 +280,10 @@ def serve_worker_metrics(port: int, host: str = "0.0.0.0") -> MetricsServer | No
     except OSError as exc:
         if private:
             shutil.rmtree(directory, ignore_errors=True)
-        raise InputError(f"cannot serve metrics on port {port}: {exc.strerror or exc}; choose another port with "
-                         f"--metrics-port or {Env.METRICS_PORT} (0 turns metrics off)") from None
+        raise InputError(
+            f"cannot serve metrics on port {port}: {exc.strerror or exc}; choose another port with "
+            f"--metrics-port or {Env.METRICS_PORT} (0 turns metrics off)"
+        ) from None
     running = MetricsServer(port, directory, private, server, os.getpid())
     atexit.register(running.close)
     log.info("serving Prometheus metrics on %s:%d/metrics (files in %s)", host, port, directory)

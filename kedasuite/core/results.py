@@ -157,8 +157,9 @@ class Result:
     processed_at: str
 
 
-def fetch_results(client: redis.Redis, ids: Iterable[str], chunk: int = 1000, prefix: str = RECORD_KEY_PREFIX
-                  ) -> dict[str, Result]:
+def fetch_results(
+    client: redis.Redis, ids: Iterable[str], chunk: int = 1000, prefix: str = RECORD_KEY_PREFIX
+) -> dict[str, Result]:
     """The results recorded for ``ids`` (missing ids are absent from the answer)."""
     found: dict[str, Result] = {}
     id_list = list(ids)

@@ -65,8 +65,11 @@ def redis_tls_options(url: str, environ: Mapping[str, str] = os.environ) -> dict
         return {}
     verify = environ.get(Env.REDIS_TLS_VERIFY, "true").strip().lower() not in ("0", "false", "no", "off")
     options: dict[str, Any] = {"ssl_cert_reqs": "required" if verify else "none", "ssl_check_hostname": verify}
-    for variable, key in ((Env.REDIS_TLS_CA_FILE, "ssl_ca_certs"), (Env.REDIS_TLS_CERT_FILE, "ssl_certfile"),
-                          (Env.REDIS_TLS_KEY_FILE, "ssl_keyfile")):
+    for variable, key in (
+        (Env.REDIS_TLS_CA_FILE, "ssl_ca_certs"),
+        (Env.REDIS_TLS_CERT_FILE, "ssl_certfile"),
+        (Env.REDIS_TLS_KEY_FILE, "ssl_keyfile"),
+    ):
         path = environ.get(variable, "").strip()
         if path:
             options[key] = require_pem_file(variable, path)
@@ -96,7 +99,9 @@ def with_redis_db(url: str, db: int) -> str:
 def parse_workload_list(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise InputError(f"{Env.PUMP_WORKLOADS} is empty: name at least one workload, e.g. {defaults.PUMP_DEFAULT_WORKLOAD!r}")
+        raise InputError(
+            f"{Env.PUMP_WORKLOADS} is empty: name at least one workload, e.g. {defaults.PUMP_DEFAULT_WORKLOAD!r}"
+        )
     return names
 
 
@@ -177,8 +182,10 @@ class PumpSettings:
     def __post_init__(self) -> None:
         for name in self.workloads:
             if name not in workload_names:
-                raise InputError(f"unknown workload {name!r} in {Env.PUMP_WORKLOADS}: known workloads are "
-                                 f"{', '.join(workload_names)}")
+                raise InputError(
+                    f"unknown workload {name!r} in {Env.PUMP_WORKLOADS}: known workloads are "
+                    f"{', '.join(workload_names)}"
+                )
         if self.batch_size < 1:
             raise InputError(f"{Env.PUMP_BATCH_SIZE} must be at least 1, got {self.batch_size}")
 

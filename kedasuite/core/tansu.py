@@ -57,7 +57,8 @@ def client_env(longest_work_seconds: float = 0.0) -> dict[str, str]:
     return {**CLIENT_ENV, f"{Env.KAFKA_CONSUMER_CONFIG_PREFIX}MAX_POLL_INTERVAL_MS": str(bound)}
 
 
-def workarounds(bootstrap: str, longest_work_seconds: float = 0.0,
-                extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def workarounds(
+    bootstrap: str, longest_work_seconds: float = 0.0, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """:func:`client_env` when the broker at ``bootstrap`` is Tansu; nothing for any other."""
     return client_env(longest_work_seconds) if is_tansu(cluster_id(bootstrap, extra)) else {}

@@ -73,8 +73,11 @@ def _strict(schema: Any) -> Any:
     prunes them), except where it says unknown fields are kept."""
     if isinstance(schema, dict):
         out = {k: _strict(v) for k, v in schema.items()}
-        if ("properties" in out and "additionalProperties" not in out
-                and not out.get("x-kubernetes-preserve-unknown-fields")):
+        if (
+            "properties" in out
+            and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+        ):
             out["additionalProperties"] = False
         return out
     if isinstance(schema, list):
@@ -139,8 +142,12 @@ def core_problems(objs: Iterable[Obj], version: str = KUBERNETES_VERSION) -> lis
 #: required value, other values allowed in that field: a ScaledObject may also count the
 #: workload's in-flight key; a ScaledJob may not, or every running Job would ask for another).
 WORKLOAD_TRIGGERS: dict[tuple[str, ...], tuple[str, str, str, set[str]]] = {
-    w.command: (w.broker, "topic" if w.broker == "kafka" else "listName", w.backlog,
-                {w.in_flight} if w.in_flight and not w.is_job else set())
+    w.command: (
+        w.broker,
+        "topic" if w.broker == "kafka" else "listName",
+        w.backlog,
+        {w.in_flight} if w.in_flight and not w.is_job else set(),
+    )
     for w in WORKLOADS
 }
 
@@ -186,8 +193,9 @@ def scaled_pod(obj: Obj, by_key: dict[tuple[Any, Any], Obj]) -> tuple[Obj | None
 def scaled_container(obj: Obj, pod: Obj) -> Obj | None:
     """The container KEDA reads ``*FromEnv`` from: ``envSourceContainerName`` or the first."""
     containers = pod.get("containers", [])
-    wanted = obj.get("spec", {}).get("scaleTargetRef", {}).get("envSourceContainerName") or obj.get(
-        "spec", {}).get("envSourceContainerName")
+    wanted = obj.get("spec", {}).get("scaleTargetRef", {}).get("envSourceContainerName") or obj.get("spec", {}).get(
+        "envSourceContainerName"
+    )
     if wanted:
         return next((c for c in containers if c.get("name") == wanted), None)
     return containers[0] if containers else None
@@ -217,15 +225,19 @@ def contract_problems(objs: list[Obj]) -> list[str]:
         if obj["kind"] == "ScaledObject":
             name = obj["metadata"]["name"]
             if len(name) > MAX_SCALEDOBJECT_NAME and not spec.get("advanced", {}).get(
-                    "horizontalPodAutoscalerConfig", {}).get("name"):
-                problems.append(f"{ref(obj)}: name longer than {MAX_SCALEDOBJECT_NAME} characters: KEDA's HPA name "
-                                "keda-hpa-<name> would exceed 63")
+                "horizontalPodAutoscalerConfig", {}
+            ).get("name"):
+                problems.append(
+                    f"{ref(obj)}: name longer than {MAX_SCALEDOBJECT_NAME} characters: KEDA's HPA name "
+                    "keda-hpa-<name> would exceed 63"
+                )
             target = spec.get("scaleTargetRef", {})
             kind = target.get("kind", "Deployment")
             targets[(kind, target.get("name"))] += 1
             if holder is None:
-                problems.append(f"{ref(obj)}: scaleTargetRef names {kind}/{target.get('name')}, "
-                                "which is not in this render")
+                problems.append(
+                    f"{ref(obj)}: scaleTargetRef names {kind}/{target.get('name')}, which is not in this render"
+                )
                 continue
         else:
             problems += _scaled_job_problems(obj, pod or {})
@@ -256,14 +268,18 @@ def _scaled_job_problems(obj: Obj, pod: Obj) -> list[str]:
     problems = []
     restart = pod.get("restartPolicy")
     if restart and restart not in ("Never", "OnFailure"):
-        problems.append(f"{ref(obj)}: jobTargetRef pods need restartPolicy Never or OnFailure, not "
-                        f"{restart}: every Job creation would fail")
+        problems.append(
+            f"{ref(obj)}: jobTargetRef pods need restartPolicy Never or OnFailure, not "
+            f"{restart}: every Job creation would fail"
+        )
     for index, trigger in _triggers(obj):
         if trigger.get("metricType"):
-            problems.append(f"{ref(obj)}: trigger {index} ({trigger.get('type')}): metricType "
-                            f"{trigger['metricType']!r} is set; KEDA refuses any metricType in a ScaledJob's "
-                            "triggers (\"Cannot set metricType in ScaledJob triggers\") and never starts its "
-                            "scale loop: remove it")
+            problems.append(
+                f"{ref(obj)}: trigger {index} ({trigger.get('type')}): metricType "
+                f"{trigger['metricType']!r} is set; KEDA refuses any metricType in a ScaledJob's "
+                'triggers ("Cannot set metricType in ScaledJob triggers") and never starts its '
+                "scale loop: remove it"
+            )
     return problems
 
 
@@ -285,12 +301,16 @@ def _scrape_problems(objs: list[Obj]) -> list[str]:
         containers = pod.get("containers", [])
         served = {str(p.get("containerPort")) for c in containers for p in c.get("ports", [])}
         if port not in served:
-            problems.append(f"{ref(obj)}: annotation prometheus.io/port {port!r} is not a containerPort of its pod "
-                            f"({', '.join(sorted(served)) or 'none'})")
+            problems.append(
+                f"{ref(obj)}: annotation prometheus.io/port {port!r} is not a containerPort of its pod "
+                f"({', '.join(sorted(served)) or 'none'})"
+            )
         for container in containers:
             if workload_command(container) is not None and env_value(container, Env.METRICS_PORT) != port:
-                problems.append(f"{ref(obj)}: container {container.get('name')} serves metrics on {Env.METRICS_PORT}="
-                                f"{env_value(container, Env.METRICS_PORT)}, not the scraped port {port}")
+                problems.append(
+                    f"{ref(obj)}: container {container.get('name')} serves metrics on {Env.METRICS_PORT}="
+                    f"{env_value(container, Env.METRICS_PORT)}, not the scraped port {port}"
+                )
     return problems
 
 
@@ -303,13 +323,19 @@ def _trigger_problems(obj: Obj, container: Obj, objs: list[Obj], auths: set[str]
         metadata = trigger.get("metadata") or {}
         for key, value in metadata.items():
             if not isinstance(value, str):
-                problems.append(f"{where}: metadata.{key} must be a string, e.g. \"{value}\"; KEDA rejects {value!r}")
+                problems.append(f'{where}: metadata.{key} must be a string, e.g. "{value}"; KEDA rejects {value!r}')
             if key.endswith("FromEnv") and isinstance(value, str) and value not in env:
                 problems.append(f"{where}: {key} names {value}, which container {container.get('name')} does not set")
         auth = trigger.get("authenticationRef")
-        if auth and auth.get("kind", "TriggerAuthentication") == "TriggerAuthentication" and auth.get("name") not in auths:
-            problems.append(f"{where}: authenticationRef names TriggerAuthentication/{auth.get('name')}, "
-                            "which is not in this render")
+        if (
+            auth
+            and auth.get("kind", "TriggerAuthentication") == "TriggerAuthentication"
+            and auth.get("name") not in auths
+        ):
+            problems.append(
+                f"{where}: authenticationRef names TriggerAuthentication/{auth.get('name')}, "
+                "which is not in this render"
+            )
     if workload is None:
         return problems
     kind, field, required, allowed = WORKLOAD_TRIGGERS[workload]
@@ -317,12 +343,16 @@ def _trigger_problems(obj: Obj, container: Obj, objs: list[Obj], auths: set[str]
     values = [(t.get("metadata") or {}).get(field) for t in mine]
     command = " ".join(workload)
     if required not in values:
-        problems.append(f"{ref(obj)}: scales `{command}`, which works on {field} {required!r}, but its {kind} "
-                        f"triggers watch {values or 'nothing'}")
+        problems.append(
+            f"{ref(obj)}: scales `{command}`, which works on {field} {required!r}, but its {kind} "
+            f"triggers watch {values or 'nothing'}"
+        )
     for value in values if required in values else []:
         if value != required and value not in allowed:
-            problems.append(f"{ref(obj)}: {kind} trigger {field} {value!r} is not one `{command}` uses "
-                            f"({', '.join(sorted({required, *allowed}))})")
+            problems.append(
+                f"{ref(obj)}: {kind} trigger {field} {value!r} is not one `{command}` uses "
+                f"({', '.join(sorted({required, *allowed}))})"
+            )
     if kind == "kafka":
         problems += _kafka_problems(obj, container, mine)
     return problems
@@ -332,9 +362,13 @@ def _prometheus_problems(obj: Obj, container: Obj, objs: list[Obj]) -> list[str]
     """What makes a prometheus trigger read nothing: an address KEDA cannot extend, a
     Service that is not there, a query that does not read the pump's counter."""
     problems = []
-    pump = tuple(a for a in container.get("args") or container.get("command") or () if a != "kedasuite")[:1] == ("serve",)
+    pump = tuple(a for a in container.get("args") or container.get("command") or () if a != "kedasuite")[:1] == (
+        "serve",
+    )
     namespace = obj.get("metadata", {}).get("namespace")
-    services = {(o["metadata"].get("namespace"), o["metadata"].get("name")): o for o in objs if o.get("kind") == "Service"}
+    services = {
+        (o["metadata"].get("namespace"), o["metadata"].get("name")): o for o in objs if o.get("kind") == "Service"
+    }
     triggers = [(i, t) for i, t in _triggers(obj) if t.get("type") == "prometheus"]
     for index, trigger in triggers:
         where = f"{ref(obj)}: trigger {index} (prometheus)"
@@ -342,8 +376,10 @@ def _prometheus_problems(obj: Obj, container: Obj, objs: list[Obj]) -> list[str]
         address = str(metadata.get("serverAddress", ""))
         url = urlsplit(address)
         if url.scheme not in ("http", "https") or not url.hostname:
-            problems.append(f"{where}: serverAddress {address!r} needs a scheme and a host, e.g. "
-                            f"http://prometheus.{namespace or '<namespace>'}.svc:9090")
+            problems.append(
+                f"{where}: serverAddress {address!r} needs a scheme and a host, e.g. "
+                f"http://prometheus.{namespace or '<namespace>'}.svc:9090"
+            )
             continue
         if address.endswith("/"):
             problems.append(f"{where}: serverAddress {address!r} ends in '/'; KEDA appends /api/v1/query to it")
@@ -352,15 +388,19 @@ def _prometheus_problems(obj: Obj, container: Obj, objs: list[Obj]) -> list[str]
             service = services.get((namespace, host[0]))
             port = url.port or (443 if url.scheme == "https" else 80)
             if service is None:
-                problems.append(f"{where}: serverAddress names Service/{host[0]}, which is not in this render "
-                                "(add the prometheus component)")
+                problems.append(
+                    f"{where}: serverAddress names Service/{host[0]}, which is not in this render "
+                    "(add the prometheus component)"
+                )
             elif port not in {p.get("port") for p in service.get("spec", {}).get("ports", [])}:
                 problems.append(f"{where}: serverAddress port {port} is not a port of Service/{host[0]}")
         if pump and names.PUMP_REQUESTS_METRIC not in str(metadata.get("query", "")):
             problems.append(f"{where}: scales the pump, but its query does not read {names.PUMP_REQUESTS_METRIC}")
     if pump and triggers and obj.get("spec", {}).get("minReplicaCount", 0) < 1:
-        problems.append(f"{ref(obj)}: the pump is the entry point: minReplicaCount must be at least 1, or no "
-                        "replica answers the requests that would scale it up")
+        problems.append(
+            f"{ref(obj)}: the pump is the entry point: minReplicaCount must be at least 1, or no "
+            "replica answers the requests that would scale it up"
+        )
     return problems
 
 
@@ -372,15 +412,20 @@ def _kafka_problems(obj: Obj, container: Obj, triggers: list[Obj]) -> list[str]:
     for trigger in triggers:
         metadata = trigger.get("metadata") or {}
         if metadata.get("consumerGroup", group) != group or group != names.KAFKA_CONSUMER_GROUP:
-            problems.append(f"{ref(obj)}: kafka trigger consumerGroup {metadata.get('consumerGroup')!r} is not the "
-                            f"consumers' group {group!r} (contract: {names.KAFKA_CONSUMER_GROUP!r})")
+            problems.append(
+                f"{ref(obj)}: kafka trigger consumerGroup {metadata.get('consumerGroup')!r} is not the "
+                f"consumers' group {group!r} (contract: {names.KAFKA_CONSUMER_GROUP!r})"
+            )
         if metadata.get("topic") != topic:
-            problems.append(f"{ref(obj)}: kafka trigger topic {metadata.get('topic')!r} is not the consumers' "
-                            f"topic {topic!r}")
+            problems.append(
+                f"{ref(obj)}: kafka trigger topic {metadata.get('topic')!r} is not the consumers' topic {topic!r}"
+            )
         policy = metadata.get("offsetResetPolicy", "latest")
         if policy != reset:
-            problems.append(f"{ref(obj)}: kafka trigger offsetResetPolicy {policy!r} differs from the consumers' "
-                            f"KAFKA_OFFSET_RESET {reset!r}: KEDA would count lag the consumers do not have")
+            problems.append(
+                f"{ref(obj)}: kafka trigger offsetResetPolicy {policy!r} differs from the consumers' "
+                f"KAFKA_OFFSET_RESET {reset!r}: KEDA would count lag the consumers do not have"
+            )
     return problems
 
 

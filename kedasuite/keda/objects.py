@@ -47,8 +47,9 @@ def keda_objects(objs: Iterable[Obj]) -> list[Obj]:
     return [o for o in objs if o.get("kind") in ("ScaledObject", "ScaledJob")]
 
 
-def load_objects(manifests: str | None = None, overlay: str | None = None, *,
-                 bundled_by_default: bool = False) -> tuple[list[Obj], str]:
+def load_objects(
+    manifests: str | None = None, overlay: str | None = None, *, bundled_by_default: bool = False
+) -> tuple[list[Obj], str]:
     """Every rendered object, and where they came from, in the order of this module.
 
     An ``overlay`` or ``manifests`` named explicitly must be usable; the default overlay falls
@@ -58,8 +59,10 @@ def load_objects(manifests: str | None = None, overlay: str | None = None, *,
     if manifests:
         path = Path(manifests)
         if not path.is_file():
-            raise InputError(f"--manifests {manifests}: no such file; pass a file holding rendered manifests "
-                             f"(kubectl kustomize k8s/overlays/local > rendered.yaml)")
+            raise InputError(
+                f"--manifests {manifests}: no such file; pass a file holding rendered manifests "
+                f"(kubectl kustomize k8s/overlays/local > rendered.yaml)"
+            )
         return parse(path.read_text(), str(path)), str(path)
     explicit = overlay is not None
     overlay = overlay or BUNDLED_OVERLAY
@@ -73,13 +76,13 @@ def load_objects(manifests: str | None = None, overlay: str | None = None, *,
             raise InputError(f"--overlay {overlay} does not render: {message}") from None
     if explicit and overlay != BUNDLED_OVERLAY:
         why = "no such directory" if not Path(overlay).is_dir() else "kubectl (with kustomize) is not installed"
-        raise InputError(f"--overlay {overlay}: {why}; pass a kustomize directory, or --manifests with a "
-                         "rendered file")
+        raise InputError(f"--overlay {overlay}: {why}; pass a kustomize directory, or --manifests with a rendered file")
     return parse(bundled_text(), BUNDLED), BUNDLED_SOURCE
 
 
-def load_scalers(manifests: str | None = None, overlay: str | None = None, *,
-                 bundled_by_default: bool = False) -> tuple[list[Scaler], str]:
+def load_scalers(
+    manifests: str | None = None, overlay: str | None = None, *, bundled_by_default: bool = False
+) -> tuple[list[Scaler], str]:
     """The ScaledObjects and ScaledJobs of :func:`load_objects`, and where they came from."""
     objs, source = load_objects(manifests, overlay, bundled_by_default=bundled_by_default)
     return scalers_in(objs), source
@@ -95,9 +98,11 @@ def render_bundled(overlay: str = BUNDLED_OVERLAY) -> str:
     """The text of :data:`BUNDLED`: ``python -m kedasuite.keda.objects > kedasuite/keda/bundled/keda-local.yaml``."""
     from kedasuite.keda.manifest_checks import render
 
-    head = (f"# Generated from `kubectl kustomize {overlay}` (KEDA objects only) by\n"
-            "# `python -m kedasuite.keda.objects > kedasuite/keda/bundled/keda-local.yaml`; tests/test_status.py\n"
-            "# fails when it no longer matches the overlay. Used where k8s/ and kubectl are absent.\n")
+    head = (
+        f"# Generated from `kubectl kustomize {overlay}` (KEDA objects only) by\n"
+        "# `python -m kedasuite.keda.objects > kedasuite/keda/bundled/keda-local.yaml`; tests/test_status.py\n"
+        "# fails when it no longer matches the overlay. Used where k8s/ and kubectl are absent.\n"
+    )
     return head + yaml.safe_dump_all(keda_objects(render(overlay)), sort_keys=True)
 
 

@@ -46,11 +46,12 @@ class AdvertisedBrokerUnreachable(BrokerUnavailable):
         #: ``(host:port, why)`` for each advertised broker this host cannot reach.
         self.unreachable = tuple(unreachable)
         if len(self.unreachable) == 1:
-            (address, why), = self.unreachable
+            ((address, why),) = self.unreachable
             where = f"it advertises itself as {address}, which this host cannot reach ({why})"
         else:
-            where = ("it advertises brokers this host cannot reach: "
-                     + ", ".join(f"{address} ({why})" for address, why in self.unreachable))
+            where = "it advertises brokers this host cannot reach: " + ", ".join(
+                f"{address} ({why})" for address, why in self.unreachable
+            )
         super().__init__(
             f"the Kafka broker at {bootstrap} answered, but {where}; clients are sent to the advertised "
             "address for offsets, so no lag can be read. Fix the broker's advertised listeners "
@@ -118,8 +119,9 @@ class _Probe:
         return f"the name did not resolve within {budget:.1f} s"
 
 
-def _diagnose(bootstrap: str, brokers: Sequence[tuple[str, int]],
-              deadline: float) -> AdvertisedBrokerUnreachable | None:
+def _diagnose(
+    bootstrap: str, brokers: Sequence[tuple[str, int]], deadline: float
+) -> AdvertisedBrokerUnreachable | None:
     """The advertised brokers this host cannot reach (checked side by side until ``deadline``)."""
     budget = max(0.0, deadline - time.monotonic())
     probes = [_Probe(host, port, deadline) for host, port in dict.fromkeys(brokers)]
@@ -135,8 +137,9 @@ def _close_within(consumer: Consumer, seconds: float) -> None:
     closing.join(max(0.05, seconds))
 
 
-def fetch_offsets(bootstrap: str, group: str, topic: str, extra: Mapping[str, str] | None = None,
-                  timeout: float = 10.0) -> list[PartitionOffsets]:
+def fetch_offsets(
+    bootstrap: str, group: str, topic: str, extra: Mapping[str, str] | None = None, timeout: float = 10.0
+) -> list[PartitionOffsets]:
     """High watermarks and the group's committed offsets, as KEDA reads them each poll.
 
     ``timeout`` bounds the whole read: librdkafka gets what is left of it but a reserve, spent,
@@ -152,8 +155,9 @@ def fetch_offsets(bootstrap: str, group: str, topic: str, extra: Mapping[str, st
         """What librdkafka may wait now; a little even when late, so a call fails rather than hangs."""
         return max(0.01, deadline - reserve - time.monotonic())
 
-    consumer = kafka_client(Consumer, kafka_config("consumer", bootstrap, {"group.id": group, "enable.auto.commit": False},
-                                                   extra))
+    consumer = kafka_client(
+        Consumer, kafka_config("consumer", bootstrap, {"group.id": group, "enable.auto.commit": False}, extra)
+    )
     try:
         metadata = consumer.list_topics(topic, timeout=left())
         meta = metadata.topics[topic]
@@ -163,8 +167,9 @@ def fetch_offsets(bootstrap: str, group: str, topic: str, extra: Mapping[str, st
         try:
             committed = {tp.partition: tp for tp in consumer.committed(tps, timeout=left())}
             # One ListOffsets request per leader for every partition; -1 (OFFSET_END) is "latest".
-            latest = consumer.offsets_for_times([TopicPartition(topic, p, OFFSET_END) for p in sorted(meta.partitions)],
-                                                timeout=left())
+            latest = consumer.offsets_for_times(
+                [TopicPartition(topic, p, OFFSET_END) for p in sorted(meta.partitions)], timeout=left()
+            )
             for tp in (*committed.values(), *latest):
                 if tp.error is not None:
                     raise KafkaException(tp.error)

@@ -49,8 +49,11 @@ def _strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 def _containers(obj: Obj) -> Iterator[tuple[str, Obj]]:
     spec = obj.get("spec") or {}
-    pods = [spec.get("template", {}).get("spec"), spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec"),
-            spec.get("jobTargetRef", {}).get("template", {}).get("spec")]
+    pods = [
+        spec.get("template", {}).get("spec"),
+        spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec"),
+        spec.get("jobTargetRef", {}).get("template", {}).get("spec"),
+    ]
     for pod in pods:
         for kind in ("initContainers", "containers"):
             for container in (pod or {}).get(kind) or []:
@@ -66,7 +69,9 @@ def url_problems(where: str, items: Iterable[tuple[str, str]]) -> list[str]:
     for path, text in items:
         for match in URL_WITH_PASSWORD.finditer(text):
             if not PLACEHOLDER.match(match.group(1)):
-                problems.append(f"{where}: {path} holds a URL with a password; take it from a Secret or the environment")
+                problems.append(
+                    f"{where}: {path} holds a URL with a password; take it from a Secret or the environment"
+                )
     return problems
 
 
@@ -76,21 +81,34 @@ def manifest_problems(objs: Iterable[Obj]) -> list[str]:
     for obj in objs:
         ref = _ref(obj)
         if obj.get("kind") == "Secret" and (obj.get("data") or obj.get("stringData")):
-            problems.append(f"{ref}: a Secret with data is part of the manifests; create it out of band "
-                            "(kubectl create secret ...) or with a secret manager")
+            problems.append(
+                f"{ref}: a Secret with data is part of the manifests; create it out of band "
+                "(kubectl create secret ...) or with a secret manager"
+            )
         for name, container in _containers(obj):
             for env in container.get("env") or []:
                 value = env.get("value")
-                if SECRET_NAME.search(str(env.get("name", ""))) and value not in (None, "") \
-                        and not PLACEHOLDER.match(str(value)):
-                    problems.append(f"{ref}: container {name}: {env['name']} is set inline; "
-                                    "use valueFrom.secretKeyRef")
+                if (
+                    SECRET_NAME.search(str(env.get("name", "")))
+                    and value not in (None, "")
+                    and not PLACEHOLDER.match(str(value))
+                ):
+                    problems.append(f"{ref}: container {name}: {env['name']} is set inline; use valueFrom.secretKeyRef")
         if obj.get("kind") in ("TriggerAuthentication", "ClusterTriggerAuthentication"):
             spec = obj.get("spec") or {}
             for key in spec:
-                if key not in ("secretTargetRef", "configMapTargetRef", "env", "podIdentity", "hashiCorpVault",
-                               "azureKeyVault", "awsSecretManager", "gcpSecretManager", "boundServiceAccountToken",
-                               "filePath"):
+                if key not in (
+                    "secretTargetRef",
+                    "configMapTargetRef",
+                    "env",
+                    "podIdentity",
+                    "hashiCorpVault",
+                    "azureKeyVault",
+                    "awsSecretManager",
+                    "gcpSecretManager",
+                    "boundServiceAccountToken",
+                    "filePath",
+                ):
                     problems.append(f"{ref}: spec.{key} is not a reference to a secret store")
         problems += url_problems(ref, _strings(obj))
     return problems
@@ -104,8 +122,10 @@ def compose_problems(compose: Obj) -> list[str]:
         items = env.items() if isinstance(env, Mapping) else (e.partition("=")[::2] for e in env)
         for name, value in items:
             if SECRET_NAME.search(str(name)) and value not in (None, "") and not _from_environment(str(value)):
-                problems.append(f"compose service {service}: {name} is set inline; "
-                                f"pass it from the environment: {name}: ${{{name}}}")
+                problems.append(
+                    f"compose service {service}: {name} is set inline; "
+                    f"pass it from the environment: {name}: ${{{name}}}"
+                )
         problems += url_problems(f"compose service {service}", _strings(spec))
     return problems
 
@@ -127,8 +147,10 @@ def dockerfile_problems(text: str) -> list[str]:
         if instruction in ("ENV", "ARG"):
             for name in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)(?:=\S*)?", rest):
                 if SECRET_NAME.search(name):
-                    problems.append(f"Dockerfile:{number}: {instruction} {name} puts a secret into the image; "
-                                    "pass it at run time (environment or a mounted Secret)")
+                    problems.append(
+                        f"Dockerfile:{number}: {instruction} {name} puts a secret into the image; "
+                        "pass it at run time (environment or a mounted Secret)"
+                    )
         if instruction in ("COPY", "ADD") and re.search(r"\.(pem|key|p12|pfx)\b|\.env\b|id_rsa", rest):
             problems.append(f"Dockerfile:{number}: {instruction} copies key material into the image")
     return problems

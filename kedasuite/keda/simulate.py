@@ -31,8 +31,10 @@ def _value(text: str, trigger: str, per_partition: bool) -> Value:
         return None
     if "/" in text:
         if not per_partition:
-            raise InputError(f"--series {trigger}: {text!r} gives per-partition lags, which only a kafka trigger takes; "
-                             "give one number")
+            raise InputError(
+                f"--series {trigger}: {text!r} gives per-partition lags, which only a kafka trigger takes; "
+                "give one number"
+            )
         return tuple(float(_number(part, trigger)) for part in text.split("/"))
     return _number(text, trigger)
 
@@ -41,8 +43,10 @@ def _number(text: str, trigger: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise InputError(f"--series {trigger}: {text!r} is not a number; a value is a number, 'error' (the read "
-                         f"fails), or for kafka per-partition lags like 10/0/3") from None
+        raise InputError(
+            f"--series {trigger}: {text!r} is not a number; a value is a number, 'error' (the read "
+            f"fails), or for kafka per-partition lags like 10/0/3"
+        ) from None
     if not math.isfinite(value) or value < 0:
         raise InputError(f"--series {trigger}: {text!r} must be a number >= 0")
     return value
@@ -59,8 +63,9 @@ def parse_series(specs: Sequence[str], scaler: Scaler) -> dict[str, Series]:
             if not sep or not name or not pairs:
                 raise InputError(f"--series {chunk!r}: write TRIGGER=SECONDS:VALUE,... (e.g. {EXAMPLE})")
             if name not in allowed:
-                raise InputError(f"--series {name}: {scaler.name} has no trigger {name!r}; give one of "
-                                 f"{', '.join(allowed)}")
+                raise InputError(
+                    f"--series {name}: {scaler.name} has no trigger {name!r}; give one of {', '.join(allowed)}"
+                )
             if name in out:
                 raise InputError(f"--series {name} is given twice; give each trigger one series")
             points: list[tuple[float, Value]] = []
@@ -73,8 +78,11 @@ def parse_series(specs: Sequence[str], scaler: Scaler) -> dict[str, Series]:
                 except ValueError:
                     raise InputError(f"--series {name}: {at!r} in {pair!r} is not a number of seconds") from None
                 if t < 0 or (points and t <= points[-1][0]):
-                    raise InputError(f"--series {name}: times must be >= 0 and increasing ({pair!r} comes after "
-                                     f"{points[-1][0]:g} s)" if points else f"--series {name}: {at!r} is negative")
+                    raise InputError(
+                        f"--series {name}: times must be >= 0 and increasing ({pair!r} comes after {points[-1][0]:g} s)"
+                        if points
+                        else f"--series {name}: {at!r} is negative"
+                    )
                 value = _value(raw, name, kinds.get(name) == "kafka")
                 if name in JOB_SERIES and value is None:
                     raise InputError(f"--series {name}: a Job count cannot be 'error'")
@@ -94,23 +102,32 @@ def scaler_for(workload: str, manifests: str | None, overlay: str | None) -> tup
     scalers, source = load_scalers(manifests, overlay, bundled_by_default=True)
     found = [s for s in scalers if workload_of(s) == workload]
     if not found:
-        raise InputError(f"{source} has no ScaledObject or ScaledJob for workload {workload!r} (none of its "
-                         "triggers watches that workload's backlog); pass --overlay or --manifests holding one")
+        raise InputError(
+            f"{source} has no ScaledObject or ScaledJob for workload {workload!r} (none of its "
+            "triggers watches that workload's backlog); pass --overlay or --manifests holding one"
+        )
     return found[0], source
 
 
 def describe(scaler: Scaler, options: Options, source: str) -> str:
     s = options.apply(scaler)
-    head = (f"{s.kind} {s.name} from {source}: pollingInterval {s.polling_interval:g} s, "
-            f"min {s.min_replicas}, max {s.max_replicas}")
+    head = (
+        f"{s.kind} {s.name} from {source}: pollingInterval {s.polling_interval:g} s, "
+        f"min {s.min_replicas}, max {s.max_replicas}"
+    )
     if s.kind == SCALED_JOB:
         head += f", strategy {s.strategy}; each Job runs {options.job_seconds:g} s per wave"
     else:
         window = options.stabilization_window if options.stabilization_window is not None else DOWNSCALE_STABILIZATION
-        path = "behavior path (advanced.horizontalPodAutoscalerConfig.behavior)" if s.hpa_behavior else \
-            f"legacy path (no behavior): scale-up max(2 × current, 4) per sync, scale-down window {window:g} s"
-        head += (f", cooldownPeriod {s.cooldown_period:g} s; HPA every {options.sync_period:g} s, "
-                 f"tolerance {options.tolerance:g}, {path}")
+        path = (
+            "behavior path (advanced.horizontalPodAutoscalerConfig.behavior)"
+            if s.hpa_behavior
+            else f"legacy path (no behavior): scale-up max(2 × current, 4) per sync, scale-down window {window:g} s"
+        )
+        head += (
+            f", cooldownPeriod {s.cooldown_period:g} s; HPA every {options.sync_period:g} s, "
+            f"tolerance {options.tolerance:g}, {path}"
+        )
     deviations = options.deviations(scaler)
     if deviations:
         head += "\nwhat-if (differs from the manifest): " + "; ".join(deviations)

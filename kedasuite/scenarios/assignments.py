@@ -79,7 +79,7 @@ def ownership(changes: Iterable[Change], end: float) -> dict[str, float]:
                 owner[p] = last[p] = c.member
         else:
             held = [p for p, m in owner.items() if m == c.member]
-            for p in (held if c.event == STOPPED else [p for p in c.partitions if p in held]):
+            for p in held if c.event == STOPPED else [p for p in c.partitions if p in held]:
                 release(p, c.at)
         if not owner and empty_since is None and c.at >= start:
             empty_since = c.at

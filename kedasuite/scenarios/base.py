@@ -47,10 +47,16 @@ class Workers:
 
     def env(self) -> dict[str, str]:
         """The variables the variant's processes get (on top of where the brokers are)."""
-        env = {Env.WORK_TIME: f"fixed:{self.work_seconds:g}", Env.WORKER_CONCURRENCY: str(self.concurrency),
-               Env.CELERY_PREFETCH_MULTIPLIER: str(self.prefetch), Env.CELERY_ACKS_LATE: str(self.acks_late).lower(),
-               Env.CELERY_VISIBILITY_TIMEOUT: str(self.visibility_timeout), Env.LOG_LEVEL: "WARNING",
-               Env.WORKQUEUE_START_DELAY: f"{self.start_delay:g}", Env.WORKQUEUE_IDLE_TIMEOUT: f"{self.idle_timeout:g}"}
+        env = {
+            Env.WORK_TIME: f"fixed:{self.work_seconds:g}",
+            Env.WORKER_CONCURRENCY: str(self.concurrency),
+            Env.CELERY_PREFETCH_MULTIPLIER: str(self.prefetch),
+            Env.CELERY_ACKS_LATE: str(self.acks_late).lower(),
+            Env.CELERY_VISIBILITY_TIMEOUT: str(self.visibility_timeout),
+            Env.LOG_LEVEL: "WARNING",
+            Env.WORKQUEUE_START_DELAY: f"{self.start_delay:g}",
+            Env.WORKQUEUE_IDLE_TIMEOUT: f"{self.idle_timeout:g}",
+        }
         if self.stuck_at is not None:
             env[Env.KAFKA_STUCK_AT] = f"{self.stuck_at[0]}:{self.stuck_at[1]}"
         for name, value in self.consumer:
@@ -208,8 +214,13 @@ class Scenario:
         return max((p.at + p.seconds for p in self.load), default=0.0)
 
     def timings_text(self) -> str:
-        names = {"polling_interval": "pollingInterval", "cooldown_period": "cooldownPeriod",
-                 "sync_period": "HPA sync", "stabilization_window": "HPA scale-down window", "hpa_offset": "HPA offset"}
+        names = {
+            "polling_interval": "pollingInterval",
+            "cooldown_period": "cooldownPeriod",
+            "sync_period": "HPA sync",
+            "stabilization_window": "HPA scale-down window",
+            "hpa_offset": "HPA offset",
+        }
         return ", ".join(f"{names.get(k, k.replace('_', ' '))} {v:g} s" for k, v in self.timings.items())
 
 
@@ -221,8 +232,9 @@ def drained_and_idle(trace: Trace, settle: float = 0.0) -> bool:
     if last is None or not pumped or last.processed < pumped:
         return False
     quiet = [s for s in trace.samples if s.t >= last.t - settle]
-    return all(s.replicas == 0 and s.model == 0 and s.pods == 0 and s.backlog == 0 for s in quiet) and \
-        (not settle or trace.samples[0].t <= last.t - settle)
+    return all(s.replicas == 0 and s.model == 0 and s.pods == 0 and s.backlog == 0 for s in quiet) and (
+        not settle or trace.samples[0].t <= last.t - settle
+    )
 
 
 def seconds(value: float | None) -> str:

@@ -14,9 +14,18 @@ from kedasuite.scenarios import (
 )
 from kedasuite.scenarios.base import Scenario
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    celery_inflight.SCENARIO, celery_prefetch.SCENARIO, kafka_partition_cap.SCENARIO,
-    kafka_persistent_lag.SCENARIO, kafka_rebalance.SCENARIO, scaledjob_duplicates.SCENARIO, cooldown.SCENARIO)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        celery_inflight.SCENARIO,
+        celery_prefetch.SCENARIO,
+        kafka_partition_cap.SCENARIO,
+        kafka_persistent_lag.SCENARIO,
+        kafka_rebalance.SCENARIO,
+        scaledjob_duplicates.SCENARIO,
+        cooldown.SCENARIO,
+    )
+}
 
 
 def scenario(name: str) -> Scenario:
@@ -24,5 +33,7 @@ def scenario(name: str) -> Scenario:
     try:
         return SCENARIOS[name]
     except KeyError:
-        raise InputError(f"no scenario {name!r}: choose one of {', '.join(SCENARIOS)} (or 'all'); "
-                         "kedasuite scenario --list describes them") from None
+        raise InputError(
+            f"no scenario {name!r}: choose one of {', '.join(SCENARIOS)} (or 'all'); "
+            "kedasuite scenario --list describes them"
+        ) from None

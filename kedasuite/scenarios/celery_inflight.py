@@ -43,10 +43,22 @@ SCALE = {"spec.triggers[0].metadata.listLength": "2", "spec.triggers[0].metadata
 WORKERS = Workers(work_seconds=WORK_S, concurrency=1, visibility_timeout=VISIBILITY_S)
 
 VARIANTS = (
-    Variant("pitfall", PITFALL, f"list trigger only, grace 1 s < {WORK_S:g} s tasks",
-            derive(WORKLOAD_CELERY, {**SCALE, "spec.triggers[1]": DELETE}), WORKERS, grace_seconds=1.0),
-    Variant("fix", FIX, f"+ trigger on {CELERY_UNACKED_HASH}, grace 8 s > {WORK_S:g} s tasks",
-            derive(WORKLOAD_CELERY, SCALE), WORKERS, grace_seconds=8.0),
+    Variant(
+        "pitfall",
+        PITFALL,
+        f"list trigger only, grace 1 s < {WORK_S:g} s tasks",
+        derive(WORKLOAD_CELERY, {**SCALE, "spec.triggers[1]": DELETE}),
+        WORKERS,
+        grace_seconds=1.0,
+    ),
+    Variant(
+        "fix",
+        FIX,
+        f"+ trigger on {CELERY_UNACKED_HASH}, grace 8 s > {WORK_S:g} s tasks",
+        derive(WORKLOAD_CELERY, SCALE),
+        WORKERS,
+        grace_seconds=8.0,
+    ),
 )
 
 
@@ -95,27 +107,32 @@ def judge(trace: Trace) -> Judged:
 def verdict(traces: Mapping[str, Trace]) -> Verdict:
     pit, fix = traces["pitfall"].counts, traces["fix"].counts
     left = stranded(traces["pitfall"])
-    return Verdict.of(traces, judge, (
-        f"watching only the list, scale-downs hit running tasks: {pit.get('sigkill', 0):g} worker(s) killed "
-        f"mid-task, {pit.get('redelivered', 0):g} redelivery(ies)"
-        + (f", and {left:g} task(s) left in unacked at 0 replicas, where no worker restores them" if left else "")
-        + f"; with the in-flight trigger and a grace period above the task time: {fix.get('sigkill', 0):g} killed, "
-          f"{fix.get('redelivered', 0):g} redelivered"))
+    return Verdict.of(
+        traces,
+        judge,
+        (
+            f"watching only the list, scale-downs hit running tasks: {pit.get('sigkill', 0):g} worker(s) killed "
+            f"mid-task, {pit.get('redelivered', 0):g} redelivery(ies)"
+            + (f", and {left:g} task(s) left in unacked at 0 replicas, where no worker restores them" if left else "")
+            + f"; with the in-flight trigger and a grace period above the task time: {fix.get('sigkill', 0):g} killed, "
+            f"{fix.get('redelivered', 0):g} redelivered"
+        ),
+    )
 
 
 SCENARIO = Scenario(
     name="celery-inflight",
     summary="scale-down kills in-flight tasks when only the 'celery' list is watched; the unacked trigger and a "
-            "grace period above the task time fix it",
+    "grace period above the task time fix it",
     workload=WORKLOAD_CELERY,
     pitfall="The only trigger reads the celery list, which is empty once every task is taken: KEDA calls the "
-            "workload inactive and scales it to 0 after cooldownPeriod while tasks run; the grace period is "
-            "shorter than a task, so they are killed, and come back after the visibility timeout.",
+    "workload inactive and scales it to 0 after cooldownPeriod while tasks run; the grace period is "
+    "shorter than a task, so they are killed, and come back after the visibility timeout.",
     fix=f"A second trigger on kombu's {CELERY_UNACKED_HASH} hash keeps the workload active until the work is "
-        "done, and a grace period above the longest task lets every scale-down finish the tasks in hand.",
+    "done, and a grace period above the longest task lets every scale-down finish the tasks in hand.",
     mechanism=f"Celery workers (1 process, prefetch 1, late acks) with {WORK_S:g} s tasks and a {VISIBILITY_S} s "
-              "visibility timeout; the grace period is the variant's. Redeliveries are counted by the workers "
-              "(redelivered:celery).",
+    "visibility timeout; the grace period is the variant's. Redeliveries are counted by the workers "
+    "(redelivered:celery).",
     variants=VARIANTS,
     load=(Pump(1.0, 12),),
     timings=TIMINGS,

@@ -36,14 +36,30 @@ CONCURRENCY = 2
 WORK_S = 1.0
 TIMINGS = {"polling_interval": 1.0, "cooldown_period": 3.0, "sync_period": 1.0, "stabilization_window": 2.0}
 #: Both variants scale on the list alone (the usual manifest): the variants differ in the workers only.
-MANIFEST = derive(WORKLOAD_CELERY, {"spec.triggers[0].metadata.listLength": "4",
-                                    "spec.triggers[0].metadata.activationListLength": "0", "spec.triggers[1]": DELETE})
+MANIFEST = derive(
+    WORKLOAD_CELERY,
+    {
+        "spec.triggers[0].metadata.listLength": "4",
+        "spec.triggers[0].metadata.activationListLength": "0",
+        "spec.triggers[1]": DELETE,
+    },
+)
 
 VARIANTS = (
-    Variant("pitfall", PITFALL, "Celery's defaults: prefetch 4, early acks", MANIFEST,
-            Workers(WORK_S, concurrency=CONCURRENCY, prefetch=4, acks_late=False, visibility_timeout=20)),
-    Variant("fix", FIX, "the suite's workers: prefetch 1, late acks", MANIFEST,
-            Workers(WORK_S, concurrency=CONCURRENCY, prefetch=1, acks_late=True, visibility_timeout=20)),
+    Variant(
+        "pitfall",
+        PITFALL,
+        "Celery's defaults: prefetch 4, early acks",
+        MANIFEST,
+        Workers(WORK_S, concurrency=CONCURRENCY, prefetch=4, acks_late=False, visibility_timeout=20),
+    ),
+    Variant(
+        "fix",
+        FIX,
+        "the suite's workers: prefetch 1, late acks",
+        MANIFEST,
+        Workers(WORK_S, concurrency=CONCURRENCY, prefetch=1, acks_late=True, visibility_timeout=20),
+    ),
 )
 
 
@@ -57,7 +73,10 @@ def judge(trace: Trace) -> Judged:
     peak = max((hidden(s) for s in trace.samples), default=0.0)
     return [
         ("most tasks waiting inside workers (off the list)", f"{peak:g}"),
-        ("time the list read 0 while tasks waited", seconds(time_when(trace, lambda s: hidden(s) > 0 and s.backlog == 0))),
+        (
+            "time the list read 0 while tasks waited",
+            seconds(time_when(trace, lambda s: hidden(s) > 0 and s.backlog == 0)),
+        ),
         ("peak replicas", f"{trace.peak('replicas'):g}"),
         ("tasks handed back by stopping workers", f"{trace.counts.get('redelivered', 0):g}"),
         ("all done at", done_at(trace)),
@@ -66,23 +85,27 @@ def judge(trace: Trace) -> Judged:
 
 def verdict(traces: Mapping[str, Trace]) -> Verdict:
     pit, fix = (max((hidden(s) for s in traces[k].samples), default=0.0) for k in ("pitfall", "fix"))
-    return Verdict.of(traces, judge, f"with Celery's prefetch, up to {pit:g} tasks waited inside workers where the "
-                                     f"list trigger cannot see them; with the suite's settings, {fix:g}")
+    return Verdict.of(
+        traces,
+        judge,
+        f"with Celery's prefetch, up to {pit:g} tasks waited inside workers where the "
+        f"list trigger cannot see them; with the suite's settings, {fix:g}",
+    )
 
 
 SCENARIO = Scenario(
     name="celery-prefetch",
     summary="Celery's default prefetch hides the backlog inside workers (replicas stay low while work waits); "
-            "fixed by the suite's worker settings, prefetch 1 and late acks",
+    "fixed by the suite's worker settings, prefetch 1 and late acks",
     workload=WORKLOAD_CELERY,
     pitfall="Each worker reserves 4 × concurrency tasks beyond the ones it runs; they leave the celery list, so "
-            "the list trigger reads little or nothing while they wait, and the HPA keeps (or brings back) few "
-            "replicas.",
+    "the list trigger reads little or nothing while they wait, and the HPA keeps (or brings back) few "
+    "replicas.",
     fix="worker_prefetch_multiplier 1 and task_acks_late (the suite's CELERY_PREFETCH_MULTIPLIER and "
-        "CELERY_ACKS_LATE defaults): a worker holds only what it runs, and every task not started is on the list.",
+    "CELERY_ACKS_LATE defaults): a worker holds only what it runs, and every task not started is on the list.",
     mechanism=f"Celery workers with concurrency {CONCURRENCY} and {WORK_S:g} s tasks; the pitfall's run with "
-              "CELERY_PREFETCH_MULTIPLIER=4 and CELERY_ACKS_LATE=false (Celery's own defaults). Waiting work is "
-              "counted from what is observable: pumped − done − on the list − processes × concurrency.",
+    "CELERY_PREFETCH_MULTIPLIER=4 and CELERY_ACKS_LATE=false (Celery's own defaults). Waiting work is "
+    "counted from what is observable: pumped − done − on the list − processes × concurrency.",
     variants=VARIANTS,
     load=(Pump(1.0, 2), Pump(5.0, 48, rate=6.0)),
     timings=TIMINGS,

@@ -39,16 +39,32 @@ TIMINGS = {"polling_interval": 1.0, "cooldown_period": COOLDOWN_S, "sync_period"
 SCALE = {"spec.triggers[0].metadata.listLength": "6", "spec.triggers[0].metadata.activationListLength": "0"}
 WORKERS = Workers(work_seconds=1.0, concurrency=3, visibility_timeout=20)
 #: Scale-up as the defaults allow (+4 pods or +100 %), per 1 s instead of 15 s, like the other timings.
-BEHAVIOR = {"scaleDown": {"stabilizationWindowSeconds": BEHAVIOR_WINDOW_S},
-            "scaleUp": {"policies": [{"type": "Pods", "value": 4, "periodSeconds": 1},
-                                     {"type": "Percent", "value": 100, "periodSeconds": 1}]}}
+BEHAVIOR = {
+    "scaleDown": {"stabilizationWindowSeconds": BEHAVIOR_WINDOW_S},
+    "scaleUp": {
+        "policies": [
+            {"type": "Pods", "value": 4, "periodSeconds": 1},
+            {"type": "Percent", "value": 100, "periodSeconds": 1},
+        ]
+    },
+}
 
 VARIANTS = (
-    Variant("pitfall", PITFALL, f"cooldownPeriod {COOLDOWN_S:g} s, no behavior (window {LEGACY_WINDOW_S:g} s)",
-            derive(WORKLOAD_CELERY, SCALE), WORKERS, options={"stabilization_window": LEGACY_WINDOW_S}),
-    Variant("fix", FIX, f"cooldownPeriod {COOLDOWN_S:g} s, behavior scaleDown window {BEHAVIOR_WINDOW_S:g} s",
-            derive(WORKLOAD_CELERY, {**SCALE, "spec.advanced.horizontalPodAutoscalerConfig.behavior": BEHAVIOR}),
-            WORKERS),
+    Variant(
+        "pitfall",
+        PITFALL,
+        f"cooldownPeriod {COOLDOWN_S:g} s, no behavior (window {LEGACY_WINDOW_S:g} s)",
+        derive(WORKLOAD_CELERY, SCALE),
+        WORKERS,
+        options={"stabilization_window": LEGACY_WINDOW_S},
+    ),
+    Variant(
+        "fix",
+        FIX,
+        f"cooldownPeriod {COOLDOWN_S:g} s, behavior scaleDown window {BEHAVIOR_WINDOW_S:g} s",
+        derive(WORKLOAD_CELERY, {**SCALE, "spec.advanced.horizontalPodAutoscalerConfig.behavior": BEHAVIOR}),
+        WORKERS,
+    ),
 )
 
 
@@ -57,7 +73,7 @@ def down_to_one(steps: list[Step]) -> tuple[float, float] | None:
     reached = next((i for i, s in enumerate(steps) if s.before > 1 and s.replicas == 1), None)
     if reached is None:
         return None
-    syncs = [s for s in steps[:reached + 1] if s.actor == "hpa" and s.recommendation is not None]
+    syncs = [s for s in steps[: reached + 1] if s.actor == "hpa" and s.recommendation is not None]
     above = max((i for i, s in enumerate(syncs) if s.recommendation > 1), default=None)
     if above is None or above + 1 >= len(syncs):
         return None
@@ -66,8 +82,7 @@ def down_to_one(steps: list[Step]) -> tuple[float, float] | None:
 
 def one_to_zero(steps: list[Step]) -> tuple[float, float] | None:
     """(KEDA's last active poll, its step to 0) for the last scale to 0."""
-    zero = max((i for i, s in enumerate(steps) if s.actor == "keda" and s.before > 0 and s.replicas == 0),
-               default=None)
+    zero = max((i for i, s in enumerate(steps) if s.actor == "keda" and s.before > 0 and s.replicas == 0), default=None)
     if zero is None:
         return None
     active = [s.t for s in steps[:zero] if s.actor == "keda" and s.active]
@@ -87,23 +102,28 @@ def judge(trace: Trace) -> Judged:
 
 
 def verdict(traces: Mapping[str, Trace]) -> Verdict:
-    return Verdict.of(traces, judge, (
-        "the step to 0 came cooldownPeriod after the last active poll in both; N → 1 waited for the HPA's scale-down "
-        f"window: {LEGACY_WINDOW_S:g} s without a behavior (300 s on a cluster), {BEHAVIOR_WINDOW_S:g} s with one"))
+    return Verdict.of(
+        traces,
+        judge,
+        (
+            "the step to 0 came cooldownPeriod after the last active poll in both; N → 1 waited for the HPA's scale-down "
+            f"window: {LEGACY_WINDOW_S:g} s without a behavior (300 s on a cluster), {BEHAVIOR_WINDOW_S:g} s with one"
+        ),
+    )
 
 
 SCENARIO = Scenario(
     name="cooldown",
     summary="cooldownPeriod governs only 1 → 0; N → 1 waits for the HPA's scale-down window (300 s without a "
-            "behavior), side by side with a behavior that shortens it",
+    "behavior), side by side with a behavior that shortens it",
     workload=WORKLOAD_CELERY,
     pitfall="A burst takes the workers to N, then the load falls to a trickle that keeps the workload active. "
-            "cooldownPeriod never starts; the HPA holds N for its scale-down stabilization window.",
+    "cooldownPeriod never starts; the HPA holds N for its scale-down stabilization window.",
     fix="advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds sets the HPA's "
-        "window; cooldownPeriod still decides the last step, 1 → 0, once the trickle stops.",
+    "window; cooldownPeriod still decides the last step, 1 → 0, once the trickle stops.",
     mechanism=f"Celery workers (concurrency {WORKERS.concurrency}, {WORKERS.work_seconds:g} s tasks): a burst of 24, "
-              "then 2 tasks a second for 20 s, then nothing. The legacy window is shortened to "
-              f"{LEGACY_WINDOW_S:g} s (300 s on a cluster) and the behavior's scale-up policies to 1 s periods.",
+    "then 2 tasks a second for 20 s, then nothing. The legacy window is shortened to "
+    f"{LEGACY_WINDOW_S:g} s (300 s on a cluster) and the behavior's scale-up policies to 1 s periods.",
     variants=VARIANTS,
     load=(Pump(1.0, 24), Pump(6.0, 40, rate=2.0)),
     timings=TIMINGS,

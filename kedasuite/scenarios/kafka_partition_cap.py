@@ -61,38 +61,47 @@ def judge(trace: Trace) -> Judged:
     peak, lag = int(trace.peak("replicas")), trace.peak("backlog")
     zone = dead_zone(v)
     return [
-        ("peak lag → most KEDA reported", f"{lag:g} → {max((s.metric or 0 for s in trace.samples), default=0):g} "
-                                          f"(cap {v.partitions} × {target:g})"),
+        (
+            "peak lag → most KEDA reported",
+            f"{lag:g} → {max((s.metric or 0 for s in trace.samples), default=0):g} (cap {v.partitions} × {target:g})",
+        ),
         ("peak replicas (maxReplicaCount)", f"{peak} ({scaler.max_replicas})"),
         ("consumers without a partition, at most", f"{max(peak - v.partitions, 0)}"),
         ("all records done at", done_at(trace)),
-        (f"tolerance dead zone at {v.partitions - 1} replicas (model)",
-         f"lag {zone[0]}–{zone[1]} stays at {v.partitions - 1}" if zone else "none"),
+        (
+            f"tolerance dead zone at {v.partitions - 1} replicas (model)",
+            f"lag {zone[0]}–{zone[1]} stays at {v.partitions - 1}" if zone else "none",
+        ),
         # The pitfall: a lag that asks for more than the partitions, a maximum above them, replicas held at them.
     ], lag / target > v.partitions and scaler.max_replicas > v.partitions and peak <= v.partitions + 1
 
 
 def verdict(traces: Mapping[str, Trace]) -> Verdict:
     pit, fix = traces["pitfall"], traces["fix"]
-    return Verdict.of(traces, judge, (
-        f"on 5 partitions the consumers stopped at {pit.peak('replicas'):g} of maxReplicaCount 10; on 10 partitions "
-        f"they reached {fix.peak('replicas'):g}. The tolerance leaves a lag just above (partitions − 1) × "
-        "lagThreshold one consumer short (model)"))
+    return Verdict.of(
+        traces,
+        judge,
+        (
+            f"on 5 partitions the consumers stopped at {pit.peak('replicas'):g} of maxReplicaCount 10; on 10 partitions "
+            f"they reached {fix.peak('replicas'):g}. The tolerance leaves a lag just above (partitions − 1) × "
+            "lagThreshold one consumer short (model)"
+        ),
+    )
 
 
 SCENARIO = Scenario(
     name="kafka-partition-cap",
     summary="kafka consumers stop at the partition count whatever maxReplicaCount says, with the HPA's tolerance "
-            "dead zone just below it; more partitions fix it",
+    "dead zone just below it; more partitions fix it",
     workload=WORKLOAD_KAFKA,
     pitfall="maxReplicaCount 10 on a 5-partition topic: the kafka scaler caps its metric at 5 × lagThreshold, so "
-            "a lag of 100 asks for 5 consumers, and a sixth would get no partition. At 4 replicas a lag of 21–22 "
-            "(threshold 5) is within the HPA's 10 % tolerance: the fifth consumer never comes.",
+    "a lag of 100 asks for 5 consumers, and a sixth would get no partition. At 4 replicas a lag of 21–22 "
+    "(threshold 5) is within the HPA's 10 % tolerance: the fifth consumer never comes.",
     fix="Partitions are the unit of parallelism: a 10-partition topic lets the same ScaledObject reach 10 "
-        "consumers. (Or set maxReplicaCount to the partition count, and keep the lag out of the dead zone by "
-        "the threshold.)",
+    "consumers. (Or set maxReplicaCount to the partition count, and keep the lag out of the dead zone by "
+    "the threshold.)",
     mechanism=f"Kafka consumers (one record at a time, {WORK_S:g} s each, commit after each) on a topic of the "
-              f"variant's partitions; the tolerance ({TOLERANCE:g}) dead zone is computed by the model.",
+    f"variant's partitions; the tolerance ({TOLERANCE:g}) dead zone is computed by the model.",
     variants=VARIANTS,
     load=(Pump(1.0, 100),),
     timings=TIMINGS,

@@ -23,23 +23,39 @@ STUCK_AT = (0, 2)
 WORK_S = 0.3
 #: The HPA's syncs half a poll after KEDA's polls: each reads the offsets, and two reads at one
 #: instant would see every partition's offset "unchanged".
-TIMINGS = {"polling_interval": 1.0, "cooldown_period": 3.0, "sync_period": 1.0, "stabilization_window": 3.0,
-           "hpa_offset": 0.5}
+TIMINGS = {
+    "polling_interval": 1.0,
+    "cooldown_period": 3.0,
+    "sync_period": 1.0,
+    "stabilization_window": 3.0,
+    "hpa_offset": 0.5,
+}
 #: Seconds to watch the workload once only the stuck lag is left: the window, the cooldown and a few polls.
 HOLD_S = 12.0
 WORKERS = Workers(WORK_S, stuck_at=STUCK_AT)
 
 VARIANTS = (
     Variant("pitfall", PITFALL, "stuck partition, lag counted", derive(WORKLOAD_KAFKA, {}), WORKERS),
-    Variant("fix", FIX, "stuck partition, excludePersistentLag: true",
-            derive(WORKLOAD_KAFKA, {"spec.triggers[0].metadata.excludePersistentLag": "true"}), WORKERS),
+    Variant(
+        "fix",
+        FIX,
+        "stuck partition, excludePersistentLag: true",
+        derive(WORKLOAD_KAFKA, {"spec.triggers[0].metadata.excludePersistentLag": "true"}),
+        WORKERS,
+    ),
 )
 
 
 def settled_at(trace: Trace) -> float | None:
     """When only the stuck partition's lag was left (every other record done)."""
-    found = trace.first(lambda s: s.pumped > 0 and s.extra.get("stuck_lag", 0) > 0
-                        and s.backlog <= s.extra.get("stuck_lag", 0) and s.in_flight == 0)
+    found = trace.first(
+        lambda s: (
+            s.pumped > 0
+            and s.extra.get("stuck_lag", 0) > 0
+            and s.backlog <= s.extra.get("stuck_lag", 0)
+            and s.in_flight == 0
+        )
+    )
     return found.t if found else None
 
 
@@ -70,24 +86,28 @@ def judge(trace: Trace) -> Judged:
 
 def verdict(traces: Mapping[str, Trace]) -> Verdict:
     pit, fix = held(traces["pitfall"])[1], held(traces["fix"])[1]
-    return Verdict.of(traces, judge, f"one stuck partition held {pit} consumers without excludePersistentLag and "
-                                     f"{fix} with it; neither went to 0: activation counts the stuck lag")
+    return Verdict.of(
+        traces,
+        judge,
+        f"one stuck partition held {pit} consumers without excludePersistentLag and "
+        f"{fix} with it; neither went to 0: activation counts the stuck lag",
+    )
 
 
 SCENARIO = Scenario(
     name="kafka-persistent-lag",
     summary="one stuck Kafka partition holds several consumers; excludePersistentLag brings them down to one, "
-            "never to 0",
+    "never to 0",
     workload=WORKLOAD_KAFKA,
     pitfall="A partition whose consumer cannot get past a record keeps its lag; counted in the metric, it "
-            "keeps ceil(lag / lagThreshold) consumers running for a partition only one can own.",
+    "keeps ceil(lag / lagThreshold) consumers running for a partition only one can own.",
     fix="excludePersistentLag: true leaves a partition out of the metric while its committed offset stays put "
-        "between reads: one consumer remains. Activation still counts that lag, so the workload cannot go to 0 "
-        "until the stuck record is dealt with.",
+    "between reads: one consumer remains. Activation still counts that lag, so the workload cannot go to 0 "
+    "until the stuck record is dealt with.",
     mechanism=f"Kafka consumers with KAFKA_STUCK_AT={STUCK_AT[0]}:{STUCK_AT[1]}: the handler keeps failing on "
-              f"partition {STUCK_AT[0]}'s record at offset {STUCK_AT[1]}, so that partition pauses there and "
-              "never commits past it (its first records are committed: KEDA needs a committed offset to call "
-              f"lag persistent). Records take {WORK_S:g} s; watched for {HOLD_S:g} s once only the stuck lag is left.",
+    f"partition {STUCK_AT[0]}'s record at offset {STUCK_AT[1]}, so that partition pauses there and "
+    "never commits past it (its first records are committed: KEDA needs a committed offset to call "
+    f"lag persistent). Records take {WORK_S:g} s; watched for {HOLD_S:g} s once only the stuck lag is left.",
     variants=VARIANTS,
     load=(Pump(1.0, 100),),
     timings=TIMINGS,

@@ -46,12 +46,21 @@ def _workers(**consumer: str) -> Workers:
 
 
 VARIANTS = (
-    Variant("eager", PITFALL, "eager assignor (range)", MANIFEST,
-            _workers(partition_assignment_strategy="range")),
-    Variant("cooperative", FIX, "cooperative-sticky (the suite's)", MANIFEST,
-            _workers(partition_assignment_strategy="cooperative-sticky")),
-    Variant("static", PITFALL, "cooperative-sticky, group.instance.id = pod name", MANIFEST,
-            _workers(partition_assignment_strategy="cooperative-sticky", group_instance_id="$(POD_NAME)")),
+    Variant("eager", PITFALL, "eager assignor (range)", MANIFEST, _workers(partition_assignment_strategy="range")),
+    Variant(
+        "cooperative",
+        FIX,
+        "cooperative-sticky (the suite's)",
+        MANIFEST,
+        _workers(partition_assignment_strategy="cooperative-sticky"),
+    ),
+    Variant(
+        "static",
+        PITFALL,
+        "cooperative-sticky, group.instance.id = pod name",
+        MANIFEST,
+        _workers(partition_assignment_strategy="cooperative-sticky", group_instance_id="$(POD_NAME)"),
+    ),
 )
 
 
@@ -93,23 +102,30 @@ def judge(trace: Trace) -> Judged:
         ("partitions revoked / moved to another consumer", f"{c.get('revoked', 0):g} / {c.get('moved', 0):g}"),
         (f"records done in the {SCALE_UP_WINDOW_S:g} s after KEDA asked for more", "—" if up is None else f"{up[1]}"),
         ("longest a partition had no consumer", seconds(c.get("unowned_s", 0))),
-        ("peak replicas; records lost / done twice",
-         f"{trace.peak('replicas'):g}; {max(pumped - processed, 0):g} / {c.get('duplicates', 0):g}"),
+        (
+            "peak replicas; records lost / done twice",
+            f"{trace.peak('replicas'):g}; {max(pumped - processed, 0):g} / {c.get('duplicates', 0):g}",
+        ),
     ], shows_pitfall(trace)
 
 
 def verdict(traces: Mapping[str, Trace]) -> Verdict:
     eager, coop, static = (traces[k] for k in ("eager", "cooperative", "static"))
     e, c = eager.counts, coop.counts
-    return Verdict.of(traces, judge, (
-        f"the eager assignor stopped the whole group {e.get('group_stops', 0):g} times (longest "
-        f"{e.get('group_stop_s', 0):.2f} s; a partition waited up to {e.get('unowned_s', 0):.1f} s, for the "
-        f"slowest member to rejoin) and revoked {e.get('revoked', 0):g} partitions to move {e.get('moved', 0):g}; "
-        f"cooperative-sticky never stopped it and revoked only the {c.get('revoked', 0):g} it moved (longest pause "
-        f"{longest_pause(coop):.1f} s, eager's {longest_pause(eager):.1f} s). Static membership left a stopped "
-        f"pod's partitions without a consumer for {static.counts.get('unowned_s', 0):.1f} s (session.timeout.ms "
-        f"{SESSION_MS / 1000:g} s) and paused consumption {longest_pause(static):.1f} s: leave group.instance.id "
-        "unset on pods KEDA removes"))
+    return Verdict.of(
+        traces,
+        judge,
+        (
+            f"the eager assignor stopped the whole group {e.get('group_stops', 0):g} times (longest "
+            f"{e.get('group_stop_s', 0):.2f} s; a partition waited up to {e.get('unowned_s', 0):.1f} s, for the "
+            f"slowest member to rejoin) and revoked {e.get('revoked', 0):g} partitions to move {e.get('moved', 0):g}; "
+            f"cooperative-sticky never stopped it and revoked only the {c.get('revoked', 0):g} it moved (longest pause "
+            f"{longest_pause(coop):.1f} s, eager's {longest_pause(eager):.1f} s). Static membership left a stopped "
+            f"pod's partitions without a consumer for {static.counts.get('unowned_s', 0):.1f} s (session.timeout.ms "
+            f"{SESSION_MS / 1000:g} s) and paused consumption {longest_pause(static):.1f} s: leave group.instance.id "
+            "unset on pods KEDA removes"
+        ),
+    )
 
 
 def finished(trace: Trace) -> bool:
@@ -119,24 +135,25 @@ def finished(trace: Trace) -> bool:
     if last is None or not pumped or last.processed < pumped:
         return False
     quiet = [s for s in trace.samples if s.t >= last.t - SETTLE_S]
-    return trace.samples[0].t <= last.t - SETTLE_S and \
-        all(s.replicas == 1 and s.model == 1 and s.pods == 1 and s.backlog == 0 for s in quiet)
+    return trace.samples[0].t <= last.t - SETTLE_S and all(
+        s.replicas == 1 and s.model == 1 and s.pods == 1 and s.backlog == 0 for s in quiet
+    )
 
 
 SCENARIO = Scenario(
     name="kafka-rebalance",
     summary="every KEDA scale step rebalances the group: an eager assignor stops it whole, cooperative-sticky "
-            "only moves what moves; static membership strands a removed pod's partitions for a session timeout",
+    "only moves what moves; static membership strands a removed pod's partitions for a session timeout",
     workload=WORKLOAD_KAFKA,
     pitfall="An eager assignor (range, roundrobin) takes every partition from every member at each rebalance: "
-            "each consumer KEDA adds or removes stops the whole group. group.instance.id from the pod name makes "
-            "a removed pod's partitions wait for session.timeout.ms, consumed by nobody.",
+    "each consumer KEDA adds or removes stops the whole group. group.instance.id from the pod name makes "
+    "a removed pod's partitions wait for session.timeout.ms, consumed by nobody.",
     fix="partition.assignment.strategy=cooperative-sticky: a member gives back only the partitions that move and "
-        "keeps consuming the others. Leave group.instance.id unset for pods KEDA removes: a dynamic member leaves "
-        "the group as it stops, and the rebalance starts at once.",
+    "keeps consuming the others. Leave group.instance.id unset for pods KEDA removes: a dynamic member leaves "
+    "the group as it stops, and the rebalance starts at once.",
     mechanism=f"Kafka consumers ({WORK_S:g} s a record, session.timeout.ms {SESSION_MS}) on 5 partitions, "
-              "minReplicaCount 1; each logs its assignment changes to Redis (kafka:assignments:<group>), from which "
-              "the run measures stops, revocations and partitions without an owner.",
+    "minReplicaCount 1; each logs its assignment changes to Redis (kafka:assignments:<group>), from which "
+    "the run measures stops, revocations and partitions without an owner.",
     variants=VARIANTS,
     load=LOAD,
     timings=TIMINGS,

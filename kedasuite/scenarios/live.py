@@ -57,8 +57,11 @@ def _length(reads: LiveReads, key: str | None) -> float:
 
 def clear_work(client: redis.Redis, row: Workload) -> None:
     """Drop what a run leaves in the workload's keys (a pitfall's run may end with work in hand)."""
-    keys = [k for k in (row.backlog, row.in_flight,
-                        CELERY_UNACKED_INDEX if row.in_flight == CELERY_UNACKED_HASH else None) if k]
+    keys = [
+        k
+        for k in (row.backlog, row.in_flight, CELERY_UNACKED_INDEX if row.in_flight == CELERY_UNACKED_HASH else None)
+        if k
+    ]
     keys += list(client.scan_iter(f"{row.backlog}:*"))
     if keys:
         client.delete(*keys)
@@ -67,8 +70,16 @@ def clear_work(client: redis.Redis, row: Workload) -> None:
 class LiveWorld:
     """One variant on the brokers: its processes, reads, pumps and what they leave behind."""
 
-    def __init__(self, scenario: Scenario, variant: Variant, target: Target, redis_url: str,
-                 kafka_bootstrap: str | None, run_dir: Path, emit: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        variant: Variant,
+        target: Target,
+        redis_url: str,
+        kafka_bootstrap: str | None,
+        run_dir: Path,
+        emit: Callable[[str], None],
+    ) -> None:
         self.scenario, self.variant, self.target = scenario, variant, target
         row = target.workload
         self.kafka: KafkaSettings | None = None
@@ -77,8 +88,12 @@ class LiveWorld:
         if row.broker == "kafka":
             assert kafka_bootstrap is not None
             suffix = f"{scenario.name}-{variant.key}-{uuid.uuid4().hex[:6]}"
-            self.kafka = KafkaSettings(bootstrap=kafka_bootstrap, topic=f"scenario-{suffix}", group=f"group-{suffix}",
-                                       partitions=variant.partitions)
+            self.kafka = KafkaSettings(
+                bootstrap=kafka_bootstrap,
+                topic=f"scenario-{suffix}",
+                group=f"group-{suffix}",
+                partitions=variant.partitions,
+            )
             # Tansu's settings where the broker is Tansu (kedasuite.core.tansu): the rebalance bound
             # among them, so a member that leaves mid-rebalance holds its partitions seconds, not minutes.
             quirks = tansu.workarounds(kafka_bootstrap, variant.workers.work_seconds)
@@ -89,12 +104,17 @@ class LiveWorld:
         self.reads = LiveReads(redis_url, self.kafka)
         self.client = redis_client(redis_url)
         # On Tansu the pump's producer writes one record per batch, for its high watermark.
-        producer = self.kafka and KafkaSettings(bootstrap=self.kafka.bootstrap, topic=self.kafka.topic,
-                                                group=self.kafka.group, partitions=self.kafka.partitions,
-                                                extra={"batch.num.messages": "1"} if quirks else {})
+        producer = self.kafka and KafkaSettings(
+            bootstrap=self.kafka.bootstrap,
+            topic=self.kafka.topic,
+            group=self.kafka.group,
+            partitions=self.kafka.partitions,
+            extra={"batch.num.messages": "1"} if quirks else {},
+        )
         self.brokers = BrokerConfig(redis_url=redis_url, kafka=producer)
-        self.base = {k: int(self.client.get(k) or 0) for k in (processed_count_key(row.name),
-                                                                redelivered_count_key(row.name))}
+        self.base = {
+            k: int(self.client.get(k) or 0) for k in (processed_count_key(row.name), redelivered_count_key(row.name))
+        }
         self.streams: list[tuple[StreamStatus, list[str]]] = []
         self.threads: list[threading.Thread] = []
         self.stop = threading.Event()
@@ -164,8 +184,18 @@ class LiveWorld:
         else:
             replicas = self.backend.replicas(target)
         processed = int(self.client.get(processed_count_key(row.name)) or 0) - self.base[processed_count_key(row.name)]
-        return Sample(now, backlog, in_flight, replicas, model, len(pods), processed, metric,
-                      sum(s.sent for s, _ in self.streams), extra)
+        return Sample(
+            now,
+            backlog,
+            in_flight,
+            replicas,
+            model,
+            len(pods),
+            processed,
+            metric,
+            sum(s.sent for s, _ in self.streams),
+            extra,
+        )
 
     def finish(self) -> dict[str, float]:
         """Stop the pumps and every process (SIGTERM, SIGKILL after the grace period); count the outcome."""
@@ -182,26 +212,37 @@ class LiveWorld:
         described = self.backend.describe(self.target)
         workers = {r.worker.rsplit(":", 1)[-1] for r in results.values()}
         busy = sum(1 for pids in self.runners.values() if any(str(pid) in workers for pid in pids))
-        redelivered = int(self.client.get(redelivered_count_key(row.name)) or 0) - \
-            self.base[redelivered_count_key(row.name)]
-        counts = {"processed": len(results), "duplicates": sum(r.deliveries - 1 for r in results.values()),
-                  "redelivered": redelivered, "sigterm": described["sigterm"], "sigkill": described["sigkill"],
-                  "started": described["started"]}
+        redelivered = (
+            int(self.client.get(redelivered_count_key(row.name)) or 0) - self.base[redelivered_count_key(row.name)]
+        )
+        counts = {
+            "processed": len(results),
+            "duplicates": sum(r.deliveries - 1 for r in results.values()),
+            "redelivered": redelivered,
+            "sigterm": described["sigterm"],
+            "sigkill": described["sigkill"],
+            "started": described["started"],
+        }
         if self.kafka is not None and self._wall_at_zero is not None:
             # The group's rebalances as its members logged them (kedasuite.scenarios.assignments).
             counts |= ownership(read_log(self.client, self.kafka.group, self._wall_at_zero), self._last_t)
             self.client.delete(assignments_key(self.kafka.group))
         if self.target.is_job:
-            counts |= {"jobs_created": described["jobs_created"],
-                       "jobs_without_work": described["jobs_created"] - busy}
+            counts |= {"jobs_created": described["jobs_created"], "jobs_without_work": described["jobs_created"] - busy}
         clear_work(self.client, row)
         self.client.close()
         return {k: float(v) for k, v in counts.items()}
 
 
-def run_live(scenario: Scenario, redis_url: str | None, kafka_bootstrap: str | None,
-             echo: Callable[[str], None], log: Callable[[str, str], None],
-             factor: float = defaults.SCENARIO_DEADLINE_FACTOR, keep_logs: Path | None = None) -> dict[str, Trace]:
+def run_live(
+    scenario: Scenario,
+    redis_url: str | None,
+    kafka_bootstrap: str | None,
+    echo: Callable[[str], None],
+    log: Callable[[str, str], None],
+    factor: float = defaults.SCENARIO_DEADLINE_FACTOR,
+    keep_logs: Path | None = None,
+) -> dict[str, Trace]:
     """Every variant on real brokers (the given ones, else embedded servers), one after the other.
     ``log(variant, line)`` gets the autoscaler's lines; a variant stops at ``scenario.deadline × factor``;
     the workers' own logs are copied to ``keep_logs/<variant>/`` when given."""
@@ -213,17 +254,29 @@ def run_live(scenario: Scenario, redis_url: str | None, kafka_bootstrap: str | N
         stack.callback(client.close)
         busy = [k for k in (row.backlog, row.in_flight) if k and row.broker == "redis" and client.exists(k)]
         if busy:
-            raise InputError(f"Redis at {redis_url} already holds work in {', '.join(busy)}; a scenario needs "
-                             "those keys empty: use an empty database (redis://host:port/N) or no --redis-url")
+            raise InputError(
+                f"Redis at {redis_url} already holds work in {', '.join(busy)}; a scenario needs "
+                "those keys empty: use an empty database (redis://host:port/N) or no --redis-url"
+            )
         for variant in scenario.variants:
             echo(f"running {variant.key}: {variant.label} ...")
-            run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"kedasuite-scenario-{variant.key}-")))
+            run_dir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix=f"kedasuite-scenario-{variant.key}-"))
+            )
             target = target_for(scenario, variant)
-            world = LiveWorld(scenario, variant, target, redis_url, kafka_bootstrap, run_dir,
-                              lambda line, key=variant.key: log(key, line))
+            world = LiveWorld(
+                scenario,
+                variant,
+                target,
+                redis_url,
+                kafka_bootstrap,
+                run_dir,
+                lambda line, key=variant.key: log(key, line),
+            )
             try:
-                traces[variant.key] = drive(scenario, variant, world, "live",
-                                            lambda line, key=variant.key: log(key, line), factor)
+                traces[variant.key] = drive(
+                    scenario, variant, world, "live", lambda line, key=variant.key: log(key, line), factor
+                )
             finally:
                 if keep_logs is not None:
                     shutil.copytree(run_dir / "logs", keep_logs / variant.key, dirs_exist_ok=True)

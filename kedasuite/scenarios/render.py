@@ -16,21 +16,29 @@ from pathlib import Path
 from kedasuite.scenarios.base import Scenario, Trace, Verdict
 
 #: What each timing stands for on a cluster (the manifests' and Kubernetes' defaults), to state beside it.
-CLUSTER = {"polling_interval": "15 s", "cooldown_period": "60–200 s in k8s/", "sync_period": "15 s",
-           "stabilization_window": "300 s"}
+CLUSTER = {
+    "polling_interval": "15 s",
+    "cooldown_period": "60–200 s in k8s/",
+    "sync_period": "15 s",
+    "stabilization_window": "300 s",
+}
 
 
 def header(scenario: Scenario, mode: str) -> str:
     """What the scenario shows, how, with which timings, load and variants."""
     how = "simulated workers on a simulated clock (--model-only)" if mode == "model" else "real brokers and workers"
-    lines = [f"scenario {scenario.name}: {how}",
-             f"  pitfall: {scenario.pitfall}",
-             f"  fix:     {scenario.fix}",
-             f"  how:     {scenario.mechanism}",
-             "  timings (shortened; a cluster's in brackets): " + ", ".join(
-                 f"{part} ({CLUSTER[k]})" if k in CLUSTER else part
-                 for k, part in zip(scenario.timings, scenario.timings_text().split(", "))),
-             "  load:    " + "; ".join(p.text() for p in scenario.load)]
+    lines = [
+        f"scenario {scenario.name}: {how}",
+        f"  pitfall: {scenario.pitfall}",
+        f"  fix:     {scenario.fix}",
+        f"  how:     {scenario.mechanism}",
+        "  timings (shortened; a cluster's in brackets): "
+        + ", ".join(
+            f"{part} ({CLUSTER[k]})" if k in CLUSTER else part
+            for k, part in zip(scenario.timings, scenario.timings_text().split(", "))
+        ),
+        "  load:    " + "; ".join(p.text() for p in scenario.load),
+    ]
     if mode == "model":
         lines.append(f"  workers take {scenario.startup:g} s to start (the model's stand-in for a process start)")
     lines.append("  variants:")
@@ -44,8 +52,10 @@ def header(scenario: Scenario, mode: str) -> str:
 def table(verdict: Verdict) -> str:
     """The verdict's rows as a text table, the variant named once per block."""
     heads = ("variant", "measured", "figure")
-    widths = [max(len(heads[0]), *(len(r.variant) for r in verdict.rows)),
-              max(len(heads[1]), *(len(r.measure) for r in verdict.rows))]
+    widths = [
+        max(len(heads[0]), *(len(r.variant) for r in verdict.rows)),
+        max(len(heads[1]), *(len(r.measure) for r in verdict.rows)),
+    ]
     out = [f"{heads[0].ljust(widths[0])}  {heads[1].ljust(widths[1])}  {heads[2]}"]
     last = None
     for r in verdict.rows:
@@ -69,8 +79,10 @@ def judgement(scenario: Scenario, verdict: Verdict) -> str:
     shown = [v.key for v in scenario.variants if verdict.problem.get(v.key)]
     if verdict.holds(scenario.variants):
         return f"verdict: the pitfall shows in {', '.join(shown)} and not with the fix. {verdict.conclusion}"
-    return (f"verdict: NOT AS EXPECTED: the pitfall shows in {', '.join(shown) or 'no variant'}; expected it in "
-            f"{', '.join(v.key for v in scenario.variants if v.role == 'pitfall')} only. {verdict.conclusion}")
+    return (
+        f"verdict: NOT AS EXPECTED: the pitfall shows in {', '.join(shown) or 'no variant'}; expected it in "
+        f"{', '.join(v.key for v in scenario.variants if v.role == 'pitfall')} only. {verdict.conclusion}"
+    )
 
 
 def write_csv(path: Path, traces: Mapping[str, Trace]) -> Path:
@@ -79,14 +91,42 @@ def write_csv(path: Path, traces: Mapping[str, Trace]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["variant", "role", "mode", "t", "backlog", "in_flight", "replicas", "model", "pods", "processed",
-                      "pumped", "metric", *extras])
+        out.writerow(
+            [
+                "variant",
+                "role",
+                "mode",
+                "t",
+                "backlog",
+                "in_flight",
+                "replicas",
+                "model",
+                "pods",
+                "processed",
+                "pumped",
+                "metric",
+                *extras,
+            ]
+        )
         for key, trace in traces.items():
             for s in trace.samples:
-                out.writerow([key, trace.variant.role, trace.mode, f"{s.t:.3f}", f"{s.backlog:g}", f"{s.in_flight:g}",
-                              s.replicas, s.model, s.pods, s.processed, s.pumped,
-                              "" if s.metric is None else f"{s.metric:g}", *(f"{s.extra[k]:g}" if k in s.extra else ""
-                                                                             for k in extras)])
+                out.writerow(
+                    [
+                        key,
+                        trace.variant.role,
+                        trace.mode,
+                        f"{s.t:.3f}",
+                        f"{s.backlog:g}",
+                        f"{s.in_flight:g}",
+                        s.replicas,
+                        s.model,
+                        s.pods,
+                        s.processed,
+                        s.pumped,
+                        "" if s.metric is None else f"{s.metric:g}",
+                        *(f"{s.extra[k]:g}" if k in s.extra else "" for k in extras),
+                    ]
+                )
     return path
 
 
@@ -104,11 +144,34 @@ def draw(path: Path, scenario: Scenario, traces: Mapping[str, Trace]) -> Path | 
     rows = []
     jobs = any(t.variant.manifest.get("kind") == "ScaledJob" for t in traces.values())
     for key, trace in traces.items():
-        rows += [Row(start + timedelta(seconds=s.t), key, s.backlog, s.in_flight, s.processed, s.model,
-                     "jobs" if jobs else "replicas", None, s.replicas) for s in trace.samples]
+        rows += [
+            Row(
+                start + timedelta(seconds=s.t),
+                key,
+                s.backlog,
+                s.in_flight,
+                s.processed,
+                s.model,
+                "jobs" if jobs else "replicas",
+                None,
+                s.replicas,
+            )
+            for s in trace.samples
+        ]
     mode = "simulated workers" if next(iter(traces.values())).mode == "model" else "real workers"
-    title = "\n".join([f"kedasuite scenario {scenario.name} ({mode})",
-                       *(f"{key}: {trace.variant.label}" for key, trace in traces.items())])
-    return render(rows, path, title,
-                  {"predicted": "the model's Jobs" if jobs else "the model's replicas",
-                   "actual": "Jobs running" if jobs else "replicas running", "kind": "ScaledJob" if jobs else "ScaledObject"})
+    title = "\n".join(
+        [
+            f"kedasuite scenario {scenario.name} ({mode})",
+            *(f"{key}: {trace.variant.label}" for key, trace in traces.items()),
+        ]
+    )
+    return render(
+        rows,
+        path,
+        title,
+        {
+            "predicted": "the model's Jobs" if jobs else "the model's replicas",
+            "actual": "Jobs running" if jobs else "replicas running",
+            "kind": "ScaledJob" if jobs else "ScaledObject",
+        },
+    )

@@ -46,16 +46,21 @@ class World(Protocol):
 
 def target_for(scenario: Scenario, variant: Variant) -> Target:
     """The variant's KEDA object as the actuator scales it, with the variant's grace period."""
-    return Target(workload_row(scenario.workload), Scaler.from_manifest(variant.manifest), variant.grace_seconds,
-                  f"the scenario's {variant.key} variant")
+    return Target(
+        workload_row(scenario.workload),
+        Scaler.from_manifest(variant.manifest),
+        variant.grace_seconds,
+        f"the scenario's {variant.key} variant",
+    )
 
 
 def options_for(scenario: Scenario, variant: Variant) -> Options:
     return Options(**{**scenario.timings, "partitions": variant.partitions, **variant.options})
 
 
-def drive(scenario: Scenario, variant: Variant, world: World, mode: str, emit: Callable[[str], None],
-          slack: float = 1.0) -> Trace:
+def drive(
+    scenario: Scenario, variant: Variant, world: World, mode: str, emit: Callable[[str], None], slack: float = 1.0
+) -> Trace:
     """Run one variant until ``scenario.finished`` (or ``scenario.deadline × slack`` model seconds)."""
     trace = Trace(variant, mode)
     metric: list[float | None] = [None]
@@ -66,8 +71,16 @@ def drive(scenario: Scenario, variant: Variant, world: World, mode: str, emit: C
             metric[0] = step.triggers[0].metric
 
     started = time.time()
-    actuator = Actuator([world.target], world.reads, world.backend, options_for(scenario, variant),
-                        clock=world.clock, wall=lambda: started + world.clock(), emit=emit, observe=observe)
+    actuator = Actuator(
+        [world.target],
+        world.reads,
+        world.backend,
+        options_for(scenario, variant),
+        clock=world.clock,
+        wall=lambda: started + world.clock(),
+        emit=emit,
+        observe=observe,
+    )
     tracked = actuator.tracked[0]
     pumps = sorted(scenario.load, key=lambda p: p.at)
     trace.counts["pumped"] = 0
@@ -82,8 +95,9 @@ def drive(scenario: Scenario, variant: Variant, world: World, mode: str, emit: C
                 break
             if now >= scenario.deadline * slack:
                 trace.timed_out = True
-                trace.notes.append(f"stopped at the deadline, {scenario.deadline * slack:g} s, before the run "
-                                   "had played out")
+                trace.notes.append(
+                    f"stopped at the deadline, {scenario.deadline * slack:g} s, before the run had played out"
+                )
                 break
             world.wait(min(wait, SAMPLE_S))
     finally:

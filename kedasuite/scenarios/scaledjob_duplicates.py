@@ -41,13 +41,30 @@ ITEMS = 6
 NO_CONDITIONS = {"spec.scalingStrategy.pendingPodConditions": DELETE}
 
 VARIANTS = (
-    Variant("pitfall", PITFALL, f"accurate, pods ready {START_DELAY_S:g} s after they run",
-            derive(WORKLOAD_WORKQUEUE, {**NO_CONDITIONS, "spec.scalingStrategy.strategy": "accurate"}), WORKERS),
-    Variant("fix-default", FIX, "default strategy",
-            derive(WORKLOAD_WORKQUEUE, {**NO_CONDITIONS, "spec.scalingStrategy.strategy": "default"}), WORKERS),
-    Variant("fix-ready", FIX, "accurate + pendingPodConditions: [Ready]",
-            derive(WORKLOAD_WORKQUEUE, {"spec.scalingStrategy.strategy": "accurate",
-                                        "spec.scalingStrategy.pendingPodConditions": ["Ready"]}), WORKERS),
+    Variant(
+        "pitfall",
+        PITFALL,
+        f"accurate, pods ready {START_DELAY_S:g} s after they run",
+        derive(WORKLOAD_WORKQUEUE, {**NO_CONDITIONS, "spec.scalingStrategy.strategy": "accurate"}),
+        WORKERS,
+    ),
+    Variant(
+        "fix-default",
+        FIX,
+        "default strategy",
+        derive(WORKLOAD_WORKQUEUE, {**NO_CONDITIONS, "spec.scalingStrategy.strategy": "default"}),
+        WORKERS,
+    ),
+    Variant(
+        "fix-ready",
+        FIX,
+        "accurate + pendingPodConditions: [Ready]",
+        derive(
+            WORKLOAD_WORKQUEUE,
+            {"spec.scalingStrategy.strategy": "accurate", "spec.scalingStrategy.pendingPodConditions": ["Ready"]},
+        ),
+        WORKERS,
+    ),
 )
 
 
@@ -69,8 +86,10 @@ def judge(trace: Trace) -> Judged:
     pumped = c.get("pumped", 0)
     again = duplicates(trace)
     return [
-        (f"Jobs created ({pumped:g} items / listLength {target:g})",
-         f"{c.get('jobs_created', 0):g} ({math.ceil(pumped / target)})"),
+        (
+            f"Jobs created ({pumped:g} items / listLength {target:g})",
+            f"{c.get('jobs_created', 0):g} ({math.ceil(pumped / target)})",
+        ),
         ("created while earlier Jobs were starting", f"{again}"),
         ("Jobs that found no work", f"{c.get('jobs_without_work', 0):g}"),
         ("items done / pumped", f"{c.get('processed', 0):g} / {pumped:g}"),
@@ -80,25 +99,31 @@ def judge(trace: Trace) -> Judged:
 
 def verdict(traces: Mapping[str, Trace]) -> Verdict:
     pit = traces["pitfall"].counts
-    fixes = "; ".join(f"{t.variant.label}: {t.counts.get('jobs_created', 0):g}" for k, t in traces.items()
-                      if k != "pitfall")
-    return Verdict.of(traces, judge, (
-        f"{ITEMS} items asked for {math.ceil(ITEMS / 5)} Jobs; accurate with slow-starting pods created "
-        f"{pit.get('jobs_created', 0):g} ({pit.get('jobs_without_work', 0):g} found no work); {fixes}"))
+    fixes = "; ".join(
+        f"{t.variant.label}: {t.counts.get('jobs_created', 0):g}" for k, t in traces.items() if k != "pitfall"
+    )
+    return Verdict.of(
+        traces,
+        judge,
+        (
+            f"{ITEMS} items asked for {math.ceil(ITEMS / 5)} Jobs; accurate with slow-starting pods created "
+            f"{pit.get('jobs_created', 0):g} ({pit.get('jobs_without_work', 0):g} found no work); {fixes}"
+        ),
+    )
 
 
 SCENARIO = Scenario(
     name="scaledjob-duplicates",
     summary="slow-starting Job pods make the accurate strategy create Jobs beyond need; default, or accurate with "
-            "pendingPodConditions, does not",
+    "pendingPodConditions, does not",
     workload=WORKLOAD_WORKQUEUE,
     pitfall="accurate subtracts only pending Jobs; a Job whose pod runs but has not taken work yet leaves the "
-            "queue unchanged, so every poll creates the same Jobs again, up to maxReplicaCount.",
+    "queue unchanged, so every poll creates the same Jobs again, up to maxReplicaCount.",
     fix="The default strategy subtracts every running Job; or keep accurate and set pendingPodConditions: "
-        "[Ready], so a Job counts as pending until its pod is ready for work.",
+    "[Ready], so a Job counts as pending until its pod is ready for work.",
     mechanism=f"Work-queue Job runners that start up for {START_DELAY_S:g} s before their first lease "
-              "(WORKQUEUE_START_DELAY) and then create their READY_FILE, the local autoscaler's readiness probe: "
-              "with pendingPodConditions [Ready] a Job is pending until a runner of it is ready.",
+    "(WORKQUEUE_START_DELAY) and then create their READY_FILE, the local autoscaler's readiness probe: "
+    "with pendingPodConditions [Ready] a Job is pending until a runner of it is ready.",
     variants=VARIANTS,
     load=(Pump(1.0, ITEMS),),
     timings=TIMINGS,

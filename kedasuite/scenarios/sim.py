@@ -71,7 +71,7 @@ class SimWorld:
             self.now = min(self.now + DT, until)
             due = [t for t in self.arrivals if t <= self.now + 1e-9]
             if due:
-                self.arrivals = self.arrivals[len(due):]
+                self.arrivals = self.arrivals[len(due) :]
                 self.arrive(len(due))
                 self.arrived += len(due)
             self.step(self.now)
@@ -118,7 +118,7 @@ class SimWorld:
         for _ in range(replicas - len(active)):
             self.pool.append(self.new_pod(self.now, self.now + self.scenario.startup))
             self.counts["started"] += 1
-        for w in sorted(active, key=lambda w: w.created, reverse=True)[:max(len(active) - replicas, 0)]:
+        for w in sorted(active, key=lambda w: w.created, reverse=True)[: max(len(active) - replicas, 0)]:
             w.term_at, w.kill_at = self.now, self.now + self.variant.grace_seconds
             self.counts["sigterm"] += 1
 
@@ -243,9 +243,18 @@ class SimCelery(SimWorld):
 
     def sample(self, now: float, model: int, metric: float | None) -> Sample:
         alive = self._alive()
-        return Sample(now, len(self.queue), len(self.unacked), self.replicas(self.target), model, len(alive),
-                      len(self.done), metric, self.arrived, {"running": sum(len(w.running) for w in alive),
-                                                             "waiting": sum(len(w.reserved) for w in alive)})
+        return Sample(
+            now,
+            len(self.queue),
+            len(self.unacked),
+            self.replicas(self.target),
+            model,
+            len(alive),
+            len(self.done),
+            metric,
+            self.arrived,
+            {"running": sum(len(w.running) for w in alive), "waiting": sum(len(w.reserved) for w in alive)},
+        )
 
     def finish(self) -> dict[str, float]:
         self.counts["processed"] = len(self.done)

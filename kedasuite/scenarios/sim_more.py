@@ -89,10 +89,16 @@ class SimKafka(SimWorld):
 
     def _members(self, now: float) -> list[_Member]:
         """The group as its coordinator sees it: running members, and static ones within their session."""
-        return [m for m in self.pool if now >= m.ready_at and (
-            (m.term_at is None and not m.gone)
-            or (self.static and m.left_at is not None and now < m.left_at + self.session_s)
-            or (self.static and m.left_at is None and not m.gone))]
+        return [
+            m
+            for m in self.pool
+            if now >= m.ready_at
+            and (
+                (m.term_at is None and not m.gone)
+                or (self.static and m.left_at is not None and now < m.left_at + self.session_s)
+                or (self.static and m.left_at is None and not m.gone)
+            )
+        ]
 
     def _rebalance(self, now: float, members: list[_Member]) -> None:
         self.pending = []
@@ -112,7 +118,7 @@ class SimKafka(SimWorld):
                 self._give_up(m, extra)
                 free += extra
         for m, q in zip(members, quota):
-            take, free = free[:q - len(m.partitions)], free[q - len(m.partitions):]
+            take, free = free[: q - len(m.partitions)], free[q - len(m.partitions) :]
             if take:
                 self.pending.append((now + 2 * REBALANCE_S, m, take))
 
@@ -154,9 +160,18 @@ class SimKafka(SimWorld):
         extra = {"idle_consumers": float(idle)}
         if stuck is not None:
             extra["stuck_lag"] = float(self.lag(stuck))
-        return Sample(now, sum(self.lag(p) for p in range(len(self.high))),
-                      sum(1 for m in alive if m.hand is not None), self.replicas(self.target), model, len(alive),
-                      self.counts["processed"], metric, self.arrived, extra)
+        return Sample(
+            now,
+            sum(self.lag(p) for p in range(len(self.high))),
+            sum(1 for m in alive if m.hand is not None),
+            self.replicas(self.target),
+            model,
+            len(alive),
+            self.counts["processed"],
+            metric,
+            self.arrived,
+            extra,
+        )
 
     def finish(self) -> dict[str, float]:
         return super().finish() | ownership(self.changes, self.now)
@@ -226,7 +241,18 @@ class SimWorkQueue(SimWorld):
 
     def sample(self, now: float, model: int, metric: float | None) -> Sample:
         running = self._running()
-        return Sample(now, len(self.queue), sum(1 for j in running if j.hand is not None), len(running), model,
-                      len(running), self.counts["processed"], metric, self.arrived,
-                      {"jobs_created": float(self.counts["jobs_created"]),
-                       "starting": float(sum(1 for j in running if now < j.ready_at))})
+        return Sample(
+            now,
+            len(self.queue),
+            sum(1 for j in running if j.hand is not None),
+            len(running),
+            model,
+            len(running),
+            self.counts["processed"],
+            metric,
+            self.arrived,
+            {
+                "jobs_created": float(self.counts["jobs_created"]),
+                "starting": float(sum(1 for j in running if now < j.ready_at)),
+            },
+        )

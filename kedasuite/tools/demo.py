@@ -61,8 +61,13 @@ def _timeline(samples: Sequence[tuple[float, int]]) -> str:
     return " → ".join(parts)
 
 
-def start_brokers(stack: contextlib.ExitStack, redis_url: str | None, kafka_bootstrap: str | None,
-                  need_kafka: bool, echo: Callable[[str], None]) -> tuple[str, str | None]:
+def start_brokers(
+    stack: contextlib.ExitStack,
+    redis_url: str | None,
+    kafka_bootstrap: str | None,
+    need_kafka: bool,
+    echo: Callable[[str], None],
+) -> tuple[str, str | None]:
     """Redis, and Kafka when ``need_kafka``: the ones given, else embedded servers that ``stack`` stops.
     Says which on ``echo``; the demo and ``kedasuite scenario`` start their brokers this way."""
     if not redis_url:
@@ -81,9 +86,14 @@ def start_brokers(stack: contextlib.ExitStack, redis_url: str | None, kafka_boot
     return redis_url, kafka_bootstrap
 
 
-def pump_records(workload: str, brokers: BrokerConfig, count: int, profile: Profile | None = None,
-                 stop: threading.Event | None = None, stream: StreamStatus | None = None
-                 ) -> tuple[StreamStatus, list[str]]:
+def pump_records(
+    workload: str,
+    brokers: BrokerConfig,
+    count: int,
+    profile: Profile | None = None,
+    stop: threading.Event | None = None,
+    stream: StreamStatus | None = None,
+) -> tuple[StreamStatus, list[str]]:
     """Pump ``count`` records into ``workload`` (at once, or paced by ``profile``); the run's status
     and the records' ids (what :func:`~kedasuite.core.results.fetch_results` looks up). A caller
     that watches the run from another thread hands in ``stream`` (``new_run(...).streams[0]``)."""
@@ -97,8 +107,15 @@ def pump_records(workload: str, brokers: BrokerConfig, count: int, profile: Prof
     return stream, record_ids(count, stream.id_prefix)
 
 
-def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequence[str], count: int,
-             work_time: str, concurrency: int, timeout: float) -> int:
+def run_demo(
+    redis_url: str | None,
+    kafka_bootstrap: str | None,
+    workloads: Sequence[str],
+    count: int,
+    work_time: str,
+    concurrency: int,
+    timeout: float,
+) -> int:
     from kedasuite.autoscale.actuator import STATE_FILE, Actuator, read_state
     from kedasuite.autoscale.processes import ProcessBackend, worker_env
     from kedasuite.autoscale.reads import LiveReads
@@ -106,8 +123,9 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
     from kedasuite.keda.model import Options
 
     with contextlib.ExitStack() as stack:
-        redis_url, kafka_bootstrap = start_brokers(stack, redis_url, kafka_bootstrap, WORKLOAD_KAFKA in workloads,
-                                                   click.echo)
+        redis_url, kafka_bootstrap = start_brokers(
+            stack, redis_url, kafka_bootstrap, WORKLOAD_KAFKA in workloads, click.echo
+        )
         if kafka_bootstrap:  # Tansu's settings (kedasuite.core.tansu) where the broker is Tansu; else none
             for key, value in tansu.workarounds(kafka_bootstrap, parse_work_time(work_time).max_seconds).items():
                 os.environ.setdefault(key, value)
@@ -116,19 +134,31 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
         # What every worker the autoscaler starts inherits (it adds where the brokers are).
         # A task in hand when a Celery worker is killed (not stopped) comes back after the
         # visibility timeout: the default 300 s would outlast the demo.
-        os.environ.update({Env.WORK_TIME: work_time, Env.WORKER_CONCURRENCY: str(concurrency),
-                           Env.WORKQUEUE_IDLE_TIMEOUT: DEMO_JOB_IDLE_S, Env.LOG_LEVEL: "WARNING",
-                           Env.CELERY_VISIBILITY_TIMEOUT: str(max(DEMO_VISIBILITY_TIMEOUT_S,
-                                                                  math.ceil(2 * parse_work_time(work_time).max_seconds) + 5))})
+        os.environ.update(
+            {
+                Env.WORK_TIME: work_time,
+                Env.WORKER_CONCURRENCY: str(concurrency),
+                Env.WORKQUEUE_IDLE_TIMEOUT: DEMO_JOB_IDLE_S,
+                Env.LOG_LEVEL: "WARNING",
+                Env.CELERY_VISIBILITY_TIMEOUT: str(
+                    max(DEMO_VISIBILITY_TIMEOUT_S, math.ceil(2 * parse_work_time(work_time).max_seconds) + 5)
+                ),
+            }
+        )
         run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kedasuite-demo-")))
         targets, source = load_targets(None, None, workloads)
         options = Options(**DEMO_TIMINGS)
         lines: list[str] = []
-        backend = ProcessBackend(run_dir, worker_env(redis_url, kafka or KafkaSettings.from_env()),
-                                 {t.name: t.grace_seconds for t in targets}, emit=lines.append)
+        backend = ProcessBackend(
+            run_dir,
+            worker_env(redis_url, kafka or KafkaSettings.from_env()),
+            {t.name: t.grace_seconds for t in targets},
+            emit=lines.append,
+        )
         reads = LiveReads(redis_url, kafka or KafkaSettings.from_env())
-        actuator = Actuator(targets, reads, backend, options, emit=lines.append, source=source,
-                            state_path=run_dir / STATE_FILE)
+        actuator = Actuator(
+            targets, reads, backend, options, emit=lines.append, source=source, state_path=run_dir / STATE_FILE
+        )
         stop = threading.Event()
         loop = threading.Thread(target=actuator.run, args=(stop,), name="autoscale", daemon=True)
 
@@ -140,9 +170,11 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
 
         stack.callback(shut_down)
         loop.start()
-        click.echo(f"autoscaling {', '.join(workloads)} from {source} with demo timings: "
-                   + ", ".join(f"{k.replace('_', ' ')} {v:g} s" for k, v in DEMO_TIMINGS.items())
-                   + f"; work time {work_time}")
+        click.echo(
+            f"autoscaling {', '.join(workloads)} from {source} with demo timings: "
+            + ", ".join(f"{k.replace('_', ' ')} {v:g} s" for k, v in DEMO_TIMINGS.items())
+            + f"; work time {work_time}"
+        )
 
         samples: dict[str, list[tuple[float, int]]] = collections.defaultdict(list)
         deadline = time.monotonic() + timeout
@@ -189,14 +221,20 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
                 results = fetch_results(client, every_id)
         if len(results) < len(every_id) or not all_at_zero(state):
             missing = len(every_id) - len(results)
-            why = (f"{missing} of {len(every_id)} records were not processed" if missing
-                   else "the workloads did not return to 0")
+            why = (
+                f"{missing} of {len(every_id)} records were not processed"
+                if missing
+                else "the workloads did not return to 0"
+            )
             click.echo(f"after {timeout:g} s {why}; the autoscaler said:", err=True)
             click.echo("\n".join(lines[-40:]), err=True)
             for entry in (state or {}).get("workloads", []):
                 if entry["actual"]:
-                    click.echo(f"still running: {entry['workload']} {entry['actual']} (model {entry['model']}): "
-                               f"{entry['reason']}", err=True)
+                    click.echo(
+                        f"still running: {entry['workload']} {entry['actual']} (model {entry['model']}): "
+                        f"{entry['reason']}",
+                        err=True,
+                    )
             for workload, ids in pumped.items():
                 left = [i for i in ids if i not in results]
                 if left:
@@ -213,8 +251,10 @@ def run_demo(redis_url: str | None, kafka_bootstrap: str | None, workloads: Sequ
             mine = [results[i] for i in ids]
             per_worker = collections.Counter(r.worker for r in mine)
             stops = backend.describe(next(t for t in targets if t.name == workload))
-            click.echo(f"{workload}: all {count} records processed, duplicates {sum(r.deliveries - 1 for r in mine)}; "
-                       f"stopped by SIGTERM {stops['sigterm']}, killed after the grace period {stops['sigkill']}")
+            click.echo(
+                f"{workload}: all {count} records processed, duplicates {sum(r.deliveries - 1 for r in mine)}; "
+                f"stopped by SIGTERM {stops['sigterm']}, killed after the grace period {stops['sigkill']}"
+            )
             name_width = max(len("worker"), *(len(w) for w in per_worker))
             click.echo(f"  {'worker'.ljust(name_width)}  records")
             for name, n in sorted(per_worker.items()):

@@ -58,10 +58,18 @@ class StatusReader:
     cannot be read instead of failing the whole answer.
     """
 
-    def __init__(self, scalers: Sequence[Scaler], source: str, redis_url: str | None,
-                 kafka: KafkaSettings | None, workloads: Sequence[str] = WORKLOADS,
-                 kafka_timeout: float = defaults.CONNECT_TIMEOUT_S, running_jobs: int = 0,
-                 pending_jobs: int = 0, autoscale_run_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        scalers: Sequence[Scaler],
+        source: str,
+        redis_url: str | None,
+        kafka: KafkaSettings | None,
+        workloads: Sequence[str] = WORKLOADS,
+        kafka_timeout: float = defaults.CONNECT_TIMEOUT_S,
+        running_jobs: int = 0,
+        pending_jobs: int = 0,
+        autoscale_run_dir: str | None = None,
+    ) -> None:
         unknown = [w for w in workloads if w not in WORKLOADS]
         if unknown:
             raise InputError(f"unknown workload {unknown[0]!r}: choose from {', '.join(WORKLOADS)}")
@@ -120,7 +128,7 @@ class StatusReader:
             self.close()
             return _RedisFacts({}, {}, {}, unreachable_redis(self.redis_url, exc).message)
         lengths = {k: (int(v) if int(v) >= 0 else None) for k, v in zip(keys, replies)}
-        rest = replies[len(keys):]
+        rest = replies[len(keys) :]
         processed = {w: int(rest[2 * i] or 0) for i, w in enumerate(self.workloads)}
         dead = {w: int(rest[2 * i + 1]) for i, w in enumerate(self.workloads)}
         return _RedisFacts(lengths, processed, dead)
@@ -131,8 +139,13 @@ class StatusReader:
         try:
             rules = KafkaTrigger.from_metadata(trigger.metadata)
             # log_level 0: an unreachable broker is reported once, in the answer, not logged per retry.
-            offsets = fetch_offsets(self.kafka.bootstrap, self.kafka.group, self.kafka.topic,
-                                    {"log_level": "0", **self.kafka.extra}, timeout=self.kafka_timeout)
+            offsets = fetch_offsets(
+                self.kafka.bootstrap,
+                self.kafka.group,
+                self.kafka.topic,
+                {"log_level": "0", **self.kafka.extra},
+                timeout=self.kafka_timeout,
+            )
         except ValueError as exc:
             return Reading(trigger, None, error=f"trigger {trigger.name}: {exc}")
         except LookupError as exc:
@@ -140,8 +153,12 @@ class StatusReader:
         except AdvertisedBrokerUnreachable as exc:  # its words already name the address and the fix
             return Reading(trigger, None, error=exc.message)
         except Exception as exc:  # noqa: BLE001 - librdkafka's KafkaException and timeouts alike
-            return Reading(trigger, None, error=f"cannot read offsets from Kafka at {self.kafka.bootstrap}: {exc}; "
-                                                f"check {Env.KAFKA_BOOTSTRAP_SERVERS}")
+            return Reading(
+                trigger,
+                None,
+                error=f"cannot read offsets from Kafka at {self.kafka.bootstrap}: {exc}; "
+                f"check {Env.KAFKA_BOOTSTRAP_SERVERS}",
+            )
         report = keda_lag(offsets, rules)
         return Reading(trigger, report.metric, activation_metric=report.total)
 
@@ -154,8 +171,14 @@ class StatusReader:
                 if facts.error:
                     readings.append(Reading(trigger, None, error=facts.error))
                 elif facts.lengths.get(trigger.source) is None:
-                    readings.append(Reading(trigger, None, error=f"key {trigger.source!r} is neither a list, set, "
-                                                                  "sorted set nor hash: KEDA's redis scaler errors"))
+                    readings.append(
+                        Reading(
+                            trigger,
+                            None,
+                            error=f"key {trigger.source!r} is neither a list, set, "
+                            "sorted set nor hash: KEDA's redis scaler errors",
+                        )
+                    )
                 else:
                     readings.append(Reading(trigger, facts.lengths[trigger.source]))
             else:
@@ -185,24 +208,37 @@ class StatusReader:
             "error": None,
         }
         if scaler is None:
-            entry["error"] = (f"no ScaledObject or ScaledJob for {workload} in {self.source}: "
-                              "add its component to the overlay")
+            entry["error"] = (
+                f"no ScaledObject or ScaledJob for {workload} in {self.source}: add its component to the overlay"
+            )
             return entry
         readings = self._readings(scaler, facts)
         decision = decide(scaler, readings, self.running_jobs, self.pending_jobs, replicas=running)
         backlog = _backlog_trigger(workload, scaler)
         for r in readings:
-            entry["triggers"].append({
-                "name": r.trigger.name, "type": r.trigger.type, "source": r.trigger.source,
-                "metric": _num(r.metric), "target": _num(r.trigger.target),
-                "activation": _num(r.trigger.activation), "active": r.active,
-                "proposal": decision.proposals.get(r.trigger.name), "error": r.error,
-            })
+            entry["triggers"].append(
+                {
+                    "name": r.trigger.name,
+                    "type": r.trigger.type,
+                    "source": r.trigger.source,
+                    "metric": _num(r.metric),
+                    "target": _num(r.trigger.target),
+                    "activation": _num(r.trigger.activation),
+                    "active": r.active,
+                    "proposal": decision.proposals.get(r.trigger.name),
+                    "error": r.error,
+                }
+            )
             if backlog is not None and r.trigger is backlog:
                 entry["backlog"] = _num(r.activation_metric if r.activation_metric is not None else r.metric)
         errors = [r.error for r in readings if r.error]
-        entry.update(active=decision.active, replicas=decision.count, unit=decision.unit, reason=decision.reason,
-                     error=errors[0] if errors else None)
+        entry.update(
+            active=decision.active,
+            replicas=decision.count,
+            unit=decision.unit,
+            reason=decision.reason,
+            error=errors[0] if errors else None,
+        )
         if row(workload).broker == "redis" and facts.error:
             entry["error"] = facts.error
         return entry
@@ -255,8 +291,17 @@ def render_text(status: Mapping[str, Any], reasons: bool = True) -> str:
         target = "-" if w["replicas"] is None else f"{w['replicas']} {w['unit']}"
         if w["unit"] == "jobs" and w["replicas"] is not None:
             target = f"{w['replicas']} new jobs"
-        rows.append((w["workload"], cell(w["kind"]), cell(w["backlog"]), cell(w["in_flight"]),
-                     cell(w["processed"]), cell(w["active"]), target))
+        rows.append(
+            (
+                w["workload"],
+                cell(w["kind"]),
+                cell(w["backlog"]),
+                cell(w["in_flight"]),
+                cell(w["processed"]),
+                cell(w["active"]),
+                target,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = [f"manifests: {status['source']}   at {status['time']}"]
     lines += ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
@@ -281,8 +326,16 @@ def pump_status(settings: PumpSettings) -> Callable[[], dict[str, Any]]:
         with lock:
             if not reader:
                 scalers, source = load_scalers(settings.keda_manifests, settings.keda_overlay)
-                reader.append(StatusReader(scalers, source, settings.brokers.redis_url, settings.brokers.kafka,
-                                           settings.workloads, autoscale_run_dir=settings.autoscale_run_dir))
+                reader.append(
+                    StatusReader(
+                        scalers,
+                        source,
+                        settings.brokers.redis_url,
+                        settings.brokers.kafka,
+                        settings.workloads,
+                        autoscale_run_dir=settings.autoscale_run_dir,
+                    )
+                )
             return reader[0].read()
 
     return read

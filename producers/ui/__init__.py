@@ -17,7 +17,8 @@ blueprint = Blueprint("ui", __name__, static_folder="static", static_url_path="/
 @blueprint.get("/")
 def index() -> Response:
     response = send_from_directory(blueprint.static_folder or "static", "index.html")
-    response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; "
-                                                   "style-src 'self'; script-src 'self'; connect-src 'self'")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'"
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

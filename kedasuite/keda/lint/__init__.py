@@ -90,14 +90,17 @@ class Report:
         def plural(count: int, word: str) -> str:
             return f"{count} {word}{'' if count == 1 else 's'}"
 
-        text = (f"lint: {plural(self.count('error'), 'error')}, {plural(self.count('warning'), 'warning')}, "
-                f"{plural(self.count('info'), 'note')}")
+        text = (
+            f"lint: {plural(self.count('error'), 'error')}, {plural(self.count('warning'), 'warning')}, "
+            f"{plural(self.count('info'), 'note')}"
+        )
         return text + (f", {len(self.suppressed)} suppressed" if self.suppressed else "")
 
     def lines(self) -> list[str]:
         """The findings, then one line per suppressed one (what was accepted, and why)."""
         return [f.text() for f in self.findings] + [
-            f"suppressed {f.rule} {f.ref} ({IGNORE_REASON}: {reason})" for f, reason in self.suppressed]
+            f"suppressed {f.rule} {f.ref} ({IGNORE_REASON}: {reason})" for f, reason in self.suppressed
+        ]
 
 
 def _suppressions(objs: Iterable[dict[str, Any]]) -> tuple[dict[str, tuple[set[str], str]], list[Finding]]:
@@ -113,17 +116,28 @@ def _suppressions(objs: Iterable[dict[str, Any]]) -> tuple[dict[str, tuple[set[s
         reason = str(annotations.get(IGNORE_REASON) or "").strip()
         ref = mc.ref(obj)
         for rule in sorted(rules - set(known)):
-            problems.append(Finding(
-                "lint-ignore-unknown-rule", "warning", ref, f"{IGNORE} names {rule!r}, which is no rule of the lint",
-                "a misspelt id suppresses nothing, and the finding it meant stays.",
-                f"one of: {', '.join(sorted(RULES))}"))
+            problems.append(
+                Finding(
+                    "lint-ignore-unknown-rule",
+                    "warning",
+                    ref,
+                    f"{IGNORE} names {rule!r}, which is no rule of the lint",
+                    "a misspelt id suppresses nothing, and the finding it meant stays.",
+                    f"one of: {', '.join(sorted(RULES))}",
+                )
+            )
         if not reason:
-            problems.append(Finding(
-                "lint-ignore-without-reason", "warning", ref, f"{IGNORE}: {', '.join(sorted(rules))} has no "
-                f"{IGNORE_REASON}, so it is not honoured",
-                "a suppression is a decision about this object; without the reason the next reader cannot tell a "
-                "decision from a silenced warning.",
-                f"add {IGNORE_REASON}: <why the finding does not apply or is accepted>"))
+            problems.append(
+                Finding(
+                    "lint-ignore-without-reason",
+                    "warning",
+                    ref,
+                    f"{IGNORE}: {', '.join(sorted(rules))} has no {IGNORE_REASON}, so it is not honoured",
+                    "a suppression is a decision about this object; without the reason the next reader cannot tell a "
+                    "decision from a silenced warning.",
+                    f"add {IGNORE_REASON}: <why the finding does not apply or is accepted>",
+                )
+            )
             continue
         honoured[ref] = (rules, reason)
     return honoured, problems

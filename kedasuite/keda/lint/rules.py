@@ -58,12 +58,24 @@ class Finding:
 
     def text(self, width: int = 110) -> str:
         """One paragraph: the finding, then why and the fix, each wrapped and indented under it."""
-        def fill(text: str, first: str, rest: str) -> str:
-            return textwrap.fill(text, width, initial_indent=first, subsequent_indent=rest,
-                                 break_long_words=False, break_on_hyphens=False)
 
-        return "\n".join((fill(f"{self.severity} {self.rule} {self.ref}: {self.message}", "", "    "),
-                          fill(self.why, "    why: ", "         "), fill(self.fix, "    fix: ", "         ")))
+        def fill(text: str, first: str, rest: str) -> str:
+            return textwrap.fill(
+                text,
+                width,
+                initial_indent=first,
+                subsequent_indent=rest,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+
+        return "\n".join(
+            (
+                fill(f"{self.severity} {self.rule} {self.ref}: {self.message}", "", "    "),
+                fill(self.why, "    why: ", "         "),
+                fill(self.fix, "    fix: ", "         "),
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -103,8 +115,9 @@ class Subject:
     def env(self, name: str) -> str | None:
         return mc.env_value(self.container, name) if self.container else None
 
-    def finding(self, rule: str, severity: Severity, message: str, why: str, fix: str,
-                about: Obj | None = None) -> Finding:
+    def finding(
+        self, rule: str, severity: Severity, message: str, why: str, fix: str, about: Obj | None = None
+    ) -> Finding:
         return Finding(rule, severity, mc.ref(about) if about is not None else self.ref, message, why, fix)
 
 
@@ -147,8 +160,10 @@ def partitions(s: Subject) -> tuple[int, str]:
     value = s.env(Env.KAFKA_PARTITIONS)
     if value is not None and value.strip().isdigit() and int(value) > 0:
         return int(value), f"{Env.KAFKA_PARTITIONS}={value} in container {s.container_name}"
-    return defaults.KAFKA_PARTITIONS, (f"{Env.KAFKA_PARTITIONS} is not set in container {s.container_name}: the "
-                                       "suite's default, kedasuite.core.defaults.KAFKA_PARTITIONS")
+    return defaults.KAFKA_PARTITIONS, (
+        f"{Env.KAFKA_PARTITIONS} is not set in container {s.container_name}: the "
+        "suite's default, kedasuite.core.defaults.KAFKA_PARTITIONS"
+    )
 
 
 def tolerances(s: Subject) -> tuple[float, float]:
@@ -164,23 +179,32 @@ def replicas_over_partitions(s: Subject) -> Iterator[Finding]:
         if top <= count or kafka.allow_idle_consumers:
             continue
         t = kafka.lag_threshold
-        escape = (f" ({count + 1} for a lag from {count * t + 1} to {(count + 1) * t - 1}, which escapes the cap: "
-                  f"it tests floor(lag / {t}) > {count}, an integer division)") if t > 1 else ""
+        escape = (
+            (
+                f" ({count + 1} for a lag from {count * t + 1} to {(count + 1) * t - 1}, which escapes the cap: "
+                f"it tests floor(lag / {t}) > {count}, an integer division)"
+            )
+            if t > 1
+            else ""
+        )
         yield s.finding(
-            "kafka-replicas-over-partitions", "warning",
+            "kafka-replicas-over-partitions",
+            "warning",
             f"maxReplicaCount {top} is above the topic's {count} partitions ({source}); trigger {trigger.name} "
             "does not set allowIdleConsumers",
             f"a partition is read by one consumer of the group at a time, so consumers beyond {count} get no "
             f"partition and sit idle. KEDA caps the metric at partitions × lagThreshold = {count} × {t} = {count * t}, "
             f"so the HPA asks for at most {count} replicas{escape}.",
-            f"maxReplicaCount: {count} (or more partitions); allowIdleConsumers: \"true\" only if idle standby "
-            "consumers are what you want")
+            f'maxReplicaCount: {count} (or more partitions); allowIdleConsumers: "true" only if idle standby '
+            "consumers are what you want",
+        )
 
 
 def dead_zone(count: int, t: int, current: int, up: float, down: float) -> tuple[list[int], bool, list[int]]:
     """At ``current`` replicas, the lags the model's HPA answers with ``current`` although they ask for more
     (``ceil(M / T) > current``, within the tolerance): those below ``(P + 1) × T`` in full, whether every
     larger lag (capped at ``P × T``) is one of them, and the lags past the zone that do add a replica."""
+
     def stays(lag: int) -> bool:
         return metric_proposal(capped_total_lag(lag, t, count), t, current, "AverageValue", up, down)[0] <= current
 
@@ -198,8 +222,12 @@ def tolerance_dead_zone(s: Subject) -> Iterator[Finding]:
         return
     up, down = tolerances(s)
     for trigger, kafka in kafka_triggers(s):
-        if (trigger.metric_type != "AverageValue" or kafka.allow_idle_consumers or kafka.limit_to_partitions_with_lag
-                or kafka.ensure_even_distribution_of_partitions):
+        if (
+            trigger.metric_type != "AverageValue"
+            or kafka.allow_idle_consumers
+            or kafka.limit_to_partitions_with_lag
+            or kafka.ensure_even_distribution_of_partitions
+        ):
             continue
         t = kafka.lag_threshold
         band, never, adds = dead_zone(count, t, current, up, down)
@@ -207,27 +235,40 @@ def tolerance_dead_zone(s: Subject) -> Iterator[Finding]:
             continue
         cap = count * t
         asks = f"= {count}" if math.ceil(band[-1] / t) == count else f"≥ {count}"
-        message = (f"{count} partitions ({source}) and lagThreshold {t}: the metric is capped at {count} × {t} = "
-                   f"{cap}. At {current} replicas a lag of {band[0]} to {band[-1]} asks for ceil(lag / {t}) {asks} "
-                   f"but lag / ({current} × {t}) ≤ {n(1 + up)} is within the HPA's {n(up * 100)} % tolerance, so "
-                   f"it stays at {current}")
+        message = (
+            f"{count} partitions ({source}) and lagThreshold {t}: the metric is capped at {count} × {t} = "
+            f"{cap}. At {current} replicas a lag of {band[0]} to {band[-1]} asks for ceil(lag / {t}) {asks} "
+            f"but lag / ({current} × {t}) ≤ {n(1 + up)} is within the HPA's {n(up * 100)} % tolerance, so "
+            f"it stays at {current}"
+        )
         if never:
-            what = (f"only a lag from {adds[0]} to {adds[-1]} (which escapes the cap) takes it to {count}" if adds
-                    else f"no lag takes it to {count}")
-            message += (f"; every lag of {(count + 1) * t} or more reads {cap}, and {cap} / {current * t} = "
-                        f"{cap / (current * t):.3g} is within it too: {what}")
+            what = (
+                f"only a lag from {adds[0]} to {adds[-1]} (which escapes the cap) takes it to {count}"
+                if adds
+                else f"no lag takes it to {count}"
+            )
+            message += (
+                f"; every lag of {(count + 1) * t} or more reads {cap}, and {cap} / {current * t} = "
+                f"{cap / (current * t):.3g} is within it too: {what}"
+            )
         else:
             message += f"; from {band[-1] + 1} the HPA adds replica {count}"
-        why = ("the HPA keeps the current count while M / (T × current) stays within 1 ± tolerance "
-               "(GetExternalPerPodMetricReplicas, replica_calculator.go). Below the cap a growing lag leaves that "
-               "band; at the cap the metric stops growing")
+        why = (
+            "the HPA keeps the current count while M / (T × current) stays within 1 ± tolerance "
+            "(GetExternalPerPodMetricReplicas, replica_calculator.go). Below the cap a growing lag leaves that "
+            "band; at the cap the metric stops growing"
+        )
         if never:
-            fix = (f"expect {current} consumers at most (maxReplicaCount: {current}), or add partitions so that "
-                   f"{count} / {current} clears the tolerance, or set behavior.scaleUp.tolerance below "
-                   f"{cap / (current * t) - 1:.3g} (Kubernetes' HPAConfigurableTolerance)")
+            fix = (
+                f"expect {current} consumers at most (maxReplicaCount: {current}), or add partitions so that "
+                f"{count} / {current} clears the tolerance, or set behavior.scaleUp.tolerance below "
+                f"{cap / (current * t) - 1:.3g} (Kubernetes' HPAConfigurableTolerance)"
+            )
         else:
-            fix = (f"nothing, if {current} consumers for a lag up to {band[-1]} is acceptable; a lower lagThreshold "
-                   "moves the band down")
+            fix = (
+                f"nothing, if {current} consumers for a lag up to {band[-1]} is acceptable; a lower lagThreshold "
+                "moves the band down"
+            )
         yield s.finding("kafka-tolerance-dead-zone", "warning" if never else "info", message, why + ".", fix)
 
 
@@ -239,8 +280,9 @@ def persistent_lag(s: Subject) -> Iterator[Finding]:
         if not kafka.exclude_persistent_lag:
             continue
         yield s.finding(
-            "kafka-persistent-lag-min-zero", "warning",
-            f"trigger {trigger.name} sets excludePersistentLag: \"true\" with minReplicaCount 0 "
+            "kafka-persistent-lag-min-zero",
+            "warning",
+            f'trigger {trigger.name} sets excludePersistentLag: "true" with minReplicaCount 0 '
             f"(activationLagThreshold {kafka.activation_lag_threshold})",
             "a partition whose committed offset has not moved since the previous read drops out of the metric, but "
             "its lag still counts for activation (GetMetricsAndActivity compares the lag with persistent lag "
@@ -250,7 +292,8 @@ def persistent_lag(s: Subject) -> Iterator[Finding]:
             "reading the metric without that lag, holds its floor of 1.",
             "move poison records out of the way (the suite's consumer dead-letters them) and drop "
             "excludePersistentLag, or raise activationLagThreshold above the lag that may stay stuck, or make 1 "
-            "replica the stated floor (minReplicaCount: 1)")
+            "replica the stated floor (minReplicaCount: 1)",
+        )
 
 
 # --- cooldown, polling, activation --------------------------------------------------------------
@@ -262,9 +305,13 @@ def floor_is_zero(s: Subject) -> bool:
     return s.scaler.min_replicas == 0 or idle == 0
 
 
-@checks({"cooldown-without-effect": "cooldownPeriod set where KEDA never scales to 0",
-         "polling-interval-without-effect": "pollingInterval set where KEDA's poll decides nothing",
-         "polling-longer-than-cooldown": "pollingInterval longer than cooldownPeriod"})
+@checks(
+    {
+        "cooldown-without-effect": "cooldownPeriod set where KEDA never scales to 0",
+        "polling-interval-without-effect": "pollingInterval set where KEDA's poll decides nothing",
+        "polling-longer-than-cooldown": "pollingInterval longer than cooldownPeriod",
+    }
+)
 def cooldown(s: Subject) -> Iterator[Finding]:
     if s.is_job:
         return
@@ -273,7 +320,8 @@ def cooldown(s: Subject) -> Iterator[Finding]:
     if not floor_is_zero(s):
         if "cooldownPeriod" in s.spec:
             yield s.finding(
-                "cooldown-without-effect", "warning",
+                "cooldown-without-effect",
+                "warning",
                 f"cooldownPeriod {n(sc.cooldown_period)} with minReplicaCount {sc.min_replicas}",
                 "cooldownPeriod only times KEDA's own step to 0 (or to idleReplicaCount) after the last active poll "
                 "(RequestScale, pkg/scaling/executor/scale_scaledobjects.go). With minReplicaCount "
@@ -281,31 +329,39 @@ def cooldown(s: Subject) -> Iterator[Finding]:
                 f"decides, and it scales down after its own stabilization window ({n(DOWNSCALE_STABILIZATION)} s "
                 f"unless a behavior says otherwise); {webhook}.",
                 "remove cooldownPeriod; to slow scale-down, set advanced.horizontalPodAutoscalerConfig.behavior."
-                "scaleDown.stabilizationWindowSeconds")
+                "scaleDown.stabilizationWindowSeconds",
+            )
         if "pollingInterval" in s.spec and not any(t.use_cached_metrics for t in sc.triggers):
             yield s.finding(
-                "polling-interval-without-effect", "warning",
+                "polling-interval-without-effect",
+                "warning",
                 f"pollingInterval {n(sc.polling_interval)} with minReplicaCount {sc.min_replicas} and no trigger "
                 "using useCachedMetrics",
                 "KEDA's poll decides only the steps between 0 and 1; the HPA reads each metric itself at every "
                 f"sync ({n(SYNC_PERIOD)} s), live from KEDA's metrics server. With minReplicaCount "
                 f"{sc.min_replicas} the poll changes nothing; {webhook}.",
                 "remove pollingInterval (or set useCachedMetrics: true on a trigger, if the HPA should see KEDA's "
-                "polled value)")
+                "polled value)",
+            )
         return
     if sc.polling_interval > sc.cooldown_period:
         yield s.finding(
-            "polling-longer-than-cooldown", "warning",
+            "polling-longer-than-cooldown",
+            "warning",
             f"pollingInterval {n(sc.polling_interval)} is longer than cooldownPeriod {n(sc.cooldown_period)}",
             "KEDA looks at the cooldown only when it polls: the step to 0 comes at the first inactive poll later "
             f"than the last active one + {n(sc.cooldown_period)} s. Polls {n(sc.polling_interval)} s apart make that "
             "the first inactive poll, so one empty reading scales to 0 and cooldownPeriod buys nothing.",
-            f"a cooldownPeriod of a few polls (e.g. {n(3 * sc.polling_interval)}), or a shorter pollingInterval")
+            f"a cooldownPeriod of a few polls (e.g. {n(3 * sc.polling_interval)}), or a shorter pollingInterval",
+        )
 
 
 #: The metadata keys of each trigger type's (activation, target).
-ACTIVATION_KEYS = {"redis": ("activationListLength", "listLength"), "kafka": ("activationLagThreshold", "lagThreshold"),
-                   "prometheus": ("activationThreshold", "threshold")}
+ACTIVATION_KEYS = {
+    "redis": ("activationListLength", "listLength"),
+    "kafka": ("activationLagThreshold", "lagThreshold"),
+    "prometheus": ("activationThreshold", "threshold"),
+}
 
 
 @checks({"activation-not-below-target": "an activation threshold at or above the trigger's target"})
@@ -319,21 +375,28 @@ def activation(s: Subject) -> Iterator[Finding]:
         keys = ACTIVATION_KEYS.get("redis" if t.type.startswith("redis") else t.type, ("activation…", "target"))
         worth = math.ceil(t.activation / t.target)
         if s.is_job:
-            why = (f"no Job starts until more than {n(t.activation)} wait, although the target asks for one Job per "
-                   f"{n(t.target)}: up to {n(t.activation)} items, ceil({n(t.activation)} / {n(t.target)}) = {worth} "
-                   "Jobs' worth, wait with none running.")
+            why = (
+                f"no Job starts until more than {n(t.activation)} wait, although the target asks for one Job per "
+                f"{n(t.target)}: up to {n(t.activation)} items, ceil({n(t.activation)} / {n(t.target)}) = {worth} "
+                "Jobs' worth, wait with none running."
+            )
         else:
-            why = (f"activation decides only the step between 0 and 1 (pkg/scaling/executor/scale_scaledobjects.go): "
-                   f"at 0 replicas up to {n(t.activation)} wait with no replica, ceil({n(t.activation)} / "
-                   f"{n(t.target)}) = {worth} replicas' worth by the target; running, the workload goes to 0 "
-                   f"{n(sc.cooldown_period)} s (cooldownPeriod) after the metric falls to {n(t.activation)} or "
-                   "below, while the HPA would still keep ceil(M / "
-                   f"{n(t.target)}) replicas (unless another trigger stays active).")
+            why = (
+                f"activation decides only the step between 0 and 1 (pkg/scaling/executor/scale_scaledobjects.go): "
+                f"at 0 replicas up to {n(t.activation)} wait with no replica, ceil({n(t.activation)} / "
+                f"{n(t.target)}) = {worth} replicas' worth by the target; running, the workload goes to 0 "
+                f"{n(sc.cooldown_period)} s (cooldownPeriod) after the metric falls to {n(t.activation)} or "
+                "below, while the HPA would still keep ceil(M / "
+                f"{n(t.target)}) replicas (unless another trigger stays active)."
+            )
         yield s.finding(
-            "activation-not-below-target", "warning",
+            "activation-not-below-target",
+            "warning",
             f"trigger {t.name} ({t.type}): {keys[0]} {n(t.activation)} is not below {keys[1]} {n(t.target)}",
-            why, f"{keys[0]} below {n(t.target)} (0, the default, wakes on the first item), so activation only "
-                 "filters noise")
+            why,
+            f"{keys[0]} below {n(t.target)} (0, the default, wakes on the first item), so activation only "
+            "filters noise",
+        )
 
 
 # --- the HPA ------------------------------------------------------------------------------------
@@ -357,18 +420,21 @@ def hpa_path(s: Subject) -> Iterator[Finding]:
     annotations = (s.obj.get("metadata") or {}).get("annotations") or {}
     # KEDA reads these as booleans, and a value that is not one as true; paused, a direction's
     # selectPolicy becomes Disabled in the behavior it hands the HPA (creating one if needed).
-    paused = {direction: f"autoscaling.keda.sh/paused-scale-{word}" for direction, word in
-              (("scaleDown", "in"), ("scaleUp", "out"))
-              if str(annotations.get(f"autoscaling.keda.sh/paused-scale-{word}", "false")).strip()
-              not in GO_FALSE}
+    paused = {
+        direction: f"autoscaling.keda.sh/paused-scale-{word}"
+        for direction, word in (("scaleDown", "in"), ("scaleUp", "out"))
+        if str(annotations.get(f"autoscaling.keda.sh/paused-scale-{word}", "false")).strip() not in GO_FALSE
+    }
     floor = max(sc.min_replicas, 1)
     if sc.hpa_behavior is None and not paused:
         syncs = legacy_scale_up_syncs(1, sc.max_replicas)
-        message = (f"HPA {name} runs the legacy path (no advanced.horizontalPodAutoscalerConfig.behavior): at most "
-                   f"max(2 × current, 4) replicas per sync, 1 → {sc.max_replicas} in {syncs} syncs "
-                   f"({n(syncs * SYNC_PERIOD)} s at the {n(SYNC_PERIOD)} s sync period); scale-down to the highest "
-                   f"recommendation of the last {n(DOWNSCALE_STABILIZATION)} s, in one step; between {floor} and "
-                   f"{sc.max_replicas}")
+        message = (
+            f"HPA {name} runs the legacy path (no advanced.horizontalPodAutoscalerConfig.behavior): at most "
+            f"max(2 × current, 4) replicas per sync, 1 → {sc.max_replicas} in {syncs} syncs "
+            f"({n(syncs * SYNC_PERIOD)} s at the {n(SYNC_PERIOD)} s sync period); scale-down to the highest "
+            f"recommendation of the last {n(DOWNSCALE_STABILIZATION)} s, in one step; between {floor} and "
+            f"{sc.max_replicas}"
+        )
     else:
         given = {k: dict(v) if isinstance(v, Mapping) else v for k, v in (sc.hpa_behavior or {}).items()}
         for direction in paused:
@@ -382,7 +448,10 @@ def hpa_path(s: Subject) -> Iterator[Finding]:
         by = f" (given by the annotation{'s' if len(names) > 1 else ''} {', '.join(names)})" if paused else ""
         message = f"HPA {name} runs the behavior path{by}: {how}; between {floor} and {sc.max_replicas}"
     yield s.finding(
-        "hpa-path", "info", message,
+        "hpa-path",
+        "info",
+        message,
         "KEDA gives the HPA a behavior only when the ScaledObject has one (controllers/keda/hpa.go); without one "
         "the HPA runs its legacy rules (horizontal.go), not the documented behavior defaults.",
-        "none needed; advanced.horizontalPodAutoscalerConfig.behavior changes how fast the count moves")
+        "none needed; advanced.horizontalPodAutoscalerConfig.behavior changes how fast the count moves",
+    )

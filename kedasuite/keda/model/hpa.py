@@ -36,8 +36,14 @@ class SyncResult:
 class HPA:
     """One HorizontalPodAutoscaler's state: recommendations and (with ``behavior``) scale events."""
 
-    def __init__(self, min_replicas: int, max_replicas: int, behavior: Behavior | None = None,
-                 downscale_window: float = DOWNSCALE_STABILIZATION, tolerance: float = TOLERANCE) -> None:
+    def __init__(
+        self,
+        min_replicas: int,
+        max_replicas: int,
+        behavior: Behavior | None = None,
+        downscale_window: float = DOWNSCALE_STABILIZATION,
+        tolerance: float = TOLERANCE,
+    ) -> None:
         self.min, self.max = min_replicas, max_replicas
         self.behavior, self.window, self.tolerance = behavior, downscale_window, tolerance
         self.recommendations: list[list[float]] = []  # [replicas, time]
@@ -53,19 +59,38 @@ class HPA:
         if current == 0 and self.min != 0:
             return SyncResult(0, None, None, None, "HPA idle: the target is at 0 (ScalingDisabled)")
         if current > self.max:
-            return self._rescale(now, current, self.max, None, None, None,
-                                 f"HPA: {current} replicas above maxReplicas {self.max}: sets {self.max}")
+            return self._rescale(
+                now,
+                current,
+                self.max,
+                None,
+                None,
+                None,
+                f"HPA: {current} replicas above maxReplicas {self.max}: sets {self.max}",
+            )
         if current < self.min:
-            return self._rescale(now, current, self.min, None, None, None,
-                                 f"HPA: {current} replicas below minReplicas {self.min}: sets {self.min}")
+            return self._rescale(
+                now,
+                current,
+                self.min,
+                None,
+                None,
+                None,
+                f"HPA: {current} replicas below minReplicas {self.min}: sets {self.min}",
+            )
         up_tol, down_tol = self._tolerances()
         wanted, proposals, invalid = compute_replicas_for_metrics(metrics, current, up_tol, down_tol)
         terms = "; ".join(f"{name} {how}" for name, _, how in proposals)
         unreadable = ", ".join(f"{m.name} ({m.error or 'unreadable'})" for m in invalid)
         if invalid and (not proposals or wanted < current):
-            return SyncResult(current, None, None, None,
-                              f"HPA holds {current}: cannot read {unreadable}"
-                              + (f" and the rest ask for fewer ({terms})" if proposals else ""))
+            return SyncResult(
+                current,
+                None,
+                None,
+                None,
+                f"HPA holds {current}: cannot read {unreadable}"
+                + (f" and the rest ask for fewer ({terms})" if proposals else ""),
+            )
         if self.behavior is None:
             desired, stabilized, limit, how = self._legacy(now, current, wanted)
         else:
@@ -75,8 +100,16 @@ class HPA:
             return SyncResult(current, wanted, stabilized, limit, reason)
         return self._rescale(now, current, desired, wanted, stabilized, limit, reason)
 
-    def _rescale(self, now: float, current: int, desired: int, wanted: int | None, stabilized: int | None,
-                 limit: int | None, reason: str) -> SyncResult:
+    def _rescale(
+        self,
+        now: float,
+        current: int,
+        desired: int,
+        wanted: int | None,
+        stabilized: int | None,
+        limit: int | None,
+        reason: str,
+    ) -> SyncResult:
         if self.behavior is not None:  # storeScaleEvent
             up = desired > current
             events = self.up_events if up else self.down_events
@@ -110,12 +143,13 @@ class HPA:
         upper = min(self.max, limit)
         desired = min(max(best, self.min), upper)
         if desired < best:
-            why = (f"legacy scale-up limit max(2 × {current}, 4)" if limit < self.max
-                   else f"maxReplicaCount {self.max}")
+            why = f"legacy scale-up limit max(2 × {current}, 4)" if limit < self.max else f"maxReplicaCount {self.max}"
             how = f"HPA wants {best}, limited to {desired} this sync: {why}"
         elif best > wanted:
-            how = (f"HPA wants {wanted}, holds {desired}: the highest recommendation of the last "
-                   f"{self.window:g} s is {best} (scale-down stabilization)")
+            how = (
+                f"HPA wants {wanted}, holds {desired}: the highest recommendation of the last "
+                f"{self.window:g} s is {best} (scale-down stabilization)"
+            )
         elif desired > best:
             how = f"HPA wants {wanted}, raised to minReplicas {self.min}"
         else:
@@ -138,11 +172,15 @@ class HPA:
         stabilized = min(max(current, up_rec), down_rec)
         self._store(now, wanted, old)
         if stabilized > wanted:
-            how = (f"HPA wants {wanted}, stabilized at {stabilized}: the highest recommendation of the last "
-                   f"{b.down.window:g} s (behavior.scaleDown window)")
+            how = (
+                f"HPA wants {wanted}, stabilized at {stabilized}: the highest recommendation of the last "
+                f"{b.down.window:g} s (behavior.scaleDown window)"
+            )
         elif stabilized < wanted:
-            how = (f"HPA wants {wanted}, stabilized at {stabilized}: the lowest recommendation of the last "
-                   f"{b.up.window:g} s (behavior.scaleUp window)")
+            how = (
+                f"HPA wants {wanted}, stabilized at {stabilized}: the lowest recommendation of the last "
+                f"{b.up.window:g} s (behavior.scaleUp window)"
+            )
         else:
             how = f"HPA wants {wanted}"
         if stabilized > current:

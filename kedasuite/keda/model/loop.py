@@ -63,34 +63,55 @@ class Options:
     job_pending_seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        checks = [("polling interval", self.polling_interval, 1), ("sync period", self.sync_period, 1),
-                  ("job seconds", self.job_seconds, 1), ("partitions", self.partitions, 1)]
+        checks = [
+            ("polling interval", self.polling_interval, 1),
+            ("sync period", self.sync_period, 1),
+            ("job seconds", self.job_seconds, 1),
+            ("partitions", self.partitions, 1),
+        ]
         for what, value, low in checks:
             if value is not None and value < low:
                 raise InputError(f"{what} must be at least {low} (got {value:g})")
-        for what, value in [("cooldown period", self.cooldown_period), ("initial cooldown period",
-                            self.initial_cooldown_period), ("stabilization window", self.stabilization_window),
-                            ("tolerance", self.tolerance), ("HPA offset", self.hpa_offset),
-                            ("start replicas", self.start_replicas), ("job pending seconds", self.job_pending_seconds)]:
+        for what, value in [
+            ("cooldown period", self.cooldown_period),
+            ("initial cooldown period", self.initial_cooldown_period),
+            ("stabilization window", self.stabilization_window),
+            ("tolerance", self.tolerance),
+            ("HPA offset", self.hpa_offset),
+            ("start replicas", self.start_replicas),
+            ("job pending seconds", self.job_pending_seconds),
+        ]:
             if value is not None and value < 0:
                 raise InputError(f"{what} must not be negative (got {value:g})")
 
     def apply(self, scaler: Scaler) -> Scaler:
         """The scaler with this run's overrides of its own fields."""
-        changes = {k: v for k, v in (("polling_interval", self.polling_interval),
-                                     ("cooldown_period", self.cooldown_period),
-                                     ("initial_cooldown_period", self.initial_cooldown_period)) if v is not None}
+        changes = {
+            k: v
+            for k, v in (
+                ("polling_interval", self.polling_interval),
+                ("cooldown_period", self.cooldown_period),
+                ("initial_cooldown_period", self.initial_cooldown_period),
+            )
+            if v is not None
+        }
         return dataclasses.replace(scaler, **changes)
 
     def deviations(self, scaler: Scaler) -> list[str]:
         """Each override that differs from the manifest (or the controller default), in words."""
-        out = [f"{name} {v:g} s (manifest: {getattr(scaler, attr):g} s)"
-               for name, attr, v in (("pollingInterval", "polling_interval", self.polling_interval),
-                                     ("cooldownPeriod", "cooldown_period", self.cooldown_period),
-                                     ("initialCooldownPeriod", "initial_cooldown_period", self.initial_cooldown_period))
-               if v is not None and v != getattr(scaler, attr)]
+        out = [
+            f"{name} {v:g} s (manifest: {getattr(scaler, attr):g} s)"
+            for name, attr, v in (
+                ("pollingInterval", "polling_interval", self.polling_interval),
+                ("cooldownPeriod", "cooldown_period", self.cooldown_period),
+                ("initialCooldownPeriod", "initial_cooldown_period", self.initial_cooldown_period),
+            )
+            if v is not None and v != getattr(scaler, attr)
+        ]
         if self.stabilization_window is not None and self.stabilization_window != DOWNSCALE_STABILIZATION:
-            out.append(f"scale-down stabilization {self.stabilization_window:g} s (default {DOWNSCALE_STABILIZATION:g} s)")
+            out.append(
+                f"scale-down stabilization {self.stabilization_window:g} s (default {DOWNSCALE_STABILIZATION:g} s)"
+            )
         if self.sync_period != SYNC_PERIOD:
             out.append(f"HPA sync {self.sync_period:g} s (default {SYNC_PERIOD:g} s)")
         if self.tolerance != TOLERANCE:
@@ -126,10 +147,18 @@ class Step:
         return self.replicas != self.before or bool(self.created)
 
     def to_json(self) -> dict[str, Any]:
-        data = {"t": self.t, "actor": self.actor, "replicas_before": self.before, "replicas": self.replicas,
-                "active": self.active, "triggers": {s.name: s.to_json() for s in self.triggers},
-                "recommendation": self.recommendation, "stabilized": self.stabilized, "limit": self.limit,
-                "reason": self.reason}
+        data = {
+            "t": self.t,
+            "actor": self.actor,
+            "replicas_before": self.before,
+            "replicas": self.replicas,
+            "active": self.active,
+            "triggers": {s.name: s.to_json() for s in self.triggers},
+            "recommendation": self.recommendation,
+            "stabilized": self.stabilized,
+            "limit": self.limit,
+            "reason": self.reason,
+        }
         if self.actor == "jobs":
             data |= {"created": self.created, "finished": self.finished, "pending": self.pending, "pods": self.pods}
         return data
@@ -189,8 +218,13 @@ class ScaledObjectLoop:
             raw_behavior = dict(raw_behavior) | {"scaleDown": down}
         self.behavior = behavior_from_manifest(raw_behavior, DOWNSCALE_STABILIZATION if window is None else window)
         self.hpa_min = scaler.min_replicas if scaler.min_replicas > 0 else 1
-        self.hpa = HPA(self.hpa_min, scaler.max_replicas, self.behavior,
-                       DOWNSCALE_STABILIZATION if window is None else window, options.tolerance)
+        self.hpa = HPA(
+            self.hpa_min,
+            scaler.max_replicas,
+            self.behavior,
+            DOWNSCALE_STABILIZATION if window is None else window,
+            options.tolerance,
+        )
         self.replicas = options.start_replicas
         self.last_active: float | None = None
         self.cached: dict[str, TriggerState] = {}
@@ -240,8 +274,9 @@ class ScaledObjectLoop:
             self.last_active = t
             return step(cur, f"active; {cur} replicas, the HPA is in charge")
         if error and fb is not None and fb.replicas != 0:
-            return step(cur, f"a trigger errors: keeps {cur} until the failures pass failureThreshold "
-                             f"{fb.failure_threshold}")
+            return step(
+                cur, f"a trigger errors: keeps {cur} until the failures pass failureThreshold {fb.failure_threshold}"
+            )
         if error and fb is None:
             return step(cur, f"a trigger errors and there is no fallback: keeps {cur}")
         rest = s.idle_replicas if s.idle_replicas is not None else s.min_replicas
@@ -254,8 +289,12 @@ class ScaledObjectLoop:
                 word = "idleReplicaCount" if s.idle_replicas is not None else "minReplicaCount"
                 return step(rest, f"inactive for {what} {span:g} s (since {since:g} s): scales {cur} → {word} {rest}")
             left = since + span - t
-            return step(cur, f"cooldown: {left:g} s of {span:g} left" if what == "cooldownPeriod"
-                        else f"initial cooldown: {left:g} s of {span:g} left")
+            return step(
+                cur,
+                f"cooldown: {left:g} s of {span:g} left"
+                if what == "cooldownPeriod"
+                else f"initial cooldown: {left:g} s of {span:g} left",
+            )
         if s.idle_replicas is None and cur < s.min_replicas:
             return step(s.min_replicas, f"inactive; scales {cur} → minReplicaCount {s.min_replicas}")
         return step(cur, f"inactive; stays at {cur}")
@@ -278,16 +317,21 @@ class ScaledObjectLoop:
             if self.reader.modifiers is not None:
                 value, _, how = self.reader.composite(states)
                 m = self.reader.modifiers
-                inputs = [MetricInput("composite-metric", value, m.target, m.metric_type, None if value is not None else how)]
+                inputs = [
+                    MetricInput("composite-metric", value, m.target, m.metric_type, None if value is not None else how)
+                ]
             else:
                 by_name = {tr.name: tr for tr in self.scaler.triggers}
-                inputs = [MetricInput(st.name, st.metric, by_name[st.name].target, by_name[st.name].metric_type, st.error)
-                          for st in states]
+                inputs = [
+                    MetricInput(st.name, st.metric, by_name[st.name].target, by_name[st.name].metric_type, st.error)
+                    for st in states
+                ]
         result = self.hpa.sync(t, cur, inputs)
         self.replicas = result.desired
         reason = result.reason + "".join(f" [{st.name} {st.note}]" for st in states if st.fallback)
-        return Step(t, "hpa", cur, result.desired, reason, states, None, result.recommendation,
-                    result.stabilized, result.limit)
+        return Step(
+            t, "hpa", cur, result.desired, reason, states, None, result.recommendation, result.stabilized, result.limit
+        )
 
 
 @dataclass
@@ -307,7 +351,9 @@ class ScaledJobLoop:
             raise InputError(f"{scaler.name}: a ScaledJob needs at least one trigger")
         if any(t.metric_type != "AverageValue" for t in scaler.triggers):
             raise InputError(f"{scaler.name}: a ScaledJob trigger must not set metricType (KEDA refuses it)")
-        self.reader = TriggerReader(dataclasses.replace(scaler, fallback=None, scaling_modifiers=None), options.partitions)
+        self.reader = TriggerReader(
+            dataclasses.replace(scaler, fallback=None, scaling_modifiers=None), options.partitions
+        )
         p, c = scaler.job_parallelism, scaler.job_completions
         self.parallelism = p if p is not None else 1
         self.completions = c if c is not None else (1 if p is None else None)
@@ -347,8 +393,10 @@ class ScaledJobLoop:
             pending = sum(1 for j in self.jobs if j.starts > t)
             started = running - pending
         states = tuple(self.reader.read(tr, read(tr.name, t), running) for tr in self.scaler.triggers)
-        readings = [Reading(tr, st.metric, activation_metric=st.raw, error=st.error)
-                    for tr, st in zip(self.scaler.triggers, states)]
+        readings = [
+            Reading(tr, st.metric, activation_metric=st.raw, error=st.error)
+            for tr, st in zip(self.scaler.triggers, states)
+        ]
         decision = decide_scaled_job(self.scaler, readings, running, pending)
         n = decision.count or 0
         for _ in range(n):
@@ -356,11 +404,22 @@ class ScaledJobLoop:
             self.jobs.append(_Job(t, starts, starts + self.run_seconds))
         after = running + n
         if jobs is None:
-            pending += sum(1 for j in self.jobs[len(self.jobs) - n:] if j.starts > t)
+            pending += sum(1 for j in self.jobs[len(self.jobs) - n :] if j.starts > t)
             started = after - pending
         self.last = after
-        return Step(t, "jobs", before, after, f"KEDA: {decision.reason}", states, decision.active,
-                    created=n, pending=pending, pods=self._pods(t, started), finished=max(before - running, 0))
+        return Step(
+            t,
+            "jobs",
+            before,
+            after,
+            f"KEDA: {decision.reason}",
+            states,
+            decision.active,
+            created=n,
+            pending=pending,
+            pods=self._pods(t, started),
+            finished=max(before - running, 0),
+        )
 
 
 Loop = ScaledObjectLoop | ScaledJobLoop
@@ -373,5 +432,16 @@ def loop_for(scaler: Scaler, options: Options | None = None) -> Loop:
 # --- replaying a series --------------------------------------------------------------------------
 
 
-__all__ = ["Jobs", "Loop", "Options", "Read", "ScaledJobLoop", "ScaledObjectLoop", "Step", "TriggerState",
-           "legacy_scale_up_limit", "legacy_scale_up_syncs", "loop_for"]
+__all__ = [
+    "Jobs",
+    "Loop",
+    "Options",
+    "Read",
+    "ScaledJobLoop",
+    "ScaledObjectLoop",
+    "Step",
+    "TriggerState",
+    "legacy_scale_up_limit",
+    "legacy_scale_up_syncs",
+    "loop_for",
+]

@@ -58,8 +58,9 @@ def default_duration(scaler: Scaler, series: Mapping[str, Series], options: Opti
     return last + max(waits) + 4 * max(s.polling_interval, options.sync_period)
 
 
-def replay(scaler: Scaler, series: Mapping[str, Series], duration: float | None = None,
-           options: Options | None = None) -> list[Step]:
+def replay(
+    scaler: Scaler, series: Mapping[str, Series], duration: float | None = None, options: Options | None = None
+) -> list[Step]:
     """Every step from 0 to ``duration`` with each trigger reading its series (0 when not given);
     for a ScaledJob, the ``running`` (and ``pending``) series, when given, replace the model's own Jobs."""
     options = options or Options()
@@ -99,9 +100,15 @@ class StepResponse:
         return [(s.t, s.replicas) for s in self.steps if s.changed]
 
 
-def step_response(scaler: Scaler, load: float, start: float = 0.0, hold: float = 600.0,
-                  trigger: str | None = None, options: Options | None = None,
-                  duration: float | None = None) -> StepResponse:
+def step_response(
+    scaler: Scaler,
+    load: float,
+    start: float = 0.0,
+    hold: float = 600.0,
+    trigger: str | None = None,
+    options: Options | None = None,
+    duration: float | None = None,
+) -> StepResponse:
     """The expected trace when ``load`` (a raw value: items, lag) sits on ``trigger`` (default: the
     first) from ``start`` for ``hold`` seconds. Deadlines in e2e are ``peak_at`` and ``zero_at``
     plus a margin for pods to start and samples to be taken."""

@@ -42,8 +42,13 @@ class TriggerState:
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"metric": self.metric, "raw": self.raw, "active": self.active, "error": self.error,
-                "fallback": self.fallback}
+        return {
+            "metric": self.metric,
+            "raw": self.raw,
+            "active": self.active,
+            "error": self.error,
+            "fallback": self.fallback,
+        }
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,10 @@ class Fallback:
         except (KeyError, TypeError, ValueError):
             raise InputError("fallback needs failureThreshold and replicas, both integers >= 0") from None
         if fb.behavior == "scalingModifiers":
-            raise InputError("fallback.behavior scalingModifiers is not modelled (it hands the formula a "
-                             "placeholder); use static, currentReplicas, currentReplicasIfHigher or currentReplicasIfLower")
+            raise InputError(
+                "fallback.behavior scalingModifiers is not modelled (it hands the formula a "
+                "placeholder); use static, currentReplicas, currentReplicasIfHigher or currentReplicasIfLower"
+            )
         if fb.behavior not in FALLBACK_BEHAVIORS:
             raise InputError(f"fallback.behavior {fb.behavior!r}: one of {', '.join(FALLBACK_BEHAVIORS)}")
         if fb.failure_threshold < 0 or fb.replicas < 0:
@@ -70,9 +77,12 @@ class Fallback:
         return fb
 
     def replicas_for(self, current: int) -> int:
-        return {"static": self.replicas, "currentReplicas": current,
-                "currentReplicasIfHigher": max(current, self.replicas),
-                "currentReplicasIfLower": min(current, self.replicas)}[self.behavior]
+        return {
+            "static": self.replicas,
+            "currentReplicas": current,
+            "currentReplicasIfHigher": max(current, self.replicas),
+            "currentReplicasIfLower": min(current, self.replicas),
+        }[self.behavior]
 
 
 @dataclass(frozen=True)
@@ -91,11 +101,13 @@ class Modifiers:
             return None
         formula = str(raw.get("formula") or "").strip()
         if not formula:
-            raise InputError("advanced.scalingModifiers.formula is empty; give one, e.g. \"backlog + in_flight\"")
+            raise InputError('advanced.scalingModifiers.formula is empty; give one, e.g. "backlog + in_flight"')
         try:
             target = float(str(raw.get("target", "")))
         except ValueError:
-            raise InputError("advanced.scalingModifiers.target must be a number (KEDA needs it with a formula)") from None
+            raise InputError(
+                "advanced.scalingModifiers.target must be a number (KEDA needs it with a formula)"
+            ) from None
         if target <= 0:
             raise InputError("advanced.scalingModifiers.target must be positive")
         activation = float(str(raw.get("activationTarget") or 0))
@@ -106,9 +118,11 @@ class Modifiers:
             tree = None
         bad = _unsupported(tree, names) if tree is not None else "syntax outside arithmetic"
         if bad:
-            raise InputError(f"scalingModifiers formula {formula!r} uses {bad}, which the model does not evaluate: "
-                             "it evaluates + - * / %, parentheses, numbers, min max abs ceil floor and the "
-                             f"trigger names {', '.join(sorted(names))}")
+            raise InputError(
+                f"scalingModifiers formula {formula!r} uses {bad}, which the model does not evaluate: "
+                "it evaluates + - * / %, parentheses, numbers, min max abs ceil floor and the "
+                f"trigger names {', '.join(sorted(names))}"
+            )
         assert tree is not None
         return cls(formula, target, activation, str(raw.get("metricType") or "AverageValue"), tree)
 
@@ -163,8 +177,9 @@ def spread(total: float, partitions: int) -> tuple[int, ...]:
     return tuple(base + (1 if i < extra else 0) for i in range(partitions))
 
 
-def kafka_metric(trigger: Trigger, value: float | tuple[Any, ...], partitions: int,
-                 previous: dict[int, int] | None = None) -> tuple[float, float, str]:
+def kafka_metric(
+    trigger: Trigger, value: float | tuple[Any, ...], partitions: int, previous: dict[int, int] | None = None
+) -> tuple[float, float, str]:
     """(metric, summed lag, note) for a kafka trigger: ``rules.kafka.keda_lag`` on the partitions' lags
     (a total spread over ``partitions``, lags, or offsets; ``previous``: the scaler's memory of
     committed offsets for ``excludePersistentLag``)."""
@@ -183,11 +198,15 @@ def kafka_metric(trigger: Trigger, value: float | tuple[Any, ...], partitions: i
     left_out = sum(report.persistent.values())
     notes = []
     if report.persistent:
-        notes.append(f"excludePersistentLag leaves out {left_out} on partition(s) "
-                     f"{', '.join(str(p) for p in sorted(report.persistent))} (offset unchanged since the last read)")
+        notes.append(
+            f"excludePersistentLag leaves out {left_out} on partition(s) "
+            f"{', '.join(str(p) for p in sorted(report.persistent))} (offset unchanged since the last read)"
+        )
     if report.metric != report.total - left_out:
-        notes.append(f"lag {report.total - left_out} capped to {report.metric} "
-                     f"({len(offsets)} partitions × lagThreshold {config.lag_threshold:g})")
+        notes.append(
+            f"lag {report.total - left_out} capped to {report.metric} "
+            f"({len(offsets)} partitions × lagThreshold {config.lag_threshold:g})"
+        )
     return float(report.metric), float(report.total), "; ".join(notes)
 
 
@@ -224,20 +243,29 @@ class TriggerReader:
         self.failures[trigger.name] += 1
         n = self.failures[trigger.name]
         if n <= fb.failure_threshold:
-            return TriggerState(trigger.name, None, False,
-                                error=f"read failed ({n} of failureThreshold {fb.failure_threshold})")
+            return TriggerState(
+                trigger.name, None, False, error=f"read failed ({n} of failureThreshold {fb.failure_threshold})"
+            )
         replicas = fb.replicas_for(current)
         if trigger.metric_type == "Value":
             if current == 0:
-                return TriggerState(trigger.name, None, False, error="read failed; fallback cannot divide by 0 ready pods")
+                return TriggerState(
+                    trigger.name, None, False, error="read failed; fallback cannot divide by 0 ready pods"
+                )
             metric = trigger.target * replicas / current
             how = f"{replicas} × {trigger.target:g} / {current} ready"
         else:
             metric = trigger.target * replicas
             how = f"{replicas} × {trigger.target:g}"
-        return TriggerState(trigger.name, metric, True, raw=metric, fallback=True,
-                            note=f"failed {n} times > failureThreshold {fb.failure_threshold}: fallback "
-                                 f"({fb.behavior}) reports {how} = {metric:g}")
+        return TriggerState(
+            trigger.name,
+            metric,
+            True,
+            raw=metric,
+            fallback=True,
+            note=f"failed {n} times > failureThreshold {fb.failure_threshold}: fallback "
+            f"({fb.behavior}) reports {how} = {metric:g}",
+        )
 
     def composite(self, states: Sequence[TriggerState]) -> tuple[float | None, bool, str]:
         """scalingModifiers: the formula's value, its activity and how; ``None`` when a trigger errored."""
@@ -250,5 +278,11 @@ class TriggerReader:
         except ZeroDivisionError as exc:
             return None, False, str(exc)
         active = value > self.modifiers.activation
-        return value, active, (f"{self.modifiers.formula} = {value:g} {'>' if active else '<='} activationTarget "
-                               f"{self.modifiers.activation:g}")
+        return (
+            value,
+            active,
+            (
+                f"{self.modifiers.formula} = {value:g} {'>' if active else '<='} activationTarget "
+                f"{self.modifiers.activation:g}"
+            ),
+        )

@@ -71,26 +71,37 @@ def _rules(raw: Any, where: str, default_window: float, default_policies: tuple[
     if not isinstance(raw, Mapping):
         raise InputError(f"{where} must be a mapping (stabilizationWindowSeconds, selectPolicy, policies)")
     try:
-        window = float(raw["stabilizationWindowSeconds"]) if raw.get("stabilizationWindowSeconds") is not None \
+        window = (
+            float(raw["stabilizationWindowSeconds"])
+            if raw.get("stabilizationWindowSeconds") is not None
             else default_window
+        )
         select = str(raw.get("selectPolicy") or "Max")
-        policies = tuple(Policy(str(p["type"]), int(p["value"]), float(p["periodSeconds"]))
-                         for p in raw["policies"]) if raw.get("policies") else default_policies
+        policies = (
+            tuple(Policy(str(p["type"]), int(p["value"]), float(p["periodSeconds"])) for p in raw["policies"])
+            if raw.get("policies")
+            else default_policies
+        )
         tolerance = float(str(raw["tolerance"])) if raw.get("tolerance") is not None else None
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{where}: {exc!r} does not read as a Kubernetes HPAScalingRules; each policy needs "
-                         "type (Pods or Percent), value and periodSeconds") from None
+        raise InputError(
+            f"{where}: {exc!r} does not read as a Kubernetes HPAScalingRules; each policy needs "
+            "type (Pods or Percent), value and periodSeconds"
+        ) from None
     if select not in SELECT_POLICIES:
         raise InputError(f"{where}.selectPolicy {select!r}: one of {', '.join(SELECT_POLICIES)}")
     for p in policies:
         if p.type not in POLICY_TYPES or p.value <= 0 or not 0 < p.period <= 1800:
-            raise InputError(f"{where}: policy {p.type} {p.value} per {p.period:g} s is invalid; type Pods or Percent, "
-                             "value > 0, 0 < periodSeconds <= 1800")
+            raise InputError(
+                f"{where}: policy {p.type} {p.value} per {p.period:g} s is invalid; type Pods or Percent, "
+                "value > 0, 0 < periodSeconds <= 1800"
+            )
     return Rules(window, select, policies, tolerance)
 
 
-def behavior_from_manifest(raw: Mapping[str, Any] | None, downscale_window: float = DOWNSCALE_STABILIZATION
-                           ) -> Behavior | None:
+def behavior_from_manifest(
+    raw: Mapping[str, Any] | None, downscale_window: float = DOWNSCALE_STABILIZATION
+) -> Behavior | None:
     """``advanced.horizontalPodAutoscalerConfig.behavior`` with Kubernetes' defaults for what it leaves out
     (``SetDefaults_HorizontalPodAutoscalerBehavior``; a missing scale-down window is the controller's
     downscale stabilization, ``maybeInitScaleDownStabilizationWindow``). ``None`` stays ``None``: the legacy path."""
@@ -98,8 +109,7 @@ def behavior_from_manifest(raw: Mapping[str, Any] | None, downscale_window: floa
         return None
     if not isinstance(raw, Mapping):
         raise InputError("advanced.horizontalPodAutoscalerConfig.behavior must be a mapping (scaleUp, scaleDown)")
-    up = _rules(raw.get("scaleUp"), "behavior.scaleUp", 0.0,
-                (Policy("Pods", 4, 15.0), Policy("Percent", 100, 15.0)))
+    up = _rules(raw.get("scaleUp"), "behavior.scaleUp", 0.0, (Policy("Pods", 4, 15.0), Policy("Percent", 100, 15.0)))
     down = _rules(raw.get("scaleDown"), "behavior.scaleDown", downscale_window, (Policy("Percent", 100, 15.0),))
     return Behavior(up, down)
 
@@ -109,8 +119,14 @@ def within_tolerance(ratio: float, up: float, down: float) -> bool:
     return 1.0 - down <= ratio <= 1.0 + up
 
 
-def metric_proposal(metric: float, target: float, current: int, metric_type: str = "AverageValue",
-                    up: float = TOLERANCE, down: float = TOLERANCE) -> tuple[int, str]:
+def metric_proposal(
+    metric: float,
+    target: float,
+    current: int,
+    metric_type: str = "AverageValue",
+    up: float = TOLERANCE,
+    down: float = TOLERANCE,
+) -> tuple[int, str]:
     """One External metric's proposal and how it was reached (``replica_calculator.go``).
 
     AverageValue: ``ratio = M / (T × cur)``; within the tolerance ``cur``, else ``ceil(M / T)``.
@@ -153,8 +169,9 @@ def tolerances_for_hpa(behavior: Behavior | None, default: float = TOLERANCE) ->
     return (default if up is None else up), (default if down is None else down)
 
 
-def compute_replicas_for_metrics(metrics: Sequence[MetricInput], current: int, up: float = TOLERANCE,
-                                 down: float = TOLERANCE) -> tuple[int, list[tuple[str, int, str]], list[MetricInput]]:
+def compute_replicas_for_metrics(
+    metrics: Sequence[MetricInput], current: int, up: float = TOLERANCE, down: float = TOLERANCE
+) -> tuple[int, list[tuple[str, int, str]], list[MetricInput]]:
     """The HPA's proposal from its metrics at ``current`` replicas, before stabilization, rate
     limits and the min/max clamp: the largest of the readable metrics' proposals (0 when none),
     each proposal with how it was reached, and the metrics that could not be read. Kubernetes'

@@ -58,7 +58,9 @@ class KafkaTrigger:
         if self.allow_idle_consumers and self.limit_to_partitions_with_lag:
             raise ValueError("allowIdleConsumers and limitToPartitionsWithLag cannot be set simultaneously")
         if self.limit_to_partitions_with_lag and self.ensure_even_distribution_of_partitions:
-            raise ValueError("limitToPartitionsWithLag and ensureEvenDistributionOfPartitions cannot be set simultaneously")
+            raise ValueError(
+                "limitToPartitionsWithLag and ensureEvenDistributionOfPartitions cannot be set simultaneously"
+            )
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> KafkaTrigger:
@@ -132,8 +134,9 @@ def _persistent(p: PartitionOffsets, trigger: KafkaTrigger, previous: dict[int, 
     return before == p.committed
 
 
-def keda_lag(partitions: Sequence[PartitionOffsets], trigger: KafkaTrigger,
-             previous: dict[int, int] | None = None) -> LagReport:
+def keda_lag(
+    partitions: Sequence[PartitionOffsets], trigger: KafkaTrigger, previous: dict[int, int] | None = None
+) -> LagReport:
     """KEDA's metric for one read; ``previous`` is the scaler's memory of committed offsets
     (``excludePersistentLag``), updated in place: pass the same dict to every read."""
     lags = {p.partition: partition_lag(p, trigger) for p in partitions}
@@ -142,13 +145,21 @@ def keda_lag(partitions: Sequence[PartitionOffsets], trigger: KafkaTrigger,
     counted = {k: (0 if k in persistent else v) for k, v in lags.items()}
     metric = sum(counted.values())
     t = trigger.lag_threshold
-    if (not trigger.allow_idle_consumers or trigger.limit_to_partitions_with_lag
-            or trigger.ensure_even_distribution_of_partitions):
+    if (
+        not trigger.allow_idle_consumers
+        or trigger.limit_to_partitions_with_lag
+        or trigger.ensure_even_distribution_of_partitions
+    ):
         upper = len(lags)
         if trigger.ensure_even_distribution_of_partitions:
             metric = _smallest_balancing_factor(metric, len(lags), t) * t
         if trigger.limit_to_partitions_with_lag:
             upper = sum(1 for lag in counted.values() if lag > 0)
         metric = capped_total_lag(metric, t, upper)
-    return LagReport(per_partition=lags, total=total, metric=max(metric, 0),
-                     active=total > trigger.activation_lag_threshold, persistent=persistent)
+    return LagReport(
+        per_partition=lags,
+        total=total,
+        metric=max(metric, 0),
+        active=total > trigger.activation_lag_threshold,
+        persistent=persistent,
+    )

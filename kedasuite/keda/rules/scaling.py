@@ -86,9 +86,16 @@ class Trigger:
         else:
             source, target = "", _number(meta.get("value") or meta.get("threshold"), 0)
             activation = _number(meta.get("activationValue") or meta.get("activationThreshold"), 0)
-        return cls(name=str(spec.get("name") or f"s{index}-{kind}"), type=kind, source=source, target=target,
-                   activation=activation, metadata=meta, metric_type=str(spec.get("metricType") or "AverageValue"),
-                   use_cached_metrics=str(spec.get("useCachedMetrics", "")).strip().lower() == "true")
+        return cls(
+            name=str(spec.get("name") or f"s{index}-{kind}"),
+            type=kind,
+            source=source,
+            target=target,
+            activation=activation,
+            metadata=meta,
+            metric_type=str(spec.get("metricType") or "AverageValue"),
+            use_cached_metrics=str(spec.get("useCachedMetrics", "")).strip().lower() == "true",
+        )
 
 
 @dataclass(frozen=True)
@@ -148,7 +155,9 @@ class Scaler:
             min_replicas=int(_number(spec.get("minReplicaCount"), 0)),
             max_replicas=int(_number(spec.get("maxReplicaCount"), max_default)),
             polling_interval=_number(spec.get("pollingInterval"), DEFAULT_POLLING_INTERVAL),
-            cooldown_period=_number(spec.get("cooldownPeriod"), DEFAULT_COOLDOWN_PERIOD) if kind == SCALED_OBJECT else 0,
+            cooldown_period=_number(spec.get("cooldownPeriod"), DEFAULT_COOLDOWN_PERIOD)
+            if kind == SCALED_OBJECT
+            else 0,
             idle_replicas=int(idle) if idle is not None else None,
             target=str((spec.get("scaleTargetRef") or {}).get("name", "")),
             strategy=str(strategy.get("strategy") or "default"),
@@ -169,9 +178,11 @@ def _timed_fields(spec: Mapping[str, Any], kind: str) -> dict[str, Any]:
 
     if kind == SCALED_JOB:
         conditions = (spec.get("scalingStrategy") or {}).get("pendingPodConditions") or []
-        return {"job_parallelism": optional_int(job.get("parallelism")),
-                "job_completions": optional_int(job.get("completions")),
-                "pending_pod_conditions": tuple(str(c) for c in conditions)}
+        return {
+            "job_parallelism": optional_int(job.get("parallelism")),
+            "job_completions": optional_int(job.get("completions")),
+            "pending_pod_conditions": tuple(str(c) for c in conditions),
+        }
     return {
         "initial_cooldown_period": _number(spec.get("initialCooldownPeriod"), 0),
         "hpa_behavior": (advanced.get("horizontalPodAutoscalerConfig") or {}).get("behavior"),
@@ -200,9 +211,18 @@ def hpa_replicas(proposals: Sequence[int], min_replicas: int, max_replicas: int)
     return min(max_replicas, max(min_replicas, 1, *proposals))
 
 
-def scaled_job_new_jobs(queue: float, target: float, max_replicas: int, running: int = 0, pending: int = 0,
-                        min_replicas: int = 0, active: bool = True, strategy: str = "default",
-                        deduction: int = 0, running_percentage: float | None = None) -> int:
+def scaled_job_new_jobs(
+    queue: float,
+    target: float,
+    max_replicas: int,
+    running: int = 0,
+    pending: int = 0,
+    min_replicas: int = 0,
+    active: bool = True,
+    strategy: str = "default",
+    deduction: int = 0,
+    running_percentage: float | None = None,
+) -> int:
     """How many Jobs a ScaledJob creates at one poll (``scale_jobs.go``, KEDA v2.20.2).
 
     ``queue`` and ``target`` are the combined trigger's ``q`` and its target; ``running``
@@ -308,33 +328,47 @@ def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading], current: i
     if current:
         _, computed, _ = compute_replicas_for_metrics(
             [MetricInput(r.trigger.name, r.metric, r.trigger.target, r.trigger.metric_type) for r in readings],
-            current, *hpa_tolerances(scaler))
+            current,
+            *hpa_tolerances(scaler),
+        )
         proposals |= {name: n for name, n, _ in computed}
         hows = {name: how for name, _, how in computed}
     else:
         # A Value metric's proposal, ceil(readyPods * M / T), depends on the pods running: unknown here.
-        proposals |= {r.trigger.name: hpa_proposal(r.metric, r.trigger.target) for r in readings
-                      if r.metric is not None and r.trigger.metric_type != "Value"}
+        proposals |= {
+            r.trigger.name: hpa_proposal(r.metric, r.trigger.target)
+            for r in readings
+            if r.metric is not None and r.trigger.metric_type != "Value"
+        }
     active = any(r.active for r in readings)
     errors = [r for r in readings if r.metric is None]
     why = "; ".join(_reading_text(r) for r in readings)
     known = [p for p in proposals.values() if p is not None]
     if active:
         count = hpa_replicas(known, scaler.min_replicas, scaler.max_replicas)
-        terms = ", ".join(hows.get(r.trigger.name)
-                          or f"ceil({_fmt(r.metric)}/{_fmt(r.trigger.target)})={proposals[r.trigger.name]}"
-                          for r in readings if proposals.get(r.trigger.name) is not None)
+        terms = ", ".join(
+            hows.get(r.trigger.name) or f"ceil({_fmt(r.metric)}/{_fmt(r.trigger.target)})={proposals[r.trigger.name]}"
+            for r in readings
+            if proposals.get(r.trigger.name) is not None
+        )
         floor = max(scaler.min_replicas, 1)
         reason = f"{why}: active; max({terms}) within [{floor}, {scaler.max_replicas}] = {count}"
         if errors:
             reason += " (an unreadable trigger may raise it)"
         return Decision(True, count, "replicas", proposals, reason)
     if errors:
-        return Decision(False, None, "replicas", proposals,
-                        f"{why}: KEDA keeps the current count while a trigger errors (no fallback here)")
+        return Decision(
+            False,
+            None,
+            "replicas",
+            proposals,
+            f"{why}: KEDA keeps the current count while a trigger errors (no fallback here)",
+        )
     rest = scaler.idle_replicas if scaler.idle_replicas is not None else scaler.min_replicas
-    reason = (f"{why}: inactive; {rest} replicas once cooldownPeriod {_fmt(scaler.cooldown_period)} s "
-              "has passed since it was last active")
+    reason = (
+        f"{why}: inactive; {rest} replicas once cooldownPeriod {_fmt(scaler.cooldown_period)} s "
+        "has passed since it was last active"
+    )
     return Decision(False, rest, "replicas", proposals, reason)
 
 
@@ -358,8 +392,9 @@ def decide_scaled_job(scaler: Scaler, readings: Sequence[Reading], running: int 
     proposals: dict[str, int | None] = {}
     usable = [r for r in readings if r.metric is not None and r.trigger.metric_type != "Value"]
     for r in readings:
-        proposals[r.trigger.name] = (math.ceil(min(r.metric / r.trigger.target, scaler.max_replicas))
-                                     if r in usable else None)
+        proposals[r.trigger.name] = (
+            math.ceil(min(r.metric / r.trigger.target, scaler.max_replicas)) if r in usable else None
+        )
     active_readings = [r for r in usable if r.active]
     active = bool(active_readings) or min(scaler.min_replicas, scaler.max_replicas) > 0
     why = "; ".join(_reading_text(r) for r in readings)
@@ -367,16 +402,33 @@ def decide_scaled_job(scaler: Scaler, readings: Sequence[Reading], running: int 
         q, t = _combine(active_readings, scaler.multiple_scalers_calculation)
     else:
         q, t = 0.0, next((r.trigger.target for r in usable), 1.0)
-    jobs = scaled_job_new_jobs(q, t, scaler.max_replicas, running, pending, scaler.min_replicas, active,
-                               scaler.strategy, scaler.custom_deduction, scaler.custom_running_percentage)
+    jobs = scaled_job_new_jobs(
+        q,
+        t,
+        scaler.max_replicas,
+        running,
+        pending,
+        scaler.min_replicas,
+        active,
+        scaler.strategy,
+        scaler.custom_deduction,
+        scaler.custom_running_percentage,
+    )
     state = "active" if active else "inactive"
-    reason = (f"{why}: {state}; {scaler.strategy} strategy, queue {_fmt(q)}, target {_fmt(t)}, "
-              f"max {scaler.max_replicas}, {running} running ({pending} pending): {jobs} new Jobs")
+    reason = (
+        f"{why}: {state}; {scaler.strategy} strategy, queue {_fmt(q)}, target {_fmt(t)}, "
+        f"max {scaler.max_replicas}, {running} running ({pending} pending): {jobs} new Jobs"
+    )
     return Decision(active, jobs, "jobs", proposals, reason)
 
 
-def decide(scaler: Scaler, readings: Sequence[Reading], running_jobs: int = 0, pending_jobs: int = 0,
-           replicas: int | None = None) -> Decision:
+def decide(
+    scaler: Scaler,
+    readings: Sequence[Reading],
+    running_jobs: int = 0,
+    pending_jobs: int = 0,
+    replicas: int | None = None,
+) -> Decision:
     """``replicas``: a ScaledObject's replicas running, when known (the HPA's tolerance compares with them)."""
     if scaler.kind == SCALED_JOB:
         return decide_scaled_job(scaler, readings, running_jobs, pending_jobs)

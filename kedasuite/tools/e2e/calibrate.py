@@ -101,13 +101,21 @@ class Calibration:
 
     def summary(self) -> str:
         lags = self.lags
-        lag_text = (f"lag behind the model median {statistics.median(lags):.1f} s, max {max(lags):.1f} s "
-                    f"(phase allows {self.phase_allowance:g} s)") if lags else "no change matched"
+        lag_text = (
+            (
+                f"lag behind the model median {statistics.median(lags):.1f} s, max {max(lags):.1f} s "
+                f"(phase allows {self.phase_allowance:g} s)"
+            )
+            if lags
+            else "no change matched"
+        )
         missed = f"; never reached: {', '.join(str(c.after) for c in self.missed)}" if self.missed else ""
         unread = f"; not in the readings (read as 0): {', '.join(self.unread)}" if self.unread else ""
-        return (f"{self.workload}: {len(self.changes)} model changes, {lag_text}{missed}; "
-                f"{self.agreement:.0%} of {len(self.points)} readings agree, largest difference "
-                f"{self.max_difference} {self.unit}{unread}")
+        return (
+            f"{self.workload}: {len(self.changes)} model changes, {lag_text}{missed}; "
+            f"{self.agreement:.0%} of {len(self.points)} readings agree, largest difference "
+            f"{self.max_difference} {self.unit}{unread}"
+        )
 
 
 def _series(rows: Sequence[Row], t0: float, column: str) -> Series:
@@ -150,8 +158,14 @@ def calibrate(timeline: Timeline, workload: str) -> Calibration | None:
     steps = replay(spec.scaler, series, duration, options)
     points = tuple(_point(r.time.timestamp() - t0, r.actual, steps) for r in rows)
     changes = tuple(_change(s, points) for s in steps if (s.created if row.is_job else s.replicas != s.before))
-    return Calibration(workload, "Jobs" if row.is_job else "replicas", points, changes,
-                       spec.polling_interval + HPA_SYNC_SECONDS, tuple(unread))
+    return Calibration(
+        workload,
+        "Jobs" if row.is_job else "replicas",
+        points,
+        changes,
+        spec.polling_interval + HPA_SYNC_SECONDS,
+        tuple(unread),
+    )
 
 
 def _point(t: float, observed: int | None, steps: Sequence[Step]) -> Point:
@@ -199,8 +213,16 @@ def write_csv(calibrations: Sequence[Calibration], out: TextIO) -> None:
     writer.writerow(CSV_COLUMNS)
     for cal in calibrations:
         for p in cal.points:
-            writer.writerow([cal.workload, f"{p.t:.3f}", "" if p.observed is None else p.observed, p.predicted,
-                             "" if p.difference is None else p.difference, p.reason])
+            writer.writerow(
+                [
+                    cal.workload,
+                    f"{p.t:.3f}",
+                    "" if p.observed is None else p.observed,
+                    p.predicted,
+                    "" if p.difference is None else p.difference,
+                    p.reason,
+                ]
+            )
 
 
 __all__ = ["CSV_COLUMNS", "Calibration", "Change", "Point", "calibrate", "calibrate_all", "render", "write_csv"]

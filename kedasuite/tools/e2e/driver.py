@@ -57,8 +57,14 @@ class Driver:
     for), so the file holds exactly what the verdicts are computed from.
     """
 
-    def __init__(self, probe: Probe, plans: Mapping[str, Plan], writer: CsvWriter, settings: Settings,
-                 log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        probe: Probe,
+        plans: Mapping[str, Plan],
+        writer: CsvWriter,
+        settings: Settings,
+        log: Callable[[str], None] = print,
+    ) -> None:
         self.probe = probe
         self.plans = plans
         self.specs = {w: p.spec for w, p in plans.items()}
@@ -95,8 +101,7 @@ class Driver:
             self._sample_once()
             self._stop.wait(max(0.0, self.settings.interval_s - (time.monotonic() - started)))
 
-    def wait_for(self, workload: str, predicate: Callable[[Row], bool], since: datetime,
-                 timeout: float) -> Row | None:
+    def wait_for(self, workload: str, predicate: Callable[[Row], bool], since: datetime, timeout: float) -> Row | None:
         """The first reading taken after ``since`` that satisfies ``predicate``, or ``None``."""
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -140,9 +145,11 @@ class Driver:
         settled = self.wait_for(workload, lambda s: s.actual == 0 and _empty(s), started, plan.settle_timeout_s)
         if settled is None:
             last = self._latest.get(workload)
-            self.mark(workload, MARK_SETTLE_TIMEOUT,
-                      f"{last.actual} {unit}, backlog {last.backlog}, in flight {last.in_flight}" if last else
-                      "no readings")
+            self.mark(
+                workload,
+                MARK_SETTLE_TIMEOUT,
+                f"{last.actual} {unit}, backlog {last.backlog}, in flight {last.in_flight}" if last else "no readings",
+            )
             return
         self.mark(workload, MARK_SETTLED)
 
@@ -156,16 +163,20 @@ class Driver:
         before = self.probe.processed(workload)
         if plan.below > 0:
             self.probe.pump(workload, plan.below)
-            self.log(f"{workload}: pumped {plan.below} (activation > {plan.spec.activation:g}); "
-                     f"holding {_secs(plan.hold_s)} s, expecting 0 {unit}")
+            self.log(
+                f"{workload}: pumped {plan.below} (activation > {plan.spec.activation:g}); "
+                f"holding {_secs(plan.hold_s)} s, expecting 0 {unit}"
+            )
             self.mark(workload, MARK_BELOW, plan.below)
             self._stop.wait(plan.hold_s)
             self.mark(workload, MARK_BELOW_END)
 
         self.probe.pump(workload, plan.burst)
         burst_at = self.mark(workload, MARK_BURST, plan.burst)
-        self.log(f"{workload}: pumped a burst of {plan.burst}; expecting {plan.at_least}..{plan.at_most} {unit} "
-                 f"within {_secs(plan.scale_out_deadline_s)} s, then a drain")
+        self.log(
+            f"{workload}: pumped a burst of {plan.burst}; expecting {plan.at_least}..{plan.at_most} {unit} "
+            f"within {_secs(plan.scale_out_deadline_s)} s, then a drain"
+        )
 
         emptied = self.wait_for(workload, drained, burst_at, plan.drain_timeout_s)
         if emptied is None:
@@ -174,8 +185,9 @@ class Driver:
         else:
             self.mark(workload, MARK_DRAINED)
             self.log(f"{workload}: drained; expecting 0 {unit} within {_secs(plan.return_within_s)} s")
-            self.wait_for(workload, lambda s: s.actual == 0, emptied.time,
-                          plan.return_within_s + 2 * self.settings.interval_s)
+            self.wait_for(
+                workload, lambda s: s.actual == 0, emptied.time, plan.return_within_s + 2 * self.settings.interval_s
+            )
         after = self.probe.processed(workload)
         count = None if before is None or after is None else after - before
         self.mark(workload, MARK_PROCESSED, "" if count is None else count)

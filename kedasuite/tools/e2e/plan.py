@@ -48,8 +48,9 @@ class Spec:
     def trigger(self) -> Trigger:
         found = backlog_trigger(self.workload, self.scaler)
         if found is None:
-            raise ValueError(f"{self.scaler.kind} {self.scaler.name!r} has no trigger on "
-                             f"{workload(self.workload).backlog!r}")
+            raise ValueError(
+                f"{self.scaler.kind} {self.scaler.name!r} has no trigger on {workload(self.workload).backlog!r}"
+            )
         return found
 
     @property
@@ -247,24 +248,59 @@ def make_plan(spec: Spec, settings: Settings | None = None) -> Plan:
         deadline = spec.polling_interval + settings.hpa_sync_s * (steps + 1) + settings.margin_s
         within = spec.cooldown_period + spec.polling_interval + settings.margin_s
         at_least, at_most = expected, spec.max_replicas
-        metric = (f"KEDA metric {load_metric(spec, load):g} (lag {load}, {spec.partitions} partitions x "
-                  f"lagThreshold {target} cap)" if spec.partitions is not None else f"metric {load}")
-        why = (f"{metric}: min({spec.max_replicas}, max({spec.min_replicas}, ceil(M/{target}))) = {expected}; "
-               f"deadline = poll {poll} + {steps + 1} HPA syncs + margin {margin} s; "
-               f"scale-in = cooldown {spec.cooldown_period:g} + poll {poll} + margin {margin} s")
+        metric = (
+            f"KEDA metric {load_metric(spec, load):g} (lag {load}, {spec.partitions} partitions x "
+            f"lagThreshold {target} cap)"
+            if spec.partitions is not None
+            else f"metric {load}"
+        )
+        why = (
+            f"{metric}: min({spec.max_replicas}, max({spec.min_replicas}, ceil(M/{target}))) = {expected}; "
+            f"deadline = poll {poll} + {steps + 1} HPA syncs + margin {margin} s; "
+            f"scale-in = cooldown {spec.cooldown_period:g} + poll {poll} + margin {margin} s"
+        )
     else:
         deadline = spec.polling_interval + settings.margin_s
         # A runner exits 0 as soon as both the queue and the processing list are empty.
         within = spec.polling_interval + settings.margin_s
         at_least, at_most = max(1, spec.min_replicas), spec.max_replicas
-        why = (f"{spec.scaler.strategy} strategy, queue {load}, listLength {target}, max {spec.max_replicas}: "
-               f"the first poll creates {expected} Jobs; later polls never push running Jobs above "
-               f"{spec.max_replicas}")
+        why = (
+            f"{spec.scaler.strategy} strategy, queue {load}, listLength {target}, max {spec.max_replicas}: "
+            f"the first poll creates {expected} Jobs; later polls never push running Jobs above "
+            f"{spec.max_replicas}"
+        )
     settle = spec.cooldown_period + spec.polling_interval + 2 * settings.margin_s
-    return Plan(spec=spec, idle_s=idle, hold_s=hold, below=below, burst=burst, expected=expected,
-                at_least=at_least, at_most=at_most, scale_out_deadline_s=deadline,
-                drain_timeout_s=settings.drain_timeout_s, return_within_s=within, settle_timeout_s=settle, why=why)
+    return Plan(
+        spec=spec,
+        idle_s=idle,
+        hold_s=hold,
+        below=below,
+        burst=burst,
+        expected=expected,
+        at_least=at_least,
+        at_most=at_most,
+        scale_out_deadline_s=deadline,
+        drain_timeout_s=settings.drain_timeout_s,
+        return_within_s=within,
+        settle_timeout_s=settle,
+        why=why,
+    )
 
 
-__all__ = ["DEFAULT_SPECS", "HPA_SYNC_SECONDS", "SCALED_JOB", "SCALED_OBJECT", "Plan", "Settings", "Spec",
-           "backlog_trigger", "below_activation_load", "bundled_specs", "expected_count", "load_metric", "make_plan", "spec_from_object", "spec_of"]
+__all__ = [
+    "DEFAULT_SPECS",
+    "HPA_SYNC_SECONDS",
+    "SCALED_JOB",
+    "SCALED_OBJECT",
+    "Plan",
+    "Settings",
+    "Spec",
+    "backlog_trigger",
+    "below_activation_load",
+    "bundled_specs",
+    "expected_count",
+    "load_metric",
+    "make_plan",
+    "spec_from_object",
+    "spec_of",
+]

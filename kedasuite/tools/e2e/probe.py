@@ -65,8 +65,11 @@ class PumpApi:
 
     def call(self, method: str, path: str, params: Mapping[str, object] | None = None) -> dict[str, Any]:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        request = urllib.request.Request(f"{self.url}{path}{query}", method=method,
-                                         headers={"Authorization": f"Bearer {self.token}"} if self.token else {})
+        request = urllib.request.Request(
+            f"{self.url}{path}{query}",
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}"} if self.token else {},
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as reply:
                 return dict(json.load(reply))
@@ -89,8 +92,15 @@ class PumpApi:
 class ClusterProbe:
     """Reads and drives the deployed suite: the pump's API and a :class:`Cluster`."""
 
-    def __init__(self, pump: PumpApi, cluster: Any, partitions: int = defaults.KAFKA_PARTITIONS,
-                 log: Callable[[str], None] = print, pump_timeout: float = 300.0, poll_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        pump: PumpApi,
+        cluster: Any,
+        partitions: int = defaults.KAFKA_PARTITIONS,
+        log: Callable[[str], None] = print,
+        pump_timeout: float = 300.0,
+        poll_s: float = 0.5,
+    ) -> None:
         self.api = pump
         self.cluster = cluster
         self.partitions = partitions
@@ -108,7 +118,8 @@ class ClusterProbe:
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             status_f = pool.submit(self.api.read_status)
             actual, failed, _jobs, problems = self.cluster.read_counts(
-                (w, specs[w].kind, specs[w].resource) for w in workloads)
+                (w, specs[w].kind, specs[w].resource) for w in workloads
+            )
             for problem in problems:
                 self.log(f"e2e: {problem}")
             try:
@@ -150,5 +161,7 @@ def check_pumped(workload: str, count: int, run: Mapping[str, Any]) -> None:
     sent, failed = stream.get("sent"), stream.get("failed")
     if (sent, failed) != (count, 0):
         error = stream.get("error") or run.get("error")
-        raise ProbeError(f"pump {workload}: expected 'sent {count}, failed 0', got 'sent {sent}, failed {failed}'"
-                         + (f": {error}" if error else ""))
+        raise ProbeError(
+            f"pump {workload}: expected 'sent {count}, failed 0', got 'sent {sent}, failed {failed}'"
+            + (f": {error}" if error else "")
+        )

@@ -98,8 +98,11 @@ def _since(t: datetime, start: datetime) -> str:
 
 
 def _window(samples: Sequence[Row], workload: str, start: datetime, end: datetime | None) -> list[Row]:
-    return [s for s in samples if s.workload == workload and s.actual is not None
-            and s.time >= start and (end is None or s.time <= end)]
+    return [
+        s
+        for s in samples
+        if s.workload == workload and s.actual is not None and s.time >= start and (end is None or s.time <= end)
+    ]
 
 
 def check_stays_at(samples: Sequence[Row], workload: str, start: datetime, end: datetime, value: int) -> Verdict:
@@ -118,8 +121,9 @@ def check_stays_at(samples: Sequence[Row], workload: str, start: datetime, end: 
     return Verdict(True, f"{value} in all {len(window)} readings{backlog}")
 
 
-def check_reaches(samples: Sequence[Row], workload: str, start: datetime, deadline: datetime, at_least: int,
-                  at_most: int) -> Verdict:
+def check_reaches(
+    samples: Sequence[Row], workload: str, start: datetime, deadline: datetime, at_least: int, at_most: int
+) -> Verdict:
     """Replicas reach ``at_least`` by ``deadline`` and never exceed ``at_most`` on the way."""
     window = _window(samples, workload, start, deadline)
     if not window:
@@ -136,8 +140,9 @@ def check_reaches(samples: Sequence[Row], workload: str, start: datetime, deadli
     return Verdict(False, f"peak {peak} by {_since(deadline, start)}{hint}")
 
 
-def check_at_most(samples: Sequence[Row], workload: str, start: datetime, end: datetime | None,
-                  ceiling: int) -> Verdict:
+def check_at_most(
+    samples: Sequence[Row], workload: str, start: datetime, end: datetime | None, ceiling: int
+) -> Verdict:
     """Replicas never exceed ``ceiling`` (``maxReplicaCount``) from ``start`` on."""
     window = _window(samples, workload, start, end)
     if not window:
@@ -148,16 +153,20 @@ def check_at_most(samples: Sequence[Row], workload: str, start: datetime, end: d
     return Verdict(True, f"peak {peak.actual}")
 
 
-def find_drained_at(samples: Sequence[Row], workload: str, after: datetime,
-                    until: datetime | None = None) -> datetime | None:
+def find_drained_at(
+    samples: Sequence[Row], workload: str, after: datetime, until: datetime | None = None
+) -> datetime | None:
     """The first reading after ``after`` from which backlog and in-flight stay 0 (to ``until``).
 
     From then on every trigger reads 0, so KEDA is inactive; it may have become inactive a
     little earlier (a metric at or under its activation threshold), which only makes the
     return to zero come sooner. Readings that failed (``None``) are skipped.
     """
-    readings = [s for s in samples if s.workload == workload and s.backlog is not None and s.time > after
-                and (until is None or s.time <= until)]
+    readings = [
+        s
+        for s in samples
+        if s.workload == workload and s.backlog is not None and s.time > after and (until is None or s.time <= until)
+    ]
     drained_at: datetime | None = None
     for s in readings:
         if drained(s):
@@ -168,8 +177,9 @@ def find_drained_at(samples: Sequence[Row], workload: str, after: datetime,
     return drained_at
 
 
-def check_returns_to_zero(samples: Sequence[Row], workload: str, drained_at: datetime, within: float,
-                          until: datetime | None = None) -> Verdict:
+def check_returns_to_zero(
+    samples: Sequence[Row], workload: str, drained_at: datetime, within: float, until: datetime | None = None
+) -> Verdict:
     """After the drain, replicas reach 0 within ``within`` seconds and stay there."""
     window = _window(samples, workload, drained_at, until)
     limit = drained_at + timedelta(seconds=within)
@@ -182,20 +192,23 @@ def check_returns_to_zero(samples: Sequence[Row], workload: str, drained_at: dat
         return Verdict(False, f"0 only at {_since(first_zero.time, drained_at)}")
     for s in window:
         if s.time > first_zero.time and s.actual != 0:
-            return Verdict(False, f"0 at {_since(first_zero.time, drained_at)}, then {s.actual} at "
-                                  f"{_since(s.time, drained_at)}")
+            return Verdict(
+                False, f"0 at {_since(first_zero.time, drained_at)}, then {s.actual} at {_since(s.time, drained_at)}"
+            )
     return Verdict(True, f"0 at {_since(first_zero.time, drained_at)}")
 
 
-def check_no_failed_jobs(samples: Sequence[Row], workload: str, start: datetime,
-                         until: datetime | None = None) -> Verdict:
+def check_no_failed_jobs(
+    samples: Sequence[Row], workload: str, start: datetime, until: datetime | None = None
+) -> Verdict:
     """No Job failed after ``start``: the failed count never rises above its value then.
 
     Counting from a baseline keeps failed Jobs of an earlier run on a reused cluster
     (kept by ``failedJobsHistoryLimit``) out of this run's verdict.
     """
-    readings = [s for s in samples if s.workload == workload and s.failed is not None
-                and (until is None or s.time <= until)]
+    readings = [
+        s for s in samples if s.workload == workload and s.failed is not None and (until is None or s.time <= until)
+    ]
     before = [s.failed for s in readings if s.time <= start]
     baseline = before[-1] if before else 0
     after = [s for s in readings if s.time > start]
@@ -247,8 +260,11 @@ def evaluate_workload(timeline: Timeline, workload: str) -> list[Result]:
 
     idle_start, idle_end = timeline.mark(workload, MARK_IDLE_START), timeline.mark(workload, MARK_IDLE_END)
     if idle_start and idle_end:
-        add("idle", f"0 {unit} for {_secs(plan.idle_s)} s",
-            check_stays_at(samples, workload, idle_start.time, idle_end.time, 0))
+        add(
+            "idle",
+            f"0 {unit} for {_secs(plan.idle_s)} s",
+            check_stays_at(samples, workload, idle_start.time, idle_end.time, 0),
+        )
     else:
         add("idle", f"0 {unit} for {_secs(plan.idle_s)} s", Verdict(False, "not run"))
         return results
@@ -270,13 +286,18 @@ def evaluate_workload(timeline: Timeline, workload: str) -> list[Result]:
         return results
     deadline = burst.time + timedelta(seconds=plan.scale_out_deadline_s)
     if spec.kind == SCALED_JOB:
-        expected = (f"{plan.at_least}..{plan.at_most} {unit} within {_secs(plan.scale_out_deadline_s)} s "
-                    f"(first poll: {plan.expected})")
+        expected = (
+            f"{plan.at_least}..{plan.at_most} {unit} within {_secs(plan.scale_out_deadline_s)} s "
+            f"(first poll: {plan.expected})"
+        )
     else:
         expected = f"{plan.expected} {unit} within {_secs(plan.scale_out_deadline_s)} s"
     add("scale-out", expected, check_reaches(samples, workload, burst.time, deadline, plan.at_least, plan.at_most))
-    add("ceiling", f"<= {plan.at_most} {unit} (maxReplicaCount)",
-        check_at_most(samples, workload, burst.time, end, plan.at_most))
+    add(
+        "ceiling",
+        f"<= {plan.at_most} {unit} (maxReplicaCount)",
+        check_at_most(samples, workload, burst.time, end, plan.at_most),
+    )
 
     drain_limit = burst.time + timedelta(seconds=plan.drain_timeout_s)
     drained_at = find_drained_at(samples, workload, burst.time, end)
@@ -287,10 +308,16 @@ def evaluate_workload(timeline: Timeline, workload: str) -> list[Result]:
             seen = f"drained only at {_since(drained_at, burst.time)}"
         add("drain", f"backlog 0 within {_secs(plan.drain_timeout_s)} s", Verdict(False, seen))
     else:
-        add("drain", f"backlog 0 within {_secs(plan.drain_timeout_s)} s",
-            Verdict(True, f"drained at {_since(drained_at, burst.time)}"))
-        add("scale-in", f"0 {unit} within {_secs(plan.return_within_s)} s of the drain",
-            check_returns_to_zero(samples, workload, drained_at, plan.return_within_s, end))
+        add(
+            "drain",
+            f"backlog 0 within {_secs(plan.drain_timeout_s)} s",
+            Verdict(True, f"drained at {_since(drained_at, burst.time)}"),
+        )
+        add(
+            "scale-in",
+            f"0 {unit} within {_secs(plan.return_within_s)} s of the drain",
+            check_returns_to_zero(samples, workload, drained_at, plan.return_within_s, end),
+        )
 
     if spec.kind == SCALED_JOB:
         add("jobs", "no Job fails", check_no_failed_jobs(samples, workload, burst.time, end))
@@ -302,12 +329,18 @@ def evaluate_workload(timeline: Timeline, workload: str) -> list[Result]:
         last = [s for s in samples if s.backlog is not None]
         lag = last[-1].backlog if last else None
         results_note = f" ({processed.value} results in Redis)" if processed and processed.value else ""
-        add("processed", f"all {pumped} records (lag 0)",
-            Verdict(lag == 0, f"lag {lag if lag is not None else 'unknown'}{results_note}"))
+        add(
+            "processed",
+            f"all {pumped} records (lag 0)",
+            Verdict(lag == 0, f"lag {lag if lag is not None else 'unknown'}{results_note}"),
+        )
     else:
         count = _marked_count(processed) if processed and processed.value else None
-        add("processed", f"{pumped} results",
-            Verdict(count == pumped, "not counted" if count is None else f"{count} results"))
+        add(
+            "processed",
+            f"{pumped} results",
+            Verdict(count == pumped, "not counted" if count is None else f"{count} results"),
+        )
     return results
 
 
@@ -325,7 +358,5 @@ def render_table(results: Sequence[Result]) -> str:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
     failed = sum(1 for r in results if not r.passed)
-    summary = (f"{len(results) - failed} of {len(results)} checks passed" if results else "no checks ran")
+    summary = f"{len(results) - failed} of {len(results)} checks passed" if results else "no checks ran"
     return "\n".join([*lines, "", summary + (f"; {failed} FAILED" if failed else "")])
-
-

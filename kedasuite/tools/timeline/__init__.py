@@ -36,5 +36,20 @@ from kedasuite.tools.timeline.records import (
 )
 from kedasuite.tools.timeline.sources import Cluster, HttpStatus, LocalStatus, StatusUnavailable, record
 
-__all__ = ["COLUMNS", "Cluster", "CsvWriter", "HttpStatus", "LocalStatus", "Mark", "Row", "StatusUnavailable",
-           "parse_csv", "parse_records", "read_csv", "read_records", "record", "render", "rows_from_status"]
+__all__ = [
+    "COLUMNS",
+    "Cluster",
+    "CsvWriter",
+    "HttpStatus",
+    "LocalStatus",
+    "Mark",
+    "Row",
+    "StatusUnavailable",
+    "parse_csv",
+    "parse_records",
+    "read_csv",
+    "read_records",
+    "record",
+    "render",
+    "rows_from_status",
+]

@@ -28,8 +28,9 @@ def _series(values: Iterable[Number | None]) -> list[float]:
     return [math.nan if v is None else float(v) for v in values]
 
 
-def render(rows: Sequence[Row], png: str | os.PathLike[str], title: str | None = None,
-           labels: Mapping[str, str] | None = None) -> Path:
+def render(
+    rows: Sequence[Row], png: str | os.PathLike[str], title: str | None = None, labels: Mapping[str, str] | None = None
+) -> Path:
     """Draw one panel per workload: backlog and in-flight (left), replicas (right, steps).
 
     ``labels`` renames the right axis' lines (``predicted``, ``actual``) and the panel's kind
@@ -47,16 +48,16 @@ def render(rows: Sequence[Row], png: str | os.PathLike[str], title: str | None =
     span = max((r.time - start).total_seconds() for r in rows)
     scale, unit_label = (60.0, "minutes") if span > 600 else (1.0, "seconds")
     workloads = _ordered(r.workload for r in rows)
-    fig, axes = plt.subplots(len(workloads), 1, figsize=(10, 0.8 + 2.7 * len(workloads)), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(len(workloads), 1, figsize=(10, 0.8 + 2.7 * len(workloads)), sharex=True, squeeze=False)
     for ax, workload in zip(axes[:, 0], workloads):
         mine = sorted((r for r in rows if r.workload == workload), key=lambda r: r.time)
         x = [(r.time - start).total_seconds() / scale for r in mine]
         backlog = _series(r.backlog for r in mine)
         ax.fill_between(x, backlog, step="post", color="tab:blue", alpha=0.15, linewidth=0)
         ax.step(x, backlog, where="post", color="tab:blue", linewidth=1.6, label="backlog")
-        ax.step(x, _series(r.in_flight for r in mine), where="post", color="tab:orange", linewidth=1.4,
-                label="in flight")
+        ax.step(
+            x, _series(r.in_flight for r in mine), where="post", color="tab:orange", linewidth=1.4, label="in flight"
+        )
         ax.set_ylabel("items")
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -66,26 +67,49 @@ def render(rows: Sequence[Row], png: str | os.PathLike[str], title: str | None =
         right = ax.twinx()
         predicted = _series(r.predicted for r in mine)
         actual = _series(r.actual for r in mine)
-        right.step(x, predicted, where="post", color="tab:green", linestyle="--", linewidth=1.8,
-                   label=names.get("predicted") or ("KEDA: new Jobs next poll" if jobs else "KEDA target replicas"))
+        right.step(
+            x,
+            predicted,
+            where="post",
+            color="tab:green",
+            linestyle="--",
+            linewidth=1.8,
+            label=names.get("predicted") or ("KEDA: new Jobs next poll" if jobs else "KEDA target replicas"),
+        )
         if any(not math.isnan(a) for a in actual):
-            right.step(x, actual, where="post", color="tab:red", linewidth=2.0,
-                       label=names.get("actual") or ("Jobs running" if jobs else "replicas running"))
+            right.step(
+                x,
+                actual,
+                where="post",
+                color="tab:red",
+                linewidth=2.0,
+                label=names.get("actual") or ("Jobs running" if jobs else "replicas running"),
+            )
         top = max([v for v in predicted + actual if not math.isnan(v)] or [0.0])
         right.set_ylim(0, max(top, 1.0) * 1.15 + 0.2)
         right.yaxis.set_major_locator(MaxNLocator(integer=True))
         right.set_ylabel("Jobs" if jobs else "replicas")
 
         processed = next((r.processed for r in reversed(mine) if r.processed is not None), None)
-        heading = workload + (f" ({names['kind']})" if "kind" in names else " (ScaledJob)" if jobs else " (ScaledObject)")
+        heading = workload + (
+            f" ({names['kind']})" if "kind" in names else " (ScaledJob)" if jobs else " (ScaledObject)"
+        )
         if processed is not None:
             heading += f": {processed} processed"
         ax.set_title(heading, loc="left", fontsize=11)
         handles, labels = ax.get_legend_handles_labels()
         more_handles, more_labels = right.get_legend_handles_labels()
         # Above the panel, right of its title: inside, it would hide the peak it is about.
-        ax.legend(handles + more_handles, labels + more_labels, loc="lower right", bbox_to_anchor=(1.0, 1.0),
-                  ncol=4, fontsize=8, frameon=False, borderaxespad=0.2)
+        ax.legend(
+            handles + more_handles,
+            labels + more_labels,
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncol=4,
+            fontsize=8,
+            frameon=False,
+            borderaxespad=0.2,
+        )
     axes[-1, 0].set_xlabel(f"{unit_label} since {start.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC")
     fig.suptitle(title or "Backlog and replicas over time", fontsize=13)
     fig.tight_layout()

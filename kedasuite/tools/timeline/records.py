@@ -95,9 +95,13 @@ def cells(item: Row | Mark) -> list[str]:
     return [_cell(getattr(item, c)) for c in ROW_COLUMNS] + ["", ""]
 
 
-def rows_from_status(status: Mapping[str, Any], actual: Mapping[str, int | None] | None = None,
-                     workloads: Sequence[str] | None = None, failed: Mapping[str, int | None] | None = None,
-                     when: datetime | None = None) -> list[Row]:
+def rows_from_status(
+    status: Mapping[str, Any],
+    actual: Mapping[str, int | None] | None = None,
+    workloads: Sequence[str] | None = None,
+    failed: Mapping[str, int | None] | None = None,
+    when: datetime | None = None,
+) -> list[Row]:
     """The rows of one ``status --json`` snapshot (the contract in :mod:`kedasuite.tools.status`).
 
     ``when`` replaces the snapshot's own time (the e2e driver stamps a round when it starts).
@@ -108,10 +112,20 @@ def rows_from_status(status: Mapping[str, Any], actual: Mapping[str, int | None]
         name = entry["workload"]
         if workloads and name not in workloads:
             continue
-        rows.append(Row(time=when, workload=name, backlog=entry.get("backlog"), in_flight=entry.get("in_flight"),
-                        processed=entry.get("processed"), predicted=entry.get("replicas"),
-                        unit=entry.get("unit") or "replicas", active=entry.get("active"),
-                        actual=(actual or {}).get(name), failed=(failed or {}).get(name)))
+        rows.append(
+            Row(
+                time=when,
+                workload=name,
+                backlog=entry.get("backlog"),
+                in_flight=entry.get("in_flight"),
+                processed=entry.get("processed"),
+                predicted=entry.get("replicas"),
+                unit=entry.get("unit") or "replicas",
+                active=entry.get("active"),
+                actual=(actual or {}).get(name),
+                failed=(failed or {}).get(name),
+            )
+        )
     return rows
 
 
@@ -140,8 +154,9 @@ def parse_records(lines: Iterable[str], where: str = "the CSV") -> tuple[list[Ro
     reader = csv.DictReader(lines)
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
-        raise InputError(f"{where} is not a timeline CSV: missing column(s) {', '.join(missing)}; "
-                         "record one with scripts/timeline")
+        raise InputError(
+            f"{where} is not a timeline CSV: missing column(s) {', '.join(missing)}; record one with scripts/timeline"
+        )
     rows: list[Row] = []
     marks: list[Mark] = []
     for line, raw in enumerate(reader, start=2):
@@ -150,10 +165,20 @@ def parse_records(lines: Iterable[str], where: str = "the CSV") -> tuple[list[Ro
             if raw.get("mark"):
                 marks.append(Mark(time, raw["workload"], raw["mark"], raw.get("value") or ""))
                 continue
-            rows.append(Row(time=time, workload=raw["workload"], backlog=_number(raw["backlog"]),
-                            in_flight=_number(raw["in_flight"]), processed=_number(raw["processed"]),
-                            predicted=_number(raw["predicted"]), unit=raw["unit"] or "replicas",
-                            active=_bool(raw["active"]), actual=_int(raw["actual"]), failed=_int(raw.get("failed"))))
+            rows.append(
+                Row(
+                    time=time,
+                    workload=raw["workload"],
+                    backlog=_number(raw["backlog"]),
+                    in_flight=_number(raw["in_flight"]),
+                    processed=_number(raw["processed"]),
+                    predicted=_number(raw["predicted"]),
+                    unit=raw["unit"] or "replicas",
+                    active=_bool(raw["active"]),
+                    actual=_int(raw["actual"]),
+                    failed=_int(raw.get("failed")),
+                )
+            )
         except (TypeError, ValueError) as exc:
             raise InputError(f"{where}, line {line}: {exc}; fix or delete that row") from None
     rows.sort(key=lambda r: r.time)

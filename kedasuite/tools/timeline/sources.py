@@ -67,8 +67,9 @@ class HttpStatus:
         self.token = token
 
     def read(self, running_jobs: int = 0, pending_jobs: int = 0) -> dict[str, Any]:
-        request = urllib.request.Request(self.url, headers={"Authorization": f"Bearer {self.token}"}
-                                         if self.token else {})
+        request = urllib.request.Request(
+            self.url, headers={"Authorization": f"Bearer {self.token}"} if self.token else {}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as reply:
                 return json.load(reply)
@@ -118,29 +119,37 @@ class Cluster:
         self._targets: dict[str, tuple[str, str]] = {}
 
     @classmethod
-    def connect(cls, namespace: str, context: str | None = None,
-                environ: Mapping[str, str] = os.environ) -> tuple[Cluster | None, str | None]:
+    def connect(
+        cls, namespace: str, context: str | None = None, environ: Mapping[str, str] = os.environ
+    ) -> tuple[Cluster | None, str | None]:
         """The cluster, or ``None`` and why not (a kubeconfig, else the pod's service account)."""
         try:
             from kubernetes import client, config
             from kubernetes.config.config_exception import ConfigException
         except ImportError:
-            return None, ("the kubernetes package is not installed (pip install 'kedasuite[timeline]'); "
-                          "the actual column stays empty")
+            return None, (
+                "the kubernetes package is not installed (pip install 'kedasuite[timeline]'); "
+                "the actual column stays empty"
+            )
         configuration = client.Configuration()
         try:
-            config.load_kube_config(config_file=environ.get("KUBECONFIG") or None, context=context,
-                                    client_configuration=configuration)
+            config.load_kube_config(
+                config_file=environ.get("KUBECONFIG") or None, context=context, client_configuration=configuration
+            )
         except ConfigException as exc:
             if context:
-                return None, (f"no Kubernetes cluster: kubeconfig context {context!r}: {exc}; the actual column "
-                              "stays empty; check --kube-context and KUBECONFIG")
+                return None, (
+                    f"no Kubernetes cluster: kubeconfig context {context!r}: {exc}; the actual column "
+                    "stays empty; check --kube-context and KUBECONFIG"
+                )
             try:
                 config.load_incluster_config(client_configuration=configuration)
             except ConfigException as in_pod:
-                return None, (f"no Kubernetes cluster: no usable kubeconfig ({exc}) and not in a pod ({in_pod}); "
-                              "the actual column stays empty; point KUBECONFIG or --kube-context at a cluster "
-                              "to record running replicas")
+                return None, (
+                    f"no Kubernetes cluster: no usable kubeconfig ({exc}) and not in a pod ({in_pod}); "
+                    "the actual column stays empty; point KUBECONFIG or --kube-context at a cluster "
+                    "to record running replicas"
+                )
         api_client = client.ApiClient(configuration)
         cluster = cls(api_client, namespace)
         try:
@@ -157,8 +166,9 @@ class Cluster:
 
     def keda_object(self, kind: str, name: str) -> dict[str, Any]:
         """A ScaledObject or ScaledJob as the API serves it (a dict, as in a manifest)."""
-        return self.custom.get_namespaced_custom_object("keda.sh", "v1alpha1", self.namespace, KEDA_PLURALS[kind],
-                                                        name, _request_timeout=KUBE_TIMEOUT_S)
+        return self.custom.get_namespaced_custom_object(
+            "keda.sh", "v1alpha1", self.namespace, KEDA_PLURALS[kind], name, _request_timeout=KUBE_TIMEOUT_S
+        )
 
     def _target(self, scaled_object: str) -> tuple[str, str]:
         if scaled_object not in self._targets:
@@ -175,26 +185,31 @@ class Cluster:
         elif kind == "StatefulSet":
             found = self.apps.read_namespaced_stateful_set(name, self.namespace, _request_timeout=KUBE_TIMEOUT_S)
         else:
-            raise LookupError(f"ScaledObject {scaled_object} scales a {kind}; only Deployments and "
-                              "StatefulSets are counted")
+            raise LookupError(
+                f"ScaledObject {scaled_object} scales a {kind}; only Deployments and StatefulSets are counted"
+            )
         return int(found.status.replicas or 0)
 
     def job_counts(self, scaled_job: str) -> tuple[int, int, int]:
         """(running, pending, failed) Jobs of a ScaledJob; pending: running with no pod started."""
         selector = f"{SCALED_JOB_LABEL}={scaled_job}"
-        jobs = self.batch.list_namespaced_job(self.namespace, label_selector=selector,
-                                              _request_timeout=KUBE_TIMEOUT_S).items
+        jobs = self.batch.list_namespaced_job(
+            self.namespace, label_selector=selector, _request_timeout=KUBE_TIMEOUT_S
+        ).items
         running, failed = count_jobs(jobs)
         if not running:
             return 0, 0, failed
-        pods = self.core.list_namespaced_pod(self.namespace, label_selector=selector,
-                                             _request_timeout=KUBE_TIMEOUT_S).items
-        started = {(p.metadata.labels or {}).get("job-name") for p in pods
-                   if p.status.phase in ("Running", "Succeeded")}
+        pods = self.core.list_namespaced_pod(
+            self.namespace, label_selector=selector, _request_timeout=KUBE_TIMEOUT_S
+        ).items
+        started = {
+            (p.metadata.labels or {}).get("job-name") for p in pods if p.status.phase in ("Running", "Succeeded")
+        }
         return len(running), sum(1 for name in running if name not in started), failed
 
-    def read_counts(self, objects: Iterable[tuple[str, str | None, str | None]]
-                    ) -> tuple[dict[str, int | None], dict[str, int | None], tuple[int, int], list[str]]:
+    def read_counts(
+        self, objects: Iterable[tuple[str, str | None, str | None]]
+    ) -> tuple[dict[str, int | None], dict[str, int | None], tuple[int, int], list[str]]:
         """For (workload, KEDA kind, KEDA name) triples: replicas (a ScaledJob: running Jobs) and
         failed Jobs per workload, the ScaledJob's (running, pending), and what could not be read."""
         actual: dict[str, int | None] = {}
@@ -244,8 +259,9 @@ class Notes:
             self._err(f"timeline: {text}")
 
 
-def local_actual(status: Mapping[str, Any], note: Callable[..., None],
-                 workloads: Sequence[str] | None = None) -> dict[str, int | None]:
+def local_actual(
+    status: Mapping[str, Any], note: Callable[..., None], workloads: Sequence[str] | None = None
+) -> dict[str, int | None]:
     """Without a cluster: the replicas (a ScaledJob: running Jobs) a local ``kedasuite autoscale``
     runs, from each entry's ``autoscale`` block; nothing from a stale or stopping state or
     ``--backend none`` (which runs nothing). A state that is not live is noted with whose it
@@ -263,9 +279,11 @@ def local_actual(status: Mapping[str, Any], note: Callable[..., None],
         where = f"the local autoscaler (pid {block.get('pid')}, backend {block.get('backend')}, {block.get('run_dir')})"
         if block.get("stale"):
             remedy = fix(str(block.get("run_dir")), list(summary.get("elsewhere") or [])) if summary else ""
-            note(f"{entry['workload']}: {where} is stale ({block.get('stale_reason')}): actual left empty; its "
-                 f"state is {ago(block.get('age_seconds'))} old" + (f"; {remedy}" if remedy else ""),
-                 key=f"{entry['workload']} stale {block.get('stale_reason')}")
+            note(
+                f"{entry['workload']}: {where} is stale ({block.get('stale_reason')}): actual left empty; its "
+                f"state is {ago(block.get('age_seconds'))} old" + (f"; {remedy}" if remedy else ""),
+                key=f"{entry['workload']} stale {block.get('stale_reason')}",
+            )
         elif block.get("stopping"):
             note(f"{entry['workload']}: {where} is {stopping_text(block['stopping'])}: actual left empty")
         elif block.get("actual") is None:
@@ -278,9 +296,16 @@ def local_actual(status: Mapping[str, Any], note: Callable[..., None],
     return actual
 
 
-def record(source: StatusSource, cluster: Cluster | None, writer: CsvWriter, interval: float,
-           duration: float | None, stop: Stoppable, note: Callable[..., None],
-           workloads: Sequence[str] | None = None) -> int:
+def record(
+    source: StatusSource,
+    cluster: Cluster | None,
+    writer: CsvWriter,
+    interval: float,
+    duration: float | None,
+    stop: Stoppable,
+    note: Callable[..., None],
+    workloads: Sequence[str] | None = None,
+) -> int:
     """Sample until ``duration`` has passed or ``stop`` is set; the number of snapshots written.
 
     Samples are scheduled on a fixed grid (not ``sleep(interval)`` after each), so slow
@@ -302,7 +327,8 @@ def record(source: StatusSource, cluster: Cluster | None, writer: CsvWriter, int
             failed: dict[str, int | None] = {}
             if cluster is not None:
                 actual, failed, jobs, problems = cluster.read_counts(
-                    (e["workload"], e.get("kind"), e.get("name")) for e in status.get("workloads", []))
+                    (e["workload"], e.get("kind"), e.get("name")) for e in status.get("workloads", [])
+                )
                 for problem in problems:
                     note(problem)
             else:
