@@ -7,29 +7,14 @@ requeued by the suite's worker without spending a retry, see ``workers/rq_queue.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from rq import Queue, Retry
 
-from kedasuite.core import defaults
-from kedasuite.core.errors import InputError
-from kedasuite.core.names import RQ_QUEUE, RQ_TASK, WORKLOAD_RQ, Env
+from kedasuite.core import config
+from kedasuite.core.names import RQ_QUEUE, RQ_TASK, WORKLOAD_RQ
 from kedasuite.producers.records import UserRecord
 from kedasuite.producers.redis_publisher import RedisPublisher
-
-
-def _whole(name: str, default: int, least: int) -> int:
-    raw = os.environ.get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        value = least - 1
-    if value < least:
-        raise InputError(
-            f"{name}={raw!r} is not a whole number >= {least}; set it to one, or unset it for the default ({default})"
-        )
-    return value
 
 
 class RQPublisher(RedisPublisher):
@@ -38,8 +23,8 @@ class RQPublisher(RedisPublisher):
     def __init__(self, redis_url: str) -> None:
         super().__init__(redis_url)
         self._queue = Queue(RQ_QUEUE, connection=self._client)
-        self._timeout = _whole(Env.RQ_JOB_TIMEOUT, defaults.RQ_JOB_TIMEOUT, least=1)
-        retries = _whole(Env.RQ_RETRIES, defaults.RQ_RETRIES, least=0)
+        self._timeout = config.RQ_JOB_TIMEOUT.read()
+        retries = config.RQ_RETRIES.read()
         self._retry = Retry(max=retries) if retries else None  # RQ refuses Retry(max=0)
 
     def publish(self, records: Sequence[UserRecord]) -> int:

@@ -1,8 +1,9 @@
-"""Every environment variable is named once (``names.Env``) and listed once (docs/configuration.md).
+"""Every environment variable is named once (``names.Env``), declared once (``core/config.py``:
+type, bounds, default, help) and listed once (docs/configuration.md).
 
-Three ways a variable escapes the list, each checked: a CLI option whose ``envvar`` is
-spelled inline, a module that reads ``os.environ`` with a literal name, and a name in
-``Env`` that the configuration page never mentions.
+Ways a variable escapes, each checked: a CLI option whose ``envvar`` is spelled inline or whose
+variable has no declaration, a module that reads ``os.environ`` with a literal name, a name in
+``Env`` that the configuration page never mentions, and a flag and its variable that disagree.
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ import re
 from pathlib import Path
 
 import click
+import pytest
+from click.testing import CliRunner
 
 from kedasuite.cli import main
+from kedasuite.core import config
+from kedasuite.core.errors import InputError
 from kedasuite.core.names import Env
+from kedasuite.core.settings import KafkaSettings
 from tests.support import subcommands
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,3 +87,92 @@ def test_every_variable_is_in_the_configuration_page() -> None:
 def test_the_page_lists_no_variable_the_code_does_not_know() -> None:
     extra = sorted(documented() - ENV_NAMES - FOREIGN)
     assert not extra, f"docs/configuration.md lists {extra}, which kedasuite.core.names.Env does not name"
+
+
+#: Variables only the shell scripts read (scripts/e2e), and the prefixes of librdkafka's properties.
+SCRIPT_ONLY = {Env.E2E_CLUSTER, Env.E2E_KEEP, Env.E2E_BUILD, Env.E2E_PICTURE, Env.KEDA_CHART_VERSION}
+PREFIXES = {Env.KAFKA_CONFIG_PREFIX, Env.KAFKA_PRODUCER_CONFIG_PREFIX, Env.KAFKA_CONSUMER_CONFIG_PREFIX}
+
+
+def test_every_variable_the_code_reads_is_declared_once() -> None:
+    undeclared = sorted(ENV_NAMES - set(config.declared()) - SCRIPT_ONLY - PREFIXES - FOREIGN)
+    assert not undeclared, f"declare these in kedasuite/core/config.py: {undeclared}"
+    options = cli_envvars(main)
+    stray = {var: where for var, where in options.items() if var not in config.declared()}
+    assert not stray, f"options whose variable has no declaration in kedasuite/core/config.py: {stray}"
+
+
+@pytest.mark.parametrize(
+    ("setting", "text", "value"),
+    [
+        (config.KAFKA_PARTITIONS, "3", 3),
+        (config.REDIS_TLS_VERIFY, "Off", False),
+        (config.KAFKA_EMBEDDED, "APACHE", "apache"),
+        (config.SIMULATE_TOLERANCE, "0.25", 0.25),
+    ],
+)
+def test_a_variable_is_read_as_its_declared_type(setting: config.Setting, text: str, value: object) -> None:
+    assert setting.read({setting.env: text}) == value
+    assert setting.read({}) == setting.default_value()
+
+
+@pytest.mark.parametrize(
+    ("setting", "text", "wanted"),
+    [
+        (config.KAFKA_PARTITIONS, "0", "a whole number >= 1"),
+        (config.RQ_RETRIES, "two", "a whole number >= 0"),
+        (config.SIMULATE_TOLERANCE, "1.5", "a number >= 0 and <= 1"),
+        (config.REDIS_TLS, "maybe", "true or false"),
+        (config.KAFKA_OFFSET_RESET, "oldest", "one of earliest, latest"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_what_it_takes(setting: config.Setting, text: str, wanted: str) -> None:
+    with pytest.raises(InputError) as caught:
+        setting.read({setting.env: text})
+    assert f"{setting.env}={text!r} is not {wanted}" in str(caught.value)
+
+
+def test_the_flag_and_the_settings_object_refuse_the_same_value() -> None:
+    """One declaration behind both routes: KAFKA_PARTITIONS=0 is refused by the CLI (click, from the
+    variable) and by the settings object a worker builds from the environment, each naming it."""
+    done = CliRunner().invoke(main, ["kafka-lag"], env={Env.KAFKA_PARTITIONS: "0"})
+    assert done.exit_code == 2 and "KAFKA_PARTITIONS" in done.output and "x>=1" in done.output, done.output
+    with pytest.raises(InputError, match="KAFKA_PARTITIONS='0' is not a whole number >= 1"):
+        KafkaSettings.from_env({Env.KAFKA_PARTITIONS: "0"})
+
+
+def test_a_flags_help_and_default_are_its_declarations() -> None:
+    """Options take their help, default and variable from the declaration; the few that override it (a
+    command's own role for a shared variable) are listed here, so a new override is a choice, not a drift."""
+    overridden = {
+        "--redis-url": {"demo", "scenario", "worker kafka"},
+        "--bootstrap-servers": {"demo", "scenario"},
+        "--overlay": {"simulate"},
+        "--pump-token": {"e2e run"},
+        "--autoscale-run-dir": {"status", "serve", "timeline"},
+        "--work-time": {"worker kafka"},
+        "--scram-user": {"kafka-server"},
+        "--scram-password": {"kafka-server"},
+    }
+    declared = config.declared()
+    drift = []
+
+    def walk(command: click.Command, path: str) -> None:
+        for param in command.params:
+            if isinstance(param, click.Option) and isinstance(param.envvar, str):
+                setting = declared[param.envvar]
+                flag = param.opts[0]
+                if path in overridden.get(flag, ()):
+                    continue
+                default = param.default() if callable(param.default) else param.default
+                wanted = setting.default_value()
+                if setting.flag:
+                    wanted = bool(wanted)
+                if param.help != setting.help or (default != wanted and not setting.multiple):
+                    drift.append(f"kedasuite {path} {flag}")
+        if isinstance(command, click.Group):
+            for name, sub in subcommands(command):
+                walk(sub, f"{path} {name}".strip())
+
+    walk(main, "")
+    assert not drift, f"options whose help or default is not their declaration's: {drift}"

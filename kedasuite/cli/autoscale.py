@@ -20,106 +20,33 @@ from kedasuite.cli.options import (
     redis_url_option,
     reports_errors,
 )
-from kedasuite.core import defaults
+from kedasuite.core import config
 from kedasuite.core.errors import InputError
-from kedasuite.core.names import KAFKA_CONSUMER_GROUP, Env
 from kedasuite.core.settings import redact_url
 from kedasuite.core.stopping import StopFlag
-from kedasuite.core.workloads import NAMES
 
 BACKENDS = ("processes", "compose", "none")
-#: The compose project ``--backend compose`` scales by default (compose.yaml's ``name:``).
-COMPOSE_PROJECT = "kedasuite"
 
 
 @click.command()
-@option(
-    "--backend",
-    envvar=Env.AUTOSCALE_BACKEND,
-    default="processes",
-    show_default=True,
-    help="What runs the replicas: 'processes' (kedasuite worker / job processes here), 'compose' (the "
-    "services of a docker compose project) or 'none' (the model only, for a cluster whose KEDA acts).",
-)
-@option(
-    "--compose-project",
-    envvar=Env.AUTOSCALE_COMPOSE_PROJECT,
-    default=COMPOSE_PROJECT,
-    show_default=True,
-    help="--backend compose: the compose project whose services are scaled (docker compose -p).",
-)
-@option(
-    "--compose-file",
-    "compose_files",
-    envvar=Env.AUTOSCALE_COMPOSE_FILE,
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="--backend compose: the compose file(s) (docker compose -f, repeatable; default: compose's own "
-    "lookup, compose.yaml in the current directory).",
-)
-@option(
-    "--workload",
-    "-w",
-    "workloads",
-    envvar=Env.AUTOSCALE_WORKLOADS,
-    multiple=True,
-    type=click.Choice(NAMES),
-    help="Only these workloads (repeatable); default: every ScaledObject / ScaledJob of the manifests.",
-)
+@option("--backend", setting=config.AUTOSCALE_BACKEND)
+@option("--compose-project", setting=config.AUTOSCALE_COMPOSE_PROJECT)
+@option("--compose-file", "compose_files", setting=config.AUTOSCALE_COMPOSE_FILE)
+@option("--workload", "-w", "workloads", setting=config.AUTOSCALE_WORKLOADS)
 @keda_source_options
 @redis_url_option
 @kafka_options
-@option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
-@option(
-    "--polling-interval",
-    envvar=Env.AUTOSCALE_POLLING_INTERVAL,
-    type=click.FloatRange(min=1),
-    default=None,
-    help="Override pollingInterval (seconds; default: the manifest's). Printed as a deviation.",
-)
-@option(
-    "--cooldown-period",
-    envvar=Env.AUTOSCALE_COOLDOWN_PERIOD,
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Override cooldownPeriod (seconds; default: the manifest's). Printed as a deviation.",
-)
-@option(
-    "--stabilization-window",
-    envvar=Env.AUTOSCALE_STABILIZATION_WINDOW,
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Override the HPA's scale-down stabilization window (default: the behavior's, else 300 s).",
-)
-@option(
-    "--sync-period",
-    envvar=Env.AUTOSCALE_SYNC_PERIOD,
-    type=click.FloatRange(min=1),
-    default=None,
-    help="Override the HPA's sync period (default: Kubernetes' 15 s).",
-)
+@option("--group", setting=config.KAFKA_CONSUMER_GROUP)
+@option("--polling-interval", setting=config.AUTOSCALE_POLLING_INTERVAL)
+@option("--cooldown-period", setting=config.AUTOSCALE_COOLDOWN_PERIOD)
+@option("--stabilization-window", setting=config.AUTOSCALE_STABILIZATION_WINDOW)
+@option("--sync-period", setting=config.AUTOSCALE_SYNC_PERIOD)
 @option(
     "--run-dir",
-    envvar=Env.AUTOSCALE_RUN_DIR,
-    default=defaults.autoscale_run_dir,
-    show_default="<tmp>/kedasuite-autoscale-<uid>",
-    type=click.Path(file_okay=False),
-    help="Workers' logs, the process bookkeeping a restarted autoscaler adopts "
-    "from, and state.json (what /status can show).",
+    setting=config.AUTOSCALE_RUN_DIR,
 )
-@option(
-    "--duration",
-    envvar=Env.AUTOSCALE_DURATION,
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Stop after this many seconds (default: until SIGINT / SIGTERM).",
-)
-@option(
-    "--every-step",
-    envvar=Env.AUTOSCALE_EVERY_STEP,
-    is_flag=True,
-    help="Print every step of the model (each poll and sync), not only changes.",
-)
+@option("--duration", setting=config.AUTOSCALE_DURATION)
+@option("--every-step", setting=config.AUTOSCALE_EVERY_STEP)
 @reports_errors
 def autoscale(
     backend: str,

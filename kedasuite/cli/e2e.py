@@ -8,27 +8,20 @@ Exit status: 0 when every check passed, 1 when one failed, 2 on bad usage or set
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from kedasuite.cli.options import EnvOption, UserError, reports_errors
-from kedasuite.core import defaults
+from kedasuite.cli.options import F, UserError, option, reports_errors
+from kedasuite.core import config
 from kedasuite.core.errors import SuiteError
-from kedasuite.core.names import Env
 from kedasuite.core.workloads import NAMES as WORKLOADS
-from kedasuite.core.workloads import WORKLOADS as ROWS
 from kedasuite.core.workloads import workload as row_of
 from kedasuite.tools.e2e import plan as planning
-
-F = TypeVar("F", bound=Callable[..., Any])
-option = functools.partial(click.option, cls=EnvOption)
-SETTINGS = planning.Settings()
 
 
 def parse_workloads(names: Sequence[str]) -> list[str]:
@@ -42,52 +35,14 @@ def parse_workloads(names: Sequence[str]) -> list[str]:
 
 def run_options(func: F) -> F:
     """The workloads and the phase lengths, shared by ``run`` and ``plan``."""
-    bursts = ", ".join(f"{r.name} {r.e2e_burst}" for r in ROWS)
     options = [
         click.argument("workloads", nargs=-1, metavar="[WORKLOAD]..."),
-        option(
-            "--idle",
-            envvar=Env.E2E_IDLE_SECONDS,
-            default=SETTINGS.idle_s,
-            type=float,
-            help="Seconds the idle phase lasts (at least two polling intervals).",
-        ),
-        option(
-            "--hold",
-            envvar=Env.E2E_HOLD_SECONDS,
-            default=SETTINGS.hold_s,
-            type=float,
-            help="Seconds the below-activation load is held (at least two polling intervals).",
-        ),
-        option(
-            "--interval",
-            envvar=Env.E2E_INTERVAL,
-            default=SETTINGS.interval_s,
-            type=click.FloatRange(min=0.01),
-            help="Seconds between readings.",
-        ),
-        option(
-            "--margin",
-            envvar=Env.E2E_MARGIN,
-            default=SETTINGS.margin_s,
-            type=float,
-            help="Seconds added to every KEDA-derived deadline.",
-        ),
-        option(
-            "--burst",
-            envvar=Env.E2E_BURST,
-            default=None,
-            type=click.IntRange(min=1),
-            show_default=bursts,
-            help="Burst size for every workload.",
-        ),
-        option(
-            "--drain-timeout",
-            envvar=Env.E2E_DRAIN_TIMEOUT,
-            default=SETTINGS.drain_timeout_s,
-            type=float,
-            help="Seconds the burst may take to drain.",
-        ),
+        option("--idle", setting=config.E2E_IDLE_SECONDS),
+        option("--hold", setting=config.E2E_HOLD_SECONDS),
+        option("--interval", setting=config.E2E_INTERVAL),
+        option("--margin", setting=config.E2E_MARGIN),
+        option("--burst", setting=config.E2E_BURST),
+        option("--drain-timeout", setting=config.E2E_DRAIN_TIMEOUT),
     ]
     for decorate in reversed(options):
         func = decorate(func)
@@ -149,50 +104,21 @@ def e2e() -> None:
 
 @e2e.command("run")
 @run_options
-@option(
-    "--pump-url",
-    envvar=Env.E2E_PUMP_URL,
-    default=f"http://127.0.0.1:{defaults.PUMP_PORT}",
-    help="The deployed pump's HTTP address (a kubectl port-forward): readings come from its /status, "
-    "load goes in through its /pump.",
-)
+@option("--pump-url", setting=config.E2E_PUMP_URL)
 @option(
     "--pump-token",
-    envvar=Env.PUMP_TOKEN,
-    default=None,
+    setting=config.PUMP_TOKEN,
     show_default="none",
     help="The pump's bearer token, when it has one. Prefer the variable.",
 )
-@option(
-    "--context",
-    envvar=Env.E2E_CONTEXT,
-    default=None,
-    show_default="the current context",
-    help="kubeconfig context of the cluster.",
-)
-@option(
-    "--namespace", envvar=Env.E2E_NAMESPACE, default=defaults.KUBE_NAMESPACE, help="Namespace the suite is deployed in."
-)
+@option("--context", setting=config.E2E_CONTEXT)
+@option("--namespace", setting=config.E2E_NAMESPACE)
 @option(
     "--partitions",
-    envvar=Env.KAFKA_PARTITIONS,
-    default=defaults.KAFKA_PARTITIONS,
-    type=click.IntRange(min=1),
-    help="Partitions of the Kafka topic (KEDA's replica cap for the kafka workload).",
+    setting=config.KAFKA_PARTITIONS,
 )
-@option(
-    "--timeline",
-    envvar=Env.E2E_TIMELINE,
-    default="artifacts/e2e-timeline.csv",
-    type=click.Path(dir_okay=False),
-    help="Where the timeline CSV goes (the format kedasuite timeline draws).",
-)
-@option(
-    "--parallel",
-    envvar=Env.E2E_PARALLEL,
-    is_flag=True,
-    help="Run the workloads at the same time (needs a roomier cluster).",
-)
+@option("--timeline", setting=config.E2E_TIMELINE)
+@option("--parallel", setting=config.E2E_PARALLEL)
 @reports_errors
 def run(
     workloads: tuple[str, ...],
@@ -241,13 +167,7 @@ def run(
 
 @e2e.command("check")
 @click.argument("timeline", type=click.Path(dir_okay=False))
-@option(
-    "--model-csv",
-    envvar=Env.E2E_MODEL_CSV,
-    default=None,
-    type=click.Path(dir_okay=False),
-    help="Also write each reading's observed and predicted count (and their difference) to this CSV.",
-)
+@option("--model-csv", setting=config.E2E_MODEL_CSV)
 @reports_errors
 def check(timeline: str, model_csv: str | None) -> None:
     """Judge a saved TIMELINE (written by run) and print the table, then the model's predicted

@@ -18,9 +18,8 @@ from kedasuite.cli.options import (
     redis_url_option,
     reports_errors,
 )
-from kedasuite.core import defaults
+from kedasuite.core import config
 from kedasuite.core.names import (
-    KAFKA_CONSUMER_GROUP,
     Env,
 )
 from kedasuite.core.workloads import NAMES as WORKLOADS
@@ -28,21 +27,9 @@ from kedasuite.core.workloads import NAMES as WORKLOADS
 
 @click.command("kafka-lag")
 @kafka_options
-@option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
-@option(
-    "--lag-threshold",
-    envvar=Env.KAFKA_LAG_THRESHOLD,
-    default=defaults.KAFKA_LAG_THRESHOLD,
-    type=click.IntRange(min=1),
-    help="The trigger's lagThreshold.",
-)
-@option(
-    "--offset-reset-policy",
-    envvar=Env.KAFKA_OFFSET_RESET,
-    default=defaults.KAFKA_OFFSET_RESET,
-    type=click.Choice(["earliest", "latest"]),
-    help="The trigger's offsetResetPolicy.",
-)
+@option("--group", setting=config.KAFKA_CONSUMER_GROUP)
+@option("--lag-threshold", setting=config.KAFKA_LAG_THRESHOLD)
+@option("--offset-reset-policy", setting=config.KAFKA_OFFSET_RESET)
 @reports_errors
 def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka: Any) -> None:
     """Show the group's lag per partition and the metric KEDA's kafka trigger reports."""
@@ -83,46 +70,14 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
 @click.command()
 @redis_url_option
 @kafka_options
-@option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
+@option("--group", setting=config.KAFKA_CONSUMER_GROUP)
 @keda_source_options
-@option(
-    "--workload",
-    "-w",
-    "workloads",
-    envvar=Env.STATUS_WORKLOADS,
-    multiple=True,
-    type=click.Choice(WORKLOADS),
-    help="Only these workloads (repeatable); default: all.",
-)
-@option(
-    "--running-jobs",
-    envvar=Env.STATUS_RUNNING_JOBS,
-    default=0,
-    type=click.IntRange(min=0),
-    help="ScaledJob: Jobs running now (KEDA counts them; only a cluster knows).",
-)
-@option(
-    "--pending-jobs",
-    envvar=Env.STATUS_PENDING_JOBS,
-    default=0,
-    type=click.IntRange(min=0),
-    help="ScaledJob: of those, Jobs whose pod is not running yet.",
-)
-@option(
-    "--json",
-    "as_json",
-    envvar=Env.STATUS_JSON,
-    is_flag=True,
-    help="Print JSON (the pump's GET /status) instead of a table.",
-)
-@option("--watch", envvar=Env.STATUS_WATCH, is_flag=True, help="Refresh in place until interrupted.")
-@option(
-    "--interval",
-    envvar=Env.STATUS_INTERVAL,
-    default=2.0,
-    type=click.FloatRange(min=0.1),
-    help="Seconds between refreshes with --watch.",
-)
+@option("--workload", "-w", "workloads", setting=config.STATUS_WORKLOADS)
+@option("--running-jobs", setting=config.STATUS_RUNNING_JOBS)
+@option("--pending-jobs", setting=config.STATUS_PENDING_JOBS)
+@option("--json", "as_json", setting=config.STATUS_JSON)
+@option("--watch", setting=config.STATUS_WATCH)
+@option("--interval", setting=config.STATUS_INTERVAL)
 @autoscale_run_dir_option
 @reports_errors
 def status(
@@ -183,18 +138,8 @@ def status(
 
 @click.command("check-manifests")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@option(
-    "--kubernetes-version",
-    envvar=Env.KUBERNETES_VERSION,
-    default=None,
-    help="Kubernetes version whose API schemas core objects are checked against (default 1.31).",
-)
-@option(
-    "--strict",
-    envvar=Env.CHECK_MANIFESTS_STRICT,
-    is_flag=True,
-    help="Exit 1 on lint warnings too (errors always fail; notes never).",
-)
+@option("--kubernetes-version", setting=config.KUBERNETES_VERSION)
+@option("--strict", setting=config.CHECK_MANIFESTS_STRICT)
 @reports_errors
 def check_manifests(paths: tuple[str, ...], kubernetes_version: str | None, strict: bool) -> None:
     """Render each kustomization PATH and check it offline: KEDA v2.20.2 CRD schemas (strict),

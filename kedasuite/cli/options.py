@@ -1,9 +1,9 @@
-"""The CLI's shared pieces: options that read environment variables, error reporting, and the
-option groups several commands share (Redis, Kafka, the pump's settings, the KEDA source).
+"""The CLI's shared pieces: options built from the settings' declarations, error reporting, and
+the option groups several commands share (Redis, Kafka, the pump's settings, the KEDA source).
 
-Every option reads an environment variable (named in :mod:`kedasuite.core.names`), so a
-container sets its environment and runs the bare command; a flag on the command line
-wins over the environment. Errors the user can fix print one line and exit 2.
+Every option is a :class:`kedasuite.core.config.Setting` (its variable, type, default and help
+declared there, once), so a container sets its environment and runs the bare command; a flag on
+the command line wins over the environment. Errors the user can fix print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -14,26 +14,48 @@ from typing import Any, TypeVar
 
 import click
 
-from kedasuite.core import defaults
+from kedasuite.core import config
+from kedasuite.core.config import Setting
 from kedasuite.core.errors import SuiteError
-from kedasuite.core.names import (
-    KAFKA_TOPIC,
-    Env,
-)
-from kedasuite.core.settings import parse_workload_list, redis_url_from_env
+from kedasuite.core.settings import parse_workload_list
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class EnvOption(click.Option):
-    """An option whose --help names its environment variable."""
+def click_type(setting: Setting) -> click.ParamType | None:
+    """The click type that checks what :meth:`Setting.parse` checks (``None``: click's own guess)."""
+    if setting.choices:
+        return click.Choice(setting.choices, case_sensitive=setting.case_sensitive)
+    if setting.path is not None:
+        return click.Path(dir_okay=setting.path != "file", file_okay=setting.path != "dir")
+    if setting.kind is int:
+        ranged = setting.low is not None or setting.high is not None
+        return click.IntRange(setting.low, setting.high) if ranged else click.INT
+    if setting.kind is float:
+        ranged = setting.low is not None or setting.high is not None
+        return click.FloatRange(setting.low, setting.high) if ranged else click.FLOAT
+    return None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("show_envvar", True)
-        super().__init__(*args, **kwargs)
 
+def option(*decls: str, setting: Setting, **overrides: Any) -> Callable[[F], F]:
+    """A click option reading ``setting``'s variable, with its type, default and help.
 
-option = functools.partial(click.option, cls=EnvOption)
+    ``overrides`` (``help``, ``default``, ``show_default``) are for a command whose flag plays another
+    part than the variable's usual one (``--redis-url`` of a command that starts its own Redis).
+    """
+    kwargs: dict[str, Any] = {"envvar": setting.env, "show_envvar": True, "help": setting.help}
+    if setting.flag:
+        if not any("/" in d for d in decls):
+            kwargs["is_flag"] = True
+        kwargs["default"] = bool(setting.default)
+    else:
+        kwargs["default"] = setting.default
+        kwargs["type"] = click_type(setting)
+    for key in ("multiple", "metavar", "show_default"):
+        if getattr(setting, key):
+            kwargs[key] = getattr(setting, key)
+    kwargs.update(overrides)
+    return click.option(*decls, **kwargs)
 
 
 class UserError(click.ClickException):
@@ -55,50 +77,16 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-redis_url_option = option(
-    "--redis-url",
-    envvar=Env.REDIS_URL,
-    default=lambda: redis_url_from_env(),
-    show_default=f"${Env.REDIS_URL}, else built from ${Env.REDIS_ADDRESS} etc., else {defaults.REDIS_URL}",
-    help="Redis server (broker and results).",
-)
-
-
-metrics_port_option = option(
-    "--metrics-port",
-    envvar=Env.METRICS_PORT,
-    default=defaults.METRICS_PORT,
-    type=click.IntRange(min=0, max=65535),
-    help="Serve Prometheus /metrics on this port, summed over the worker's processes (0: off).",
-)
+redis_url_option = option("--redis-url", setting=config.REDIS_URL)
 
 
 def kafka_options(func: F) -> F:
     """Where the Kafka workload lives; shared by pumps and consumers."""
     options = [
-        option(
-            "--bootstrap-servers",
-            envvar=Env.KAFKA_BOOTSTRAP_SERVERS,
-            default=defaults.KAFKA_BOOTSTRAP_SERVERS,
-            help="Kafka brokers, host:port[,host:port].",
-        ),
-        option("--topic", envvar=Env.KAFKA_TOPIC, default=KAFKA_TOPIC, help="Topic of the Kafka workload."),
-        option(
-            "--partitions",
-            envvar=Env.KAFKA_PARTITIONS,
-            default=defaults.KAFKA_PARTITIONS,
-            type=click.IntRange(min=1),
-            help="Partitions of the topic when it is created (KEDA's replica cap).",
-        ),
-        option(
-            "-X",
-            "--kafka-property",
-            "kafka_properties",
-            envvar=Env.KAFKA_PROPERTIES,
-            multiple=True,
-            metavar="KEY=VALUE",
-            help="Any librdkafka property, repeatable (also KAFKA_CONFIG_<PROPERTY> variables).",
-        ),
+        option("--bootstrap-servers", setting=config.KAFKA_BOOTSTRAP_SERVERS),
+        option("--topic", setting=config.KAFKA_TOPIC),
+        option("--partitions", setting=config.KAFKA_PARTITIONS),
+        option("-X", "--kafka-property", "kafka_properties", setting=config.KAFKA_PROPERTIES),
     ]
     for decorate in reversed(options):
         func = decorate(func)
@@ -125,36 +113,10 @@ def pump_settings_options(func: F) -> F:
     func = kafka_options(func)
     options = [
         redis_url_option,
-        option(
-            "--workloads",
-            envvar=Env.PUMP_WORKLOADS,
-            default=defaults.PUMP_WORKLOADS,
-            show_default=True,
-            help="Comma-separated workloads this pump serves (what 'all' means).",
-        ),
-        option(
-            "--default-workload",
-            envvar=Env.PUMP_DEFAULT_WORKLOAD,
-            default=defaults.PUMP_DEFAULT_WORKLOAD,
-            show_default=True,
-            help="Workload used when a request names none.",
-        ),
-        option(
-            "--max-count",
-            envvar=Env.PUMP_MAX_COUNT,
-            default=defaults.PUMP_MAX_COUNT,
-            type=int,
-            show_default=True,
-            help="Largest count one request may ask for.",
-        ),
-        option(
-            "--batch-size",
-            envvar=Env.PUMP_BATCH_SIZE,
-            default=defaults.PUMP_BATCH_SIZE,
-            type=int,
-            show_default=True,
-            help="Records sent to the broker per round trip.",
-        ),
+        option("--workloads", setting=config.PUMP_WORKLOADS),
+        option("--default-workload", setting=config.PUMP_DEFAULT_WORKLOAD),
+        option("--max-count", setting=config.PUMP_MAX_COUNT),
+        option("--batch-size", setting=config.PUMP_BATCH_SIZE),
     ]
     for decorate in reversed(options):
         func = decorate(func)
@@ -164,20 +126,8 @@ def pump_settings_options(func: F) -> F:
 def keda_source_options(func: F) -> F:
     """Where ``status`` (and the pump's /status) find the ScaledObjects and the ScaledJob."""
     options = [
-        option(
-            "--overlay",
-            envvar=Env.KEDA_OVERLAY,
-            default=None,
-            show_default="k8s/overlays/local if present, else the render bundled with the package",
-            help="Kustomize directory to render with kubectl.",
-        ),
-        option(
-            "--manifests",
-            envvar=Env.KEDA_MANIFESTS,
-            default=None,
-            type=click.Path(dir_okay=False),
-            help="A file of rendered manifests (kubectl kustomize ... > file); wins over --overlay.",
-        ),
+        option("--overlay", setting=config.KEDA_OVERLAY),
+        option("--manifests", setting=config.KEDA_MANIFESTS),
     ]
     for decorate in reversed(options):
         func = decorate(func)
@@ -188,10 +138,8 @@ def keda_source_options(func: F) -> F:
 #: state: the run directory of ``kedasuite autoscale`` (the same variable, the same default).
 autoscale_run_dir_option = option(
     "--autoscale-run-dir",
-    envvar=Env.AUTOSCALE_RUN_DIR,
-    default=defaults.autoscale_run_dir,
+    setting=config.AUTOSCALE_RUN_DIR,
     show_default="<tmp>/kedasuite-autoscale-<uid>, as kedasuite autoscale",
-    type=click.Path(file_okay=False),
     help="Run directory of a local `kedasuite autoscale` (its --run-dir): its state.json (actual and model "
     "replicas, the next step and why) is shown per workload, marked stale once that autoscaler is gone, with "
     "its age and the run directories of the autoscalers running now. An empty value: off.",

@@ -17,7 +17,7 @@ from kedasuite.cli.options import (
     pump_settings_options,
     reports_errors,
 )
-from kedasuite.core import defaults
+from kedasuite.core import config, defaults
 from kedasuite.core.names import (
     Env,
 )
@@ -25,35 +25,13 @@ from kedasuite.core.names import (
 
 @click.command()
 @click.argument("workload", required=False, envvar=Env.PUMP_DEFAULT_WORKLOAD)
-@option(
-    "--count",
-    "-n",
-    envvar=Env.PUMP_COUNT,
-    default=None,
-    show_default=f"{defaults.PUMP_COUNT}, or what the load shape sends",
-    help="How many records to send (with a load shape: at most this many).",
-)
-@option("--rate", envvar=Env.PUMP_RATE, default=None, help="Items per second, steady, for --duration (or --count).")
-@option("--duration", envvar=Env.PUMP_DURATION, default=None, help="How long to pump at --rate: 90s, 2m, 500ms.")
-@option(
-    "--profile",
-    envvar=Env.PUMP_PROFILE,
-    default=None,
-    help="A load shape: step:10/30s,50/30s | ramp:10:200:60s | spike:10:300:20s:5s:60s | burst:200:30s:4.",
-)
-@option("--seed", envvar=Env.PUMP_SEED, default=None, help="Make the records reproducible.")
-@option(
-    "--id-prefix",
-    envvar=Env.PUMP_ID_PREFIX,
-    default=None,
-    help="Record ids are <prefix>-1 .. <prefix>-N (default: random per run).",
-)
-@option(
-    "--progress/--no-progress",
-    envvar=Env.PUMP_PROGRESS,
-    default=None,
-    help="Show a progress bar (default: when stderr is a terminal).",
-)
+@option("--count", "-n", setting=config.PUMP_COUNT)
+@option("--rate", setting=config.PUMP_RATE)
+@option("--duration", setting=config.PUMP_DURATION)
+@option("--profile", setting=config.PUMP_PROFILE)
+@option("--seed", setting=config.PUMP_SEED)
+@option("--id-prefix", setting=config.PUMP_ID_PREFIX)
+@option("--progress/--no-progress", setting=config.PUMP_PROGRESS)
 @pump_settings_options
 @reports_errors
 def pump(
@@ -114,39 +92,12 @@ def pump(
 
 
 @click.command()
-@option(
-    "--host", envvar=Env.PUMP_HOST, default=defaults.PUMP_HOST, help="Address to listen on (0.0.0.0 in containers)."
-)
-@option("--port", envvar=Env.PUMP_PORT, default=defaults.PUMP_PORT, type=int, help="Port to listen on.")
-@option(
-    "--threads",
-    envvar=Env.PUMP_THREADS,
-    default=defaults.PUMP_THREADS,
-    type=int,
-    help="Request threads in the gunicorn worker.",
-)
-@option(
-    "--max-runs",
-    envvar=Env.PUMP_MAX_RUNS,
-    default=defaults.PUMP_MAX_RUNS,
-    type=click.IntRange(min=1),
-    help="Pump runs in progress at once; past it, 429 with Retry-After.",
-)
-@option(
-    "--max-queued-items",
-    envvar=Env.PUMP_MAX_QUEUED_ITEMS,
-    default=defaults.PUMP_MAX_QUEUED_ITEMS,
-    type=click.IntRange(min=1),
-    help="Items accepted but not yet sent, over all runs; past it, 429.",
-)
-@option(
-    "--token",
-    envvar=Env.PUMP_TOKEN,
-    default=None,
-    show_default="none: open (bind to loopback)",
-    help="Bearer token every route but /healthz, /readyz and /metrics requires. Prefer the variable: "
-    "a flag shows in the process list.",
-)
+@option("--host", setting=config.PUMP_HOST)
+@option("--port", setting=config.PUMP_PORT)
+@option("--threads", setting=config.PUMP_THREADS)
+@option("--max-runs", setting=config.PUMP_MAX_RUNS)
+@option("--max-queued-items", setting=config.PUMP_MAX_QUEUED_ITEMS)
+@option("--token", setting=config.PUMP_TOKEN)
 @pump_settings_options
 @keda_source_options
 @autoscale_run_dir_option

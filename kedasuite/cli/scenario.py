@@ -20,52 +20,31 @@ from typing import TYPE_CHECKING
 import click
 
 from kedasuite.cli.options import option, reports_errors
-from kedasuite.core import defaults
-from kedasuite.core.names import Env
+from kedasuite.core import config
 
 if TYPE_CHECKING:
     from kedasuite.scenarios.base import Scenario
 
-DEFAULT_OUT = "artifacts/scenarios"
-
 
 @click.command()
 @click.argument("name", required=False)
-@option(
-    "--list", "list_only", envvar=Env.SCENARIO_LIST, is_flag=True, help="Describe every scenario in one line and exit."
-)
-@option(
-    "--model-only",
-    envvar=Env.SCENARIO_MODEL_ONLY,
-    is_flag=True,
-    help="No brokers, no processes: the model drives simulated workers on a simulated clock.",
-)
-@option(
-    "--out",
-    envvar=Env.SCENARIO_OUT,
-    default=DEFAULT_OUT,
-    type=click.Path(file_okay=False),
-    help="Where the timeline PNG, the CSV and the autoscaler's log go.",
-)
+@option("--list", "list_only", setting=config.SCENARIO_LIST)
+@option("--model-only", setting=config.SCENARIO_MODEL_ONLY)
+@option("--out", setting=config.SCENARIO_OUT)
 @option(
     "--redis-url",
-    envvar=Env.REDIS_URL,
+    setting=config.REDIS_URL,
     default=None,
     help="Use this Redis (an empty database) instead of starting an embedded one.",
+    show_default=None,
 )
 @option(
     "--bootstrap-servers",
-    envvar=Env.KAFKA_BOOTSTRAP_SERVERS,
+    setting=config.KAFKA_BOOTSTRAP_SERVERS,
     default=None,
     help="Use this Kafka instead of starting an embedded one (each variant gets its own topic and group).",
 )
-@option(
-    "--deadline-factor",
-    envvar=Env.SCENARIO_DEADLINE_FACTOR,
-    default=defaults.SCENARIO_DEADLINE_FACTOR,
-    type=click.FloatRange(min=1),
-    help="A live variant stops at the scenario's deadline (from its timings) times this, played out or not.",
-)
+@option("--deadline-factor", setting=config.SCENARIO_DEADLINE_FACTOR)
 @reports_errors
 def scenario(
     name: str | None,

@@ -7,142 +7,36 @@ import json
 import click
 
 from kedasuite.cli.options import option, reports_errors
-from kedasuite.core.names import WORKLOAD_CELERY, Env
-from kedasuite.core.workloads import NAMES
+from kedasuite.core import config, defaults
 from kedasuite.keda.model import Options
 from kedasuite.keda.model.replay import default_duration, replay
-from kedasuite.keda.rules.hpa import TOLERANCE
 from kedasuite.keda.rules.scaling import SCALED_JOB
-from kedasuite.keda.simulate import EXAMPLE, describe, parse_series, render, scaler_for
+from kedasuite.keda.simulate import describe, parse_series, render, scaler_for
 
 
 @click.command()
-@option(
-    "--workload",
-    "-w",
-    envvar=Env.SIMULATE_WORKLOAD,
-    default=WORKLOAD_CELERY,
-    show_default=True,
-    type=click.Choice(NAMES),
-    help="The workload whose ScaledObject / ScaledJob to replay.",
-)
+@option("--workload", "-w", setting=config.SIMULATE_WORKLOAD)
 @option(
     "--overlay",
-    envvar=Env.KEDA_OVERLAY,
-    default=None,
+    setting=config.KEDA_OVERLAY,
     show_default="the render of k8s/overlays/local bundled with the package",
     help="Kustomize directory to render with kubectl (as status reads it).",
 )
-@option(
-    "--manifests",
-    envvar=Env.KEDA_MANIFESTS,
-    default=None,
-    type=click.Path(dir_okay=False),
-    help="A file of rendered manifests (kubectl kustomize ... > file); wins over --overlay.",
-)
-@option(
-    "--series",
-    "series_specs",
-    envvar=Env.SIMULATE_SERIES,
-    multiple=True,
-    metavar="TRIGGER=S:V,...",
-    help=f"A trigger's raw value over time, e.g. {EXAMPLE} (each value holds until the next; a trigger not "
-    "given reads 0). VALUE: a number, 'error' (the read fails), or kafka per-partition lags 10/0/3. "
-    "A ScaledJob also takes running=... and pending=... (Jobs a cluster reports). Repeatable.",
-)
-@option(
-    "--duration",
-    envvar=Env.SIMULATE_DURATION,
-    type=click.FloatRange(min=0),
-    default=None,
-    show_default="the last change + the longest wait + 4 polls",
-    help="Seconds to replay.",
-)
-@option("--json", "as_json", envvar=Env.SIMULATE_JSON, is_flag=True, help="Print every step as a JSON list.")
-@option(
-    "--polling-interval",
-    envvar=Env.SIMULATE_POLLING_INTERVAL,
-    type=click.FloatRange(min=1),
-    default=None,
-    help="What-if: pollingInterval in seconds (default: the manifest's).",
-)
-@option(
-    "--cooldown-period",
-    envvar=Env.SIMULATE_COOLDOWN_PERIOD,
-    type=click.FloatRange(min=0),
-    default=None,
-    help="What-if: cooldownPeriod in seconds (default: the manifest's).",
-)
-@option(
-    "--initial-cooldown-period",
-    envvar=Env.SIMULATE_INITIAL_COOLDOWN_PERIOD,
-    type=click.FloatRange(min=0),
-    default=None,
-    help="What-if: initialCooldownPeriod in seconds (default: the manifest's).",
-)
-@option(
-    "--stabilization-window",
-    envvar=Env.SIMULATE_STABILIZATION_WINDOW,
-    type=click.FloatRange(min=0),
-    default=None,
-    help="What-if: the HPA's scale-down stabilization window (default: the behavior's, else 300 s).",
-)
-@option(
-    "--sync-period",
-    envvar=Env.SIMULATE_SYNC_PERIOD,
-    type=click.FloatRange(min=1),
-    default=15.0,
-    show_default=True,
-    help="Seconds between HPA syncs.",
-)
-@option(
-    "--tolerance",
-    envvar=Env.SIMULATE_TOLERANCE,
-    type=click.FloatRange(min=0, max=1),
-    default=TOLERANCE,
-    show_default=True,
-    help="The HPA's tolerance (a behavior's own tolerance wins).",
-)
-@option(
-    "--hpa-offset",
-    envvar=Env.SIMULATE_HPA_OFFSET,
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Seconds from KEDA's first poll to the HPA's first sync.",
-)
-@option(
-    "--partitions",
-    envvar=Env.SIMULATE_PARTITIONS,
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Partitions of a kafka trigger's topic (its cap is partitions × lagThreshold).",
-)
-@option(
-    "--start-replicas",
-    envvar=Env.SIMULATE_START_REPLICAS,
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="ScaledObject: replicas at t = 0.",
-)
-@option(
-    "--job-seconds",
-    envvar=Env.SIMULATE_JOB_SECONDS,
-    type=click.FloatRange(min=1),
-    default=60.0,
-    show_default=True,
-    help="ScaledJob: how long a Job's pods run (one wave of parallelism).",
-)
-@option(
-    "--job-pending-seconds",
-    envvar=Env.SIMULATE_JOB_PENDING_SECONDS,
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="ScaledJob: how long a new Job waits before its pod runs (counted as pending).",
-)
+@option("--manifests", setting=config.KEDA_MANIFESTS)
+@option("--series", "series_specs", setting=config.SIMULATE_SERIES)
+@option("--duration", setting=config.SIMULATE_DURATION)
+@option("--json", "as_json", setting=config.SIMULATE_JSON)
+@option("--polling-interval", setting=config.SIMULATE_POLLING_INTERVAL)
+@option("--cooldown-period", setting=config.SIMULATE_COOLDOWN_PERIOD)
+@option("--initial-cooldown-period", setting=config.SIMULATE_INITIAL_COOLDOWN_PERIOD)
+@option("--stabilization-window", setting=config.SIMULATE_STABILIZATION_WINDOW)
+@option("--sync-period", setting=config.SIMULATE_SYNC_PERIOD)
+@option("--tolerance", setting=config.SIMULATE_TOLERANCE)
+@option("--hpa-offset", setting=config.SIMULATE_HPA_OFFSET)
+@option("--partitions", setting=config.SIMULATE_PARTITIONS)
+@option("--start-replicas", setting=config.SIMULATE_START_REPLICAS)
+@option("--job-seconds", setting=config.SIMULATE_JOB_SECONDS)
+@option("--job-pending-seconds", setting=config.SIMULATE_JOB_PENDING_SECONDS)
 @reports_errors
 def simulate(
     workload: str,
@@ -194,5 +88,5 @@ def simulate(
         return
     click.echo(describe(scaler, options, source))
     if not series:
-        click.echo(f"(no --series: every trigger reads 0; e.g. --series {EXAMPLE})")
+        click.echo(f"(no --series: every trigger reads 0; e.g. --series {defaults.SIMULATE_EXAMPLE})")
     click.echo(render(steps, "Jobs" if scaler.kind == SCALED_JOB else "replicas"))

@@ -7,7 +7,6 @@ the main group (this module uses the option helpers there, so it is imported by
 
 from __future__ import annotations
 
-import functools
 import signal
 from pathlib import Path
 from typing import Any
@@ -15,17 +14,16 @@ from typing import Any
 import click
 
 from kedasuite.cli.options import (
-    EnvOption,
     autoscale_run_dir_option,
     kafka_options,
     kafka_settings,
     keda_source_options,
+    option,
     redis_url_option,
     reports_errors,
 )
-from kedasuite.core import defaults
+from kedasuite.core import config
 from kedasuite.core.errors import InputError
-from kedasuite.core.names import KAFKA_CONSUMER_GROUP, Env
 from kedasuite.core.stopping import StopFlag
 from kedasuite.core.workloads import NAMES as WORKLOADS
 from kedasuite.tools.timeline.picture import render
@@ -37,88 +35,21 @@ def _stderr(text: str) -> None:
     click.echo(text, err=True)
 
 
-option = functools.partial(click.option, cls=EnvOption)
-
-
 @click.command("timeline", context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
-@option(
-    "--csv",
-    "csv_path",
-    envvar=Env.TIMELINE_CSV,
-    default=defaults.TIMELINE_CSV,
-    type=click.Path(dir_okay=False),
-    help="Where the samples go (the file is started afresh).",
-)
-@option(
-    "--png",
-    envvar=Env.TIMELINE_PNG,
-    default=None,
-    type=click.Path(dir_okay=False),
-    show_default="the CSV path with .png",
-    help="Where the picture goes.",
-)
-@option(
-    "--interval",
-    envvar=Env.TIMELINE_INTERVAL,
-    default=defaults.TIMELINE_INTERVAL,
-    type=click.FloatRange(min=0.1),
-    help="Seconds between samples.",
-)
-@option(
-    "--duration",
-    envvar=Env.TIMELINE_DURATION,
-    default=None,
-    type=click.FloatRange(min=0),
-    show_default="until Ctrl-C or SIGTERM",
-    help="Seconds to record.",
-)
-@option(
-    "--workload",
-    "-w",
-    "workloads",
-    envvar=Env.TIMELINE_WORKLOADS,
-    multiple=True,
-    type=click.Choice(WORKLOADS),
-    help="Only these workloads (repeatable); default: all.",
-)
-@option(
-    "--status-url",
-    envvar=Env.TIMELINE_STATUS_URL,
-    default=None,
-    help="Read snapshots from a pump's GET /status (e.g. through kubectl port-forward) instead of "
-    "reading the brokers from here.",
-)
-@option(
-    "--namespace",
-    envvar=Env.TIMELINE_NAMESPACE,
-    default=defaults.KUBE_NAMESPACE,
-    help="Kubernetes namespace of the ScaledObjects and the ScaledJob.",
-)
-@option(
-    "--kube-context",
-    envvar=Env.TIMELINE_KUBE_CONTEXT,
-    default=None,
-    show_default="the current context",
-    help="kubeconfig context of the cluster whose replicas are recorded.",
-)
-@option(
-    "--no-cluster",
-    envvar=Env.TIMELINE_NO_CLUSTER,
-    is_flag=True,
-    help="Do not look for a cluster (the actual column stays empty).",
-)
-@option("--title", envvar=Env.TIMELINE_TITLE, default=None, help="Title of the picture.")
-@option(
-    "--render-only",
-    envvar=Env.TIMELINE_RENDER_ONLY,
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="CSV",
-    help="Do not record: draw the picture of a saved CSV.",
-)
+@option("--csv", "csv_path", setting=config.TIMELINE_CSV)
+@option("--png", setting=config.TIMELINE_PNG)
+@option("--interval", setting=config.TIMELINE_INTERVAL)
+@option("--duration", setting=config.TIMELINE_DURATION)
+@option("--workload", "-w", "workloads", setting=config.TIMELINE_WORKLOADS)
+@option("--status-url", setting=config.TIMELINE_STATUS_URL)
+@option("--namespace", setting=config.TIMELINE_NAMESPACE)
+@option("--kube-context", setting=config.TIMELINE_KUBE_CONTEXT)
+@option("--no-cluster", setting=config.TIMELINE_NO_CLUSTER)
+@option("--title", setting=config.TIMELINE_TITLE)
+@option("--render-only", setting=config.TIMELINE_RENDER_ONLY)
 @redis_url_option
 @kafka_options
-@option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
+@option("--group", setting=config.KAFKA_CONSUMER_GROUP)
 @keda_source_options
 @autoscale_run_dir_option
 @reports_errors

@@ -3,6 +3,7 @@ calls the worker module's ``run``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -11,20 +12,34 @@ from kedasuite.cli.options import (
     F,
     kafka_options,
     kafka_settings,
-    metrics_port_option,
     option,
     redis_url_option,
     reports_errors,
 )
-from kedasuite.core import defaults
+from kedasuite.core import config, defaults
 from kedasuite.core.names import (
-    KAFKA_CONSUMER_GROUP,
     WORKLOAD_CELERY,
     WORKLOAD_KAFKA,
     WORKLOAD_RQ,
     WORKLOAD_WORKQUEUE,
-    Env,
 )
+
+
+def worker_options(work_time: str = defaults.WORK_TIME) -> Callable[[F], F]:
+    """``--work-time``, ``--loglevel`` and ``--metrics-port``: what every worker and the Job runner take
+    (``WorkerCommon``'s fields). The Kafka consumer's records take longer by default (the seed's 10 s)."""
+    shared = [
+        option("--work-time", setting=config.WORK_TIME, default=work_time),
+        option("--loglevel", setting=config.LOG_LEVEL),
+        option("--metrics-port", setting=config.METRICS_PORT),
+    ]
+
+    def decorate(func: F) -> F:
+        for add in reversed(shared):
+            func = add(func)
+        return func
+
+    return decorate
 
 
 @click.group()
@@ -34,44 +49,12 @@ def worker() -> None:
 
 @worker.command(WORKLOAD_CELERY)
 @redis_url_option
-@option(
-    "--concurrency",
-    "-c",
-    envvar=Env.WORKER_CONCURRENCY,
-    default=defaults.WORKER_CONCURRENCY,
-    type=click.IntRange(min=1),
-    help="Pool processes in this worker.",
-)
-@option(
-    "--work-time",
-    envvar=Env.WORK_TIME,
-    default=defaults.WORK_TIME,
-    help="Simulated work per task: seconds, 'fixed:S' or 'uniform:MIN:MAX'.",
-)
-@option(
-    "--visibility-timeout",
-    envvar=Env.CELERY_VISIBILITY_TIMEOUT,
-    default=defaults.CELERY_VISIBILITY_TIMEOUT,
-    type=click.IntRange(min=1),
-    help="Seconds before an unacknowledged task (its worker died) goes to another worker.",
-)
-@option("--name", envvar=Env.WORKER_NAME, default=None, help="Celery node name (default: celery.<pid>@<hostname>).")
-@option(
-    "--prefetch-multiplier",
-    envvar=Env.CELERY_PREFETCH_MULTIPLIER,
-    default=defaults.CELERY_PREFETCH_MULTIPLIER,
-    type=click.IntRange(min=1),
-    help="Messages each pool process reserves (Celery's default is 4: they wait "
-    "inside the worker, off the list KEDA reads).",
-)
-@option(
-    "--acks-late/--acks-early",
-    envvar=Env.CELERY_ACKS_LATE,
-    default=defaults.CELERY_ACKS_LATE,
-    help="Acknowledge a task after it ran (the suite's) or when it starts (Celery's default).",
-)
-@option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
-@metrics_port_option
+@option("--concurrency", "-c", setting=config.WORKER_CONCURRENCY)
+@option("--visibility-timeout", setting=config.CELERY_VISIBILITY_TIMEOUT)
+@option("--name", setting=config.WORKER_NAME)
+@option("--prefetch-multiplier", setting=config.CELERY_PREFETCH_MULTIPLIER)
+@option("--acks-late/--acks-early", setting=config.CELERY_ACKS_LATE)
+@worker_options()
 @reports_errors
 def celery_worker(
     redis_url: str,
@@ -105,49 +88,19 @@ def celery_worker(
 
 @worker.command(WORKLOAD_KAFKA)
 @kafka_options
-@option("--group", envvar=Env.KAFKA_CONSUMER_GROUP, default=KAFKA_CONSUMER_GROUP, help="Consumer group.")
-@option(
-    "--dlq-topic",
-    envvar=Env.KAFKA_DLQ_TOPIC,
-    default=None,
-    help="Dead-letter topic for poison messages (default: <topic>.dlq).",
-)
-@option(
-    "--offset-reset",
-    envvar=Env.KAFKA_OFFSET_RESET,
-    default=defaults.KAFKA_OFFSET_RESET,
-    type=click.Choice(["earliest", "latest"]),
-    help="Where a group with no committed offset starts.",
-)
-@option(
-    "--work-time",
-    envvar=Env.WORK_TIME,
-    default=defaults.KAFKA_WORK_TIME,
-    help="Simulated work per message: seconds, 'fixed:S' or 'uniform:MIN:MAX'.",
-)
+@option("--group", setting=config.KAFKA_CONSUMER_GROUP)
+@option("--dlq-topic", setting=config.KAFKA_DLQ_TOPIC)
+@option("--offset-reset", setting=config.KAFKA_OFFSET_RESET)
 @option(
     "--redis-url",
-    envvar=Env.REDIS_URL,
+    setting=config.REDIS_URL,
     default=None,
     help="Record results in this Redis (default: only when REDIS_URL or REDIS_ADDRESS is set).",
+    show_default=None,
 )
-@option(
-    "--max-messages",
-    envvar=Env.WORKER_MAX_MESSAGES,
-    default=None,
-    type=click.IntRange(min=1),
-    help="Exit 0 after this many messages.",
-)
-@option(
-    "--stuck-at",
-    envvar=Env.KAFKA_STUCK_AT,
-    default=None,
-    metavar="PARTITION:OFFSET",
-    help="Act as a handler that keeps failing on this record, so its partition never moves past it: for "
-    "'kedasuite scenario kafka-persistent-lag'.",
-)
-@option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
-@metrics_port_option
+@option("--max-messages", setting=config.WORKER_MAX_MESSAGES)
+@option("--stuck-at", setting=config.KAFKA_STUCK_AT)
+@worker_options(work_time=defaults.KAFKA_WORK_TIME)
 @reports_errors
 def kafka_worker(
     group: str,
@@ -180,43 +133,12 @@ def kafka_worker(
 
 @worker.command(WORKLOAD_RQ)
 @redis_url_option
-@option(
-    "--work-time",
-    envvar=Env.WORK_TIME,
-    default=defaults.WORK_TIME,
-    help="Simulated work per job: seconds, 'fixed:S' or 'uniform:MIN:MAX'.",
-)
-@option("--burst", envvar=Env.RQ_BURST, is_flag=True, default=False, help="Exit once the queue is empty.")
-@option(
-    "--max-jobs",
-    envvar=Env.WORKER_MAX_MESSAGES,
-    default=None,
-    type=click.IntRange(min=1),
-    help="Exit 0 after this many jobs.",
-)
-@option(
-    "--max-idle-time",
-    envvar=Env.RQ_MAX_IDLE_TIME,
-    default=None,
-    type=click.IntRange(min=1),
-    help="Exit 0 after this many seconds with nothing to do.",
-)
-@option(
-    "--maintenance-interval",
-    envvar=Env.RQ_MAINTENANCE_INTERVAL,
-    default=defaults.RQ_MAINTENANCE_INTERVAL,
-    type=click.IntRange(min=1),
-    help="Seconds between looks for abandoned jobs (their worker died).",
-)
-@option(
-    "--job-monitoring-interval",
-    envvar=Env.RQ_JOB_MONITORING_INTERVAL,
-    default=defaults.RQ_JOB_MONITORING_INTERVAL,
-    type=click.IntRange(min=1),
-    help="Heartbeat period of a running job; a killed worker's job is abandoned after this + 60 s.",
-)
-@option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
-@metrics_port_option
+@option("--burst", setting=config.RQ_BURST)
+@option("--max-jobs", setting=config.WORKER_MAX_MESSAGES)
+@option("--max-idle-time", setting=config.RQ_MAX_IDLE_TIME)
+@option("--maintenance-interval", setting=config.RQ_MAINTENANCE_INTERVAL)
+@option("--job-monitoring-interval", setting=config.RQ_JOB_MONITORING_INTERVAL)
+@worker_options()
 @reports_errors
 def rq_worker(
     redis_url: str,
@@ -256,20 +178,8 @@ def job() -> None:
 def workqueue_options(func: F) -> F:
     options = [
         redis_url_option,
-        option(
-            "--lease-seconds",
-            envvar=Env.WORKQUEUE_LEASE_SECONDS,
-            default=defaults.WORKQUEUE_LEASE_SECONDS,
-            type=click.FloatRange(min=0.1),
-            help="How long a lease outlives a silent runner.",
-        ),
-        option(
-            "--max-attempts",
-            envvar=Env.WORKQUEUE_MAX_ATTEMPTS,
-            default=defaults.WORKQUEUE_MAX_ATTEMPTS,
-            type=click.IntRange(min=1),
-            help="Leases an item may take before it is dead-lettered.",
-        ),
+        option("--lease-seconds", setting=config.WORKQUEUE_LEASE_SECONDS),
+        option("--max-attempts", setting=config.WORKQUEUE_MAX_ATTEMPTS),
     ]
     for decorate in reversed(options):
         func = decorate(func)
@@ -278,55 +188,13 @@ def workqueue_options(func: F) -> F:
 
 @job.command(WORKLOAD_WORKQUEUE)
 @workqueue_options
-@option(
-    "--work-time",
-    envvar=Env.WORK_TIME,
-    default=defaults.WORK_TIME,
-    help="Simulated work per item: seconds, 'fixed:S' or 'uniform:MIN:MAX'.",
-)
-@option(
-    "--max-items",
-    envvar=Env.WORKQUEUE_MAX_ITEMS,
-    default=None,
-    type=click.IntRange(min=1),
-    help="Exit 0 after this many items.",
-)
-@option(
-    "--idle-timeout",
-    envvar=Env.WORKQUEUE_IDLE_TIMEOUT,
-    default=defaults.WORKQUEUE_IDLE_TIMEOUT,
-    type=click.FloatRange(min=0),
-    help="Exit 0 after this long with nothing to lease while others hold items.",
-)
-@option(
-    "--grace-period",
-    envvar=Env.WORKQUEUE_GRACE_PERIOD,
-    default=defaults.WORKQUEUE_GRACE_PERIOD,
-    type=click.FloatRange(min=0),
-    help="On SIGTERM, finish the item in hand if it needs at most this long.",
-)
-@option(
-    "--fail-pattern",
-    envvar=Env.WORKQUEUE_FAIL_PATTERN,
-    default=None,
-    help="Simulate failures: items matching this regular expression fail every attempt.",
-)
-@option(
-    "--start-delay",
-    envvar=Env.WORKQUEUE_START_DELAY,
-    default=defaults.WORKQUEUE_START_DELAY,
-    type=click.FloatRange(min=0),
-    help="Seconds of start-up before the first lease (a slow-starting pod).",
-)
-@option(
-    "--ready-file",
-    envvar=Env.READY_FILE,
-    default=None,
-    type=click.Path(dir_okay=False),
-    help="Create this file once ready for work (after --start-delay): the local autoscaler's readiness probe.",
-)
-@option("--loglevel", envvar=Env.LOG_LEVEL, default=defaults.LOG_LEVEL, help="Log level.")
-@metrics_port_option
+@option("--max-items", setting=config.WORKQUEUE_MAX_ITEMS)
+@option("--idle-timeout", setting=config.WORKQUEUE_IDLE_TIMEOUT)
+@option("--grace-period", setting=config.WORKQUEUE_GRACE_PERIOD)
+@option("--fail-pattern", setting=config.WORKQUEUE_FAIL_PATTERN)
+@option("--start-delay", setting=config.WORKQUEUE_START_DELAY)
+@option("--ready-file", setting=config.READY_FILE)
+@worker_options()
 @reports_errors
 def workqueue_job(
     redis_url: str,

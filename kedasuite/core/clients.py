@@ -14,7 +14,7 @@ import redis
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from kedasuite.core import defaults
+from kedasuite.core import config, defaults
 from kedasuite.core.errors import BrokerUnavailable, InputError
 from kedasuite.core.names import Env
 from kedasuite.core.settings import redact_url, redis_tls_options, require_pem_file
@@ -41,7 +41,7 @@ _log = logging.getLogger(__name__)
 
 def redis_patience() -> float:
     """Seconds a worker waits for a lost Redis to come back (``REDIS_RETRY_SECONDS``)."""
-    return float(os.environ.get(Env.REDIS_RETRY_SECONDS, defaults.REDIS_RETRY_SECONDS))
+    return config.REDIS_RETRY_SECONDS.read()
 
 
 #: Set once this process was asked to stop: :func:`retry_redis` no longer waits for a lost Redis.

@@ -106,6 +106,30 @@ DEMO_TIMEOUT: Final = 120.0
 #: processes start, join and rebalance slower than the model's, more so on a busy machine).
 SCENARIO_DEADLINE_FACTOR: Final = 3.0
 
+#: Kubernetes' HPA defaults (kube-controller-manager's ``--horizontal-pod-autoscaler-sync-period`` and
+#: ``--horizontal-pod-autoscaler-tolerance``, cmd/kube-controller-manager/app/options/hpacontroller.go).
+HPA_SYNC_PERIOD_S: Final = 15.0
+HPA_TOLERANCE: Final = 0.1
+
+#: ``kedasuite simulate``'s example series (its --help and its hint when no --series is given).
+SIMULATE_EXAMPLE: Final = "backlog=0:0,30:95,400:0"
+#: The compose project ``kedasuite autoscale --backend compose`` scales (compose.yaml's ``name:``).
+AUTOSCALE_COMPOSE_PROJECT: Final = "kedasuite"
+#: Where ``kedasuite scenario`` writes its timelines and logs.
+SCENARIO_OUT: Final = "artifacts/scenarios"
+#: Ports of ``kedasuite redis-server`` and ``kedasuite kafka-server`` on 127.0.0.1: the ports the
+#: default ``REDIS_URL`` and ``KAFKA_BOOTSTRAP_SERVERS`` point at.
+EMBEDDED_REDIS_PORT: Final = 6379
+EMBEDDED_KAFKA_PORT: Final = 9092
+
+#: ``kedasuite e2e``'s phases: idle, below activation, the readings' period, the slack added to
+#: every KEDA-derived deadline, and the time a burst may take to drain (seconds).
+E2E_IDLE_SECONDS: Final = 30.0
+E2E_HOLD_SECONDS: Final = 30.0
+E2E_INTERVAL: Final = 5.0
+E2E_MARGIN: Final = 60.0
+E2E_DRAIN_TIMEOUT: Final = 900.0
+
 #: The timeline recorder samples ``status`` this often (seconds), into this CSV.
 TIMELINE_INTERVAL: Final = 5.0
 TIMELINE_CSV: Final = "timeline.csv"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from kedasuite.core import defaults, names
+from kedasuite.core import config, defaults, names
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import Env
 from kedasuite.core.workloads import NAMES as workload_names
@@ -32,17 +32,16 @@ def redis_url_from_env(environ: Mapping[str, str] = os.environ) -> str:
     url = environ.get(Env.REDIS_URL, "").strip()
     if url:
         return url
-    address = environ.get(Env.REDIS_ADDRESS, "").strip()
+    address = config.REDIS_ADDRESS.read(environ)
     if not address:
         return defaults.REDIS_URL
-    scheme = "rediss" if env_flag(environ.get(Env.REDIS_TLS)) else "redis"
+    scheme = "rediss" if config.REDIS_TLS.read(environ) else "redis"
     username = environ.get(Env.REDIS_USERNAME, "")
     password = environ.get(Env.REDIS_PASSWORD, "")
     userinfo = ""
     if username or password:
         userinfo = quote(username, safe="") + (":" + quote(password, safe="") if password else "") + "@"
-    db = environ.get(Env.REDIS_DB, "0").strip() or "0"
-    return f"{scheme}://{userinfo}{address}/{db}"
+    return f"{scheme}://{userinfo}{address}/{config.REDIS_DB.read(environ)}"
 
 
 def require_pem_file(variable: str, path: str) -> str:
@@ -63,7 +62,7 @@ def redis_tls_options(url: str, environ: Mapping[str, str] = os.environ) -> dict
     """
     if urlsplit(url).scheme != "rediss":
         return {}
-    verify = environ.get(Env.REDIS_TLS_VERIFY, "true").strip().lower() not in ("0", "false", "no", "off")
+    verify = config.REDIS_TLS_VERIFY.read(environ)
     options: dict[str, Any] = {"ssl_cert_reqs": "required" if verify else "none", "ssl_check_hostname": verify}
     for variable, key in (
         (Env.REDIS_TLS_CA_FILE, "ssl_ca_certs"),
@@ -129,17 +128,14 @@ class KafkaSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> KafkaSettings:
-        def get(name: str, default: Any) -> Any:
-            return environ.get(name, "").strip() or default
-
         values = {
-            "bootstrap": get(Env.KAFKA_BOOTSTRAP_SERVERS, defaults.KAFKA_BOOTSTRAP_SERVERS),
-            "topic": get(Env.KAFKA_TOPIC, names.KAFKA_TOPIC),
-            "group": get(Env.KAFKA_CONSUMER_GROUP, names.KAFKA_CONSUMER_GROUP),
-            "partitions": int(get(Env.KAFKA_PARTITIONS, defaults.KAFKA_PARTITIONS)),
-            "replication": int(get(Env.KAFKA_REPLICATION_FACTOR, defaults.KAFKA_REPLICATION_FACTOR)),
-            "offset_reset": get(Env.KAFKA_OFFSET_RESET, defaults.KAFKA_OFFSET_RESET),
-            "dlq_topic": get(Env.KAFKA_DLQ_TOPIC, ""),
+            "bootstrap": config.KAFKA_BOOTSTRAP_SERVERS.read(environ),
+            "topic": config.KAFKA_TOPIC.read(environ),
+            "group": config.KAFKA_CONSUMER_GROUP.read(environ),
+            "partitions": config.KAFKA_PARTITIONS.read(environ),
+            "replication": config.KAFKA_REPLICATION_FACTOR.read(environ),
+            "offset_reset": config.KAFKA_OFFSET_RESET.read(environ),
+            "dlq_topic": config.KAFKA_DLQ_TOPIC.read(environ) or "",
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from kedasuite.core import defaults
 from kedasuite.core.errors import InputError
 from kedasuite.keda.model import Options, Step
 from kedasuite.keda.model.replay import Series
@@ -20,7 +21,6 @@ from kedasuite.keda.model.triggers import Value
 from kedasuite.keda.rules.hpa import DOWNSCALE_STABILIZATION
 from kedasuite.keda.rules.scaling import SCALED_JOB, Scaler
 
-EXAMPLE = "backlog=0:0,30:95,400:0"
 #: Series a ScaledJob takes besides its triggers: the Jobs a cluster reports.
 JOB_SERIES = ("running", "pending")
 
@@ -61,7 +61,9 @@ def parse_series(specs: Sequence[str], scaler: Scaler) -> dict[str, Series]:
         for chunk in spec.split():
             name, sep, pairs = chunk.partition("=")
             if not sep or not name or not pairs:
-                raise InputError(f"--series {chunk!r}: write TRIGGER=SECONDS:VALUE,... (e.g. {EXAMPLE})")
+                raise InputError(
+                    f"--series {chunk!r}: write TRIGGER=SECONDS:VALUE,... (e.g. {defaults.SIMULATE_EXAMPLE})"
+                )
             if name not in allowed:
                 raise InputError(
                     f"--series {name}: {scaler.name} has no trigger {name!r}; give one of {', '.join(allowed)}"
@@ -72,7 +74,9 @@ def parse_series(specs: Sequence[str], scaler: Scaler) -> dict[str, Series]:
             for pair in pairs.split(","):
                 at, sep, raw = pair.partition(":")
                 if not sep:
-                    raise InputError(f"--series {name}: {pair!r} is not SECONDS:VALUE (e.g. {EXAMPLE})")
+                    raise InputError(
+                        f"--series {name}: {pair!r} is not SECONDS:VALUE (e.g. {defaults.SIMULATE_EXAMPLE})"
+                    )
                 try:
                     t = float(at)
                 except ValueError:

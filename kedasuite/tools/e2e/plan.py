@@ -180,13 +180,13 @@ def below_activation_load(activation: float) -> int:
 class Settings:
     """Knobs of a run; every one has an ``E2E_*`` variable (see :mod:`.command`)."""
 
-    idle_s: float = 30.0
-    hold_s: float = 30.0
-    interval_s: float = 5.0
-    margin_s: float = 60.0
+    idle_s: float = defaults.E2E_IDLE_SECONDS
+    hold_s: float = defaults.E2E_HOLD_SECONDS
+    interval_s: float = defaults.E2E_INTERVAL
+    margin_s: float = defaults.E2E_MARGIN
     #: One burst size for every workload; ``None``: each workload's ``e2e_burst``.
     burst: int | None = None
-    drain_timeout_s: float = 900.0
+    drain_timeout_s: float = defaults.E2E_DRAIN_TIMEOUT
     hpa_sync_s: float = HPA_SYNC_SECONDS
 
 
