@@ -17,7 +17,7 @@ import click
 from kedasuite.core import config
 from kedasuite.core.config import Setting
 from kedasuite.core.errors import SuiteError
-from kedasuite.core.settings import parse_workload_list
+from kedasuite.core.settings import BrokerConfig, KafkaSettings, PumpSettings, parse_workload_list
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,9 +95,9 @@ def kafka_options(func: F) -> F:
 
 def kafka_settings(
     bootstrap_servers: str, topic: str, partitions: int, kafka_properties: tuple[str, ...], **more: Any
-) -> Any:
-    from kedasuite.core.clients import parse_kafka_properties
-    from kedasuite.core.settings import KafkaSettings
+) -> KafkaSettings:
+    """The Kafka settings of :func:`kafka_options`' values (the variables fill in the rest)."""
+    from kedasuite.core.clients import parse_kafka_properties  # loads the Kafka client: only when used
 
     return KafkaSettings.from_env(
         bootstrap=bootstrap_servers,
@@ -148,9 +148,7 @@ autoscale_run_dir_option = option(
 
 def pump_settings(
     redis_url: str, workloads: str, default_workload: str, max_count: int, batch_size: int, **kafka: Any
-) -> Any:
-    from kedasuite.core.settings import BrokerConfig, PumpSettings
-
+) -> PumpSettings:
     return PumpSettings(
         brokers=BrokerConfig(redis_url=redis_url, kafka=kafka_settings(**kafka)),
         workloads=parse_workload_list(workloads),
