@@ -1,11 +1,15 @@
 """The brokers read as KEDA's scalers read them: what ``status``, ``autoscale`` and ``timeline`` see.
 
-* A Redis key's length by its type, as the ``redis`` scaler measures it (:data:`LENGTH_LUA`).
-* A Kafka group's committed offsets and the topic's high watermarks, as the ``kafka`` scaler
-  reads them (:func:`fetch_offsets`); the pure :func:`~kedasuite.keda.rules.kafka.keda_lag`
-  turns them into KEDA's metric. Its ``timeout`` bounds the whole read. When the bootstrap
-  broker answers but the brokers it advertises cannot be reached from here (the usual Docker
-  mistake), it says so: :class:`AdvertisedBrokerUnreachable`.
+* :class:`ScalerReads`: each trigger's value from the live brokers, every read bounded by a
+  deadline. A Redis key's length by its type, as the ``redis`` scaler measures it
+  (:data:`LENGTH_LUA`); several keys in one round trip where a caller wants one instant
+  (:meth:`ScalerReads.redis_snapshot`). A Kafka group's offsets per partition, as the ``kafka``
+  scaler reads them: raw for the model (:meth:`ScalerReads.value`), or as the lag KEDA reports
+  by the trigger's rules (:meth:`ScalerReads.reading`, through
+  :func:`~kedasuite.keda.rules.kafka.keda_lag`).
+* :func:`fetch_offsets`: the Kafka read itself. Its ``timeout`` bounds the whole read. When
+  the bootstrap broker answers but the brokers it advertises cannot be reached from here (the
+  usual Docker mistake), it says so: :class:`AdvertisedBrokerUnreachable`.
 """
 
 from __future__ import annotations
@@ -13,14 +17,20 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import redis
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 
-from kedasuite.core.clients import kafka_client, kafka_config
+from kedasuite.core import defaults
+from kedasuite.core.clients import kafka_client, kafka_config, redis_client, unreachable_redis
 from kedasuite.core.errors import BrokerUnavailable
 from kedasuite.core.names import Env
-from kedasuite.keda.rules.kafka import PartitionOffsets
+from kedasuite.core.settings import KafkaSettings
+from kedasuite.keda.rules.kafka import KafkaTrigger, PartitionOffsets, keda_lag
+from kedasuite.keda.rules.scaling import Reading, Trigger
 
 #: KEDA's redis scaler measures a key by its type (list, set, sorted set, hash; missing = 0).
 #: Any other type is an error there, and -1 here.
@@ -186,3 +196,228 @@ def fetch_offsets(
         return result
     finally:
         _close_within(consumer, deadline - time.monotonic())
+
+
+# --- each trigger's value, within a deadline ----------------------------------------------------
+
+#: How long past its deadline a read's thread is waited for: a library's own timeout
+#: (a socket's, librdkafka's) ends a little after the time it was given.
+DEADLINE_SLACK_S = 1.0
+
+#: One trigger's raw value: a Redis key's length, or a Kafka group's offsets per partition
+#: (offsets, not lags: the model applies ``offsetResetPolicy``, and ``excludePersistentLag``
+#: compares them with the previous read's).
+Raw = float | tuple[PartitionOffsets, ...]
+
+_T = TypeVar("_T")
+
+
+class ReadFailed(Exception):
+    """A read that gave no value; its message says why, in words for people."""
+
+
+@dataclass(frozen=True)
+class RedisSnapshot:
+    """Redis keys read in one round trip: lengths as KEDA's redis scaler measures them, and counters."""
+
+    #: Key → its length; ``None`` for a type the scaler errors on.
+    lengths: Mapping[str, int | None]
+    #: Key → its integer value (0 when the key is missing).
+    counters: Mapping[str, int]
+    #: Why nothing was read (both maps are then empty).
+    error: str | None = None
+
+    def length(self, key: str) -> int:
+        """The key's length as the scaler reports it; :class:`ReadFailed` where the scaler errors."""
+        if self.error is not None:
+            raise ReadFailed(self.error)
+        length = self.lengths[key]
+        if length is None:
+            raise ReadFailed(f"key {key!r} is neither a list, set, sorted set nor hash: KEDA's redis scaler errors")
+        return length
+
+
+class ScalerReads:
+    """Reads triggers from the live brokers as KEDA's scalers do.
+
+    ``redis_url`` or ``kafka`` may be ``None``: a read that needs one fails saying what to set.
+    Every read runs in a thread of its own, waited for until a deadline: a broker that does not
+    answer costs that deadline and nothing more, and a read still stuck from before makes the
+    next read of the same keys fail at once instead of piling up. Safe to share between
+    threads (the autoscaler's loops read at once).
+    """
+
+    def __init__(
+        self, redis_url: str | None, kafka: KafkaSettings | None, timeout: float = defaults.CONNECT_TIMEOUT_S
+    ) -> None:
+        """``timeout``: a read's deadline when the caller gives none (and the Redis socket timeout)."""
+        self.redis_url, self.kafka, self.timeout = redis_url, kafka, timeout
+        self._lock = threading.Lock()
+        self._redis: redis.Redis | None = None
+        #: ``(type, keys)`` → the read of them under way (at most one each).
+        self._inflight: dict[tuple[str, tuple[str, ...]], _Call] = {}
+        #: ``(type, source)`` → why the trigger's last :meth:`value` failed (absent: it worked).
+        self.errors: dict[tuple[str, str], str] = {}
+
+    def close(self) -> None:
+        with self._lock:
+            held, self._redis = self._redis, None
+        if held is not None:
+            held.close()
+
+    def __enter__(self) -> ScalerReads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def deadline(self) -> float:
+        """A new poll's deadline (``time.monotonic()`` seconds), shared by each of its reads."""
+        return time.monotonic() + self.timeout
+
+    def value(self, trigger: Trigger, deadline: float | None = None) -> Raw | None:
+        """The trigger's raw value for the model, or ``None`` (the reason in :attr:`errors`) by ``deadline``."""
+        key = (trigger.type, trigger.source)
+        try:
+            value = self._bounded(trigger.type, [trigger.source], lambda s: self._raw(trigger, s), deadline)
+        except ReadFailed as exc:
+            self.errors[key] = str(exc)
+            return None
+        self.errors.pop(key, None)
+        return value
+
+    def reading(
+        self, trigger: Trigger, deadline: float | None = None, snapshot: RedisSnapshot | None = None
+    ) -> Reading:
+        """The metric KEDA hands the HPA for the trigger now, or why there is none: a key's
+        length; a group's lag by the trigger's rules, activation comparing the uncapped total.
+        ``snapshot``: the trigger's key, already read with others (:meth:`redis_snapshot`)."""
+        try:
+            if snapshot is not None and trigger.type.startswith("redis"):
+                return Reading(trigger, snapshot.length(trigger.source))
+            value = self._bounded(trigger.type, [trigger.source], lambda s: self._raw(trigger, s), deadline)
+        except ReadFailed as exc:
+            return Reading(trigger, None, error=str(exc))
+        if isinstance(value, tuple):
+            report = keda_lag(value, KafkaTrigger.from_metadata(trigger.metadata))
+            return Reading(trigger, report.metric, activation_metric=report.total)
+        return Reading(trigger, value)
+
+    def redis_snapshot(
+        self, lengths: Sequence[str], counters: Sequence[str] = (), deadline: float | None = None
+    ) -> RedisSnapshot:
+        """The keys' lengths (as the redis scaler measures them) and the counters, in one round
+        trip: one instant for all of them. A failure is the snapshot's ``error``."""
+        lengths, counters = list(dict.fromkeys(lengths)), list(dict.fromkeys(counters))
+        try:
+            return self._bounded("redis", [*lengths, *counters], lambda _: self._redis_now(lengths, counters), deadline)
+        except ReadFailed as exc:
+            return RedisSnapshot({}, {}, str(exc))
+
+    # --- the reads themselves, in a read's thread -----------------------------------------------
+
+    def _raw(self, trigger: Trigger, seconds: float) -> Raw:
+        if trigger.type == "kafka":
+            return self._offsets(trigger, seconds)
+        if trigger.type.startswith("redis"):
+            return float(self._redis_now([trigger.source], []).length(trigger.source))
+        raise ReadFailed(f"{trigger.type} triggers are not read by kedasuite (only redis and kafka)")
+
+    def _redis_now(self, lengths: Sequence[str], counters: Sequence[str]) -> RedisSnapshot:
+        if self.redis_url is None:
+            raise ReadFailed(f"Redis is not configured: set {Env.REDIS_URL} or {Env.REDIS_ADDRESS}")
+        try:
+            with self._lock:
+                if self._redis is None:
+                    self._redis = redis_client(self.redis_url, socket_timeout=self.timeout)
+                client = self._redis
+            pipe = client.pipeline(transaction=False)
+            for key in lengths:
+                pipe.eval(LENGTH_LUA, 1, key)
+            for key in counters:
+                pipe.get(key)
+            replies = pipe.execute()
+        except redis.RedisError as exc:
+            self.close()
+            raise ReadFailed(unreachable_redis(self.redis_url, exc).message) from None
+        measured = {k: (int(v) if int(v) >= 0 else None) for k, v in zip(lengths, replies)}
+        counted = {k: int(v or 0) for k, v in zip(counters, replies[len(lengths) :])}
+        return RedisSnapshot(measured, counted)
+
+    def _offsets(self, trigger: Trigger, seconds: float) -> tuple[PartitionOffsets, ...]:
+        if self.kafka is None:
+            raise ReadFailed(f"Kafka is not configured: set {Env.KAFKA_BOOTSTRAP_SERVERS}")
+        try:
+            KafkaTrigger.from_metadata(trigger.metadata)  # a bad trigger errors here, as KEDA's does
+            # log_level 0: an unreachable broker is reported once, in the read's error, not logged per retry.
+            offsets = fetch_offsets(
+                self.kafka.bootstrap,
+                self.kafka.group,
+                self.kafka.topic,
+                {"log_level": "0", **self.kafka.extra},
+                timeout=seconds,
+            )
+        except ValueError as exc:
+            raise ReadFailed(f"trigger {trigger.name}: {exc}") from None
+        except LookupError as exc:
+            raise ReadFailed(f"{exc}; pump into it first (it is created on first use)") from None
+        except AdvertisedBrokerUnreachable as exc:  # its words already name the address and the fix
+            raise ReadFailed(exc.message) from None
+        except Exception as exc:  # noqa: BLE001 - librdkafka's KafkaException and timeouts alike
+            raise ReadFailed(
+                f"cannot read offsets from Kafka at {self.kafka.bootstrap}: {exc}; check {Env.KAFKA_BOOTSTRAP_SERVERS}"
+            ) from None
+        return tuple(offsets)
+
+    # --- the deadline ---------------------------------------------------------------------------
+
+    def _bounded(self, kind: str, keys: Sequence[str], read: Callable[[float], _T], deadline: float | None) -> _T:
+        """``read(seconds left)`` of a trigger type's keys in a thread of its own, waited for until
+        ``deadline`` (plus slack); now + :attr:`timeout` when it is ``None``."""
+        what = f"{kind} {keys[0]!r}" if len(keys) == 1 else f"{kind} ({len(keys)} keys)"
+        inflight = (kind, tuple(keys))
+        left = (self.deadline() if deadline is None else deadline) - time.monotonic()
+        if left <= 0:
+            raise ReadFailed(
+                f"{what}: not read, the poll's {self.timeout:g} s read deadline was spent by the reads before it"
+            )
+        with self._lock:
+            running = self._inflight.get(inflight)
+            if running is not None:
+                raise ReadFailed(
+                    f"{what}: the previous read has not answered for "
+                    f"{time.monotonic() - running.started:.1f} s; not read again until it does"
+                )
+            call = self._inflight[inflight] = _Call()
+        threading.Thread(
+            target=self._run, args=(inflight, what, call, read, left), name=f"read {what}", daemon=True
+        ).start()
+        if not call.done.wait(left + DEADLINE_SLACK_S):
+            raise ReadFailed(f"{what}: no answer within {left:.1f} s (the poll's read deadline)")
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    def _run(
+        self, inflight: tuple[str, tuple[str, ...]], what: str, call: _Call, read: Callable[[float], Any], left: float
+    ) -> None:
+        try:
+            call.result = read(left)
+        except ReadFailed as exc:
+            call.error = exc
+        except Exception as exc:  # noqa: BLE001 - reported as the read's failure, never lost in a thread
+            call.error = ReadFailed(f"{what}: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._inflight.pop(inflight, None)
+            call.done.set()
+
+
+class _Call:
+    """One read under way: its answer once ``done`` is set."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: ReadFailed | None = None

@@ -1,9 +1,9 @@
 """What KEDA sees now, and what it will decide: ``kedasuite status`` and the pump's ``/status``.
 
-For each workload this reads the metric each trigger of its ScaledObject / ScaledJob would
-read right now (the same key with the same type rules as KEDA's redis scaler; the Kafka
-group's lag with the kafka scaler's rules), the work in flight and the results so far,
-and hands them to :mod:`kedasuite.keda.rules.scaling` for the decision.
+For each workload this puts together the metric each trigger of its ScaledObject / ScaledJob
+would read right now, the work in flight and the results so far (all read by
+:class:`~kedasuite.keda.reads.ScalerReads`, as the autoscaler reads them), and the decision
+:mod:`kedasuite.keda.rules.scaling` makes of them; :func:`render_text` draws it for people.
 
 When a local ``kedasuite autoscale`` writes its state in the run directory given
 (``autoscale_run_dir``), each workload also gets an ``autoscale`` block: what that autoscaler
@@ -19,40 +19,28 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
 from kedasuite.core import defaults
-from kedasuite.core.clients import redis_client, unreachable_redis
 from kedasuite.core.errors import InputError
-from kedasuite.core.names import DEAD_LETTER_PREFIX, PROCESSED_COUNT_PREFIX, Env
+from kedasuite.core.results import dead_letter_key, processed_count_key
 from kedasuite.core.settings import KafkaSettings, PumpSettings
 from kedasuite.core.workloads import NAMES as WORKLOADS
 from kedasuite.core.workloads import by_trigger
 from kedasuite.core.workloads import workload as row
 from kedasuite.keda.objects import load_scalers, workload_of
-from kedasuite.keda.reads import LENGTH_LUA, AdvertisedBrokerUnreachable, fetch_offsets
-from kedasuite.keda.rules.kafka import KafkaTrigger, keda_lag
-from kedasuite.keda.rules.scaling import SCALED_JOB, Reading, Scaler, Trigger, decide
+from kedasuite.keda.reads import RedisSnapshot, ScalerReads
+from kedasuite.keda.rules.scaling import SCALED_JOB, Scaler, Trigger, decide
 
 
 def _backlog_trigger(workload: str, scaler: Scaler) -> Trigger | None:
     return next((t for t in scaler.triggers if by_trigger(t.type, t.source) == row(workload)), None)
 
 
-@dataclass
-class _RedisFacts:
-    lengths: dict[str, int | None]
-    processed: dict[str, int]
-    dead_lettered: dict[str, int]
-    error: str | None = None
-
-
 class StatusReader:
-    """Reads the brokers and predicts; one per process, reused for each refresh.
+    """Puts the reads (:class:`~kedasuite.keda.reads.ScalerReads`) and KEDA's decision together;
+    one per process, reused for each refresh.
 
     ``redis_url`` or ``kafka`` may be ``None``: workloads that need them report why they
     cannot be read instead of failing the whole answer.
@@ -70,26 +58,21 @@ class StatusReader:
         pending_jobs: int = 0,
         autoscale_run_dir: str | None = None,
     ) -> None:
+        """``kafka_timeout``: each read's deadline (the Redis round trip's, each Kafka trigger's)."""
         unknown = [w for w in workloads if w not in WORKLOADS]
         if unknown:
             raise InputError(f"unknown workload {unknown[0]!r}: choose from {', '.join(WORKLOADS)}")
         self.source = source
         self.workloads = [w for w in WORKLOADS if w in workloads]
         self.scalers = {w: s for s in scalers if (w := workload_of(s)) is not None}
-        self.redis_url = redis_url
-        self.kafka = kafka
-        self.kafka_timeout = kafka_timeout
+        self.reads = ScalerReads(redis_url, kafka, timeout=kafka_timeout)
         self.running_jobs = running_jobs
         self.pending_jobs = pending_jobs
         #: A local ``kedasuite autoscale``'s run directory: its state goes in each entry's ``autoscale``.
         self.autoscale_run_dir = autoscale_run_dir or None
-        self._client: redis.Redis | None = None
-        self._length: Any = None
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self.reads.close()
 
     def __enter__(self) -> StatusReader:
         return self
@@ -97,95 +80,20 @@ class StatusReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- reading ------------------------------------------------------------------------------
-
-    def _redis_keys(self) -> list[str]:
-        keys: list[str] = []
+    def _read_redis(self) -> RedisSnapshot:
+        """In one round trip: the triggers' keys and the work in flight (lengths as KEDA's redis
+        scaler measures them), each workload's results and dead letters."""
+        lengths: list[str] = []
         for workload in self.workloads:
             scaler = self.scalers.get(workload)
             if scaler is not None:
-                keys += [t.source for t in scaler.triggers if t.type.startswith("redis")]
+                lengths += [t.source for t in scaler.triggers if t.type.startswith("redis")]
             if row(workload).in_flight and row(workload).broker == "redis":
-                keys.append(row(workload).in_flight)
-        return list(dict.fromkeys(keys))
+                lengths.append(row(workload).in_flight)
+        lengths += [dead_letter_key(w) for w in self.workloads]
+        return self.reads.redis_snapshot(lengths, [processed_count_key(w) for w in self.workloads])
 
-    def _read_redis(self) -> _RedisFacts:
-        keys = self._redis_keys()
-        if self.redis_url is None:
-            return _RedisFacts({}, {}, {}, f"Redis is not configured: set {Env.REDIS_URL} or {Env.REDIS_ADDRESS}")
-        try:
-            if self._client is None:
-                self._client = redis_client(self.redis_url, socket_timeout=self.kafka_timeout)
-                self._length = self._client.register_script(LENGTH_LUA)
-            pipe = self._client.pipeline(transaction=False)
-            for key in keys:
-                self._length(keys=[key], client=pipe)
-            for workload in self.workloads:
-                pipe.get(f"{PROCESSED_COUNT_PREFIX}{workload}")
-                pipe.llen(f"{DEAD_LETTER_PREFIX}{workload}")
-            replies = pipe.execute()
-        except redis.RedisError as exc:
-            self.close()
-            return _RedisFacts({}, {}, {}, unreachable_redis(self.redis_url, exc).message)
-        lengths = {k: (int(v) if int(v) >= 0 else None) for k, v in zip(keys, replies)}
-        rest = replies[len(keys) :]
-        processed = {w: int(rest[2 * i] or 0) for i, w in enumerate(self.workloads)}
-        dead = {w: int(rest[2 * i + 1]) for i, w in enumerate(self.workloads)}
-        return _RedisFacts(lengths, processed, dead)
-
-    def _kafka_reading(self, trigger: Trigger) -> Reading:
-        if self.kafka is None:
-            return Reading(trigger, None, error=f"Kafka is not configured: set {Env.KAFKA_BOOTSTRAP_SERVERS}")
-        try:
-            rules = KafkaTrigger.from_metadata(trigger.metadata)
-            # log_level 0: an unreachable broker is reported once, in the answer, not logged per retry.
-            offsets = fetch_offsets(
-                self.kafka.bootstrap,
-                self.kafka.group,
-                self.kafka.topic,
-                {"log_level": "0", **self.kafka.extra},
-                timeout=self.kafka_timeout,
-            )
-        except ValueError as exc:
-            return Reading(trigger, None, error=f"trigger {trigger.name}: {exc}")
-        except LookupError as exc:
-            return Reading(trigger, None, error=f"{exc}; pump into it first (it is created on first use)")
-        except AdvertisedBrokerUnreachable as exc:  # its words already name the address and the fix
-            return Reading(trigger, None, error=exc.message)
-        except Exception as exc:  # noqa: BLE001 - librdkafka's KafkaException and timeouts alike
-            return Reading(
-                trigger,
-                None,
-                error=f"cannot read offsets from Kafka at {self.kafka.bootstrap}: {exc}; "
-                f"check {Env.KAFKA_BOOTSTRAP_SERVERS}",
-            )
-        report = keda_lag(offsets, rules)
-        return Reading(trigger, report.metric, activation_metric=report.total)
-
-    def _readings(self, scaler: Scaler, facts: _RedisFacts) -> list[Reading]:
-        readings = []
-        for trigger in scaler.triggers:
-            if trigger.type == "kafka":
-                readings.append(self._kafka_reading(trigger))
-            elif trigger.type.startswith("redis"):
-                if facts.error:
-                    readings.append(Reading(trigger, None, error=facts.error))
-                elif facts.lengths.get(trigger.source) is None:
-                    readings.append(
-                        Reading(
-                            trigger,
-                            None,
-                            error=f"key {trigger.source!r} is neither a list, set, "
-                            "sorted set nor hash: KEDA's redis scaler errors",
-                        )
-                    )
-                else:
-                    readings.append(Reading(trigger, facts.lengths[trigger.source]))
-            else:
-                readings.append(Reading(trigger, None, error=f"{trigger.type} triggers are not read by status"))
-        return readings
-
-    def workload_status(self, workload: str, facts: _RedisFacts, running: int | None = None) -> dict[str, Any]:
+    def workload_status(self, workload: str, facts: RedisSnapshot, running: int | None = None) -> dict[str, Any]:
         """``running``: the ScaledObject's replicas, where a live local autoscaler says (the HPA's
         tolerance compares the metric with them, as ``simulate`` and ``autoscale`` do)."""
         scaler = self.scalers.get(workload)
@@ -196,8 +104,8 @@ class StatusReader:
             "name": scaler.name if scaler else None,
             "backlog": None,
             "in_flight": facts.lengths.get(in_flight_key) if in_flight_key else None,
-            "processed": facts.processed.get(workload),
-            "dead_lettered": facts.dead_lettered.get(workload),
+            "processed": facts.counters.get(processed_count_key(workload)),
+            "dead_lettered": facts.lengths.get(dead_letter_key(workload)),
             "active": None,
             "replicas": None,
             "unit": "jobs" if scaler and scaler.kind == SCALED_JOB else "replicas",
@@ -212,7 +120,7 @@ class StatusReader:
                 f"no ScaledObject or ScaledJob for {workload} in {self.source}: add its component to the overlay"
             )
             return entry
-        readings = self._readings(scaler, facts)
+        readings = [self.reads.reading(t, snapshot=facts) for t in scaler.triggers]
         decision = decide(scaler, readings, self.running_jobs, self.pending_jobs, replicas=running)
         backlog = _backlog_trigger(workload, scaler)
         for r in readings:
