@@ -649,7 +649,7 @@ def _autoscaled_run(
 
     from kedasuite.autoscale.actuator import STATE_FILE, Actuator, read_state
     from kedasuite.autoscale.processes import ProcessBackend
-    from kedasuite.autoscale.reads import LiveReads
+    from kedasuite.keda.reads import ScalerReads
 
     model: list[tuple[float, int]] = []  # (monotonic time, the model's count), each change
 
@@ -665,7 +665,7 @@ def _autoscaled_run(
         backend = _RecordingBackend(
             ProcessBackend(run_dir, env, {target.name: target.grace_seconds}, emit=lines.append), target
         )
-        reads = LiveReads(brokers.redis_url, beside[1] if beside else brokers.kafka)
+        reads = ScalerReads(brokers.redis_url, beside[1] if beside else brokers.kafka)
         actuator = RecordingActuator(
             [target, *([beside[0]] if beside else [])],
             reads,

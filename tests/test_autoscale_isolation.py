@@ -295,12 +295,12 @@ def test_a_redis_outage_leaves_the_kafka_workload_scaling(
 def test_one_deadline_bounds_all_the_reads_of_a_poll(own_redis) -> None:
     """A frozen Redis: the poll's four reads end together at its one deadline (each read alone
     would wait for the socket timeout); a read stuck past its deadline is not started again."""
-    from kedasuite.autoscale.reads import DEADLINE_SLACK_S, LiveReads
+    from kedasuite.keda.reads import DEADLINE_SLACK_S, ScalerReads
     from kedasuite.keda.rules.scaling import Trigger
 
     keys = ["celery", "unacked", "rq:queue:default", "rq:wip:default"]
     triggers = [Trigger(k, "redis", k, 1.0, 0.0) for k in keys]
-    reads = LiveReads(own_redis.url, None, timeout=1.0)
+    reads = ScalerReads(own_redis.url, None, timeout=1.0)
     try:
         assert [reads.value(t) for t in triggers] == [0.0] * 4, reads.errors
         own_redis.freeze()
@@ -314,7 +314,7 @@ def test_one_deadline_bounds_all_the_reads_of_a_poll(own_redis) -> None:
         assert "deadline was spent" in reads.errors[("redis", "rq:wip:default")], reads.errors
     finally:
         reads.close()
-    slow = LiveReads(own_redis.url, None, timeout=5.0)  # a socket timeout longer than the poll's deadline
+    slow = ScalerReads(own_redis.url, None, timeout=5.0)  # a socket timeout longer than the poll's deadline
     try:
         began = time.monotonic()
         assert slow.value(triggers[0], time.monotonic() + 0.5) is None

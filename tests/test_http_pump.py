@@ -161,9 +161,9 @@ def test_status_carries_the_local_autoscalers_state_and_fits_the_document(redis_
     import schemathesis
 
     from kedasuite.autoscale.actuator import STATE_FILE, Actuator, NoBackend
-    from kedasuite.autoscale.reads import LiveReads
     from kedasuite.autoscale.targets import load_targets
     from kedasuite.keda.model import Options
+    from kedasuite.keda.reads import ScalerReads
     from kedasuite.producers.openapi import document
 
     client = make_client(redis_url, workloads=["celery", "rq"], autoscale_run_dir=str(tmp_path))
@@ -179,7 +179,7 @@ def test_status_carries_the_local_autoscalers_state_and_fits_the_document(redis_
     wait_for(lambda: redis_client.llen(CELERY_QUEUE) == 95, 30, "95 items on the Celery queue")
     targets, source = load_targets(None, None, ["celery"])
     clock = [0.0]
-    reads = LiveReads(redis_url, None)
+    reads = ScalerReads(redis_url, None)
     actuator = Actuator(
         targets,
         reads,

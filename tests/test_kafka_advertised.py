@@ -27,10 +27,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from kedasuite.autoscale.reads import LiveReads
 from kedasuite.core.embedded import EmbeddedKafka
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.keda.reads import AdvertisedBrokerUnreachable, fetch_offsets
+from kedasuite.keda.reads import AdvertisedBrokerUnreachable, ScalerReads, fetch_offsets
 from kedasuite.keda.rules.kafka import PartitionOffsets
 from kedasuite.keda.rules.scaling import Trigger
 from tests.support import refused_port, run_cli
@@ -186,7 +185,7 @@ def test_kafka_lag_names_the_advertised_address_once(closed_port: Broker) -> Non
 
 def test_the_autoscalers_reads_show_the_advertised_address_and_the_fix(unresolvable: Broker) -> None:
     k = unresolvable.settings()
-    reads = LiveReads(None, k, timeout=TIMEOUT)
+    reads = ScalerReads(None, k, timeout=TIMEOUT)
     trigger = Trigger(name="lag", type="kafka", source=k.topic, target=5, activation=2)
     start = time.monotonic()
     try:

@@ -80,9 +80,9 @@ def autoscale(
     runs with SIGTERM (SIGKILL after their grace period).
     """
     from kedasuite.autoscale.actuator import STATE_FILE, Actuator, Backend, NoBackend, deviations
-    from kedasuite.autoscale.reads import LiveReads
     from kedasuite.autoscale.targets import load_targets
     from kedasuite.keda.model import Options
+    from kedasuite.keda.reads import ScalerReads
     from kedasuite.keda.rules.hpa import SYNC_PERIOD
     from kedasuite.keda.simulate import describe
 
@@ -117,7 +117,7 @@ def autoscale(
         chosen = ComposeBackend(compose_project, compose_files, emit=echo, targets=targets)
     else:
         chosen = NoBackend()
-    reads = LiveReads(redis_url, settings)
+    reads = ScalerReads(redis_url, settings)
     stop = StopFlag()  # set by the signal handler, waited on by this thread (see kedasuite.core.stopping)
     signalled: list[str] = []
 

@@ -2,7 +2,7 @@
 
 * :class:`ScalerReads`: each trigger's value from the live brokers, every read bounded by a
   deadline. A Redis key's length by its type, as the ``redis`` scaler measures it
-  (:data:`LENGTH_LUA`); several keys in one round trip where a caller wants one instant
+  (:data:`_LENGTH_LUA`); several keys in one round trip where a caller wants one instant
   (:meth:`ScalerReads.redis_snapshot`). A Kafka group's offsets per partition, as the ``kafka``
   scaler reads them: raw for the model (:meth:`ScalerReads.value`), or as the lag KEDA reports
   by the trigger's rules (:meth:`ScalerReads.reading`, through
@@ -34,7 +34,7 @@ from kedasuite.keda.rules.scaling import Reading, Trigger
 
 #: KEDA's redis scaler measures a key by its type (list, set, sorted set, hash; missing = 0).
 #: Any other type is an error there, and -1 here.
-LENGTH_LUA = """
+_LENGTH_LUA = """
 local t = redis.call('TYPE', KEYS[1])['ok']
 if t == 'list' or t == 'none' then return redis.call('LLEN', KEYS[1]) end
 if t == 'set' then return redis.call('SCARD', KEYS[1]) end
@@ -333,7 +333,7 @@ class ScalerReads:
                 client = self._redis
             pipe = client.pipeline(transaction=False)
             for key in lengths:
-                pipe.eval(LENGTH_LUA, 1, key)
+                pipe.eval(_LENGTH_LUA, 1, key)
             for key in counters:
                 pipe.get(key)
             replies = pipe.execute()

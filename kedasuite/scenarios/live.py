@@ -3,7 +3,7 @@
 Each variant gets the local autoscaler's process backend
 (:class:`~kedasuite.autoscale.processes.ProcessBackend`: ``kedasuite worker …`` and ``kedasuite
 job …`` processes, SIGTERM on scale-down, SIGKILL after the variant's grace period) in a run
-directory of its own, the live reads KEDA's scalers make (:class:`~kedasuite.autoscale.reads.LiveReads`),
+directory of its own, the live reads KEDA's scalers make (:class:`~kedasuite.keda.reads.ScalerReads`),
 and its own Kafka topic and group. Records go in through the pumps' engine. What the verdicts
 count comes from the brokers and the processes: the results the workers wrote (``users:<id>``,
 their deliveries), ``processed:<workload>`` and ``redelivered:<workload>``, the signals the
@@ -24,7 +24,6 @@ from pathlib import Path
 import redis
 
 from kedasuite.autoscale.processes import ProcessBackend, worker_env
-from kedasuite.autoscale.reads import LiveReads
 from kedasuite.autoscale.targets import Target
 from kedasuite.core import defaults, tansu
 from kedasuite.core.clients import redis_client
@@ -33,6 +32,7 @@ from kedasuite.core.names import CELERY_UNACKED_HASH, CELERY_UNACKED_INDEX, Env
 from kedasuite.core.results import assignments_key, fetch_results, processed_count_key, redelivered_count_key
 from kedasuite.core.settings import BrokerConfig, KafkaSettings
 from kedasuite.core.workloads import Workload
+from kedasuite.keda.reads import ScalerReads
 from kedasuite.keda.rules.kafka import KafkaTrigger, PartitionOffsets, partition_lag
 from kedasuite.keda.rules.scaling import Trigger
 from kedasuite.producers.engine import StreamStatus, new_run
@@ -47,7 +47,7 @@ KAFKA_SAMPLE_S = 0.5
 _EARLIEST = KafkaTrigger(offset_reset_policy="earliest")
 
 
-def _length(reads: LiveReads, key: str | None) -> float:
+def _length(reads: ScalerReads, key: str | None) -> float:
     """A Redis key's length as KEDA's redis scaler reads it (by type); 0 when there is no key to read."""
     if key is None:
         return 0.0
@@ -101,7 +101,7 @@ class LiveWorld:
             env = {k: v for k, v in quirks.items() if k.startswith(Env.KAFKA_CONSUMER_CONFIG_PREFIX)} | env
         env |= worker_env(redis_url, self.kafka or KafkaSettings())[row.name]
         self.backend = ProcessBackend(run_dir, {row.name: env}, {row.name: variant.grace_seconds}, emit=emit)
-        self.reads = LiveReads(redis_url, self.kafka)
+        self.reads = ScalerReads(redis_url, self.kafka)
         self.client = redis_client(redis_url)
         # On Tansu the pump's producer writes one record per batch, for its high watermark.
         producer = self.kafka and KafkaSettings(

@@ -118,9 +118,9 @@ def run_demo(
 ) -> int:
     from kedasuite.autoscale.actuator import STATE_FILE, Actuator, read_state
     from kedasuite.autoscale.processes import ProcessBackend, worker_env
-    from kedasuite.autoscale.reads import LiveReads
     from kedasuite.autoscale.targets import load_targets
     from kedasuite.keda.model import Options
+    from kedasuite.keda.reads import ScalerReads
 
     with contextlib.ExitStack() as stack:
         redis_url, kafka_bootstrap = start_brokers(
@@ -155,7 +155,7 @@ def run_demo(
             {t.name: t.grace_seconds for t in targets},
             emit=lines.append,
         )
-        reads = LiveReads(redis_url, kafka or KafkaSettings.from_env())
+        reads = ScalerReads(redis_url, kafka or KafkaSettings.from_env())
         actuator = Actuator(
             targets, reads, backend, options, emit=lines.append, source=source, state_path=run_dir / STATE_FILE
         )
