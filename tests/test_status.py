@@ -26,6 +26,7 @@ from kedasuite.core.names import CELERY_UNACKED_HASH, WORKLOAD_CELERY, WORKLOAD_
 from kedasuite.core.settings import KafkaSettings
 from kedasuite.keda.manifest_checks import render
 from kedasuite.keda.objects import BUNDLED, bundled_text, keda_objects, load_scalers, workload_of
+from kedasuite.keda.reads import ScalerReads
 from kedasuite.keda.rules import scaling
 from kedasuite.keda.rules.kafka import capped_total_lag
 from kedasuite.keda.rules.scaling import (
@@ -306,6 +307,28 @@ def test_kafka_lag_prediction_follows_the_partition_cap(
             assert (entry["active"], entry["replicas"]) == (active, replicas), (n, entry["reason"])
         (trigger,) = only(reader.read(), WORKLOAD_KAFKA)["triggers"]
         assert trigger["metric"] == 25, "40 // 5 = 8 > 5 partitions: KEDA hands the HPA 5 * 5"
+
+
+@pytest.mark.integration
+def test_status_and_the_autoscaler_measure_a_key_by_its_type(redis_url: str, redis_client: redis.Redis) -> None:
+    """KEDA's redis scaler measures a list, set, sorted set or hash by its length and a missing
+    key as 0, and errors on any other type. Status reads its keys together in one round trip,
+    the autoscaler one key at a time: both give the same values and the same error."""
+    redis_client.rpush("a-list", 1, 2, 3)
+    redis_client.sadd("a-set", "x", "y")
+    redis_client.zadd("a-zset", {"x": 1, "y": 2, "z": 3, "w": 4})
+    redis_client.hset("a-hash", mapping={"x": 1})
+    redis_client.set("a-string", "5")
+    expected = {"a-list": 3, "a-set": 2, "a-zset": 4, "a-hash": 1, "missing": 0, "a-string": None}
+    triggers = [Trigger(key, "redis", key, 1.0, 0.0) for key in expected]
+    with ScalerReads(redis_url, None) as reads:
+        snapshot = reads.redis_snapshot(list(expected))
+        for_status = {t.source: reads.reading(t, snapshot=snapshot) for t in triggers}
+        for_autoscale = {t.source: reads.value(t) for t in triggers}
+    assert {key: r.metric for key, r in for_status.items()} == for_autoscale == expected
+    wrong_type = "key 'a-string' is neither a list, set, sorted set nor hash: KEDA's redis scaler errors"
+    assert {key: r.error for key, r in for_status.items() if r.error} == {"a-string": wrong_type}
+    assert reads.errors == {("redis", "a-string"): wrong_type}
 
 
 @pytest.mark.integration
