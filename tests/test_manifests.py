@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from kedasuite.core.names import Env
+from kedasuite.core.workloads import NAMES, WORKLOADS
 from kedasuite.keda import manifest_checks as mc
 
 #: A static check of the repository's files: scripts/lint runs it (not scripts/test --fast).
@@ -27,7 +29,9 @@ pytestmark = pytest.mark.lint
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "k8s"
-KEDA_COMPONENTS = ["celery-scaledobject", "kafka-scaledobject", "rq-scaledobject", "workqueue-scaledjob"]
+KEDA_COMPONENTS = [w.component for w in WORKLOADS]
+#: What runs each workload: its Deployment, or the ScaledJob (and the base's Job) of that name.
+TARGETS = [w.deployment or w.keda_name for w in WORKLOADS]
 
 
 def combination(tmp_path: Path, components: list[str]) -> Path:
@@ -106,25 +110,49 @@ def test_workloads_reach_only_dns_and_the_brokers_they_use(local) -> None:
 
 def test_local_overlay_scales_every_workload(local) -> None:
     kinds = {(o["kind"], o["metadata"]["name"]) for o in local}
-    assert {
-        ("ScaledObject", "celery-worker"),
-        ("ScaledObject", "kafka-consumer"),
-        ("ScaledObject", "rq-worker"),
-        ("ScaledJob", "workqueue"),
-    } <= kinds
-    assert ("Job", "workqueue") not in kinds, "the ScaledJob replaces the base's plain Job"
+    assert {(w.keda_kind, w.keda_name) for w in WORKLOADS} <= kinds
+    for job in (w for w in WORKLOADS if w.is_job):
+        assert ("Job", job.keda_name) not in kinds, "the ScaledJob replaces the base's plain Job"
 
 
-def test_managed_overlay_has_no_brokers_and_no_secret_values() -> None:
-    objs = mc.render(K8S / "overlays" / "managed")
+@pytest.fixture(scope="module")
+def managed() -> list[dict[str, Any]]:
+    return mc.render(K8S / "overlays" / "managed")
+
+
+def test_managed_overlay_has_no_brokers_and_no_secret_values(managed) -> None:
+    objs = managed
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objs}
     assert not {("Deployment", "redis"), ("Deployment", "kafka"), ("Service", "redis")} & kinds
     assert not [o for o in objs if o["kind"] == "Secret"], "Secrets are created by the user, never committed"
     for obj in objs:
         if obj["kind"] in ("ScaledObject", "ScaledJob"):
-            for trigger in obj["spec"]["triggers"]:
-                assert trigger["authenticationRef"]["name"] in {"redis-auth", "kafka-auth"}
+            for i, trigger in enumerate(obj["spec"]["triggers"]):
+                assert trigger.get("authenticationRef", {}).get("name") in {"redis-auth", "kafka-auth"}, (
+                    f"{mc.ref(obj)}: trigger {i} has no TriggerAuthentication; "
+                    "k8s/components/external-services/kustomization.yaml patches each KEDA object"
+                )
                 assert "password" not in trigger["metadata"]
+
+
+@pytest.mark.parametrize("row", WORKLOADS, ids=NAMES)
+def test_managed_overlay_points_every_workload_at_the_outside_brokers(managed, row) -> None:
+    """external-services patches each workload by name (its env and its NetworkPolicy): a
+    workload it does not name would look for the in-cluster brokers the overlay removed."""
+    name = row.deployment or row.keda_name
+    holder = find(managed, row.keda_kind if row.is_job else "Deployment", name)
+    spec = holder["spec"].get("jobTargetRef", holder["spec"])
+    (container,) = spec["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container.get("env", [])}
+    patches = "k8s/components/external-services/"
+    for variable in (Env.REDIS_ADDRESS, Env.KAFKA_BOOTSTRAP_SERVERS):
+        if variable in env:
+            assert "secretKeyRef" in env[variable].get("valueFrom", {}), (
+                f"{name}: {variable} is {env[variable].get('value')!r}, not read from a Secret: see {patches}"
+            )
+    assert find(managed, "NetworkPolicy", name)["spec"]["egress"] == [{}], (
+        f"{name}: its NetworkPolicy still allows only the in-cluster brokers: see {patches}kustomization.yaml"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +181,7 @@ def test_prometheus_overlay_is_local_plus_prometheus_and_the_pump_scaler(local, 
 
 
 def test_prometheus_may_scrape_the_workers_and_nothing_else_opens(local, prometheus) -> None:
-    for name in ("celery-worker", "kafka-consumer", "rq-worker", "workqueue"):
+    for name in TARGETS:
         assert find(local, "NetworkPolicy", name)["spec"]["ingress"] == [], name
         assert find(prometheus, "NetworkPolicy", name)["spec"]["ingress"] == [
             {

@@ -2,14 +2,17 @@
 
 Row by row it must agree with what runs them: the KEDA objects in ``k8s/`` (kind, name,
 the trigger on the backlog, the in-flight trigger), the Deployments and Job template
-(the container's command), and ``compose.yaml`` (the service and its command). And no
-module may keep a list of its own: one that names two or more workloads in one literal
-(a tuple, list, set or dict) is reported with its file and line.
+(the container's command), its kustomize component in every overlay, its ServiceAccount and
+NetworkPolicy, the pumps' ``PUMP_WORKLOADS``, ``compose.yaml`` (the service and its command)
+and ``compose.autoscale.yaml``, and the publisher the row names. And no module may keep a
+list of its own: one that names two or more workloads in one literal (a tuple, list, set or
+dict) is reported with its file and line. docs/workloads.md's checklist names these tests.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,79 @@ def test_the_row_agrees_with_k8s_base_and_compose(row) -> None:
     services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
     assert row.compose_service in services, f"compose.yaml has no service {row.compose_service!r}"
     assert services[row.compose_service]["command"] == list(row.command)
+
+
+def _base_docs(kind: str) -> dict[str, dict[str, Any]]:
+    """The objects of one kind in k8s/base, by name."""
+    return {
+        doc["metadata"]["name"]: doc
+        for path in (ROOT / "k8s/base").glob("*.yaml")
+        for doc in yaml.safe_load_all(path.read_text())
+        if isinstance(doc, dict) and doc.get("kind") == kind
+    }
+
+
+@pytest.mark.parametrize("row", WORKLOADS, ids=NAMES)
+def test_the_row_names_a_publisher_of_its_own(row) -> None:
+    module, _, cls = row.publisher.partition(":")
+    publisher = getattr(importlib.import_module(module), cls, None)
+    assert publisher is not None, f"{row.name}: the table names the publisher {row.publisher}, which does not exist"
+    assert publisher.workload == row.name, f"{row.publisher}.workload is {publisher.workload!r}, not {row.name!r}"
+
+
+@pytest.mark.parametrize("row", WORKLOADS, ids=NAMES)
+def test_the_row_has_its_component_in_every_overlay(row) -> None:
+    """The KEDA object lives in ``k8s/components/<name>-<kind>/``; every overlay applies it."""
+    folder = ROOT / "k8s/components" / row.component
+    for name in ("kustomization.yaml", "README.md"):
+        assert (folder / name).is_file(), f"{row.name}: k8s/components/{row.component}/{name} is missing"
+    for overlay in sorted((ROOT / "k8s/overlays").iterdir()):
+        kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+        assert f"../../components/{row.component}" in kustomization.get("components", []), (
+            f"k8s/overlays/{overlay.name}/kustomization.yaml does not apply ../../components/{row.component}"
+        )
+
+
+@pytest.mark.parametrize("row", WORKLOADS, ids=NAMES)
+def test_the_row_has_a_service_account_and_a_network_policy(row) -> None:
+    """kustomize renders a pod whose ServiceAccount is missing, and checkov alone (scripts/lint)
+    notices a pod no NetworkPolicy selects; here both are named."""
+    target = row.deployment or row.keda_name
+    holder = {**_base_docs("Job"), **_base_docs("Deployment")}[target]
+    pod = holder["spec"]["template"]
+    account = pod["spec"].get("serviceAccountName")
+    assert account in _base_docs("ServiceAccount"), (
+        f"k8s/base: {target} runs as ServiceAccount {account!r}; add it to k8s/base/serviceaccounts.yaml"
+    )
+    label = pod["metadata"]["labels"]["app.kubernetes.io/name"]
+    selected = [
+        name
+        for name, policy in _base_docs("NetworkPolicy").items()
+        if policy["spec"]["podSelector"].get("matchLabels") == {"app.kubernetes.io/name": label}
+    ]
+    assert selected, f"k8s/base: no NetworkPolicy selects {target}'s pods; add one to k8s/base/networkpolicies.yaml"
+
+
+def test_every_pump_serves_every_workload() -> None:
+    pump = _base_docs("Deployment")["pump"]["spec"]["template"]["spec"]["containers"][0]
+    k8s = next(e["value"] for e in pump["env"] if e["name"] == names.Env.PUMP_WORKLOADS)
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["pump"]["environment"]
+    for where, value in (("k8s/base/pump.yaml", k8s), ("compose.yaml", compose[names.Env.PUMP_WORKLOADS])):
+        missing = [n for n in NAMES if n not in value.split(",")]
+        assert not missing, f"{where}: {names.Env.PUMP_WORKLOADS} {value!r} lacks {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("row", WORKLOADS, ids=NAMES)
+def test_compose_autoscale_starts_the_row_at_zero(row) -> None:
+    """``kedasuite autoscale --backend compose`` starts long-running workers itself; a Job's
+    service is started per run (its ``jobs`` profile) and is not in the overlay."""
+    services = yaml.safe_load((ROOT / "compose.autoscale.yaml").read_text())["services"]
+    if row.is_job:
+        assert row.compose_service not in services
+    else:
+        assert services.get(row.compose_service) == {"scale": 0}, (
+            f"compose.autoscale.yaml: add `{row.compose_service}: {{scale: 0}}`"
+        )
 
 
 def test_lookup_by_name_names_the_choices() -> None:

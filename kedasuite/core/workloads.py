@@ -50,6 +50,12 @@ class Workload:
     def is_job(self) -> bool:
         return self.keda_kind == SCALED_JOB
 
+    @property
+    def component(self) -> str:
+        """The kustomize component in ``k8s/components/`` that holds its KEDA object: named by
+        convention, so the tests and docs/workloads.md find it without another column."""
+        return f"{self.name}-{self.keda_kind.lower()}"
+
 
 #: Every workload, in the order the suite reports them.
 WORKLOADS: Final[tuple[Workload, ...]] = (
