@@ -55,6 +55,7 @@ def test_every_known_script_is_found() -> None:
         "scripts/test",
         "scripts/demo",
         "scripts/bench",
+        "scripts/derive",
         "scripts/e2e",
         "scripts/soak",
         ".ci/run",

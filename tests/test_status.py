@@ -194,8 +194,8 @@ def test_the_local_overlay_is_read_with_its_numbers() -> None:
 def test_the_bundled_render_matches_the_local_overlay() -> None:
     bundled = [d for d in yaml.safe_load_all(bundled_text()) if d]
     assert bundled == keda_objects(render(LOCAL)), (
-        f"kedasuite/{BUNDLED} is stale: regenerate it with "
-        "`python -m kedasuite.keda.objects > kedasuite/keda/bundled/keda-local.yaml`"
+        f"kedasuite/{BUNDLED} is stale: regenerate it with scripts/derive "
+        "(or `python -m kedasuite.keda.objects > kedasuite/keda/bundled/keda-local.yaml`)"
     )
 
 
