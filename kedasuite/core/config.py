@@ -6,7 +6,7 @@ turns a :class:`Setting` into a click option whose flag wins over the variable),
 object that reads the environment directly (:meth:`Setting.read`, as ``core/settings.py`` and the
 workers do). So a flag, its variable, its default and the error for a bad value cannot drift apart.
 The variables' names are the naming contract's (:class:`kedasuite.core.names.Env`);
-docs/configuration.md lists every one (tests/test_configuration.py keeps it so).
+docs/configuration.md lists every one (tests/core/test_configuration.py keeps it so).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A workload is a broker, a place its backlog waits (what KEDA's trigger watches),
 its in-flight work is kept (what a second trigger can count), the KEDA object that scales
 it, the Kubernetes and compose names of what runs it, the CLI command that runs it, and the
 publisher the pumps use. A row is one step of adding a workload; docs/workloads.md lists
-them all. ``tests/test_workloads.py`` proves the rows, the manifests and the compose files
+them all. ``tests/core/test_workloads.py`` proves the rows, the manifests and the compose files
 agree, and fails when a module writes its own list of workloads.
 """
 

@@ -100,7 +100,7 @@ def render_bundled(overlay: str = BUNDLED_OVERLAY) -> str:
 
     head = (
         f"# Generated from `kubectl kustomize {overlay}` (KEDA objects only) by\n"
-        "# `python -m kedasuite.keda.objects > kedasuite/keda/bundled/keda-local.yaml`; tests/test_status.py\n"
+        "# `python -m kedasuite.keda.objects > kedasuite/keda/bundled/keda-local.yaml`; tests/tools/test_status.py\n"
         "# fails when it no longer matches the overlay. Used where k8s/ and kubectl are absent.\n"
     )
     return head + yaml.safe_dump_all(keda_objects(render(overlay)), sort_keys=True)

@@ -11,7 +11,7 @@ Two kinds of text follow from the workload table (:mod:`kedasuite.core.workloads
   each workload has today.
 
 ``python -m kedasuite.tools.derived`` rewrites both; ``--check`` changes nothing and exits 1
-naming what is stale. ``tests/test_derived.py`` fails on stale docs, ``tests/test_status.py``
+naming what is stale. ``tests/tools/test_derived.py`` fails on stale docs, ``tests/tools/test_status.py``
 on a stale bundled render.
 """
 
