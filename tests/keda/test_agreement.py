@@ -1,7 +1,7 @@
 """``status`` and ``simulate`` agree: the same readings at the same replicas give the same HPA target.
 
 ``status`` decides with :func:`kedasuite.keda.rules.scaling.decide`; ``simulate`` (and ``autoscale``, and
-the scenarios) with the model's HPA (:class:`kedasuite.keda.rules.hpa.HPA`, driven by
+the scenarios) with the model's HPA (:class:`kedasuite.keda.model.hpa.HPA`, driven by
 :class:`kedasuite.keda.model.Loop`). Over generated states of every bundled ScaledObject (trigger
 readings, replicas running, behaviors with their own tolerance), the HPA's proposal before
 stabilization and rate limits, clamped to its bounds, is the count ``status`` shows.
