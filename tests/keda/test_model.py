@@ -19,6 +19,26 @@ from kedasuite.core.errors import InputError
 from kedasuite.keda.model import Options, legacy_scale_up_limit, legacy_scale_up_syncs
 from kedasuite.keda.model.replay import Series, replay, step_response
 from kedasuite.keda.objects import bundled_text
+from kedasuite.keda.rules.hpa import (
+    Behavior,
+    HPAMemory,
+    MetricInput,
+    Recommendation,
+    ScaleEvent,
+    behavior_from_manifest,
+    calculate_scale_down_limit_with_behaviors,
+    calculate_scale_up_limit_with_scaling_rules,
+    convert_desired_replicas_with_behavior_rate,
+    convert_desired_replicas_with_rules,
+    get_longest_policy_period,
+    get_replicas_change_per_period,
+    mark_scale_events_outdated,
+    normalize_desired_replicas,
+    reconcile_autoscaler,
+    stabilize_recommendation,
+    stabilize_recommendation_with_behaviors,
+    store_scale_event,
+)
 from kedasuite.keda.rules.scaling import SCALED_OBJECT, Scaler, Trigger, scalers_in
 
 BUNDLED = {s.name: s for s in scalers_in(d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, dict))}
@@ -363,6 +383,157 @@ def test_select_policy_disabled_blocks_scale_up() -> None:
     steps = replay(scaler, series(backlog=[(0, 95)]), 60)
     assert changes(steps) == [(0, 1)]  # KEDA's wake is its own; the HPA may not add any
     assert "selectPolicy Disabled" in at(steps, 15, "hpa").reason
+
+
+# --- the HPA's rules, one pure function each (kedasuite.keda.rules.hpa) ----------------------------
+
+
+def _behavior(**raw: object) -> Behavior:
+    behavior = behavior_from_manifest(raw)
+    assert behavior is not None
+    return behavior
+
+
+PERCENT_100 = _behavior(scaleUp={"policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]})
+UP_BOTH = {
+    "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+    ]
+}
+DOWN_BOTH = {
+    "policies": [
+        {"type": "Percent", "value": 50, "periodSeconds": 15},
+        {"type": "Pods", "value": 2, "periodSeconds": 15},
+    ]
+}
+
+
+def test_percent_100_per_15_s_doubles_at_most_once_per_period() -> None:
+    up = PERCENT_100.up
+    assert calculate_scale_up_limit_with_scaling_rules(3, (), (), up, 100.0)[0] == 6
+    # 3 -> 6 at t = 100: within the period the count it started from is 3 again, so no more.
+    events = (ScaleEvent(3, 100.0),)
+    assert get_replicas_change_per_period(15, events, 110.0) == 3
+    assert calculate_scale_up_limit_with_scaling_rules(6, events, (), up, 110.0)[0] == 6
+    # An event exactly one period old no longer counts: from 6 it may double again.
+    assert get_replicas_change_per_period(15, events, 115.0) == 0
+    assert calculate_scale_up_limit_with_scaling_rules(6, events, (), up, 115.0)[0] == 12
+    # A scale-down inside the period counts back: 3 -> 6 -> 4 started the period at 3, so still 6.
+    assert calculate_scale_up_limit_with_scaling_rules(4, events, (ScaleEvent(2, 105.0),), up, 110.0)[0] == 6
+
+
+def test_a_sync_every_5_s_doubles_only_once_per_period() -> None:
+    """reconcile_autoscaler keeps the HPA's own rescales as events: at 1 replica asking for 100,
+    Percent 100 per 15 s gives 2 at t = 0, holds 2 at t = 5 and 10, and 4 at t = 15."""
+    memory, current, counts, reasons = HPAMemory(), 1, [], []
+    for now in (0.0, 5.0, 10.0, 15.0, 20.0, 30.0):
+        result, memory = reconcile_autoscaler(
+            memory, now, current, [MetricInput("m", 1000.0, 10.0)], 1, 100, PERCENT_100
+        )
+        current = result.desired
+        counts.append(current)
+        reasons.append(result.reason)
+    assert counts == [2, 2, 2, 4, 4, 8]
+    assert (
+        "limited to 2 this sync: behavior.scaleUp policies ceil(1 × 200 %) per 15 s = 2; selectPolicy Max: 2"
+        in (reasons[1])
+    )
+    # The event of t = 0 is outdated by t = 30 (older than the 15 s period): its slot holds the +4.
+    assert memory.up_events == (ScaleEvent(4, 30.0), ScaleEvent(2, 15.0)) and memory.down_events == ()
+
+
+def test_select_policy_max_takes_the_largest_change_and_min_the_smallest() -> None:
+    up_max = _behavior(scaleUp={**UP_BOTH, "selectPolicy": "Max"}).up
+    up_min = _behavior(scaleUp={**UP_BOTH, "selectPolicy": "Min"}).up
+    # At 10: Pods 4 allows 14, Percent 100 allows 20.
+    assert calculate_scale_up_limit_with_scaling_rules(10, (), (), up_max, 0.0) == (
+        20,
+        "behavior.scaleUp policies 10 + 4 pods per 15 s = 14; ceil(10 × 200 %) per 15 s = 20; selectPolicy Max: 20",
+    )
+    assert calculate_scale_up_limit_with_scaling_rules(10, (), (), up_min, 0.0)[0] == 14
+    down_max = _behavior(scaleDown={**DOWN_BOTH, "selectPolicy": "Max"}).down
+    down_min = _behavior(scaleDown={**DOWN_BOTH, "selectPolicy": "Min"}).down
+    # At 10: Percent 50 allows 5, Pods 2 allows 8. Max: the largest change, the fewest replicas.
+    assert calculate_scale_down_limit_with_behaviors(10, (), (), down_max, 0.0)[0] == 5
+    assert calculate_scale_down_limit_with_behaviors(10, (), (), down_min, 0.0)[0] == 8
+    # Percent going down truncates: 5 × 50 % = 2.5 -> 2.
+    assert calculate_scale_down_limit_with_behaviors(5, (), (), down_max, 0.0)[0] == 2
+
+
+def test_select_policy_disabled_holds_the_count() -> None:
+    behavior = _behavior(scaleUp={"selectPolicy": "Disabled"}, scaleDown={"selectPolicy": "Disabled"})
+    assert calculate_scale_up_limit_with_scaling_rules(3, (), (), behavior.up, 0.0) == (
+        3,
+        "behavior.scaleUp.selectPolicy Disabled",
+    )
+    assert calculate_scale_down_limit_with_behaviors(3, (), (), behavior.down, 0.0)[0] == 3
+    memory = HPAMemory()
+    assert convert_desired_replicas_with_behavior_rate(3, 9, 1, 10, memory, behavior, 0.0) == (
+        3,
+        3,
+        "behavior.scaleUp.selectPolicy Disabled",
+    )
+    assert convert_desired_replicas_with_behavior_rate(3, 1, 1, 10, memory, behavior, 0.0) == (
+        3,
+        None,
+        "behavior.scaleDown.selectPolicy Disabled",
+    )
+    # maxReplicas, not the policy, is the bound named when it is the lower of the two.
+    assert convert_desired_replicas_with_behavior_rate(3, 9, 1, 5, memory, PERCENT_100, 0.0) == (
+        5,
+        5,
+        "maxReplicaCount 5",
+    )
+
+
+def test_the_stabilization_window_keeps_the_highest_recommendation() -> None:
+    recs = (Recommendation(8, 0.0), Recommendation(3, 100.0))
+    best, recorded = stabilize_recommendation(recs, 250.0, 2, 300.0)
+    assert best == 8 and recorded == (*recs, Recommendation(2, 250.0))
+    assert stabilize_recommendation(recs, 300.0, 2, 300.0)[0] == 8  # exactly the window old: still counts
+    # Past the window the 8 is forgotten and its slot reused for the new recommendation.
+    best, recorded = stabilize_recommendation(recs, 301.0, 2, 300.0)
+    assert best == 3 and recorded == (Recommendation(2, 301.0), Recommendation(3, 100.0))
+    normalized = normalize_desired_replicas(recs, 250.0, 8, 2, 1, 10, 300.0)
+    assert (normalized.replicas, normalized.stabilized, normalized.limit) == (8, 8, 10)
+    assert normalized.reason.startswith("HPA wants 2, holds 8: the highest recommendation of the last 300 s is 8")
+    assert recs == (Recommendation(8, 0.0), Recommendation(3, 100.0))  # the input is left as it was
+
+
+def test_the_legacy_bounds_name_what_moved_the_count() -> None:
+    assert convert_desired_replicas_with_rules(2, 30, 1, 10) == (4, 4, "legacy scale-up limit max(2 × 2, 4)")
+    assert convert_desired_replicas_with_rules(6, 30, 1, 10) == (10, 10, "maxReplicaCount 10")
+    assert convert_desired_replicas_with_rules(3, 0, 2, 10) == (2, 6, "minReplicas 2")
+    assert convert_desired_replicas_with_rules(3, 5, 2, 10) == (5, 6, "")
+
+
+def test_the_behavior_windows_bound_the_current_count() -> None:
+    behavior = _behavior(scaleUp={"stabilizationWindowSeconds": 30}, scaleDown={"stabilizationWindowSeconds": 60})
+    # Down: the highest of the last 60 s (5) holds the count above the 2 asked for.
+    stabilized, how, _ = stabilize_recommendation_with_behaviors((Recommendation(5, 0.0),), 30.0, 8, 2, behavior)
+    assert stabilized == 5 and "highest recommendation of the last 60 s" in how
+    assert stabilize_recommendation_with_behaviors((Recommendation(5, 0.0),), 60.0, 8, 2, behavior)[0] == 2
+    # Up: the lowest of the last 30 s (3) holds it below the 9 asked for.
+    stabilized, how, recorded = stabilize_recommendation_with_behaviors((Recommendation(3, 0.0),), 10.0, 3, 9, behavior)
+    assert stabilized == 3 and "lowest recommendation of the last 30 s" in how
+    assert recorded == (Recommendation(3, 0.0), Recommendation(9, 10.0))
+    # A recommendation older than both windows gives its slot to the new one.
+    assert stabilize_recommendation_with_behaviors((Recommendation(3, 0.0),), 61.0, 3, 9, behavior)[2] == (
+        Recommendation(9, 61.0),
+    )
+
+
+def test_store_scale_event_reuses_an_outdated_slot() -> None:
+    behavior = _behavior(scaleUp={"policies": [{"type": "Pods", "value": 4, "periodSeconds": 60}]})
+    ups = (ScaleEvent(2, 0.0), ScaleEvent(1, 50.0))
+    assert get_longest_policy_period(behavior.up) == 60
+    assert mark_scale_events_outdated(ups, 60, 70.0) == (ScaleEvent(2, 0.0, True), ScaleEvent(1, 50.0))
+    stored_up, stored_down = store_scale_event(behavior, ups, (), 70.0, 3, 7)
+    assert stored_up == (ScaleEvent(4, 70.0), ScaleEvent(1, 50.0)) and stored_down == ()
+    stored_up, stored_down = store_scale_event(behavior, ups, (), 70.0, 7, 4)
+    assert stored_up == ups and stored_down == (ScaleEvent(3, 70.0),)
+    assert store_scale_event(None, ups, (), 70.0, 3, 7) == (ups, ())  # the legacy path keeps none
 
 
 # --- what e2e uses --------------------------------------------------------------------------------
