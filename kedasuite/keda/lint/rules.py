@@ -32,7 +32,14 @@ from kedasuite.keda.rules.hpa import (
     metric_proposal,
 )
 from kedasuite.keda.rules.kafka import KafkaTrigger, capped_total_lag
-from kedasuite.keda.rules.scaling import SCALED_JOB, SCALED_OBJECT, Scaler, Trigger, hpa_tolerances
+from kedasuite.keda.rules.scaling import (
+    SCALED_JOB,
+    SCALED_OBJECT,
+    Scaler,
+    Trigger,
+    get_hpa_min_replicas,
+    hpa_tolerances,
+)
 
 Severity = Literal["error", "warning", "info"]
 #: Worst first: the order findings are printed in.
@@ -425,7 +432,7 @@ def hpa_path(s: Subject) -> Iterator[Finding]:
         for direction, word in (("scaleDown", "in"), ("scaleUp", "out"))
         if str(annotations.get(f"autoscaling.keda.sh/paused-scale-{word}", "false")).strip() not in GO_FALSE
     }
-    floor = max(sc.min_replicas, 1)
+    floor = get_hpa_min_replicas(sc.min_replicas)
     if sc.hpa_behavior is None and not paused:
         syncs = legacy_scale_up_syncs(1, sc.max_replicas)
         message = (

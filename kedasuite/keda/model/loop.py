@@ -35,7 +35,14 @@ from kedasuite.keda.rules.hpa import (
     legacy_scale_up_limit,
     legacy_scale_up_syncs,
 )
-from kedasuite.keda.rules.scaling import SCALED_JOB, Reading, Scaler, decide_scaled_job
+from kedasuite.keda.rules.scaling import (
+    SCALED_JOB,
+    Reading,
+    Scaler,
+    decide_scaled_job,
+    get_hpa_min_replicas,
+    get_scaled_object_state,
+)
 
 Read = Callable[[str, float], Value]
 #: Observed (running, pending) Jobs at a time, when a cluster (or a series) knows them.
@@ -217,7 +224,7 @@ class ScaledObjectLoop:
             down = dict(raw_behavior.get("scaleDown") or {}) | {"stabilizationWindowSeconds": window}
             raw_behavior = dict(raw_behavior) | {"scaleDown": down}
         self.behavior = behavior_from_manifest(raw_behavior, DOWNSCALE_STABILIZATION if window is None else window)
-        self.hpa_min = scaler.min_replicas if scaler.min_replicas > 0 else 1
+        self.hpa_min = get_hpa_min_replicas(scaler.min_replicas)
         self.hpa = HPA(
             self.hpa_min,
             scaler.max_replicas,
@@ -248,11 +255,14 @@ class ScaledObjectLoop:
     def _read_all(self, t: float, read: Read) -> tuple[tuple[TriggerState, ...], bool, bool, str]:
         states = tuple(self.reader.read(tr, read(tr.name, t), self.replicas) for tr in self.scaler.triggers)
         text = _states_text(states, self.scaler)
-        errors = any(s.metric is None for s in states)
+        composite = None
         if self.reader.modifiers is not None:
-            _, active, how = self.reader.composite(states)
-            return states, active and not errors, errors, f"{text}; {how}"
-        return states, any(s.active for s in states), errors, text
+            _, composite, how = self.reader.composite(states)
+            text = f"{text}; {how}"
+        active, errors = get_scaled_object_state(
+            [s.active for s in states], [s.metric is None for s in states], composite
+        )
+        return states, active, errors, text
 
     def poll(self, t: float, read: Read) -> Step:
         states, active, error, text = self._read_all(t, read)
@@ -267,7 +277,7 @@ class ScaledObjectLoop:
         if active:
             if (s.idle_replicas is not None and cur < s.min_replicas) or cur == 0:
                 self.last_active = t
-                to = s.min_replicas if s.min_replicas > 0 else 1
+                to = get_hpa_min_replicas(s.min_replicas)
                 return step(to, f"active; scales {cur} → max(minReplicaCount, 1) = {to}")
             if error:
                 return step(cur, f"active but a trigger errors: keeps {cur} (last active time not refreshed)")

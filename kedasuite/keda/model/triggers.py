@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kedasuite.core.errors import InputError
-from kedasuite.keda.rules.scaling import Scaler, Trigger
+from kedasuite.keda.rules.scaling import Scaler, Trigger, is_active
 
 #: A trigger's raw reading: a number, per-partition lags or offsets (kafka,
 #: :class:`~kedasuite.keda.rules.kafka.PartitionOffsets`), or ``None``: the read failed.
@@ -234,7 +234,7 @@ class TriggerReader:
         else:
             raw = float(sum(value)) if isinstance(value, tuple) else float(value)
             metric = raw = raw if raw > 0 and math.isfinite(raw) else 0.0  # KEDA reports negatives and NaN as 0
-        return TriggerState(trigger.name, metric, raw > trigger.activation, raw=raw, note=note)
+        return TriggerState(trigger.name, metric, is_active(raw, trigger.activation), raw=raw, note=note)
 
     def _failed(self, trigger: Trigger, current: int) -> TriggerState:
         fb = self.fallback
@@ -277,7 +277,7 @@ class TriggerReader:
             value = self.modifiers.evaluate(env)
         except ZeroDivisionError as exc:
             return None, False, str(exc)
-        active = value > self.modifiers.activation
+        active = is_active(value, self.modifiers.activation)
         return (
             value,
             active,

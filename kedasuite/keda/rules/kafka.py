@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from kedasuite.keda.rules.scaling import is_active
+
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 
 
@@ -160,6 +162,6 @@ def keda_lag(
         per_partition=lags,
         total=total,
         metric=max(metric, 0),
-        active=total > trigger.activation_lag_threshold,
+        active=is_active(total, trigger.activation_lag_threshold),
         persistent=persistent,
     )

@@ -199,6 +199,35 @@ def scalers_in(objs: Iterable[Mapping[str, Any]]) -> list[Scaler]:
 # --- The formulas ---------------------------------------------------------------------------------
 
 
+def is_active(value: float, activation: float) -> bool:
+    """Whether a metric activates its ScaledObject or ScaledJob: only strictly above its activation
+    value, so the default 0 wakes on the first item and a value at the threshold does not. Each
+    scaler's ``GetMetricsAndActivity`` (``pkg/scalers/redis_scaler.go``, ``pkg/scalers/kafka_scaler.go``:
+    metric > activation), and ``getScaledObjectState`` (``pkg/scaling/scale_handler.go``) for the
+    composite metric of ``scalingModifiers``."""
+    return value > activation
+
+
+def get_scaled_object_state(
+    trigger_active: Sequence[bool], trigger_error: Sequence[bool], composite_active: bool | None = None
+) -> tuple[bool, bool]:
+    """(active, error) of a ScaledObject at one poll: active when any trigger is, or with
+    ``scalingModifiers`` when the composite metric is, and then never while a trigger errors (the
+    formula has no value); an error when any trigger's read failed. KEDA's ``getScaledObjectState``
+    (``pkg/scaling/scale_handler.go``)."""
+    error = any(trigger_error)
+    if composite_active is not None:
+        return composite_active and not error, error
+    return any(trigger_active), error
+
+
+def get_hpa_min_replicas(min_replica_count: int) -> int:
+    """The ``minReplicas`` of the HPA KEDA creates, and the count it wakes a target at 0 to:
+    ``minReplicaCount`` when above 0, else 1 (an HPA cannot hold 0; KEDA takes that step
+    itself). KEDA's ``GetHPAMinReplicas`` (``apis/keda/v1alpha1/scaledobject_types.go``)."""
+    return min_replica_count if min_replica_count > 0 else 1
+
+
 def hpa_proposal(metric: float, target: float) -> int:
     """One AverageValue metric's proposal: ``ceil(M / T)`` (the HPA's tolerance aside)."""
     if target <= 0:
@@ -208,7 +237,7 @@ def hpa_proposal(metric: float, target: float) -> int:
 
 def hpa_replicas(proposals: Sequence[int], min_replicas: int, max_replicas: int) -> int:
     """The HPA's choice: the largest proposal, clamped to ``[max(min, 1), max]``."""
-    return min(max_replicas, max(min_replicas, 1, *proposals))
+    return min(max_replicas, max(get_hpa_min_replicas(min_replicas), *proposals))
 
 
 def scaled_job_new_jobs(
@@ -283,7 +312,7 @@ class Reading:
     @property
     def active(self) -> bool:
         value = self.activation_metric if self.activation_metric is not None else self.metric
-        return value is not None and value > self.trigger.activation
+        return value is not None and is_active(value, self.trigger.activation)
 
 
 @dataclass(frozen=True)
@@ -351,7 +380,7 @@ def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading], current: i
             for r in readings
             if proposals.get(r.trigger.name) is not None
         )
-        floor = max(scaler.min_replicas, 1)
+        floor = get_hpa_min_replicas(scaler.min_replicas)
         reason = f"{why}: active; max({terms}) within [{floor}, {scaler.max_replicas}] = {count}"
         if errors:
             reason += " (an unreadable trigger may raise it)"

@@ -29,7 +29,7 @@ from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT, WORKLOADS, by_tr
 from kedasuite.keda.model import legacy_scale_up_syncs
 from kedasuite.keda.rules import scaling
 from kedasuite.keda.rules.kafka import capped_total_lag
-from kedasuite.keda.rules.scaling import Reading, Scaler, Trigger
+from kedasuite.keda.rules.scaling import Reading, Scaler, Trigger, get_hpa_min_replicas
 
 #: The Kubernetes HPA controller's default sync period (``--horizontal-pod-autoscaler-sync-period``).
 HPA_SYNC_SECONDS = 15.0
@@ -244,7 +244,7 @@ def make_plan(spec: Spec, settings: Settings | None = None) -> Plan:
     poll, margin, target = f"{spec.polling_interval:g}", f"{settings.margin_s:g}", f"{spec.target:g}"
     if spec.kind == SCALED_OBJECT:
         # KEDA's HPAs have no behavior: the legacy limit max(2 x current, 4) per sync applies.
-        steps = legacy_scale_up_syncs(max(spec.min_replicas, 1), expected)
+        steps = legacy_scale_up_syncs(get_hpa_min_replicas(spec.min_replicas), expected)
         deadline = spec.polling_interval + settings.hpa_sync_s * (steps + 1) + settings.margin_s
         within = spec.cooldown_period + spec.polling_interval + settings.margin_s
         at_least, at_most = expected, spec.max_replicas
