@@ -19,6 +19,7 @@ from kedasuite.core.errors import InputError
 from kedasuite.keda.model import Options, legacy_scale_up_limit, legacy_scale_up_syncs
 from kedasuite.keda.model.replay import Series, replay, step_response
 from kedasuite.keda.objects import bundled_text
+from kedasuite.keda.rules.fallback import FALLBACK_BEHAVIORS, Fallback, do_fallback, fallback_replicas, falls_back
 from kedasuite.keda.rules.hpa import (
     Behavior,
     HPAMemory,
@@ -39,6 +40,7 @@ from kedasuite.keda.rules.hpa import (
     stabilize_recommendation_with_behaviors,
     store_scale_event,
 )
+from kedasuite.keda.rules.modifiers import Modifiers, handle_scaling_modifiers
 from kedasuite.keda.rules.scaling import SCALED_OBJECT, Scaler, Trigger, scalers_in
 
 BUNDLED = {s.name: s for s in scalers_in(d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, dict))}
@@ -534,6 +536,34 @@ def test_store_scale_event_reuses_an_outdated_slot() -> None:
     stored_up, stored_down = store_scale_event(behavior, ups, (), 70.0, 7, 4)
     assert stored_up == ups and stored_down == (ScaleEvent(3, 70.0),)
     assert store_scale_event(None, ups, (), 70.0, 3, 7) == (ups, ())  # the legacy path keeps none
+
+
+# --- KEDA's fallback and scalingModifiers (kedasuite.keda.rules.fallback, .modifiers) --------------
+
+
+def test_fallback_reports_the_metric_that_asks_for_its_replicas() -> None:
+    static = Fallback(failure_threshold=2, replicas=3)
+    assert not falls_back(static, 2) and falls_back(static, 3)  # only past the threshold
+    behaviors = {b: fallback_replicas(dataclasses.replace(static, behavior=b), 5) for b in FALLBACK_BEHAVIORS}
+    assert behaviors == {"static": 3, "currentReplicas": 5, "currentReplicasIfHigher": 5, "currentReplicasIfLower": 3}
+    assert do_fallback(static, 10, "AverageValue", 5) == (30, "3 × 10")
+    assert do_fallback(static, 10, "Value", 5) == (6.0, "3 × 10 / 5 ready")  # divided by the ready pods
+    assert do_fallback(static, 10, "Value", 0)[0] is None
+
+
+def test_scaling_modifiers_activate_strictly_above_the_activation_target() -> None:
+    triggers = [Trigger("a", "redis", "a", 10, 0), Trigger("b", "redis", "b", 10, 0)]
+    modifiers = Modifiers.from_manifest({"formula": "a + 2 * b", "target": "5", "activationTarget": "6"}, triggers)
+    assert modifiers is not None
+    assert handle_scaling_modifiers(modifiers, {"a": 2.0, "b": 2.0}) == (
+        6.0,
+        False,
+        "a + 2 * b = 6 <= activationTarget 6",
+    )
+    assert handle_scaling_modifiers(modifiers, {"a": 3.0, "b": 2.0})[:2] == (7.0, True)
+    assert handle_scaling_modifiers(modifiers, {"a": None, "b": 2.0})[:2] == (None, False)  # a read failed
+    ratio = Modifiers.from_manifest({"formula": "a / b", "target": "1"}, triggers)
+    assert ratio is not None and handle_scaling_modifiers(ratio, {"a": 1.0, "b": 0.0})[:2] == (None, False)
 
 
 # --- what e2e uses --------------------------------------------------------------------------------

@@ -1,31 +1,30 @@
-"""What a trigger reports at one read, for :mod:`kedasuite.keda.model`: the scalers' rules,
-``fallback`` and ``scalingModifiers`` (``docs/keda-model.md#triggers-fallback-and-modifiers``).
+"""What a trigger reports at one read, for :mod:`kedasuite.keda.model`
+(``docs/keda-model.md#triggers-fallback-and-modifiers``).
 
 A raw value is what the broker holds (a Redis key's length; a Kafka group's lag, as a total,
 per partition, or as each partition's offsets: what ``excludePersistentLag`` needs), or
-``None`` when the read fails. :class:`TriggerReader` turns it into the
-metric KEDA hands over and its activity, counting failures for ``fallback`` as
-``pkg/fallback/fallback.go`` does (every read counts: KEDA's polls and the HPA's requests).
+``None`` when the read fails. :class:`TriggerReader` turns it into the metric KEDA hands over
+and its activity with the rules of :mod:`kedasuite.keda.rules` (the kafka lag, ``fallback``,
+``scalingModifiers``), and keeps what they need between reads: each trigger's failures in a row
+(every read counts, KEDA's polls and the HPA's requests, as ``pkg/fallback/fallback.go``
+counts them) and each kafka trigger's last committed offsets.
 """
 
 from __future__ import annotations
 
-import ast
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kedasuite.core.errors import InputError
+from kedasuite.keda.rules.fallback import Fallback, do_fallback, falls_back
+from kedasuite.keda.rules.modifiers import Modifiers, handle_scaling_modifiers
 from kedasuite.keda.rules.scaling import Scaler, Trigger, is_active
 
 #: A trigger's raw reading: a number, per-partition lags or offsets (kafka,
 #: :class:`~kedasuite.keda.rules.kafka.PartitionOffsets`), or ``None``: the read failed.
 Value = float | tuple[float, ...] | tuple[Any, ...] | None
-FALLBACK_BEHAVIORS = ("static", "currentReplicas", "currentReplicasIfHigher", "currentReplicasIfLower")
-#: The part of expr-lang (KEDA's formula language) the model evaluates.
-_FUNCTIONS = {"min": min, "max": max, "abs": abs, "ceil": math.ceil, "floor": math.floor}
-_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.USub, ast.UAdd)
 
 
 @dataclass(frozen=True)
@@ -49,125 +48,6 @@ class TriggerState:
             "error": self.error,
             "fallback": self.fallback,
         }
-
-
-@dataclass(frozen=True)
-class Fallback:
-    failure_threshold: int
-    replicas: int
-    behavior: str = "static"
-
-    @classmethod
-    def from_manifest(cls, raw: Mapping[str, Any] | None) -> Fallback | None:
-        if raw is None:
-            return None
-        try:
-            fb = cls(int(raw["failureThreshold"]), int(raw["replicas"]), str(raw.get("behavior") or "static"))
-        except (KeyError, TypeError, ValueError):
-            raise InputError("fallback needs failureThreshold and replicas, both integers >= 0") from None
-        if fb.behavior == "scalingModifiers":
-            raise InputError(
-                "fallback.behavior scalingModifiers is not modelled (it hands the formula a "
-                "placeholder); use static, currentReplicas, currentReplicasIfHigher or currentReplicasIfLower"
-            )
-        if fb.behavior not in FALLBACK_BEHAVIORS:
-            raise InputError(f"fallback.behavior {fb.behavior!r}: one of {', '.join(FALLBACK_BEHAVIORS)}")
-        if fb.failure_threshold < 0 or fb.replicas < 0:
-            raise InputError("fallback.failureThreshold and fallback.replicas must be >= 0")
-        return fb
-
-    def replicas_for(self, current: int) -> int:
-        return {
-            "static": self.replicas,
-            "currentReplicas": current,
-            "currentReplicasIfHigher": max(current, self.replicas),
-            "currentReplicasIfLower": min(current, self.replicas),
-        }[self.behavior]
-
-
-@dataclass(frozen=True)
-class Modifiers:
-    """``advanced.scalingModifiers``: one composite metric from a formula over the triggers' metrics."""
-
-    formula: str
-    target: float
-    activation: float
-    metric_type: str
-    tree: ast.Expression
-
-    @classmethod
-    def from_manifest(cls, raw: Mapping[str, Any] | None, triggers: Sequence[Trigger]) -> Modifiers | None:
-        if not raw:
-            return None
-        formula = str(raw.get("formula") or "").strip()
-        if not formula:
-            raise InputError('advanced.scalingModifiers.formula is empty; give one, e.g. "backlog + in_flight"')
-        try:
-            target = float(str(raw.get("target", "")))
-        except ValueError:
-            raise InputError(
-                "advanced.scalingModifiers.target must be a number (KEDA needs it with a formula)"
-            ) from None
-        if target <= 0:
-            raise InputError("advanced.scalingModifiers.target must be positive")
-        activation = float(str(raw.get("activationTarget") or 0))
-        names = {t.name for t in triggers}
-        try:
-            tree = ast.parse(formula, mode="eval")
-        except SyntaxError:
-            tree = None
-        bad = _unsupported(tree, names) if tree is not None else "syntax outside arithmetic"
-        if bad:
-            raise InputError(
-                f"scalingModifiers formula {formula!r} uses {bad}, which the model does not evaluate: "
-                "it evaluates + - * / %, parentheses, numbers, min max abs ceil floor and the "
-                f"trigger names {', '.join(sorted(names))}"
-            )
-        assert tree is not None
-        return cls(formula, target, activation, str(raw.get("metricType") or "AverageValue"), tree)
-
-    def evaluate(self, metrics: Mapping[str, float]) -> float:
-        return float(_eval(self.tree.body, metrics))
-
-
-def _unsupported(tree: ast.Expression, names: set[str]) -> str | None:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            if node.id not in names and node.id not in _FUNCTIONS:
-                return f"the name {node.id!r} (no trigger is called that)"
-        elif isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS or node.keywords:
-                return f"the call {ast.unparse(node)!r}"
-        elif isinstance(node, ast.Constant):
-            if not isinstance(node.value, (int, float)) or isinstance(node.value, bool):
-                return f"the constant {node.value!r}"
-        elif not isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Load, *_OPS)):
-            return f"{type(node).__name__.lower()} syntax"
-    return None
-
-
-def _eval(node: ast.AST, env: Mapping[str, float]) -> float:
-    if isinstance(node, ast.Constant):
-        return float(node.value)
-    if isinstance(node, ast.Name):
-        return env[node.id]
-    if isinstance(node, ast.UnaryOp):
-        v = _eval(node.operand, env)
-        return -v if isinstance(node.op, ast.USub) else v
-    if isinstance(node, ast.Call):
-        assert isinstance(node.func, ast.Name)
-        return float(_FUNCTIONS[node.func.id](*(_eval(a, env) for a in node.args)))
-    assert isinstance(node, ast.BinOp)
-    a, b = _eval(node.left, env), _eval(node.right, env)
-    if isinstance(node.op, ast.Add):
-        return a + b
-    if isinstance(node.op, ast.Sub):
-        return a - b
-    if isinstance(node.op, ast.Mult):
-        return a * b
-    if b == 0:
-        raise ZeroDivisionError("division by zero in the scalingModifiers formula")
-    return a / b if isinstance(node.op, ast.Div) else a % b
 
 
 def spread(total: float, partitions: int) -> tuple[int, ...]:
@@ -242,21 +122,13 @@ class TriggerReader:
             return TriggerState(trigger.name, None, False, error="read failed (no fallback)")
         self.failures[trigger.name] += 1
         n = self.failures[trigger.name]
-        if n <= fb.failure_threshold:
+        if not falls_back(fb, n):
             return TriggerState(
                 trigger.name, None, False, error=f"read failed ({n} of failureThreshold {fb.failure_threshold})"
             )
-        replicas = fb.replicas_for(current)
-        if trigger.metric_type == "Value":
-            if current == 0:
-                return TriggerState(
-                    trigger.name, None, False, error="read failed; fallback cannot divide by 0 ready pods"
-                )
-            metric = trigger.target * replicas / current
-            how = f"{replicas} × {trigger.target:g} / {current} ready"
-        else:
-            metric = trigger.target * replicas
-            how = f"{replicas} × {trigger.target:g}"
+        metric, how = do_fallback(fb, trigger.target, trigger.metric_type, current)
+        if metric is None:
+            return TriggerState(trigger.name, None, False, error=f"read failed; {how}")
         return TriggerState(
             trigger.name,
             metric,
@@ -270,19 +142,4 @@ class TriggerReader:
     def composite(self, states: Sequence[TriggerState]) -> tuple[float | None, bool, str]:
         """scalingModifiers: the formula's value, its activity and how; ``None`` when a trigger errored."""
         assert self.modifiers is not None
-        if any(s.metric is None for s in states):
-            return None, False, "formula not computed: a trigger errored"
-        env = {s.name: float(s.metric or 0.0) for s in states}
-        try:
-            value = self.modifiers.evaluate(env)
-        except ZeroDivisionError as exc:
-            return None, False, str(exc)
-        active = is_active(value, self.modifiers.activation)
-        return (
-            value,
-            active,
-            (
-                f"{self.modifiers.formula} = {value:g} {'>' if active else '<='} activationTarget "
-                f"{self.modifiers.activation:g}"
-            ),
-        )
+        return handle_scaling_modifiers(self.modifiers, {s.name: s.metric for s in states})
