@@ -19,6 +19,7 @@ from kedasuite.core.errors import InputError
 from kedasuite.keda.model import Options, legacy_scale_up_limit, legacy_scale_up_syncs
 from kedasuite.keda.model.replay import Series, replay, step_response
 from kedasuite.keda.objects import bundled_text
+from kedasuite.keda.rules.executor import ScaleRequest, request_scale
 from kedasuite.keda.rules.fallback import FALLBACK_BEHAVIORS, Fallback, do_fallback, fallback_replicas, falls_back
 from kedasuite.keda.rules.hpa import (
     Behavior,
@@ -536,6 +537,41 @@ def test_store_scale_event_reuses_an_outdated_slot() -> None:
     stored_up, stored_down = store_scale_event(behavior, ups, (), 70.0, 7, 4)
     assert stored_up == ups and stored_down == (ScaleEvent(3, 70.0),)
     assert store_scale_event(None, ups, (), 70.0, 3, 7) == (ups, ())  # the legacy path keeps none
+
+
+# --- KEDA's poll for a ScaledObject (kedasuite.keda.rules.executor) -------------------------------
+
+
+def test_request_scale_wakes_from_zero_and_waits_out_the_cooldown() -> None:
+    # CELERY: minReplicaCount 0, cooldownPeriod 200, initialCooldownPeriod 0.
+    assert request_scale(CELERY, 30, 0, True, False, None, None) == ScaleRequest(
+        1, 30, "active; scales 0 → max(minReplicaCount, 1) = 1"
+    )
+    assert request_scale(CELERY, 45, 4, True, False, 30, None) == ScaleRequest(
+        4, 45, "active; 4 replicas, the HPA is in charge"
+    )
+    errored = request_scale(CELERY, 45, 4, True, True, 30, None)
+    assert (errored.replicas, errored.last_active) == (4, 30)  # active but erroring: not refreshed
+    assert request_scale(CELERY, 100, 4, False, False, 30, None).reason == "cooldown: 130 s of 200 left"
+    assert request_scale(CELERY, 230, 4, False, False, 30, None).replicas == 4  # strictly after the cooldown
+    assert request_scale(CELERY, 231, 4, False, False, 30, None) == ScaleRequest(
+        0, 30, "inactive for cooldownPeriod 200 s (since 30 s): scales 4 → minReplicaCount 0"
+    )
+
+
+def test_request_scale_with_errors_idle_replicas_and_initial_cooldown() -> None:
+    # An erroring trigger holds the count, unless a fallback of 0 replicas lets the cooldown run.
+    assert request_scale(CELERY, 300, 4, False, True, 30, None).replicas == 4
+    assert request_scale(CELERY, 300, 4, False, True, 30, Fallback(3, 2)).replicas == 4
+    assert request_scale(CELERY, 300, 4, False, True, 30, Fallback(3, 0)).replicas == 0
+    idle = dataclasses.replace(CELERY, min_replicas=2, idle_replicas=0)
+    assert request_scale(idle, 10, 0, True, False, None, None).replicas == 2
+    assert request_scale(idle, 300, 3, False, False, 10, None).reason.endswith("scales 3 → idleReplicaCount 0")
+    fresh = dataclasses.replace(CELERY, initial_cooldown_period=40)
+    assert request_scale(fresh, 40, 1, False, False, None, None).reason == "initial cooldown: 0 s of 40 left"
+    assert request_scale(fresh, 45, 1, False, False, None, None).replicas == 0
+    floor = dataclasses.replace(CELERY, min_replicas=3)
+    assert request_scale(floor, 0, 1, False, False, None, None).replicas == 3  # below the floor: up to it
 
 
 # --- KEDA's fallback and scalingModifiers (kedasuite.keda.rules.fallback, .modifiers) --------------

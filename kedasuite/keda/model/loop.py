@@ -9,9 +9,11 @@ per event with the replica count, each trigger's metric and activity, the HPA's
 recommendation and the reason in words. :func:`replay` does that over a metric series
 (``kedasuite simulate``); an actuator calls ``advance`` with the wall clock and live reads.
 
-The rules and their upstream sources: ``docs/keda-model.md#the-model-the-control-loop-over-time``.
-The instant formulas of :mod:`kedasuite.keda.rules.scaling` are the building blocks
-(the ScaledJob's strategies, the kafka cap through :mod:`kedasuite.keda.rules.kafka`).
+The loops hold the clocks and the state (replicas, last active time, Jobs); every decision is
+a rule of :mod:`kedasuite.keda.rules`: KEDA's poll (:func:`~kedasuite.keda.rules.executor.request_scale`),
+the HPA's sync (:mod:`kedasuite.keda.rules.hpa`, through :class:`~kedasuite.keda.model.hpa.HPA`),
+the ScaledJob's strategies (:mod:`kedasuite.keda.rules.scaling`). The rules and their upstream
+sources: ``docs/keda-model.md#the-model-the-control-loop-over-time``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from kedasuite.core.defaults import KAFKA_PARTITIONS
 from kedasuite.core.errors import InputError
 from kedasuite.keda.model.hpa import HPA
 from kedasuite.keda.model.triggers import TriggerReader, TriggerState, Value
+from kedasuite.keda.rules.executor import request_scale
 from kedasuite.keda.rules.hpa import (
     DOWNSCALE_STABILIZATION,
     SYNC_PERIOD,
@@ -267,47 +270,10 @@ class ScaledObjectLoop:
     def poll(self, t: float, read: Read) -> Step:
         states, active, error, text = self._read_all(t, read)
         self.cached = {s.name: s for s in states}
-        s, cur = self.scaler, self.replicas
-        fb = self.reader.fallback
-
-        def step(after: int, reason: str) -> Step:
-            self.replicas = after
-            return Step(t, "keda", cur, after, f"KEDA: {text}: {reason}", states, active)
-
-        if active:
-            if (s.idle_replicas is not None and cur < s.min_replicas) or cur == 0:
-                self.last_active = t
-                to = get_hpa_min_replicas(s.min_replicas)
-                return step(to, f"active; scales {cur} → max(minReplicaCount, 1) = {to}")
-            if error:
-                return step(cur, f"active but a trigger errors: keeps {cur} (last active time not refreshed)")
-            self.last_active = t
-            return step(cur, f"active; {cur} replicas, the HPA is in charge")
-        if error and fb is not None and fb.replicas != 0:
-            return step(
-                cur, f"a trigger errors: keeps {cur} until the failures pass failureThreshold {fb.failure_threshold}"
-            )
-        if error and fb is None:
-            return step(cur, f"a trigger errors and there is no fallback: keeps {cur}")
-        rest = s.idle_replicas if s.idle_replicas is not None else s.min_replicas
-        if (s.idle_replicas is not None and cur > s.idle_replicas) or (cur > 0 and s.min_replicas == 0):
-            if self.last_active is None:
-                since, span, what = 0.0, s.initial_cooldown_period, "initialCooldownPeriod"
-            else:
-                since, span, what = self.last_active, s.cooldown_period, "cooldownPeriod"
-            if since + span < t:
-                word = "idleReplicaCount" if s.idle_replicas is not None else "minReplicaCount"
-                return step(rest, f"inactive for {what} {span:g} s (since {since:g} s): scales {cur} → {word} {rest}")
-            left = since + span - t
-            return step(
-                cur,
-                f"cooldown: {left:g} s of {span:g} left"
-                if what == "cooldownPeriod"
-                else f"initial cooldown: {left:g} s of {span:g} left",
-            )
-        if s.idle_replicas is None and cur < s.min_replicas:
-            return step(s.min_replicas, f"inactive; scales {cur} → minReplicaCount {s.min_replicas}")
-        return step(cur, f"inactive; stays at {cur}")
+        cur = self.replicas
+        request = request_scale(self.scaler, t, cur, active, error, self.last_active, self.reader.fallback)
+        self.replicas, self.last_active = request.replicas, request.last_active
+        return Step(t, "keda", cur, request.replicas, f"KEDA: {text}: {request.reason}", states, active)
 
     # --- the HPA: controllers/keda/hpa.go, Kubernetes' horizontal.go and replica_calculator.go -------
 

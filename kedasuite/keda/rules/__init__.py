@@ -1,6 +1,8 @@
 """KEDA's and the HPA's rules as pure functions, each named after the upstream function it mirrors
-and citing its file: the HPA's (:mod:`.hpa`), KEDA's activation, ScaledObject and ScaledJob
-decisions and the manifests' fields (:mod:`.scaling`), the kafka scaler's lag (:mod:`.kafka`).
-No clock, no I/O, no broker client: the model (:mod:`kedasuite.keda.model`), ``status`` and the
-lint stand on them.
+and citing its file: the HPA's (:mod:`.hpa`: proposals, tolerance, stabilization, rate limits,
+scale events, one sync), KEDA's activation, ScaledObject and ScaledJob decisions and the
+manifests' fields (:mod:`.scaling`), KEDA's poll for a ScaledObject (:mod:`.executor`), the
+kafka scaler's lag (:mod:`.kafka`), ``fallback`` (:mod:`.fallback`) and ``scalingModifiers``
+(:mod:`.modifiers`). No clock, no I/O, no broker client: the model
+(:mod:`kedasuite.keda.model`), ``status`` and the lint stand on them.
 """
