@@ -15,11 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kedasuite.core import defaults
 from kedasuite.core.errors import InputError
 
 #: Kubernetes' controller defaults (kube-controller-manager flags).
-SYNC_PERIOD = 15.0  # --horizontal-pod-autoscaler-sync-period
-TOLERANCE = 0.1  # --horizontal-pod-autoscaler-tolerance
+SYNC_PERIOD = defaults.HPA_SYNC_PERIOD_S  # --horizontal-pod-autoscaler-sync-period
+TOLERANCE = defaults.HPA_TOLERANCE  # --horizontal-pod-autoscaler-tolerance
 DOWNSCALE_STABILIZATION = 300.0  # --horizontal-pod-autoscaler-downscale-stabilization
 SELECT_POLICIES = ("Max", "Min", "Disabled")
 POLICY_TYPES = ("Pods", "Percent")
