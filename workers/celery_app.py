@@ -38,10 +38,11 @@ from celery import Celery
 
 from kedasuite.core import defaults, metrics
 from kedasuite.core.clients import redis_client
+from kedasuite.core.config import redis_url_from_env
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import CELERY_QUEUE, CELERY_TASK, WORKLOAD_CELERY, Env
 from kedasuite.core.results import PoisonMessage, ResultStore, validate_record, worker_identity
-from kedasuite.core.settings import CeleryWorkerSettings, env_flag, redis_tls_options, redis_url_from_env
+from kedasuite.core.settings import CeleryWorkerSettings, env_flag, redis_tls_options
 from kedasuite.core.worktime import WorkTime, parse_work_time
 from kedasuite.workers.celery_transport import DEAD_LETTER_TASK
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 from kedasuite.core import defaults, names
 from kedasuite.core.errors import InputError
@@ -104,12 +105,6 @@ class Setting:
         return dataclasses.replace(self, env=env, **changes)
 
 
-def _redis_url() -> str:
-    from kedasuite.core.settings import redis_url_from_env
-
-    return redis_url_from_env()
-
-
 # --- Read from the environment by the code (no flag) -------------------------------------------
 
 REDIS_ADDRESS = Setting(
@@ -174,12 +169,30 @@ RQ_JOB_TIMEOUT = Setting(
 )
 RQ_RETRIES = Setting(Env.RQ_RETRIES, help="Retries of a failed RQ job.", default=defaults.RQ_RETRIES, kind=int, low=0)
 
+
+def redis_url_from_env(environ: Mapping[str, str] = os.environ) -> str:
+    """The Redis URL: ``REDIS_URL`` if set, else built from ``REDIS_ADDRESS`` and friends."""
+    url = environ.get(Env.REDIS_URL, "").strip()
+    if url:
+        return url
+    address = REDIS_ADDRESS.read(environ)
+    if not address:
+        return defaults.REDIS_URL
+    scheme = "rediss" if REDIS_TLS.read(environ) else "redis"
+    username = environ.get(Env.REDIS_USERNAME, "")
+    password = environ.get(Env.REDIS_PASSWORD, "")
+    userinfo = ""
+    if username or password:
+        userinfo = quote(username, safe="") + (":" + quote(password, safe="") if password else "") + "@"
+    return f"{scheme}://{userinfo}{address}/{REDIS_DB.read(environ)}"
+
+
 # --- Options of the commands (and their variables) ----------------------------------------------
 
 REDIS_URL = Setting(
     Env.REDIS_URL,
     help="Redis server (broker and results).",
-    default=_redis_url,
+    default=lambda: redis_url_from_env(),
     show_default=f"${Env.REDIS_URL}, else built from ${Env.REDIS_ADDRESS} etc., else {defaults.REDIS_URL}",
 )
 

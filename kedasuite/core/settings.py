@@ -13,9 +13,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from kedasuite.core import config, defaults, names
+from kedasuite.core.config import redis_url_from_env
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import Env
 from kedasuite.core.workloads import NAMES as workload_names
@@ -25,23 +26,6 @@ _TRUE = {"1", "true", "yes", "on"}
 
 def env_flag(value: str | None) -> bool:
     return (value or "").strip().lower() in _TRUE
-
-
-def redis_url_from_env(environ: Mapping[str, str] = os.environ) -> str:
-    """The Redis URL: ``REDIS_URL`` if set, else built from ``REDIS_ADDRESS`` and friends."""
-    url = environ.get(Env.REDIS_URL, "").strip()
-    if url:
-        return url
-    address = config.REDIS_ADDRESS.read(environ)
-    if not address:
-        return defaults.REDIS_URL
-    scheme = "rediss" if config.REDIS_TLS.read(environ) else "redis"
-    username = environ.get(Env.REDIS_USERNAME, "")
-    password = environ.get(Env.REDIS_PASSWORD, "")
-    userinfo = ""
-    if username or password:
-        userinfo = quote(username, safe="") + (":" + quote(password, safe="") if password else "") + "@"
-    return f"{scheme}://{userinfo}{address}/{config.REDIS_DB.read(environ)}"
 
 
 def require_pem_file(variable: str, path: str) -> str:

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from kedasuite.core.config import redis_url_from_env
 from kedasuite.core.errors import InputError, NotConfigured
-from kedasuite.core.settings import redact_url, redis_url_from_env, with_redis_db
+from kedasuite.core.settings import redact_url, with_redis_db
 from kedasuite.core.worktime import WorkTime, parse_work_time
 from kedasuite.producers import workloads as wl
 from kedasuite.producers.engine import validate_count
