@@ -38,8 +38,9 @@ class HPA:
         self.behavior, self.window, self.tolerance = behavior, downscale_window, tolerance
         self.memory = HPAMemory()
 
-    def sync(self, now: float, current: int, metrics: Sequence[MetricInput]) -> SyncResult:
+    def sync(self, now: float, current: int, metrics: Sequence[MetricInput], ready: int | None = None) -> SyncResult:
+        """One sync at ``current`` replicas; ``ready``: the pods running and ready, when known."""
         result, self.memory = reconcile_autoscaler(
-            self.memory, now, current, metrics, self.min, self.max, self.behavior, self.window, self.tolerance
+            self.memory, now, current, metrics, self.min, self.max, self.behavior, self.window, self.tolerance, ready
         )
         return result

@@ -50,6 +50,9 @@ from kedasuite.keda.rules.scaling import (
 Read = Callable[[str, float], Value]
 #: Observed (running, pending) Jobs at a time, when a cluster (or a series) knows them.
 Jobs = Callable[[float], tuple[int, int]]
+#: A ScaledObject's pods running and ready at a time, when a cluster (or a backend) knows them;
+#: ``None``: unknown, every replica counts as ready.
+Ready = Callable[[float], int | None]
 
 
 @dataclass(frozen=True)
@@ -243,15 +246,15 @@ class ScaledObjectLoop:
     def next_event(self) -> float:
         return self.clock.next()[0]
 
-    def advance(self, now: float, read: Read, jobs: Jobs | None = None) -> list[Step]:
-        """Every event due at or before ``now``, in order."""
+    def advance(self, now: float, read: Read, jobs: Jobs | None = None, ready: Ready | None = None) -> list[Step]:
+        """Every event due at or before ``now``, in order; ``ready`` tells the HPA's syncs the pods ready."""
         steps = []
         while True:
             t, actor = self.clock.next()
             if t > now:
                 return steps
             self.clock.tick(actor)
-            steps.append(self.poll(t, read) if actor == "keda" else self.sync(t, read))
+            steps.append(self.poll(t, read) if actor == "keda" else self.sync(t, read, ready))
 
     # --- KEDA: pkg/scaling/scale_handler.go, pkg/scaling/executor/scale_scaledobjects.go -------------
 
@@ -277,7 +280,7 @@ class ScaledObjectLoop:
 
     # --- the HPA: controllers/keda/hpa.go, Kubernetes' horizontal.go and replica_calculator.go -------
 
-    def sync(self, t: float, read: Read) -> Step:
+    def sync(self, t: float, read: Read, ready: Ready | None = None) -> Step:
         cur = self.replicas
         inputs: list[MetricInput] = []
         states: tuple[TriggerState, ...] = ()
@@ -302,7 +305,7 @@ class ScaledObjectLoop:
                     MetricInput(st.name, st.metric, by_name[st.name].target, by_name[st.name].metric_type, st.error)
                     for st in states
                 ]
-        result = self.hpa.sync(t, cur, inputs)
+        result = self.hpa.sync(t, cur, inputs, None if ready is None else ready(t))
         self.replicas = result.desired
         reason = result.reason + "".join(f" [{st.name} {st.note}]" for st in states if st.fallback)
         return Step(
@@ -347,7 +350,8 @@ class ScaledJobLoop:
     def next_event(self) -> float:
         return self.clock.next()[0]
 
-    def advance(self, now: float, read: Read, jobs: Jobs | None = None) -> list[Step]:
+    def advance(self, now: float, read: Read, jobs: Jobs | None = None, ready: Ready | None = None) -> list[Step]:
+        """Every poll due at or before ``now``; ``ready`` is for a ScaledObject's HPA (a ScaledJob has none)."""
         steps = []
         while (t := self.clock.next()[0]) <= now:
             self.clock.tick("keda")
@@ -413,6 +417,7 @@ __all__ = [
     "Loop",
     "Options",
     "Read",
+    "Ready",
     "ScaledJobLoop",
     "ScaledObjectLoop",
     "Step",

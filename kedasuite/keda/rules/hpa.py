@@ -129,13 +129,16 @@ def metric_proposal(
     metric_type: str = "AverageValue",
     up: float = TOLERANCE,
     down: float = TOLERANCE,
+    ready: int | None = None,
 ) -> tuple[int, str]:
     """One External metric's proposal and how it was reached. Kubernetes' ``GetExternalPerPodMetricReplicas``
     and ``GetExternalMetricReplicas`` (``pkg/controller/podautoscaler/replica_calculator.go``).
 
     AverageValue: ``ratio = M / (T × cur)``; within the tolerance ``cur``, else ``ceil(M / T)``.
-    Value: ``ratio = M / T``; within the tolerance ``cur``, else ``ceil(ratio × ready pods)``
-    (the model takes every replica as ready).
+    Value: ``ratio = M / T``; within the tolerance ``cur``, else ``ceil(ratio × ready pods)``: the
+    pods running and ready (``getReadyPodsCount``), which lag ``cur`` while new pods start.
+    ``ready`` ``None`` (unknown) takes every replica as ready. At 0 replicas the tolerance and the
+    pods do not count: ``ceil(ratio)``, to scale from zero.
     """
     if target <= 0:
         raise InputError(f"a trigger's target must be positive (got {target:g})")
@@ -143,8 +146,13 @@ def metric_proposal(
         ratio = metric / target
         if current and within_tolerance(ratio, up, down):
             return current, f"{metric:g}/{target:g} = {ratio:.3g} within tolerance: {current}"
-        n = math.ceil(ratio * current) if current else math.ceil(ratio)
-        return n, f"ceil({current} × {metric:g}/{target:g}) = {n}"
+        if not current:
+            n = math.ceil(ratio)
+            return n, f"ceil({current} × {metric:g}/{target:g}) = {n}"
+        pods = current if ready is None else ready
+        n = math.ceil(ratio * pods)
+        of = f" ({ready} of {current} ready)" if ready is not None and ready != current else ""
+        return n, f"ceil({pods} × {metric:g}/{target:g}) = {n}{of}"
     ratio = metric / (target * current) if current else math.inf
     if within_tolerance(ratio, up, down):
         return current, f"{metric:g}/({target:g} × {current}) = {ratio:.3g} within tolerance: {current}"
@@ -174,19 +182,24 @@ def tolerances_for_hpa(behavior: Behavior | None, default: float = TOLERANCE) ->
 
 
 def compute_replicas_for_metrics(
-    metrics: Sequence[MetricInput], current: int, up: float = TOLERANCE, down: float = TOLERANCE
+    metrics: Sequence[MetricInput],
+    current: int,
+    up: float = TOLERANCE,
+    down: float = TOLERANCE,
+    ready: int | None = None,
 ) -> tuple[int, list[tuple[str, int, str]], list[MetricInput]]:
-    """The HPA's proposal from its metrics at ``current`` replicas, before stabilization, rate
-    limits and the min/max clamp: the largest of the readable metrics' proposals (0 when none),
-    each proposal with how it was reached, and the metrics that could not be read. Kubernetes'
-    ``computeReplicasForMetrics`` (``pkg/controller/podautoscaler/horizontal.go``)."""
+    """The HPA's proposal from its metrics at ``current`` replicas (``ready`` of them ready, when
+    known), before stabilization, rate limits and the min/max clamp: the largest of the readable
+    metrics' proposals (0 when none), each proposal with how it was reached, and the metrics that
+    could not be read. Kubernetes' ``computeReplicasForMetrics``
+    (``pkg/controller/podautoscaler/horizontal.go``)."""
     proposals: list[tuple[str, int, str]] = []
     invalid: list[MetricInput] = []
     for m in metrics:
         if m.metric is None:
             invalid.append(m)
             continue
-        n, how = metric_proposal(m.metric, m.target, current, m.metric_type, up, down)
+        n, how = metric_proposal(m.metric, m.target, current, m.metric_type, up, down, ready)
         proposals.append((m.name, n, how))
     return max((n for _, n, _ in proposals), default=0), proposals, invalid
 
@@ -539,10 +552,12 @@ def reconcile_autoscaler(
     behavior: Behavior | None = None,
     downscale_window: float = DOWNSCALE_STABILIZATION,
     tolerance: float = TOLERANCE,
+    ready: int | None = None,
 ) -> tuple[SyncResult, HPAMemory]:
     """One sync of one HPA at ``current`` replicas: nothing with the target at 0, the nearer bound
     outside ``[minReplicas, maxReplicas]``, a hold when the metrics that can be read do not allow
     a decision, else the proposal of the metrics through the legacy or the behavior path.
+    ``ready``: the pods running and ready, for ``Value`` metrics (``None``: every replica).
     Returns the result and what the HPA remembers next. Kubernetes' ``reconcileAutoscaler``
     (``pkg/controller/podautoscaler/horizontal.go``)."""
     memory = dataclasses.replace(
@@ -562,7 +577,7 @@ def reconcile_autoscaler(
         why = f"HPA: {current} replicas below minReplicas {min_replicas}: sets {min_replicas}"
         return rescale(SyncResult(min_replicas, None, None, None, why), memory)
     up_tol, down_tol = tolerances_for_hpa(behavior, tolerance)
-    wanted, proposals, invalid = compute_replicas_for_metrics(metrics, current, up_tol, down_tol)
+    wanted, proposals, invalid = compute_replicas_for_metrics(metrics, current, up_tol, down_tol, ready)
     terms = "; ".join(f"{name} {how}" for name, _, how in proposals)
     unreadable = ", ".join(f"{m.name} ({m.error or 'unreadable'})" for m in invalid)
     if invalid and (not proposals or wanted < current):
