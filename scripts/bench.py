@@ -561,6 +561,9 @@ class _RecordingBackend:
     def jobs(self, target: Any) -> tuple[int, int] | None:
         return self.inner.jobs(target)
 
+    def ready(self, target: Any) -> int | None:
+        return self.inner.ready(target)
+
     def scale(self, target: Any, replicas: int, reason: str) -> None:
         self.inner.scale(target, replicas, reason)
         self._note()

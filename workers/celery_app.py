@@ -222,6 +222,7 @@ def run(settings: CeleryWorkerSettings) -> None:
     from celery.utils.nodenames import default_nodename, host_format
 
     metrics.serve_worker_metrics(settings.metrics_port)  # before the pool forks: it inherits the directory
+    metrics.announce_ready()
     configure(
         app,
         settings.redis_url,

@@ -764,6 +764,7 @@ def run(settings: KafkaWorkerSettings) -> Counters:
 
     logging.basicConfig(level=settings.loglevel.upper(), format=LOG_FORMAT)
     metrics.serve_worker_metrics(settings.metrics_port)
+    metrics.announce_ready()
     assert settings.kafka is not None, "KafkaWorkerSettings.kafka is required"
     consumer = KafkaWorker(settings.kafka, parse_work_time(settings.work_time), settings.redis_url, settings.stuck_at)
     consumer.install_signal_handlers()

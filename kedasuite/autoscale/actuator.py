@@ -75,6 +75,10 @@ class Backend(Protocol):
     def jobs(self, target: Target) -> tuple[int, int] | None:
         """(running, pending) Jobs of a ScaledJob, or ``None``: the model keeps its own count."""
 
+    def ready(self, target: Target) -> int | None:
+        """A ScaledObject's replicas running and ready now (what the HPA multiplies a ``Value``
+        metric's ratio by), or ``None`` when the backend cannot tell: every replica counts."""
+
     def create_jobs(self, target: Target, count: int) -> None:
         """Start ``count`` new Jobs."""
 
@@ -105,6 +109,9 @@ class NoBackend:
     def jobs(self, target: Target) -> tuple[int, int] | None:
         return None
 
+    def ready(self, target: Target) -> int | None:
+        return None
+
     def create_jobs(self, target: Target, count: int) -> None:
         pass
 
@@ -129,6 +136,8 @@ class _Tracked:
     #: The last raw value read per trigger (for the predicted next step).
     values: dict[str, Value] = field(default_factory=dict)
     jobs: tuple[int, int] | None = None
+    #: The pods the backend last reported ready (a ScaledObject's; ``None``: it cannot tell).
+    ready: int | None = None
     errors: tuple[str, ...] = ()
     #: Model time the model's count last moved away from the actual count; ``None``: they agree.
     behind_since: float | None = None
@@ -240,15 +249,28 @@ class Actuator:
 
         return read
 
+    def _ready_fn(self, tr: _Tracked) -> Callable[[float], int | None]:
+        """The pods the backend has ready at each HPA sync, noted for the predicted next step: a
+        ``Value`` metric's proposal multiplies by them, as the HPA's replica calculator does."""
+
+        def ready(_t: float) -> int | None:
+            tr.ready = self.backend.ready(tr.target)
+            return tr.ready
+
+        return ready
+
     def _event(self, tr: _Tracked, t: float) -> None:
         target = tr.target
         jobs_fn = None
+        ready_fn = None
         if target.is_job:
             tr.jobs = self.backend.jobs(target)
             if tr.jobs is not None:
                 jobs_fn = functools.partial(_same, tr.jobs)
+        else:
+            ready_fn = self._ready_fn(tr)
         # One instant may hold two events (KEDA's poll, then the HPA's sync): each is shown, the last one acted on.
-        steps = tr.loop.advance(t, self._read_fn(tr), jobs_fn)
+        steps = tr.loop.advance(t, self._read_fn(tr), jobs_fn, ready_fn)
         for step in steps:
             if self.observe is not None:
                 self.observe(target, step)
@@ -318,10 +340,13 @@ class Actuator:
         """The model's next step if the triggers keep their last values (no broker is read)."""
         loop = copy.deepcopy(tr.loop)
         at = loop.next_event()
-        counts = tr.jobs
+        counts, ready = tr.jobs, tr.ready
         try:
             steps = loop.advance(
-                at, lambda name, _t: tr.values.get(name, 0.0), (lambda _t: counts) if counts is not None else None
+                at,
+                lambda name, _t: tr.values.get(name, 0.0),
+                (lambda _t: counts) if counts is not None else None,
+                lambda _t: ready,
             )
         except Exception:  # noqa: BLE001 - a prediction never stops the actuator
             return None

@@ -17,7 +17,9 @@ have exited (a runner exits 0 by itself once the queue is empty). A runner that 
 not restarted (the Job counts as finished, failed). A process runs the moment it starts, so no
 Job is pending, unless the ScaledJob sets ``pendingPodConditions`` with ``Ready`` (or
 ``ContainersReady``): then a Job is pending until one of its runners is ready, which it says by
-creating the file named in its ``READY_FILE`` (the readiness probe of a local pod).
+creating the file named in its ``READY_FILE`` (the readiness probe of a local pod). A worker
+creates its file once it serves ``/metrics``, where the pods of ``k8s/base`` point their
+readinessProbe; the HPA multiplies a ``metricType: Value`` trigger's ratio by the replicas ready.
 
 Each process gets its pod name as ``POD_NAME`` (the downward API's ``metadata.name``), and a
 workload's variables may refer to it, or to any other variable of the process, as ``$(NAME)``,
@@ -307,6 +309,12 @@ class ProcessBackend:
             1 for pods in runners.values() if not any(p.ready_file and os.path.exists(p.ready_file) for p in pods)
         )
         return len(runners), pending
+
+    @_locked
+    def ready(self, target: Target) -> int | None:
+        # A replica is ready once it created its READY_FILE (a worker does so once it serves /metrics,
+        # the readinessProbe of k8s/base); one stopping no longer counts.
+        return sum(1 for p in self._active(target.name) if p.ready_file and os.path.exists(p.ready_file))
 
     def _start(self, target: Target, job: str | None = None) -> Pod:
         self.seq += 1

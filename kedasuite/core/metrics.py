@@ -263,6 +263,17 @@ def prepare_multiprocess() -> tuple[str, bool]:
     return directory, private
 
 
+def announce_ready() -> None:
+    """Create the file named in ``READY_FILE``, when set: this worker is ready for work. The local
+    autoscaler counts it ready from then on, as the pods of ``k8s/base`` are once their metrics
+    port answers (their readinessProbe), so a worker calls it right after :func:`serve_worker_metrics`."""
+    path = os.environ.get(Env.READY_FILE)
+    if path:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "a"):
+            pass
+
+
 def serve_worker_metrics(port: int, host: str = "0.0.0.0") -> MetricsServer | None:
     """Serve ``/metrics`` for this worker and every process it forks; None when port is 0.
 

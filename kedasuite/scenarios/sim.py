@@ -125,6 +125,10 @@ class SimWorld:
     def new_pod(self, created: float, ready_at: float) -> Any:
         raise NotImplementedError
 
+    def ready(self, target: Target) -> int | None:
+        """Replicas past their start-up and not stopping."""
+        return sum(1 for w in self._alive() if w.term_at is None and w.ready_at <= self.now)
+
     def jobs(self, target: Target) -> tuple[int, int] | None:
         return None
 

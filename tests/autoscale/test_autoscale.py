@@ -10,7 +10,9 @@ the next one adopts the workers it left and nothing is lost.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -22,10 +24,11 @@ import yaml
 from click.testing import CliRunner
 
 from kedasuite.autoscale.actuator import Actuator, read_state
-from kedasuite.autoscale.processes import PROCESSES_FILE, _start_ticks, pod_env
+from kedasuite.autoscale.processes import PROCESSES_FILE, Pod, ProcessBackend, _start_ticks, pod_env
 from kedasuite.autoscale.targets import DEFAULT_GRACE_SECONDS, Target, grace_period, load_targets
 from kedasuite.cli import main
-from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
+from kedasuite.core import metrics
+from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
 from kedasuite.core.workloads import NAMES
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.model import Options
@@ -81,6 +84,8 @@ class FakeBackend:
     def __init__(self, start: int = 0) -> None:
         self.count = start
         self.running_jobs = 0
+        #: The replicas ready (``None``: the backend cannot tell).
+        self.ready_count: int | None = None
         self.actions: list[tuple[float, str, int]] = []
         self.now: Callable[[], float] = lambda: 0.0
 
@@ -93,6 +98,9 @@ class FakeBackend:
 
     def jobs(self, target: Target) -> tuple[int, int] | None:
         return self.running_jobs, 0
+
+    def ready(self, target: Target) -> int | None:
+        return self.ready_count
 
     def create_jobs(self, target: Target, count: int) -> None:
         self.actions.append((self.now(), "jobs", count))
@@ -174,6 +182,25 @@ def test_a_late_tick_runs_every_event_due_in_order() -> None:
     # ceil(100/10) = 10: 0 → 1 → 4 at t=0 (limit max(2 × 1, 4)), 4 → 8 at t=1 (max(2 × 4, 4)), 8 → 10 at t=2.
     assert backend.actions == [(2.5, "scale", 4), (2.5, "scale", 8), (2.5, "scale", 10)]
     assert [ln.split()[1] for ln in lines] == ["0.0s", "0.0s", "1.0s", "2.0s"], lines
+
+
+def test_a_value_trigger_counts_only_the_ready_replicas() -> None:
+    """A ``metricType: Value`` trigger's ratio is multiplied by the replicas running and ready, as
+    Kubernetes' replica calculator does (``getReadyPodsCount``): 4 workers of which 2 are ready,
+    30 queued for a target of 10: ceil(2 × 30/10) = 6. With the ready count unknown every replica
+    counts: ceil(4 × 3) = 12, which the legacy limit max(2 × 4, 4) holds to 8."""
+    celery = target(WORKLOAD_CELERY)
+    valued = tuple(dataclasses.replace(t, metric_type="Value") for t in celery.scaler.triggers)
+    workload = dataclasses.replace(celery, scaler=dataclasses.replace(celery.scaler, triggers=valued))
+    for ready, expected in ((2, 6), (None, 8)):
+        reads, backend = FakeReads(), FakeBackend(start=4)
+        backend.ready_count = ready
+        reads.values["celery"] = 30
+        act, lines, at = actuator(workload, backend, reads)
+        at(0)  # KEDA's poll keeps 4 (active); the HPA's sync at the same instant sets the count
+        assert backend.actions == [(0, "scale", expected)], lines
+        assert ("(2 of 4 ready)" in lines[-1]) == (ready == 2), lines
+        assert act.state()["workloads"][0]["actual"] == expected
 
 
 def test_a_dead_replica_is_replaced_between_events() -> None:
@@ -313,6 +340,32 @@ def write_manifests(tmp_path: Path, edit: Callable[[list[dict]], None]) -> str:
     path = tmp_path / "rendered.yaml"
     path.write_text(yaml.safe_dump_all(objs))
     return str(path)
+
+
+def test_the_processes_backend_counts_the_workers_that_said_they_are_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker creates its READY_FILE once it serves /metrics (``metrics.announce_ready``); the
+    backend's ready replicas are the running ones that did, not those stopping. The pods here are
+    this test's own process, so that they are alive without starting workers."""
+    backend = ProcessBackend(tmp_path / "run", {}, emit=lambda _line: None)
+    celery = target(WORKLOAD_CELERY)
+    me, ticks = os.getpid(), _start_ticks(os.getpid()) or 0
+    pods = [
+        Pod(celery.name, f"celery-worker-{i}", me, ticks, 0.0, "log", ready_file=str(tmp_path / "ready" / f"w{i}"))
+        for i in range(4)
+    ]
+    backend.pods.extend(pods)
+    try:
+        assert (backend.replicas(celery), backend.ready(celery)) == (4, 0)
+        for pod in pods[:3]:
+            monkeypatch.setenv(Env.READY_FILE, str(pod.ready_file))
+            metrics.announce_ready()
+        pods[2].terminating = 1.0  # asked to stop: no longer a replica, nor a ready one
+        assert (backend.replicas(celery), backend.ready(celery)) == (3, 2)
+    finally:
+        backend.pods.clear()  # this process is no pod to stop
+        backend.close()
 
 
 def test_a_process_gets_its_pod_name_and_references_to_it_expand_as_the_kubelet_does() -> None:
