@@ -2,7 +2,8 @@
 and citing its file: the HPA's (:mod:`.hpa`: proposals, tolerance, stabilization, rate limits,
 scale events, one sync), KEDA's activation, ScaledObject and ScaledJob decisions and the
 manifests' fields (:mod:`.scaling`), KEDA's poll for a ScaledObject (:mod:`.executor`), the
-kafka scaler's lag (:mod:`.kafka`), ``fallback`` (:mod:`.fallback`) and ``scalingModifiers``
-(:mod:`.modifiers`). No clock, no I/O, no broker client: the model
+kafka scaler's metadata and lag (:mod:`.kafka`), the redis scaler's metadata (:mod:`.redis`), how
+KEDA reads a trigger's metadata at all (:mod:`.scalersconfig`), ``fallback`` (:mod:`.fallback`)
+and ``scalingModifiers`` (:mod:`.modifiers`). No clock, no I/O, no broker client: the model
 (:mod:`kedasuite.keda.model`), ``status`` and the lint stand on them.
 """
