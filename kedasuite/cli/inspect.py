@@ -59,7 +59,10 @@ def kafka_lag(group: str, lag_threshold: int, offset_reset_policy: str, **kafka:
     click.echo("partition  high-watermark  committed  lag")
     for p in offsets:
         committed = "-" if p.committed is None else str(p.committed)
-        click.echo(f"{p.partition:>9}  {p.high_watermark:>14}  {committed:>9}  {report.per_partition[p.partition]:>3}")
+        # A partition the broker's latest-offset answer left out has no high watermark, and KEDA counts no lag for it.
+        latest = "-" if p.high_watermark is None else str(p.high_watermark)
+        lag = report.per_partition.get(p.partition)
+        click.echo(f"{p.partition:>9}  {latest:>14}  {committed:>9}  {'-' if lag is None else lag:>3}")
     click.echo(
         f"total lag {report.total}; KEDA metric {report.metric} (lagThreshold {lag_threshold}, "
         f"offsetResetPolicy {offset_reset_policy}, {report.partitions} partitions); "

@@ -751,7 +751,8 @@ SIMULATE_WORKLOAD = Setting(
 SIMULATE_SERIES = Setting(
     Env.SIMULATE_SERIES,
     help=f"A trigger's raw value over time, e.g. {defaults.SIMULATE_EXAMPLE} (each value holds until the next; a trigger not "
-    "given reads 0). VALUE: a number, 'error' (the read fails), or kafka per-partition lags 10/0/3. "
+    "given reads 0). VALUE: a number, 'error' (the read fails), or kafka per-partition lags 10/0/3 "
+    "('missing': a partition the broker's latest offsets leave out). "
     "A ScaledJob also takes running=... and pending=... (Jobs a cluster reports). Repeatable.",
     multiple=True,
     metavar="TRIGGER=S:V,...",

@@ -7,7 +7,10 @@
   scaler reads them: raw for the model (:meth:`ScalerReads.value`), or as the lag KEDA reports
   by the trigger's rules (:meth:`ScalerReads.reading`, through
   :func:`~kedasuite.keda.rules.kafka.keda_lag`).
-* :func:`fetch_offsets`: the Kafka read itself. Its ``timeout`` bounds the whole read. When
+* A trigger whose metadata KEDA's scaler refuses is not read: KEDA never builds it, and the
+  read fails naming the field (:mod:`kedasuite.keda.rules.kafka`, :mod:`kedasuite.keda.rules.redis`).
+* :func:`fetch_offsets`: the Kafka read itself, partition by partition as the broker answers (one
+  its latest-offset answer leaves out has no high watermark). Its ``timeout`` bounds the whole read. When
   the bootstrap broker answers but the brokers it advertises cannot be reached from here (the
   usual Docker mistake), it says so: :class:`AdvertisedBrokerUnreachable`.
 """
@@ -29,7 +32,8 @@ from kedasuite.core.clients import kafka_client, kafka_config, redis_client, unr
 from kedasuite.core.errors import BrokerUnavailable
 from kedasuite.core.names import Env
 from kedasuite.core.settings import KafkaSettings
-from kedasuite.keda.rules.kafka import KafkaTrigger, PartitionOffsets, keda_lag
+from kedasuite.keda.rules.kafka import KafkaTrigger, LagError, PartitionOffsets, keda_lag
+from kedasuite.keda.rules.redis import REDIS_LIST_TYPES, RedisTrigger
 from kedasuite.keda.rules.scaling import Reading, Trigger
 
 #: KEDA's redis scaler measures a key by its type (list, set, sorted set, hash; missing = 0).
@@ -189,10 +193,13 @@ def fetch_offsets(
             if unreachable is not None:
                 raise unreachable from exc
             raise
+        # As the broker answers: a partition its latest-offset answer leaves out is kept, without a
+        # high watermark (KEDA's getTotalLag then skips it; rules.kafka.keda_lag does the same).
+        latest_of = {tp.partition: tp.offset for tp in latest}
         result = []
-        for tp in sorted(latest, key=lambda tp: tp.partition):
-            offset = committed[tp.partition].offset if tp.partition in committed else -1
-            result.append(PartitionOffsets(tp.partition, tp.offset, offset if offset >= 0 else None))
+        for partition in sorted(meta.partitions):
+            offset = committed[partition].offset if partition in committed else -1
+            result.append(PartitionOffsets(partition, latest_of.get(partition), offset if offset >= 0 else None))
         return result
     finally:
         _close_within(consumer, deadline - time.monotonic())
@@ -294,12 +301,16 @@ class ScalerReads:
         ``snapshot``: the trigger's key, already read with others (:meth:`redis_snapshot`)."""
         try:
             if snapshot is not None and trigger.type.startswith("redis"):
+                _check_redis_trigger(trigger)
                 return Reading(trigger, snapshot.length(trigger.source))
             value = self._bounded(trigger.type, [trigger.source], lambda s: self._raw(trigger, s), deadline)
         except ReadFailed as exc:
             return Reading(trigger, None, error=str(exc))
         if isinstance(value, tuple):
-            report = keda_lag(value, KafkaTrigger.from_metadata(trigger.metadata))
+            try:
+                report = keda_lag(value, KafkaTrigger.from_metadata(trigger.metadata))
+            except LagError as exc:  # KEDA's read fails too (partitionLimitation names no partition)
+                return Reading(trigger, None, error=str(exc))
             return Reading(trigger, report.metric, activation_metric=report.total)
         return Reading(trigger, value)
 
@@ -320,6 +331,7 @@ class ScalerReads:
         if trigger.type == "kafka":
             return self._offsets(trigger, seconds)
         if trigger.type.startswith("redis"):
+            _check_redis_trigger(trigger)
             return float(self._redis_now([trigger.source], []).length(trigger.source))
         raise ReadFailed(f"{trigger.type} triggers are not read by kedasuite (only redis and kafka)")
 
@@ -411,6 +423,15 @@ class ScalerReads:
             with self._lock:
                 self._inflight.pop(inflight, None)
             call.done.set()
+
+
+def _check_redis_trigger(trigger: Trigger) -> None:
+    """:class:`ReadFailed` for a redis list trigger whose metadata KEDA refuses: it is never built, never read."""
+    if trigger.type in REDIS_LIST_TYPES:
+        try:
+            RedisTrigger.from_metadata(trigger.metadata)
+        except ValueError as exc:
+            raise ReadFailed(f"trigger {trigger.name}: {exc}") from None
 
 
 class _Call:

@@ -23,6 +23,9 @@ from kedasuite.keda.rules.scaling import SCALED_JOB, Scaler
 
 #: Series a ScaledJob takes besides its triggers: the Jobs a cluster reports.
 JOB_SERIES = ("running", "pending")
+#: In kafka per-partition lags (``10/missing/3``): a partition the broker's latest-offset answer left
+#: out. KEDA counts no lag for it and leaves it out of the partition cap (``getTotalLag``).
+MISSING_PARTITION = "missing"
 
 
 def _value(text: str, trigger: str, per_partition: bool) -> Value:
@@ -35,8 +38,15 @@ def _value(text: str, trigger: str, per_partition: bool) -> Value:
                 f"--series {trigger}: {text!r} gives per-partition lags, which only a kafka trigger takes; "
                 "give one number"
             )
-        return tuple(float(_number(part, trigger)) for part in text.split("/"))
+        return tuple(_partition_lag(part, trigger) for part in text.split("/"))
     return _number(text, trigger)
+
+
+def _partition_lag(text: str, trigger: str) -> float | None:
+    """One partition's lag in ``10/0/3``, or ``None`` for :data:`MISSING_PARTITION`."""
+    if text.strip().lower() == MISSING_PARTITION:
+        return None
+    return float(_number(text, trigger))
 
 
 def _number(text: str, trigger: str) -> float:
@@ -45,7 +55,8 @@ def _number(text: str, trigger: str) -> float:
     except ValueError:
         raise InputError(
             f"--series {trigger}: {text!r} is not a number; a value is a number, 'error' (the read "
-            f"fails), or for kafka per-partition lags like 10/0/3"
+            f"fails), or for kafka per-partition lags like 10/0/3 ('{MISSING_PARTITION}' for a partition "
+            "the broker's latest offsets leave out)"
         ) from None
     if not math.isfinite(value) or value < 0:
         raise InputError(f"--series {trigger}: {text!r} must be a number >= 0")

@@ -145,3 +145,46 @@ def test_answers_in_well_under_a_second() -> None:
     ):
         assert simulate("-w", workload, "--series", series, "--json").exit_code == 0
     assert (time.process_time() - start) / 4 < 0.5
+
+
+KAFKA_MANIFEST = """
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: kafka-consumer}
+spec:
+  scaleTargetRef: {name: kafka-consumer}
+  pollingInterval: 15
+  cooldownPeriod: 60
+  maxReplicaCount: 5
+  triggers:
+  - type: kafka
+    name: lag
+    metadata: {bootstrapServersFromEnv: KAFKA_BOOTSTRAP_SERVERS, consumerGroup: test-consumer-group,
+               topic: test-topic, lagThreshold: "5", %s}
+"""
+
+
+def test_a_trigger_keda_refuses_is_refused_naming_the_field(tmp_path) -> None:
+    """KEDA never builds a trigger whose boolean strconv.ParseBool does not take: no replay either."""
+    manifest = tmp_path / "so.yaml"
+    manifest.write_text(KAFKA_MANIFEST % 'allowIdleConsumers: "yes"')
+    result = simulate("-w", "kafka", "--manifests", str(manifest), "--series", "lag=0:10")
+    assert result.exit_code == 2
+    assert 'trigger lag: allowIdleConsumers "yes" is not a boolean' in result.output
+    assert "strconv.ParseBool" in result.output and 'write "true" or "false"' in result.output
+
+
+def test_missing_partitions_and_partition_limitation_in_a_kafka_series(tmp_path) -> None:
+    """``missing``: a partition the broker's latest offsets leave out adds nothing and leaves the cap;
+    partitionLimitation counts only the partitions it names."""
+    manifest = tmp_path / "so.yaml"
+    manifest.write_text(KAFKA_MANIFEST % 'partitionLimitation: "0,1"')
+    # Partitions 0 and 1 count, and 1 is missing: lag 40 on one partition, capped at 1 × 5.
+    result = simulate(
+        "-w", "kafka", "--manifests", str(manifest), "--series", "lag=0:40/missing/7", "--duration", "0", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    step = json.loads(result.output)[0]
+    assert (step["triggers"]["lag"]["metric"], step["triggers"]["lag"]["raw"]) == (5, 40)
+    refused = simulate("-w", "kafka", "--series", "lag=0:1/nope", "--duration", "0")
+    assert refused.exit_code == 2 and "'missing' for a partition" in refused.output

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from kedasuite.core.errors import InputError
+from kedasuite.keda.model.triggers import TriggerReader
 from kedasuite.keda.rules.kafka import KafkaTrigger, LagError, PartitionOffsets, keda_lag, partition_lag
 from kedasuite.keda.rules.redis import RedisTrigger
 from kedasuite.keda.rules.scalersconfig import MetadataError, parse_bool, parse_int64
+from kedasuite.keda.rules.scaling import Scaler, Trigger
 
 GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
 GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
@@ -83,3 +86,23 @@ def test_a_partition_missing_from_the_latest_offsets_adds_nothing_and_leaves_the
     # getLagForPartition alone settles an uncommitted partition first: 1 under latest.
     assert partition_lag(parts[1], trigger) == 1
     assert partition_lag(parts[1], KafkaTrigger(offset_reset_policy="earliest")) == 0
+
+
+def kafka_scaler(**metadata: str) -> Scaler:
+    trigger = Trigger("lag", "kafka", "t", 5, 0, metadata={"topic": "t", "lagThreshold": "5", **metadata})
+    return Scaler("ScaledObject", "kafka-consumer", (trigger,))
+
+
+def test_the_model_refuses_a_trigger_keda_would_not_build() -> None:
+    with pytest.raises(InputError, match='trigger lag: allowIdleConsumers "nope" is not a boolean'):
+        TriggerReader(kafka_scaler(allowIdleConsumers="nope"), 3)
+    redis = Trigger("backlog", "redis", "q", 5, 0, metadata={"listName": "q", "listLength": "5.5"})
+    with pytest.raises(InputError, match="trigger backlog: listLength"):
+        TriggerReader(Scaler("ScaledObject", "worker", (redis,)), 3)
+
+
+def test_a_read_keda_fails_is_a_failed_read_with_its_reason() -> None:
+    reader = TriggerReader(kafka_scaler(partitionLimitation="7"), 3)
+    state = reader.read(reader.scaler.triggers[0], (1.0, 2.0, 3.0), 1)
+    assert state.metric is None and not state.active
+    assert state.error is not None and "expected at least one active partition" in state.error

@@ -19,11 +19,14 @@ from typing import Any
 
 from kedasuite.core.errors import InputError
 from kedasuite.keda.rules.fallback import Fallback, do_fallback, falls_back
+from kedasuite.keda.rules.kafka import KafkaTrigger, LagError, PartitionOffsets, keda_lag
 from kedasuite.keda.rules.modifiers import Modifiers, handle_scaling_modifiers
+from kedasuite.keda.rules.redis import REDIS_LIST_TYPES, RedisTrigger
 from kedasuite.keda.rules.scaling import Scaler, Trigger, is_active
 
-#: A trigger's raw reading: a number, per-partition lags or offsets (kafka,
-#: :class:`~kedasuite.keda.rules.kafka.PartitionOffsets`), or ``None``: the read failed.
+#: A trigger's raw reading: a number, per-partition lags (``None`` for a partition missing from the
+#: broker's latest-offset answer) or offsets (kafka, :class:`~kedasuite.keda.rules.kafka.PartitionOffsets`),
+#: or ``None``: the read failed.
 Value = float | tuple[float, ...] | tuple[Any, ...] | None
 
 
@@ -62,9 +65,8 @@ def kafka_metric(
 ) -> tuple[float, float, str]:
     """(metric, summed lag, note) for a kafka trigger: ``rules.kafka.keda_lag`` on the partitions' lags
     (a total spread over ``partitions``, lags, or offsets; ``previous``: the scaler's memory of
-    committed offsets for ``excludePersistentLag``)."""
-    from kedasuite.keda.rules.kafka import KafkaTrigger, PartitionOffsets, keda_lag
-
+    committed offsets for ``excludePersistentLag``). A lag of ``None`` is a partition the broker's
+    latest-offset answer left out. :class:`~kedasuite.keda.rules.kafka.LagError`: KEDA's read fails."""
     try:
         config = KafkaTrigger.from_metadata(trigger.metadata)
     except ValueError as exc:
@@ -72,11 +74,23 @@ def kafka_metric(
     if isinstance(value, tuple) and value and isinstance(value[0], PartitionOffsets):
         offsets = list(value)
     else:
-        lags = tuple(int(v) for v in value) if isinstance(value, tuple) else spread(value, partitions)
-        offsets = [PartitionOffsets(i, max(lag, 0), 0) for i, lag in enumerate(lags)]
+        lags = (
+            tuple(v if v is None else int(v) for v in value) if isinstance(value, tuple) else spread(value, partitions)
+        )
+        offsets = [PartitionOffsets(i, None if lag is None else max(lag, 0), 0) for i, lag in enumerate(lags)]
     report = keda_lag(offsets, config, previous)
     left_out = sum(report.persistent.values())
     notes = []
+    if report.limited_out:
+        notes.append(
+            f"partitionLimitation counts partition(s) {_ids({*report.per_partition, *report.missing})} "
+            f"(not {_ids(report.limited_out)})"
+        )
+    if report.missing:
+        notes.append(
+            f"partition(s) {_ids(report.missing)} missing from the broker's latest offsets: no lag, "
+            f"and not among the {report.partitions} partitions of the cap"
+        )
     if report.persistent:
         notes.append(
             f"excludePersistentLag leaves out {left_out} on partition(s) "
@@ -85,9 +99,25 @@ def kafka_metric(
     if report.metric != report.total - left_out:
         notes.append(
             f"lag {report.total - left_out} capped to {report.metric} "
-            f"({len(offsets)} partitions × lagThreshold {config.lag_threshold:g})"
+            f"({report.partitions} partitions × lagThreshold {config.lag_threshold:g})"
         )
     return float(report.metric), float(report.total), "; ".join(notes)
+
+
+def _ids(partitions: Any) -> str:
+    return ", ".join(str(p) for p in sorted(partitions))
+
+
+def check_trigger_metadata(trigger: Trigger) -> None:
+    """Refuse a trigger whose metadata KEDA's scaler refuses (it would never be built), naming the
+    field: the kafka trigger's and the redis list triggers' (``rules.kafka``, ``rules.redis``)."""
+    try:
+        if trigger.type == "kafka":
+            KafkaTrigger.from_metadata(trigger.metadata)
+        elif trigger.type in REDIS_LIST_TYPES:
+            RedisTrigger.from_metadata(trigger.metadata)
+    except ValueError as exc:
+        raise InputError(f"trigger {trigger.name}: {exc}") from None
 
 
 class TriggerReader:
@@ -99,6 +129,8 @@ class TriggerReader:
         self.modifiers = Modifiers.from_manifest(scaler.scaling_modifiers, scaler.triggers)
         if self.fallback and self.modifiers:
             raise InputError("fallback together with scalingModifiers is not modelled; drop one of them to simulate")
+        for trigger in scaler.triggers:
+            check_trigger_metadata(trigger)
         self.failures = {t.name: 0 for t in scaler.triggers}
         #: Per kafka trigger, the committed offsets of its previous read (``excludePersistentLag``).
         self.previous: dict[str, dict[int, int]] = {t.name: {} for t in scaler.triggers}
@@ -110,25 +142,30 @@ class TriggerReader:
         self.failures[trigger.name] = 0
         note = ""
         if trigger.type == "kafka":
-            metric, raw, note = kafka_metric(trigger, value, self.partitions, self.previous[trigger.name])
+            try:
+                metric, raw, note = kafka_metric(trigger, value, self.partitions, self.previous[trigger.name])
+            except LagError as exc:
+                return self._failed(trigger, current, str(exc))
         else:
             raw = float(sum(value)) if isinstance(value, tuple) else float(value)
             metric = raw = raw if raw > 0 and math.isfinite(raw) else 0.0  # KEDA reports negatives and NaN as 0
         return TriggerState(trigger.name, metric, is_active(raw, trigger.activation), raw=raw, note=note)
 
-    def _failed(self, trigger: Trigger, current: int) -> TriggerState:
+    def _failed(self, trigger: Trigger, current: int, why: str = "") -> TriggerState:
+        """A read that gave no value; ``why``: the scaler's reason, when it is not the broker's silence."""
+        failed = f"read failed: {why}" if why else "read failed"
         fb = self.fallback
         if fb is None:
-            return TriggerState(trigger.name, None, False, error="read failed (no fallback)")
+            return TriggerState(trigger.name, None, False, error=f"{failed} (no fallback)")
         self.failures[trigger.name] += 1
         n = self.failures[trigger.name]
         if not falls_back(fb, n):
             return TriggerState(
-                trigger.name, None, False, error=f"read failed ({n} of failureThreshold {fb.failure_threshold})"
+                trigger.name, None, False, error=f"{failed} ({n} of failureThreshold {fb.failure_threshold})"
             )
         metric, how = do_fallback(fb, trigger.target, trigger.metric_type, current)
         if metric is None:
-            return TriggerState(trigger.name, None, False, error=f"read failed; {how}")
+            return TriggerState(trigger.name, None, False, error=f"{failed}; {how}")
         return TriggerState(
             trigger.name,
             metric,
