@@ -144,6 +144,54 @@ def one(objs: list[Obj], rule: str, severity: str, *numbers: str) -> Finding:
     return hits[0]
 
 
+# --- trigger metadata ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field", "words"),
+    [
+        ({"allowIdleConsumers": "yes"}, "allowIdleConsumers", "strconv.ParseBool"),
+        ({"excludePersistentLag": "on"}, "excludePersistentLag", 'unable to parse boolean value "on"'),
+        ({"limitToPartitionsWithLag": "TRue"}, "limitToPartitionsWithLag", "not a boolean"),
+        ({"topic": "", "limitToPartitionsWithLag": "true"}, "limitToPartitionsWithLag", "needs a topic"),
+        ({"lagThreshold": "1.5"}, "lagThreshold", "not an integer"),
+        ({"partitionLimitation": "0,a"}, "partitionLimitation", "invalid partition limitation"),
+    ],
+)
+def test_kafka_metadata_keda_refuses_is_an_error_naming_trigger_and_field(
+    metadata: dict[str, str], field: str, words: str
+) -> None:
+    objs = consumers(5)
+    trigger = objs[1]["spec"]["triggers"][0]["metadata"]
+    trigger.update(metadata)
+    if "topic" in metadata and not metadata["topic"]:
+        del trigger["topic"]
+    hit = one(objs, "trigger-metadata-refused", "error", "trigger lag (kafka)", f"field {field}", words)
+    assert "never reports a metric" in hit.why
+    assert lint(objs).fails()
+
+
+def test_redis_metadata_keda_refuses_and_what_a_trigger_authentication_may_hold() -> None:
+    one(
+        celery(triggers=[redis("celery", length="ten"), redis("unacked")]),
+        "trigger-metadata-refused",
+        "error",
+        "trigger celery (redis)",
+        "field listLength",
+    )
+    enabled = redis("celery")
+    enabled["metadata"]["enableTLS"] = "yes"
+    one(celery(triggers=[enabled, redis("unacked")]), "trigger-metadata-refused", "error", "field enableTLS")
+    # Without an address and without a TriggerAuthentication, KEDA has nowhere to connect; with one, it may.
+    bare = {"type": "redis", "name": "celery", "metadata": {"listName": "celery", "listLength": "10"}}
+    one(celery(triggers=[bare, redis("unacked")]), "trigger-metadata-refused", "error", "field address")
+    bare["authenticationRef"] = {"name": "redis-auth"}
+    assert not found(celery(triggers=[bare, redis("unacked")]), "trigger-metadata-refused")
+    # Every spelling Go's strconv.ParseBool takes is fine.
+    for value in ("1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"):
+        assert not found(consumers(5, allowIdleConsumers=value), "trigger-metadata-refused"), value
+
+
 # --- kafka --------------------------------------------------------------------------------------
 
 

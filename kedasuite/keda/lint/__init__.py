@@ -27,7 +27,7 @@ from typing import Any
 
 from kedasuite.keda import manifest_checks as mc
 from kedasuite.keda.lint import workloads  # noqa: F401  (registers its rules)
-from kedasuite.keda.lint.rules import CHECKS, RULES, SEVERITIES, Finding, Severity, Subject
+from kedasuite.keda.lint.rules import CHECKS, OBJECT_CHECKS, RULES, SEVERITIES, Finding, Severity, Subject
 from kedasuite.keda.rules.scaling import SCALED_JOB, SCALED_OBJECT, Scaler
 
 IGNORE = "kedasuite.io/lint-ignore"
@@ -68,7 +68,9 @@ def order(finding: Finding) -> tuple[int, str]:
 
 def findings(objs: list[dict[str, Any]]) -> list[Finding]:
     """Every rule over every KEDA object of the render, nothing suppressed, in :func:`order`."""
-    found = [f for subject in subjects(objs) for check in CHECKS for f in check(subject)]
+    scaled = [o for o in objs if o.get("kind") in (SCALED_OBJECT, SCALED_JOB)]
+    found = [f for obj in scaled for check in OBJECT_CHECKS for f in check(obj)]
+    found += [f for subject in subjects(objs) for check in CHECKS for f in check(subject)]
     return sorted(found, key=order)
 
 

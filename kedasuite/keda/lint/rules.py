@@ -3,9 +3,10 @@
 A :class:`Finding` is what ``kedasuite check-manifests`` prints after the problems: the
 rule, how bad it is, the object, what the manifest says (its numbers), why that matters
 and the fix. Rules are functions of one :class:`Subject` (a ScaledObject or ScaledJob with
-the pod it scales), registered with :func:`checks`; this module holds the rules about
-KEDA's and the HPA's arithmetic (kafka partitions, cooldown, polling, activation, the HPA
-path), :mod:`kedasuite.keda.lint.workloads` those about what the pods do. Every number is
+the pod it scales), registered with :func:`checks`, or of the object as written, before its
+numbers are read (:func:`object_checks`); this module holds the rules about the trigger
+metadata KEDA refuses and KEDA's and the HPA's arithmetic (kafka partitions, cooldown,
+polling, activation, the HPA path), :mod:`kedasuite.keda.lint.workloads` those about what the pods do. Every number is
 read with :meth:`Scaler.from_manifest` and worked out with the model's own functions
 (:mod:`kedasuite.keda.rules.scaling`, :mod:`kedasuite.keda.rules.hpa`): the lint has no second
 reading of KEDA's rules. The rules, their reasons and upstream sources: ``docs/lint.md``.
@@ -31,7 +32,9 @@ from kedasuite.keda.rules.hpa import (
     legacy_scale_up_syncs,
     metric_proposal,
 )
-from kedasuite.keda.rules.kafka import KafkaTrigger, capped_total_lag
+from kedasuite.keda.rules.kafka import KafkaTrigger, capped_total_lag, parse_kafka_metadata
+from kedasuite.keda.rules.redis import REDIS_LIST_TYPES, parse_redis_metadata
+from kedasuite.keda.rules.scalersconfig import GO_FALSE, MetadataError
 from kedasuite.keda.rules.scaling import (
     SCALED_JOB,
     SCALED_OBJECT,
@@ -39,6 +42,8 @@ from kedasuite.keda.rules.scaling import (
     Trigger,
     get_hpa_min_replicas,
     hpa_tolerances,
+    trigger_metadata,
+    trigger_name,
 )
 
 Severity = Literal["error", "warning", "info"]
@@ -46,8 +51,6 @@ Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 Obj = dict[str, Any]
-#: What Go's strconv.ParseBool reads as false (KEDA's flags and annotations).
-GO_FALSE = {"0", "f", "F", "false", "FALSE", "False"}
 
 
 @dataclass(frozen=True)
@@ -129,18 +132,36 @@ class Subject:
 
 
 Check = Callable[[Subject], Iterator[Finding]]
+#: A check of a ScaledObject or ScaledJob as written, before its numbers are read.
+ObjectCheck = Callable[[Obj], Iterator[Finding]]
 #: Every rule id with what it checks in one line (``docs/lint.md`` has each in full).
 RULES: dict[str, str] = {}
 CHECKS: list[Check] = []
+OBJECT_CHECKS: list[ObjectCheck] = []
+
+
+def _rules(rules: Mapping[str, str]) -> None:
+    assert not set(rules) & set(RULES), f"rule ids registered twice: {set(rules) & set(RULES)}"
+    RULES.update(rules)
 
 
 def checks(rules: Mapping[str, str]) -> Callable[[Check], Check]:
     """Register a check and the rule ids it may report."""
 
     def register(check: Check) -> Check:
-        assert not set(rules) & set(RULES), f"rule ids registered twice: {set(rules) & set(RULES)}"
-        RULES.update(rules)
+        _rules(rules)
         CHECKS.append(check)
+        return check
+
+    return register
+
+
+def object_checks(rules: Mapping[str, str]) -> Callable[[ObjectCheck], ObjectCheck]:
+    """Register a check of the objects as written (:data:`ObjectCheck`) and the rule ids it may report."""
+
+    def register(check: ObjectCheck) -> ObjectCheck:
+        _rules(rules)
+        OBJECT_CHECKS.append(check)
         return check
 
     return register
@@ -148,6 +169,41 @@ def checks(rules: Mapping[str, str]) -> Callable[[Check], Check]:
 
 def n(value: float) -> str:
     return f"{value:g}"
+
+
+# --- trigger metadata ---------------------------------------------------------------------------
+
+
+@object_checks({"trigger-metadata-refused": "kafka or redis trigger metadata KEDA refuses: the trigger is never built"})
+def metadata_refused(obj: Obj) -> Iterator[Finding]:
+    """Each field KEDA's scaler would refuse, read as the model reads it (``rules.kafka``, ``rules.redis``).
+    Run on the object as written, so an object whose numbers the other rules cannot read is
+    still checked. The container's environment is not known here (``…FromEnv`` counts as given;
+    the contract checks say whether the variable exists); a trigger's TriggerAuthentication is
+    unknown when it names one, and empty when it names none."""
+    for index, spec in enumerate((obj.get("spec") or {}).get("triggers") or []):
+        kind, metadata = str(spec.get("type", "")), trigger_metadata(spec)
+        auth = None if spec.get("authenticationRef") else {}
+        try:
+            if kind == "kafka":
+                parse_kafka_metadata(metadata, auth_params=auth)
+            elif kind in REDIS_LIST_TYPES:
+                parse_redis_metadata(metadata, auth_params=auth)
+        except MetadataError as exc:
+            parser, source = ("parseKafkaMetadata", "kafka") if kind == "kafka" else ("parseRedisMetadata", "redis")
+            for problem in exc.problems:
+                yield Finding(
+                    "trigger-metadata-refused",
+                    "error",
+                    mc.ref(obj),
+                    f"trigger {trigger_name(index, spec)} ({kind}), field {problem.field}: {problem.reason}",
+                    f"KEDA reads a trigger's metadata when it builds the trigger's scaler ({parser}, "
+                    f"pkg/scalers/{source}_scaler.go; each field as pkg/scalers/scalersconfig/typed_config.go "
+                    "converts it: booleans with Go's strconv.ParseBool, numbers as JSON integers). A value it "
+                    "refuses fails the build, so the trigger never reports a metric and KEDA cannot scale the "
+                    "object on it; an unknown boolean is not read as false.",
+                    problem.fix,
+                )
 
 
 # --- kafka --------------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ class Trigger:
 
     @classmethod
     def from_manifest(cls, index: int, spec: Mapping[str, Any]) -> Trigger:
-        meta = {str(k): str(v) for k, v in (spec.get("metadata") or {}).items()}
+        meta = trigger_metadata(spec)
         kind = str(spec.get("type", ""))
         if kind.startswith("redis"):
             source, target = meta.get("listName", ""), _number(meta.get("listLength"), DEFAULT_REDIS_LIST_LENGTH)
@@ -87,7 +87,7 @@ class Trigger:
             source, target = "", _number(meta.get("value") or meta.get("threshold"), 0)
             activation = _number(meta.get("activationValue") or meta.get("activationThreshold"), 0)
         return cls(
-            name=str(spec.get("name") or f"s{index}-{kind}"),
+            name=trigger_name(index, spec),
             type=kind,
             source=source,
             target=target,
@@ -96,6 +96,16 @@ class Trigger:
             metric_type=str(spec.get("metricType") or "AverageValue"),
             use_cached_metrics=str(spec.get("useCachedMetrics", "")).strip().lower() == "true",
         )
+
+
+def trigger_name(index: int, spec: Mapping[str, Any]) -> str:
+    """A trigger's ``name``, or the one KEDA's metric names use when it has none (``s0-redis``)."""
+    return str(spec.get("name") or f"s{index}-{spec.get('type', '')}")
+
+
+def trigger_metadata(spec: Mapping[str, Any]) -> dict[str, str]:
+    """A trigger's ``metadata`` as strings (KEDA's map is of strings; the contract checks flag others)."""
+    return {str(k): str(v) for k, v in (spec.get("metadata") or {}).items()}
 
 
 @dataclass(frozen=True)
