@@ -42,7 +42,15 @@ from kedasuite.keda.rules.hpa import (
     store_scale_event,
 )
 from kedasuite.keda.rules.modifiers import Modifiers, handle_scaling_modifiers
-from kedasuite.keda.rules.scaling import SCALED_OBJECT, Scaler, Trigger, scalers_in
+from kedasuite.keda.rules.scaling import (
+    SCALED_JOB,
+    SCALED_OBJECT,
+    Reading,
+    Scaler,
+    Trigger,
+    decide_scaled_job,
+    scalers_in,
+)
 
 BUNDLED = {s.name: s for s in scalers_in(d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, dict))}
 CELERY = BUNDLED["celery-worker"]  # poll 15, cooldown 200, min 0, max 10; backlog T 10 A 5, in-flight T 10 A 0
@@ -683,3 +691,22 @@ def test_properties_with_a_behavior(points: list[tuple[int, int]]) -> None:
         added = sum(s.replicas - s.before for s in period if s.replicas > s.before)
         removed = sum(s.before - s.replicas for s in period if s.replicas < s.before)
         assert step.replicas <= step.before - added + removed + 2, (step, period)
+
+
+# --- a ScaledJob with several triggers (rules.scaling.is_scaled_job_active) -------------------------
+
+
+def test_a_scaled_job_caps_each_trigger_at_max_replicas_before_combining() -> None:
+    """getScaledJobMetrics caps each trigger's q / T at maxReplicaCount first (CalculateQueueLengthAndMaxValue):
+    200/1 and 5/1 with max 25 average to (25 + 5) / 2 = 15 Jobs, not min(102.5, 25) = 25."""
+    a, b = Trigger("a", "redis", "a", 1, 0), Trigger("b", "redis", "b", 1, 0)
+    sj = Scaler(SCALED_JOB, "sj", (a, b), max_replicas=25, multiple_scalers_calculation="avg")
+    decision = decide_scaled_job(sj, [Reading(a, 200), Reading(b, 5)])
+    assert decision.count == 15
+    assert "avg of 2 active triggers: queue 103, 15 Jobs' worth (each trigger's capped at 25 first)" in decision.reason
+    assert (
+        decide_scaled_job(
+            dataclasses.replace(sj, multiple_scalers_calculation="sum"), [Reading(a, 200), Reading(b, 5)]
+        ).count
+        == 25
+    )

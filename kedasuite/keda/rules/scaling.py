@@ -10,7 +10,9 @@ hands them here; the tests feed hand-computed cases from the rules in ``docs/ked
   proposal, and clamps it to ``[max(min, 1), max]``. Inactive, KEDA steps down to ``min``
   (or ``idleReplicaCount``) once ``cooldownPeriod`` has passed since it was last active.
 * A **ScaledJob** creates Jobs at each poll: :func:`scaled_job_new_jobs` follows
-  ``scale_jobs.go`` for the four strategies.
+  ``scale_jobs.go`` for the four strategies; with several triggers each one's share of Jobs is
+  capped at ``maxReplicaCount`` before ``multipleScalersCalculation`` combines them
+  (:func:`is_scaled_job_active`).
 * The ``kafka`` trigger's metric already carries the partition cap
   (:func:`kedasuite.keda.rules.kafka.keda_lag`): it is handed over as KEDA would hand it to the HPA.
 
@@ -250,6 +252,154 @@ def hpa_replicas(proposals: Sequence[int], min_replicas: int, max_replicas: int)
     return min(max_replicas, max(get_hpa_min_replicas(min_replicas), *proposals))
 
 
+def scaled_job_replica_counts(min_replicas: int, max_replicas: int) -> tuple[int, int]:
+    """``(MIN, MAXC)`` of a ScaledJob: ``minReplicaCount`` and the Jobs its strategies may add on top,
+    ``maxReplicaCount - minReplicaCount``; a minimum above the maximum becomes the maximum, and
+    ``MAXC`` is then the whole maximum. KEDA's ``ScaledJob.MinReplicaCount`` and
+    ``ScaledJob.MaxReplicaCount`` (``apis/keda/v1alpha1/scaledjob_types.go``)."""
+    if min_replicas > max_replicas:
+        return max_replicas, max_replicas
+    return min_replicas, max_replicas - min_replicas
+
+
+@dataclass(frozen=True)
+class ScalerMetrics:
+    """One ScaledJob trigger's numbers for a poll: its queue ``q``, ``min(q / T, MAXC)``, and whether
+    it is active. KEDA's ``scaledjob.ScalerMetrics`` (``pkg/scaling/scaledjob/metrics.go``)."""
+
+    queue_length: float
+    max_value: float
+    is_active: bool
+
+
+def calculate_queue_length_and_max_value(queue: float, target: float, max_count: int) -> tuple[float, float]:
+    """``(q, min(q / T, MAXC))`` for one trigger: each trigger's share of Jobs is capped at ``MAXC``
+    *before* the triggers are combined, so one huge queue cannot outweigh the rest under ``avg`` or
+    ``sum``. A target of 0 gives 0. KEDA's ``CalculateQueueLengthAndMaxValue``
+    (``pkg/scaling/scaledjob/metrics.go``), called per trigger by ``getScaledJobMetrics``
+    (``pkg/scaling/scale_handler.go``)."""
+    if target == 0:
+        return queue, 0.0
+    return queue, min(queue / target, max_count)
+
+
+def is_scaled_job_active(
+    metrics: Sequence[ScalerMetrics], calculation: str, min_count: int, max_count: int
+) -> tuple[bool, int, int]:
+    """``(active, scaleTo, maxScale)`` of a ScaledJob from its triggers' numbers, combining the active
+    ones by ``multipleScalersCalculation``: ``max`` the trigger with the longest queue, ``min`` the
+    shortest, ``avg`` and ``sum`` the queues and the capped values separately; then ``maxScale`` is
+    capped at ``MAXC`` again and both are rounded up. Active when a trigger is, or ``MIN > 0``. Ties and
+    empty queues follow upstream's comparisons as written (under ``max`` an active trigger with an
+    empty queue is not picked, so it does not make the ScaledJob active). KEDA's
+    ``IsScaledJobActive`` (``pkg/scaling/scaledjob/metrics.go``)."""
+    queue = value = 0.0
+    active = False
+    live = [m for m in metrics if m.is_active]
+    if calculation == "min":
+        for m in live:
+            if queue == 0 or m.queue_length < queue:
+                queue, value, active = m.queue_length, m.max_value, True
+    elif calculation in ("avg", "sum"):
+        if live:
+            queue = sum(m.queue_length for m in live)
+            value = sum(m.max_value for m in live)
+            active = True
+            if calculation == "avg":
+                queue, value = queue / len(live), value / len(live)
+    else:
+        for m in live:
+            if m.queue_length > queue:
+                queue, value, active = m.queue_length, m.max_value, True
+    if min_count > 0:
+        active = True
+    value = min(value, max_count)
+    return active, math.ceil(queue), math.ceil(value)
+
+
+def get_effective_max_scale(
+    strategy: str,
+    max_scale: int,
+    running: int,
+    pending: int,
+    max_count: int,
+    scale_to: int,
+    deduction: int = 0,
+    running_percentage: float | None = None,
+) -> tuple[int, int]:
+    """``(E, scaleTo)``: how many Jobs a strategy lets this poll create at most, and how many it asks
+    for, from ``maxScale``, the running Jobs above the minimum (``r``), the pending ones (``P``) and
+    ``MAXC``. ``default``: ``maxScale - r`` (the queue is taken to count the items running Jobs hold);
+    ``accurate``: ``MAXC - r`` when ``maxScale + r - P > MAXC``, else ``maxScale - P``; ``eager``:
+    ``min(MAXC - r - P, maxScale)`` and asks for ``MAXC``; ``custom``: ``min(maxScale - deduction -
+    trunc(r × percentage), MAXC)``, or ``default`` without a percentage. Each strategy's
+    ``GetEffectiveMaxScale`` and ``NewScalingStrategy`` (``pkg/scaling/executor/scale_jobs.go``)."""
+    if strategy == "custom" and running_percentage is None:
+        strategy = "default"
+    if strategy == "accurate":
+        if max_scale + running - pending > max_count:
+            return max_count - running, scale_to
+        return max_scale - pending, scale_to
+    if strategy == "eager":
+        return min(max_count - running - pending, max_scale), max_count
+    if strategy == "custom":
+        return min(max_scale - deduction - math.trunc(running * (running_percentage or 0.0)), max_count), scale_to
+    return max_scale - running, scale_to
+
+
+def get_scaling_decision(
+    running: int,
+    scale_to: int,
+    max_scale: int,
+    pending: int,
+    min_count: int,
+    max_count: int,
+    strategy: str = "default",
+    deduction: int = 0,
+    running_percentage: float | None = None,
+) -> tuple[int, int]:
+    """``(E, scaleTo)`` for one poll: below ``minReplicaCount`` running Jobs, exactly the Jobs missing
+    (whatever the queue); otherwise the strategy's, over the running Jobs above the minimum. KEDA's
+    ``getScalingDecision`` (``pkg/scaling/executor/scale_jobs.go``)."""
+    if running < min_count:
+        return min_count - running, min_count - running
+    return get_effective_max_scale(
+        strategy, max_scale, running - min_count, pending, max_count, scale_to, deduction, running_percentage
+    )
+
+
+@dataclass(frozen=True)
+class PodStatus:
+    """What KEDA looks at in a Job's pod to tell whether the Job is still pending: its phase and the
+    types of its conditions whose status is ``True``."""
+
+    phase: str = ""
+    conditions: frozenset[str] = frozenset()
+
+
+def is_job_pending(pods: Sequence[PodStatus], pending_pod_conditions: Sequence[str] = ()) -> bool:
+    """Whether one unfinished Job counts as pending (``P``). With ``pendingPodConditions``: until one of
+    its pods has every one of them true (a name listed twice can never be met: upstream compares the
+    count of distinct conditions met with the length of the list); without: until one of its pods is
+    Running or Succeeded, so a Failed, Pending or Unknown pod leaves it pending. KEDA's
+    ``getPendingJobCount``, ``areAllPendingPodConditionsFulfilled`` and ``isAnyPodRunningOrCompleted``
+    (``pkg/scaling/executor/scale_jobs.go``)."""
+    if pending_pod_conditions:
+        required = set(pending_pod_conditions)
+        return not any(len(required & pod.conditions) == len(pending_pod_conditions) for pod in pods)
+    return not any(pod.phase in ("Running", "Succeeded") for pod in pods)
+
+
+def create_jobs(active: bool, scale_to: int, effective_max_scale: int) -> int:
+    """How many Jobs a poll creates: ``min(scaleTo, E)`` when active and ``E > 0``, else none: a poll
+    never deletes Jobs. KEDA's ``RequestJobScale`` and ``createJobs``
+    (``pkg/scaling/executor/scale_jobs.go``)."""
+    effective = max(effective_max_scale, 0)
+    if not active or effective <= 0:
+        return 0
+    return min(scale_to, effective)
+
+
 def scaled_job_new_jobs(
     queue: float,
     target: float,
@@ -262,9 +412,9 @@ def scaled_job_new_jobs(
     deduction: int = 0,
     running_percentage: float | None = None,
 ) -> int:
-    """How many Jobs a ScaledJob creates at one poll (``scale_jobs.go``, KEDA v2.20.2).
+    """How many Jobs a ScaledJob with one trigger creates at one poll (``scale_jobs.go``, KEDA v2.20.2).
 
-    ``queue`` and ``target`` are the combined trigger's ``q`` and its target; ``running``
+    ``queue`` and ``target`` are the trigger's ``q`` and its target; ``running``
     (``R``) counts unfinished Jobs, ``pending`` (``P``) those with no pod running yet:
 
     * ``MIN = min(minReplicaCount, max)``; ``MAXC = max - MIN`` (``max`` when MIN > max);
@@ -274,36 +424,29 @@ def scaled_job_new_jobs(
       ``maxScale + r - P > MAXC`` else ``maxScale - P``; eager ``min(MAXC - r - P, maxScale)``
       with ``scaleTo = MAXC``; custom ``min(maxScale - deduction - trunc(r * pct), MAXC)``);
     * Jobs are created only when active (or ``MIN > 0``): ``min(scaleTo, max(E, 0))``.
+
+    The steps are :func:`calculate_queue_length_and_max_value`, :func:`get_scaling_decision` and
+    :func:`create_jobs`; one trigger needs no :func:`is_scaled_job_active` to combine it.
     """
     if target <= 0:
         raise ValueError("the trigger's target must be positive")
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown scalingStrategy {strategy!r}: one of {', '.join(STRATEGIES)}")
-    if min_replicas > max_replicas:
-        minimum, max_count = max_replicas, max_replicas
-    else:
-        minimum, max_count = min_replicas, max_replicas - min_replicas
+    minimum, max_count = scaled_job_replica_counts(min_replicas, max_replicas)
+    q, value = calculate_queue_length_and_max_value(queue, target, max_count)
     active = active or minimum > 0
-    max_scale = math.ceil(min(queue / target, max_count))
-    scale_to = math.ceil(queue)
-    if running < minimum:
-        effective = scale_to = minimum - running
-    else:
-        r = running - minimum
-        if strategy == "custom" and running_percentage is None:
-            strategy = "default"
-        if strategy == "accurate":
-            effective = max_count - r if max_scale + r - pending > max_count else max_scale - pending
-        elif strategy == "eager":
-            effective, scale_to = min(max_count - r - pending, max_scale), max_count
-        elif strategy == "custom":
-            effective = min(max_scale - deduction - math.trunc(r * (running_percentage or 0.0)), max_count)
-        else:
-            effective = max_scale - r
-    effective = max(effective, 0)
-    if not active or effective <= 0:
-        return 0
-    return min(scale_to, effective)
+    effective, scale_to = get_scaling_decision(
+        running,
+        math.ceil(q),
+        math.ceil(min(value, max_count)),
+        pending,
+        minimum,
+        max_count,
+        strategy,
+        deduction,
+        running_percentage,
+    )
+    return create_jobs(active, scale_to, effective)
 
 
 # --- Decisions over readings ----------------------------------------------------------------------
@@ -411,51 +554,52 @@ def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading], current: i
     return Decision(False, rest, "replicas", proposals, reason)
 
 
-def _combine(active: Sequence[Reading], how: str) -> tuple[float, float]:
-    """(q, target) of the active triggers under ``multipleScalersCalculation``."""
-    qs = [(r.metric or 0.0, r.trigger.target) for r in active]
-    if how == "min":
-        return min(qs)
-    if how in ("avg", "sum"):
-        # KEDA combines q and m = q/t separately; hand back a target that gives that m.
-        q = sum(q for q, _ in qs)
-        m = sum(q / t for q, t in qs)
-        if how == "avg":
-            q, m = q / len(qs), m / len(qs)
-        return q, (q / m if m else 1.0)
-    return max(qs)
-
-
 def decide_scaled_job(scaler: Scaler, readings: Sequence[Reading], running: int = 0, pending: int = 0) -> Decision:
-    """How many Jobs KEDA creates at its next poll (docs/keda-model.md#scaledjob), given ``running`` / ``pending`` Jobs."""
+    """How many Jobs KEDA creates at its next poll (docs/keda-model.md#scaledjob), given ``running`` /
+    ``pending`` Jobs: each readable trigger's numbers (:func:`calculate_queue_length_and_max_value`),
+    combined (:func:`is_scaled_job_active`), through the strategy (:func:`get_scaling_decision`)."""
+    if scaler.strategy not in STRATEGIES:
+        raise ValueError(f"unknown scalingStrategy {scaler.strategy!r}: one of {', '.join(STRATEGIES)}")
     proposals: dict[str, int | None] = {}
     usable = [r for r in readings if r.metric is not None and r.trigger.metric_type != "Value"]
     for r in readings:
         proposals[r.trigger.name] = (
             math.ceil(min(r.metric / r.trigger.target, scaler.max_replicas)) if r in usable else None
         )
-    active_readings = [r for r in usable if r.active]
-    active = bool(active_readings) or min(scaler.min_replicas, scaler.max_replicas) > 0
     why = "; ".join(_reading_text(r) for r in readings)
-    if active_readings:
-        q, t = _combine(active_readings, scaler.multiple_scalers_calculation)
-    else:
-        q, t = 0.0, next((r.trigger.target for r in usable), 1.0)
-    jobs = scaled_job_new_jobs(
-        q,
-        t,
-        scaler.max_replicas,
+    minimum, max_count = scaled_job_replica_counts(scaler.min_replicas, scaler.max_replicas)
+    metrics = [
+        ScalerMetrics(*calculate_queue_length_and_max_value(r.metric or 0.0, r.trigger.target, max_count), r.active)
+        for r in usable
+    ]
+    active, queue_length, max_scale = is_scaled_job_active(
+        metrics, scaler.multiple_scalers_calculation, minimum, max_count
+    )
+    effective, scale_to = get_scaling_decision(
         running,
+        queue_length,
+        max_scale,
         pending,
-        scaler.min_replicas,
-        active,
+        minimum,
+        max_count,
         scaler.strategy,
         scaler.custom_deduction,
         scaler.custom_running_percentage,
     )
+    jobs = create_jobs(active, scale_to, effective)
     state = "active" if active else "inactive"
+    live = [r for r in usable if r.active]
+    if len(live) > 1:
+        queue = (
+            f"{scaler.multiple_scalers_calculation} of {len(live)} active triggers: queue {queue_length}, "
+            f"{max_scale} Jobs' worth (each trigger's capped at {max_count} first)"
+        )
+    else:
+        q = (live[0].metric or 0.0) if live else 0.0
+        t = live[0].trigger.target if live else next((r.trigger.target for r in usable), 1.0)
+        queue = f"queue {_fmt(q)}, target {_fmt(t)}"
     reason = (
-        f"{why}: {state}; {scaler.strategy} strategy, queue {_fmt(q)}, target {_fmt(t)}, "
+        f"{why}: {state}; {scaler.strategy} strategy, {queue}, "
         f"max {scaler.max_replicas}, {running} running ({pending} pending): {jobs} new Jobs"
     )
     return Decision(active, jobs, "jobs", proposals, reason)
