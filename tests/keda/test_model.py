@@ -20,7 +20,14 @@ from kedasuite.keda.model import Options, legacy_scale_up_limit, legacy_scale_up
 from kedasuite.keda.model.replay import Series, replay, step_response
 from kedasuite.keda.objects import bundled_text
 from kedasuite.keda.rules.executor import ScaleRequest, request_scale
-from kedasuite.keda.rules.fallback import FALLBACK_BEHAVIORS, Fallback, do_fallback, fallback_replicas, falls_back
+from kedasuite.keda.rules.fallback import (
+    FALLBACK_BEHAVIORS,
+    Fallback,
+    do_fallback,
+    fallback_replicas,
+    falls_back,
+    has_valid_fallback,
+)
 from kedasuite.keda.rules.hpa import (
     Behavior,
     HPAMemory,
@@ -710,3 +717,56 @@ def test_a_scaled_job_caps_each_trigger_at_max_replicas_before_combining() -> No
         ).count
         == 25
     )
+
+
+# --- scalingModifiers: metric sources without targets, with fallback ---------------------------------
+
+
+def test_scaling_modifiers_need_no_target_per_trigger() -> None:
+    """With scalingModifiers the triggers are metric sources (KEDA builds them with asMetricSource): a
+    metrics-api trigger without targetValue is accepted, and the composite's target scales."""
+    obj = {
+        "kind": "ScaledObject",
+        "metadata": {"name": "so"},
+        "spec": {
+            "scaleTargetRef": {"name": "d"},
+            "pollingInterval": 15,
+            "advanced": {"scalingModifiers": {"formula": "api * 2", "target": "4"}},
+            "triggers": [{"type": "metrics-api", "name": "api", "metadata": {"url": "http://x", "valueLocation": "v"}}],
+        },
+    }
+    scaler = Scaler.from_manifest(obj)
+    assert scaler.triggers[0].target == 0
+    steps = replay(scaler, series(api=[(0, 10)]), 30)
+    assert changes(steps) == [(0, 1), (0, 4), (15, 5)]  # 10 * 2 = 20 over 4: 5, at the legacy path's pace
+    plain = dict(obj, spec={**obj["spec"], "advanced": {}})
+    with pytest.raises(InputError, match="trigger api has target 0; it must be positive"):
+        replay(Scaler.from_manifest(plain), {}, 30)
+    # Without modifiers a metrics-api trigger's targetValue and activationTargetValue are read.
+    meta = {"url": "http://x", "targetValue": "7", "activationTargetValue": "2"}
+    read = Trigger.from_manifest(0, {"type": "metrics-api", "metadata": meta})
+    assert (read.target, read.activation, read.source) == (7, 2, "http://x")
+
+
+def test_fallback_with_scaling_modifiers_reports_the_composite_metric() -> None:
+    a, b = Trigger("a", "redis", "a", 10, 0), Trigger("b", "redis", "b", 10, 0)
+    scaler = Scaler(
+        SCALED_OBJECT,
+        "so",
+        (a, b),
+        max_replicas=20,
+        polling_interval=15,
+        scaling_modifiers={"formula": "a + b", "target": "5"},
+        fallback={"failureThreshold": 1, "replicas": 6},
+    )
+    steps = replay(scaler, series(a=[(0, 10), (30, None)], b=[(0, 0)]), 60)
+    # 30 KEDA: failure 1 (error, holds 2); 30 HPA: failure 2 > 1: the composite is 6 * 5 = 30, which
+    # asks for 6: 4 this sync (legacy limit max(2 * 2, 4)), 6 at the next.
+    assert changes(steps) == [(0, 1), (0, 2), (30, 4), (45, 6)]
+    fb = at(steps, 30, "hpa").triggers[0]
+    assert (fb.fallback, fb.metric) == (True, 30)
+    # KEDA uses such a fallback only with a whole-number target (HasValidFallback): errors go through.
+    odd = dataclasses.replace(scaler, scaling_modifiers={"formula": "a + b", "target": "2.5"})
+    held = replay(odd, series(a=[(0, 10), (30, None)], b=[(0, 0)]), 120)
+    assert "fallback unused" in at(held, 60, "keda").triggers[0].error
+    assert has_valid_fallback(Fallback(1, 6), "5") and not has_valid_fallback(Fallback(1, 6), "2.5")

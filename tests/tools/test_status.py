@@ -8,6 +8,7 @@ prediction is checked at each step against the number worked out by hand here.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -172,6 +173,19 @@ def test_scaled_job_combines_active_triggers_only() -> None:
     )
     # both active: q = 11 + 14 = 25, m = 11/5 + 14/5 = 5
     assert decide_scaled_job(summed, [Reading(a, 11), Reading(b, 14)]).count == 5
+
+
+def test_scaling_modifiers_in_the_decision() -> None:
+    """With scalingModifiers the composite metric decides activity and count (getScaledObjectState)."""
+    a, b = redis_trigger("a", 10, 0), redis_trigger("b", 10, 0)
+    modified = dataclasses.replace(
+        so(a, b), scaling_modifiers={"formula": "a + b", "target": "5", "activationTarget": "4"}
+    )
+    quiet = decide_scaled_object(modified, [Reading(a, 2), Reading(b, 2)])
+    assert (quiet.active, quiet.count) == (False, 0)  # 2 + 2 is not above activationTarget 4
+    busy = decide_scaled_object(modified, [Reading(a, 12), Reading(b, 10)])
+    assert (busy.active, busy.count) == (True, 5)  # ceil(22 / 5), not each trigger's ceil(12 / 10)
+    assert decide_scaled_object(modified, [Reading(a, None, error="down"), Reading(b, 10)]).count is None
 
 
 # --- the manifests the predictions read --------------------------------------------------------

@@ -220,9 +220,12 @@ class ScaledObjectLoop:
         self.scaler = scaler = options.apply(scaler)
         if not scaler.triggers:
             raise InputError(f"{scaler.name}: a ScaledObject needs at least one trigger")
-        for t in scaler.triggers:
-            if t.target <= 0:
-                raise InputError(f"{scaler.name}: trigger {t.name} has target {t.target:g}; it must be positive")
+        # With scalingModifiers the triggers are metric sources (the scale handler builds them with
+        # asMetricSource): the HPA scales on the composite metric and its target alone.
+        if not scaler.scaling_modifiers:
+            for t in scaler.triggers:
+                if t.target <= 0:
+                    raise InputError(f"{scaler.name}: trigger {t.name} has target {t.target:g}; it must be positive")
         self.reader = TriggerReader(scaler, options.partitions)
         window = options.stabilization_window
         raw_behavior = scaler.hpa_behavior

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kedasuite.core.errors import InputError
-from kedasuite.keda.rules.fallback import Fallback, do_fallback, falls_back
+from kedasuite.keda.rules.fallback import Fallback, do_fallback, falls_back, has_valid_fallback
 from kedasuite.keda.rules.kafka import KafkaTrigger, LagError, PartitionOffsets, keda_lag
 from kedasuite.keda.rules.modifiers import Modifiers, handle_scaling_modifiers
 from kedasuite.keda.rules.redis import REDIS_LIST_TYPES, RedisTrigger
@@ -127,8 +127,11 @@ class TriggerReader:
         self.scaler, self.partitions = scaler, partitions
         self.fallback = Fallback.from_manifest(scaler.fallback)
         self.modifiers = Modifiers.from_manifest(scaler.scaling_modifiers, scaler.triggers)
-        if self.fallback and self.modifiers:
-            raise InputError("fallback together with scalingModifiers is not modelled; drop one of them to simulate")
+        #: Whether reads fall back (``HasValidFallback``): a fallback with scalingModifiers needs a whole-number
+        #: target. The executor sees ``fallback`` either way (``RequestScale`` looks only at its presence).
+        self.fallback_valid = self.fallback is not None and has_valid_fallback(
+            self.fallback, self.modifiers.target_text if self.modifiers is not None else None
+        )
         for trigger in scaler.triggers:
             check_trigger_metadata(trigger)
         self.failures = {t.name: 0 for t in scaler.triggers}
@@ -139,7 +142,8 @@ class TriggerReader:
         """One read (KEDA's poll or the HPA's request), ``current`` replicas for fallback's behaviors."""
         if value is None:
             return self._failed(trigger, current)
-        self.failures[trigger.name] = 0
+        if self.fallback_valid:  # GetMetricsWithFallback keeps health only with a fallback it can use
+            self.failures[trigger.name] = 0
         note = ""
         if trigger.type == "kafka":
             try:
@@ -157,13 +161,25 @@ class TriggerReader:
         fb = self.fallback
         if fb is None:
             return TriggerState(trigger.name, None, False, error=f"{failed} (no fallback)")
+        if not self.fallback_valid:
+            assert self.modifiers is not None
+            return TriggerState(
+                trigger.name,
+                None,
+                False,
+                error=f"{failed} (fallback unused: scalingModifiers target {self.modifiers.target_text!r} "
+                "is no whole number above 0)",
+            )
         self.failures[trigger.name] += 1
         n = self.failures[trigger.name]
         if not falls_back(fb, n):
             return TriggerState(
                 trigger.name, None, False, error=f"{failed} ({n} of failureThreshold {fb.failure_threshold})"
             )
-        metric, how = do_fallback(fb, trigger.target, trigger.metric_type, current)
+        if self.modifiers is not None:  # doFallback normalises by the composite metric's target and type
+            metric, how = do_fallback(fb, self.modifiers.target, self.modifiers.metric_type, current)
+        else:
+            metric, how = do_fallback(fb, trigger.target, trigger.metric_type, current)
         if metric is None:
             return TriggerState(trigger.name, None, False, error=f"{failed}; {how}")
         return TriggerState(
@@ -179,4 +195,5 @@ class TriggerReader:
     def composite(self, states: Sequence[TriggerState]) -> tuple[float | None, bool, str]:
         """scalingModifiers: the formula's value, its activity and how; ``None`` when a trigger errored."""
         assert self.modifiers is not None
-        return handle_scaling_modifiers(self.modifiers, {s.name: s.metric for s in states})
+        fallen = next((s.metric for s in states if s.fallback), None)
+        return handle_scaling_modifiers(self.modifiers, {s.name: s.metric for s in states}, fallen)

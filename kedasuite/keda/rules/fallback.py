@@ -9,6 +9,7 @@ counts the failures; the rules here say when that count falls back and what is r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,20 @@ class Fallback:
         if fb.failure_threshold < 0 or fb.replicas < 0:
             raise InputError("fallback.failureThreshold and fallback.replicas must be >= 0")
         return fb
+
+
+def has_valid_fallback(fallback: Fallback, modifiers_target: str | None = None) -> bool:
+    """Whether KEDA uses a ``fallback`` at run time: counts of 0 or more, and with
+    ``scalingModifiers`` (``modifiers_target``: its ``target`` as written) a target that is a whole
+    number above 0, since the fallback metric is ``replicas × target`` of the composite metric. An
+    invalid one counts no failures and lets the errors through. KEDA's ``HasValidFallback``
+    (``pkg/fallback/fallback.go``)."""
+    if fallback.failure_threshold < 0 or fallback.replicas < 0:
+        return False
+    if modifiers_target is None:
+        return True
+    # strconv.ParseInt(target, 10, 64): digits with an optional sign, nothing else.
+    return re.fullmatch(r"[+-]?[0-9]+", modifiers_target) is not None and int(modifiers_target) > 0
 
 
 def falls_back(fallback: Fallback, failures: int) -> bool:

@@ -31,6 +31,8 @@ class Modifiers:
     activation: float
     metric_type: str
     tree: ast.Expression
+    #: ``target`` as written: KEDA's fallback takes it only when it is a whole number (``HasValidFallback``).
+    target_text: str = ""
 
     @classmethod
     def from_manifest(cls, raw: Mapping[str, Any] | None, triggers: Sequence[Trigger]) -> Modifiers | None:
@@ -61,7 +63,9 @@ class Modifiers:
                 f"trigger names {', '.join(sorted(names))}"
             )
         assert tree is not None
-        return cls(formula, target, activation, str(raw.get("metricType") or "AverageValue"), tree)
+        return cls(
+            formula, target, activation, str(raw.get("metricType") or "AverageValue"), tree, str(raw.get("target", ""))
+        )
 
 
 def _unsupported(tree: ast.Expression, names: set[str]) -> str | None:
@@ -112,13 +116,23 @@ def calculate_scaling_modifiers_formula(modifiers: Modifiers, metrics: Mapping[s
 
 
 def handle_scaling_modifiers(
-    modifiers: Modifiers, metrics: Mapping[str, float | None]
+    modifiers: Modifiers, metrics: Mapping[str, float | None], fallback_metric: float | None = None
 ) -> tuple[float | None, bool, str]:
     """The composite metric, whether it activates the ScaledObject, and how in words: nothing
     (and inactive) when a trigger's read failed or the formula cannot be computed, else its value,
-    active when strictly above ``activationTarget``. KEDA's ``HandleScalingModifiers``
+    active when strictly above ``activationTarget``. While a trigger falls back (``fallback_metric``:
+    ``fallback.replicas × target``) the formula is skipped and that metric is the composite one, even
+    if another trigger's read fails. KEDA's ``HandleScalingModifiers``
     (``pkg/scaling/modifiers/formula.go``), with the activity ``getScaledObjectState``
     (``pkg/scaling/scale_handler.go``) reads from it."""
+    if fallback_metric is not None:
+        active = is_active(fallback_metric, modifiers.activation)
+        op = ">" if active else "<="
+        return (
+            fallback_metric,
+            active,
+            f"fallback replaces the formula: {fallback_metric:g} {op} activationTarget {modifiers.activation:g}",
+        )
     if any(v is None for v in metrics.values()):
         return None, False, "formula not computed: a trigger errored"
     try:

@@ -34,6 +34,7 @@ from kedasuite.keda.rules.hpa import (
     MetricInput,
     behavior_from_manifest,
     compute_replicas_for_metrics,
+    metric_proposal,
     tolerances_for_hpa,
 )
 
@@ -85,6 +86,11 @@ class Trigger:
         elif kind == "prometheus":
             source, target = meta.get("query", ""), _number(meta.get("threshold"), 0)
             activation = _number(meta.get("activationThreshold"), 0)
+        elif kind == "metrics-api":
+            # pkg/scalers/metrics_api_scaler.go: targetValue (optional as a scalingModifiers metric
+            # source), activationTargetValue (default 0).
+            source, target = meta.get("url", ""), _number(meta.get("targetValue"), 0)
+            activation = _number(meta.get("activationTargetValue"), 0)
         else:
             source, target = "", _number(meta.get("value") or meta.get("threshold"), 0)
             activation = _number(meta.get("activationValue") or meta.get("activationThreshold"), 0)
@@ -499,12 +505,55 @@ def hpa_tolerances(scaler: Scaler) -> tuple[float, float]:
     return tolerances_for_hpa(behavior)
 
 
+def _decide_with_modifiers(scaler: Scaler, readings: Sequence[Reading], current: int | None) -> Decision:
+    """With ``scalingModifiers`` the HPA scales on the composite metric alone and its activity decides
+    (``getScaledObjectState``); the triggers are metric sources with no target of their own."""
+    from kedasuite.keda.rules.modifiers import Modifiers, handle_scaling_modifiers  # it imports this module
+
+    proposals: dict[str, int | None] = {r.trigger.name: None for r in readings}
+    why = "; ".join(_reading_text(r) for r in readings)
+    try:
+        modifiers = Modifiers.from_manifest(scaler.scaling_modifiers, scaler.triggers)
+    except InputError as exc:
+        return Decision(False, None, "replicas", proposals, f"{why}: {exc.message}")
+    assert modifiers is not None
+    value, active, how = handle_scaling_modifiers(modifiers, {r.trigger.name: r.metric for r in readings})
+    if any(r.metric is None for r in readings):
+        reason = f"{why}; {how}: KEDA keeps the current count while a trigger errors (no fallback here)"
+        return Decision(False, None, "replicas", proposals, reason)
+    if active:
+        if value is None:
+            proposal: int | None = None
+        elif current:
+            proposal, _ = metric_proposal(
+                value, modifiers.target, current, modifiers.metric_type, *hpa_tolerances(scaler)
+            )
+        else:
+            proposal = hpa_proposal(value, modifiers.target) if modifiers.metric_type != "Value" else None
+        count = hpa_replicas([proposal] if proposal is not None else [], scaler.min_replicas, scaler.max_replicas)
+        floor = get_hpa_min_replicas(scaler.min_replicas)
+        reason = (
+            f"{why}; {how}: active; composite metric over target {_fmt(modifiers.target)} asks for {proposal}, "
+            f"within [{floor}, {scaler.max_replicas}] = {count}"
+        )
+        return Decision(True, count, "replicas", proposals, reason)
+    rest = scaler.idle_replicas if scaler.idle_replicas is not None else scaler.min_replicas
+    reason = (
+        f"{why}; {how}: inactive; {rest} replicas once cooldownPeriod {_fmt(scaler.cooldown_period)} s "
+        "has passed since it was last active"
+    )
+    return Decision(False, rest, "replicas", proposals, reason)
+
+
 def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading], current: int | None = None) -> Decision:
     """KEDA's activation and the HPA's target for a ScaledObject (docs/keda-model.md#scaledobject-the-hpa).
 
     With ``current``, the replicas running, each proposal is the HPA's own at that count
     (:func:`~kedasuite.keda.rules.hpa.compute_replicas_for_metrics`, the model's rule: its
-    tolerance included); without it, ``ceil(M / T)``, as no tolerance can apply."""
+    tolerance included); without it, ``ceil(M / T)``, as no tolerance can apply. With
+    ``scalingModifiers`` the composite metric decides instead."""
+    if scaler.scaling_modifiers:
+        return _decide_with_modifiers(scaler, readings, current)
     proposals: dict[str, int | None] = {r.trigger.name: None for r in readings}
     hows: dict[str, str] = {}
     if current:
