@@ -19,7 +19,7 @@ from kedasuite.keda.model import Options, Step
 from kedasuite.keda.model.replay import Series
 from kedasuite.keda.model.triggers import Value
 from kedasuite.keda.rules.hpa import DOWNSCALE_STABILIZATION
-from kedasuite.keda.rules.scaling import SCALED_JOB, Scaler
+from kedasuite.keda.rules.scaling import SCALED_JOB, Scaler, new_hpa_behavior
 
 #: Series a ScaledJob takes besides its triggers: the Jobs a cluster reports.
 JOB_SERIES = ("running", "pending")
@@ -134,15 +134,18 @@ def describe(scaler: Scaler, options: Options, source: str) -> str:
         head += f", strategy {s.strategy}; each Job runs {options.job_seconds:g} s per wave"
     else:
         window = options.stabilization_window if options.stabilization_window is not None else DOWNSCALE_STABILIZATION
-        path = (
-            "behavior path (advanced.horizontalPodAutoscalerConfig.behavior)"
-            if s.hpa_behavior
-            else f"legacy path (no behavior): scale-up max(2 × current, 4) per sync, scale-down window {window:g} s"
-        )
+        if s.hpa_behavior:
+            path = "behavior path (advanced.horizontalPodAutoscalerConfig.behavior)"
+        elif new_hpa_behavior(s):
+            path = "behavior path (given by the paused-scale-in/-out annotation, selectPolicy Disabled)"
+        else:
+            path = f"legacy path (no behavior): scale-up max(2 × current, 4) per sync, scale-down window {window:g} s"
         head += (
             f", cooldownPeriod {s.cooldown_period:g} s; HPA every {options.sync_period:g} s, "
             f"tolerance {options.tolerance:g}, {path}"
         )
+    if s.pause.given:  # only when present, so a header without them reads as it always has
+        head += f"; annotations {s.pause.text()}"
     deviations = options.deviations(scaler)
     if deviations:
         head += "\nwhat-if (differs from the manifest): " + "; ".join(deviations)

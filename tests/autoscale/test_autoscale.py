@@ -34,7 +34,7 @@ from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.model import Options
 from kedasuite.keda.model.triggers import Value
 from kedasuite.keda.objects import bundled_text, workload_of
-from kedasuite.keda.rules.scaling import Scaler, Trigger, scalers_in
+from kedasuite.keda.rules.scaling import SCALED_OBJECT, Pause, Scaler, Trigger, scalers_in
 from tests.support import AutoscalerWatch, run_cli, wait_for
 from tests.support.autoscaler import (
     START_MARGIN_S,
@@ -172,6 +172,22 @@ def test_the_actuator_follows_the_model_up_and_down_to_zero(tmp_path: Path) -> N
     assert backend.actions[-1] == (5, "scale", 0)
     assert "inactive for cooldownPeriod 3 s" in lines[-1]
     assert act.lag_summary().startswith("celery median 0.00 s")
+
+
+def test_a_paused_object_gets_its_paused_count_and_nothing_else() -> None:
+    """autoscaling.keda.sh/paused-replicas on the manifest: the actuator sets that count once and then,
+    KEDA's scale loop stopped and its HPA deleted, leaves it whatever the backlog does."""
+    pause = Pause.from_annotations(SCALED_OBJECT, {"autoscaling.keda.sh/paused-replicas": "2"})
+    paused = dataclasses.replace(
+        target(WORKLOAD_CELERY), scaler=dataclasses.replace(bundled(WORKLOAD_CELERY), pause=pause)
+    )
+    reads, backend = FakeReads(), FakeBackend()
+    _act, lines, at = actuator(paused, backend, reads)
+    reads.values["celery"] = 400
+    for t in range(6):
+        at(t)
+    assert backend.actions == [(0, "scale", 2)]
+    assert "paused (autoscaling.keda.sh/paused-replicas=2): scales 0 → 2" in lines[0]
 
 
 def test_a_late_tick_runs_every_event_due_in_order() -> None:

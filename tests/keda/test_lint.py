@@ -611,3 +611,26 @@ def test_strict_turns_warnings_into_a_failure_and_errors_always_fail(tmp_path: P
     done = check_manifests(kustomization(tmp_path / "broken", broken))
     assert done.returncode == 1, done.stdout
     assert "error celery-visibility-timeout Deployment/celery-worker" in done.stdout
+
+
+# --- pause annotations ------------------------------------------------------------------------------
+
+
+def test_a_paused_object_is_a_warning_and_a_paused_direction_a_note() -> None:
+    assert not found(celery(), "paused")
+    objs = celery()
+    objs[1]["metadata"]["annotations"] = {"autoscaling.keda.sh/paused-replicas": "2"}
+    hit = one(objs, "paused", "warning", "paused by annotation (autoscaling.keda.sh/paused-replicas=2)")
+    assert "sets the target to 2 replicas" in hit.why and "deletes the HPA" in hit.why
+    objs[1]["metadata"]["annotations"] = {"autoscaling.keda.sh/paused-replicas": "two"}
+    assert "cannot set autoscaling.keda.sh/paused-replicas 'two'" in one(objs, "paused", "warning").why
+    objs[1]["metadata"]["annotations"] = {"autoscaling.keda.sh/paused": "false"}
+    assert not found(objs, "paused")
+    objs[1]["metadata"]["annotations"] = {"autoscaling.keda.sh/paused-scale-out": "true"}
+    one(objs, "paused-one-direction", "info", "autoscaling.keda.sh/paused-scale-out", "out (up)")
+    assert not found(objs, "paused")
+    objs[1]["metadata"]["annotations"] = {"autoscaling.keda.sh/force-activation": "true"}
+    assert "never scales it to 0" in one(objs, "force-activation", "info").why
+    job = [scaled_job()]
+    job[0]["metadata"]["annotations"] = {"autoscaling.keda.sh/paused": "true"}
+    assert "no Job is created" in one(job, "paused", "warning").why

@@ -52,6 +52,7 @@ from kedasuite.keda.rules.modifiers import Modifiers, handle_scaling_modifiers
 from kedasuite.keda.rules.scaling import (
     SCALED_JOB,
     SCALED_OBJECT,
+    Pause,
     Reading,
     Scaler,
     Trigger,
@@ -698,6 +699,73 @@ def test_properties_with_a_behavior(points: list[tuple[int, int]]) -> None:
         added = sum(s.replicas - s.before for s in period if s.replicas > s.before)
         removed = sum(s.before - s.replicas for s in period if s.replicas < s.before)
         assert step.replicas <= step.before - added + removed + 2, (step, period)
+
+
+# --- pause annotations (rules.scaling.Pause, rules.executor.handle_paused) -----------------------------
+
+
+def _annotated(scaler: Scaler, **annotations: str) -> Scaler:
+    names = {k.replace("_", "-"): v for k, v in annotations.items()}
+    return dataclasses.replace(
+        scaler, pause=Pause.from_annotations(scaler.kind, {f"autoscaling.keda.sh/{k}": v for k, v in names.items()})
+    )
+
+
+def test_pause_annotations_are_read_as_keda_reads_them() -> None:
+    assert Pause.from_annotations(SCALED_OBJECT, None) == Pause()
+    p = Pause.from_annotations(SCALED_OBJECT, {"autoscaling.keda.sh/paused-replicas": "3"})
+    assert (p.paused, p.replicas, p.text()) == (True, 3, "autoscaling.keda.sh/paused-replicas=3")
+    # paused is a Go boolean; anything that is not one pauses too
+    assert not Pause.from_annotations(SCALED_OBJECT, {"autoscaling.keda.sh/paused": "false"}).paused
+    assert Pause.from_annotations(SCALED_OBJECT, {"autoscaling.keda.sh/paused": "yes"}).paused
+    # paused-replicas pauses whatever its value; one that is no count sets nothing
+    bad = Pause.from_annotations(SCALED_OBJECT, {"autoscaling.keda.sh/paused-replicas": "three"})
+    assert (bad.paused, bad.replicas, bad.bad_replicas) == (True, None, "three")
+    assert Pause.from_annotations(SCALED_OBJECT, {"autoscaling.keda.sh/paused-replicas": "-1"}).replicas is None
+    # a ScaledJob reads autoscaling.keda.sh/paused alone
+    job = Pause.from_annotations(SCALED_JOB, {"autoscaling.keda.sh/paused-replicas": "2"})
+    assert not job.paused and job.given == ()
+
+
+def test_paused_replicas_pin_the_count_and_the_hpa_is_gone() -> None:
+    scaler = _annotated(CELERY, paused_replicas="3")
+    steps = replay(scaler, series(backlog=[(0, 95), (100, 0)]), 700)
+    assert changes(steps) == [(0, 3)]  # never the HPA's 10, never the cooldown's 0
+    assert all("deleted it while paused" in s.reason for s in steps if s.actor == "hpa")
+    assert at(steps, 0, "keda").reason == "KEDA: paused (autoscaling.keda.sh/paused-replicas=3): scales 0 → 3"
+
+
+def test_paused_keeps_whatever_count_there_is() -> None:
+    steps = replay(_annotated(CELERY, paused="true"), series(backlog=[(0, 95)]), 300, Options(start_replicas=2))
+    assert changes(steps) == [] and at(steps, 300, "keda").replicas == 2
+
+
+def test_paused_scale_in_blocks_keda_and_the_hpa_going_down() -> None:
+    scaler = _annotated(CELERY, paused_scale_in="true")
+    steps = replay(scaler, series(backlog=[(0, 95), (100, 0)]), 900)
+    # Up as usual, though on the behavior path the annotation creates (scale-up default: +4 pods or
+    # +100 % per 15 s, the larger: 1 -> 5 -> 10); then no way down, neither the HPA's nor KEDA's step to 0.
+    assert changes(steps) == [(0, 1), (0, 5), (15, 10)]
+    assert "paused-scale-in: stays at 10" in at(steps, 900, "keda").reason
+
+
+def test_paused_scale_out_blocks_the_wake_from_zero() -> None:
+    steps = replay(_annotated(CELERY, paused_scale_out="true"), series(backlog=[(0, 95)]), 120)
+    assert changes(steps) == []
+    assert "paused-scale-out: stays at 0" in at(steps, 0, "keda").reason
+    # At 4 replicas the HPA may go down but not up.
+    down = replay(_annotated(CELERY, paused_scale_out="true"), series(backlog=[(0, 95)]), 60, Options(start_replicas=4))
+    assert changes(down) == []
+
+
+def test_force_activation_wakes_and_never_lets_it_reach_zero() -> None:
+    steps = replay(_annotated(CELERY, force_activation="true"), series(backlog=[(0, 0)]), 900)
+    assert changes(steps) == [(0, 1)]
+
+
+def test_a_paused_scaled_job_creates_no_jobs() -> None:
+    steps = replay(_annotated(WORKQUEUE, paused="true"), series(backlog=[(0, 30)]), 60)
+    assert all(s.created == 0 for s in steps) and "paused" in steps[0].reason
 
 
 # --- a ScaledJob with several triggers (rules.scaling.is_scaled_job_active) -------------------------

@@ -188,3 +188,25 @@ def test_missing_partitions_and_partition_limitation_in_a_kafka_series(tmp_path)
     assert (step["triggers"]["lag"]["metric"], step["triggers"]["lag"]["raw"]) == (5, 40)
     refused = simulate("-w", "kafka", "--series", "lag=0:1/nope", "--duration", "0")
     assert refused.exit_code == 2 and "'missing' for a partition" in refused.output
+
+
+def test_pause_annotations_show_in_the_header_only_when_present(tmp_path) -> None:
+    manifest = tmp_path / "so.yaml"
+    manifest.write_text("""
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: celery-worker
+  annotations: {autoscaling.keda.sh/paused-replicas: "2", team: x}
+spec:
+  scaleTargetRef: {name: celery-worker}
+  triggers:
+  - {type: redis, name: backlog, metadata: {listName: celery, listLength: "10"}}
+""")
+    result = simulate("--manifests", str(manifest), "--series", "backlog=0:95", "--duration", "60")
+    assert result.exit_code == 0, result.output
+    head = result.output.splitlines()[0]
+    assert head.endswith("; annotations autoscaling.keda.sh/paused-replicas=2")
+    assert "paused (autoscaling.keda.sh/paused-replicas=2): scales 0 → 2" in result.output
+    plain = simulate("--series", "backlog=0:95", "--duration", "60")
+    assert "annotations" not in plain.output.splitlines()[0]

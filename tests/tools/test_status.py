@@ -175,6 +175,26 @@ def test_scaled_job_combines_active_triggers_only() -> None:
     assert decide_scaled_job(summed, [Reading(a, 11), Reading(b, 14)]).count == 5
 
 
+def test_pause_annotations_in_the_decision() -> None:
+    """paused-replicas pins the count; paused leaves it (unknown here); a paused direction cannot be taken
+    from the replicas running (rules.scaling.Pause, decide_scaled_object)."""
+    t = redis_trigger()
+
+    def paused(**annotations: str) -> Scaler:
+        pause = scaling.Pause.from_annotations(scaling.SCALED_OBJECT, annotations)
+        return dataclasses.replace(so(t), pause=pause)
+
+    pinned = decide_scaled_object(paused(**{"autoscaling.keda.sh/paused-replicas": "3"}), [Reading(t, 95)])
+    assert pinned.count == 3 and pinned.reason.startswith("paused (autoscaling.keda.sh/paused-replicas=3)")
+    assert decide_scaled_object(paused(**{"autoscaling.keda.sh/paused": "true"}), [Reading(t, 95)]).count is None
+    no_out = paused(**{"autoscaling.keda.sh/paused-scale-out": "true"})
+    assert decide_scaled_object(no_out, [Reading(t, 95)], current=4).count == 4  # 10 wanted, no way up
+    assert decide_scaled_object(no_out, [Reading(t, 95)]).count is None
+    no_in = paused(**{"autoscaling.keda.sh/paused-scale-in": "true"})
+    assert decide_scaled_object(no_in, [Reading(t, 0)], current=4).count == 4  # 0 wanted, no way down
+    assert decide_scaled_object(no_in, [Reading(t, 95)], current=4).count == 10
+
+
 def test_scaling_modifiers_in_the_decision() -> None:
     """With scalingModifiers the composite metric decides activity and count (getScaledObjectState)."""
     a, b = redis_trigger("a", 10, 0), redis_trigger("b", 10, 0)

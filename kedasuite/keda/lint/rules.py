@@ -34,14 +34,20 @@ from kedasuite.keda.rules.hpa import (
 )
 from kedasuite.keda.rules.kafka import KafkaTrigger, capped_total_lag, parse_kafka_metadata
 from kedasuite.keda.rules.redis import REDIS_LIST_TYPES, parse_redis_metadata
-from kedasuite.keda.rules.scalersconfig import GO_FALSE, MetadataError
+from kedasuite.keda.rules.scalersconfig import MetadataError
 from kedasuite.keda.rules.scaling import (
+    FORCE_ACTIVATION,
+    PAUSED,
+    PAUSED_REPLICAS,
+    PAUSED_SCALE_IN,
+    PAUSED_SCALE_OUT,
     SCALED_JOB,
     SCALED_OBJECT,
     Scaler,
     Trigger,
     get_hpa_min_replicas,
     hpa_tolerances,
+    new_hpa_behavior,
     trigger_metadata,
     trigger_name,
 )
@@ -424,6 +430,7 @@ ACTIVATION_KEYS = {
     "redis": ("activationListLength", "listLength"),
     "kafka": ("activationLagThreshold", "lagThreshold"),
     "prometheus": ("activationThreshold", "threshold"),
+    "metrics-api": ("activationTargetValue", "targetValue"),
 }
 
 
@@ -480,16 +487,12 @@ def hpa_path(s: Subject) -> Iterator[Finding]:
     sc = s.scaler
     config = (s.spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}
     name = config.get("name") or f"keda-hpa-{sc.name}"
-    annotations = (s.obj.get("metadata") or {}).get("annotations") or {}
     # KEDA reads these as booleans, and a value that is not one as true; paused, a direction's
     # selectPolicy becomes Disabled in the behavior it hands the HPA (creating one if needed).
-    paused = {
-        direction: f"autoscaling.keda.sh/paused-scale-{word}"
-        for direction, word in (("scaleDown", "in"), ("scaleUp", "out"))
-        if str(annotations.get(f"autoscaling.keda.sh/paused-scale-{word}", "false")).strip() not in GO_FALSE
-    }
+    paused = [name for name, on in ((PAUSED_SCALE_IN, sc.pause.scale_in), (PAUSED_SCALE_OUT, sc.pause.scale_out)) if on]
     floor = get_hpa_min_replicas(sc.min_replicas)
-    if sc.hpa_behavior is None and not paused:
+    given = new_hpa_behavior(sc)
+    if given is None:
         syncs = legacy_scale_up_syncs(1, sc.max_replicas)
         message = (
             f"HPA {name} runs the legacy path (no advanced.horizontalPodAutoscalerConfig.behavior): at most "
@@ -499,15 +502,12 @@ def hpa_path(s: Subject) -> Iterator[Finding]:
             f"{sc.max_replicas}"
         )
     else:
-        given = {k: dict(v) if isinstance(v, Mapping) else v for k, v in (sc.hpa_behavior or {}).items()}
-        for direction in paused:
-            given[direction] = {**(given.get(direction) or {}), "selectPolicy": "Disabled"}
         try:
             behavior = behavior_from_manifest(given)
             how = describe_behavior(behavior) if behavior else ""
         except InputError as exc:
             how = f"which does not read: {exc}"
-        names = sorted(paused.values())
+        names = sorted(paused)
         by = f" (given by the annotation{'s' if len(names) > 1 else ''} {', '.join(names)})" if paused else ""
         message = f"HPA {name} runs the behavior path{by}: {how}; between {floor} and {sc.max_replicas}"
     yield s.finding(
@@ -518,3 +518,80 @@ def hpa_path(s: Subject) -> Iterator[Finding]:
         "the HPA runs its legacy rules (horizontal.go), not the documented behavior defaults.",
         "none needed; advanced.horizontalPodAutoscalerConfig.behavior changes how fast the count moves",
     )
+
+
+# --- pause annotations ----------------------------------------------------------------------------
+
+
+@checks(
+    {
+        "paused": "a ScaledObject or ScaledJob paused by annotation: KEDA does not scale it at all",
+        "paused-one-direction": "paused-scale-in / paused-scale-out: the count can move one way only (information)",
+        "force-activation": "force-activation: KEDA counts the object active at every poll (information)",
+    }
+)
+def pause_annotations(s: Subject) -> Iterator[Finding]:
+    sc = s.scaler
+    pause = sc.pause
+    if pause.paused:
+        if s.is_job:
+            what = "KEDA stops the ScaledJob's scale loop: no Job is created whatever the queue"
+            source = "checkIfPaused, controllers/keda/scaledjob_controller.go"
+            fix = f'remove {PAUSED} (or set it to "false") when the pause is over'
+        else:
+            if pause.replicas is not None:
+                outside = not sc.min_replicas <= pause.replicas <= sc.max_replicas
+                bounds = f" (outside [{sc.min_replicas}, {sc.max_replicas}]: KEDA does not clamp it)" if outside else ""
+                count = f"sets the target to {pause.replicas} replicas{bounds} and leaves it there"
+            elif pause.bad_replicas is not None:
+                count = (
+                    f"cannot set {PAUSED_REPLICAS} {pause.bad_replicas!r}, which is no count (a whole number >= 0), "
+                    "so it leaves the count where it is and reports the error at every reconcile"
+                )
+            else:
+                count = "leaves the count where it is"
+            what = f"KEDA stops the scale loop and deletes the HPA, then {count}"
+            source = "handlePause and scaleTargetToPausedCount, controllers/keda/scaledobject_controller.go"
+            fix = f"remove {PAUSED} and {PAUSED_REPLICAS} when the pause is over"
+        yield s.finding(
+            "paused",
+            "warning",
+            f"paused by annotation ({pause.text()})",
+            f"{what} ({source}); no trigger is read. A render that carries the pause pauses every cluster it is "
+            "applied to.",
+            f"{fix}; if the pause is meant to stay in the render, suppress this finding with the reason",
+        )
+        return
+    if s.is_job:
+        return
+    blocked = [
+        (name, direction)
+        for name, direction, on in (
+            (PAUSED_SCALE_IN, "in (down)", pause.scale_in),
+            (PAUSED_SCALE_OUT, "out (up)", pause.scale_out),
+        )
+        if on
+    ]
+    if blocked:
+        names = ", ".join(name for name, _ in blocked)
+        directions = " and ".join(direction for _, direction in blocked)
+        yield s.finding(
+            "paused-one-direction",
+            "info",
+            f"{names}: KEDA and the HPA do not scale {directions}",
+            "KEDA skips its own step in that direction (scaleToZeroOrIdle / scaleFromZeroOrIdle, "
+            "pkg/scaling/executor/scale_scaledobjects.go) and gives the HPA that direction's selectPolicy Disabled "
+            "(newHPAForScaledObject, controllers/keda/hpa.go), creating a behavior if the object has none, so the "
+            "other direction runs the behavior path with Kubernetes' defaults.",
+            "remove the annotation when the pause is over",
+        )
+    if pause.force_activation:
+        yield s.finding(
+            "force-activation",
+            "info",
+            f"{FORCE_ACTIVATION}: every poll counts as active",
+            "KEDA wakes the target from 0 and refreshes its last active time at every poll whatever the triggers "
+            "read (RequestScale, pkg/scaling/executor/scale_scaledobjects.go), so it never scales it to 0 "
+            f"(minReplicaCount {sc.min_replicas}); the HPA still scales on the metrics.",
+            "remove the annotation when the forced activation is over",
+        )

@@ -45,6 +45,7 @@ from kedasuite.keda.rules.scaling import (
     decide_scaled_job,
     get_hpa_min_replicas,
     get_scaled_object_state,
+    new_hpa_behavior,
 )
 
 Read = Callable[[str, float], Value]
@@ -228,7 +229,7 @@ class ScaledObjectLoop:
                     raise InputError(f"{scaler.name}: trigger {t.name} has target {t.target:g}; it must be positive")
         self.reader = TriggerReader(scaler, options.partitions)
         window = options.stabilization_window
-        raw_behavior = scaler.hpa_behavior
+        raw_behavior = new_hpa_behavior(scaler)
         if raw_behavior is not None and window is not None:
             down = dict(raw_behavior.get("scaleDown") or {}) | {"stabilizationWindowSeconds": window}
             raw_behavior = dict(raw_behavior) | {"scaleDown": down}
@@ -274,9 +275,13 @@ class ScaledObjectLoop:
         return states, active, errors, text
 
     def poll(self, t: float, read: Read) -> Step:
+        cur = self.replicas
+        if self.scaler.pause.paused:  # the scale loop is stopped: no reads, only the paused count
+            request = request_scale(self.scaler, t, cur, False, False, self.last_active, self.reader.fallback)
+            self.replicas = request.replicas
+            return Step(t, "keda", cur, request.replicas, f"KEDA: {request.reason}")
         states, active, error, text = self._read_all(t, read)
         self.cached = {s.name: s for s in states}
-        cur = self.replicas
         request = request_scale(self.scaler, t, cur, active, error, self.last_active, self.reader.fallback)
         self.replicas, self.last_active = request.replicas, request.last_active
         return Step(t, "keda", cur, request.replicas, f"KEDA: {text}: {request.reason}", states, active)
@@ -285,6 +290,8 @@ class ScaledObjectLoop:
 
     def sync(self, t: float, read: Read, ready: Ready | None = None) -> Step:
         cur = self.replicas
+        if self.scaler.pause.paused:  # handlePause deletes the HPA
+            return Step(t, "hpa", cur, cur, f"HPA: none (KEDA deleted it while paused: {self.scaler.pause.text()})")
         inputs: list[MetricInput] = []
         states: tuple[TriggerState, ...] = ()
         if cur > 0 or self.hpa_min == 0:
@@ -375,7 +382,9 @@ class ScaledJobLoop:
             running = len(self.jobs)
             pending = sum(1 for j in self.jobs if j.starts > t)
             started = running - pending
-        states = tuple(self.reader.read(tr, read(tr.name, t), running) for tr in self.scaler.triggers)
+        # Paused, the scale loop is stopped: no trigger is read (checkIfPaused, scaledjob_controller.go).
+        paused = self.scaler.pause.paused
+        states = tuple(self.reader.read(tr, read(tr.name, t), running) for tr in self.scaler.triggers if not paused)
         readings = [
             Reading(tr, st.metric, activation_metric=st.raw, error=st.error)
             for tr, st in zip(self.scaler.triggers, states)

@@ -13,6 +13,8 @@ hands them here; the tests feed hand-computed cases from the rules in ``docs/ked
   ``scale_jobs.go`` for the four strategies; with several triggers each one's share of Jobs is
   capped at ``maxReplicaCount`` before ``multipleScalersCalculation`` combines them
   (:func:`is_scaled_job_active`).
+* The pause annotations (``autoscaling.keda.sh/paused``, ``paused-replicas``, ``paused-scale-in``,
+  ``paused-scale-out``) and ``force-activation`` are read into :class:`Pause`.
 * The ``kafka`` trigger's metric already carries the partition cap
   (:func:`kedasuite.keda.rules.kafka.keda_lag`): it is handed over as KEDA would hand it to the HPA.
 
@@ -23,7 +25,9 @@ and the current replica count, which only a cluster knows.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,6 +120,84 @@ def trigger_metadata(spec: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in (spec.get("metadata") or {}).items()}
 
 
+#: The annotations KEDA v2.20.2 reads to pause or force scaling (``apis/keda/v1alpha1/scaledobject_types.go``).
+PAUSED = "autoscaling.keda.sh/paused"
+PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
+PAUSED_SCALE_IN = "autoscaling.keda.sh/paused-scale-in"
+PAUSED_SCALE_OUT = "autoscaling.keda.sh/paused-scale-out"
+FORCE_ACTIVATION = "autoscaling.keda.sh/force-activation"
+PAUSE_ANNOTATIONS = (PAUSED, PAUSED_REPLICAS, PAUSED_SCALE_IN, PAUSED_SCALE_OUT, FORCE_ACTIVATION)
+#: What Go's ``strconv.ParseBool`` reads as false; KEDA takes anything else (a typo too) as true.
+GO_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
+
+
+def get_bool_annotation(annotations: Mapping[str, Any], name: str) -> bool:
+    """Whether a boolean annotation is set: absent is false, a Go boolean is itself, and any other
+    value is true, so a typo still pauses. KEDA's ``getBoolAnnotation``
+    (``apis/keda/v1alpha1/scaledobject_types.go``)."""
+    if name not in annotations:
+        return False
+    return str(annotations[name]) not in GO_FALSE
+
+
+@dataclass(frozen=True)
+class Pause:
+    """What an object's pause annotations ask of KEDA (``docs/keda-model.md#pause-annotations``).
+
+    ``paused`` stops the scale loop and deletes the HPA, leaving the count where it is or, with
+    ``replicas``, setting it to that; ``scale_in`` / ``scale_out`` block one direction only (KEDA's own
+    step and, through a ``Disabled`` selectPolicy, the HPA's); ``force_activation`` makes every poll
+    active. A ScaledJob reads ``autoscaling.keda.sh/paused`` alone."""
+
+    paused: bool = False
+    #: ``paused-replicas`` when it is a count; ``None`` without one (or when it does not parse).
+    replicas: int | None = None
+    #: ``paused-replicas`` as written when it is no count (KEDA pauses, but cannot set it).
+    bad_replicas: str | None = None
+    scale_in: bool = False
+    scale_out: bool = False
+    force_activation: bool = False
+    #: The annotations as written, in :data:`PAUSE_ANNOTATIONS` order: what ``simulate`` shows.
+    given: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_annotations(cls, kind: str, annotations: Mapping[str, Any] | None) -> Pause:
+        """The pause a ScaledObject's or ScaledJob's annotations ask for. A ScaledObject is paused by
+        ``paused-replicas`` whatever its value, or by ``paused`` read as a boolean
+        (``NeedToBePausedByAnnotation``); a ScaledJob by ``paused`` only
+        (``apis/keda/v1alpha1/scaledjob_types.go``)."""
+        found = annotations or {}
+        if kind == SCALED_JOB:
+            names: tuple[str, ...] = (PAUSED,)
+        else:
+            names = PAUSE_ANNOTATIONS
+        given = tuple((n, str(found[n])) for n in names if n in found)
+        if kind == SCALED_JOB:
+            return cls(paused=get_bool_annotation(found, PAUSED), given=given)
+        replicas, bad = None, None
+        if PAUSED_REPLICAS in found:
+            raw = str(found[PAUSED_REPLICAS])
+            # GetPausedReplicaCount: strconv.ParseInt(value, 10, 32); a negative count the scale
+            # subresource refuses, so both leave the count where it is.
+            if re.fullmatch(r"[+-]?[0-9]+", raw) and 0 <= int(raw) < 2**31:
+                replicas = int(raw)
+            else:
+                bad = raw
+        return cls(
+            paused=PAUSED_REPLICAS in found or get_bool_annotation(found, PAUSED),
+            replicas=replicas,
+            bad_replicas=bad,
+            scale_in=get_bool_annotation(found, PAUSED_SCALE_IN),
+            scale_out=get_bool_annotation(found, PAUSED_SCALE_OUT),
+            force_activation=get_bool_annotation(found, FORCE_ACTIVATION),
+            given=given,
+        )
+
+    def text(self) -> str:
+        """The annotations in words, e.g. ``autoscaling.keda.sh/paused-replicas=3``; empty without any."""
+        return ", ".join(f"{name}={value}" for name, value in self.given)
+
+
 @dataclass(frozen=True)
 class Scaler:
     """A ScaledObject or a ScaledJob as rendered, with KEDA's defaults filled in."""
@@ -152,6 +234,8 @@ class Scaler:
     #: ScaledJob only: ``scalingStrategy.pendingPodConditions``: a Job counts as pending until a pod of
     #: it has every one of these conditions true (empty: until a pod is Running or Succeeded).
     pending_pod_conditions: tuple[str, ...] = ()
+    #: The ``autoscaling.keda.sh/paused…`` and ``force-activation`` annotations.
+    pause: Pause = field(default_factory=Pause)
 
     @classmethod
     def from_manifest(cls, obj: Mapping[str, Any]) -> Scaler:
@@ -182,6 +266,7 @@ class Scaler:
             multiple_scalers_calculation=str(strategy.get("multipleScalersCalculation") or "max"),
             custom_deduction=int(_number(strategy.get("customScalingQueueLengthDeduction"), 0)),
             custom_running_percentage=pct,
+            pause=Pause.from_annotations(kind, (obj.get("metadata") or {}).get("annotations")),
             **_timed_fields(spec, kind),
         )
 
@@ -244,6 +329,21 @@ def get_hpa_min_replicas(min_replica_count: int) -> int:
     ``minReplicaCount`` when above 0, else 1 (an HPA cannot hold 0; KEDA takes that step
     itself). KEDA's ``GetHPAMinReplicas`` (``apis/keda/v1alpha1/scaledobject_types.go``)."""
     return min_replica_count if min_replica_count > 0 else 1
+
+
+def new_hpa_behavior(scaler: Scaler) -> Mapping[str, Any] | None:
+    """The ``behavior`` of the HPA KEDA creates, as a manifest would write it: the ScaledObject's own
+    (``None``: the HPA's legacy path), with ``selectPolicy: Disabled`` on scale-down under
+    ``paused-scale-in`` and on scale-up under ``paused-scale-out``, creating the behavior if there is
+    none (so a paused direction also moves the other onto the behavior path and its defaults).
+    KEDA's ``newHPAForScaledObject`` (``controllers/keda/hpa.go``)."""
+    if not (scaler.pause.scale_in or scaler.pause.scale_out):
+        return scaler.hpa_behavior
+    given = {k: dict(v) if isinstance(v, Mapping) else v for k, v in (scaler.hpa_behavior or {}).items()}
+    for direction, paused in (("scaleDown", scaler.pause.scale_in), ("scaleUp", scaler.pause.scale_out)):
+        if paused:
+            given[direction] = {**(given.get(direction) or {}), "selectPolicy": "Disabled"}
+    return given
 
 
 def hpa_proposal(metric: float, target: float) -> int:
@@ -505,6 +605,53 @@ def hpa_tolerances(scaler: Scaler) -> tuple[float, float]:
     return tolerances_for_hpa(behavior)
 
 
+def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading], current: int | None = None) -> Decision:
+    """KEDA's activation and the HPA's target for a ScaledObject (docs/keda-model.md#scaledobject-the-hpa).
+
+    With ``current``, the replicas running, each proposal is the HPA's own at that count
+    (:func:`~kedasuite.keda.rules.hpa.compute_replicas_for_metrics`, the model's rule: its
+    tolerance included); without it, ``ceil(M / T)``, as no tolerance can apply.
+
+    Paused (``paused``, ``paused-replicas``) the count is the paused one, or the current one; with a
+    direction paused (``paused-scale-in`` / ``-out``) it cannot move that way from ``current``, and
+    without ``current`` it is unknown. :class:`Pause` names the upstream functions."""
+    if scaler.scaling_modifiers:
+        decision = _decide_with_modifiers(scaler, readings, current)
+    else:
+        decision = _decide_unpaused(scaler, readings, current)
+    pause = scaler.pause
+    if pause.paused:
+        if pause.replicas is not None:
+            how = f"KEDA sets {pause.replicas} replicas and leaves them"
+        elif pause.bad_replicas is not None:
+            how = f"{PAUSED_REPLICAS} {pause.bad_replicas!r} is no count, so KEDA leaves the current count"
+        else:
+            how = "KEDA leaves the current count"
+        reason = f"paused ({pause.text()}): no scale loop and no HPA, {how}; unpaused: {decision.reason}"
+        return dataclasses.replace(decision, count=pause.replicas, reason=reason)
+    blocked = [
+        (word, name)
+        for word, name, on in (("up", PAUSED_SCALE_OUT, pause.scale_out), ("down", PAUSED_SCALE_IN, pause.scale_in))
+        if on
+    ]
+    if not blocked or decision.count is None:
+        return decision
+    words = " or ".join(word for word, _ in blocked)
+    names = ", ".join(name for _, name in blocked)
+    if current is None:
+        reason = f"{decision.reason}; but {names}: the count cannot go {words} from the current one, unknown here"
+        return dataclasses.replace(decision, count=None, reason=reason)
+    count = decision.count
+    if pause.scale_out:
+        count = min(count, current)
+    if pause.scale_in:
+        count = max(count, current)
+    if count == decision.count:
+        return decision
+    reason = f"{decision.reason}; but {names}: the count cannot go {words} from {current}, so {count}"
+    return dataclasses.replace(decision, count=count, reason=reason)
+
+
 def _decide_with_modifiers(scaler: Scaler, readings: Sequence[Reading], current: int | None) -> Decision:
     """With ``scalingModifiers`` the HPA scales on the composite metric alone and its activity decides
     (``getScaledObjectState``); the triggers are metric sources with no target of their own."""
@@ -518,6 +665,7 @@ def _decide_with_modifiers(scaler: Scaler, readings: Sequence[Reading], current:
         return Decision(False, None, "replicas", proposals, f"{why}: {exc.message}")
     assert modifiers is not None
     value, active, how = handle_scaling_modifiers(modifiers, {r.trigger.name: r.metric for r in readings})
+    active = active or scaler.pause.force_activation
     if any(r.metric is None for r in readings):
         reason = f"{why}; {how}: KEDA keeps the current count while a trigger errors (no fallback here)"
         return Decision(False, None, "replicas", proposals, reason)
@@ -545,15 +693,7 @@ def _decide_with_modifiers(scaler: Scaler, readings: Sequence[Reading], current:
     return Decision(False, rest, "replicas", proposals, reason)
 
 
-def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading], current: int | None = None) -> Decision:
-    """KEDA's activation and the HPA's target for a ScaledObject (docs/keda-model.md#scaledobject-the-hpa).
-
-    With ``current``, the replicas running, each proposal is the HPA's own at that count
-    (:func:`~kedasuite.keda.rules.hpa.compute_replicas_for_metrics`, the model's rule: its
-    tolerance included); without it, ``ceil(M / T)``, as no tolerance can apply. With
-    ``scalingModifiers`` the composite metric decides instead."""
-    if scaler.scaling_modifiers:
-        return _decide_with_modifiers(scaler, readings, current)
+def _decide_unpaused(scaler: Scaler, readings: Sequence[Reading], current: int | None) -> Decision:
     proposals: dict[str, int | None] = {r.trigger.name: None for r in readings}
     hows: dict[str, str] = {}
     if current:
@@ -571,7 +711,8 @@ def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading], current: i
             for r in readings
             if r.metric is not None and r.trigger.metric_type != "Value"
         }
-    active = any(r.active for r in readings)
+    # NeedToForceActivation (RequestScale): autoscaling.keda.sh/force-activation makes every poll active.
+    active = any(r.active for r in readings) or scaler.pause.force_activation
     errors = [r for r in readings if r.metric is None]
     why = "; ".join(_reading_text(r) for r in readings)
     known = [p for p in proposals.values() if p is not None]
@@ -606,7 +747,9 @@ def decide_scaled_object(scaler: Scaler, readings: Sequence[Reading], current: i
 def decide_scaled_job(scaler: Scaler, readings: Sequence[Reading], running: int = 0, pending: int = 0) -> Decision:
     """How many Jobs KEDA creates at its next poll (docs/keda-model.md#scaledjob), given ``running`` /
     ``pending`` Jobs: each readable trigger's numbers (:func:`calculate_queue_length_and_max_value`),
-    combined (:func:`is_scaled_job_active`), through the strategy (:func:`get_scaling_decision`)."""
+    combined (:func:`is_scaled_job_active`), through the strategy (:func:`get_scaling_decision`). A
+    paused ScaledJob creates none: KEDA stops its scale loop (``checkIfPaused``,
+    ``controllers/keda/scaledjob_controller.go``)."""
     if scaler.strategy not in STRATEGIES:
         raise ValueError(f"unknown scalingStrategy {scaler.strategy!r}: one of {', '.join(STRATEGIES)}")
     proposals: dict[str, int | None] = {}
@@ -616,6 +759,9 @@ def decide_scaled_job(scaler: Scaler, readings: Sequence[Reading], running: int 
             math.ceil(min(r.metric / r.trigger.target, scaler.max_replicas)) if r in usable else None
         )
     why = "; ".join(_reading_text(r) for r in readings)
+    if scaler.pause.paused:
+        reason = f"paused ({scaler.pause.text()}): KEDA's scale loop is stopped, no Jobs are created"
+        return Decision(False, 0, "jobs", proposals, reason)
     minimum, max_count = scaled_job_replica_counts(scaler.min_replicas, scaler.max_replicas)
     metrics = [
         ScalerMetrics(*calculate_queue_length_and_max_value(r.metric or 0.0, r.trigger.target, max_count), r.active)

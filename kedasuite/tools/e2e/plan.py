@@ -29,7 +29,7 @@ from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT, WORKLOADS, by_tr
 from kedasuite.keda.model import legacy_scale_up_syncs
 from kedasuite.keda.rules import scaling
 from kedasuite.keda.rules.kafka import capped_total_lag
-from kedasuite.keda.rules.scaling import Reading, Scaler, Trigger, get_hpa_min_replicas
+from kedasuite.keda.rules.scaling import Pause, Reading, Scaler, Trigger, get_hpa_min_replicas
 
 #: The Kubernetes HPA controller's default sync period (``--horizontal-pod-autoscaler-sync-period``).
 HPA_SYNC_SECONDS = 15.0
@@ -221,9 +221,11 @@ class Plan:
         spec = data.pop("spec")
         scaler = spec.pop("scaler")
         triggers = tuple(Trigger(**t) for t in scaler.pop("triggers"))
+        raw_pause = scaler.pop("pause", None) or {}
+        pause = Pause(**{**raw_pause, "given": tuple(tuple(pair) for pair in raw_pause.get("given", ()))})
         # JSON has no tuples: the scaler's tuple fields (pendingPodConditions) come back as lists.
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in scaler.items()}
-        return cls(spec=Spec(scaler=Scaler(triggers=triggers, **fields), **spec), **data)
+        return cls(spec=Spec(scaler=Scaler(triggers=triggers, pause=pause, **fields), **spec), **data)
 
 
 def make_plan(spec: Spec, settings: Settings | None = None) -> Plan:
