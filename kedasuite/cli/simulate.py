@@ -16,6 +16,7 @@ from kedasuite.keda.simulate import describe, parse_series, render, scaler_for
 
 @click.command()
 @option("--workload", "-w", setting=config.SIMULATE_WORKLOAD)
+@option("--object", "object_name", setting=config.SIMULATE_OBJECT)
 @option(
     "--overlay",
     setting=config.KEDA_OVERLAY,
@@ -40,6 +41,7 @@ from kedasuite.keda.simulate import describe, parse_series, render, scaler_for
 @reports_errors
 def simulate(
     workload: str,
+    object_name: str | None,
     overlay: str | None,
     manifests: str | None,
     series_specs: tuple[str, ...],
@@ -65,7 +67,7 @@ def simulate(
     kedasuite simulate -w kafka --series lag=0:0,15:200 --partitions 3
     kedasuite simulate -w workqueue --series backlog=0:30 --job-seconds 25
     """
-    scaler, source = scaler_for(workload, manifests, overlay)
+    scaler, source = scaler_for(workload, manifests, overlay, object_name)
     options = Options(
         polling_interval=polling_interval,
         cooldown_period=cooldown_period,

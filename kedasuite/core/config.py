@@ -748,6 +748,13 @@ SIMULATE_WORKLOAD = Setting(
     show_default=True,
 )
 
+SIMULATE_OBJECT = Setting(
+    Env.SIMULATE_OBJECT,
+    help="The ScaledObject or ScaledJob to replay, by name (for manifests whose objects scale no suite "
+    "workload); wins over --workload.",
+    metavar="NAME",
+)
+
 SIMULATE_SERIES = Setting(
     Env.SIMULATE_SERIES,
     help=f"A trigger's raw value over time, e.g. {defaults.SIMULATE_EXAMPLE} (each value holds until the next; a trigger not "

@@ -254,6 +254,7 @@ class Env:
 
     # `kedasuite simulate`: the model of KEDA's and the HPA's loop replaying a metric series.
     SIMULATE_WORKLOAD: Final = "SIMULATE_WORKLOAD"
+    SIMULATE_OBJECT: Final = "SIMULATE_OBJECT"
     SIMULATE_SERIES: Final = "SIMULATE_SERIES"  # space-separated TRIGGER=S:V,... as click reads a repeatable option
     SIMULATE_DURATION: Final = "SIMULATE_DURATION"
     SIMULATE_JSON: Final = "SIMULATE_JSON"

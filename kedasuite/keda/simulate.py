@@ -108,13 +108,23 @@ def parse_series(specs: Sequence[str], scaler: Scaler) -> dict[str, Series]:
     return out
 
 
-def scaler_for(workload: str, manifests: str | None, overlay: str | None) -> tuple[Scaler, str]:
+def scaler_for(
+    workload: str, manifests: str | None, overlay: str | None, name: str | None = None
+) -> tuple[Scaler, str]:
     """The workload's ScaledObject / ScaledJob: from ``--manifests`` or ``--overlay`` as ``status`` reads
     them, by default from the bundled render of ``k8s/overlays/local`` (tests keep it equal to the
-    overlay; no kubectl run, so the answer comes in well under a second)."""
+    overlay; no kubectl run, so the answer comes in well under a second). ``name`` (``--object``)
+    picks one by its name instead, for objects that scale no workload of the suite (KEDA's own
+    examples)."""
     from kedasuite.keda.objects import load_scalers, workload_of
 
     scalers, source = load_scalers(manifests, overlay, bundled_by_default=True)
+    if name:
+        named = [s for s in scalers if s.name == name]
+        if not named:
+            have = ", ".join(sorted(s.name for s in scalers)) or "none"
+            raise InputError(f"{source} has no ScaledObject or ScaledJob named {name!r} (it has: {have})")
+        return named[0], source
     found = [s for s in scalers if workload_of(s) == workload]
     if not found:
         raise InputError(

@@ -210,3 +210,20 @@ spec:
     assert "paused (autoscaling.keda.sh/paused-replicas=2): scales 0 → 2" in result.output
     plain = simulate("--series", "backlog=0:95", "--duration", "60")
     assert "annotations" not in plain.output.splitlines()[0]
+
+
+def test_an_object_by_name(tmp_path) -> None:
+    manifest = tmp_path / "so.yaml"
+    manifest.write_text("""
+kind: ScaledObject
+metadata: {name: elsewhere}
+spec:
+  scaleTargetRef: {name: d}
+  triggers: [{type: metrics-api, name: api, metadata: {url: "http://x", targetValue: "5"}}]
+""")
+    found = simulate("--manifests", str(manifest), "--object", "elsewhere", "--series", "api=0:12", "--duration", "30")
+    assert found.exit_code == 0 and "ScaledObject elsewhere from" in found.output
+    missing = simulate("--manifests", str(manifest), "--object", "nope")
+    assert (
+        missing.exit_code == 2 and "has no ScaledObject or ScaledJob named 'nope' (it has: elsewhere)" in missing.output
+    )
