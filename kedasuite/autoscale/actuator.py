@@ -40,7 +40,7 @@ from kedasuite.autoscale.targets import Target
 from kedasuite.core.stopping import StopFlag, Stoppable
 from kedasuite.keda.model import Loop, Options, Step, loop_for
 from kedasuite.keda.model.triggers import Value
-from kedasuite.keda.rules.scaling import Trigger
+from kedasuite.keda.rules.spec import Trigger
 
 #: The state file's name in the run directory (see :func:`read_state`).
 STATE_FILE = "state.json"

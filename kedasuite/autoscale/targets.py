@@ -15,10 +15,10 @@ from typing import Any
 
 from kedasuite.core import defaults
 from kedasuite.core.errors import InputError
-from kedasuite.core.workloads import NAMES, WORKLOADS, Workload
+from kedasuite.core.workloads import NAMES, SCALED_JOB, WORKLOADS, Workload
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.objects import load_objects, parse, workload_of
-from kedasuite.keda.rules.scaling import SCALED_JOB, Scaler, scalers_in
+from kedasuite.keda.rules.spec import Scaler, scalers_in
 
 #: The kubelet's default when a pod spec leaves ``terminationGracePeriodSeconds`` out.
 DEFAULT_GRACE_SECONDS = float(defaults.KUBERNETES_GRACE_PERIOD_S)

@@ -8,9 +8,9 @@ import click
 
 from kedasuite.cli.options import option, reports_errors
 from kedasuite.core import config, defaults
+from kedasuite.core.workloads import SCALED_JOB
 from kedasuite.keda.model import Options
 from kedasuite.keda.model.replay import default_duration, replay
-from kedasuite.keda.rules.scaling import SCALED_JOB
 from kedasuite.keda.simulate import describe, parse_series, render, scaler_for
 
 

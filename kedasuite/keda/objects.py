@@ -20,7 +20,7 @@ import yaml
 
 from kedasuite.core.errors import InputError
 from kedasuite.core.workloads import by_trigger
-from kedasuite.keda.rules.scaling import Scaler, scalers_in
+from kedasuite.keda.rules.spec import Scaler, scalers_in
 
 #: The package's copy of ``kubectl kustomize k8s/overlays/local``, KEDA objects only.
 BUNDLED = "bundled/keda-local.yaml"

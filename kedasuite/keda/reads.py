@@ -34,7 +34,8 @@ from kedasuite.core.names import Env
 from kedasuite.core.settings import KafkaSettings
 from kedasuite.keda.rules.kafka import KafkaTrigger, LagError, PartitionOffsets, keda_lag
 from kedasuite.keda.rules.redis import REDIS_LIST_TYPES, RedisTrigger
-from kedasuite.keda.rules.scaling import Reading, Trigger
+from kedasuite.keda.rules.scaling import Reading
+from kedasuite.keda.rules.spec import Trigger
 
 #: KEDA's redis scaler measures a key by its type (list, set, sorted set, hash; missing = 0).
 #: Any other type is an error there, and -1 here.

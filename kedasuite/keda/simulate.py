@@ -15,11 +15,13 @@ from collections.abc import Sequence
 
 from kedasuite.core import defaults
 from kedasuite.core.errors import InputError
+from kedasuite.core.workloads import SCALED_JOB
 from kedasuite.keda.model import Options, Step
 from kedasuite.keda.model.replay import Series
 from kedasuite.keda.model.triggers import Value
 from kedasuite.keda.rules.hpa import DOWNSCALE_STABILIZATION
-from kedasuite.keda.rules.scaling import SCALED_JOB, Scaler, new_hpa_behavior
+from kedasuite.keda.rules.scaling import new_hpa_behavior
+from kedasuite.keda.rules.spec import Scaler
 
 #: Series a ScaledJob takes besides its triggers: the Jobs a cluster reports.
 JOB_SERIES = ("running", "pending")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from kedasuite.core.names import WORKLOAD_KAFKA
 from kedasuite.keda.rules.hpa import TOLERANCE, metric_proposal
-from kedasuite.keda.rules.scaling import Scaler
+from kedasuite.keda.rules.spec import Scaler
 from kedasuite.scenarios.base import (
     FIX,
     PITFALL,

@@ -34,7 +34,7 @@ from kedasuite.core.settings import BrokerConfig, KafkaSettings
 from kedasuite.core.workloads import Workload
 from kedasuite.keda.reads import ScalerReads
 from kedasuite.keda.rules.kafka import KafkaTrigger, PartitionOffsets, partition_lag
-from kedasuite.keda.rules.scaling import Trigger
+from kedasuite.keda.rules.spec import Trigger
 from kedasuite.producers.engine import StreamStatus, new_run
 from kedasuite.producers.profiles import steady
 from kedasuite.scenarios.assignments import ownership, read_log

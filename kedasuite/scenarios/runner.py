@@ -18,7 +18,7 @@ from kedasuite.autoscale.actuator import Actuator, Backend, Reads
 from kedasuite.autoscale.targets import Target
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.model import Options, Step
-from kedasuite.keda.rules.scaling import Scaler
+from kedasuite.keda.rules.spec import Scaler
 from kedasuite.scenarios.base import Pump, Sample, Scenario, Trace, Variant
 
 #: Seconds between samples of the workload (and the longest the loop sleeps).

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 
 from kedasuite.core.names import WORKLOAD_WORKQUEUE
-from kedasuite.keda.rules.scaling import Scaler
+from kedasuite.keda.rules.spec import Scaler
 from kedasuite.scenarios.base import (
     FIX,
     PITFALL,

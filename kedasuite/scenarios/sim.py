@@ -30,7 +30,7 @@ from typing import Any
 from kedasuite.autoscale.targets import Target
 from kedasuite.core.names import WORKLOAD_CELERY
 from kedasuite.keda.model.triggers import Value
-from kedasuite.keda.rules.scaling import Trigger
+from kedasuite.keda.rules.spec import Trigger
 from kedasuite.scenarios.base import Pump, Sample, Scenario, Variant
 
 #: Seconds per step of the simulated workers (records start and end on these steps).

@@ -9,7 +9,7 @@ from kedasuite.autoscale.targets import Target
 from kedasuite.core.names import WORKLOAD_KAFKA, WORKLOAD_WORKQUEUE
 from kedasuite.keda.model.triggers import Value
 from kedasuite.keda.rules.kafka import PartitionOffsets
-from kedasuite.keda.rules.scaling import Trigger
+from kedasuite.keda.rules.spec import Trigger
 from kedasuite.scenarios.assignments import ASSIGNED, REVOKED, STOPPED, Change, ownership
 from kedasuite.scenarios.base import Sample, Scenario, Variant
 from kedasuite.scenarios.sim import DT, Pod, SimWorld

@@ -27,11 +27,12 @@ from kedasuite.core.errors import InputError
 from kedasuite.core.results import dead_letter_key, processed_count_key
 from kedasuite.core.settings import KafkaSettings, PumpSettings
 from kedasuite.core.workloads import NAMES as WORKLOADS
-from kedasuite.core.workloads import by_trigger
+from kedasuite.core.workloads import SCALED_JOB, by_trigger
 from kedasuite.core.workloads import workload as row
 from kedasuite.keda.objects import load_scalers, workload_of
 from kedasuite.keda.reads import RedisSnapshot, ScalerReads
-from kedasuite.keda.rules.scaling import SCALED_JOB, Scaler, Trigger, decide
+from kedasuite.keda.rules.scaling import decide
+from kedasuite.keda.rules.spec import Scaler, Trigger
 
 
 def _backlog_trigger(workload: str, scaler: Scaler) -> Trigger | None:

@@ -29,12 +29,12 @@ from kedasuite.autoscale.targets import DEFAULT_GRACE_SECONDS, Target, grace_per
 from kedasuite.cli import main
 from kedasuite.core import metrics
 from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE, Env
-from kedasuite.core.workloads import NAMES
+from kedasuite.core.workloads import NAMES, SCALED_OBJECT
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.model import Options
 from kedasuite.keda.model.triggers import Value
 from kedasuite.keda.objects import bundled_text, workload_of
-from kedasuite.keda.rules.scaling import SCALED_OBJECT, Pause, Scaler, Trigger, scalers_in
+from kedasuite.keda.rules.spec import Pause, Scaler, Trigger, scalers_in
 from tests.support import AutoscalerWatch, run_cli, wait_for
 from tests.support.autoscaler import (
     START_MARGIN_S,

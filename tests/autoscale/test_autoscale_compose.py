@@ -37,7 +37,8 @@ from kedasuite.core.errors import InputError
 from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.objects import bundled_text, workload_of
-from kedasuite.keda.rules.scaling import Scaler, scaled_job_new_jobs, scalers_in
+from kedasuite.keda.rules.scaledjob import scaled_job_new_jobs
+from kedasuite.keda.rules.spec import Scaler, scalers_in
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -295,7 +295,7 @@ def test_one_deadline_bounds_all_the_reads_of_a_poll(own_redis) -> None:
     """A frozen Redis: the poll's four reads end together at its one deadline (each read alone
     would wait for the socket timeout); a read stuck past its deadline is not started again."""
     from kedasuite.keda.reads import DEADLINE_SLACK_S, ScalerReads
-    from kedasuite.keda.rules.scaling import Trigger
+    from kedasuite.keda.rules.spec import Trigger
 
     keys = ["celery", "unacked", "rq:queue:default", "rq:wip:default"]
     triggers = [Trigger(k, "redis", k, 1.0, 0.0) for k in keys]

@@ -14,10 +14,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kedasuite.core.workloads import SCALED_OBJECT
 from kedasuite.keda.model import Options, loop_for
 from kedasuite.keda.objects import bundled_text, parse
 from kedasuite.keda.rules.hpa import MetricInput
-from kedasuite.keda.rules.scaling import SCALED_OBJECT, Reading, Scaler, decide, scalers_in
+from kedasuite.keda.rules.scaling import Reading, decide
+from kedasuite.keda.rules.spec import Scaler, scalers_in
 
 OBJECTS = [s for s in scalers_in(parse(bundled_text(), "bundled")) if s.kind == SCALED_OBJECT]
 

@@ -31,7 +31,7 @@ from kedasuite.core.embedded import EmbeddedKafka
 from kedasuite.core.settings import KafkaSettings
 from kedasuite.keda.reads import AdvertisedBrokerUnreachable, ScalerReads, fetch_offsets
 from kedasuite.keda.rules.kafka import PartitionOffsets
-from kedasuite.keda.rules.scaling import Trigger
+from kedasuite.keda.rules.spec import Trigger
 from tests.support import refused_port, run_cli
 
 pytestmark = pytest.mark.integration

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kedasuite.core.errors import InputError
+from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT
 from kedasuite.keda.model import Options, legacy_scale_up_limit, legacy_scale_up_syncs
 from kedasuite.keda.model.replay import Series, replay, step_response
 from kedasuite.keda.objects import bundled_text
@@ -49,16 +50,8 @@ from kedasuite.keda.rules.hpa import (
     store_scale_event,
 )
 from kedasuite.keda.rules.modifiers import Modifiers, handle_scaling_modifiers
-from kedasuite.keda.rules.scaling import (
-    SCALED_JOB,
-    SCALED_OBJECT,
-    Pause,
-    Reading,
-    Scaler,
-    Trigger,
-    decide_scaled_job,
-    scalers_in,
-)
+from kedasuite.keda.rules.scaling import Reading, decide_scaled_job
+from kedasuite.keda.rules.spec import Pause, Scaler, Trigger, scalers_in
 
 BUNDLED = {s.name: s for s in scalers_in(d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, dict))}
 CELERY = BUNDLED["celery-worker"]  # poll 15, cooldown 200, min 0, max 10; backlog T 10 A 5, in-flight T 10 A 0
@@ -701,7 +694,7 @@ def test_properties_with_a_behavior(points: list[tuple[int, int]]) -> None:
         assert step.replicas <= step.before - added + removed + 2, (step, period)
 
 
-# --- pause annotations (rules.scaling.Pause, rules.executor.handle_paused) -----------------------------
+# --- pause annotations (rules.spec.Pause, rules.executor.handle_paused) -----------------------------
 
 
 def _annotated(scaler: Scaler, **annotations: str) -> Scaler:
@@ -768,7 +761,7 @@ def test_a_paused_scaled_job_creates_no_jobs() -> None:
     assert all(s.created == 0 for s in steps) and "paused" in steps[0].reason
 
 
-# --- a ScaledJob with several triggers (rules.scaling.is_scaled_job_active) -------------------------
+# --- a ScaledJob with several triggers (rules.scaledjob.is_scaled_job_active) -------------------------
 
 
 def test_a_scaled_job_caps_each_trigger_at_max_replicas_before_combining() -> None:

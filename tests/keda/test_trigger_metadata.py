@@ -11,7 +11,7 @@ from kedasuite.keda.model.triggers import TriggerReader
 from kedasuite.keda.rules.kafka import KafkaTrigger, LagError, PartitionOffsets, keda_lag, partition_lag
 from kedasuite.keda.rules.redis import RedisTrigger
 from kedasuite.keda.rules.scalersconfig import MetadataError, parse_bool, parse_int64
-from kedasuite.keda.rules.scaling import Scaler, Trigger
+from kedasuite.keda.rules.spec import Scaler, Trigger
 
 GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
 GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")

@@ -222,7 +222,8 @@ def test_a_zero_target_is_refused() -> None:
     with pytest.raises(ValueError):
         expected_jobs_accurate(10, 0, 10)
     # and the shared function refuses it too, whoever calls it
-    from kedasuite.keda.rules.scaling import hpa_proposal, scaled_job_new_jobs
+    from kedasuite.keda.rules.scaledjob import scaled_job_new_jobs
+    from kedasuite.keda.rules.scaling import hpa_proposal
 
     with pytest.raises(ValueError):
         hpa_proposal(10, 0)

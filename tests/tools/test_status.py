@@ -25,19 +25,14 @@ import yaml
 
 from kedasuite.core.names import CELERY_UNACKED_HASH, WORKLOAD_CELERY, WORKLOAD_KAFKA, WORKLOAD_RQ, WORKLOAD_WORKQUEUE
 from kedasuite.core.settings import KafkaSettings
+from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT
 from kedasuite.keda.manifest_checks import render
 from kedasuite.keda.objects import BUNDLED, bundled_text, keda_objects, load_scalers, workload_of
 from kedasuite.keda.reads import ScalerReads
-from kedasuite.keda.rules import scaling
 from kedasuite.keda.rules.kafka import capped_total_lag
-from kedasuite.keda.rules.scaling import (
-    Reading,
-    Scaler,
-    Trigger,
-    decide_scaled_job,
-    decide_scaled_object,
-    scaled_job_new_jobs,
-)
+from kedasuite.keda.rules.scaledjob import scaled_job_new_jobs
+from kedasuite.keda.rules.scaling import Reading, decide_scaled_job, decide_scaled_object
+from kedasuite.keda.rules.spec import Pause, Scaler, Trigger
 from kedasuite.producers import workloads as wl
 from kedasuite.producers.engine import new_run, pump_stream
 from kedasuite.producers.records import RecordFactory
@@ -53,7 +48,7 @@ LOCAL = str(ROOT / "k8s" / "overlays" / "local")
 
 def so(*triggers: Trigger, min_replicas: int = 0, max_replicas: int = 10, cooldown: float = 200) -> Scaler:
     return Scaler(
-        kind=scaling.SCALED_OBJECT,
+        kind=SCALED_OBJECT,
         name="so",
         triggers=triggers,
         min_replicas=min_replicas,
@@ -96,7 +91,7 @@ def test_min_replicas_and_idle_replicas_when_inactive() -> None:
     trigger = redis_trigger()
     assert decide_scaled_object(so(trigger, min_replicas=2), [Reading(trigger, 0)]).count == 2
     assert decide_scaled_object(so(trigger, min_replicas=2), [Reading(trigger, 6)]).count == 2
-    idle = Scaler(kind=scaling.SCALED_OBJECT, name="so", triggers=(trigger,), min_replicas=2, idle_replicas=0)
+    idle = Scaler(kind=SCALED_OBJECT, name="so", triggers=(trigger,), min_replicas=2, idle_replicas=0)
     assert decide_scaled_object(idle, [Reading(trigger, 0)]).count == 0
 
 
@@ -160,11 +155,11 @@ def test_scaled_job_strategies(kwargs: dict, jobs: int) -> None:
 
 def test_scaled_job_combines_active_triggers_only() -> None:
     a, b = redis_trigger("a", 5, 0), redis_trigger("b", 5, 10)
-    sj = Scaler(kind=scaling.SCALED_JOB, name="sj", triggers=(a, b), max_replicas=10, strategy="accurate")
+    sj = Scaler(kind=SCALED_JOB, name="sj", triggers=(a, b), max_replicas=10, strategy="accurate")
     # b (q 9) is not above its activation 10, so only a (q 4) counts: ceil(4/5) = 1
     assert decide_scaled_job(sj, [Reading(a, 4), Reading(b, 9)]).count == 1
     summed = Scaler(
-        kind=scaling.SCALED_JOB,
+        kind=SCALED_JOB,
         name="sj",
         triggers=(a, b),
         max_replicas=10,
@@ -177,11 +172,11 @@ def test_scaled_job_combines_active_triggers_only() -> None:
 
 def test_pause_annotations_in_the_decision() -> None:
     """paused-replicas pins the count; paused leaves it (unknown here); a paused direction cannot be taken
-    from the replicas running (rules.scaling.Pause, decide_scaled_object)."""
+    from the replicas running (rules.spec.Pause, decide_scaled_object)."""
     t = redis_trigger()
 
     def paused(**annotations: str) -> Scaler:
-        pause = scaling.Pause.from_annotations(scaling.SCALED_OBJECT, annotations)
+        pause = Pause.from_annotations(SCALED_OBJECT, annotations)
         return dataclasses.replace(so(t), pause=pause)
 
     pinned = decide_scaled_object(paused(**{"autoscaling.keda.sh/paused-replicas": "3"}), [Reading(t, 95)])

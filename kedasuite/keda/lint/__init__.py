@@ -25,10 +25,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT
 from kedasuite.keda import manifest_checks as mc
 from kedasuite.keda.lint import workloads  # noqa: F401  (registers its rules)
 from kedasuite.keda.lint.rules import CHECKS, OBJECT_CHECKS, RULES, SEVERITIES, Finding, Severity, Subject
-from kedasuite.keda.rules.scaling import SCALED_JOB, SCALED_OBJECT, Scaler
+from kedasuite.keda.rules.spec import Scaler
 
 IGNORE = "kedasuite.io/lint-ignore"
 IGNORE_REASON = "kedasuite.io/lint-ignore-reason"

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from kedasuite.core import defaults
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import Env
+from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT
 from kedasuite.keda import manifest_checks as mc
 from kedasuite.keda.rules.hpa import (
     DOWNSCALE_STABILIZATION,
@@ -35,19 +36,15 @@ from kedasuite.keda.rules.hpa import (
 from kedasuite.keda.rules.kafka import KafkaTrigger, capped_total_lag, parse_kafka_metadata
 from kedasuite.keda.rules.redis import REDIS_LIST_TYPES, parse_redis_metadata
 from kedasuite.keda.rules.scalersconfig import MetadataError
-from kedasuite.keda.rules.scaling import (
+from kedasuite.keda.rules.scaling import get_hpa_min_replicas, hpa_tolerances, new_hpa_behavior
+from kedasuite.keda.rules.spec import (
     FORCE_ACTIVATION,
     PAUSED,
     PAUSED_REPLICAS,
     PAUSED_SCALE_IN,
     PAUSED_SCALE_OUT,
-    SCALED_JOB,
-    SCALED_OBJECT,
     Scaler,
     Trigger,
-    get_hpa_min_replicas,
-    hpa_tolerances,
-    new_hpa_behavior,
     trigger_metadata,
     trigger_name,
 )

@@ -4,7 +4,7 @@ Grace periods against the work time the container's env sets, Celery workers tha
 work from the list KEDA reads, ScaledObjects that do not count work in progress, and
 ScaledJob strategies that do not fit a queue whose items leave it when taken. The
 workloads' keys come from the one table, :mod:`kedasuite.core.workloads`; the ScaledJob
-arithmetic from :func:`kedasuite.keda.rules.scaling.scaled_job_new_jobs`. ``docs/lint.md``
+arithmetic from :func:`kedasuite.keda.rules.scaledjob.scaled_job_new_jobs`. ``docs/lint.md``
 says why each rule holds, with the KEDA and Kubernetes sources.
 """
 
@@ -22,7 +22,8 @@ from kedasuite.core.settings import env_flag
 from kedasuite.core.workloads import WORKLOADS, Workload, by_trigger
 from kedasuite.core.worktime import parse_work_time
 from kedasuite.keda.lint.rules import Finding, Subject, checks, n
-from kedasuite.keda.rules.scaling import Trigger, scaled_job_new_jobs
+from kedasuite.keda.rules.scaledjob import scaled_job_new_jobs
+from kedasuite.keda.rules.spec import Trigger
 
 #: Kubernetes' default ``terminationGracePeriodSeconds``.
 DEFAULT_GRACE = defaults.KUBERNETES_GRACE_PERIOD_S

@@ -1,6 +1,6 @@
 """KEDA's and the HPA's control loop over time, for one ScaledObject or ScaledJob: a pure model.
 
-No I/O and no clock of its own: a loop is built from the same parsed :class:`~kedasuite.keda.rules.scaling.Scaler`
+No I/O and no clock of its own: a loop is built from the same parsed :class:`~kedasuite.keda.rules.spec.Scaler`
 ``status`` uses, and :meth:`ScaledObjectLoop.advance` is handed ``now`` (seconds since the
 object was created) and a ``read(trigger_name, t)`` callable giving each trigger's raw value.
 It runs every event due by then, in order (KEDA's polls every ``pollingInterval`` from 0,
@@ -26,8 +26,10 @@ from typing import Any
 
 from kedasuite.core.defaults import KAFKA_PARTITIONS
 from kedasuite.core.errors import InputError
+from kedasuite.core.workloads import SCALED_JOB
 from kedasuite.keda.model.hpa import HPA
 from kedasuite.keda.model.triggers import TriggerReader, TriggerState, Value
+from kedasuite.keda.rules.activation import get_scaled_object_state
 from kedasuite.keda.rules.executor import request_scale
 from kedasuite.keda.rules.hpa import (
     DOWNSCALE_STABILIZATION,
@@ -38,15 +40,8 @@ from kedasuite.keda.rules.hpa import (
     legacy_scale_up_limit,
     legacy_scale_up_syncs,
 )
-from kedasuite.keda.rules.scaling import (
-    SCALED_JOB,
-    Reading,
-    Scaler,
-    decide_scaled_job,
-    get_hpa_min_replicas,
-    get_scaled_object_state,
-    new_hpa_behavior,
-)
+from kedasuite.keda.rules.scaling import Reading, decide_scaled_job, get_hpa_min_replicas, new_hpa_behavior
+from kedasuite.keda.rules.spec import Scaler
 
 Read = Callable[[str, float], Value]
 #: Observed (running, pending) Jobs at a time, when a cluster (or a series) knows them.

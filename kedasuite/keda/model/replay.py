@@ -12,12 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from kedasuite.core.errors import InputError
+from kedasuite.core.workloads import SCALED_JOB
 from kedasuite.keda.model import Options, Step, loop_for
 from kedasuite.keda.model.triggers import Value
 from kedasuite.keda.rules.hpa import (
     DOWNSCALE_STABILIZATION,
 )
-from kedasuite.keda.rules.scaling import SCALED_JOB, Scaler
+from kedasuite.keda.rules.spec import Scaler
 
 Read = Callable[[str, float], Value]
 #: Observed (running, pending) Jobs at a time, when a cluster (or a series) knows them.

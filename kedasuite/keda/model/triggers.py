@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kedasuite.core.errors import InputError
+from kedasuite.keda.rules.activation import is_active
 from kedasuite.keda.rules.fallback import Fallback, do_fallback, falls_back, has_valid_fallback
 from kedasuite.keda.rules.kafka import KafkaTrigger, LagError, PartitionOffsets, keda_lag
 from kedasuite.keda.rules.modifiers import Modifiers, handle_scaling_modifiers
 from kedasuite.keda.rules.redis import REDIS_LIST_TYPES, RedisTrigger
-from kedasuite.keda.rules.scaling import Scaler, Trigger, is_active
+from kedasuite.keda.rules.spec import Scaler, Trigger
 
 #: A trigger's raw reading: a number, per-partition lags (``None`` for a partition missing from the
 #: broker's latest-offset answer) or offsets (kafka, :class:`~kedasuite.keda.rules.kafka.PartitionOffsets`),

@@ -15,13 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kedasuite.keda.rules.fallback import Fallback
-from kedasuite.keda.rules.scaling import (
-    PAUSED_REPLICAS,
-    PAUSED_SCALE_IN,
-    PAUSED_SCALE_OUT,
-    Scaler,
-    get_hpa_min_replicas,
-)
+from kedasuite.keda.rules.scaling import get_hpa_min_replicas
+from kedasuite.keda.rules.spec import PAUSED_REPLICAS, PAUSED_SCALE_IN, PAUSED_SCALE_OUT, Scaler
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from kedasuite.keda.rules.activation import is_active
 from kedasuite.keda.rules.scalersconfig import (
     AUTH_PARAMS,
     RESOLVED_ENV,
@@ -49,7 +50,6 @@ from kedasuite.keda.rules.scalersconfig import (
     is_unknown,
     quote,
 )
-from kedasuite.keda.rules.scaling import is_active
 
 OFFSET_RESET_POLICIES = ("latest", "earliest")
 #: The ``tls`` and ``sasl`` values ``kafkaMetadata`` takes (its ``enum`` tags).

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kedasuite.core.errors import InputError
-from kedasuite.keda.rules.scaling import Trigger, is_active
+from kedasuite.keda.rules.activation import is_active
+from kedasuite.keda.rules.spec import Trigger
 
 #: The part of expr-lang (KEDA's formula language) the model evaluates.
 _FUNCTIONS = {"min": min, "max": max, "abs": abs, "ceil": math.ceil, "floor": math.floor}

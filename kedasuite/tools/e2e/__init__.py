@@ -16,7 +16,7 @@ things and checks each:
 It is built on the suite's shared model rather than a copy of it, one module per concern:
 
 * :mod:`.plan`: the expectations, pure: the live objects parsed by
-  :class:`kedasuite.keda.rules.scaling.Scaler` and counts from :func:`kedasuite.keda.rules.scaling.decide`
+  :class:`kedasuite.keda.rules.spec.Scaler` and counts from :func:`kedasuite.keda.rules.scaling.decide`
   (what ``kedasuite status`` uses), workloads from :mod:`kedasuite.core.workloads`;
 * :mod:`.probe`: readings through the pump's ``/status`` and the Kubernetes API, load
   through the pump's ``/pump``: no command output is parsed;

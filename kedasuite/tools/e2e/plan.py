@@ -1,7 +1,7 @@
 """What the end-to-end run expects of each workload: pure, from the shared KEDA model.
 
 A :class:`Spec` is one workload's ScaledObject or ScaledJob, parsed by
-:class:`kedasuite.keda.rules.scaling.Scaler` (the parser ``kedasuite status`` uses, with KEDA's
+:class:`kedasuite.keda.rules.spec.Scaler` (the parser ``kedasuite status`` uses, with KEDA's
 defaults kept there), plus the workload's backlog trigger, chosen the way status chooses it
 (:func:`kedasuite.core.workloads.by_trigger`). The counts a load should lead to come from
 :func:`kedasuite.keda.rules.scaling.decide`, the function behind ``status``'s predictions; what
@@ -29,7 +29,8 @@ from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT, WORKLOADS, by_tr
 from kedasuite.keda.model import legacy_scale_up_syncs
 from kedasuite.keda.rules import scaling
 from kedasuite.keda.rules.kafka import capped_total_lag
-from kedasuite.keda.rules.scaling import Pause, Reading, Scaler, Trigger, get_hpa_min_replicas
+from kedasuite.keda.rules.scaling import Reading, get_hpa_min_replicas
+from kedasuite.keda.rules.spec import Pause, Scaler, Trigger, scalers_in
 
 #: The Kubernetes HPA controller's default sync period (``--horizontal-pod-autoscaler-sync-period``).
 HPA_SYNC_SECONDS = 15.0
@@ -125,7 +126,7 @@ def bundled_specs() -> dict[str, Spec]:
     from kedasuite.keda.objects import bundled_text, workload_of
 
     objs = [d for d in yaml.safe_load_all(bundled_text()) if isinstance(d, Mapping)]
-    found = {w: s for s in scaling.scalers_in(objs) if (w := workload_of(s)) is not None}
+    found = {w: s for s in scalers_in(objs) if (w := workload_of(s)) is not None}
     return {row.name: spec_of(row.name, found[row.name]) for row in WORKLOADS if row.name in found}
 
 

@@ -7,7 +7,7 @@ the Kubernetes API, never by parsing a command's human-readable output.
 * Replicas running, the ScaledJob's running and failed Jobs, and the live ScaledObjects /
   ScaledJob come from the Kubernetes API (:class:`kedasuite.tools.timeline.sources.Cluster`,
   the ``kubernetes`` client of the ``[timeline]`` extra); the objects are parsed by
-  :class:`kedasuite.keda.rules.scaling.Scaler`, as status parses manifests.
+  :class:`kedasuite.keda.rules.spec.Scaler`, as status parses manifests.
 * Load goes in with ``POST /pump`` and is followed on ``GET /pumps/<id>`` until sent.
 
 A round's readings become :class:`kedasuite.tools.timeline.records.Row` s, the rows

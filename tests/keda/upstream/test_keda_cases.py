@@ -27,30 +27,27 @@ from click.testing import CliRunner
 
 from kedasuite.cli import main
 from kedasuite.core.errors import InputError
+from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT
 from kedasuite.keda.model import Options, ScaledObjectLoop, Step
 from kedasuite.keda.model.replay import Series, replay
 from kedasuite.keda.model.triggers import TriggerReader, Value
+from kedasuite.keda.rules.activation import get_scaled_object_state
 from kedasuite.keda.rules.executor import request_scale
 from kedasuite.keda.rules.fallback import Fallback, falls_back, has_valid_fallback
 from kedasuite.keda.rules.modifiers import Modifiers, calculate_scaling_modifiers_formula
-from kedasuite.keda.rules.scaling import (
-    SCALED_JOB,
-    SCALED_OBJECT,
-    Pause,
+from kedasuite.keda.rules.scaledjob import (
     PodStatus,
-    Scaler,
     ScalerMetrics,
-    Trigger,
     calculate_queue_length_and_max_value,
     create_jobs,
     get_effective_max_scale,
-    get_scaled_object_state,
     get_scaling_decision,
     is_job_pending,
     is_scaled_job_active,
     scaled_job_new_jobs,
     scaled_job_replica_counts,
 )
+from kedasuite.keda.rules.spec import Pause, Scaler, Trigger
 
 DATA = Path(__file__).parent / "data"
 
