@@ -49,18 +49,50 @@ def ownership(changes: Iterable[Change], end: float) -> dict[str, float]:
 
     ``revoked`` partitions given up (a stop counts what the member still held); ``moved``
     assignments of a partition to another member than its last owner; ``group_stops`` and
-    ``group_stop_s`` (the longest): times the whole group owned no partition; ``unowned_s``:
-    the longest one partition had no owner.
+    ``group_stop_s`` (the longest): times a rebalance took every partition back at once, so the
+    whole group owned none (an eager assignor's stop-the-world); ``group_empty_other``: times the
+    group owned none for another reason, which no assignor prevents: a member lost its assignment
+    (its session gone on a loaded machine), the last member stopped, or a lone member gave its
+    partitions up and took the same ones straight back (librdkafka rejoining after a group error,
+    with nothing to move); ``unowned_s``: the longest one partition had no owner.
     """
     ordered = sorted(changes, key=lambda c: c.at)
     start = next((c.at for c in ordered if c.event == ASSIGNED and c.partitions), None)
-    figures = {"revoked": 0.0, "moved": 0.0, "group_stops": 0.0, "group_stop_s": 0.0, "unowned_s": 0.0}
+    figures = {
+        "revoked": 0.0,
+        "moved": 0.0,
+        "group_stops": 0.0,
+        "group_stop_s": 0.0,
+        "group_empty_other": 0.0,
+        "unowned_s": 0.0,
+    }
     if start is None:
         return figures
     owner: dict[int, str] = {}
     last: dict[int, str] = {}
     unowned_since: dict[int, float] = {}
     empty_since: float | None = None
+    emptied_by = REVOKED
+    #: Who owned what just before the group emptied.
+    held_before: dict[int, str] = {}
+
+    def rejoined(c: Change) -> bool:
+        """The group refilled by the one member that held everything, taking back exactly that."""
+        return (
+            len(set(held_before.values())) == 1
+            and c.member in held_before.values()
+            and set(c.partitions) == set(held_before)
+        )
+
+    def emptied(since: float, until: float, refill: Change | None) -> None:
+        stop = _overlap(since, until, start, end)
+        if stop <= 0:
+            return
+        if emptied_by == REVOKED and not (refill is not None and rejoined(refill)):
+            figures["group_stops"] += 1
+            figures["group_stop_s"] = max(figures["group_stop_s"], stop)
+        else:
+            figures["group_empty_other"] += 1
 
     def release(p: int, at: float) -> None:
         del owner[p]
@@ -68,6 +100,7 @@ def ownership(changes: Iterable[Change], end: float) -> dict[str, float]:
         figures["revoked"] += start <= at < end
 
     for c in ordered:
+        before = dict(owner)
         if c.event == ASSIGNED:
             for p in c.partitions:
                 if p in owner and owner[p] != c.member:
@@ -82,15 +115,12 @@ def ownership(changes: Iterable[Change], end: float) -> dict[str, float]:
             for p in held if c.event == STOPPED else [p for p in c.partitions if p in held]:
                 release(p, c.at)
         if not owner and empty_since is None and c.at >= start:
-            empty_since = c.at
+            empty_since, emptied_by, held_before = c.at, c.event, before
         elif owner and empty_since is not None:
-            stop = _overlap(empty_since, c.at, start, end)
-            figures["group_stops"] += stop > 0
-            figures["group_stop_s"] = max(figures["group_stop_s"], stop)
+            emptied(empty_since, c.at, c)
             empty_since = None
     for since in unowned_since.values():
         figures["unowned_s"] = max(figures["unowned_s"], _overlap(since, end, start, end))
-    if empty_since is not None and _overlap(empty_since, end, start, end) > 0:
-        figures["group_stops"] += 1
-        figures["group_stop_s"] = max(figures["group_stop_s"], _overlap(empty_since, end, start, end))
+    if empty_since is not None:
+        emptied(empty_since, end, None)
     return figures

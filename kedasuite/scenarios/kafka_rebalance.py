@@ -93,11 +93,15 @@ def shows_pitfall(trace: Trace) -> bool:
 
 def judge(trace: Trace) -> Judged:
     c = trace.counts
-    stops = c.get("group_stops", 0)
+    stops, other = c.get("group_stops", 0), c.get("group_empty_other", 0)
     up = scale_up_processed(trace)
     pumped, processed = c.get("pumped", 0), c.get("processed", 0)
     return [
-        ("whole group stopped (times, longest)", f"{stops:g}, {c.get('group_stop_s', 0):.2f} s" if stops else "never"),
+        (
+            "whole group stopped (times, longest)",
+            (f"{stops:g}, {c.get('group_stop_s', 0):.2f} s" if stops else "never")
+            + (f" (and {other:g} time(s) emptied by a lost assignment or a stop)" if other else ""),
+        ),
         ("longest pause in consumption, records waiting", seconds(longest_pause(trace))),
         ("partitions revoked / moved to another consumer", f"{c.get('revoked', 0):g} / {c.get('moved', 0):g}"),
         (f"records done in the {SCALE_UP_WINDOW_S:g} s after KEDA asked for more", "—" if up is None else f"{up[1]}"),

@@ -143,8 +143,36 @@ def test_ownership_counts_a_stopped_members_partitions_until_someone_has_them() 
     # Never reassigned: counted to the end of the window; a killed member's partitions move without a revocation.
     assert ownership(log[:3], 9)["unowned_s"] == pytest.approx(5)
     killed = _changes((1, "a", "assigned", "0,1"), (3, "b", "assigned", "0,1"))
-    assert ownership(killed, 5) == {"revoked": 2, "moved": 2, "group_stops": 0, "group_stop_s": 0, "unowned_s": 0}
+    assert ownership(killed, 5) == {
+        "revoked": 2,
+        "moved": 2,
+        "group_stops": 0,
+        "group_stop_s": 0,
+        "group_empty_other": 0,
+        "unowned_s": 0,
+    }
     assert ownership([], 5)["group_stops"] == 0
+
+
+def test_a_lost_assignment_empties_the_group_but_is_no_rebalance_stop() -> None:
+    """A lone member whose session lapsed (on a loaded machine) loses its partitions: the group owns
+    none for a moment, whatever the assignor; only a rebalance that takes everything back is eager's stop."""
+    lost = _changes((1, "a", "assigned", "0,1"), (5, "a", "lost", "0,1"), (5.04, "a", "assigned", "0,1"))
+    figures = ownership(lost, 10)
+    assert (figures["group_stops"], figures["group_empty_other"]) == (0, 1)
+    assert figures["unowned_s"] == pytest.approx(0.04)
+    # A lone member that gives up everything and takes the same partitions straight back moved nothing
+    # (librdkafka rejoining after a group error): not the eager stop either.
+    rejoin = _changes((1, "a", "assigned", "0,1"), (5, "a", "revoked", "0,1"), (5.04, "a", "assigned", "0,1"))
+    assert (ownership(rejoin, 10)["group_stops"], ownership(rejoin, 10)["group_empty_other"]) == (0, 1)
+    # The eager stop when a member joins a lone one: everything back, then shared out.
+    joined = _changes(
+        (1, "a", "assigned", "0,1"),
+        (5, "a", "revoked", "0,1"),
+        (5.3, "a", "assigned", "0"),
+        (5.3, "b", "assigned", "1"),
+    )
+    assert (ownership(joined, 10)["group_stops"], ownership(joined, 10)["group_empty_other"]) == (1, 0)
 
 
 def test_scaledjob_duplicates_model_figures() -> None:
