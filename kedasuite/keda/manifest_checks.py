@@ -3,8 +3,10 @@
 Three layers, each returning a list of problems (empty means fine):
 
 * :func:`schema_problems`: KEDA objects against the KEDA v2.20.2 CRD schemas vendored in
-  ``kedasuite/schemas``, made strict: the API server silently drops a field the schema
-  does not know (a misspelt ``pollingInterval`` is simply ignored), so here it is an error.
+  ``kedasuite/keda/schemas``, and prometheus-operator's PodMonitors, ServiceMonitors and
+  PrometheusRules against its v0.93.0 CRD schemas vendored beside them, made strict: the
+  API server silently drops a field the schema does not know (a misspelt
+  ``pollingInterval`` is simply ignored), so here it is an error.
 * :func:`core_problems`: every other object against the Kubernetes API schema of a named
   version (``kubernetes-validate``).
 * :func:`contract_problems`: what no schema can see: trigger metadata values are strings,
@@ -14,7 +16,8 @@ Three layers, each returning a list of problems (empty means fine):
   ``Always`` and its triggers set no ``metricType``, names fit KEDA's limits, one
   ScaledObject per workload; a prometheus trigger's serverAddress is a URL KEDA can extend
   and names a Service (and port) of the render when it points into the same namespace; the
-  pump, scaled on its request counter, never goes to zero.
+  pump, scaled on its request counter, never goes to zero; a PodMonitor selects pods of the
+  render and names a port each of them has.
 
 What a manifest that works does badly (grace periods shorter than a task, more consumers
 than partitions, settings KEDA ignores, ...) is :mod:`kedasuite.keda.lint`'s: findings with
@@ -42,6 +45,14 @@ from kedasuite.core.workloads import WORKLOADS
 
 KEDA_KINDS = {"ScaledObject", "ScaledJob", "TriggerAuthentication", "ClusterTriggerAuthentication"}
 SCHEMA_DIR = Path(__file__).parent / "schemas" / "keda-v2.20.2"
+#: prometheus-operator's kinds the monitoring component uses, and where their CRDs are vendored.
+MONITORING_KINDS = {"PodMonitor", "ServiceMonitor", "PrometheusRule"}
+MONITORING_SCHEMA_DIR = Path(__file__).parent / "schemas" / "prometheus-operator-v0.93.0"
+#: The API version of each custom kind the checker validates.
+CRD_API_VERSIONS = {
+    **dict.fromkeys(KEDA_KINDS, "keda.sh/v1alpha1"),
+    **dict.fromkeys(MONITORING_KINDS, "monitoring.coreos.com/v1"),
+}
 #: The Kubernetes version core objects are validated for.
 KUBERNETES_VERSION = "1.31"
 #: KEDA names the HPA ``keda-hpa-<name>`` and the webhook caps that at 63 characters.
@@ -85,13 +96,12 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
-@functools.cache
-def keda_schemas() -> dict[str, dict[str, Any]]:
+def _crd_schemas(folder: Path, pattern: str, version_name: str) -> dict[str, dict[str, Any]]:
     found = {}
-    for path in sorted(SCHEMA_DIR.glob("keda.sh_*.yaml")):
+    for path in sorted(folder.glob(pattern)):
         crd = yaml.safe_load(path.read_text())
         kind = crd["spec"]["names"]["kind"]
-        (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
+        (version,) = [v for v in crd["spec"]["versions"] if v["name"] == version_name]
         schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
         # apiVersion, kind and metadata are checked by the API server itself, not the CRD.
         schema.setdefault("properties", {})["metadata"] = {"type": "object"}
@@ -99,17 +109,32 @@ def keda_schemas() -> dict[str, dict[str, Any]]:
     return found
 
 
+@functools.cache
+def keda_schemas() -> dict[str, dict[str, Any]]:
+    return _crd_schemas(SCHEMA_DIR, "keda.sh_*.yaml", "v1alpha1")
+
+
+@functools.cache
+def monitoring_schemas() -> dict[str, dict[str, Any]]:
+    return _crd_schemas(MONITORING_SCHEMA_DIR, "monitoring.coreos.com_*.yaml", "v1")
+
+
+def crd_schema(kind: str) -> dict[str, Any]:
+    return keda_schemas()[kind] if kind in KEDA_KINDS else monitoring_schemas()[kind]
+
+
 def schema_problems(objs: Iterable[Obj]) -> list[str]:
     from jsonschema import Draft202012Validator
 
     problems = []
     for obj in objs:
-        if obj.get("kind") not in KEDA_KINDS:
+        kind = obj.get("kind")
+        if kind not in CRD_API_VERSIONS:
             continue
-        if obj.get("apiVersion") != "keda.sh/v1alpha1":
-            problems.append(f"{ref(obj)}: apiVersion must be keda.sh/v1alpha1, not {obj.get('apiVersion')!r}")
+        if obj.get("apiVersion") != CRD_API_VERSIONS[kind]:
+            problems.append(f"{ref(obj)}: apiVersion must be {CRD_API_VERSIONS[kind]}, not {obj.get('apiVersion')!r}")
             continue
-        validator = Draft202012Validator(keda_schemas()[obj["kind"]])
+        validator = Draft202012Validator(crd_schema(kind))
         for error in sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path)):
             where = ".".join(str(p) for p in error.absolute_path) or "(top)"
             problems.append(f"{ref(obj)}: {where}: {error.message}")
@@ -124,7 +149,7 @@ def core_problems(objs: Iterable[Obj], version: str = KUBERNETES_VERSION) -> lis
 
     problems = []
     for obj in objs:
-        if obj.get("kind") in KEDA_KINDS:
+        if obj.get("kind") in CRD_API_VERSIONS:
             continue
         try:
             kubernetes_validate.validate(obj, version, strict=True)
@@ -253,7 +278,7 @@ def contract_problems(objs: list[Obj]) -> list[str]:
     for (kind, name), count in targets.items():
         if count > 1:
             problems.append(f"{kind}/{name}: targeted by {count} ScaledObjects; KEDA allows one")
-    return problems + _scrape_problems(objs)
+    return problems + _scrape_problems(objs) + _pod_monitor_problems(objs)
 
 
 def _scaled_job_problems(obj: Obj, pod: Obj) -> list[str]:
@@ -311,6 +336,50 @@ def _scrape_problems(objs: list[Obj]) -> list[str]:
                     f"{ref(obj)}: container {container.get('name')} serves metrics on {Env.METRICS_PORT}="
                     f"{env_value(container, Env.METRICS_PORT)}, not the scraped port {port}"
                 )
+    return problems
+
+
+def _selects(selector: Obj, labels: Obj) -> bool:
+    """Does a label selector (matchLabels, matchExpressions) select these labels?"""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def _pod_monitor_problems(objs: list[Obj]) -> list[str]:
+    """A PodMonitor that selects no pod of the render, or names a port a selected pod does
+    not have, scrapes nothing, and nothing says so."""
+    problems = []
+    pods = [(obj, _pod_spec(obj), _pod_metadata(obj).get("labels") or {}) for obj in objs]
+    pods = [(obj, pod, labels) for obj, pod, labels in pods if pod is not None]
+    for monitor in (o for o in objs if o.get("kind") == "PodMonitor"):
+        spec = monitor.get("spec") or {}
+        if (spec.get("namespaceSelector") or {}).get("any") or (spec.get("namespaceSelector") or {}).get("matchNames"):
+            continue  # pods of other namespaces: not this render's to check
+        selected = [(obj, pod) for obj, pod, labels in pods if _selects(spec.get("selector") or {}, labels)]
+        if not selected:
+            problems.append(f"{ref(monitor)}: its selector matches no pod of this render")
+        for endpoint in spec.get("podMetricsEndpoints") or []:
+            port = endpoint.get("port")
+            if not port:
+                continue
+            for obj, pod in selected:
+                named = {p.get("name") for c in pod.get("containers", []) for p in c.get("ports", [])}
+                if port not in named:
+                    problems.append(
+                        f"{ref(monitor)}: port {port!r} is not a named containerPort of {ref(obj)} "
+                        f"({', '.join(sorted(n for n in named if n)) or 'none'})"
+                    )
     return problems
 
 
