@@ -1,7 +1,7 @@
 """Every kustomize combination renders, validates, and agrees with the naming contract.
 
-Offline: ``kubectl kustomize`` renders, the KEDA v2.20.2 CRD schemas (vendored) and
-Kubernetes' own schemas validate, and :mod:`kedasuite.keda.manifest_checks` checks what the
+Offline: ``kubectl kustomize`` renders, the KEDA v2.20.2 and prometheus-operator v0.93.0 CRD
+schemas (vendored) and Kubernetes' own schemas validate, and :mod:`kedasuite.keda.manifest_checks` checks what the
 schemas cannot. The second half breaks a good render in each way the checker must catch.
 """
 
@@ -54,8 +54,15 @@ COMBINATIONS = {
     "overlays/managed": lambda tmp: K8S / "overlays" / "managed",
     "overlays/prometheus": lambda tmp: K8S / "overlays" / "prometheus",
     "base+prometheus": lambda tmp: combination(tmp, ["prometheus"]),
+    "base+monitoring": lambda tmp: combination(tmp, ["monitoring"]),
     **{f"base+{c}": (lambda tmp, c=c: combination(tmp, [c])) for c in KEDA_COMPONENTS},
     "base+all+without-networkpolicies": lambda tmp: combination(tmp, [*KEDA_COMPONENTS, "without-networkpolicies"]),
+    "base+all+monitoring+without-networkpolicies": lambda tmp: combination(
+        tmp, [*KEDA_COMPONENTS, "monitoring", "without-networkpolicies"]
+    ),
+    "base+all+external-services+monitoring": lambda tmp: combination(
+        tmp, [*KEDA_COMPONENTS, "external-services", "monitoring"]
+    ),
 }
 
 
@@ -160,7 +167,7 @@ def prometheus() -> list[dict[str, Any]]:
     return mc.render(K8S / "overlays" / "prometheus")
 
 
-def test_prometheus_overlay_is_local_plus_prometheus_and_the_pump_scaler(local, prometheus) -> None:
+def test_prometheus_overlay_is_local_plus_prometheus_monitoring_and_the_pump_scaler(local, prometheus) -> None:
     kinds = {(o["kind"], o["metadata"]["name"]) for o in prometheus}
     added = kinds - {(o["kind"], o["metadata"]["name"]) for o in local}
     assert added == {
@@ -172,6 +179,10 @@ def test_prometheus_overlay_is_local_plus_prometheus_and_the_pump_scaler(local, 
         ("RoleBinding", "prometheus"),
         ("NetworkPolicy", "prometheus"),
         ("ScaledObject", "pump"),
+        ("PodMonitor", "kedasuite-workers"),
+        ("PodMonitor", "kedasuite-pump"),
+        ("PrometheusRule", "kedasuite"),
+        ("ConfigMap", "kedasuite-dashboards"),
     }
     (trigger,) = find(prometheus, "ScaledObject", "pump")["spec"]["triggers"]
     assert trigger["metadata"]["query"] == "sum(rate(kedasuite_pump_http_requests_total[2m]))"
@@ -180,15 +191,30 @@ def test_prometheus_overlay_is_local_plus_prometheus_and_the_pump_scaler(local, 
     test_pods_are_locked_down(prometheus)
 
 
-def test_prometheus_may_scrape_the_workers_and_nothing_else_opens(local, prometheus) -> None:
+#: The ingress rule each component opens on the workers' NetworkPolicies: the prometheus
+#: component's own Prometheus, and an operator's in the namespace `monitoring`.
+OWN_PROMETHEUS = {
+    "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+    "ports": [{"port": "metrics"}],
+}
+OPERATOR_PROMETHEUS = {
+    "from": [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        }
+    ],
+    "ports": [{"port": "metrics"}],
+}
+
+
+def test_prometheus_may_scrape_the_workers_and_nothing_else_opens(local, prometheus, tmp_path: Path) -> None:
+    monitoring = mc.render(combination(tmp_path, [*KEDA_COMPONENTS, "monitoring"]))
     for name in TARGETS:
         assert find(local, "NetworkPolicy", name)["spec"]["ingress"] == [], name
-        assert find(prometheus, "NetworkPolicy", name)["spec"]["ingress"] == [
-            {
-                "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
-                "ports": [{"port": "metrics"}],
-            }
-        ], name
+        assert find(monitoring, "NetworkPolicy", name)["spec"]["ingress"] == [OPERATOR_PROMETHEUS], name
+        # the overlay lists monitoring after prometheus: its rule is added to the one that replaced []
+        assert find(prometheus, "NetworkPolicy", name)["spec"]["ingress"] == [OWN_PROMETHEUS, OPERATOR_PROMETHEUS], name
     assert find(prometheus, "NetworkPolicy", "prometheus")["spec"]["ingress"] == [
         {
             "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}],
@@ -414,6 +440,68 @@ PROMETHEUS_BREAKAGES: dict[str, tuple[Breakage, str]] = {
         "port 9100",
     ),
 }
+
+
+def _rule(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    return find(objs, "PrometheusRule", "kedasuite")["spec"]["groups"][0]["rules"][0]
+
+
+def _workers_monitor(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    return find(objs, "PodMonitor", "kedasuite-workers")["spec"]
+
+
+#: Broken monitoring objects, and the start of the problem each must produce (the schema's
+#: messages quote long patterns).
+MONITORING_BREAKAGES: dict[str, tuple[Breakage, str]] = {
+    "misspelt rule field": (
+        lambda o: _rule(o).update(annotation={"summary": "x"}),
+        "PrometheusRule/kedasuite: spec.groups.0.rules.0: Additional properties are not allowed "
+        "('annotation' was unexpected)",
+    ),
+    "a for that is not a duration": (
+        lambda o: _rule(o).update({"for": "10 minutes"}),
+        "PrometheusRule/kedasuite: spec.groups.0.rules.0.for: '10 minutes' does not match",
+    ),
+    "a rule without an expression": (
+        lambda o: _rule(o).pop("expr"),
+        "PrometheusRule/kedasuite: spec.groups.0.rules.0: 'expr' is a required property",
+    ),
+    "a group without a name": (
+        lambda o: find(o, "PrometheusRule", "kedasuite")["spec"]["groups"][1].pop("name"),
+        "PrometheusRule/kedasuite: spec.groups.1: 'name' is a required property",
+    ),
+    "a label that is not a string": (
+        lambda o: _rule(o)["labels"].update(priority=1),
+        "PrometheusRule/kedasuite: spec.groups.0.rules.0.labels.priority: 1 is not of type 'string'",
+    ),
+    "the operator's older API": (
+        lambda o: find(o, "PrometheusRule", "kedasuite").update(apiVersion="monitoring.coreos.com/v1alpha1"),
+        "PrometheusRule/kedasuite: apiVersion must be monitoring.coreos.com/v1, not 'monitoring.coreos.com/v1alpha1'",
+    ),
+    "misspelt endpoint field": (
+        lambda o: _workers_monitor(o)["podMetricsEndpoints"][0].update(prot="metrics"),
+        "PodMonitor/kedasuite-workers: spec.podMetricsEndpoints.0: Additional properties are not allowed "
+        "('prot' was unexpected)",
+    ),
+    "a port the pods do not name": (
+        lambda o: _workers_monitor(o)["podMetricsEndpoints"][0].update(port="metric"),
+        "PodMonitor/kedasuite-workers: port 'metric' is not a named containerPort of Deployment/celery-worker "
+        "(metrics)",
+    ),
+    "a selector that matches nothing": (
+        lambda o: _workers_monitor(o)["selector"]["matchExpressions"][0].update(values=["celery"]),
+        "PodMonitor/kedasuite-workers: its selector matches no pod of this render",
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", list(MONITORING_BREAKAGES))
+def test_a_broken_monitoring_object_is_caught(prometheus, breakage: str) -> None:
+    broken = copy.deepcopy(prometheus)
+    damage, expected = MONITORING_BREAKAGES[breakage]
+    damage(broken)
+    problems = mc.check(broken)
+    assert any(p.startswith(expected) for p in problems), "\n".join(problems)
 
 
 @pytest.mark.parametrize("breakage", list(PROMETHEUS_BREAKAGES))
