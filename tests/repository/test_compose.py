@@ -236,6 +236,13 @@ def compose_problems(path: Path) -> list[str]:
                 elif "start_period" not in check:
                     problems.append(f"{dependency}: its healthcheck has no start_period")
 
+        # Someone else's image: a release tag (or a digest), so `up` runs what was tested.
+        image = str(service.get("image") or "")
+        if image and not ours:
+            name_part = image.rsplit("/", 1)[-1]
+            if "@sha256:" not in image and (":" not in name_part or name_part.endswith(":latest")):
+                problems.append(f"{where}: image {image!r} is not pinned to a release tag")
+
         if not ours:
             continue
         if service.get("image") != OUR_IMAGE or "build" not in service:
@@ -524,6 +531,26 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         "celery-worker: METRICS_PORT is not set",
     ),
     "missing service": (_set("services/kafka-consumer", _DELETE), "services missing: kafka-consumer"),
+    "unpinned image": (
+        _set("services/grafana/image", "grafana/grafana:latest"),
+        "grafana: image 'grafana/grafana:latest' is not pinned to a release tag",
+    ),
+    "image without a tag": (
+        _set("services/prometheus/image", "prom/prometheus"),
+        "prometheus: image 'prom/prometheus' is not pinned to a release tag",
+    ),
+    "observe service without a memory limit": (
+        _set("services/prometheus/deploy", _DELETE),
+        "prometheus: no memory limit",
+    ),
+    "grafana on every interface": (
+        _set("services/grafana/ports", ["3000:3000"]),
+        "grafana: port 3000:3000 is published on every interface",
+    ),
+    "grafana waits for a prometheus without a healthcheck": (
+        _set("services/prometheus/healthcheck", _DELETE),
+        "prometheus: grafana waits for it to be healthy, but it has no healthcheck",
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""The suite's alerts, checked without a Prometheus running.
+"""The suite's alerts and the `observe` compose profile, checked without a Prometheus running.
 
 * The PrometheusRule of ``k8s/components/monitoring`` is the one source of the rules; the
   rules file compose's Prometheus loads must hold the same groups.
@@ -9,6 +9,9 @@
   promtool; scripts/bootstrap installs it as root. Without it those tests skip and say so.)
 * Each alert says what is wrong in the suite's terms, reads only the contract's series, and
   points at its section of docs/monitoring.md.
+* compose.yaml's ``observe`` profile: Prometheus and Grafana, Prometheus scraping services
+  that exist on the ports they serve, Grafana's provisioning files well-formed and mounted
+  where they say.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from kedasuite.core import defaults, names
 from kedasuite.core.metrics import WorkerMetrics
+from kedasuite.core.names import Env
 from kedasuite.core.workloads import WORKLOADS
 from kedasuite.keda import manifest_checks as mc
 from kedasuite.tools import alert_rules
@@ -40,6 +45,11 @@ PROMETHEUS_RULE = ROOT / alert_rules.PROMETHEUS_RULE
 RULES_FILE = ROOT / alert_rules.RULES_FILE
 UNIT_TESTS = COMPONENT / "tests" / "alerts-test.yaml"
 MONITORING_DOC = ROOT / "docs" / "monitoring.md"
+COMPOSE = ROOT / "compose.yaml"
+OBSERVE = ROOT / "observe"
+#: Where compose's Prometheus finds `kedasuite autoscale --metrics-port` on the host.
+AUTOSCALE_METRICS_PORT = 9102
+AUTOSCALE_HOST = "host.docker.internal"
 
 #: The series the alerts may read: the contract of issue 28 (KEDA v2.20.2, kube-state-metrics
 #: v2, kafka_exporter) and the workers' own, as kedasuite/core/metrics.py names them.
@@ -253,3 +263,137 @@ def test_the_component_ships_its_dashboard_as_a_grafana_configmap(tmp_path: Path
     assert set(monitors) == {"kedasuite-workers", "kedasuite-pump"}
     (selector,) = monitors["kedasuite-workers"]["spec"]["selector"]["matchExpressions"]
     assert sorted(selector["values"]) == sorted(w.deployment or w.keda_name for w in WORKLOADS)
+
+
+# --- compose's observe profile ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """Container path -> host path of a service's bind mounts (short syntax, relative to compose.yaml)."""
+    found = {}
+    for volume in service.get("volumes") or []:
+        source, target = str(volume).split(":")[:2]
+        if source.startswith("."):
+            found[target] = (COMPOSE.parent / source).resolve()
+    return found
+
+
+def host_path(service: dict[str, Any], container_path: str) -> Path | None:
+    for target, source in sorted(mounts(service).items(), key=lambda kv: -len(kv[0])):
+        if container_path == target or container_path.startswith(target.rstrip("/") + "/"):
+            return source / container_path[len(target) :].lstrip("/")
+    return None
+
+
+def flag(service: dict[str, Any], name: str) -> str | None:
+    for arg in service.get("command") or []:
+        if str(arg).startswith(f"--{name}="):
+            return str(arg).split("=", 1)[1]
+    return None
+
+
+def test_the_observe_profile_is_prometheus_and_grafana(compose) -> None:
+    services = compose["services"]
+    observe = {name for name, s in services.items() if "observe" in (s.get("profiles") or [])}
+    assert observe == {"prometheus", "grafana"}
+    for name in observe:
+        service = services[name]
+        image, _, tag = service["image"].rpartition(":")
+        assert image in {"prom/prometheus", "grafana/grafana"} and tag and tag != "latest", service["image"]
+        check = service["healthcheck"]
+        assert check["test"] and "start_period" in check, name
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"], name
+        assert service["deploy"]["resources"]["limits"]["memory"], name
+    assert compose["services"]["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+
+
+def test_prometheus_scrapes_what_compose_runs(compose) -> None:
+    services = compose["services"]
+    prometheus = services["prometheus"]
+    config_path = host_path(prometheus, flag(prometheus, "config.file") or "")
+    assert config_path == (OBSERVE / "prometheus" / "prometheus.yml").resolve()
+    config = yaml.safe_load(config_path.read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"pump", "workers", "autoscale"}
+
+    # The pump, on the port it serves.
+    (pump,) = [t for sc in jobs["pump"]["static_configs"] for t in sc["targets"]]
+    assert pump == f"pump:{defaults.PUMP_PORT}"
+
+    # Every service that serves worker metrics, by name, on its METRICS_PORT.
+    serving = {
+        name: str(s["environment"][Env.METRICS_PORT])
+        for name, s in services.items()
+        if Env.METRICS_PORT in (s.get("environment") or {})
+    }
+    (dns,) = jobs["workers"]["dns_sd_configs"]
+    assert sorted(dns["names"]) == sorted(serving)
+    assert {str(dns["port"])} == set(serving.values())
+    assert dns["type"] == "A"
+
+    # The autoscaler on the host; compose maps the name for Linux.
+    (autoscale,) = [t for sc in jobs["autoscale"]["static_configs"] for t in sc["targets"]]
+    assert autoscale == f"{AUTOSCALE_HOST}:{AUTOSCALE_METRICS_PORT}"
+    assert f"{AUTOSCALE_HOST}:host-gateway" in prometheus["extra_hosts"]
+    assert jobs["autoscale"]["honor_labels"] is True
+
+    # Every series gets the namespace label a cluster gives it.
+    for name in ("pump", "autoscale"):
+        assert all(sc["labels"]["namespace"] == defaults.KUBE_NAMESPACE for sc in jobs[name]["static_configs"])
+    assert {"target_label": "namespace", "replacement": defaults.KUBE_NAMESPACE} in jobs["workers"]["relabel_configs"]
+
+    # Every target host is a service of the file, or the host.
+    for job in jobs.values():
+        for target in [t for sc in job.get("static_configs", []) for t in sc["targets"]]:
+            host = target.rpartition(":")[0]
+            assert host in services or host == AUTOSCALE_HOST, target
+        for sd in job.get("dns_sd_configs", []):
+            assert set(sd["names"]) <= set(services), sd["names"]
+
+
+def test_prometheus_loads_the_rules_file(compose) -> None:
+    prometheus = compose["services"]["prometheus"]
+    config = yaml.safe_load((OBSERVE / "prometheus" / "prometheus.yml").read_text())
+    loaded = set()
+    for pattern in config["rule_files"]:
+        where = host_path(prometheus, pattern)
+        assert where is not None, f"{pattern} is not under a mount of the prometheus service"
+        loaded |= {p.resolve() for p in where.parent.glob(where.name)}
+    assert loaded == {RULES_FILE.resolve()}
+    port = (flag(prometheus, "web.listen-address") or "").rpartition(":")[2]
+    assert prometheus["ports"] == [f"127.0.0.1:{port}:{port}"]
+
+
+def test_grafanas_provisioning_is_well_formed_and_mounted(compose) -> None:
+    grafana = compose["services"]["grafana"]
+    provisioning = host_path(grafana, "/etc/grafana/provisioning")
+    assert provisioning == (OBSERVE / "grafana" / "provisioning").resolve()
+
+    (datasources,) = (provisioning / "datasources").glob("*.yml")
+    data = yaml.safe_load(datasources.read_text())
+    assert data["apiVersion"] == 1
+    (source,) = data["datasources"]
+    assert source["type"] == "prometheus" and source["access"] == "proxy" and source["isDefault"] is True
+    assert source["uid"] == "prometheus", "the uid a dashboard names (kube-prometheus-stack's too)"
+    url = urlsplit(source["url"])
+    prometheus = compose["services"]["prometheus"]
+    assert url.hostname == "prometheus" and str(url.port) == flag(prometheus, "web.listen-address").rpartition(":")[2]
+
+    (providers_file,) = (provisioning / "dashboards").glob("*.yml")
+    providers = yaml.safe_load(providers_file.read_text())
+    assert providers["apiVersion"] == 1
+    (provider,) = providers["providers"]
+    assert provider["type"] == "file"
+    dashboards = host_path(grafana, provider["options"]["path"])
+    assert dashboards == (OBSERVE / "grafana" / "dashboards").resolve()
+    files = sorted(dashboards.glob("*.json"))
+    assert [p.name for p in files] == ["kedasuite.json"]
+    for path in files:
+        assert isinstance(json.loads(path.read_text()), dict), path
+    home = host_path(grafana, grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    assert home is not None and home.is_file()
