@@ -8,11 +8,12 @@ Two kinds of text follow from the workload table (:mod:`kedasuite.core.workloads
   it needs ``kubectl``);
 * blocks of the Markdown docs between ``<!-- derived: KEY -->`` and ``<!-- /derived -->``:
   the workloads' names where a page lists them, and docs/workloads.md's table of the files
-  each workload has today.
+  each workload has today;
+* the Grafana dashboard (:mod:`kedasuite.tools.dashboards`), in the two places that ship it.
 
-``python -m kedasuite.tools.derived`` rewrites both; ``--check`` changes nothing and exits 1
+``python -m kedasuite.tools.derived`` rewrites them all; ``--check`` changes nothing and exits 1
 naming what is stale. ``tests/tools/test_derived.py`` fails on stale docs, ``tests/tools/test_status.py``
-on a stale bundled render.
+on a stale bundled render, ``tests/tools/test_dashboards.py`` on a stale dashboard.
 """
 
 from __future__ import annotations
@@ -123,6 +124,20 @@ def stale_docs(root: Path = ROOT) -> dict[Path, str]:
     return found
 
 
+def stale_dashboards(root: Path = ROOT) -> dict[Path, str]:
+    """Dashboard files missing or different from what the generator builds now, with the fresh text."""
+    # Imported here: the generator needs grafana-foundation-sdk, a development dependency.
+    from kedasuite.tools import dashboards
+
+    text = dashboards.render()
+    found = {}
+    for where in dashboards.PATHS:
+        path = root / where
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            found[path] = text
+    return found
+
+
 def fresh_bundled(root: Path = ROOT) -> str:
     from kedasuite.keda.objects import render_bundled
 
@@ -134,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=COMMAND,
         description="Rewrite what is derived from the workload table and k8s/: the derived blocks of "
-        f"the Markdown docs and {BUNDLED_PATH} (which needs kubectl).",
+        f"the Markdown docs, the Grafana dashboard and {BUNDLED_PATH} (which needs kubectl).",
     )
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 naming what is stale")
     parser.add_argument("--docs-only", action="store_true", help=f"leave {BUNDLED_PATH} alone (no kubectl)")
@@ -144,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{COMMAND}: run it in a checkout of the repository (no k8s/ beside {ROOT / 'kedasuite'})", file=sys.stderr
         )
         return 2
-    outputs = stale_docs(ROOT)
+    outputs = {**stale_docs(ROOT), **stale_dashboards(ROOT)}
     if not args.docs_only:
         bundled = ROOT / BUNDLED_PATH
         try:
@@ -159,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.check:
             print(f"stale: {where}", file=sys.stderr)
         else:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             print(f"rewrote {where}")
     if args.check and outputs:
