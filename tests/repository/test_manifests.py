@@ -115,6 +115,39 @@ def test_workloads_reach_only_dns_and_the_brokers_they_use(local) -> None:
             assert spec["ingress"] == [], f"{name} serves nothing"
 
 
+def _pod_labels(obj: dict[str, Any]) -> dict[str, str]:
+    """The labels a Deployment's or a ScaledJob's pods get."""
+    spec = obj["spec"]
+    template = spec["jobTargetRef"]["template"] if obj["kind"] == "ScaledJob" else spec["template"]
+    return template.get("metadata", {}).get("labels", {})
+
+
+@pytest.mark.parametrize("overlay", ["local", "prometheus"])
+def test_each_broker_admits_the_pods_that_use_it(overlay: str, request: pytest.FixtureRequest) -> None:
+    """An egress rule is half a connection: the broker's ingress must admit the client's pods too,
+    by labels the pods (not just their Deployment) carry."""
+    objs = request.getfixturevalue(overlay)
+    policies = {o["metadata"]["name"]: o["spec"] for o in objs if o["kind"] == "NetworkPolicy"}
+    pods = {o["metadata"]["name"]: _pod_labels(o) for o in objs if o["kind"] in ("Deployment", "ScaledJob")}
+    uses = {
+        "redis": ["pump", "celery-worker", "kafka-consumer", "rq-worker", "workqueue"],
+        "kafka": ["pump", "kafka-consumer"],
+    }
+    shut_out = []
+    for broker, clients in uses.items():
+        selectors = [
+            peer["podSelector"].get("matchLabels", {})
+            for rule in policies[broker]["ingress"]
+            for peer in rule.get("from", [])
+            if "podSelector" in peer and "namespaceSelector" not in peer
+        ]
+        for client in clients:
+            labels = pods[client]
+            if not any(all(labels.get(k) == v for k, v in wanted.items()) for wanted in selectors):
+                shut_out.append(f"{client} (pod labels {labels}) by {broker} (admits {selectors})")
+    assert not shut_out, "a NetworkPolicy shuts these pods out of a broker they use: " + "; ".join(shut_out)
+
+
 def test_local_overlay_scales_every_workload(local) -> None:
     kinds = {(o["kind"], o["metadata"]["name"]) for o in local}
     assert {(w.keda_kind, w.keda_name) for w in WORKLOADS} <= kinds
