@@ -1,7 +1,9 @@
 """KEDA's ScaledObjects and ScaledJobs as the rules read them: triggers, pause annotations, timings.
 
 Parsed once from a manifest (``Scaler.from_manifest``), with KEDA's defaults for what a manifest
-leaves out (``apis/keda/v1alpha1/scaledobject_types.go``, ``scaledjob_types.go``).
+leaves out (``apis/keda/v1alpha1/scaledobject_types.go``, ``scaledjob_types.go``). And the names
+KEDA gives what it creates and records: a trigger's external metric, the ``scaler`` label of its
+metrics, the HPA of a ScaledObject.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ DEFAULT_REDIS_LIST_LENGTH = 5
 
 
 DEFAULT_KAFKA_LAG_THRESHOLD = 10
+
+
+#: A ScaledJob's finished Jobs KEDA keeps, the succeeded and the failed ones each, unless
+#: ``successfulJobsHistoryLimit`` / ``failedJobsHistoryLimit`` say otherwise (``pkg/scaling/executor/scale_jobs.go``).
+DEFAULT_JOBS_HISTORY_LIMIT = 100
 
 
 STRATEGIES = ("default", "custom", "accurate", "eager")
@@ -228,6 +235,11 @@ class Scaler:
     pending_pod_conditions: tuple[str, ...] = ()
     #: The ``autoscaling.keda.sh/paused…`` and ``force-activation`` annotations.
     pause: Pause = field(default_factory=Pause)
+    #: ScaledObject only: ``advanced.horizontalPodAutoscalerConfig.name`` (empty: KEDA names the HPA).
+    hpa_config_name: str = ""
+    #: ScaledJob only: the finished Jobs KEDA keeps, succeeded and failed.
+    successful_jobs_history_limit: int = DEFAULT_JOBS_HISTORY_LIMIT
+    failed_jobs_history_limit: int = DEFAULT_JOBS_HISTORY_LIMIT
 
     @classmethod
     def from_manifest(cls, obj: Mapping[str, Any]) -> Scaler:
@@ -277,15 +289,97 @@ def _timed_fields(spec: Mapping[str, Any], kind: str) -> dict[str, Any]:
             "job_parallelism": optional_int(job.get("parallelism")),
             "job_completions": optional_int(job.get("completions")),
             "pending_pod_conditions": tuple(str(c) for c in conditions),
+            "successful_jobs_history_limit": int(
+                _number(spec.get("successfulJobsHistoryLimit"), DEFAULT_JOBS_HISTORY_LIMIT)
+            ),
+            "failed_jobs_history_limit": int(_number(spec.get("failedJobsHistoryLimit"), DEFAULT_JOBS_HISTORY_LIMIT)),
         }
     return {
         "initial_cooldown_period": _number(spec.get("initialCooldownPeriod"), 0),
         "hpa_behavior": (advanced.get("horizontalPodAutoscalerConfig") or {}).get("behavior"),
         "fallback": spec.get("fallback"),
         "scaling_modifiers": advanced.get("scalingModifiers") or None,
+        "hpa_config_name": str((advanced.get("horizontalPodAutoscalerConfig") or {}).get("name") or ""),
     }
 
 
 def scalers_in(objs: Iterable[Mapping[str, Any]]) -> list[Scaler]:
     """Every ScaledObject and ScaledJob among rendered manifests."""
     return [Scaler.from_manifest(o) for o in objs if o.get("kind") in (SCALED_OBJECT, SCALED_JOB)]
+
+
+# --- The names KEDA gives what it creates and records ---------------------------------------------
+
+#: The ``scaler`` label KEDA records for an unnamed trigger: the Go type of the scaler
+#: ``buildScaler`` (``pkg/scaling/scalers_builder.go``) makes for the trigger's ``type``.
+SCALER_TYPES = {
+    "redis": "redisScaler",
+    "redis-cluster": "redisScaler",
+    "redis-sentinel": "redisScaler",
+    "redis-streams": "redisStreamsScaler",
+    "redis-cluster-streams": "redisStreamsScaler",
+    "redis-sentinel-streams": "redisStreamsScaler",
+    "kafka": "kafkaScaler",
+    "apache-kafka": "apacheKafkaScaler",
+    "prometheus": "prometheusScaler",
+    "metrics-api": "metricsAPIScaler",
+    "cpu": "cpuMemoryScaler",
+    "memory": "cpuMemoryScaler",
+    "cron": "cronScaler",
+}
+#: The ``scaler`` and ``metric`` KEDA records the composite metric of ``scalingModifiers`` under
+#: (``CompositeMetricName``, ``apis/keda/v1alpha1/scaledobject_types.go``).
+COMPOSITE_METRIC_NAME = "composite-metric"
+
+
+def normalize_string(text: str) -> str:
+    """A name made safe for a metric: slashes, dots, colons, percent signs and parentheses become
+    dashes. KEDA's ``NormalizeString`` (``pkg/util/normalize_string.go``)."""
+    for char in "/.:%()":
+        text = text.replace(char, "-")
+    return text
+
+
+def generate_metric_name_with_index(trigger_index: int, metric_name: str) -> str:
+    """The external metric's name: the trigger's index in front of its scaler's metric name, so two
+    triggers on one list stay apart (``s0-redis-celery``). KEDA's ``GenerateMetricNameWithIndex``
+    (``pkg/scalers/scaler.go``)."""
+    return f"s{trigger_index}-{metric_name}"
+
+
+def get_metric_spec_for_scaling(trigger_index: int, trigger: Trigger) -> str:
+    """The name of the external metric a trigger's scaler declares to the HPA: what KEDA's metrics
+    carry as ``metric``. Each scaler's ``GetMetricSpecForScaling``: redis ``redis-<listName>``
+    (``pkg/scalers/redis_scaler.go``), kafka ``kafka-<topic>``, or ``kafka-<consumerGroup>-topics``
+    without a topic (``pkg/scalers/kafka_scaler.go``), prometheus ``prometheus``
+    (``prometheus_scaler.go``), metrics-api ``metric-api-<valueLocation>`` (``metrics_api_scaler.go``),
+    each normalized. Another type gets its type name in that place (not modelled)."""
+    meta = trigger.metadata
+    if trigger.type in ("redis", "redis-cluster", "redis-sentinel"):
+        name = f"redis-{meta.get('listName', '')}"
+    elif trigger.type == "kafka":
+        topic = meta.get("topic", "")
+        name = f"kafka-{topic}" if topic else f"kafka-{meta.get('consumerGroup', '')}-topics"
+    elif trigger.type == "prometheus":
+        name = "prometheus"
+    elif trigger.type == "metrics-api":
+        name = f"metric-api-{meta.get('valueLocation', '')}"
+    else:
+        name = trigger.type
+    return generate_metric_name_with_index(trigger_index, normalize_string(name))
+
+
+def scaler_label(trigger_index: int, trigger: Trigger) -> str:
+    """The ``scaler`` label of KEDA's metrics for a trigger: the trigger's ``name`` when the manifest
+    gives one, else the scaler's Go type (``redisScaler``). As ``getScalerState`` and
+    ``getScaledJobMetrics`` (``pkg/scaling/scale_handler.go``) pick it. (A trigger explicitly named
+    like the placeholder :func:`trigger_name` gives, ``s0-redis``, reads as unnamed here.)"""
+    if trigger.name != trigger_name(trigger_index, {"type": trigger.type}):
+        return trigger.name
+    return SCALER_TYPES.get(trigger.type, trigger.type)
+
+
+def get_hpa_name(scaler: Scaler) -> str:
+    """The name of the HPA KEDA creates for a ScaledObject: ``horizontalPodAutoscalerConfig.name``
+    when set, else ``keda-hpa-<name>``. KEDA's ``getHPAName`` (``controllers/keda/hpa.go``)."""
+    return scaler.hpa_config_name or f"keda-hpa-{scaler.name}"
