@@ -50,6 +50,18 @@ REFRESH_SECONDS = 0.5
 JOIN_SECONDS = 10.0
 
 
+@dataclass(frozen=True)
+class JobStatus:
+    """One Job of a ScaledJob as a backend knows it, in the terms of a Job's ``status``: its pods
+    running (``active``), ready, and ended well or badly."""
+
+    name: str
+    active: int
+    ready: int
+    succeeded: int = 0
+    failed: int = 0
+
+
 class Reads(Protocol):
     """A trigger's raw value now (``None``: the read failed), and why reads failed."""
 
@@ -78,6 +90,10 @@ class Backend(Protocol):
     def ready(self, target: Target) -> int | None:
         """A ScaledObject's replicas running and ready now (what the HPA multiplies a ``Value``
         metric's ratio by), or ``None`` when the backend cannot tell: every replica counts."""
+
+    def job_statuses(self, target: Target) -> list[JobStatus] | None:
+        """A ScaledJob's Jobs one by one, running and recently finished, or ``None``: the backend
+        cannot tell them apart."""
 
     def create_jobs(self, target: Target, count: int) -> None:
         """Start ``count`` new Jobs."""
@@ -110,6 +126,9 @@ class NoBackend:
         return None
 
     def ready(self, target: Target) -> int | None:
+        return None
+
+    def job_statuses(self, target: Target) -> list[JobStatus] | None:
         return None
 
     def create_jobs(self, target: Target, count: int) -> None:

@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from kedasuite.autoscale.actuator import JobStatus
 from kedasuite.autoscale.targets import Target
 from kedasuite.core.errors import InputError
 
@@ -389,6 +390,11 @@ class ComposeBackend:
         # KEDA counts a pending Job among the unfinished ones too (``getPendingJobCount`` is a
         # subset of the running count in pkg/scaling/executor/scale_jobs.go), so it is in both.
         return -(-(len(shown) + pending) // width), -(-pending // width)
+
+    def job_statuses(self, target: Target) -> list[JobStatus] | None:
+        # Runners are containers removed when they exit (`run --rm`), their exit codes unseen, and
+        # those of one Job are not grouped: the Jobs cannot be told apart here.
+        return None
 
     @staticmethod
     def _unfinished(run: _Run, answer: _Answer) -> bool:

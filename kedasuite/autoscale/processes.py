@@ -35,6 +35,7 @@ replicas and Jobs. ``<run-dir>/lock`` keeps two autoscalers off one run director
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import functools
 import json
@@ -50,6 +51,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, ParamSpec, TypeVar
 
+from kedasuite.autoscale.actuator import JobStatus
 from kedasuite.autoscale.targets import Target
 from kedasuite.core.errors import InputError
 from kedasuite.core.names import WORKLOAD_KAFKA, Env
@@ -227,6 +229,10 @@ class ProcessBackend:
         self.counts: dict[str, _Counts] = {}
         self.seq = self.job_seq = 0
         self._backoff: dict[str, tuple[float, float]] = {}  # workload -> (seconds, not before)
+        #: Per Job, its runners that exited: [exited 0, exited otherwise] (an adopted one, exit unknown: neither).
+        self._runner_ends: dict[str, list[int]] = {}
+        #: Per workload, its finished Jobs, newest last: (succeeded ones, failed ones).
+        self._finished: dict[str, tuple[collections.deque[JobStatus], collections.deque[JobStatus]]] = {}
         self._adopt()
 
     # --- bookkeeping ---------------------------------------------------------------------------
@@ -311,6 +317,22 @@ class ProcessBackend:
         return len(runners), pending
 
     @_locked
+    def job_statuses(self, target: Target) -> list[JobStatus] | None:
+        # The Jobs finished (kept as KEDA keeps them), then those running, as a Job's status counts its pods.
+        succeeded, failed = self._history(target)
+        running: dict[str, list[Pod]] = {}
+        for p in self.pods:
+            if p.workload == target.name and p.job is not None:
+                running.setdefault(p.job, []).append(p)
+        out = [*succeeded, *failed]
+        for job, pods in running.items():
+            active = [p for p in pods if p.terminating is None]
+            ends = self._runner_ends.get(job, [0, 0])
+            ready = sum(1 for p in active if p.ready_file and os.path.exists(p.ready_file))
+            out.append(JobStatus(job, len(active), ready, ends[0], ends[1]))
+        return out
+
+    @_locked
     def ready(self, target: Target) -> int | None:
         # A replica is ready once it created its READY_FILE (a worker does so once it serves /metrics,
         # the readinessProbe of k8s/base); one stopping no longer counts.
@@ -385,6 +407,7 @@ class ProcessBackend:
             runners = [self._start(target, job) for _ in range(target.parallelism)]
             names.append(f"{job} ({', '.join(f'pid {r.pid}' for r in runners)})")
         self._count(target.name).jobs_created += count
+        self._history(target)
         self.emit(f"{target.name}: created Job{'s' if count > 1 else ''} {', '.join(names)}")
         self._save()
 
@@ -416,7 +439,11 @@ class ProcessBackend:
                     f"{'SIGKILL' if pod.killed else 'SIGTERM'}"
                 )
             elif pod.job is not None:
+                ends = self._runner_ends.setdefault(pod.job, [0, 0])
+                if code is not None:
+                    ends[0 if code == 0 else 1] += 1
                 if not any(p.job == pod.job for p in self.pods):
+                    self._job_finished(pod.workload, pod.job)
                     counts.jobs_finished += 1
                     self.emit(
                         f"{pod.workload}: Job {pod.job} finished: runner {pod.name} (pid {pod.pid}) {how}"
@@ -434,6 +461,25 @@ class ProcessBackend:
                 )
         if changed:
             self._save()
+
+    def _history(self, target: Target) -> tuple[collections.deque[JobStatus], collections.deque[JobStatus]]:
+        """A ScaledJob's finished Jobs, succeeded and failed, as many as KEDA keeps
+        (``successfulJobsHistoryLimit``, ``failedJobsHistoryLimit``)."""
+        if target.name not in self._finished:
+            scaler = target.scaler
+            self._finished[target.name] = (
+                collections.deque(maxlen=max(scaler.successful_jobs_history_limit, 0)),
+                collections.deque(maxlen=max(scaler.failed_jobs_history_limit, 0)),
+            )
+        return self._finished[target.name]
+
+    def _job_finished(self, workload: str, job: str) -> None:
+        """Move a Job whose last runner ended to its ScaledJob's history: failed when a runner failed.
+        (A Job adopted from an earlier autoscaler and never seen here with its target is not kept.)"""
+        ok, bad = self._runner_ends.pop(job, [0, 0])
+        kept = self._finished.get(workload)
+        if kept is not None:
+            kept[1 if bad else 0].append(JobStatus(job, 0, 0, ok, bad))
 
     def _kill(self, pod: Pod) -> None:
         for pid in [*descendants(pod.pid), pod.pid]:

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import re
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from kedasuite.autoscale.actuator import Actuator, read_state
+from kedasuite.autoscale.actuator import Actuator, JobStatus, read_state
 from kedasuite.autoscale.processes import PROCESSES_FILE, Pod, ProcessBackend, _start_ticks, pod_env
 from kedasuite.autoscale.targets import DEFAULT_GRACE_SECONDS, Target, grace_period, load_targets
 from kedasuite.cli import main
@@ -381,6 +382,33 @@ def test_the_processes_backend_counts_the_workers_that_said_they_are_ready(
         assert (backend.replicas(celery), backend.ready(celery)) == (3, 2)
     finally:
         backend.pods.clear()  # this process is no pod to stop
+        backend.close()
+
+
+def test_the_processes_backend_keeps_its_jobs_as_a_job_status_does(tmp_path: Path) -> None:
+    """Real runner processes (a script standing in for the Python interpreter) that exit 0 and 3:
+    each Job, once its runner ended, is kept as succeeded or failed."""
+    runner = tmp_path / "runner"
+    runner.write_text('#!/bin/sh\nexit "${RUNNER_EXIT:-0}"\n')
+    runner.chmod(runner.stat().st_mode | stat.S_IXUSR)
+    workqueue = target(WORKLOAD_WORKQUEUE)
+    exits = {WORKLOAD_WORKQUEUE: {"RUNNER_EXIT": "0"}}
+    backend = ProcessBackend(tmp_path / "run", exits, emit=lambda _line: None, python=str(runner))
+    try:
+        backend.create_jobs(workqueue, 1)
+        exits[WORKLOAD_WORKQUEUE]["RUNNER_EXIT"] = "3"
+        backend.create_jobs(workqueue, 1)
+        running = backend.job_statuses(workqueue)
+        assert running is not None and len(running) == 2 and all(j.succeeded == j.failed == 0 for j in running)
+
+        def finished() -> list[JobStatus] | None:
+            backend.refresh()
+            jobs = backend.job_statuses(workqueue) or []
+            return jobs if all(j.active == 0 for j in jobs) else None
+
+        jobs = wait_for(finished, 10, "both runners to exit", seen=lambda: str(backend.job_statuses(workqueue)))
+        assert sorted((j.succeeded, j.failed) for j in jobs) == [(0, 1), (1, 0)], jobs
+    finally:
         backend.close()
 
 
