@@ -198,10 +198,13 @@ class Actuator:
         source: str = "",
         state_path: Path | None = None,
         observe: Callable[[Target, Step], None] | None = None,
+        after_pass: Callable[[Actuator], None] | None = None,
     ) -> None:
-        """``observe``, when given, sees every step of every target as it is taken (a scenario keeps them)."""
+        """``observe``, when given, sees every step of every target as it is taken (a scenario keeps them);
+        ``after_pass`` is called with the actuator each time the state is written (an exporter takes
+        its counts then, so a scrape never waits for a backend)."""
         self.reads, self.backend, self.clock, self.wall, self.emit = reads, backend, clock, wall, emit
-        self.observe = observe
+        self.observe, self.after_pass = observe, after_pass
         self.every_step, self.source, self.state_path = every_step, source, state_path
         self.options = options or Options()
         self.t0 = clock()
@@ -239,6 +242,8 @@ class Actuator:
         for tr in self.tracked:
             self._pass(tr, now)
         self.write_state()
+        if self.after_pass is not None:
+            self.after_pass(self)
         return max(0.0, self.next_event() - self.now())
 
     def _pass(self, tr: _Tracked, now: float) -> None:
@@ -502,6 +507,8 @@ class Actuator:
             while not stop.is_set() and not done.is_set():
                 self.backend.refresh()
                 self.write_state()
+                if self.after_pass is not None:
+                    self.after_pass(self)
                 if duration is not None and self.now() >= duration:
                     break
                 left = float("inf") if duration is None else duration - self.now()

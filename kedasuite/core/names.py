@@ -95,6 +95,28 @@ KAFKA_ASSIGNMENTS_PREFIX: Final = "kafka:assignments:"
 #: The pump's request counter: what the pump-prometheus-scaledobject component's query reads.
 PUMP_REQUESTS_METRIC: Final = "kedasuite_pump_http_requests_total"
 
+# The series a cluster's KEDA, kube-state-metrics and kafka-exporter serve, which a local
+# ``kedasuite autoscale --metrics-port`` serves too (same names, same labels), so one dashboard
+# and one rule file read either. KEDA v2.20.2's pkg/metricscollector/prommetrics.go:
+KEDA_SCALER_METRICS_VALUE: Final = "keda_scaler_metrics_value"
+KEDA_SCALER_ACTIVE: Final = "keda_scaler_active"
+KEDA_SCALER_DETAIL_ERRORS: Final = "keda_scaler_detail_errors_total"
+KEDA_SCALED_OBJECT_ERRORS: Final = "keda_scaled_object_errors_total"
+KEDA_SCALED_JOB_ERRORS: Final = "keda_scaled_job_errors_total"
+KEDA_SCALED_OBJECT_PAUSED: Final = "keda_scaled_object_paused"
+# kube-state-metrics v2 (the HPA KEDA creates, and a ScaledJob's Jobs):
+KSM_HPA_DESIRED_REPLICAS: Final = "kube_horizontalpodautoscaler_status_desired_replicas"
+KSM_HPA_CURRENT_REPLICAS: Final = "kube_horizontalpodautoscaler_status_current_replicas"
+KSM_HPA_MAX_REPLICAS: Final = "kube_horizontalpodautoscaler_spec_max_replicas"
+KSM_HPA_MIN_REPLICAS: Final = "kube_horizontalpodautoscaler_spec_min_replicas"
+KSM_JOB_OWNER: Final = "kube_job_owner"
+KSM_JOB_ACTIVE: Final = "kube_job_status_active"
+KSM_JOB_READY: Final = "kube_job_status_ready"
+KSM_JOB_SUCCEEDED: Final = "kube_job_status_succeeded"
+KSM_JOB_FAILED: Final = "kube_job_status_failed"
+# kafka-exporter (danielqsj/kafka_exporter), per partition:
+KAFKA_CONSUMERGROUP_LAG: Final = "kafka_consumergroup_lag"
+
 # --- Workload names (the pumps' ``workload=`` values) ------------------------------------
 
 WORKLOAD_CELERY: Final = "celery"
