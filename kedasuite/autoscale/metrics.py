@@ -18,6 +18,7 @@ or a backend. :func:`families` builds the series from plain data and is what the
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from kedasuite.autoscale.actuator import JobStatus
 from kedasuite.autoscale.targets import Target
 from kedasuite.core import names
+from kedasuite.core.errors import InputError
+from kedasuite.core.names import Env
 from kedasuite.core.workloads import SCALED_JOB
 from kedasuite.keda.model import Step
 from kedasuite.keda.rules.kafka import PartitionOffsets
@@ -40,6 +43,8 @@ from kedasuite.keda.rules.spec import (
 
 if TYPE_CHECKING:
     from kedasuite.autoscale.actuator import Actuator
+
+log = logging.getLogger(__name__)
 
 #: The labels of KEDA's per-trigger series, in order (``metricLabels`` in prommetrics.go).
 TRIGGER_LABELS = ("namespace", "metric", "scaledObject", "scaler", "triggerIndex", "type")
@@ -328,3 +333,19 @@ class AutoscaleMetrics:
 
     def collect(self) -> list[Any]:
         return families(self.recorder.snapshot(), self._seen, self.namespace, self.group, self.topic)
+
+    def serve(self, port: int, host: str = "0.0.0.0") -> Any:
+        """Serve ``/metrics`` on ``port`` in a thread; the server (``shutdown()`` stops it)."""
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        registry = CollectorRegistry()
+        registry.register(self)  # type: ignore[arg-type]
+        try:
+            server, _thread = start_http_server(port, host, registry)
+        except OSError as exc:
+            raise InputError(
+                f"cannot serve metrics on port {port}: {exc.strerror or exc}; choose another port with "
+                f"--metrics-port or {Env.AUTOSCALE_METRICS_PORT} (0 turns metrics off)"
+            ) from None
+        log.info("serving KEDA's, kube-state-metrics' and kafka-exporter's series on %s:%d/metrics", host, port)
+        return server

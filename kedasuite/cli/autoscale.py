@@ -47,6 +47,8 @@ BACKENDS = ("processes", "compose", "none")
 )
 @option("--duration", setting=config.AUTOSCALE_DURATION)
 @option("--every-step", setting=config.AUTOSCALE_EVERY_STEP)
+@option("--metrics-port", setting=config.AUTOSCALE_METRICS_PORT)
+@option("--namespace", setting=config.AUTOSCALE_NAMESPACE)
 @reports_errors
 def autoscale(
     backend: str,
@@ -64,6 +66,8 @@ def autoscale(
     run_dir: str,
     duration: float | None,
     every_step: bool,
+    metrics_port: int,
+    namespace: str,
     **kafka: Any,
 ) -> None:
     """Act KEDA and the HPA out locally: the model of their loop, fed by the live brokers, with
@@ -74,12 +78,15 @@ def autoscale(
     kedasuite autoscale -w celery --polling-interval 1 --cooldown-period 10 --sync-period 2
     kedasuite autoscale --backend compose                 # the services of `docker compose up`
     kedasuite autoscale --backend none                    # the model only, beside a real cluster
+    kedasuite autoscale --metrics-port 9022               # KEDA's and kube-state-metrics' series
 
     Prints one line per replica (or Job) change: time, workload, old → new and the model's
-    reason; writes RUN_DIR/state.json each pass. On SIGINT / SIGTERM it stops the workers it
-    runs with SIGTERM (SIGKILL after their grace period).
+    reason; writes RUN_DIR/state.json each pass. With --metrics-port it serves /metrics: the
+    series a cluster's KEDA, kube-state-metrics and kafka-exporter serve, under their names. On
+    SIGINT / SIGTERM it stops the workers it runs with SIGTERM (SIGKILL after their grace period).
     """
     from kedasuite.autoscale.actuator import STATE_FILE, Actuator, Backend, NoBackend, deviations
+    from kedasuite.autoscale.metrics import AutoscaleMetrics
     from kedasuite.autoscale.targets import load_targets
     from kedasuite.keda.model import Options
     from kedasuite.keda.reads import ScalerReads
@@ -128,8 +135,13 @@ def autoscale(
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     actuator: Actuator | None = None
     listed: Path | None = None
+    exporter: AutoscaleMetrics | None = None
+    server: Any = None
     why = "it failed"
     try:
+        if metrics_port:
+            exporter = AutoscaleMetrics(namespace, settings.group, settings.topic)
+            server = exporter.serve(metrics_port)
         actuator = Actuator(
             targets,
             reads,
@@ -139,6 +151,8 @@ def autoscale(
             every_step=every_step,
             source=source,
             state_path=run / STATE_FILE,
+            observe=None if exporter is None else exporter.observe,
+            after_pass=None if exporter is None else exporter.update,
         )
         # The faces reading another run directory can name this one.
         listed = register(run, backend, datetime.fromtimestamp(actuator.started, UTC).isoformat())
@@ -146,6 +160,11 @@ def autoscale(
             f"autoscale: backend {backend}, manifests {source}, Redis {redact_url(redis_url)}, "
             f"Kafka {settings.bootstrap} (topic {settings.topic}, group {settings.group}); run dir {run}"
         )
+        if exporter is not None:
+            click.echo(
+                f"autoscale: serving KEDA's, kube-state-metrics' and kafka-exporter's series on "
+                f"http://0.0.0.0:{metrics_port}/metrics (namespace {namespace})"
+            )
         for target in targets:
             if target.is_job:
                 s = options.apply(target.scaler)
@@ -171,6 +190,9 @@ def autoscale(
             _quietly(actuator.mark_stopped)
         if listed is not None:
             unregister(listed)
+        if server is not None:  # last: the final counts stay scrapable while the workers stop
+            server.shutdown()
+            server.server_close()
         for s, handler in previous.items():
             signal.signal(s, handler)
     click.echo("autoscale: stopped")

@@ -895,6 +895,24 @@ AUTOSCALE_COMPOSE_FILE = Setting(
     multiple=True,
 )
 
+AUTOSCALE_METRICS_PORT = Setting(
+    Env.AUTOSCALE_METRICS_PORT,
+    help="Serve Prometheus /metrics on this port (0: off): KEDA's, kube-state-metrics' and kafka-exporter's "
+    "series, under their own names, taken from the model and the backend.",
+    default=0,
+    kind=int,
+    low=0,
+    high=65535,
+    show_default=True,
+)
+
+AUTOSCALE_NAMESPACE = Setting(
+    Env.AUTOSCALE_NAMESPACE,
+    help="The namespace label of the /metrics series (a cluster's: where the manifests deploy).",
+    default=defaults.KUBE_NAMESPACE,
+    show_default=True,
+)
+
 SCENARIO_LIST = Setting(
     Env.SCENARIO_LIST,
     help="Describe every scenario in one line and exit.",

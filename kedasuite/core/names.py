@@ -304,6 +304,10 @@ class Env:
     AUTOSCALE_EVERY_STEP: Final = "AUTOSCALE_EVERY_STEP"
     AUTOSCALE_COMPOSE_PROJECT: Final = "AUTOSCALE_COMPOSE_PROJECT"
     AUTOSCALE_COMPOSE_FILE: Final = "AUTOSCALE_COMPOSE_FILE"  # space-separated, as click reads a repeatable option
+    #: Port of the autoscaler's Prometheus ``/metrics``: KEDA's, kube-state-metrics' and kafka-exporter's series (0: off).
+    AUTOSCALE_METRICS_PORT: Final = "AUTOSCALE_METRICS_PORT"
+    #: The ``namespace`` label of those series: the namespace the manifests deploy in on a cluster.
+    AUTOSCALE_NAMESPACE: Final = "AUTOSCALE_NAMESPACE"
 
     # `kedasuite scenario`: the pitfall lab.
     SCENARIO_LIST: Final = "SCENARIO_LIST"

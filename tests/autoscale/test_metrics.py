@@ -3,27 +3,32 @@
 The series come from the model's own steps (a loop driven here with the reads a test chooses,
 one of them failing) and from what a backend reports, rendered and parsed back as Prometheus
 reads them; the real actuator (backend ``none``) hands its steps and its state to the exporter
-pass by pass.
+pass by pass. The live test runs the real command on the test's Redis and scrapes ``/metrics``
+over HTTP while Celery scales up.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import urllib.request
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import pytest
 import yaml
 
 from kedasuite.autoscale.actuator import Actuator, JobStatus, NoBackend
 from kedasuite.autoscale.metrics import AutoscaleMetrics, KedaRecorder, Observed, consumergroup_lag, families
 from kedasuite.autoscale.targets import Target
-from kedasuite.core.names import WORKLOAD_KAFKA
+from kedasuite.core.names import WORKLOAD_CELERY, WORKLOAD_KAFKA
 from kedasuite.core.workloads import workload as workload_row
 from kedasuite.keda.model import Options, ScaledJobLoop, ScaledObjectLoop, Step
 from kedasuite.keda.model.triggers import Value
 from kedasuite.keda.objects import bundled_text
 from kedasuite.keda.rules.kafka import PartitionOffsets
 from kedasuite.keda.rules.spec import Pause, Scaler, Trigger, scalers_in
+from tests.support import AutoscalerWatch, free_port, wait_for
+from tests.support.autoscaler import START_MARGIN_S, grace_of, pump, start_autoscaler, stop
 
 NS = "kedasuite"
 #: Series: sample name → {labels: value}.
@@ -197,3 +202,66 @@ def test_kafka_lag_per_partition_is_kafka_exporters() -> None:
     offsets = [PartitionOffsets(0, 10, 4), PartitionOffsets(1, 5, None), PartitionOffsets(2, None, 3)]
     assert consumergroup_lag(offsets) == {0: 6, 1: -1}
     assert consumergroup_lag([PartitionOffsets(0, 10, None), PartitionOffsets(1, 3, None)]) == {}
+
+
+# --- the real command, scraped over HTTP ------------------------------------------------------------
+
+
+def scrape(port: int) -> Series | str:
+    """The series ``/metrics`` serves now, or why there are none."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            return parse(answer.read().decode())
+    except OSError as exc:
+        return f"scrape failed: {exc}"
+
+
+@pytest.mark.integration
+@pytest.mark.e2e  # a whole command end to end: the e2e tier
+def test_the_autoscaler_serves_kedas_series_while_celery_scales(spawn, redis_url, run_dir) -> None:
+    port = free_port()
+    auto = start_autoscaler(spawn, redis_url, None, run_dir, "-w", WORKLOAD_CELERY, "--metrics-port", str(port))
+    watch = AutoscalerWatch(auto, run_dir)
+    last: list[Series | str] = ["no scrape yet"]
+
+    def shown() -> str:
+        got = last[0]
+        rows = (
+            [got]
+            if isinstance(got, str)
+            else [
+                f"{name}{dict(sorted(key))} {value:g}"
+                for name, series in sorted(got.items())
+                if name.startswith(("keda_", "kube_"))
+                for key, value in series.items()
+            ]
+        )
+        return "last scrape:\n  " + ("\n  ".join(rows) or "(nothing)") + f"\n{watch.report()}"
+
+    def series(name: str, **want: str) -> list[float]:
+        last[0] = got = scrape(port)
+        return [] if isinstance(got, str) else [v for key, v in got.get(name, {}).items() if set(want.items()) <= key]
+
+    pump(redis_url, None, WORKLOAD_CELERY, 40)  # listLength 10, activationListLength 5
+    wait_for(
+        lambda: any(v > 5 for v in series("keda_scaler_metrics_value", scaledObject="celery-worker", scaler="backlog")),
+        1 + START_MARGIN_S,
+        "keda_scaler_metrics_value of celery's backlog to show the records pumped",
+        seen=shown,
+    )
+    got = last[0]
+    assert not isinstance(got, str)
+    # Recorded at the same poll as a value above activationListLength 5: active.
+    assert got["keda_scaler_active"][keda("s0-redis-celery", "celery-worker", "backlog", 0)] == 1.0, shown()
+    hpa = {"horizontalpodautoscaler": "keda-hpa-celery-worker", "namespace": NS}
+    wait_for(
+        lambda: any(v > 0 for v in series("kube_horizontalpodautoscaler_status_current_replicas", **hpa)),
+        1 + 1 + START_MARGIN_S,
+        "kube_horizontalpodautoscaler_status_current_replicas of keda-hpa-celery-worker above 0",
+        seen=shown,
+    )
+    got = last[0]
+    assert not isinstance(got, str)
+    assert got["kube_horizontalpodautoscaler_spec_max_replicas"][labels(**hpa)] == 10.0, shown()
+    assert got["keda_scaled_object_paused"][labels(namespace=NS, scaledObject="celery-worker")] == 0.0, shown()
+    stop(watch, grace_of(run_dir) + 30)

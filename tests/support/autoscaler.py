@@ -37,16 +37,15 @@ def pump(redis_url: str, kafka: Any, workload: str, count: int) -> list[str]:
 
 
 def start_autoscaler(spawn: Callable[..., Proc], redis_url: str, kafka: Any, run_dir: Path, *args: str) -> Proc:
+    """``kafka``: the test's topic and group, or ``None`` for a test of Redis workloads alone."""
+    on_kafka: list[str] = []
+    if kafka is not None:
+        on_kafka = ["--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic, "--group", kafka.group]
     proc = spawn(
         "autoscale",
         "--redis-url",
         redis_url,
-        "--bootstrap-servers",
-        kafka.bootstrap,
-        "--topic",
-        kafka.topic,
-        "--group",
-        kafka.group,
+        *on_kafka,
         "--run-dir",
         str(run_dir),
         *TIMINGS,
