@@ -7,6 +7,8 @@ The design card keeps ``producers/``, ``workers/`` and ``jobs/`` at the top of t
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +16,9 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The chart library the dashboard vendors: its files, licence and README (which names its version).
+UPLOT = ROOT / "producers" / "ui" / "static" / "vendor" / "uplot"
+UPLOT_FILES = ("uPlot.iife.min.js", "uPlot.min.css", "LICENSE", "README.md")
 
 
 def _source_modules() -> set[str]:
@@ -65,6 +70,7 @@ def test_the_wheel_has_exactly_one_top_level_package(tmp_path: Path) -> None:
     for data in (
         "kedasuite/keda/bundled/keda-local.yaml",
         "kedasuite/producers/ui/static/index.html",
+        *(f"kedasuite/producers/ui/static/vendor/uplot/{name}" for name in UPLOT_FILES),
         "kedasuite/core/kafka-broker/pom.xml",
     ):
         assert data in names, f"{data} is missing from the wheel"
@@ -87,3 +93,26 @@ def test_names_other_processes_rely_on_are_pinned() -> None:
         names.KAFKA_TOPIC,
         names.KAFKA_CONSUMER_GROUP,
     ) == ("celery", "rq:queue:default", "job", "test-topic", "test-consumer-group")
+
+
+def test_the_vendored_chart_library_comes_with_its_licence_and_version() -> None:
+    """uPlot is copied into the dashboard's static files as its package ships it: the MIT
+    licence beside it, a README naming the package, the version (the one the script's own
+    banner names) and each file's sum, and the page loads that copy, never a network one."""
+    for name in UPLOT_FILES:
+        assert (UPLOT / name).is_file(), f"{name} is missing from {UPLOT.relative_to(ROOT)}"
+    licence = (UPLOT / "LICENSE").read_text(encoding="utf-8")
+    assert licence.startswith("The MIT License") and "Leon Sorokin" in licence, licence[:200]
+    readme = (UPLOT / "README.md").read_text(encoding="utf-8")
+    version = re.search(r"^\| version \| (\d+\.\d+\.\d+) \|$", readme, re.MULTILINE)
+    assert version, "the README's table names no version"
+    assert "`uplot` from the npm registry" in readme
+    banner = (UPLOT / "uPlot.iife.min.js").read_text(encoding="utf-8").splitlines()[0]
+    assert f"(v{version.group(1)})" in banner, f"README says {version.group(1)}, the script says {banner}"
+    for name in ("uPlot.iife.min.js", "uPlot.min.css", "LICENSE"):
+        digest = hashlib.sha256((UPLOT / name).read_bytes()).hexdigest()
+        assert f"| `{name}` | " in readme and digest in readme, f"{name} changed since it was vendored: sha256 {digest}"
+    page = (ROOT / "producers" / "ui" / "static" / "index.html").read_text(encoding="utf-8")
+    for name in ("uPlot.iife.min.js", "uPlot.min.css"):
+        assert f'"/ui/vendor/uplot/{name}"' in page, f"index.html does not load the vendored {name}"
+    assert "://" not in page, "the page loads something from the network"
