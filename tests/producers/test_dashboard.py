@@ -2,14 +2,17 @@
 
 A real pump (gunicorn) and a real Celery worker on a real Redis: the page loads without
 console errors, pumping from its form makes the backlog chart rise, and the processed
-count shown reaches the number pumped. With a real local autoscaler: its replicas beside
-the model's, and its state marked stale, in words, once it is gone or when the pump reads
-an old run's directory. The screenshots are kept in ``artifacts/``.
+count shown reaches the number pumped; the charts (the vendored uPlot) have a time axis
+with clock tick labels and a y axis with ticks and its unit. With a real local autoscaler:
+its replicas beside the model's, as two series of the replicas chart, and its state marked
+stale, in words, once it is gone or when the pump reads an old run's directory; with none,
+the replicas chart says so. The screenshots are kept in ``artifacts/``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -34,7 +37,9 @@ if not (CHROMIUM and CHROMEDRIVER):
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
@@ -74,9 +79,40 @@ def start_pump(spawn: Callable[..., Proc], redis_url: str, *extra: str, env: dic
     return base
 
 
+#: A time axis's tick labels: the browser's local clock, with seconds unless the ticks are whole minutes.
+CLOCK = re.compile(r"\d\d:\d\d(:\d\d)?")
+#: A y axis's tick labels: counts (1,000 grouped) or rates with one decimal.
+NUMBER = re.compile(r"\d{1,3}(,\d{3})*(\.\d)?")
+
+
+def chart(card: WebElement, name: str) -> WebElement:
+    return card.find_element(By.CSS_SELECTOR, f".chart-{name}")
+
+
+def axes_of(element: WebElement, unit: str) -> None:
+    """A uPlot chart drawn on its canvas with two axes: time along x, with clock tick labels,
+    and ``unit`` on y, with ticks from 0 up. The labels are painted on the canvas; the page
+    records what each axis painted on the chart's element."""
+    assert element.find_elements(By.CSS_SELECTOR, ".uplot canvas"), "no uPlot canvas"
+    assert len(element.find_elements(By.CSS_SELECTOR, ".u-axis")) == 2
+    x = (element.get_attribute("data-x-ticks") or "").split()
+    assert len(x) >= 2 and all(CLOCK.fullmatch(t) for t in x), f"time ticks {x}"
+    y = (element.get_attribute("data-y-ticks") or "").split()
+    assert len(y) >= 2 and all(NUMBER.fullmatch(t) for t in y) and y[0] == "0", f"y ticks {y}"
+    assert element.get_attribute("data-y-unit") == unit
+
+
+def legend(element: WebElement) -> dict[str, str]:
+    """The chart's legend: each series' label and the value it shows (the latest, away from the cursor)."""
+    rows = element.find_elements(By.CSS_SELECTOR, ".u-legend .u-series")
+    return {r.find_element(By.CLASS_NAME, "u-label").text: r.find_element(By.CLASS_NAME, "u-value").text for r in rows}
+
+
 @pytest.fixture
-def pump_url(spawn: Callable[..., Proc], redis_url: str) -> str:
-    return start_pump(spawn, redis_url)
+def pump_url(spawn: Callable[..., Proc], redis_url: str, tmp_path: Path) -> str:
+    """A pump with no autoscaler beside it: its own temporary directory, so no state an
+    earlier run left in the default run directory shows up."""
+    return start_pump(spawn, redis_url, env=own_tmpdir(tmp_path))
 
 
 def test_pumping_from_the_form_shows_the_backlog_rise_and_every_item_processed(
@@ -105,12 +141,26 @@ def test_pumping_from_the_form_shows_the_backlog_rise_and_every_item_processed(
     wait.until(lambda d: int(card.get_attribute("data-max-backlog")) > 0)
     wait.until(lambda d: card.get_attribute("data-processed") == "400")
     assert card.find_element(By.CLASS_NAME, "processed").text == "400"
-    assert int(card.find_element(By.CSS_SELECTOR, ".chart-backlog").get_attribute("data-points")) >= 2
+    items = chart(card, "items")
+    assert int(items.get_attribute("data-points")) >= 2
+    axes_of(items, "items")
+    assert list(legend(items)) == ["time", "backlog", "in flight"]
+    axes_of(chart(card, "rate"), "items/s")
+    # no autoscaler: the replicas chart keeps its axes and says why it has nothing to draw
+    replicas = chart(card, "replicas")
+    axes_of(replicas, "replicas")
+    assert card.get_attribute("data-replica-chart") == "empty"
+    note = card.find_element(By.CLASS_NAME, "replicas-note")
+    assert note.is_displayed() and note.text.startswith("no replicas to chart: no local autoscaler"), note.text
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "dashboard.png"
     browser.save_screenshot(str(shot))
     print(f"screenshot: {shot}")
+    # over the chart, the legend reads the sample under the cursor and its time
+    ActionChains(browser).move_to_element(items.find_element(By.CLASS_NAME, "u-over")).perform()
+    wait.until(lambda d: re.fullmatch(r"\d\d:\d\d:\d\d", legend(items)["time"]))
+    assert NUMBER.fullmatch(legend(items)["backlog"]), legend(items)
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == [], severe
 
@@ -153,7 +203,6 @@ def test_a_local_autoscaler_shows_running_replicas_beside_the_models_and_why(
     the next one in words, a note that the timings are not the manifest's; once the autoscaler
     stops, the same numbers are marked stale, with their age, for as long as the page polls, and
     the page says how to see a live autoscaler."""
-    import re
     import signal
 
     run_dir = tmp_path / "run"
@@ -200,11 +249,21 @@ def test_a_local_autoscaler_shows_running_replicas_beside_the_models_and_why(
     wait.until(lambda d: card.get_attribute("data-model") == "3")
     wait.until(lambda d: card.get_attribute("data-actual") == "3")
     assert card.find_element(By.CLASS_NAME, "actual").text == "3"
+    replicas = chart(card, "replicas")
+    assert legend(replicas)["running"] == "3"  # the legend reads the latest sample, away from the cursor
     assert card.find_element(By.CLASS_NAME, "as-reason").text.startswith("last: ")
     cooldown = re.compile(r"^next in [\d.]+ s: KEDA: backlog 0 <= 5, in-flight 0 <= 0: cooldown: \d+ s of 10 left$")
     wait.until(lambda d: cooldown.match(card.find_element(By.CLASS_NAME, "as-next").text))
     wait.until(lambda d: card.get_attribute("data-actual") == "0" and card.get_attribute("data-processed") == "30")
-    assert int(card.find_element(By.CSS_SELECTOR, ".chart-replicas").get_attribute("data-points")) >= 2
+    # the replicas chart: a step series for the replicas running and one for the model's, on a
+    # time axis, in replicas
+    assert int(replicas.get_attribute("data-points")) >= 2
+    assert card.get_attribute("data-replica-chart") == "drawn"
+    assert not card.find_element(By.CLASS_NAME, "replicas-note").is_displayed()
+    axes_of(replicas, "replicas")
+    wait.until(lambda d: legend(replicas) == {"time": "now", "running": "0", "model": "0"})
+    # celery has no autoscaler here: its replicas chart says so
+    assert celery.get_attribute("data-replica-chart") == "empty"
 
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "dashboard-autoscale.png"))
@@ -224,6 +283,8 @@ def test_a_local_autoscaler_shows_running_replicas_beside_the_models_and_why(
 
     stays(browser, wait, says_stale)
     assert card.find_element(By.CLASS_NAME, "as-next").text == ""
+    # stale numbers are not charted: the series stop where the live state did
+    assert legend(replicas) == {"time": "now", "running": "0", "model": "0"}
     assert note.is_displayed() and note.text.endswith(
         f"no autoscaler of this user runs on this host now: start one (`kedasuite autoscale --run-dir {run_dir}`), "
         "or, for one that writes elsewhere, set AUTOSCALE_RUN_DIR=<its run dir> or pass --autoscale-run-dir <its "
@@ -241,8 +302,6 @@ def test_a_pump_reading_an_old_runs_state_says_so_and_where_the_live_one_writes(
     elsewhere. The card marks the old numbers STALE with their age, whose they are, for as long
     as the page polls; the page names the live autoscaler's run directory and the variable and
     option that show it."""
-    import re
-
     from kedasuite.autoscale.actuator import read_state
     from tests.support import run_cli, wait_for
 
@@ -288,6 +347,9 @@ def test_a_pump_reading_an_old_runs_state_says_so_and_where_the_live_one_writes(
 
     stays(browser, wait, says_so)
     assert card.find_element(By.CLASS_NAME, "actual").text == "none (model only)"
+    assert card.get_attribute("data-replica-chart") == "empty"
+    empty = card.find_element(By.CLASS_NAME, "replicas-note")
+    assert empty.text == "no replicas to chart: the autoscaler's state is STALE, not live", empty.text
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "dashboard-stale.png"))
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

@@ -1,11 +1,10 @@
-// kedasuite dashboard: polls GET /status, keeps ten minutes of it, draws SVG charts,
-// and starts pump runs. No framework, no network beyond this pump's own API.
+// kedasuite dashboard: polls GET /status, keeps ten minutes of it, charts it with the
+// vendored uPlot, and starts pump runs. No framework, no network beyond this pump's own API.
 "use strict";
 
 const POLL_MS = 2000;
 const WINDOW_MS = 10 * 60 * 1000;
-const SVG_NS = "http://www.w3.org/2000/svg";
-const history = new Map();   // workload -> [{t, backlog, inFlight, processed, rate, replicas}]
+const history = new Map();   // workload -> [{t, backlog, inFlight, processed, rate, replicas, actual, model}]
 const maxBacklog = new Map(); // workload -> the highest backlog seen since the page loaded
 let token = sessionStorage.getItem("kedasuite-token") || "";
 
@@ -56,16 +55,13 @@ function card(workload) {
       <p class="as-errors error" hidden></p>
     </div>
     <div class="charts">
-      <figure><svg class="chart-backlog" viewBox="0 0 300 110" preserveAspectRatio="none" role="img"
-        aria-label="backlog over time"></svg><figcaption>backlog (what the trigger reads)</figcaption></figure>
-      <figure><svg class="chart-in-flight" viewBox="0 0 300 110" preserveAspectRatio="none" role="img"
-        aria-label="in flight over time"></svg><figcaption>in flight</figcaption></figure>
-      <figure><svg class="chart-rate" viewBox="0 0 300 110" preserveAspectRatio="none" role="img"
-        aria-label="processed per second over time"></svg><figcaption>processed per second</figcaption></figure>
-      <figure class="replicas-figure" hidden><svg class="chart-replicas" viewBox="0 0 300 110"
-        preserveAspectRatio="none" role="img" aria-label="replicas running and the model's over time"></svg>
-        <figcaption><span class="key-actual">running</span> vs <span class="key-model">model</span>
-        (local autoscaler)</figcaption></figure>
+      <figure><div class="chart chart-items"></div>
+        <figcaption>backlog (what the trigger reads) and in flight</figcaption></figure>
+      <figure><div class="chart chart-rate"></div>
+        <figcaption>processed per second</figcaption></figure>
+      <figure class="replicas-figure"><div class="chart-box"><div class="chart chart-replicas"></div>
+        <p class="replicas-note" hidden></p></div>
+        <figcaption>replicas the local autoscaler runs, and its model's</figcaption></figure>
     </div>
     <p class="reason"></p>
     <p class="entry-error error" hidden></p>`;
@@ -74,41 +70,179 @@ function card(workload) {
   return node;
 }
 
-// One or more series ([key, colour, dashed]) on one chart, sharing its y axis.
-function draw(svg, points, key, colour, more = []) {
-  while (svg.firstChild) svg.removeChild(svg.firstChild);
-  const now = Date.now();
-  // Until ten minutes have been seen, the x axis spans what has (at least a minute).
-  const span = Math.min(WINDOW_MS, Math.max(60 * 1000, points.length ? now - points[0].t : 0));
-  const series = [[key, colour, false], ...more];
-  const values = series.flatMap(([k]) => points.map((p) => p[k]).filter((v) => typeof v === "number"));
-  const top = Math.max(1, ...values);
-  const axis = document.createElementNS(SVG_NS, "line");
-  for (const [a, v] of [["x1", 0], ["x2", 300], ["y1", 105], ["y2", 105]]) axis.setAttribute(a, v);
-  axis.setAttribute("class", "axis");
-  svg.append(axis);
-  let count = 0;
-  for (const [k, stroke, dashed] of series) {
-    const line = document.createElementNS(SVG_NS, "polyline");
-    const coords = points
-      .filter((p) => typeof p[k] === "number")
-      .map((p) => `${(300 * (1 - (now - p.t) / span)).toFixed(1)},${(105 - 95 * (p[k] / top)).toFixed(1)}`);
-    line.setAttribute("points", coords.join(" "));
-    line.setAttribute("fill", "none");
-    line.setAttribute("stroke", stroke);
-    line.setAttribute("stroke-width", "2");
-    if (dashed) line.setAttribute("stroke-dasharray", "5 3");
-    line.setAttribute("vector-effect", "non-scaling-stroke");
-    line.dataset.series = k;
-    svg.append(line);
-    if (k === key) count = coords.length;
+// The charts: uPlot (vendor/uplot/), on a time axis of the last ten minutes at most, one
+// y axis each with its unit. Each chart element records the tick labels and the unit it
+// last drew (data-x-ticks, data-y-ticks, data-y-unit) and how many samples it holds
+// (data-points): the canvas itself cannot be read back as text.
+const CHART_HEIGHT = 160;
+const MIN_SPAN_S = 60;
+const COUNTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7];
+const charts = new Map(); // chart element -> uPlot instance
+
+// What each card charts: the series (a key of the history's points, the legend's words, a
+// colour of dashboard.css, a dash), the unit on the y axis, whole numbers or not, steps or lines.
+const CHARTS = [
+  {
+    cls: "chart-items", unit: () => "items", counts: true,
+    series: [{ key: "backlog", label: "backlog", colour: "--backlog" },
+             { key: "inFlight", label: "in flight", colour: "--inflight" }],
+  },
+  {
+    cls: "chart-rate", unit: () => "items/s", counts: false,
+    series: [{ key: "rate", label: "processed/s", colour: "--rate" }],
+  },
+  {
+    cls: "chart-replicas", unit: (node) => node.dataset.replicaUnit || "replicas", counts: true, stepped: true,
+    // running wider, under the model's dashes: where they agree, both stay visible
+    series: [{ key: "actual", label: "running", colour: "--actual", width: 3.5 },
+             { key: "model", label: "model", colour: "--model", dash: [6, 4] }],
+  },
+];
+
+function cssColour(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#1d2430";
+}
+
+const two = (n) => String(n).padStart(2, "0");
+const missing = (v) => v === null || v === undefined;
+
+// A tick or legend time, local and 24-hour: 19:21 on whole minutes, else 19:21:30.
+function clockAt(seconds, withSeconds) {
+  const d = new Date(seconds * 1000);
+  return `${two(d.getHours())}:${two(d.getMinutes())}` + (withSeconds ? `:${two(d.getSeconds())}` : "");
+}
+
+function number(v) {
+  if (missing(v)) return "-";
+  return Number.isInteger(v) ? uPlot.fmtNum(v) : v.toFixed(1);
+}
+
+function latest(values) {
+  for (let i = values.length - 1; i >= 0; i--) if (!missing(values[i])) return values[i];
+  return null;
+}
+
+// Records what an axis drew on the chart's element, and hands the labels back to uPlot.
+function recorded(element, key, labels) {
+  element.dataset[key] = labels.filter((l) => !missing(l) && l !== "").join(" ");
+  return labels;
+}
+
+function makeChart(element, spec, node) {
+  const muted = cssColour("--muted");
+  const line = cssColour("--line");
+  const font = "11px system-ui, sans-serif";
+  const axis = { stroke: muted, font, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1, size: 4 } };
+  const y = {
+    ...axis,
+    label: () => {
+      const unit = spec.unit(node);
+      element.dataset.yUnit = unit;
+      return unit;
+    },
+    labelFont: `bold ${font}`,
+    labelSize: 16,
+    labelGap: 2,
+    // wide enough for the longest tick label
+    size: (u, values) => 12 + 7 * Math.max(2, ...(values || []).map((v) => String(v || "").length)),
+    values: (u, splits) => recorded(element, "yTicks", splits.map((v) => (missing(v) ? null : number(v)))),
+  };
+  if (spec.counts) y.incrs = COUNTS;
+  const options = {
+    width: Math.max(200, element.clientWidth),
+    height: CHART_HEIGHT,
+    legend: { live: true },
+    cursor: { drag: { x: false, y: false }, points: { size: 6 } },
+    scales: {
+      x: {
+        time: true,
+        // Until ten minutes have been seen, the axis spans what has (at least a minute), ending now.
+        range: (u, min, max) => {
+          const end = Number.isFinite(max) ? max : Date.now() / 1000;
+          const seen = Number.isFinite(min) ? end - min : 0;
+          return [end - Math.min(WINDOW_MS / 1000, Math.max(MIN_SPAN_S, seen)), end];
+        },
+      },
+      y: {
+        range: (u, min, max) => {
+          const top = Number.isFinite(max) ? max : 0;
+          // steps need room above the highest count to show; counts stay whole
+          if (spec.stepped) return [0, Math.max(1, top + 1)];
+          return [0, spec.counts ? Math.max(1, Math.ceil(top * 1.1)) : Math.max(1, top * 1.1)];
+        },
+      },
+    },
+    axes: [
+      {
+        ...axis,
+        space: 64,
+        size: 30,
+        values: (u, splits, i, space, incr) =>
+          recorded(element, "xTicks", splits.map((s) => (missing(s) ? null : clockAt(s, incr < 60 || s % 60 !== 0)))),
+      },
+      y,
+    ],
+    series: [
+      { label: "time", value: (u, v, si, di) => (missing(di) ? "now" : clockAt(v, true)) },
+      ...spec.series.map((s) => {
+        const series = {
+          label: s.label,
+          stroke: cssColour(s.colour),
+          width: s.width || 2,
+          spanGaps: false,
+          points: { show: false },
+          // away from the chart the legend reads the latest value; over it, the value at the cursor
+          value: (u, v, si, di) => number(missing(di) ? latest(u.data[si]) : v),
+        };
+        if (s.dash) series.dash = s.dash;
+        // a count holds until the next sample: steps, not slopes
+        if (spec.stepped) series.paths = uPlot.paths.stepped({ align: 1 });
+        return series;
+      }),
+    ],
+  };
+  const chart = new uPlot(options, [[], ...spec.series.map(() => [])], element);
+  charts.set(element, chart);
+  resizer.observe(element);
+  return chart;
+}
+
+const resizer = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const chart = charts.get(entry.target);
+    const width = Math.floor(entry.contentRect.width);
+    if (chart && width > 0 && width !== chart.width) chart.setSize({ width, height: CHART_HEIGHT });
   }
-  const label = document.createElementNS(SVG_NS, "text");
-  label.setAttribute("x", "4");
-  label.setAttribute("y", "12");
-  label.textContent = `max ${Number.isInteger(top) ? top : top.toFixed(1)}`;
-  svg.append(label);
-  svg.dataset.points = String(count);
+});
+
+function drawCharts(node, points) {
+  const xs = points.map((p) => p.t / 1000);
+  for (const spec of CHARTS) {
+    const element = node.querySelector(`.${spec.cls}`);
+    const chart = charts.get(element) || makeChart(element, spec, node);
+    const ys = spec.series.map((s) => points.map((p) => (typeof p[s.key] === "number" ? p[s.key] : null)));
+    chart.setData([xs, ...ys]);
+    if (missing(chart.cursor.idx)) chart.setLegend({ idx: null });
+    element.dataset.points = String(points.filter((p) => spec.series.some((s) => typeof p[s.key] === "number")).length);
+  }
+}
+
+// The replicas chart has nothing to draw without a live local autoscaler: it says why.
+function noteReplicas(node, points, block) {
+  const note = node.querySelector(".replicas-note");
+  const drawn = points.some((p) => typeof p.actual === "number" || typeof p.model === "number");
+  node.dataset.replicaChart = drawn ? "drawn" : "empty";
+  note.hidden = drawn;
+  if (drawn) return;
+  if (!block) {
+    note.textContent = "no replicas to chart: no local autoscaler reports this workload (run kedasuite autoscale)";
+  } else if (block.stale) {
+    note.textContent = "no replicas to chart: the autoscaler's state is STALE, not live";
+  } else if (block.stopping) {
+    note.textContent = "no replicas to chart: the autoscaler is stopping";
+  } else {
+    note.textContent = "waiting for the autoscaler's replicas";
+  }
 }
 
 function seconds(v) {
@@ -132,7 +266,6 @@ function clock(iso) {
 // The local autoscaler's state for this workload (kedasuite autoscale), or hide the block.
 function showAutoscale(node, block) {
   const box = node.querySelector(".autoscale");
-  const figure = node.querySelector(".replicas-figure");
   if (!block) {
     box.hidden = true;
     delete node.dataset.actual;
@@ -141,7 +274,6 @@ function showAutoscale(node, block) {
     return;
   }
   box.hidden = false;
-  figure.hidden = false;
   const text = (v) => (v === null || v === undefined ? "-" : String(v));
   const stale = Boolean(block.stale);
   const stopping = !stale && block.stopping ? block.stopping : null;
@@ -214,13 +346,11 @@ function show(entry, sampledAt) {
   const error = node.querySelector(".entry-error");
   error.hidden = !entry.error;
   error.textContent = entry.error || "";
-  draw(node.querySelector(".chart-backlog"), points, "backlog", "var(--backlog)");
-  draw(node.querySelector(".chart-in-flight"), points, "inFlight", "var(--inflight)");
-  draw(node.querySelector(".chart-rate"), points, "rate", "var(--rate)");
   showAutoscale(node, entry.autoscale);
-  if (!node.querySelector(".replicas-figure").hidden) {
-    draw(node.querySelector(".chart-replicas"), points, "actual", "var(--actual)", [["model", "var(--model)", true]]);
-  }
+  const unit = entry.autoscale ? entry.autoscale.unit : entry.unit;
+  node.dataset.replicaUnit = unit === "jobs" ? "Jobs" : "replicas";
+  noteReplicas(node, points, entry.autoscale);
+  drawCharts(node, points);
 }
 
 // Once for the page: whose autoscaler state this is when it is not live, how old, and the fix
