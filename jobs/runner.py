@@ -264,7 +264,7 @@ def run(settings: WorkQueueJobSettings) -> tuple[Runner, Summary]:
     from kedasuite.core.worktime import parse_work_time
 
     logging.basicConfig(level=settings.loglevel.upper(), format=LOG_FORMAT)
-    metrics.serve_worker_metrics(settings.metrics_port)
+    metrics.serve_worker_metrics(settings.metrics_port, WORKLOAD_WORKQUEUE)
     client = redis_client(settings.redis_url)
     check_redis(client, settings.redis_url)
     runner = Runner(

@@ -221,7 +221,9 @@ def run(settings: CeleryWorkerSettings) -> None:
     from celery import concurrency
     from celery.utils.nodenames import default_nodename, host_format
 
-    metrics.serve_worker_metrics(settings.metrics_port)  # before the pool forks: it inherits the directory
+    metrics.serve_worker_metrics(
+        settings.metrics_port, WORKLOAD_CELERY
+    )  # before the pool forks: it inherits the directory
     metrics.announce_ready()
     configure(
         app,

@@ -763,7 +763,7 @@ def run(settings: KafkaWorkerSettings) -> Counters:
     from kedasuite.core.worktime import parse_work_time
 
     logging.basicConfig(level=settings.loglevel.upper(), format=LOG_FORMAT)
-    metrics.serve_worker_metrics(settings.metrics_port)
+    metrics.serve_worker_metrics(settings.metrics_port, WORKLOAD_KAFKA)
     metrics.announce_ready()
     assert settings.kafka is not None, "KafkaWorkerSettings.kafka is required"
     consumer = KafkaWorker(settings.kafka, parse_work_time(settings.work_time), settings.redis_url, settings.stuck_at)

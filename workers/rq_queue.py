@@ -396,7 +396,7 @@ def run(settings: RQWorkerSettings) -> None:
     from kedasuite.core.worktime import parse_work_time
 
     parse_work_time(settings.work_time)  # fail now, not in every job
-    metrics.serve_worker_metrics(settings.metrics_port)  # each job's work horse is forked: it inherits it
+    metrics.serve_worker_metrics(settings.metrics_port, WORKLOAD_RQ)  # each job's work horse is forked: it inherits it
     metrics.announce_ready()
     # Every job runs in a fresh fork of this process: what the task needs is imported here,
     # once, not in each work horse (prometheus_client's import alone was 19 ms of a 0-second

@@ -274,8 +274,18 @@ def announce_ready() -> None:
             pass
 
 
-def serve_worker_metrics(port: int, host: str = "0.0.0.0") -> MetricsServer | None:
-    """Serve ``/metrics`` for this worker and every process it forks; None when port is 0.
+def declare_workload(workload: str) -> None:
+    """Create the workload's series at 0 in this process, so they exist from the first scrape: a
+    rate, an in-flight gauge or a quantile has data before the first item (RQ's in-flight gauge
+    lives in each job's work horse, which is gone between jobs; this process's 0 stays)."""
+    m = worker_metrics()
+    for family in (m.processed, m.duplicates, m.failed, m.dead_lettered, m.in_flight, m.work_seconds):
+        family.labels(workload)
+
+
+def serve_worker_metrics(port: int, workload: str, host: str = "0.0.0.0") -> MetricsServer | None:
+    """Serve ``/metrics`` for this worker and every process it forks, its ``workload``'s series
+    declared at 0; None when port is 0.
 
     Call it first thing, before the worker counts anything. Stopped at exit.
     """
@@ -297,5 +307,6 @@ def serve_worker_metrics(port: int, host: str = "0.0.0.0") -> MetricsServer | No
         ) from None
     running = MetricsServer(port, directory, private, server, os.getpid())
     atexit.register(running.close)
+    declare_workload(workload)
     log.info("serving Prometheus metrics on %s:%d/metrics (files in %s)", host, port, directory)
     return running

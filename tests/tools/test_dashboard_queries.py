@@ -48,6 +48,10 @@ COUNTS = {"celery": 30, "kafka": 15, "rq": 30, "workqueue": 15}
 #: outlasts the autoscaler's start: KEDA sees it, turns active and scales, and the annotation has a
 #: change to mark.
 OWN_WORK_TIME = "fixed:1"
+#: The test's Job runner holds its item longer: a runner exits once the queue is drained, and its
+#: series go with it. It must outlive the autoscaler's start, when a dozen processes start at once and
+#: a 1 s scrape of it can time out, and then a few scrapes.
+OWN_JOB_WORK_TIME = "fixed:15"
 LABEL_VALUES = re.compile(r"label_values\((\w+), (\w+)\)")
 
 
@@ -207,7 +211,8 @@ def start_worker(spawn: Callable[..., Proc], row: Workload, redis_url: str, kafk
     brokers = ["--redis-url", redis_url]
     if row.broker == "kafka":
         brokers += ["--bootstrap-servers", kafka.bootstrap, "--topic", kafka.topic, "--group", kafka.group]
-    return spawn(*row.command, *brokers, "--metrics-port", str(port), "--work-time", OWN_WORK_TIME, env=WORKER_ENV)
+    work_time = OWN_JOB_WORK_TIME if row.is_job else OWN_WORK_TIME
+    return spawn(*row.command, *brokers, "--metrics-port", str(port), "--work-time", work_time, env=WORKER_ENV)
 
 
 def metrics_answer(port: int) -> bool:
@@ -308,6 +313,7 @@ def test_every_panel_query_returns_data(spawn, redis_url, kafka, run_dir, tmp_pa
                     *(f"  {line}" for line in left),
                     "scrape targets:",
                     prometheus.targets(),
+                    *(f"{name}'s log, last lines:\n{tail(proc.log())}" for name, proc in workers.items()),
                     watch.report(),
                 ]
             )
