@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-from functools import cache
 from pathlib import Path
 
 import pytest
+
+from tests.support.markdown import HEADING, anchors, prose_lines, slug
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -25,8 +26,6 @@ README_LIMIT = 25_000
 #: Markdown files whose links are checked.
 LINKED_DOCS = sorted({README, *(ROOT / "docs").glob("*.md"), *(ROOT / "k8s").rglob("README.md")})
 
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 #: ``[text](target)`` and ``![alt](target)``; the target ends at whitespace or ``)``.
 _LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
@@ -42,45 +41,10 @@ OUTSIDE_CITATIONS = {
 }
 
 
-def _prose_lines(text: str) -> list[str]:
-    """The lines of a Markdown text outside fenced code blocks."""
-    lines, fenced = [], False
-    for line in text.splitlines():
-        if _FENCE.match(line):
-            fenced = not fenced
-            continue
-        if not fenced:
-            lines.append(line)
-    return lines
-
-
-def slug(heading: str) -> str:
-    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link in a heading keeps its text
-    text = re.sub(r"[^\w\- ]", "", text.strip().lower())
-    return text.replace(" ", "-")
-
-
-@cache
-def anchors(path: Path) -> frozenset[str]:
-    """Every heading anchor of a Markdown file, duplicates numbered as GitHub numbers them."""
-    seen: dict[str, int] = {}
-    found = set()
-    for line in _prose_lines(path.read_text(encoding="utf-8")):
-        m = _HEADING.match(line)
-        if not m:
-            continue
-        base = slug(m.group(2))
-        n = seen.get(base, 0)
-        seen[base] = n + 1
-        found.add(base if n == 0 else f"{base}-{n}")
-    return frozenset(found)
-
-
 def links(path: Path) -> list[str]:
     """The link targets of a Markdown file, outside code blocks and code spans."""
     targets = []
-    for line in _prose_lines(path.read_text(encoding="utf-8")):
+    for line in prose_lines(path.read_text(encoding="utf-8")):
         targets += _LINK.findall(_CODE_SPAN.sub("", line))
     return targets
 
@@ -94,7 +58,7 @@ def test_readme_is_a_front_page() -> None:
 
 
 def test_readme_has_a_table_of_contents_that_reaches_its_headings() -> None:
-    lines = _prose_lines(README.read_text(encoding="utf-8"))
+    lines = prose_lines(README.read_text(encoding="utf-8"))
     contents = re.compile(r"^##\s+(Contents|Table of contents)\s*$", re.IGNORECASE)
     starts = [i for i, line in enumerate(lines) if contents.match(line)]
     assert starts, "README.md has no '## Contents' section"
@@ -107,7 +71,7 @@ def test_readme_has_a_table_of_contents_that_reaches_its_headings() -> None:
     own = anchors(README)
     unresolved = [t for t in toc if not t.startswith("#") or t[1:] not in own]
     assert not unresolved, f"table-of-contents links that reach no heading of README.md: {unresolved}"
-    sections = [slug(m.group(2)) for line in lines if (m := _HEADING.match(line)) and len(m.group(1)) == 2]
+    sections = [slug(m.group(2)) for line in lines if (m := HEADING.match(line)) and len(m.group(1)) == 2]
     listed = {t[1:] for t in toc}
     missing = [s for s in sections if s not in listed and s not in {"contents", "table-of-contents"}]
     assert not missing, f"README.md sections missing from its table of contents: {missing}"

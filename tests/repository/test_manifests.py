@@ -23,6 +23,7 @@ import yaml
 from kedasuite.core.names import Env
 from kedasuite.core.workloads import NAMES, WORKLOADS
 from kedasuite.keda import manifest_checks as mc
+from tests.support.kustomize import combination
 
 #: A static check of the repository's files: scripts/lint runs it (not scripts/test --fast).
 pytestmark = pytest.mark.lint
@@ -32,20 +33,6 @@ K8S = ROOT / "k8s"
 KEDA_COMPONENTS = [w.component for w in WORKLOADS]
 #: What runs each workload: its Deployment, or the ScaledJob (and the base's Job) of that name.
 TARGETS = [w.deployment or w.keda_name for w in WORKLOADS]
-
-
-def combination(tmp_path: Path, components: list[str]) -> Path:
-    """A throwaway kustomization: the base plus these components."""
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "namespace": "kedasuite",
-        # kustomize wants relative paths
-        "resources": [os.path.relpath(K8S / "base", tmp_path)],
-        "components": [os.path.relpath(K8S / "components" / c, tmp_path) for c in components],
-    }
-    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    return tmp_path
 
 
 COMBINATIONS = {

@@ -33,8 +33,8 @@ from kedasuite.core.names import Env
 from kedasuite.core.workloads import WORKLOADS
 from kedasuite.keda import manifest_checks as mc
 from kedasuite.tools import alert_rules
-from tests.repository.test_docs import anchors
-from tests.repository.test_manifests import combination
+from tests.support.kustomize import combination
+from tests.support.markdown import anchors
 
 #: A static check of the repository's files: scripts/lint runs it (not scripts/test --fast).
 pytestmark = pytest.mark.lint
@@ -397,3 +397,34 @@ def test_grafanas_provisioning_is_well_formed_and_mounted(compose) -> None:
         assert isinstance(json.loads(path.read_text()), dict), path
     home = host_path(grafana, grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
     assert home is not None and home.is_file()
+
+
+def _compose_cli() -> str | None:
+    """Why ``docker compose`` cannot parse files here, or ``None`` when it can (no engine needed)."""
+    if shutil.which("docker") is None:
+        return "no docker CLI on PATH"
+    done = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=60, check=False)
+    return None if done.returncode == 0 else f"`docker compose version` exited {done.returncode}: {done.stderr[-300:]}"
+
+
+def test_compose_lists_prometheus_and_grafana_only_in_the_observe_profile() -> None:
+    """What users run: ``docker compose --profile observe config`` (it needs the Compose CLI, not an engine)."""
+    why = _compose_cli()
+    if why is not None:
+        pytest.skip(why)
+
+    def services(*profile: str) -> set[str]:
+        done = subprocess.run(
+            ["docker", "compose", *profile, "config", "--services"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return set(done.stdout.split())
+
+    observed = services("--profile", "observe")
+    assert {"prometheus", "grafana"} <= observed, observed
+    assert not {"prometheus", "grafana"} & services(), "the observe services start only with their profile"
