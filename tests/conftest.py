@@ -17,7 +17,9 @@ Apache Kafka the product's defaults hold.
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +27,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from kedasuite.autoscale.processes import PROCESSES_FILE, _start_ticks
 from kedasuite.core.settings import KafkaSettings, redact_url
 from tests.support import FAULT_ROWS, Proc, own_database, servers
 
@@ -142,6 +145,23 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
     yield start
     for proc in procs:
         proc.stop()
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Iterator[Path]:
+    """A local autoscaler's run directory; any process its bookkeeping still lists is killed at the end."""
+    path = tmp_path / "run"
+    yield path
+    try:
+        pods = json.loads((path / PROCESSES_FILE).read_text())["pods"]
+    except (OSError, ValueError, KeyError):
+        return
+    for pod in pods:
+        if _start_ticks(pod["pid"]) == pod["ticks"]:
+            try:
+                os.killpg(pod["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -23,13 +23,12 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kedasuite.autoscale.processes import PROCESSES_FILE, _start_ticks
 from kedasuite.core.defaults import KUBE_NAMESPACE
 from kedasuite.core.workloads import WORKLOADS, Workload
 from kedasuite.tools import dashboards
@@ -184,23 +183,6 @@ class Prometheus:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(10)
         self._log.close()
-
-
-@pytest.fixture
-def run_dir(tmp_path: Path) -> Iterator[Path]:
-    """The autoscaler's run directory; a pod its bookkeeping still lists at the end is killed."""
-    path = tmp_path / "run"
-    yield path
-    try:
-        pods = json.loads((path / PROCESSES_FILE).read_text())["pods"]
-    except (OSError, ValueError, KeyError):
-        return
-    for pod in pods:
-        if _start_ticks(pod["pid"]) == pod["ticks"]:
-            try:
-                os.killpg(pod["pid"], signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 # --- the test -------------------------------------------------------------------------------------
