@@ -116,6 +116,27 @@ KSM_JOB_SUCCEEDED: Final = "kube_job_status_succeeded"
 KSM_JOB_FAILED: Final = "kube_job_status_failed"
 # kafka-exporter (danielqsj/kafka_exporter), per partition:
 KAFKA_CONSUMERGROUP_LAG: Final = "kafka_consumergroup_lag"
+#: All of them: what the dashboard and the alert rules may read besides the suite's own series.
+CLUSTER_SERIES: Final = frozenset(
+    {
+        KEDA_SCALER_METRICS_VALUE,
+        KEDA_SCALER_ACTIVE,
+        KEDA_SCALER_DETAIL_ERRORS,
+        KEDA_SCALED_OBJECT_ERRORS,
+        KEDA_SCALED_JOB_ERRORS,
+        KEDA_SCALED_OBJECT_PAUSED,
+        KSM_HPA_DESIRED_REPLICAS,
+        KSM_HPA_CURRENT_REPLICAS,
+        KSM_HPA_MAX_REPLICAS,
+        KSM_HPA_MIN_REPLICAS,
+        KSM_JOB_OWNER,
+        KSM_JOB_ACTIVE,
+        KSM_JOB_READY,
+        KSM_JOB_SUCCEEDED,
+        KSM_JOB_FAILED,
+        KAFKA_CONSUMERGROUP_LAG,
+    }
+)
 
 # --- Workload names (the pumps' ``workload=`` values) ------------------------------------
 

@@ -53,24 +53,7 @@ AUTOSCALE_HOST = "host.docker.internal"
 
 #: The series the alerts may read: the contract of issue 28 (KEDA v2.20.2, kube-state-metrics
 #: v2, kafka_exporter) and the workers' own, as kedasuite/core/metrics.py names them.
-CONTRACT_SERIES = {
-    "keda_scaler_metrics_value",
-    "keda_scaler_active",
-    "keda_scaler_detail_errors_total",
-    "keda_scaled_object_errors_total",
-    "keda_scaled_job_errors_total",
-    "keda_scaled_object_paused",
-    "kube_horizontalpodautoscaler_status_desired_replicas",
-    "kube_horizontalpodautoscaler_status_current_replicas",
-    "kube_horizontalpodautoscaler_spec_max_replicas",
-    "kube_horizontalpodautoscaler_spec_min_replicas",
-    "kube_job_owner",
-    "kube_job_status_active",
-    "kube_job_status_ready",
-    "kube_job_status_succeeded",
-    "kube_job_status_failed",
-    "kafka_consumergroup_lag",
-}
+CONTRACT_SERIES = names.CLUSTER_SERIES
 _SERIES = re.compile(r"\b((?:keda|kube|kafka|kedasuite)_[a-z_]+)\b")
 
 

@@ -17,34 +17,12 @@ from typing import Any
 
 import pytest
 
-from kedasuite.core import defaults
+from kedasuite.core import defaults, names
 from kedasuite.core.workloads import NAMES, WORKLOADS, Workload
 from kedasuite.tools import dashboards, derived
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: The series of the contract (issue 28), by who exports them. A dashboard query that names any
-#: other series reads something no exporter promises.
-KEDA = {
-    "keda_scaler_metrics_value",
-    "keda_scaler_active",
-    "keda_scaler_detail_errors_total",
-    "keda_scaled_object_errors_total",
-    "keda_scaled_job_errors_total",
-    "keda_scaled_object_paused",
-}
-KUBE_STATE_METRICS = {
-    "kube_horizontalpodautoscaler_status_desired_replicas",
-    "kube_horizontalpodautoscaler_status_current_replicas",
-    "kube_horizontalpodautoscaler_spec_max_replicas",
-    "kube_horizontalpodautoscaler_spec_min_replicas",
-    "kube_job_owner",
-    "kube_job_status_active",
-    "kube_job_status_ready",
-    "kube_job_status_succeeded",
-    "kube_job_status_failed",
-}
-KAFKA_EXPORTER = {"kafka_consumergroup_lag"}
 #: The suite's own, as a scrape shows them (a histogram as its three series).
 SUITE = {
     "kedasuite_worker_items_processed_total",
@@ -60,7 +38,9 @@ SUITE = {
     "kedasuite_pump_items_failed_total",
     "kedasuite_pump_runs_in_progress",
 }
-CONTRACT = KEDA | KUBE_STATE_METRICS | KAFKA_EXPORTER | SUITE
+#: The series of the contract (issue 28; ``names.CLUSTER_SERIES``) and the suite's. A dashboard query that
+#: names any other series reads something no exporter promises.
+CONTRACT = names.CLUSTER_SERIES | SUITE
 
 # --- what a PromQL expression names ---------------------------------------------------------------
 
@@ -238,7 +218,7 @@ def test_every_query_but_kafkas_filters_by_namespace_and_workload(model: dict[st
     for where, ref, expr in dashboards.queries(model):
         if where.startswith("variable "):
             continue
-        if series_names(expr) == KAFKA_EXPORTER:
+        if series_names(expr) == {names.KAFKA_CONSUMERGROUP_LAG}:
             assert 'consumergroup=~"$consumergroup"' in expr, (where, expr)
             continue
         assert dashboards.NS in expr and dashboards.SELECTED in expr, (where, ref, expr)
