@@ -23,8 +23,9 @@ from kedasuite.core.errors import InputError
 from kedasuite.core.names import Env
 from kedasuite.core.workloads import NAMES, WORKLOADS
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
+#: The words a boolean variable may be (any case): the settings' and ``settings.env_flag``'s.
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,8 @@ class Setting:
             )
 
         if self.kind is bool:
-            if text.lower() in _TRUE or text.lower() in _FALSE:
-                return text.lower() in _TRUE
+            if text.lower() in TRUE_WORDS or text.lower() in FALSE_WORDS:
+                return text.lower() in TRUE_WORDS
             raise bad("true or false")
         if self.kind in (int, float):
             noun = "a whole number" if self.kind is int else "a number"

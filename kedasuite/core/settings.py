@@ -21,11 +21,9 @@ from kedasuite.core.errors import InputError
 from kedasuite.core.names import Env
 from kedasuite.core.workloads import NAMES as workload_names
 
-_TRUE = {"1", "true", "yes", "on"}
-
 
 def env_flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in _TRUE
+    return (value or "").strip().lower() in config.TRUE_WORDS
 
 
 def require_pem_file(variable: str, path: str) -> str:

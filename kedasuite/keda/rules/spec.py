@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kedasuite.core.workloads import SCALED_JOB, SCALED_OBJECT  # the kinds, named once (re-exported here)
+from kedasuite.keda.rules.scalersconfig import GO_FALSE
 
 # KEDA's defaults when a manifest leaves a field out.
 DEFAULT_POLLING_INTERVAL = 30
@@ -126,17 +127,13 @@ FORCE_ACTIVATION = "autoscaling.keda.sh/force-activation"
 PAUSE_ANNOTATIONS = (PAUSED, PAUSED_REPLICAS, PAUSED_SCALE_IN, PAUSED_SCALE_OUT, FORCE_ACTIVATION)
 
 
-#: What Go's ``strconv.ParseBool`` reads as false; KEDA takes anything else (a typo too) as true.
-GO_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
-
-
 def get_bool_annotation(annotations: Mapping[str, Any], name: str) -> bool:
     """Whether a boolean annotation is set: absent is false, a Go boolean is itself, and any other
     value is true, so a typo still pauses. KEDA's ``getBoolAnnotation``
     (``apis/keda/v1alpha1/scaledobject_types.go``)."""
     if name not in annotations:
         return False
-    return str(annotations[name]) not in GO_FALSE
+    return str(annotations[name]) not in GO_FALSE  # Go's false; anything else, a typo too, is true
 
 
 @dataclass(frozen=True)
